@@ -1,0 +1,43 @@
+// Lint rules that encode the architecture (docs: README "Layout"): only main/app talks to
+// Electron, and the renderer never touches Node.
+import tseslint from 'typescript-eslint';
+import globals from 'globals';
+
+const nodeBuiltins = [
+  'fs', 'fs/promises', 'path', 'os', 'child_process', 'worker_threads', 'crypto', 'net', 'http',
+  'https', 'stream', 'url', 'util', 'zlib', 'events', 'buffer', 'process',
+];
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'out/**', 'dist/**', 'renderer/**/*.svelte', 'tests/fixtures/**'] },
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts', '**/*.js'],
+    languageOptions: { globals: { ...globals.node } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-explicit-any': 'off',
+    },
+  },
+  {
+    files: ['main/**/*.ts', 'tests/**/*.ts', 'bench/**/*.ts'],
+    ignores: ['main/app/**'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'electron', message: 'Only main/app/ may import electron; the rest of main/ is plain Node.' }],
+      }],
+    },
+  },
+  {
+    files: ['renderer/**/*.ts'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [
+          { name: 'electron', message: 'The renderer reaches the main process only through window.api.' },
+          ...nodeBuiltins.flatMap((n) => [{ name: n, message: 'The renderer is a browser: no Node built-ins.' }, { name: `node:${n}`, message: 'The renderer is a browser: no Node built-ins.' }]),
+        ],
+      }],
+    },
+  },
+);

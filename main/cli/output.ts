@@ -1,0 +1,38 @@
+/**
+ * Output directories for commands: an `--out` that exists and is not empty is refused, work
+ * happens in a hidden sibling temporary directory, and only a finished result is renamed into
+ * place, so a failure leaves nothing behind.
+ */
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, rmdirSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { CliError } from './args.ts';
+
+export function checkOutDir(out: string): string {
+  const abs = resolve(out);
+  if (existsSync(abs)) {
+    if (!statSync(abs).isDirectory()) throw new CliError(`--out ${out} exists and is not a directory`);
+    if (readdirSync(abs).length > 0) throw new CliError(`--out ${out} exists and is not empty`);
+  }
+  return abs;
+}
+
+/** Runs `work` on a temporary directory that becomes `out` only if it succeeds. */
+export async function withAtomicOutDir<T>(out: string, work: (tmpDir: string) => Promise<T>): Promise<T> {
+  const abs = checkOutDir(out);
+  mkdirSync(dirname(abs), { recursive: true });
+  const tmp = join(dirname(abs), `.${basename(abs)}.tmp-${process.pid}-${Date.now()}`);
+  mkdirSync(tmp, { recursive: true });
+  const cleanup = () => rmSync(tmp, { recursive: true, force: true });
+  process.once('SIGINT', cleanup);
+  try {
+    const result = await work(tmp);
+    if (existsSync(abs)) rmdirSync(abs); // empty, checked above
+    renameSync(tmp, abs);
+    return result;
+  } catch (err) {
+    cleanup();
+    throw err;
+  } finally {
+    process.removeListener('SIGINT', cleanup);
+  }
+}
