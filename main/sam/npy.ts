@@ -41,7 +41,7 @@ export function parseNpy(buf: Uint8Array, name = 'array'): NpyArray {
   const start = headerStart + headerLen;
   const byteLength = count * bytesPer[dtype];
   if (buf.byteLength - start < byteLength) throw new Error(`${name}: truncated .npy data (${buf.byteLength - start} of ${byteLength} bytes)`);
-  const bytes = buf.slice(start, start + byteLength); // copy: aligned, owned
+  const bytes = Uint8Array.prototype.slice.call(buf, start, start + byteLength); // copy: aligned, owned (Buffer#slice would be a view)
   const ab = bytes.buffer;
   let data: NpyData;
   switch (dtype) {
