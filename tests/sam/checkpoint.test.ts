@@ -1,0 +1,386 @@
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readCheckpoint, sha256File, type StateDict } from '../../main/sam/checkpoint/index.ts';
+
+const fixtures = join(import.meta.dirname, '../fixtures/sam-tiny');
+const fp32Path = join(fixtures, 'sam_tiny.pth');
+const fp16Path = join(fixtures, 'sam_tiny_fp16.pth');
+
+let dir: string;
+let fp32: StateDict;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'checkpoint-test-'));
+  fp32 = await readCheckpoint(fp32Path);
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function bitsOf(data: Float32Array): Uint32Array {
+  return new Uint32Array(data.buffer, data.byteOffset, data.length);
+}
+
+function floatFromBits(bits: number): number {
+  return new Float32Array(new Uint32Array([bits]).buffer)[0]!;
+}
+
+/** float32 -> float16 bits, round to nearest even (as torch's .half() does). */
+function float32ToHalfBits(value: number): number {
+  const bits = new Uint32Array(new Float32Array([value]).buffer)[0]!;
+  const sign = (bits >>> 16) & 0x8000;
+  const exponent = (bits >>> 23) & 0xff;
+  const mantissa = bits & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
+  const halfExponent = exponent - 112;
+  if (halfExponent >= 0x1f) return sign | 0x7c00;
+  if (halfExponent <= 0) {
+    if (halfExponent < -10) return sign;
+    const full = mantissa | 0x800000;
+    const shift = 14 - halfExponent;
+    const rounded = full >>> shift;
+    const remainder = full & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    return sign | (rounded + (remainder > halfway || (remainder === halfway && (rounded & 1)) ? 1 : 0));
+  }
+  const rounded = (halfExponent << 10) | (mantissa >>> 13);
+  const remainder = mantissa & 0x1fff;
+  return sign | (rounded + (remainder > 0x1000 || (remainder === 0x1000 && (rounded & 1)) ? 1 : 0));
+}
+
+/** The IEEE half-precision value of a bit pattern, computed from the definition. */
+function halfValue(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const mantissa = bits & 0x3ff;
+  if (exponent === 0x1f) return mantissa ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  if (exponent === 0) return sign * mantissa * 2 ** -24;
+  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+}
+
+function bfloat16Value(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 7) & 0xff;
+  const mantissa = bits & 0x7f;
+  if (exponent === 0xff) return mantissa ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  if (exponent === 0) return sign * mantissa * 2 ** -133;
+  return sign * (1 + mantissa / 128) * 2 ** (exponent - 127);
+}
+
+interface SafetensorsInput { dtype: 'F32' | 'F16' | 'BF16'; shape: number[]; bytes: Uint8Array }
+
+function writeSafetensors(path: string, tensors: Map<string, SafetensorsInput>): void {
+  const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
+  let offset = 0;
+  for (const [name, tensor] of tensors) {
+    header[name] = { dtype: tensor.dtype, shape: tensor.shape, data_offsets: [offset, offset + tensor.bytes.length] };
+    offset += tensor.bytes.length;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(json.length));
+  writeFileSync(path, Buffer.concat([length, Buffer.from(json), ...[...tensors.values()].map((t) => t.bytes)]));
+}
+
+/** A minimal zip writer (method 0, "stored"), the way torch.save lays out its archive. */
+function writeStoredZip(path: string, files: [string, Uint8Array][]): void {
+  const parts: Buffer[] = [];
+  const central: Buffer[] = [];
+  let offset = 0;
+  for (const [name, data] of files) {
+    const nameBytes = Buffer.from(name);
+    const crc = crc32(data) >>> 0;
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(data.length, 22);
+    local.writeUInt16LE(nameBytes.length, 26);
+    const entry = Buffer.alloc(46);
+    entry.writeUInt32LE(0x02014b50, 0);
+    entry.writeUInt16LE(20, 4);
+    entry.writeUInt16LE(20, 6);
+    entry.writeUInt32LE(crc, 16);
+    entry.writeUInt32LE(data.length, 20);
+    entry.writeUInt32LE(data.length, 24);
+    entry.writeUInt16LE(nameBytes.length, 28);
+    entry.writeUInt32LE(offset, 42);
+    parts.push(local, nameBytes, Buffer.from(data));
+    central.push(entry, nameBytes);
+    offset += 30 + nameBytes.length + data.length;
+  }
+  const directory = Buffer.concat(central);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(files.length, 8);
+  end.writeUInt16LE(files.length, 10);
+  end.writeUInt32LE(directory.length, 12);
+  end.writeUInt32LE(offset, 16);
+  writeFileSync(path, Buffer.concat([...parts, directory, end]));
+}
+
+/** Pickle opcodes, written by hand the way torch.save emits them (protocol 2). */
+const op = {
+  proto: () => Buffer.from([0x80, 2]),
+  global: (module: string, name: string) => Buffer.from(`c${module}\n${name}\n`, 'latin1'),
+  str: (text: string) => {
+    const bytes = Buffer.from(text);
+    const head = Buffer.alloc(5);
+    head[0] = 0x58;
+    head.writeUInt32LE(bytes.length, 1);
+    return Buffer.concat([head, bytes]);
+  },
+  int: (n: number) => {
+    const bytes = Buffer.alloc(5);
+    bytes[0] = 0x4a;
+    bytes.writeInt32LE(n, 1);
+    return bytes;
+  },
+  mark: () => Buffer.from('('),
+  tuple: () => Buffer.from('t'),
+  emptyTuple: () => Buffer.from(')'),
+  emptyDict: () => Buffer.from('}'),
+  setItem: () => Buffer.from('s'),
+  reduce: () => Buffer.from('R'),
+  persistentId: () => Buffer.from('Q'),
+  false: () => Buffer.from([0x89]),
+  stop: () => Buffer.from('.'),
+};
+
+interface SyntheticTensor { name: string; storageType: string; key: string; storageNumel: number; offset: number; shape: number[]; stride: number[] }
+
+function tuple(items: Buffer[]): Buffer {
+  return Buffer.concat([op.mark(), ...items, op.tuple()]);
+}
+
+function tensorPickle(t: SyntheticTensor): Buffer {
+  const storage = Buffer.concat([
+    tuple([op.str('storage'), op.global('torch', t.storageType), op.str(t.key), op.str('cpu'), op.int(t.storageNumel)]),
+    op.persistentId(),
+  ]);
+  const hooks = Buffer.concat([op.global('collections', 'OrderedDict'), op.emptyTuple(), op.reduce()]);
+  return Buffer.concat([
+    op.global('torch._utils', '_rebuild_tensor_v2'),
+    tuple([storage, op.int(t.offset), tuple(t.shape.map(op.int)), tuple(t.stride.map(op.int)), op.false(), hooks]),
+    op.reduce(),
+  ]);
+}
+
+function dictPickle(entries: [string, Buffer][]): Buffer {
+  return Buffer.concat([op.emptyDict(), ...entries.flatMap(([key, value]) => [op.str(key), value, op.setItem()])]);
+}
+
+function writeSyntheticPth(path: string, root: Buffer, storages: Record<string, Uint8Array>): void {
+  writeStoredZip(path, [
+    ['archive/data.pkl', Buffer.concat([op.proto(), root, op.stop()])],
+    ['archive/byteorder', Buffer.from('little')],
+    ...Object.entries(storages).map(([key, bytes]): [string, Uint8Array] => [`archive/data/${key}`, bytes]),
+  ]);
+}
+
+function float32Bytes(values: number[]): Uint8Array {
+  return new Uint8Array(new Float32Array(values).buffer);
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+describe('readCheckpoint on torch.save zip files', () => {
+  it('reads every tensor of sam_tiny.pth under the official key names and shapes', () => {
+    expect(fp32.size).toBe(202);
+    expect(fp32.get('image_encoder.pos_embed')?.shape).toEqual([1, 64, 64, 64]);
+    expect(fp32.get('image_encoder.patch_embed.proj.weight')?.shape).toEqual([64, 3, 16, 16]);
+    expect(fp32.get('image_encoder.blocks.0.attn.qkv.weight')?.shape).toEqual([192, 64]);
+    expect(fp32.get('mask_decoder.transformer.layers.0.cross_attn_token_to_image.k_proj.bias')?.shape).toEqual([128]);
+    expect([...fp32.keys()][0]).toBe('image_encoder.pos_embed');
+    for (const tensor of fp32.values()) {
+      expect(tensor.dtype).toBe('float32');
+      expect(tensor.data.length).toBe(tensor.shape.reduce((a, b) => a * b, 1));
+    }
+  });
+
+  it('returns the stored float32 values bit for bit', () => {
+    // First elements of storage 0 (pos_embed), read independently from the raw zip entry.
+    expect([...bitsOf(fp32.get('image_encoder.pos_embed')!.data.subarray(0, 3))]).toEqual([3157723690, 3175835455, 1015387913]);
+    // The fixture plants key biases of about +-3 in the decoder's token-to-image attentions.
+    const bias = fp32.get('mask_decoder.transformer.final_attn_token_to_image.k_proj.bias')!.data;
+    const meanAbs = bias.reduce((sum, x) => sum + Math.abs(x), 0) / bias.length;
+    expect(meanAbs).toBeCloseTo(382.85709047317505 / 128, 6);
+  });
+
+  it('reads the float16 checkpoint as exactly the float32 values rounded to half precision', async () => {
+    const fp16 = await readCheckpoint(fp16Path);
+    expect([...fp16.keys()]).toEqual([...fp32.keys()]);
+    for (const [name, full] of fp32) {
+      const half = fp16.get(name)!;
+      expect(half.dtype).toBe('float16');
+      expect(half.shape).toEqual(full.shape);
+      const expected = Float32Array.from(full.data, (x) => halfValue(float32ToHalfBits(x)));
+      const mismatch = half.data.findIndex((x, i) => !Object.is(x, expected[i]));
+      expect(mismatch, `${name} differs at element ${mismatch}`).toBe(-1);
+    }
+  });
+
+  it('honours a storage offset and transposed strides, producing a contiguous C-order array', async () => {
+    const path = join(dir, 'strided.pth');
+    // Storage: 2 padding values, then a 4x3 row-major matrix m[r][c] = 10r + c.
+    const storage = [-1, -2, ...range(12).map((i) => 10 * Math.floor(i / 3) + (i % 3))];
+    const transposed: SyntheticTensor = { name: 't', storageType: 'FloatStorage', key: '0', storageNumel: 14, offset: 2, shape: [3, 4], stride: [1, 3] };
+    const lastRow: SyntheticTensor = { ...transposed, name: 'row', offset: 11, shape: [3], stride: [1] };
+    writeSyntheticPth(path, dictPickle([['t', tensorPickle(transposed)], ['row', tensorPickle(lastRow)]]), { 0: float32Bytes(storage) });
+    const tensors = await readCheckpoint(path);
+    expect(tensors.get('t')!.shape).toEqual([3, 4]);
+    expect([...tensors.get('t')!.data]).toEqual([0, 10, 20, 30, 1, 11, 21, 31, 2, 12, 22, 32]);
+    expect([...tensors.get('row')!.data]).toEqual([30, 31, 32]);
+  });
+
+  it('reads strided float16 and bfloat16 storages', async () => {
+    const path = join(dir, 'halves.pth');
+    const values = [0.5, -2, 49152, 2 ** -24, -0, 3.140625];
+    const halfBytes = new Uint8Array(new Uint16Array(values.map(float32ToHalfBits)).buffer);
+    const bf16Bytes = new Uint8Array(new Uint16Array(values.map((x) => new Uint32Array(new Float32Array([x]).buffer)[0]! >>> 16)).buffer);
+    const view = { storageNumel: 6, offset: 1, shape: [2, 2], stride: [1, 2] };
+    writeSyntheticPth(path, dictPickle([
+      ['h', tensorPickle({ name: 'h', storageType: 'HalfStorage', key: 'a', ...view })],
+      ['b', tensorPickle({ name: 'b', storageType: 'BFloat16Storage', key: 'b', ...view })],
+    ]), { a: halfBytes, b: bf16Bytes });
+    const tensors = await readCheckpoint(path);
+    expect(tensors.get('h')!.dtype).toBe('float16');
+    expect([...tensors.get('h')!.data]).toEqual([-2, 2 ** -24, 49152, -0]);
+    expect(tensors.get('b')!.dtype).toBe('bfloat16');
+    expect([...tensors.get('b')!.data]).toEqual([-2, 2 ** -24, 49152, -0]);
+  });
+
+  it('reads the tensors inside a {state_dict: ...} wrapper', async () => {
+    const path = join(dir, 'wrapped.pth');
+    const inner = dictPickle([['w', tensorPickle({ name: 'w', storageType: 'FloatStorage', key: '0', storageNumel: 2, offset: 0, shape: [2], stride: [1] })]]);
+    writeSyntheticPth(path, dictPickle([['epoch', op.int(3)], ['state_dict', inner]]), { 0: float32Bytes([1.5, 2.5]) });
+    const tensors = await readCheckpoint(path);
+    expect([...tensors.keys()]).toEqual(['w']);
+    expect([...tensors.get('w')!.data]).toEqual([1.5, 2.5]);
+  });
+
+  it('refuses a pickle global it does not know, naming the file and the global', async () => {
+    const path = join(dir, 'evil.pth');
+    const call = Buffer.concat([op.global('os', 'system'), tuple([op.str('echo hacked')]), op.reduce()]);
+    writeSyntheticPth(path, dictPickle([['x', call]]), {});
+    await expect(readCheckpoint(path)).rejects.toThrow(/^evil\.pth: .*os\.system/);
+  });
+
+  it('rejects a checkpoint whose storage entry is missing, naming the storage', async () => {
+    const path = join(dir, 'missing.pth');
+    const tensor = tensorPickle({ name: 'w', storageType: 'FloatStorage', key: '7', storageNumel: 2, offset: 0, shape: [2], stride: [1] });
+    writeSyntheticPth(path, dictPickle([['w', tensor]]), {});
+    await expect(readCheckpoint(path)).rejects.toThrow("missing.pth: storage 7 of tensor 'w' is missing (no zip entry archive/data/7)");
+  });
+
+  it('rejects a tensor whose strides reach past its storage', async () => {
+    const path = join(dir, 'overrun.pth');
+    const tensor = tensorPickle({ name: 'w', storageType: 'FloatStorage', key: '0', storageNumel: 4, offset: 1, shape: [2, 2], stride: [2, 1] });
+    writeSyntheticPth(path, dictPickle([['w', tensor]]), { 0: float32Bytes([1, 2, 3, 4]) });
+    await expect(readCheckpoint(path)).rejects.toThrow("overrun.pth: tensor 'w' reads past the end of its storage 0");
+  });
+
+  it('rejects a storage whose bytes were altered, by its CRC', async () => {
+    const path = join(dir, 'sam_tiny_corrupt.pth');
+    const bytes = readFileSync(fp32Path);
+    bytes[40_000] = bytes[40_000]! ^ 0xff; // inside storage 0 (pos_embed), which starts at byte 36886
+    writeFileSync(path, bytes);
+    await expect(readCheckpoint(path)).rejects.toThrow(/^sam_tiny_corrupt\.pth: cannot read sam_tiny\/data\/0 \(CRC-32 mismatch/);
+  });
+
+  it.each([2, 100, 36_000, 40_000, 7_000_000, 14_545_147 - 23, 14_545_147 - 1])(
+    'rejects sam_tiny.pth truncated to %i bytes, naming the file',
+    async (length) => {
+      const folder = join(dir, `truncated-${length}`);
+      mkdirSync(folder);
+      const head = Buffer.alloc(length);
+      const source = openSync(fp32Path, 'r');
+      readSync(source, head, 0, length, 0);
+      closeSync(source);
+      writeFileSync(join(folder, 'sam_tiny.pth'), head);
+      await expect(readCheckpoint(join(folder, 'sam_tiny.pth'))).rejects.toThrow('sam_tiny.pth: truncated checkpoint (zip central directory not found)');
+    },
+  );
+
+  it('rejects a file that is no checkpoint at all', async () => {
+    const path = join(dir, 'noise.bin');
+    writeFileSync(path, Buffer.from(range(4096).map((i) => (i * 7919 + 13) % 251)));
+    await expect(readCheckpoint(path)).rejects.toThrow('noise.bin: not a checkpoint (neither a PyTorch zip checkpoint nor a safetensors file)');
+  });
+
+  it('reports progress in storage bytes up to the total', async () => {
+    const calls: [number, number][] = [];
+    await readCheckpoint(fp32Path, { onProgress: (done, total) => calls.push([done, total]) });
+    expect(calls.length).toBe(202);
+    const total = [...fp32.values()].reduce((sum, t) => sum + t.data.length * 4, 0);
+    expect(calls.at(-1)).toEqual([total, total]);
+    expect(calls.every(([done], i) => i === 0 || done > calls[i - 1]![0])).toBe(true);
+  });
+
+  it('stops with the abort reason when its signal is aborted', async () => {
+    const controller = new AbortController();
+    const reading = readCheckpoint(fp32Path, {
+      signal: controller.signal,
+      onProgress: (done) => { if (done > 1_000_000) controller.abort(); },
+    });
+    await expect(reading).rejects.toMatchObject({ name: 'AbortError' });
+  });
+});
+
+describe('readCheckpoint on safetensors files', () => {
+  it('reads back a safetensors file written from the float32 state dict identically', async () => {
+    const path = join(dir, 'sam_tiny.safetensors');
+    writeSafetensors(path, new Map([...fp32].map(([name, t]) => [name, { dtype: 'F32', shape: t.shape, bytes: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) }])));
+    const tensors = await readCheckpoint(path);
+    expect([...tensors.keys()]).toEqual([...fp32.keys()]);
+    for (const [name, t] of fp32) {
+      expect(tensors.get(name)!.shape).toEqual(t.shape);
+      expect(tensors.get(name)!.dtype).toBe('float32');
+      const expected = bitsOf(t.data);
+      expect(bitsOf(tensors.get(name)!.data).findIndex((bits, i) => bits !== expected[i]), name).toBe(-1);
+    }
+  });
+
+  it('converts every float16 and bfloat16 bit pattern exactly, subnormals, infinities and NaN included', async () => {
+    const path = join(dir, 'all-bits.safetensors');
+    const patterns = new Uint16Array(range(65536));
+    const bytes = new Uint8Array(patterns.buffer);
+    writeSafetensors(path, new Map<string, SafetensorsInput>([
+      ['half', { dtype: 'F16', shape: [256, 256], bytes }],
+      ['brain', { dtype: 'BF16', shape: [65536], bytes }],
+    ]));
+    const tensors = await readCheckpoint(path);
+    const half = tensors.get('half')!.data;
+    const brain = tensors.get('brain')!.data;
+    expect(half.findIndex((x, bits) => !Object.is(x, halfValue(bits)))).toBe(-1);
+    expect(brain.findIndex((x, bits) => !Object.is(x, bfloat16Value(bits)))).toBe(-1);
+    expect(half[0x0001]).toBe(2 ** -24);
+    expect(half[0x7c00]).toBe(Number.POSITIVE_INFINITY);
+    expect(floatFromBits(bitsOf(brain)[0xffc1]!)).toBeNaN();
+  });
+
+  it('rejects a truncated safetensors file, naming the file', async () => {
+    const full = join(dir, 'small.safetensors');
+    writeSafetensors(full, new Map<string, SafetensorsInput>([['w', { dtype: 'F32', shape: [4], bytes: float32Bytes([1, 2, 3, 4]) }]]));
+    const whole = readFileSync(full);
+    const path = join(dir, 'cut.safetensors');
+    writeFileSync(path, whole.subarray(0, whole.length - 3));
+    await expect(readCheckpoint(path)).rejects.toThrow("cut.safetensors: truncated checkpoint (tensor 'w' ends past the end of the file)");
+  });
+
+  it('rejects a dtype it cannot convert, naming the tensor', async () => {
+    const path = join(dir, 'ints.safetensors');
+    writeSafetensors(path, new Map([['ids', { dtype: 'I64' as 'F32', shape: [1], bytes: new Uint8Array(8) }]]));
+    await expect(readCheckpoint(path)).rejects.toThrow("ints.safetensors: tensor 'ids' has dtype I64; only F32, F16 and BF16 are supported");
+  });
+});
+
+describe('sha256File', () => {
+  it('returns the hex sha256 digest of the file', async () => {
+    expect(await sha256File(fp32Path)).toBe('6d755e4522f49c27a884bb87c130d6b0e02e7657c4007d30e2f80f41e509e367');
+  });
+});
