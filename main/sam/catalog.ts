@@ -1,0 +1,187 @@
+/**
+ * The model catalog: which SAM models the app can download, from where, with which checksum,
+ * size and licence. Adding a model is adding an entry to resources/catalog.json (or to a catalog
+ * given by a setting or `--catalog <url|file>`). Entries are validated when loaded, and each
+ * problem names the catalog, the entry and the field.
+ */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { parseConfig, type SamConfig } from './builders/config.ts';
+import { hexLength, type ExpectedHash, type HashAlgorithm } from './download/hash.ts';
+import { openGet } from './download/http.ts';
+import { defaultStallTimeoutMs } from './download/index.ts';
+
+export type CatalogFormat = 'pth' | 'onnx-pair';
+export type CatalogFileRole = 'checkpoint' | 'encoder' | 'decoder';
+
+export interface CatalogFile {
+  role: CatalogFileRole;
+  url: string;
+  expected: ExpectedHash;
+  /** the URL's last path segment, e.g. sam_vit_b_01ec64.pth */
+  fileName: string;
+}
+
+export interface CatalogModel {
+  id: string;
+  name: string;
+  format: CatalogFormat;
+  /** one checkpoint for 'pth'; encoder then decoder for 'onnx-pair' */
+  files: CatalogFile[];
+  /** published size in bytes (all files together): advisory, the hash is what is trusted */
+  bytes: number;
+  licence: string;
+  /** hyper-parameters for sizes that are not ViT-B/L/H */
+  config?: Partial<SamConfig>;
+}
+
+export interface Catalog {
+  /** the file or URL it was read from */
+  source: string;
+  models: CatalogModel[];
+}
+
+export const bundledCatalogPath = fileURLToPath(new URL('../../resources/catalog.json', import.meta.url));
+
+const maxCatalogBytes = 1 << 20;
+const idPattern = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const hashFields: Record<CatalogFormat, Record<HashAlgorithm, string>> = {
+  pth: { sha256: 'sha256', md5: 'md5' },
+  'onnx-pair': { sha256: 'sha256s', md5: 'md5s' },
+};
+const pairRoles = ['encoder', 'decoder'] as const;
+
+type Entry = Record<string, unknown>;
+
+function entryError(source: string, where: string, field: string, problem: string): Error {
+  return new Error(`${source}: ${where}: "${field}" ${problem}`);
+}
+
+function checkUrl(value: unknown, source: string, where: string, field: string): string {
+  if (typeof value !== 'string') throw entryError(source, where, field, 'must be a URL string');
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw entryError(source, where, field, `is not a URL: "${value}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw entryError(source, where, field, `must be an http(s) URL, got "${value}"`);
+  if (!url.pathname.split('/').pop()) throw entryError(source, where, field, `must end with a file name, got "${value}"`);
+  return value;
+}
+
+function checkDigest(value: unknown, algorithm: HashAlgorithm, source: string, where: string, field: string): string {
+  const length = hexLength[algorithm];
+  if (typeof value !== 'string' || !new RegExp(`^[0-9a-fA-F]{${length}}$`).test(value)) {
+    throw entryError(source, where, field, `must be ${length} hex digits (${algorithm})`);
+  }
+  return value.toLowerCase();
+}
+
+function fileName(url: string): string {
+  return decodeURIComponent(new URL(url).pathname.split('/').pop()!);
+}
+
+/** Finds which of sha256/md5 (or sha256s/md5s) the entry gives: exactly one. */
+function hashAlgorithm(entry: Entry, format: CatalogFormat, source: string, where: string): HashAlgorithm {
+  const fields = hashFields[format];
+  const given = (Object.keys(fields) as HashAlgorithm[]).filter((a) => entry[fields[a]] !== undefined);
+  if (given.length !== 1) {
+    const names = Object.values(fields).map((f) => `"${f}"`).join(' or ');
+    throw new Error(`${source}: ${where}: needs exactly one of ${names}`);
+  }
+  return given[0]!;
+}
+
+function parseFiles(entry: Entry, format: CatalogFormat, source: string, where: string): CatalogFile[] {
+  const algorithm = hashAlgorithm(entry, format, source, where);
+  const hashField = hashFields[format][algorithm];
+  if (format === 'pth') {
+    const url = checkUrl(entry.url, source, where, 'url');
+    const digest = checkDigest(entry[hashField], algorithm, source, where, hashField);
+    return [{ role: 'checkpoint', url, expected: { algorithm, digest }, fileName: fileName(url) }];
+  }
+  const urls = entry.urls as Entry | undefined;
+  const digests = entry[hashField] as Entry | undefined;
+  if (typeof urls !== 'object' || urls === null) throw entryError(source, where, 'urls', 'must be an object {"encoder", "decoder"}');
+  if (typeof digests !== 'object' || digests === null) throw entryError(source, where, hashField, 'must be an object {"encoder", "decoder"}');
+  return pairRoles.map((role) => {
+    const url = checkUrl(urls[role], source, where, `urls.${role}`);
+    const digest = checkDigest(digests[role], algorithm, source, where, `${hashField}.${role}`);
+    return { role, url, expected: { algorithm, digest }, fileName: fileName(url) };
+  });
+}
+
+function parseEntry(raw: unknown, index: number, source: string): CatalogModel {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${source}: models[${index}] must be an object`);
+  const entry = raw as Entry;
+  const id = entry.id;
+  if (typeof id !== 'string' || !idPattern.test(id)) throw entryError(source, `models[${index}]`, 'id', 'must be a name of letters, digits, ".", "_" or "-"');
+  const where = `model "${id}"`;
+  const { name, format, bytes, licence } = entry;
+  if (typeof name !== 'string' || name.trim() === '') throw entryError(source, where, 'name', 'must be a non-empty string');
+  if (format !== 'pth' && format !== 'onnx-pair') throw entryError(source, where, 'format', `must be "pth" or "onnx-pair", got ${JSON.stringify(format)}`);
+  if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes <= 0) throw entryError(source, where, 'bytes', 'must be a positive integer');
+  if (typeof licence !== 'string' || licence.trim() === '') throw entryError(source, where, 'licence', 'must name the licence, e.g. "Apache-2.0"');
+  const model: CatalogModel = { id, name, format, files: parseFiles(entry, format, source, where), bytes, licence };
+  if (entry.config !== undefined) model.config = parseConfig(entry.config, `${source}: ${where}: "config"`);
+  return model;
+}
+
+/** Validates catalog JSON text read from `source`. */
+export function parseCatalog(text: string, source: string): Catalog {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${source}: not valid JSON (${(err as Error).message})`);
+  }
+  const models = (raw as Entry | null)?.models;
+  if (!Array.isArray(models)) throw new Error(`${source}: must be an object with a "models" list`);
+  const parsed = models.map((m, i) => parseEntry(m, i, source));
+  const seen = new Set<string>();
+  for (const m of parsed) {
+    if (seen.has(m.id)) throw new Error(`${source}: model "${m.id}" is listed twice`);
+    seen.add(m.id);
+  }
+  return { source, models: parsed };
+}
+
+async function fetchText(url: string, signal?: AbortSignal): Promise<string> {
+  const opened = await openGet(url, { stallTimeoutMs: defaultStallTimeoutMs, maxRedirects: 10, signal });
+  try {
+    const status = opened.response.statusCode ?? 0;
+    if (status === 404) throw new Error(`catalog ${opened.url.href} not found (HTTP 404)`);
+    if (status !== 200) throw new Error(`catalog ${opened.url.href}: HTTP ${status}`);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of opened.response as AsyncIterable<Buffer>) {
+      opened.touch();
+      size += chunk.length;
+      if (size > maxCatalogBytes) throw new Error(`catalog ${url} is larger than ${maxCatalogBytes} bytes`);
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  } finally {
+    opened.close();
+    opened.response.destroy();
+  }
+}
+
+/** Loads a catalog from a file path or an http(s) URL; the bundled one when `source` is undefined. */
+export async function loadCatalog(source: string = bundledCatalogPath, signal?: AbortSignal): Promise<Catalog> {
+  if (/^https?:\/\//i.test(source)) return parseCatalog(await fetchText(source, signal), source);
+  let text: string;
+  try {
+    text = await readFile(source, 'utf8');
+  } catch (err) {
+    throw new Error(`catalog ${source} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  return parseCatalog(text, source);
+}
+
+export function findModel(catalog: Catalog, id: string): CatalogModel {
+  const model = catalog.models.find((m) => m.id === id);
+  if (!model) throw new Error(`${catalog.source}: no model "${id}" (known: ${catalog.models.map((m) => m.id).join(', ') || 'none'})`);
+  return model;
+}
