@@ -95,7 +95,9 @@ async function attemptDownload(request: DownloadRequest): Promise<DownloadResult
   mkdirSync(cacheDir, { recursive: true });
   const paths = partialPaths(cacheDir, url, expected);
   const meter = new ProgressMeter(url, request.onProgress);
-  let { bytes: existing, info } = readPartial(paths, url, expected);
+  const partial = readPartial(paths, url, expected);
+  const info = partial.info;
+  let existing = partial.bytes;
   let hasher = newHasher(expected);
   if (existing > 0) {
     meter.setPhase('checking-partial');
