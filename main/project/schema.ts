@@ -1,0 +1,116 @@
+/**
+ * The project file's schema as numbered migrations. `PRAGMA user_version` holds the number of
+ * migrations applied; opening a project applies the missing ones, each in its own transaction
+ * together with the version bump, so a crash mid-upgrade leaves the previous version intact.
+ * A migration, once released, is never edited: changes go into a new entry at the end.
+ */
+import type Database from 'better-sqlite3';
+
+/** Marks a SQLite file as ours (`PRAGMA application_id`): "PQ4S". */
+export const APPLICATION_ID = 0x50513453;
+
+type Migration = (db: Database.Database) => void;
+
+export const migrations: Migration[] = [
+  // 1: the initial schema.
+  (db) => {
+    db.pragma(`application_id = ${APPLICATION_ID}`);
+    db.exec(`
+      CREATE TABLE images (
+        id INTEGER PRIMARY KEY,
+        -- relative to the project file's folder (with '/') when the image lies inside it, else absolute
+        path TEXT NOT NULL UNIQUE,
+        -- the path from the project folder at the time it was added ('..' allowed), so a project
+        -- moved together with images outside its folder still finds them; null if not expressible
+        path_from_project TEXT,
+        sha256 TEXT,
+        -- oriented size (after applying the EXIF orientation), null when the header was unreadable
+        width INTEGER,
+        height INTEGER,
+        exif_orientation INTEGER NOT NULL DEFAULT 1 CHECK (exif_orientation BETWEEN 1 AND 8),
+        status TEXT NOT NULL DEFAULT 'new' CHECK (status IN ('new', 'in_progress', 'done', 'skipped')),
+        -- why the image cannot be used (decode failure), shown as a badge; null when fine
+        error TEXT,
+        added_at INTEGER NOT NULL,
+        position INTEGER NOT NULL UNIQUE
+      );
+      CREATE INDEX images_status_position ON images (status, position);
+      CREATE INDEX images_sha256 ON images (sha256);
+
+      CREATE TABLE labels (
+        -- AUTOINCREMENT: ids are never reused, so history entries that re-create a row by id
+        -- cannot collide with a row created later
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE CHECK (length(trim(name)) > 0),
+        color TEXT NOT NULL CHECK (color GLOB '#[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]'),
+        hotkey TEXT UNIQUE,
+        sort_order INTEGER NOT NULL
+      );
+
+      CREATE TABLE annotations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        image_id INTEGER NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+        label_id INTEGER NOT NULL REFERENCES labels (id),
+        -- the mask exactly, as a COCO compressed RLE string of an rle_h x rle_w mask
+        rle_counts TEXT NOT NULL,
+        rle_h INTEGER NOT NULL,
+        rle_w INTEGER NOT NULL,
+        bbox_x REAL NOT NULL,
+        bbox_y REAL NOT NULL,
+        bbox_w REAL NOT NULL,
+        bbox_h REAL NOT NULL,
+        area INTEGER NOT NULL,
+        prompts TEXT,
+        model_id TEXT,
+        score REAL,
+        hidden INTEGER NOT NULL DEFAULT 0 CHECK (hidden IN (0, 1)),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE INDEX annotations_image ON annotations (image_id);
+      CREATE INDEX annotations_label_image ON annotations (label_id, image_id);
+
+      -- the project's single history stack; undone entries always form its tail
+      CREATE TABLE edit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        image_id INTEGER REFERENCES images (id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        forward TEXT NOT NULL,
+        backward TEXT NOT NULL,
+        undone INTEGER NOT NULL DEFAULT 0 CHECK (undone IN (0, 1)),
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX edit_log_undone ON edit_log (undone, id);
+      CREATE INDEX edit_log_image ON edit_log (image_id);
+
+      CREATE TABLE embedding_cache (
+        image_sha256 TEXT NOT NULL,
+        model_id TEXT NOT NULL,
+        dtype TEXT NOT NULL CHECK (dtype = 'fp16'),
+        shape TEXT NOT NULL,
+        blob BLOB NOT NULL,
+        bytes INTEGER NOT NULL,
+        last_used INTEGER NOT NULL,
+        PRIMARY KEY (image_sha256, model_id)
+      );
+      CREATE INDEX embedding_cache_last_used ON embedding_cache (last_used);
+
+      CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+    `);
+  },
+];
+
+export const SCHEMA_VERSION = migrations.length;
+
+/** Applies the migrations after `from`, one transaction each. */
+export function migrate(db: Database.Database, from: number): void {
+  for (let version = from + 1; version <= migrations.length; version++) {
+    db.transaction(() => {
+      migrations[version - 1]!(db);
+      db.pragma(`user_version = ${version}`);
+    })();
+  }
+}
