@@ -1,0 +1,56 @@
+/**
+ * The engine's public types, shared by the CLI, the app's API handlers and the quantizer.
+ * Coordinates are original-image pixels of the EXIF-oriented image.
+ */
+
+export interface PointPrompt { x: number; y: number; /** 1 positive, 0 negative */ label: 0 | 1 }
+
+export interface SegmentPrompt {
+  points: PointPrompt[];
+  /** [x0, y0, x1, y1] */
+  box?: [number, number, number, number];
+  /** previous low-res logits, 1x1x256x256, fed back for refinement */
+  maskInput?: Float32Array;
+}
+
+export interface MaskCrop {
+  /** bounding box of the mask in image pixels; width/height 0 for an empty mask */
+  x: number; y: number; width: number; height: number;
+  /** row-major width*height, 1 = inside */
+  data: Uint8Array;
+}
+
+export interface SegmentResult {
+  width: number;
+  height: number;
+  /** K full-size masks, row-major HxW, 1 = inside (K = 4 for our models) */
+  masks: Uint8Array[];
+  iouPredictions: number[];
+  /** the mask the official single-mask export would return */
+  best: number;
+  /** 1xKx256x256 logits */
+  lowResMasks: Float32Array;
+  decoderMs: number;
+}
+
+/** The UI's variant: masks cropped to their bounding boxes (large images stay cheap to send). */
+export interface PredictResult {
+  width: number;
+  height: number;
+  masks: MaskCrop[];
+  iouPredictions: number[];
+  best: number;
+  lowResMasks: Float32Array;
+  decoderMs: number;
+}
+
+export interface EmbeddingInfo {
+  /** sha256 of the image file */
+  imageHash: string;
+  modelId: string;
+  width: number;
+  height: number;
+  encoderMs: number;
+  /** where it came from */
+  source: 'memory' | 'cache' | 'encoder';
+}
