@@ -312,6 +312,12 @@ describe('readCheckpoint on torch.save zip files', () => {
     await expect(readCheckpoint(path)).rejects.toThrow('noise.bin: not a checkpoint (neither a PyTorch zip checkpoint nor a safetensors file)');
   });
 
+  it('rejects a legacy (PyTorch < 1.6) torch.save file with advice to re-save it', async () => {
+    const path = join(dir, 'old.pth');
+    writeFileSync(path, Buffer.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]));
+    await expect(readCheckpoint(path)).rejects.toThrow('old.pth: legacy torch.save format (PyTorch < 1.6) is not supported; re-save it with a newer PyTorch');
+  });
+
   it('reports progress in storage bytes up to the total', async () => {
     const calls: [number, number][] = [];
     await readCheckpoint(fp32Path, { onProgress: (done, total) => calls.push([done, total]) });
