@@ -1,0 +1,14 @@
+/**
+ * main/masks: mask maths, pure and synchronous. COCO RLE bit-identical to pycocotools (the store's
+ * exact form of every mask), polygons with holes and several parts (tracing, simplification,
+ * rasterising), bbox, area, and the raster edits the tools make (union, subtract, brush).
+ * Imports nothing outside this folder and no I/O; tests in tests/masks/.
+ */
+export {
+  type BinaryMask, emptyMask, maskArea, maskBbox, maskIntersect, maskSubtract, maskUnion, paintBrushStroke,
+} from './binary.ts';
+export {
+  type Rle, canonicalRleCounts, checkRleCounts, maskFromRle, rleArea, rleBbox, rleCountsFromString, rleFromMask,
+  rleStringFromCounts,
+} from './rle.ts';
+export { type Polygon, maskFromPolygons, polygonsFromMask } from './polygons.ts';

@@ -1,0 +1,159 @@
+/**
+ * COCO run-length encoding, bit-identical to pycocotools (maskApi.c):
+ * - runs are counted in column-major order (down each column, columns left to right), the first
+ *   run counts zeros (it is 0 when the top-left pixel is inside), runs then alternate;
+ * - the compressed string writes each count as little-endian 5-bit groups, one character per group
+ *   (value + 48), bit 0x20 = another group follows, bit 0x10 of the last group = sign; from the
+ *   fourth count on (index > 2) the count minus the count two before is written, which keeps the
+ *   strings of smooth shapes short.
+ */
+import { type BinaryMask, checkSize } from './binary.ts';
+
+export interface Rle {
+  /** [height, width], as COCO writes it. */
+  size: [number, number];
+  /** The compressed COCO counts string. */
+  counts: string;
+}
+
+export function rleStringFromCounts(counts: number[]): string {
+  let s = '';
+  for (let i = 0; i < counts.length; i++) {
+    let x = counts[i]!;
+    if (i > 2) x -= counts[i - 2]!;
+    for (let more = true; more;) {
+      let c = ((x % 32) + 32) % 32; // x & 0x1f, also for counts beyond 32 bits
+      x = (x - c) / 32; // arithmetic shift right by 5
+      more = c & 0x10 ? x !== -1 : x !== 0;
+      if (more) c |= 0x20;
+      s += String.fromCharCode(c + 48);
+    }
+  }
+  return s;
+}
+
+export function rleCountsFromString(s: string): number[] {
+  const counts: number[] = [];
+  let p = 0;
+  while (p < s.length) {
+    let x = 0;
+    let scale = 1; // 32^k
+    for (let more = true; more;) {
+      if (p >= s.length) throw new Error(`RLE string ends inside a count (at character ${p})`);
+      const c = s.charCodeAt(p) - 48;
+      if (c < 0 || c > 63) throw new Error(`RLE string has an invalid character ${JSON.stringify(s[p])} at ${p}`);
+      x += (c & 0x1f) * scale;
+      scale *= 32;
+      more = (c & 0x20) !== 0;
+      p++;
+      if (!more && c & 0x10) x -= scale; // sign-extend: x |= -1 << 5k
+    }
+    if (counts.length > 2) x += counts[counts.length - 2]!;
+    counts.push(x);
+  }
+  return counts;
+}
+
+/** Throws unless `counts` are non-negative integers that cover exactly height x width pixels. */
+export function checkRleCounts(counts: number[], size: [number, number], what = 'RLE'): void {
+  const [h, w] = size;
+  checkSize(w, h, what);
+  let total = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const c = counts[i]!;
+    if (!Number.isInteger(c) || c < 0) throw new Error(`${what}: run ${i} has invalid length ${c}`);
+    total += c;
+  }
+  if (total !== h * w) throw new Error(`${what}: runs cover ${total} pixels but the size ${h}x${w} has ${h * w}`);
+}
+
+/**
+ * The canonical counts pycocotools would write for the same pixels: zero-length runs inside the
+ * list merged away (only the first run may be 0), and a trailing zero-length run dropped.
+ */
+export function canonicalRleCounts(counts: number[]): number[] {
+  const out: number[] = counts.length > 0 ? [counts[0]!] : [0];
+  for (let i = 1; i < counts.length; i++) {
+    const c = counts[i]!;
+    if (c === 0 && i + 1 < counts.length) {
+      out[out.length - 1]! += counts[++i]!;
+    } else if (c !== 0) {
+      out.push(c);
+    }
+  }
+  return out;
+}
+
+export function rleFromMask(m: BinaryMask): Rle {
+  const { width: w, height: h, data } = m;
+  const counts: number[] = [];
+  let previous = 0;
+  let run = 0;
+  for (let x = 0; x < w; x++) {
+    for (let i = x; i < h * w; i += w) {
+      const v = data[i] ? 1 : 0;
+      if (v !== previous) {
+        counts.push(run);
+        run = 0;
+        previous = v;
+      }
+      run++;
+    }
+  }
+  counts.push(run);
+  return { size: [h, w], counts: rleStringFromCounts(counts) };
+}
+
+export function maskFromRle(r: Rle): BinaryMask {
+  const [h, w] = r.size;
+  const counts = rleCountsFromString(r.counts);
+  checkRleCounts(counts, r.size);
+  const data = new Uint8Array(h * w);
+  let pos = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const end = pos + counts[i]!;
+    if (i % 2 === 1) {
+      for (let p = pos; p < end; p++) {
+        const x = Math.floor(p / h);
+        data[(p - x * h) * w + x] = 1;
+      }
+    }
+    pos = end;
+  }
+  return { width: w, height: h, data };
+}
+
+export function rleArea(r: Rle): number {
+  const counts = rleCountsFromString(r.counts);
+  let area = 0;
+  for (let i = 1; i < counts.length; i += 2) area += counts[i]!;
+  return area;
+}
+
+/**
+ * [x, y, w, h] from the runs alone (pycocotools rleToBbox): a run that crosses a column boundary
+ * spans the full height; [0, 0, 0, 0] when no pixel is inside.
+ */
+export function rleBbox(r: Rle): [number, number, number, number] {
+  const h = r.size[0];
+  const counts = rleCountsFromString(r.counts);
+  let x0 = Infinity, y0 = Infinity, x1 = -1, y1 = -1;
+  let pos = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const start = pos;
+    pos += counts[i]!;
+    if (i % 2 === 0 || counts[i] === 0) continue;
+    const last = pos - 1;
+    const xs = Math.floor(start / h), xe = Math.floor(last / h);
+    x0 = Math.min(x0, xs);
+    x1 = Math.max(x1, xe);
+    if (xs !== xe) {
+      y0 = 0;
+      y1 = h - 1;
+    } else {
+      y0 = Math.min(y0, start - xs * h);
+      y1 = Math.max(y1, last - xe * h);
+    }
+  }
+  return x1 < 0 ? [0, 0, 0, 0] : [x0, y0, x1 - x0 + 1, y1 - y0 + 1];
+}

@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import { type BinaryMask, maskArea, maskFromPolygons, polygonsFromMask } from '../../main/masks/index.ts';
+import { blobMask, iou, maskFromArt, maskOf, randomMask, sameMask, seededRandom } from './helpers.ts';
+
+const ringWithIslandInHole = maskFromArt(`
+  .........
+  .#######.
+  .#.....#.
+  .#.###.#.
+  .#.#.#.#.
+  .#.###.#.
+  .#.....#.
+  .#######.
+  .........`);
+
+const diagonalParts = maskFromArt(`
+  ##..
+  ##..
+  ..##
+  ..##`);
+
+const holeTouchingOutsideAtCorner = maskFromArt(`
+  ###.
+  #.#.
+  ##.#
+  ...#`);
+
+function roundTrip(mask: BinaryMask, tolerancePx: number): BinaryMask {
+  return maskFromPolygons(polygonsFromMask(mask, tolerancePx), mask.width, mask.height);
+}
+
+/**
+ * The "within tolerance" metric: every pixel that changed has, in the original mask, a pixel of the
+ * other value (beyond the image counts as outside) whose centre is within `maxPx`, so the change
+ * lies within about that distance of the edge.
+ */
+function changesStayNearTheEdge(original: BinaryMask, other: BinaryMask, maxPx: number): boolean {
+  const { width: w, height: h, data } = original;
+  const reach = Math.ceil(maxPx);
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] === other.data[i]) continue;
+    const x = i % w, y = Math.floor(i / w);
+    let near = false;
+    for (let dy = -reach; dy <= reach && !near; dy++) {
+      for (let dx = -reach; dx <= reach && !near; dx++) {
+        const nx = x + dx, ny = y + dy;
+        const value = nx >= 0 && ny >= 0 && nx < w && ny < h ? data[ny * w + nx] : 0; // beyond the image is outside
+        near = value !== data[i] && Math.hypot(dx, dy) <= maxPx;
+      }
+    }
+    if (!near) return false;
+  }
+  return true;
+}
+
+/** SAM-sized parts: three overlapping discs of radius 25-65 px in a 320x240 image. */
+function samSizedMask(rand: () => number): BinaryMask {
+  const discs = Array.from({ length: 3 }, () => [60 + rand() * 200, 60 + rand() * 120, 25 + rand() * 40] as const);
+  return maskOf(320, 240, (x, y) => discs.some(([cx, cy, r]) => (x + 0.5 - cx) ** 2 + (y + 0.5 - cy) ** 2 <= r ** 2));
+}
+
+describe('polygons from masks', () => {
+  it('traces one pixel as the square of its corners, clockwise on screen', () => {
+    const mask = maskOf(4, 3, (x, y) => x === 2 && y === 1);
+    expect(polygonsFromMask(mask, 0)).toEqual([{ outer: [3, 1, 3, 2, 2, 2, 2, 1], holes: [] }]);
+  });
+
+  it('gives a ring with a hole one polygon with one hole, and an island in the hole its own polygon', () => {
+    const polys = polygonsFromMask(ringWithIslandInHole, 0);
+    expect(polys.map((p) => p.holes.length)).toEqual([1, 1]);
+    expect(polys[1]!.outer).toEqual([6, 3, 6, 6, 3, 6, 3, 3]);
+  });
+
+  it('joins parts that touch at a corner into one polygon (8-connectivity)', () => {
+    expect(polygonsFromMask(diagonalParts, 0)).toHaveLength(1);
+  });
+
+  it('does not count background that reaches the outside through a corner as a hole', () => {
+    const polys = polygonsFromMask(holeTouchingOutsideAtCorner, 0);
+    expect(polys).toHaveLength(1);
+    expect(polys[0]!.holes).toHaveLength(1); // the pixel at (1,1) only; (2,2) is outside via corners
+  });
+
+  it('returns no polygons for an empty mask', () => {
+    expect(polygonsFromMask(maskOf(5, 5, () => false), 0)).toEqual([]);
+  });
+
+  it.each([
+    ['ring with an island in its hole', ringWithIslandInHole],
+    ['parts touching at a corner', diagonalParts],
+    ['hole touching the outside at a corner', holeTouchingOutsideAtCorner],
+    ['full mask', maskOf(6, 4, () => true)],
+    ['checkerboard', maskOf(9, 7, (x, y) => (x + y) % 2 === 0)],
+    ['1xN row', maskOf(17, 1, (x) => x % 4 !== 0)],
+    ['Nx1 column', maskOf(1, 17, (_x, y) => y % 3 !== 0)],
+  ])('comes back exactly at tolerance 0 for the %s', (_name, mask) => {
+    expect(sameMask(roundTrip(mask, 0), mask)).toBe(true);
+  });
+
+  it('comes back exactly at tolerance 0 for 300 random masks with holes and many parts', () => {
+    const rand = seededRandom(3);
+    for (let i = 0; i < 300; i++) {
+      const mask = randomMask(1 + Math.floor(rand() * 30), 1 + Math.floor(rand() * 30), rand(), rand);
+      expect(sameMask(roundTrip(mask, 0), mask)).toBe(true);
+    }
+  });
+
+  it('changes only pixels within the tolerance of the edge when simplifying', () => {
+    const rand = seededRandom(5);
+    for (let i = 0; i < 10; i++) {
+      const mask = i % 2 ? samSizedMask(rand) : blobMask(90, 70, rand);
+      for (const tolerancePx of [0.5, 1, 2, 3]) {
+        expect(changesStayNearTheEdge(mask, roundTrip(mask, tolerancePx), tolerancePx + 1)).toBe(true);
+      }
+    }
+  });
+
+  it('keeps SAM-sized masks simplified at 1 px within IoU 0.98 of the original', () => {
+    const rand = seededRandom(9);
+    for (let i = 0; i < 10; i++) {
+      const mask = samSizedMask(rand);
+      expect(iou(mask, roundTrip(mask, 1))).toBeGreaterThanOrEqual(0.98);
+    }
+  });
+
+  it('simplifies a smooth disc to far fewer vertices than its pixel staircase', () => {
+    const disc = maskOf(101, 101, (x, y) => (x - 50) ** 2 + (y - 50) ** 2 <= 40 ** 2);
+    const exact = polygonsFromMask(disc, 0)[0]!.outer.length / 2;
+    const simplified = polygonsFromMask(disc, 1)[0]!.outer.length / 2;
+    expect(simplified).toBeLessThan(exact / 4);
+  });
+
+  it('never drops a small part, however large the tolerance', () => {
+    const mask = maskOf(8, 8, (x, y) => x === 3 && y === 3);
+    expect(maskArea(roundTrip(mask, 10))).toBe(1);
+  });
+});
+
+describe('masks from polygons', () => {
+  it('fills the pixels whose centres are inside', () => {
+    const mask = maskFromPolygons([{ outer: [0.4, 0.4, 2.6, 0.4, 2.6, 1.6, 0.4, 1.6], holes: [] }], 4, 3);
+    expect(Array.from(mask.data)).toEqual([1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0]);
+  });
+
+  it('leaves holes empty by the even-odd rule', () => {
+    const mask = maskFromPolygons([{ outer: [0, 0, 3, 0, 3, 3, 0, 3], holes: [[1, 1, 2, 1, 2, 2, 1, 2]] }], 3, 3);
+    expect(Array.from(mask.data)).toEqual([1, 1, 1, 1, 0, 1, 1, 1, 1]);
+  });
+
+  it('unions overlapping polygons the way COCO merges a segmentation list', () => {
+    const square = (x: number) => ({ outer: [x, 0, x + 2, 0, x + 2, 1, x, 1], holes: [] });
+    expect(Array.from(maskFromPolygons([square(0), square(1)], 3, 1).data)).toEqual([1, 1, 1]);
+  });
+
+  it('clips polygons that reach outside the image', () => {
+    const mask = maskFromPolygons([{ outer: [-5, -5, 10, -5, 10, 10, -5, 10], holes: [] }], 3, 2);
+    expect(maskArea(mask)).toBe(6);
+  });
+
+  it('rejects a ring with an odd number of coordinates', () => {
+    expect(() => maskFromPolygons([{ outer: [0, 0, 1, 0, 1], holes: [] }], 2, 2)).toThrow(/polygon 0: a ring must be an even-length list/);
+  });
+});
