@@ -254,7 +254,7 @@ export class Project {
    */
   async addImages(inputs: string[], options: AddImagesOptions = {}): Promise<AddImagesResult> {
     const { onProgress, signal } = options;
-    const { files, unsupported } = await findImageFiles(inputs, signal);
+    const { files, unsupported } = await findImageFiles(inputs, signal, (found, dir) => onProgress?.({ phase: 'scan', done: found, total: 0, path: dir }));
     const known = new Set(this.all('SELECT path FROM images').map((r) => r.path as string));
     const duplicates: string[] = [];
     const fresh: string[] = [];
@@ -266,7 +266,7 @@ export class Project {
         fresh.push(file);
       }
     }
-    const scanned = await scanImages(fresh, (done, path) => onProgress?.({ done, total: fresh.length, path }), signal);
+    const scanned = await scanImages(fresh, (done, path) => onProgress?.({ phase: 'read', done, total: fresh.length, path }), signal);
     throwIfAborted(signal);
     const added = this.write(() => this.insertImages(scanned, duplicates));
     return {

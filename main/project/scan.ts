@@ -41,7 +41,11 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
  * absolute image paths. Files named explicitly that are not images are reported, not thrown;
  * a path that does not exist is an error, before anything is read.
  */
-export async function findImageFiles(inputs: string[], signal?: AbortSignal): Promise<{ files: string[]; unsupported: string[] }> {
+export async function findImageFiles(
+  inputs: string[],
+  signal?: AbortSignal,
+  onFolder?: (found: number, dir: string) => void,
+): Promise<{ files: string[]; unsupported: string[] }> {
   const files: string[] = [];
   const unsupported: string[] = [];
   const kinds = await Promise.all(inputs.map(async (input) => {
@@ -61,6 +65,7 @@ export async function findImageFiles(inputs: string[], signal?: AbortSignal): Pr
       if (isDir) await walk(full);
       else if (isImageFile(entry.name)) files.push(full);
     }
+    onFolder?.(files.length, dir);
   };
   for (const [i, input] of inputs.entries()) {
     const abs = resolve(input);

@@ -118,6 +118,8 @@ export type LabelDeletePolicy =
   | { mode: 'reassign'; toLabelId: number };
 
 export interface AddImagesProgress {
+  /** 'scan': walking folders (total unknown, 0; done = files found so far); 'read': hashing and reading headers */
+  phase: 'scan' | 'read';
   done: number;
   total: number;
   path: string;

@@ -26,8 +26,10 @@ describe('adding images', () => {
     const progress: AddImagesProgress[] = [];
     const result = await project.addImages([root], { onProgress: (p) => progress.push(p) });
     expect(result.added).toEqual([1, 2, 3]);
-    expect(progress.map((p) => p.done).sort()).toEqual([1, 2, 3]);
-    expect(progress.every((p) => p.total === 3)).toBe(true);
+    const reads = progress.filter((p) => p.phase === 'read');
+    expect(reads.map((p) => p.done).sort()).toEqual([1, 2, 3]);
+    expect(reads.every((p) => p.total === 3)).toBe(true);
+    expect(progress.filter((p) => p.phase === 'scan').at(-1)).toEqual({ phase: 'scan', done: 3, total: 0, path: root });
     const page = project.listImages();
     expect(page.items.map((i) => [i.path, i.width, i.height])).toEqual([
       ['images/img2.jpg', 12, 8], ['images/img10.png', 10, 8], ['images/sub/b.webp', 6, 4],
@@ -86,7 +88,7 @@ describe('adding images', () => {
   it('an add cancelled while reading changes nothing', async () => {
     for (let i = 0; i < 6; i++) await writeImage(join(dir, 'many', `${i}.png`), 4, 4);
     const controller = new AbortController();
-    const adding = project.addImages([join(dir, 'many')], { signal: controller.signal, onProgress: (p) => p.done === 2 && controller.abort() });
+    const adding = project.addImages([join(dir, 'many')], { signal: controller.signal, onProgress: (p) => p.phase === 'read' && p.done === 2 && controller.abort() });
     await expect(adding).rejects.toThrow(/cancelled; nothing was added/);
     expect(project.stats().images).toBe(0);
   });
