@@ -1,0 +1,110 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  decodeImage, resizeBilinearPil, resizedSize, samEncoderInput, SAM_PIXEL_MEAN, SAM_PIXEL_STD, type RgbImage,
+} from '../../main/sam/image/index.ts';
+import { readNpy } from '../../main/sam/npy.ts';
+
+const samTiny = join(import.meta.dirname, '..', 'fixtures', 'sam-tiny');
+
+/** Largest absolute difference and number of differing bytes between two byte arrays of one size. */
+function compare(a: Uint8Array, b: Uint8Array): { maxAbsDiff: number; differing: number } {
+  let maxAbsDiff = 0;
+  let differing = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (d > 0) differing++;
+    if (d > maxAbsDiff) maxAbsDiff = d;
+  }
+  return { maxAbsDiff, differing };
+}
+
+describe('resizing like PIL', () => {
+  it.each([
+    ['landscape', 320, 240, 1024, 768],
+    ['large', 1400, 1000, 1024, 731],
+  ])('resizes %s.png (%ix%i) to %ix%i with exactly the bytes PIL produced', async (name, w, h, outW, outH) => {
+    const img = await decodeImage(join(samTiny, `${name}.png`));
+    expect([img.width, img.height]).toEqual([w, h]);
+    const size = resizedSize(img.width, img.height);
+    expect([size.width, size.height]).toEqual([outW, outH]);
+    const reference = readNpy(join(samTiny, `${name}.resized.npy`));
+    expect(reference.shape).toEqual([outH, outW, 3]);
+    const resized = resizeBilinearPil(img, size.width, size.height);
+    expect(compare(resized.data, reference.data as Uint8Array)).toEqual({ maxAbsDiff: 0, differing: 0 });
+  });
+
+  it('gives ResizeLongestSide sizes, rounding half up', () => {
+    expect(resizedSize(180, 300)).toEqual({ width: 614, height: 1024 });
+    expect(resizedSize(1024, 1024)).toEqual({ width: 1024, height: 1024 });
+    expect(resizedSize(4000, 3000)).toEqual({ width: 1024, height: 768 });
+    expect(resizedSize(2000, 1)).toEqual({ width: 1024, height: 1 });
+    expect(resizedSize(640, 427, 512)).toEqual({ width: 512, height: 342 });
+  });
+
+  it('returns an equal copy when the size does not change', () => {
+    const img: RgbImage = { width: 2, height: 1, data: Uint8Array.from([1, 2, 3, 4, 5, 6]), exifOrientation: 3 };
+    const same = resizeBilinearPil(img, 2, 1);
+    expect([...same.data]).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(same.data).not.toBe(img.data);
+    expect(same.exifOrientation).toBe(3);
+  });
+
+  it('keeps a uniform image uniform when enlarging and when shrinking', () => {
+    const img: RgbImage = { width: 37, height: 23, data: new Uint8Array(37 * 23 * 3).fill(201), exifOrientation: 1 };
+    for (const [w, h] of [[100, 61], [5, 3], [1, 1]] as const) {
+      expect(new Set(resizeBilinearPil(img, w, h).data)).toEqual(new Set([201]));
+    }
+  });
+
+  it('averages a two-pixel row with the triangle filter when halving it', () => {
+    // Shrinking 2 -> 1: centre 1.0, support 2, both pixels weigh 0.5; 10 and 21 give 15.5, which the
+    // fixed-point sum rounds up to 16.
+    const img: RgbImage = { width: 2, height: 1, data: Uint8Array.from([10, 0, 255, 21, 1, 255]), exifOrientation: 1 };
+    expect([...resizeBilinearPil(img, 1, 1).data]).toEqual([16, 1, 255]);
+  });
+
+  it('refuses a non-integer or empty target size', () => {
+    const img: RgbImage = { width: 1, height: 1, data: new Uint8Array(3), exifOrientation: 1 };
+    expect(() => resizeBilinearPil(img, 0, 5)).toThrow('resize: target size must be positive integers, got 0x5');
+    expect(() => resizeBilinearPil(img, 2.5, 5)).toThrow(/positive integers/);
+  });
+});
+
+describe('SAM encoder input', () => {
+  /** (v - mean) / std in float32 arithmetic, step by step, as PyTorch computes it. */
+  const f32 = Math.fround;
+  const normalised = (v: number, c: number) => f32(f32(v - f32(SAM_PIXEL_MEAN[c]!)) / f32(SAM_PIXEL_STD[c]!));
+
+  it('normalises each channel of the resized image and pads bottom and right with zeros', () => {
+    // 4x2 image, enlarged to 1024x512: a uniform image keeps its value everywhere it is resized.
+    const img: RgbImage = { width: 4, height: 2, data: new Uint8Array(4 * 2 * 3), exifOrientation: 1 };
+    for (let i = 0; i < 8; i++) img.data.set([0, 128, 255], i * 3);
+    const { tensor, resizedWidth, resizedHeight } = samEncoderInput(img);
+    expect([resizedWidth, resizedHeight]).toEqual([1024, 512]);
+    expect(tensor.length).toBe(3 * 1024 * 1024);
+    const at = (c: number, y: number, x: number) => tensor[c * 1024 * 1024 + y * 1024 + x]!;
+    expect(at(0, 0, 0)).toBeCloseTo(-123.675 / 58.395, 6);
+    expect(at(1, 300, 700)).toBeCloseTo((128 - 116.28) / 57.12, 6);
+    expect(at(2, 511, 1023)).toBeCloseTo((255 - 103.53) / 57.375, 6);
+    expect([at(0, 512, 0), at(1, 1023, 1023), at(2, 800, 5)]).toEqual([0, 0, 0]);
+  });
+
+  it('builds the tensor for landscape.png from the reference resize, value for value', async () => {
+    const img = await decodeImage(join(samTiny, 'landscape.png'));
+    const reference = readNpy(join(samTiny, 'landscape.resized.npy')).data as Uint8Array;
+    const { tensor, resizedWidth, resizedHeight } = samEncoderInput(img);
+    expect([resizedWidth, resizedHeight]).toEqual([1024, 768]);
+    for (const [y, x] of [[0, 0], [100, 517], [767, 1023], [383, 2]]) {
+      for (let c = 0; c < 3; c++) {
+        const v = reference[(y! * 1024 + x!) * 3 + c]!;
+        expect(tensor[c * 1024 * 1024 + y! * 1024 + x!]).toBe(normalised(v, c));
+      }
+    }
+    let paddingNonZero = 0;
+    for (let c = 0; c < 3; c++) {
+      for (let i = 768 * 1024; i < 1024 * 1024; i++) if (tensor[c * 1024 * 1024 + i] !== 0) paddingNonZero++;
+    }
+    expect(paddingNonZero).toBe(0);
+  });
+});
