@@ -1,0 +1,146 @@
+/**
+ * COCO instances import. Reads categories, images (their own width and height) and annotations
+ * whose segmentation is compressed RLE ({size, counts: string}), uncompressed RLE ({size, counts:
+ * number[]}, as COCO writes crowd regions) or a list of polygons (each rasterised at pixel
+ * centres, the list unioned, as pycocotools does). Every mask comes back as canonical compressed
+ * RLE, so a pycocotools string is kept exactly. The whole file is checked before anything is
+ * returned: any malformed element throws an error naming the file and the element.
+ * Annotations without a segmentation (boxes only) or with an empty mask are skipped with a warning.
+ */
+import {
+  type Rle, canonicalRleCounts, checkRleCounts, rleArea, rleCountsFromString, rleStringFromCounts,
+} from '../masks/index.ts';
+import { importedAnnotation, readText, rleOfPolygons } from './imported.ts';
+import type { ImportedAnnotation, Importer } from './types.ts';
+
+interface CocoImage { key: string; width: number; height: number }
+
+type Json = Record<string, unknown>;
+
+export const importCoco: Importer = async (from, ctx) => {
+  const fail = (where: string, problem: string) => new Error(`${from}: ${where}: ${problem}`);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readText(from, 'the COCO annotations file'));
+  } catch (err) {
+    if (err instanceof SyntaxError) throw new Error(`${from}: not valid JSON (${err.message})`);
+    throw err;
+  }
+  if (!isObject(doc)) throw new Error(`${from}: not a COCO file (the top level is not an object)`);
+  const list = (key: string): unknown[] => {
+    const value = doc[key];
+    if (!Array.isArray(value)) throw new Error(`${from}: not a COCO instances file ("${key}" is ${value === undefined ? 'missing' : 'not a list'})`);
+    return value;
+  };
+  const warnings: string[] = [];
+
+  const labels: string[] = [];
+  const categoryName = new Map<number, string>();
+  list('categories').forEach((c, i) => {
+    const where = `categories[${i}]`;
+    const id = integerField(c, 'id', where, fail);
+    const name = stringField(c, 'name', where, fail);
+    if (categoryName.has(id)) throw fail(where, `category id ${id} appears twice`);
+    categoryName.set(id, name);
+    if (labels.includes(name)) warnings.push(`${where}: a second category named "${name}"; its annotations join the first`);
+    else labels.push(name);
+  });
+
+  const images = new Map<number, CocoImage>();
+  list('images').forEach((img, i) => {
+    const where = `images[${i}]`;
+    const id = integerField(img, 'id', where, fail);
+    if (images.has(id)) throw fail(where, `image id ${id} appears twice`);
+    const key = stringField(img, 'file_name', where, fail);
+    const width = integerField(img, 'width', where, fail, 1);
+    const height = integerField(img, 'height', where, fail, 1);
+    images.set(id, { key, width, height });
+  });
+
+  const mismatched = new Set<number>();
+  for (const [id, img] of images) {
+    const projectSize = ctx.imageSize(img.key);
+    if (projectSize && (projectSize.width !== img.width || projectSize.height !== img.height)) {
+      mismatched.add(id);
+      warnings.push(`image ${JSON.stringify(img.key)} is ${img.width}x${img.height} in ${from} but ${projectSize.width}x${projectSize.height} in the project; its annotations were not imported`);
+    }
+  }
+
+  const annotations: ImportedAnnotation[] = [];
+  list('annotations').forEach((ann, i) => {
+    const where = `annotations[${i}]`;
+    const imageId = integerField(ann, 'image_id', where, fail);
+    const image = images.get(imageId);
+    if (!image) throw fail(where, `image_id ${imageId} is not the id of any image`);
+    const categoryId = integerField(ann, 'category_id', where, fail);
+    const labelName = categoryName.get(categoryId);
+    if (labelName === undefined) throw fail(where, `category_id ${categoryId} is not the id of any category`);
+    const rle = segmentationRle((ann as Json).segmentation, image, `${where}.segmentation`, fail);
+    if (rle === null) {
+      warnings.push(`${where}: no segmentation (a box only); skipped`);
+    } else if (rleArea(rle) === 0) {
+      warnings.push(`${where}: the mask is empty; skipped`);
+    } else if (!mismatched.has(imageId)) {
+      annotations.push(importedAnnotation(image.key, labelName, rle));
+    }
+  });
+  return { labels, annotations, warnings };
+};
+
+type Fail = (where: string, problem: string) => Error;
+
+function segmentationRle(seg: unknown, image: CocoImage, where: string, fail: Fail): Rle | null {
+  if (seg === undefined || seg === null || (Array.isArray(seg) && seg.length === 0)) return null;
+  if (Array.isArray(seg)) {
+    const polygons = seg.map((ring, j) => {
+      if (!Array.isArray(ring) || ring.length < 6 || ring.length % 2 !== 0 || !ring.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+        throw fail(`${where}[${j}]`, 'a polygon must be a list of an even number (at least 6) of numbers');
+      }
+      return { outer: ring as number[], holes: [] };
+    });
+    return rleOfPolygons(polygons, image.width, image.height);
+  }
+  if (!isObject(seg)) throw fail(where, 'neither a list of polygons nor an RLE object');
+  const size = seg.size;
+  if (!Array.isArray(size) || size.length !== 2 || size[0] !== image.height || size[1] !== image.width) {
+    throw fail(where, `size ${JSON.stringify(size)} is not the image's [height, width] [${image.height}, ${image.width}]`);
+  }
+  let counts: number[];
+  if (typeof seg.counts === 'string') {
+    try {
+      counts = rleCountsFromString(seg.counts);
+    } catch (err) {
+      throw fail(where, (err as Error).message);
+    }
+  } else if (Array.isArray(seg.counts) && seg.counts.every((c) => typeof c === 'number')) {
+    counts = seg.counts as number[];
+  } else {
+    throw fail(where, 'counts is neither a compressed RLE string nor a list of run lengths');
+  }
+  try {
+    checkRleCounts(counts, [image.height, image.width], 'RLE');
+  } catch (err) {
+    throw fail(where, (err as Error).message);
+  }
+  return { size: [image.height, image.width], counts: rleStringFromCounts(canonicalRleCounts(counts)) };
+}
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function integerField(obj: unknown, key: string, where: string, fail: Fail, min = Number.MIN_SAFE_INTEGER): number {
+  if (!isObject(obj)) throw fail(where, 'not an object');
+  const v = obj[key];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+    throw fail(where, `"${key}" ${v === undefined ? 'is missing' : `is ${JSON.stringify(v)}, not an integer${min > 0 ? ` >= ${min}` : ''}`}`);
+  }
+  return v;
+}
+
+function stringField(obj: unknown, key: string, where: string, fail: Fail): string {
+  if (!isObject(obj)) throw fail(where, 'not an object');
+  const v = obj[key];
+  if (typeof v !== 'string' || v.length === 0) throw fail(where, `"${key}" ${v === undefined ? 'is missing' : 'is not a non-empty string'}`);
+  return v;
+}

@@ -1,0 +1,99 @@
+/**
+ * COCO instances export, `<outDir>/annotations.json`: info, licenses, categories (ids 1..n in
+ * label order), images (id, file_name = the path as the project stores it, width, height) and
+ * annotations (id, image_id, category_id, segmentation, area, bbox [x,y,w,h], iscrowd 0).
+ *
+ * `coco` writes each mask exactly as compressed RLE {size: [h, w], counts: string}. With iscrowd
+ * 0 this is what the Segment Anything datasets (SA-1B) use; pycocotools reads RLE whatever
+ * iscrowd says, and iscrowd 0 keeps the masks as ordinary instances in training and evaluation.
+ * `coco-polygons` writes one flat polygon per part (outer rings only: COCO polygons cannot carry
+ * holes, so holes are filled and the report names every mask concerned); area and bbox still
+ * come from the exact mask.
+ *
+ * The file is streamed: images go straight to the file and annotations to a side file that is
+ * appended at the end, so 100k annotations never sit in memory as one string.
+ */
+import { closeSync, openSync, readSync, rmSync } from 'node:fs';
+import { rleArea, rleBbox } from '../masks/index.ts';
+import {
+  ChunkedFile, labelIndexById, newReport, noteIds, outPath, outerRings, polygonTolerance, visitImages,
+  writableAnnotations,
+} from './common.ts';
+import type { DatasetAnnotation, Exporter, ExportReport } from './types.ts';
+
+type Segmentation = (ann: DatasetAnnotation) => unknown;
+
+function cocoExporter(format: string, makeSegmentation: (report: ExportReport, tolerancePx: number) => {
+  segmentation: Segmentation; finish: () => void;
+}): Exporter {
+  return async (labels, images, imageCount, opts) => {
+    const report = newReport(format);
+    const tolerancePx = polygonTolerance(opts);
+    const { segmentation, finish } = makeSegmentation(report, tolerancePx);
+    const labelIndex = labelIndexById(labels);
+    const main = new ChunkedFile(outPath(opts, 'annotations.json'));
+    const side = new ChunkedFile(outPath(opts, '.annotations.part'));
+    try {
+      const info = {
+        description: 'Exported by PTQ4SAM Studio', version: '1.0', year: new Date().getFullYear(),
+        contributor: 'PTQ4SAM Studio', date_created: new Date().toISOString(),
+      };
+      const categories = labels.map((l, i) => ({ id: i + 1, name: l.name, supercategory: '' }));
+      main.write(`{"info":${JSON.stringify(info)},"licenses":[],"categories":${JSON.stringify(categories)},"images":[`);
+      await visitImages(images, imageCount, opts, (image) => {
+        main.write(`${report.images ? ',' : ''}\n${JSON.stringify({ id: image.id, file_name: image.path, width: image.width, height: image.height })}`);
+        report.images++;
+        for (const ann of writableAnnotations(image, labelIndex, report)) {
+          const entry = {
+            id: ann.id, image_id: image.id, category_id: labelIndex.get(ann.labelId)! + 1,
+            segmentation: segmentation(ann), area: rleArea(ann.rle), bbox: rleBbox(ann.rle), iscrowd: 0,
+          };
+          side.write(`${report.annotations ? ',' : ''}\n${JSON.stringify(entry)}`);
+          report.annotations++;
+        }
+      });
+      side.close();
+      main.write('\n],"annotations":[');
+      main.flush();
+      appendFile(main, side.path);
+      main.write('\n]}\n');
+    } finally {
+      main.close();
+      side.close();
+      rmSync(side.path, { force: true });
+    }
+    finish();
+    report.files.push('annotations.json');
+    return report;
+  };
+}
+
+function appendFile(target: ChunkedFile, sourcePath: string): void {
+  const fd = openSync(sourcePath, 'r');
+  try {
+    const chunk = Buffer.alloc(1 << 20);
+    for (let n; (n = readSync(fd, chunk, 0, chunk.length, null)) > 0;) target.writeBytes(chunk.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export const exportCocoRle: Exporter = cocoExporter('coco', () => ({
+  segmentation: (ann) => ({ size: ann.rle.size, counts: ann.rle.counts }),
+  finish: () => {},
+}));
+
+export const exportCocoPolygons: Exporter = cocoExporter('coco-polygons', (report, tolerancePx) => {
+  const filled: number[] = [];
+  return {
+    segmentation: (ann) => {
+      const { rings, hadHoles } = outerRings(ann, tolerancePx);
+      if (hadHoles) filled.push(ann.id);
+      return rings;
+    },
+    finish: () => {
+      report.notes.push(`polygons traced on pixel edges and simplified with a tolerance of ${tolerancePx} px; area and bbox are those of the exact mask`);
+      noteIds(report, filled, 'had holes, which COCO polygons cannot carry: the holes were filled');
+    },
+  };
+});

@@ -1,0 +1,157 @@
+/**
+ * What every exporter shares: walking the images with progress and cancellation, the checks that
+ * decide whether an annotation can be written, file names from image stems, buffered writes,
+ * and masks as outer rings for the formats that cannot carry holes.
+ */
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
+import { maskFromRle, polygonsFromMask, rleArea } from '../masks/index.ts';
+import type { DatasetAnnotation, DatasetImage, DatasetLabel, ExportOptions, ExportReport } from './types.ts';
+
+export const defaultPolygonTolerancePx = 1;
+
+export function newReport(format: string): ExportReport {
+  return { format, images: 0, annotations: 0, files: [], skipped: [], notes: [] };
+}
+
+export async function visitImages(
+  images: Iterable<DatasetImage> | AsyncIterable<DatasetImage>,
+  imageCount: number,
+  opts: ExportOptions,
+  visit: (image: DatasetImage) => void | Promise<void>,
+): Promise<void> {
+  let done = 0;
+  for await (const image of images) {
+    if (opts.signal?.aborted) throw new Error(`export to ${opts.outDir} cancelled after ${done} of ${imageCount} images`);
+    await visit(image);
+    opts.onProgress?.(++done, imageCount);
+  }
+}
+
+/** Maps label ids to their 0-based position in the label list (the order every format uses). */
+export function labelIndexById(labels: DatasetLabel[]): Map<number, number> {
+  return new Map(labels.map((l, i) => [l.id, i]));
+}
+
+/** Why an annotation cannot be written (unknown label, size mismatch, empty mask), or null. */
+export function annotationProblem(image: DatasetImage, ann: DatasetAnnotation, labelIndex: Map<number, number>): string | null {
+  if (!labelIndex.has(ann.labelId)) return `label id ${ann.labelId} is not in the label list`;
+  const [h, w] = ann.rle.size;
+  if (h !== image.height || w !== image.width) {
+    return `mask is ${w}x${h} but image ${image.path} is ${image.width}x${image.height}`;
+  }
+  if (rleArea(ann.rle) === 0) return 'empty mask';
+  return null;
+}
+
+/** Checks each annotation, records the ones skipped, and returns the writable ones. */
+export function writableAnnotations(image: DatasetImage, labelIndex: Map<number, number>, report: ExportReport): DatasetAnnotation[] {
+  return image.annotations.filter((ann) => {
+    const reason = annotationProblem(image, ann, labelIndex);
+    if (reason) report.skipped.push({ imageId: image.id, annotationId: ann.id, reason });
+    return reason === null;
+  });
+}
+
+export function imageStem(path: string): string {
+  const name = basename(path.replace(/\\/g, '/'));
+  return name.slice(0, name.length - extname(name).length) || name;
+}
+
+/**
+ * One output file name per image, from its stem. Two images with the same stem (compared
+ * without case, for case-insensitive file systems) would overwrite each other: the first keeps
+ * the stem, later ones get `<stem>_<image id>` (then a counter), and the report lists them.
+ */
+export class StemNames {
+  private readonly taken = new Set<string>();
+  private readonly renamed: string[] = [];
+
+  nameFor(image: DatasetImage): string {
+    const stem = imageStem(image.path);
+    let name = stem;
+    for (let n = 1; this.taken.has(name.toLowerCase()); n++) name = n === 1 ? `${stem}_${image.id}` : `${stem}_${image.id}_${n}`;
+    this.taken.add(name.toLowerCase());
+    if (name !== stem) this.renamed.push(`${image.path} -> ${name}`);
+    return name;
+  }
+
+  addNote(report: ExportReport): void {
+    if (this.renamed.length === 0) return;
+    report.notes.push(`${this.renamed.length} image(s) share a file stem with an earlier image and were written under another name: ${this.renamed.join(', ')}`);
+  }
+}
+
+/** Adds a note naming every annotation id in `ids` when there are any. */
+export function noteIds(report: ExportReport, ids: number[], what: string): void {
+  if (ids.length > 0) report.notes.push(`${ids.length} annotation(s) ${what}: ids ${ids.join(', ')}`);
+}
+
+/** Appends text to a file through a buffer, so a large file is written in chunks, never held whole. */
+export class ChunkedFile {
+  private readonly fd: number;
+  private pending: string[] = [];
+  private pendingLength = 0;
+  private closed = false;
+
+  constructor(readonly path: string) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.fd = openSync(path, 'w');
+  }
+
+  write(text: string): void {
+    this.pending.push(text);
+    this.pendingLength += text.length;
+    if (this.pendingLength >= 1 << 20) this.flush();
+  }
+
+  writeBytes(bytes: Uint8Array): void {
+    this.flush();
+    this.writeAll(bytes);
+  }
+
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const bytes = Buffer.from(this.pending.join(''), 'utf8');
+    this.pending = [];
+    this.pendingLength = 0;
+    this.writeAll(bytes);
+  }
+
+  private writeAll(bytes: Uint8Array): void {
+    for (let at = 0; at < bytes.length;) at += writeSync(this.fd, bytes, at, bytes.length - at);
+  }
+
+  /** Flushes and closes; closing again does nothing, so `finally` blocks may always call it. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.flush();
+    } finally {
+      closeSync(this.fd);
+    }
+  }
+}
+
+export interface OuterRings {
+  /** Flat x0,y0,x1,y1,... outer rings, one per part, in pixel-corner coordinates. */
+  rings: number[][];
+  hadHoles: boolean;
+}
+
+/** The outer ring of every part of a mask; holes are dropped (filled), and said so. */
+export function outerRings(ann: DatasetAnnotation, tolerancePx: number): OuterRings {
+  const polygons = polygonsFromMask(maskFromRle(ann.rle), tolerancePx);
+  return { rings: polygons.map((p) => p.outer), hadHoles: polygons.some((p) => p.holes.length > 0) };
+}
+
+export function polygonTolerance(opts: ExportOptions): number {
+  const t = opts.polygonTolerancePx ?? defaultPolygonTolerancePx;
+  if (!(t >= 0)) throw new Error(`polygon tolerance ${t} is not a non-negative number of pixels`);
+  return t;
+}
+
+export function outPath(opts: ExportOptions, relative: string): string {
+  return join(opts.outDir, ...relative.split('/'));
+}

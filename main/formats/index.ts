@@ -1,0 +1,37 @@
+/**
+ * main/formats: dataset exporters and importers over plain data (types.ts), one file per format,
+ * chosen through the tables below. Exporters stream images in, write into an existing empty
+ * folder and return a report of what they wrote, skipped and changed; importers check a whole
+ * file before returning masks as canonical COCO RLE. No SQLite here: main/project wires these to
+ * the store. Uses main/masks for all mask maths; tests in tests/formats/.
+ */
+import { exportCocoPolygons, exportCocoRle } from './coco.ts';
+import { importCoco } from './coco-import.ts';
+import { exportLabelme } from './labelme.ts';
+import type { Exporter, Importer } from './types.ts';
+import { exportVoc } from './voc.ts';
+import { exportYolo } from './yolo.ts';
+import { importYolo } from './yolo-import.ts';
+
+export const exporters = {
+  coco: exportCocoRle,
+  'coco-polygons': exportCocoPolygons,
+  yolo: exportYolo,
+  voc: exportVoc,
+  labelme: exportLabelme,
+} satisfies Record<string, Exporter>;
+
+export const importers = {
+  coco: importCoco,
+  yolo: importYolo,
+} satisfies Record<string, Importer>;
+
+export type ExportFormat = keyof typeof exporters;
+export type ImportFormat = keyof typeof importers;
+
+export const exportFormats = Object.keys(exporters) as ExportFormat[];
+export const importFormats = Object.keys(importers) as ImportFormat[];
+
+export { defaultPolygonTolerancePx } from './common.ts';
+export { vocPalette } from './voc.ts';
+export type * from './types.ts';
