@@ -1,0 +1,301 @@
+/**
+ * The handler table: one function per method of the `Api` contract (preload/api.ts). The table's
+ * type is mapped over `keyof Api`, so a method missing here fails to compile. Each handler takes
+ * the renderer's raw argument as `unknown`, validates it (validate.ts) and only then calls the
+ * services; paths must have come through a dialog (paths.ts).
+ */
+import { IMAGE_STATUSES } from '../project/types.ts';
+import { maskFromPolygons, paintBrushStroke } from '../masks/index.ts';
+import type { Api, SegmentPrompt } from '../../preload/api.ts';
+import type { ApiContext } from './context.ts';
+import { exportFormats, runExport, EXPORT_FORMAT_IDS } from './export.ts';
+import { annotationView, maskFromRle, rleFromMask, uncropMask } from './masks.ts';
+import { ModelService, QUANT_BITS } from './models.ts';
+import { Session } from './session.ts';
+import { SetupService } from './setup.ts';
+import * as v from './validate.ts';
+
+type Result<K extends keyof Api> = Awaited<ReturnType<Api[K]>>;
+export type Handlers = { [K in keyof Api]: (input: unknown) => Promise<Result<K>> };
+
+const MAX_POINTS = 64;
+const LOW_RES = 256 * 256;
+const MAX_SIDE = 100_000;
+
+function filters(where: string, x: unknown) {
+  return v.arr(where, x, (f) => {
+    const o = v.obj(where, f);
+    return { name: v.str(`${where}.name`, o.name, 200), extensions: v.arr(`${where}.extensions`, o.extensions, (e) => v.str(where, e, 20), 50) };
+  }, 20);
+}
+
+function prompt(where: string, x: unknown, width: number, height: number): SegmentPrompt {
+  const o = v.obj(where, x);
+  const inside = (n: unknown, max: number, what: string) => v.num(`${where}.${what}`, n, 0, max);
+  const points = v.arr(`${where}.points`, o.points, (p) => {
+    const q = v.obj(`${where}.points[]`, p);
+    return { x: inside(q.x, width, 'x'), y: inside(q.y, height, 'y'), label: v.int(`${where}.label`, q.label, 0, 1) as 0 | 1 };
+  }, MAX_POINTS);
+  const out: SegmentPrompt = { points };
+  if (o.box !== undefined && o.box !== null) {
+    const b = v.arr(`${where}.box`, o.box, (n, i) => inside(n, i % 2 ? height : width, 'box'), 4);
+    if (b.length !== 4 || b[2]! < b[0]! || b[3]! < b[1]!) throw new v.ApiInputError(`${where}.box: expected [x0, y0, x1, y1] with x0 <= x1, y0 <= y1`);
+    out.box = b as [number, number, number, number];
+  }
+  if (o.maskInput !== undefined && o.maskInput !== null) out.maskInput = v.f32(`${where}.maskInput`, o.maskInput, LOW_RES);
+  if (points.length === 0 && !out.box) throw new v.ApiInputError(`${where}: a prompt needs at least one point or a box`);
+  return out;
+}
+
+function maskCrop(where: string, x: unknown) {
+  const o = v.obj(where, x);
+  const width = v.int(`${where}.width`, o.width, 0, MAX_SIDE);
+  const height = v.int(`${where}.height`, o.height, 0, MAX_SIDE);
+  return { x: v.int(`${where}.x`, o.x, 0, MAX_SIDE), y: v.int(`${where}.y`, o.y, 0, MAX_SIDE), width, height, data: v.u8(`${where}.data`, o.data, width * height) };
+}
+
+function prompts(where: string, x: unknown) {
+  if (x === null || x === undefined) return null;
+  const o = v.obj(where, x);
+  const out: { points?: { x: number; y: number; label: number }[]; box?: [number, number, number, number] } = {};
+  if (o.points !== undefined) {
+    out.points = v.arr(`${where}.points`, o.points, (p) => {
+      const q = v.obj(where, p);
+      return { x: v.num(where, q.x), y: v.num(where, q.y), label: v.int(where, q.label, 0, 1) };
+    }, MAX_POINTS);
+  }
+  if (o.box !== undefined) out.box = v.arr(`${where}.box`, o.box, (n) => v.num(where, n), 4) as [number, number, number, number];
+  return out;
+}
+
+export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: Session } {
+  const s = new Session(ctx);
+  const models = new ModelService(s);
+  const setup = new SetupService(s, models);
+
+  const imageSize = (imageId: number) => {
+    const im = s.need().getImage(imageId);
+    if (im.error || im.width === null || im.height === null) throw new Error(`image ${im.path} cannot be used: ${im.error ?? 'unknown size'}`);
+    return { width: im.width, height: im.height };
+  };
+
+  const handlers: Handlers = {
+    // ---- dialogs: what the user picks becomes allowed ----
+    async dialogOpenFiles(input) {
+      const o = v.obj('dialogOpenFiles', input);
+      const paths = await ctx.dialogs.openFiles({ title: v.str('title', o.title, 200), filters: filters('filters', o.filters), multiple: v.bool('multiple', o.multiple) });
+      for (const p of paths) s.allowed.allowFile(p);
+      return paths;
+    },
+    async dialogOpenFolder(input) {
+      const o = v.obj('dialogOpenFolder', input);
+      const path = await ctx.dialogs.openFolder({ title: v.str('title', o.title, 200) });
+      if (path) s.allowed.allowFolder(path);
+      return path;
+    },
+    async dialogSaveFile(input) {
+      const o = v.obj('dialogSaveFile', input);
+      const path = await ctx.dialogs.saveFile({ title: v.str('title', o.title, 200), filters: filters('filters', o.filters), defaultName: v.str('defaultName', o.defaultName, 255) });
+      if (path) s.allowed.allowFile(path);
+      return path;
+    },
+
+    // ---- projects ----
+    async projectCreate(input) {
+      return s.create(s.resolveChosen('projectCreate', v.str('path', v.obj('projectCreate', input).path)));
+    },
+    async projectOpen(input) {
+      return s.open(s.resolveChosen('projectOpen', v.str('path', v.obj('projectOpen', input).path)));
+    },
+    async projectOpenSample() { return s.openSample(); },
+    async projectCurrent() { return s.project ? s.info() : null; },
+    async projectRecent() { return s.prefs.get().recentProjects; },
+    async projectSetLastImage(input) {
+      s.setLastImage(v.int('imageId', v.obj('projectSetLastImage', input).imageId, 1));
+    },
+
+    // ---- images ----
+    async imagesAdd(input) {
+      const paths = v.arr('paths', v.obj('imagesAdd', input).paths, (p) => s.resolveChosen('imagesAdd', v.str('path', p)));
+      return s.need().addImages(paths, { onProgress: (progress) => ctx.emit({ type: 'images-progress', progress }) });
+    },
+    async imagesAddFolder(input) {
+      const path = s.resolveChosen('imagesAddFolder', v.str('path', v.obj('imagesAddFolder', input).path));
+      return s.need().addImages([path], { onProgress: (progress) => ctx.emit({ type: 'images-progress', progress }) });
+    },
+    async imagesList(input) {
+      const o = v.obj('imagesList', input);
+      return s.need().listImages({
+        offset: v.int('offset', o.offset, 0), limit: v.int('limit', o.limit, 1, 10_000),
+        status: v.optional(o.status, (x) => v.oneOf('status', x, IMAGE_STATUSES)),
+        labelId: v.optional(o.labelId, (x) => v.int('labelId', x, 1)),
+      });
+    },
+    async imageGet(input) { return s.need().getImage(v.int('imageId', v.obj('imageGet', input).imageId, 1)); },
+    async imageSetStatus(input) {
+      const o = v.obj('imageSetStatus', input);
+      s.need().setImageStatus(v.int('imageId', o.imageId, 1), v.oneOf('status', o.status, IMAGE_STATUSES));
+    },
+
+    // ---- labels ----
+    async labelsList() { return s.need().listLabels(); },
+    async labelCreate(input) {
+      const o = v.obj('labelCreate', input);
+      return s.need().addLabel({
+        name: v.str('name', o.name, 200),
+        ...(o.color !== undefined ? { color: v.color('color', o.color) } : {}),
+        hotkey: v.nullable(o.hotkey, (x) => v.oneOf('hotkey', x, ['1', '2', '3', '4', '5', '6', '7', '8', '9'])),
+      });
+    },
+    async labelUpdate(input) {
+      const o = v.obj('labelUpdate', input);
+      return s.need().updateLabel(v.int('labelId', o.labelId, 1), {
+        ...(o.name !== undefined ? { name: v.str('name', o.name, 200) } : {}),
+        ...(o.color !== undefined ? { color: v.color('color', o.color) } : {}),
+        ...(o.hotkey !== undefined ? { hotkey: v.nullable(o.hotkey, (x) => v.oneOf('hotkey', x, ['1', '2', '3', '4', '5', '6', '7', '8', '9'])) } : {}),
+      });
+    },
+    async labelDelete(input) {
+      const o = v.obj('labelDelete', input);
+      s.need().deleteLabel(v.int('labelId', o.labelId, 1), { mode: v.oneOf('mode', o.mode, ['refuse', 'delete-annotations'] as const) });
+    },
+
+    // ---- annotations ----
+    async annotationsList(input) {
+      return s.need().listAnnotations(v.int('imageId', v.obj('annotationsList', input).imageId, 1)).map(annotationView);
+    },
+    async annotationAdd(input) {
+      const o = v.obj('annotationAdd', input);
+      const imageId = v.int('imageId', o.imageId, 1);
+      const { width, height } = imageSize(imageId);
+      const mask = uncropMask(maskCrop('mask', o.mask), width, height, 'annotationAdd');
+      const p = s.need();
+      const id = p.addAnnotation({
+        imageId, labelId: v.int('labelId', o.labelId, 1), rle: rleFromMask(mask), prompts: prompts('prompts', o.prompts),
+        modelId: v.nullable(o.modelId, (x) => v.str('modelId', x, 200)), score: v.nullable(o.score, (x) => v.num('score', x, -10, 10)),
+      });
+      return annotationView(p.getAnnotation(id));
+    },
+    async annotationAddPolygon(input) {
+      const o = v.obj('annotationAddPolygon', input);
+      const imageId = v.int('imageId', o.imageId, 1);
+      const { width, height } = imageSize(imageId);
+      const points = v.arr('points', o.points, (q) => v.point2('points[]', q), 100_000);
+      if (points.length < 3) throw new v.ApiInputError('annotationAddPolygon: a polygon needs at least 3 points');
+      const mask = maskFromPolygons([{ outer: points.flat(), holes: [] }], width, height);
+      const rle = rleFromMask(mask);
+      if (rle.counts === rleFromMask({ width, height, data: new Uint8Array(width * height) }).counts) {
+        throw new v.ApiInputError('annotationAddPolygon: the polygon covers no pixel of the image');
+      }
+      const p = s.need();
+      const id = p.addAnnotation({ imageId, labelId: v.int('labelId', o.labelId, 1), rle, prompts: null });
+      return annotationView(p.getAnnotation(id));
+    },
+    async annotationBrush(input) {
+      const o = v.obj('annotationBrush', input);
+      const imageId = v.int('imageId', o.imageId, 1);
+      const { width, height } = imageSize(imageId);
+      const annotationId = v.nullable(o.annotationId, (x) => v.int('annotationId', x, 1));
+      const points = v.arr('points', o.points, (q) => v.point2('points[]', q), 100_000);
+      const radiusPx = v.num('radiusPx', o.radiusPx, 0.5, 2000);
+      const value = v.int('value', o.value, 0, 1) as 0 | 1;
+      const labelId = v.int('labelId', o.labelId, 1);
+      const p = s.need();
+      const current = annotationId === null ? null : p.getAnnotation(annotationId);
+      if (current && current.imageId !== imageId) throw new v.ApiInputError(`annotationBrush: annotation ${annotationId} is not on image ${imageId}`);
+      if (!current && value === 0) throw new v.ApiInputError('annotationBrush: the eraser needs an annotation to erase from');
+      const before = current ? maskFromRle(current.rle) : { width, height, data: new Uint8Array(width * height) };
+      const after = paintBrushStroke(before, points, radiusPx, value);
+      const empty = !after.data.some((x) => x);
+      if (current && empty) { p.deleteAnnotation(current.id); return null; }
+      if (empty) return null;
+      if (current) return annotationView(p.updateAnnotation(current.id, { rle: rleFromMask(after) }));
+      return annotationView(p.getAnnotation(p.addAnnotation({ imageId, labelId, rle: rleFromMask(after), prompts: null })));
+    },
+    async annotationUpdate(input) {
+      const o = v.obj('annotationUpdate', input);
+      return annotationView(s.need().updateAnnotation(v.int('annotationId', o.annotationId, 1), {
+        ...(o.labelId !== undefined ? { labelId: v.int('labelId', o.labelId, 1) } : {}),
+        ...(o.hidden !== undefined ? { hidden: v.bool('hidden', o.hidden) } : {}),
+      }));
+    },
+    async annotationDelete(input) {
+      s.need().deleteAnnotation(v.int('annotationId', v.obj('annotationDelete', input).annotationId, 1));
+    },
+    async undo() { return s.need().undo(); },
+    async redo() { return s.need().redo(); },
+    async historyState() { return s.need().historyState(); },
+
+    // ---- SAM ----
+    async engineStatus() { return models.engineStatus(); },
+    async samEncode(input) {
+      return s.sam.encode(s.need(), v.int('imageId', v.obj('samEncode', input).imageId, 1));
+    },
+    async samPrefetch(input) {
+      s.sam.prefetch(s.need(), v.arr('imageIds', v.obj('samPrefetch', input).imageIds, (x) => v.int('imageId', x, 1), 1000));
+    },
+    async samPredict(input) {
+      const o = v.obj('samPredict', input);
+      const imageId = v.int('imageId', o.imageId, 1);
+      const { width, height } = imageSize(imageId);
+      return s.sam.predict(s.need(), imageId, prompt('prompt', o.prompt, width, height));
+    },
+
+    // ---- models ----
+    async modelsList() { return models.list(); },
+    async modelImportCheckpoint(input) {
+      const o = v.obj('modelImportCheckpoint', input);
+      return models.importCheckpoint(
+        s.resolveChosen('checkpointPath', v.str('checkpointPath', o.checkpointPath)),
+        v.nullable(o.configPath, (x) => s.resolveChosen('configPath', v.str('configPath', x))),
+        v.optional(o.name, (x) => v.str('name', x, 200)),
+      );
+    },
+    async modelImportOnnx(input) {
+      const o = v.obj('modelImportOnnx', input);
+      return models.importOnnx(
+        s.resolveChosen('encoderPath', v.str('encoderPath', o.encoderPath)),
+        s.resolveChosen('decoderPath', v.str('decoderPath', o.decoderPath)),
+        v.optional(o.name, (x) => v.str('name', x, 200)),
+      );
+    },
+    async modelSetActive(input) {
+      await models.setActive(v.str('modelId', v.obj('modelSetActive', input).modelId, 200));
+      return models.engineStatus();
+    },
+    async modelQuantize(input) {
+      const o = v.obj('modelQuantize', input);
+      return models.quantize(v.str('modelId', o.modelId, 200), v.oneOf('bits', o.bits, QUANT_BITS));
+    },
+    async modelQuantizeCancel(input) { models.cancel(v.str('jobId', v.obj('modelQuantizeCancel', input).jobId, 200)); },
+    async modelReport(input) { return models.report(v.str('modelId', v.obj('modelReport', input).modelId, 200)); },
+
+    // ---- first-run setup ----
+    async setupState() { return setup.state(); },
+    async setupCatalog() { return setup.catalog(); },
+    async setupRun(input) {
+      const o = v.obj('setupRun', input);
+      setup.run(v.str('catalogId', o.catalogId, 200), v.oneOf('bits', o.bits, QUANT_BITS));
+    },
+    async setupCancel() { setup.cancel(); },
+    async setupSkip() { return setup.skip(); },
+
+    // ---- export ----
+    async exportFormats() { return exportFormats(); },
+    async exportRun(input) {
+      const o = v.obj('exportRun', input);
+      return runExport(s.need(), v.oneOf('format', o.format, EXPORT_FORMAT_IDS), s.resolveChosen('outDir', v.str('outDir', o.outDir)));
+    },
+
+    // ---- preferences ----
+    async prefsGet() { return s.prefs.get().ui; },
+    async prefsSet(input) {
+      const o = v.obj('prefsSet', input);
+      const key = v.str('key', o.key, 100);
+      const value = typeof o.value === 'number' ? v.num('value', o.value) : typeof o.value === 'boolean' ? o.value : v.str('value', o.value, 1000);
+      s.prefs.update((p) => { p.ui[key] = value; });
+    },
+  };
+
+  return { handlers, session: s };
+}

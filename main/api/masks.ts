@@ -1,0 +1,34 @@
+/** Conversions between the store's masks (COCO RLE at image size) and the UI's cropped masks. */
+import { type BinaryMask, emptyMask, maskBbox, maskFromRle, rleFromMask } from '../masks/index.ts';
+import type { Annotation } from '../project/index.ts';
+import type { AnnotationView, MaskCrop } from '../../preload/api.ts';
+
+export function cropMask(m: BinaryMask): MaskCrop {
+  const [x, y, width, height] = maskBbox(m);
+  const data = new Uint8Array(width * height);
+  for (let r = 0; r < height; r++) data.set(m.data.subarray((y + r) * m.width + x, (y + r) * m.width + x + width), r * width);
+  return { x, y, width, height, data };
+}
+
+/** The full-size mask a crop stands for; pixels outside the image are an error. */
+export function uncropMask(crop: MaskCrop, width: number, height: number, where: string): BinaryMask {
+  if (crop.x < 0 || crop.y < 0 || crop.x + crop.width > width || crop.y + crop.height > height) {
+    throw new Error(`${where}: mask ${crop.width}x${crop.height} at (${crop.x}, ${crop.y}) lies outside the ${width}x${height} image`);
+  }
+  const m = emptyMask(width, height);
+  for (let r = 0; r < crop.height; r++) {
+    const row = crop.data.subarray(r * crop.width, (r + 1) * crop.width);
+    for (let c = 0; c < crop.width; c++) m.data[(crop.y + r) * width + crop.x + c] = row[c] ? 1 : 0;
+  }
+  return m;
+}
+
+export function annotationView(a: Annotation): AnnotationView {
+  const full = maskFromRle(a.rle);
+  return {
+    id: a.id, imageId: a.imageId, labelId: a.labelId, bbox: a.bbox, area: a.area, hidden: a.hidden, score: a.score,
+    modelId: a.modelId, prompts: a.prompts, imageWidth: a.rle.size[1], imageHeight: a.rle.size[0], mask: cropMask(full),
+  };
+}
+
+export { rleFromMask, maskFromRle };

@@ -1,0 +1,128 @@
+/**
+ * The Models page's back end: model directories under the app's data folder (one per model id),
+ * importing a checkpoint or an ONNX pair, choosing the active model, quantization jobs with
+ * progress and cancel, and their reports.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { importCheckpoint, importOnnxPair, readModelInfo, type ModelInfo } from '../sam/model-dir.ts';
+import type { EngineStatus, ModelEntry, QuantBits, QuantizeJob } from '../../preload/api.ts';
+import type { Session } from './session.ts';
+
+export const QUANT_BITS: readonly QuantBits[] = ['w8a8', 'w6a6', 'w4a4'];
+
+function dirBytes(dir: string): number {
+  return readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+}
+
+export class ModelService {
+  constructor(private readonly s: Session) {}
+
+  #entry(dir: string, info: ModelInfo): ModelEntry {
+    const q = info.quantization as { bits?: string } | undefined;
+    return {
+      id: info.id, name: info.name, dir, precision: q?.bits ?? 'fp32', bytes: dirBytes(dir),
+      hasReport: existsSync(join(dir, 'report.json')), active: this.s.prefs.get().activeModelId === info.id,
+    };
+  }
+
+  list(): ModelEntry[] {
+    if (!existsSync(this.s.modelsDir)) return [];
+    const out: ModelEntry[] = [];
+    for (const name of readdirSync(this.s.modelsDir)) {
+      const dir = join(this.s.modelsDir, name);
+      try {
+        out.push(this.#entry(dir, readModelInfo(dir)));
+      } catch {
+        // a partial or foreign folder is not a model (never taken for one)
+      }
+    }
+    return out;
+  }
+
+  #find(modelId: string): ModelEntry {
+    const m = this.list().find((x) => x.id === modelId);
+    if (!m) throw new Error(`no model with id ${modelId} in ${this.s.modelsDir}`);
+    return m;
+  }
+
+  /** builds into a temporary folder, then moves it into place under its id (atomic) */
+  async #install(build: (tmpDir: string) => Promise<ModelInfo>): Promise<ModelEntry> {
+    mkdirSync(this.s.modelsDir, { recursive: true });
+    // inside modelsDir's parent folder, so the final rename stays on one file system; the
+    // leading dot keeps it out of the model list
+    const tmp = mkdtempSync(join(this.s.ctx.appDataDir, '.model-'));
+    try {
+      const info = await build(tmp);
+      const dest = join(this.s.modelsDir, info.id);
+      if (existsSync(dest)) rmSync(tmp, { recursive: true, force: true });
+      else renameSync(tmp, dest);
+      return this.#entry(dest, readModelInfo(dest));
+    } catch (err) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  async importCheckpoint(file: string, configPath: string | null, name?: string): Promise<ModelEntry> {
+    return this.#install((tmp) => importCheckpoint(file, join(tmp, 'm'), { ...(configPath ? { configPath } : {}), ...(name ? { name } : {}) }).then((info) => {
+      renameInto(join(tmp, 'm'), tmp);
+      return info;
+    }));
+  }
+
+  async importOnnx(encoder: string, decoder: string, name?: string): Promise<ModelEntry> {
+    return this.#install((tmp) => importOnnxPair(encoder, decoder, join(tmp, 'm'), name ? { name } : {}).then((info) => {
+      renameInto(join(tmp, 'm'), tmp);
+      return info;
+    }));
+  }
+
+  /** loads the model into the engine, then remembers it as active */
+  async setActive(modelId: string): Promise<void> {
+    const m = this.#find(modelId);
+    await this.s.sam.setModel(m.dir);
+    this.s.prefs.update((p) => { p.activeModelId = modelId; });
+  }
+
+  /** loads the remembered active model at start; a failure is shown in the status, not thrown */
+  async restoreActive(): Promise<void> {
+    const id = this.s.prefs.get().activeModelId;
+    if (!id || this.s.sam.model) return;
+    const m = this.list().find((x) => x.id === id);
+    if (!m) { this.s.sam.problem = `The active model ${id} is missing from ${this.s.modelsDir}; choose one on the Models page.`; return; }
+    await this.s.sam.setModel(m.dir).catch(() => undefined);
+  }
+
+  async engineStatus(): Promise<EngineStatus> {
+    await this.restoreActive();
+    const active = this.s.sam.modelDir ? this.list().find((m) => m.dir === this.s.sam.modelDir) ?? null : null;
+    return {
+      model: this.s.sam.model ? active : null,
+      executionProvider: this.s.sam.executionProvider,
+      lastDecoderMs: this.s.sam.lastDecoderMs,
+      queued: this.s.sam.queued,
+      problem: this.s.sam.problem,
+    };
+  }
+
+  quantize(modelId: string, _bits: QuantBits): Promise<QuantizeJob> {
+    this.#find(modelId);
+    throw new Error('quantization is not available in this build yet');
+  }
+
+  cancel(_jobId: string): void {}
+
+  report(modelId: string): unknown {
+    const m = this.#find(modelId);
+    const path = join(m.dir, 'report.json');
+    if (!existsSync(path)) throw new Error(`model ${m.name} has no quantization report (${path})`);
+    return JSON.parse(readFileSync(path, 'utf8'));
+  }
+}
+
+/** moves the contents of `from` into `to` (the import writes a fresh folder inside the temp one) */
+function renameInto(from: string, to: string): void {
+  for (const f of readdirSync(from)) renameSync(join(from, f), join(to, f));
+  rmSync(from, { recursive: true, force: true });
+}

@@ -1,0 +1,39 @@
+/** App-wide preferences (not per project): a small JSON file written atomically. */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+export type PrefValue = string | number | boolean;
+
+export interface AppPrefs {
+  recentProjects: string[];
+  activeModelId: string | null;
+  setup: { done: string[]; modelId: string | null; skipped: boolean };
+  ui: Record<string, PrefValue>;
+}
+
+const DEFAULTS: AppPrefs = { recentProjects: [], activeModelId: null, setup: { done: [], modelId: null, skipped: false }, ui: {} };
+
+export class PrefsFile {
+  readonly path: string;
+  #prefs: AppPrefs;
+
+  constructor(appDataDir: string) {
+    this.path = join(appDataDir, 'prefs.json');
+    this.#prefs = structuredClone(DEFAULTS);
+    try {
+      this.#prefs = { ...this.#prefs, ...JSON.parse(readFileSync(this.path, 'utf8')) };
+    } catch {
+      // missing or unreadable: defaults (the file is rewritten on the next change)
+    }
+  }
+
+  get(): AppPrefs { return this.#prefs; }
+
+  update(change: (p: AppPrefs) => void): void {
+    change(this.#prefs);
+    mkdirSync(dirname(this.path), { recursive: true });
+    const tmp = `${this.path}.tmp`;
+    writeFileSync(tmp, JSON.stringify(this.#prefs, null, 1));
+    renameSync(tmp, this.path);
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * The app's SAM service: the active model, the background encoding queue (the image on screen
+ * first, then the next ones, one at a time) and the project's persistent embedding cache (fp16
+ * in SQLite, keyed by image hash + model id) in front of the engine's memory LRU. The engine
+ * (main/sam/engine.ts) runs in a worker thread, so nothing here blocks the main process.
+ */
+import { float16BitsToFloat32, float32ToFloat16Bits } from '../onnx/tensor.ts';
+import type { Project } from '../project/index.ts';
+import type { EmbeddingInfo, PredictResult, SegmentPrompt } from '../sam/engine-api.ts';
+import type { Engine, LoadedModel } from '../sam/engine.ts';
+import type { ApiEvent } from '../../preload/api.ts';
+
+const EMBEDDING_SHAPE = [1, 256, 64, 64];
+
+export class SamService {
+  model: LoadedModel | null = null;
+  modelDir: string | null = null;
+  problem: string | null = null;
+  lastDecoderMs: number | null = null;
+
+  #queue: number[] = [];
+  #pumping = false;
+  /** one encode per image at a time, shared by whoever asks */
+  #encoding = new Map<string, Promise<EmbeddingInfo>>();
+
+  constructor(private readonly engine: Engine, private readonly emit: (e: ApiEvent) => void, readonly executionProvider: string) {}
+
+  get queued(): number { return this.#queue.length; }
+
+  async setModel(modelDir: string | null): Promise<void> {
+    this.#queue = [];
+    if (this.model) await this.engine.unloadModel(this.model.key).catch(() => undefined);
+    this.model = null;
+    this.modelDir = modelDir;
+    this.problem = null;
+    if (!modelDir) return;
+    try {
+      this.model = await this.engine.loadModel(modelDir);
+    } catch (err) {
+      this.problem = `The model in ${modelDir} could not be loaded: ${(err as Error).message}`;
+      throw err;
+    }
+  }
+
+  #need(): LoadedModel {
+    if (!this.model) throw new Error(this.problem ?? 'No SAM model is active: import or set up a model on the Models page.');
+    return this.model;
+  }
+
+  #image(project: Project, imageId: number): { file: string; hash: string; width: number; height: number } {
+    const image = project.getImage(imageId);
+    if (image.error) throw new Error(`image ${image.path} cannot be used: ${image.error}`);
+    const file = project.resolveImagePath(image);
+    if (!file || !image.sha256) throw new Error(`image ${image.path}: file not found`);
+    return { file, hash: image.sha256, width: image.width ?? 0, height: image.height ?? 0 };
+  }
+
+  /** memory, else the project's cache (warming the engine), else the encoder (filling the cache) */
+  encode(project: Project, imageId: number): Promise<EmbeddingInfo> {
+    const model = this.#need();
+    const image = this.#image(project, imageId);
+    const key = `${model.key}:${image.hash}`;
+    let running = this.#encoding.get(key);
+    if (!running) {
+      running = this.#encode(project, model, image).finally(() => this.#encoding.delete(key));
+      this.#encoding.set(key, running);
+    }
+    return running.catch((err) => {
+      this.#recordDecodeError(project, imageId, err);
+      throw err;
+    });
+  }
+
+  async #encode(project: Project, model: LoadedModel, image: { file: string; hash: string; width: number; height: number }): Promise<EmbeddingInfo> {
+    const { file, hash } = image;
+    const size = { width: image.width, height: image.height };
+    if (await this.engine.hasEmbedding(model, hash)) {
+      return { imageHash: hash, modelId: model.info.id, ...size, encoderMs: 0, source: 'memory' };
+    }
+    const cached = project.getEmbedding(hash, model.info.id);
+    if (cached && size.width > 0) {
+      await this.engine.putEmbedding(model, hash, float16BitsToFloat32(cached.data), size.width, size.height);
+      return { imageHash: hash, modelId: model.info.id, ...size, encoderMs: 0, source: 'cache' };
+    }
+    const { info, embedding } = await this.engine.encodeWithEmbedding(model, file, { imageHash: hash });
+    project.putEmbedding(hash, model.info.id, { shape: EMBEDDING_SHAPE, data: float32ToFloat16Bits(embedding) });
+    project.evictEmbeddings();
+    return info;
+  }
+
+  /** queues images for background encoding (replacing the previous queue), after the current one */
+  prefetch(project: Project, imageIds: number[]): void {
+    if (!this.model) return;
+    this.#queue = [...imageIds];
+    if (!this.#pumping) void this.#pump(project);
+  }
+
+  async #pump(project: Project): Promise<void> {
+    this.#pumping = true;
+    try {
+      while (this.#queue.length && this.model) {
+        const imageId = this.#queue.shift()!;
+        this.emit({ type: 'encode-progress', imageId, queued: this.#queue.length, done: false, error: null });
+        let error: string | null = null;
+        try {
+          await this.encode(project, imageId);
+        } catch (err) {
+          error = (err as Error).message;
+        }
+        this.emit({ type: 'encode-progress', imageId, queued: this.#queue.length, done: true, error });
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  async predict(project: Project, imageId: number, prompt: SegmentPrompt): Promise<PredictResult> {
+    await this.encode(project, imageId);
+    const model = this.#need();
+    const { file, hash } = this.#image(project, imageId);
+    const result = await this.engine.predict(model, file, prompt, { imageHash: hash });
+    this.lastDecoderMs = result.decoderMs;
+    return result;
+  }
+
+  /** an image the engine cannot decode gets its error badge, so the list shows it */
+  #recordDecodeError(project: Project, imageId: number, err: unknown): void {
+    const message = (err as Error).message ?? String(err);
+    if (/decode|unsupported image|corrupt|truncated|Input buffer/i.test(message)) {
+      try { project.setImageError(imageId, message); } catch { /* the project closed meanwhile */ }
+    }
+  }
+
+  cancelAll(): void {
+    this.#queue = [];
+  }
+}

@@ -1,0 +1,18 @@
+/**
+ * The renderer's only door to the main process: `window.api`, put there by the preload (or by the
+ * end-to-end harness, bound to the same handlers). Its type is the contract in preload/api.ts.
+ */
+import type { WindowApi } from '../preload/api.ts';
+
+declare global {
+  interface Window { api: WindowApi }
+}
+
+export const api: WindowApi = window.api;
+
+/** The message of a failed call, without the transport's prefixes. */
+export function errorMessage(err: unknown): string {
+  const raw = err instanceof Error ? err.message : String(err);
+  // Electron prefixes "Error invoking remote method 'api:call': Error: "
+  return raw.replace(/^Error invoking remote method '[^']+': (Error: )?/, '');
+}

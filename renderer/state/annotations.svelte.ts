@@ -1,0 +1,115 @@
+/**
+ * The current image's annotations: masks as raw typed arrays (replaced whole, never proxied),
+ * the selection, and the only ways to change them, each one a window.api call that the project
+ * store commits as one transaction and one undo step before the list here changes.
+ */
+import { api, errorMessage } from '../api.ts';
+import type { AnnotationView, HistoryStep, MaskCrop } from '../../preload/api.ts';
+import type { AnnotationPrompts } from '../../main/project/types.ts';
+
+export class AnnotationsState {
+  imageId = $state<number | null>(null);
+  items = $state.raw<AnnotationView[]>([]);
+  selectedId = $state<number | null>(null);
+  error = $state<string | null>(null);
+  /** bumps on every change, so the canvas knows to redraw */
+  version = $state(0);
+
+  visible = $derived(this.items.filter((a) => !a.hidden));
+  selected = $derived(this.items.find((a) => a.id === this.selectedId) ?? null);
+
+  /** called after every change with the image and its new annotation count */
+  onCountChange: (imageId: number, count: number) => void = () => undefined;
+
+  async #run<T>(what: () => Promise<T>): Promise<T | undefined> {
+    try {
+      this.error = null;
+      return await what();
+    } catch (err) {
+      this.error = errorMessage(err);
+      return undefined;
+    }
+  }
+
+  #set(items: AnnotationView[]): void {
+    this.items = items;
+    this.version++;
+    if (this.imageId !== null) this.onCountChange(this.imageId, items.length);
+  }
+
+  async load(imageId: number | null): Promise<void> {
+    this.imageId = imageId;
+    this.selectedId = null;
+    if (imageId === null) { this.#set([]); return; }
+    const items = await this.#run(() => api.annotationsList({ imageId }));
+    if (items && this.imageId === imageId) this.#set(items);
+  }
+
+  #replace(a: AnnotationView): void {
+    if (a.imageId !== this.imageId) return;
+    const exists = this.items.some((x) => x.id === a.id);
+    this.#set(exists ? this.items.map((x) => (x.id === a.id ? a : x)) : [...this.items, a]);
+  }
+
+  async addMask(labelId: number, mask: MaskCrop, prompts: AnnotationPrompts | null, modelId: string | null, score: number | null): Promise<AnnotationView | undefined> {
+    const imageId = this.imageId;
+    if (imageId === null) return undefined;
+    const a = await this.#run(() => api.annotationAdd({ imageId, labelId, mask, prompts, modelId, score }));
+    if (a) this.#replace(a);
+    return a;
+  }
+
+  async addPolygon(labelId: number, points: [number, number][]): Promise<void> {
+    const imageId = this.imageId;
+    if (imageId === null) return;
+    const a = await this.#run(() => api.annotationAddPolygon({ imageId, labelId, points }));
+    if (a) { this.#replace(a); this.selectedId = a.id; }
+  }
+
+  /** brush (1) or eraser (0) on the selected annotation; a brush stroke with none selected makes one */
+  async brush(labelId: number, points: [number, number][], radiusPx: number, value: 0 | 1): Promise<void> {
+    const imageId = this.imageId;
+    if (imageId === null) return;
+    const annotationId = this.selectedId;
+    if (annotationId === null && value === 0) return;
+    const a = await this.#run(() => api.annotationBrush({ imageId, annotationId, labelId, points, radiusPx, value }));
+    if (a === undefined) return;
+    if (a === null) {
+      // erased to nothing: the store deleted it
+      this.#set(this.items.filter((x) => x.id !== annotationId));
+      this.selectedId = null;
+    } else {
+      this.#replace(a);
+      this.selectedId = a.id;
+    }
+  }
+
+  select(id: number | null): void { this.selectedId = id; }
+
+  async relabel(id: number, labelId: number): Promise<void> {
+    const a = await this.#run(() => api.annotationUpdate({ annotationId: id, labelId }));
+    if (a) this.#replace(a);
+  }
+
+  async toggleHidden(id: number): Promise<void> {
+    const current = this.items.find((x) => x.id === id);
+    if (!current) return;
+    const a = await this.#run(() => api.annotationUpdate({ annotationId: id, hidden: !current.hidden }));
+    if (a) this.#replace(a);
+  }
+
+  async remove(id: number): Promise<void> {
+    const ok = await this.#run(() => api.annotationDelete({ annotationId: id }).then(() => true));
+    if (!ok) return;
+    if (this.selectedId === id) this.selectedId = null;
+    this.#set(this.items.filter((x) => x.id !== id));
+  }
+
+  /** Undo or redo one step; returns the step so the caller can switch to the image it touched. */
+  async history(direction: 'undo' | 'redo'): Promise<HistoryStep | null> {
+    const step = await this.#run(() => (direction === 'undo' ? api.undo() : api.redo()));
+    if (!step) return null;
+    if (step.imageId === this.imageId || step.imageId === null) await this.load(this.imageId);
+    return step;
+  }
+}

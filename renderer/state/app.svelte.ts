@@ -1,0 +1,281 @@
+/**
+ * The whole UI's state: the project, the current image's annotations, the engine, the view and
+ * the active tool, plus which screen and dialog are open. It is the tools' host (tools ask, this
+ * does) and runs the shortcut actions from renderer/shortcuts.ts.
+ */
+import { api, errorMessage } from '../api.ts';
+import type { ApiEvent } from '../../preload/api.ts';
+import { type ActionId, type Shortcut } from '../shortcuts.ts';
+import { TOOL_FACTORIES } from '../tools/index.ts';
+import type { Point, Tool, ToolHost, ToolId } from '../tools/types.ts';
+import { AnnotationsState } from './annotations.svelte.ts';
+import { EngineState } from './engine.svelte.ts';
+import { ProjectState } from './project.svelte.ts';
+import { ViewState } from './view.svelte.ts';
+
+export type Screen = 'start' | 'annotate' | 'models' | 'wizard';
+export type Dialog = 'export' | 'shortcuts' | null;
+
+const PREFETCH_AHEAD = 3;
+const PROJECT_FILTERS = [{ name: 'PTQ4SAM Studio project', extensions: ['ptq4sam'] }];
+const IMAGE_FILTERS = [{ name: 'Images', extensions: ['png', 'jpg', 'jpeg', 'webp', 'tif', 'tiff', 'bmp'] }];
+
+export class AppState implements ToolHost {
+  readonly project = new ProjectState();
+  readonly annotations = new AnnotationsState();
+  readonly engine = new EngineState();
+  readonly view = new ViewState();
+  readonly tools: Record<ToolId, Tool>;
+
+  screen = $state<Screen>('start');
+  dialog = $state<Dialog>(null);
+  toolId = $state<ToolId>('point');
+  brushRadiusPx = $state(12);
+  /** bumps when a tool's draft changes, so the canvas redraws it */
+  draftVersion = $state(0);
+  /** a one-line message for the user (SAM tools without a model, errors) */
+  notice = $state<string | null>(null);
+
+  tool = $derived.by(() => this.tools[this.toolId]);
+
+  constructor() {
+    this.tools = Object.fromEntries(
+      Object.entries(TOOL_FACTORIES).map(([id, make]) => [id, make(this)]),
+    ) as Record<ToolId, Tool>;
+    this.annotations.onCountChange = (imageId, count) => this.project.setAnnotationCount(imageId, count);
+  }
+
+  async start(): Promise<void> {
+    api.onEvent((e) => this.onEvent(e));
+    await this.engine.refreshStatus();
+    await this.project.restore();
+    if (!this.project.info) {
+      const setup = await api.setupState().catch(() => null);
+      if (setup && !setup.skipped && !this.engine.status?.model) this.screen = 'wizard';
+      await this.project.openSample();
+    }
+    if (this.project.info && this.screen === 'start') this.screen = 'annotate';
+    await this.imageChanged();
+  }
+
+  onEvent(e: ApiEvent): void {
+    if (e.type === 'images-progress') this.project.onAddProgress(e.progress);
+    else if (e.type === 'encode-progress') this.engine.onEncodeProgress(e);
+    else if (e.type === 'menu') void this.runAction(MENU_ACTIONS[e.command]);
+  }
+
+  /** after the current image changed: load its annotations and start encoding it */
+  async imageChanged(): Promise<void> {
+    for (const t of Object.values(this.tools)) t.reset();
+    const id = this.project.currentId;
+    const image = this.project.current;
+    const usable = image && !image.error ? id : null;
+    await Promise.all([
+      this.annotations.load(id),
+      this.engine.openImage(usable, usable === null ? [] : this.project.upcoming(PREFETCH_AHEAD)),
+    ]);
+  }
+
+  selectTool(id: ToolId): void {
+    this.tool.reset();
+    this.engine.clear();
+    this.toolId = id;
+    this.notice = this.tools[id].needsModel && !this.engine.available ? this.noModelNotice() : null;
+    this.draftVersion++;
+  }
+
+  noModelNotice(): string {
+    return this.engine.status?.problem
+      ?? 'SAM tools need a model: open Models (M) to import a checkpoint or run the setup wizard. Polygon (P) and brush (B) work without one.';
+  }
+
+  // ToolHost
+  scale(): number { return this.view.scale; }
+  brushRadius(): number { return this.brushRadiusPx; }
+
+  #samImage(): number | null {
+    if (!this.engine.available) { this.notice = this.noModelNotice(); return null; }
+    const id = this.project.currentId;
+    return id !== null && !this.project.current?.error ? id : null;
+  }
+
+  hover(at: Point): void {
+    const id = this.#samImage();
+    if (id !== null && this.#inside(at)) this.engine.hover(id, at);
+  }
+
+  click(at: Point, label: 0 | 1): void {
+    const id = this.#samImage();
+    if (id !== null && this.#inside(at)) void this.engine.click(id, at, label);
+  }
+
+  setBox(box: [number, number, number, number]): void {
+    const id = this.#samImage();
+    if (id === null) return;
+    const [w, h] = [this.view.imageWidth, this.view.imageHeight];
+    const clamped: [number, number, number, number] = [
+      Math.max(0, box[0]), Math.max(0, box[1]), Math.min(w, box[2]), Math.min(h, box[3]),
+    ];
+    void this.engine.setBox(id, clamped);
+  }
+
+  #inside(p: Point): boolean {
+    return p.x >= 0 && p.y >= 0 && p.x < this.view.imageWidth && p.y < this.view.imageHeight;
+  }
+
+  accept(): void { void this.acceptMask(); }
+
+  async acceptMask(): Promise<void> {
+    const labelId = await this.#ensureLabel();
+    const taken = await this.engine.take();
+    if (!taken || labelId === null) return;
+    const a = await this.annotations.addMask(labelId, taken.mask, taken.prompts, this.engine.status?.model?.id ?? null, taken.score);
+    if (a) this.annotations.select(a.id);
+    this.draftVersion++;
+  }
+
+  clear(): void {
+    this.engine.clear();
+    this.draftVersion++;
+  }
+
+  commitPolygon(points: [number, number][]): void {
+    void this.#ensureLabel().then((labelId) => (labelId === null ? undefined : this.annotations.addPolygon(labelId, points)));
+  }
+
+  commitStroke(points: [number, number][], value: 0 | 1): void {
+    void this.#ensureLabel().then((labelId) => (labelId === null ? undefined : this.annotations.brush(labelId, points, this.brushRadiusPx, value)));
+  }
+
+  /** the current label; a project without labels gets a first one, so accepting never fails */
+  async #ensureLabel(): Promise<number | null> {
+    if (this.project.currentLabelId !== null) return this.project.currentLabelId;
+    const label = await this.project.createLabel('object');
+    return label?.id ?? null;
+  }
+
+  // Shortcut actions: one entry per ActionId.
+  readonly actions: Record<ActionId, (arg?: string) => void | Promise<void>> = {
+    'tool-point': () => this.selectTool('point'),
+    'tool-box': () => this.selectTool('box'),
+    'tool-polygon': () => this.selectTool('polygon'),
+    'tool-brush': () => this.selectTool('brush'),
+    'tool-eraser': () => this.selectTool('eraser'),
+    accept: () => { if (!this.tool.key('Enter')) return; this.draftVersion++; },
+    clear: () => {
+      if (this.dialog) { this.dialog = null; return; }
+      if (!this.tool.key('Escape')) { this.engine.clear(); this.annotations.select(null); }
+      this.draftVersion++;
+    },
+    'cycle-candidate': () => this.engine.cycle(),
+    label: (key) => {
+      const label = key ? this.project.labelByHotkey(key) : null;
+      if (!label) return;
+      this.project.selectLabel(label.id);
+      const sel = this.annotations.selectedId;
+      if (sel !== null) return this.annotations.relabel(sel, label.id);
+    },
+    'next-image': () => this.goTo(1),
+    'prev-image': () => this.goTo(-1),
+    'toggle-done': async () => {
+      const im = this.project.current;
+      if (im) await this.project.setStatus(im.id, im.status === 'done' ? 'new' : 'done');
+    },
+    undo: () => this.history('undo'),
+    redo: () => this.history('redo'),
+    'delete-selected': () => {
+      if (this.tool.key('Backspace')) { this.draftVersion++; return; }
+      const sel = this.annotations.selectedId;
+      if (sel !== null) return this.annotations.remove(sel);
+    },
+    'hide-selected': () => {
+      const sel = this.annotations.selectedId;
+      if (sel !== null) return this.annotations.toggleHidden(sel);
+    },
+    fit: () => this.view.fit(),
+    'one-to-one': () => this.view.oneToOne(),
+    'opacity-down': () => this.view.setOpacity(this.view.overlayOpacity - 0.1),
+    'opacity-up': () => this.view.setOpacity(this.view.overlayOpacity + 0.1),
+    'toggle-outlines': () => { this.view.showOutlines = !this.view.showOutlines; },
+    'brush-smaller': () => { this.brushRadiusPx = Math.max(1, Math.round(this.brushRadiusPx / 1.25)); },
+    'brush-bigger': () => { this.brushRadiusPx = Math.min(500, Math.round(this.brushRadiusPx * 1.25) + 1); },
+    export: () => { if (this.project.info) this.dialog = 'export'; },
+    models: () => { this.screen = this.screen === 'models' ? 'annotate' : 'models'; },
+    shortcuts: () => { this.dialog = this.dialog === 'shortcuts' ? null : 'shortcuts'; },
+    'open-project': () => this.openProjectDialog(),
+    'new-project': () => this.newProjectDialog(),
+    'add-images': () => this.addImagesDialog(),
+  };
+
+  async runAction(action: ActionId, arg?: string): Promise<void> {
+    try {
+      await this.actions[action](arg);
+    } catch (err) {
+      this.notice = errorMessage(err);
+    }
+  }
+
+  runShortcut(s: Shortcut): Promise<void> { return this.runAction(s.action, s.arg); }
+
+  async goTo(delta: 1 | -1): Promise<void> {
+    this.project.step(delta);
+    await this.imageChanged();
+  }
+
+  async openImage(imageId: number): Promise<void> {
+    this.project.select(imageId);
+    await this.imageChanged();
+  }
+
+  async history(direction: 'undo' | 'redo'): Promise<void> {
+    const step = await this.annotations.history(direction);
+    if (step?.imageId != null && step.imageId !== this.project.currentId) {
+      // the step changed another image: show it, so nothing changes out of sight
+      await this.openImage(step.imageId);
+    }
+    if (step?.labelIds.length) await this.project.refreshLabels();
+  }
+
+  async openProjectDialog(): Promise<void> {
+    const [path] = await api.dialogOpenFiles({ title: 'Open a project', filters: PROJECT_FILTERS, multiple: false });
+    if (!path) return;
+    await this.project.open(path);
+    await this.#afterProject();
+  }
+
+  async newProjectDialog(): Promise<void> {
+    const path = await api.dialogSaveFile({ title: 'New project', filters: PROJECT_FILTERS, defaultName: 'labels.ptq4sam' });
+    if (!path) return;
+    await this.project.create(path);
+    await this.#afterProject();
+  }
+
+  async #afterProject(): Promise<void> {
+    if (this.project.info) this.screen = 'annotate';
+    await this.imageChanged();
+  }
+
+  async addImagesDialog(): Promise<void> {
+    const paths = await api.dialogOpenFiles({ title: 'Add images', filters: IMAGE_FILTERS, multiple: true });
+    if (paths.length) await this.project.addImages(paths);
+    await this.imageChanged();
+  }
+
+  async addFolderDialog(): Promise<void> {
+    const path = await api.dialogOpenFolder({ title: 'Add a folder of images' });
+    if (path) await this.project.addFolder(path);
+    await this.imageChanged();
+  }
+}
+
+const MENU_ACTIONS: Record<Extract<ApiEvent, { type: 'menu' }>['command'], ActionId> = {
+  'project-new': 'new-project',
+  'project-open': 'open-project',
+  'images-add': 'add-images',
+  'folder-add': 'add-images',
+  export: 'export',
+  undo: 'undo',
+  redo: 'redo',
+  models: 'models',
+  shortcuts: 'shortcuts',
+};

@@ -1,0 +1,170 @@
+/**
+ * The SAM engine as the UI sees it: status (model, execution provider, last decoder latency),
+ * background encoding progress, the hover preview and the prompts of the object being made.
+ * Hover requests are coalesced: at most one in flight, only the latest pending one is kept,
+ * and answers that arrive after the prompts changed are dropped. Clicks are serialized so each
+ * one refines with the low-res mask of the previous answer.
+ */
+import { api, errorMessage } from '../api.ts';
+import type { EngineStatus, MaskCrop, PredictResult, SegmentPrompt } from '../../preload/api.ts';
+import type { PointPrompt } from '../../main/sam/engine-api.ts';
+
+type Point = { x: number; y: number };
+const LOW_RES = 256 * 256;
+
+export class EngineState {
+  status = $state.raw<EngineStatus | null>(null);
+  /** image being encoded in the background and how many wait after it */
+  encoding = $state.raw<{ imageId: number; queued: number } | null>(null);
+  /** images whose embedding is ready in this session */
+  ready = $state.raw<ReadonlySet<number>>(new Set());
+  lastDecoderMs = $state<number | null>(null);
+  error = $state<string | null>(null);
+
+  /** hover preview, shown only while no prompt is placed */
+  preview = $state.raw<PredictResult | null>(null);
+  /** the answer to the placed prompts */
+  result = $state.raw<PredictResult | null>(null);
+  candidate = $state(0);
+  points = $state.raw<PointPrompt[]>([]);
+  box = $state.raw<[number, number, number, number] | null>(null);
+  /** how many predictions have been drawn (for tests and the benchmark) */
+  shownCount = $state(0);
+
+  available = $derived(this.status !== null && this.status.model !== null && this.status.problem === null);
+  hasPrompt = $derived(this.points.length > 0 || this.box !== null);
+  /** the mask on screen: the chosen candidate, else the hover preview */
+  shown = $derived<MaskCrop | null>(
+    this.result ? this.result.masks[this.candidate] ?? null : this.hasPrompt ? null : this.preview?.masks[this.preview.best] ?? null,
+  );
+
+  #imageId: number | null = null;
+  #generation = 0;
+  #hoverBusy = false;
+  #hoverNext: { imageId: number; at: Point } | null = null;
+  #clicks: Promise<void> = Promise.resolve();
+
+  async refreshStatus(): Promise<void> {
+    try {
+      this.status = await api.engineStatus();
+      if (this.status.lastDecoderMs !== null) this.lastDecoderMs = this.status.lastDecoderMs;
+    } catch (err) {
+      this.error = errorMessage(err);
+    }
+  }
+
+  /** a new image: forget prompts, encode it first, then the ones after it */
+  async openImage(imageId: number | null, upcoming: number[]): Promise<void> {
+    this.#imageId = imageId;
+    this.clear();
+    this.preview = null;
+    if (imageId === null || !this.available) return;
+    this.encoding = { imageId, queued: upcoming.length };
+    try {
+      await api.samEncode({ imageId });
+      this.ready = new Set([...this.ready, imageId]);
+    } catch (err) {
+      if (this.#imageId === imageId) this.error = errorMessage(err);
+    } finally {
+      if (this.encoding?.imageId === imageId) this.encoding = null;
+    }
+    if (this.#imageId === imageId && upcoming.length) void api.samPrefetch({ imageIds: upcoming }).catch(() => undefined);
+  }
+
+  onEncodeProgress(e: { imageId: number; queued: number; done: boolean; error: string | null }): void {
+    if (e.done && !e.error) this.ready = new Set([...this.ready, e.imageId]);
+    this.encoding = e.done ? (e.queued > 0 ? this.encoding : null) : { imageId: e.imageId, queued: e.queued };
+  }
+
+  hover(imageId: number, at: Point): void {
+    if (!this.available || this.hasPrompt) return;
+    this.#hoverNext = { imageId, at };
+    if (!this.#hoverBusy) void this.#pumpHover();
+  }
+
+  async #pumpHover(): Promise<void> {
+    this.#hoverBusy = true;
+    try {
+      while (this.#hoverNext) {
+        const { imageId, at } = this.#hoverNext;
+        this.#hoverNext = null;
+        const generation = this.#generation;
+        try {
+          const r = await api.samPredict({ imageId, prompt: { points: [{ x: at.x, y: at.y, label: 1 }] } });
+          if (generation === this.#generation && imageId === this.#imageId && !this.hasPrompt) {
+            this.preview = r;
+            this.#shown(r);
+          }
+        } catch (err) {
+          this.error = errorMessage(err);
+        }
+      }
+    } finally {
+      this.#hoverBusy = false;
+    }
+  }
+
+  #shown(r: PredictResult): void {
+    this.lastDecoderMs = r.decoderMs;
+    this.shownCount++;
+  }
+
+  /** left click: positive; right or Shift-click: negative */
+  click(imageId: number, at: Point, label: 0 | 1): Promise<void> {
+    this.points = [...this.points, { x: at.x, y: at.y, label }];
+    return this.#predict(imageId);
+  }
+
+  setBox(imageId: number, box: [number, number, number, number]): Promise<void> {
+    this.box = box;
+    return this.#predict(imageId);
+  }
+
+  #predict(imageId: number): Promise<void> {
+    const generation = ++this.#generation;
+    this.preview = null;
+    this.#clicks = this.#clicks.then(async () => {
+      if (generation !== this.#generation) return; // a later click will ask with all points
+      const prompt: SegmentPrompt = { points: this.points };
+      if (this.box) prompt.box = this.box;
+      // refinement: the previous answer's low-res logits of the chosen candidate
+      if (this.result) prompt.maskInput = this.result.lowResMasks.slice(this.candidate * LOW_RES, (this.candidate + 1) * LOW_RES);
+      try {
+        const r = await api.samPredict({ imageId, prompt });
+        if (generation !== this.#generation) return;
+        this.result = r;
+        this.candidate = r.best;
+        this.#shown(r);
+      } catch (err) {
+        this.error = errorMessage(err);
+      }
+    });
+    return this.#clicks;
+  }
+
+  /** Tab: the next candidate mask */
+  cycle(): void {
+    const n = this.result?.masks.length ?? 0;
+    if (n > 0) this.candidate = (this.candidate + 1) % n;
+  }
+
+  /** waits for pending clicks, then hands out what Enter accepts */
+  async take(): Promise<{ mask: MaskCrop; prompts: SegmentPrompt; score: number } | null> {
+    await this.#clicks;
+    const r = this.result;
+    const mask = r?.masks[this.candidate];
+    if (!r || !mask || mask.width === 0) return null;
+    const taken = { mask, prompts: { points: this.points, ...(this.box ? { box: this.box } : {}) }, score: r.iouPredictions[this.candidate] ?? 0 };
+    this.clear();
+    return taken;
+  }
+
+  clear(): void {
+    this.#generation++;
+    this.points = [];
+    this.box = null;
+    this.result = null;
+    this.candidate = 0;
+    this.#hoverNext = null;
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * The contract between the canvas and the tools. Each tool is a small state machine (tldraw's
+ * StateNode idea): it receives pointer and key events in image pixels and asks the host to do
+ * things; it never draws. Its `path` (e.g. 'box.dragging') names the state for tests.
+ */
+export type Point = { x: number; y: number };
+
+export interface ToolPointer {
+  imagePx: Point;
+  /** 0 left, 2 right */
+  button: number;
+  shift: boolean;
+}
+
+export interface ToolHost {
+  /** stage pixels per image pixel, for thresholds that should feel the same at any zoom */
+  scale(): number;
+  hover(at: Point): void;
+  click(at: Point, label: 0 | 1): void;
+  setBox(box: [number, number, number, number]): void;
+  accept(): void;
+  clear(): void;
+  commitPolygon(points: [number, number][]): void;
+  commitStroke(points: [number, number][], value: 0 | 1): void;
+  brushRadius(): number;
+}
+
+/** What the canvas draws for a gesture in progress. */
+export type Draft =
+  | { kind: 'box'; box: [number, number, number, number] }
+  | { kind: 'polygon'; points: [number, number][]; cursor: Point | null; closing: boolean }
+  | { kind: 'stroke'; points: [number, number][]; radiusPx: number; value: 0 | 1 };
+
+export type ToolId = 'point' | 'box' | 'polygon' | 'brush' | 'eraser';
+
+export interface Tool {
+  readonly id: ToolId;
+  /** the active state path, e.g. 'polygon.placing' */
+  readonly path: string;
+  /** SAM tools need a model; manual tools work without one */
+  readonly needsModel: boolean;
+  pointerDown(e: ToolPointer): void;
+  pointerMove(e: ToolPointer): void;
+  pointerUp(e: ToolPointer): void;
+  /** Enter, Escape, Backspace; returns whether the tool used the key */
+  key(key: string): boolean;
+  draft(): Draft | null;
+  /** leaving the tool (another tool chosen, image switched) */
+  reset(): void;
+}
