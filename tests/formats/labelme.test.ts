@@ -1,0 +1,53 @@
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { exporters } from '../../main/formats/index.ts';
+import { maskFromPolygons } from '../../main/masks/index.ts';
+import { sameMask } from '../masks/helpers.ts';
+import { annotation, labels, lShapeMask, ringMask, tempDir, twoPartsMask } from './dataset.ts';
+
+async function exportSample() {
+  const root = tempDir();
+  const out = join(root, 'export');
+  mkdirSync(out);
+  const images = [{
+    id: 1, path: 'photos/a.jpg', absPath: join(root, 'photos/a.jpg'), width: 12, height: 10,
+    annotations: [annotation(11, 10, lShapeMask), annotation(12, 30, twoPartsMask), annotation(13, 20, ringMask)],
+  }];
+  const report = await exporters.labelme(labels, images, 1, { outDir: out, polygonTolerancePx: 0 });
+  return { out, report, doc: JSON.parse(readFileSync(join(out, 'a.json'), 'utf8')) };
+}
+
+describe('LabelMe export', () => {
+  it('writes <stem>.json with the LabelMe 5 top-level keys', async () => {
+    const { out, doc } = await exportSample();
+    expect(readdirSync(out)).toEqual(['a.json']);
+    expect(Object.keys(doc)).toEqual(['version', 'flags', 'shapes', 'imagePath', 'imageData', 'imageHeight', 'imageWidth']);
+    expect([doc.version, doc.flags, doc.imageData, doc.imageHeight, doc.imageWidth]).toEqual(['5.5.0', {}, null, 10, 12]);
+  });
+
+  it('gives imagePath relative to the JSON file', async () => {
+    const { doc } = await exportSample();
+    expect(doc.imagePath).toBe('../photos/a.jpg');
+  });
+
+  it('writes polygon shapes with [x, y] points, one per part, the parts sharing the annotation id as group_id', async () => {
+    const { doc } = await exportSample();
+    expect(doc.shapes.map((s: any) => [s.label, s.shape_type, s.group_id])).toEqual([
+      ['cat', 'polygon', 11], ['traffic light', 'polygon', 12], ['traffic light', 'polygon', 12], ['dog', 'polygon', 13],
+    ]);
+    expect(doc.shapes[0].points[0]).toEqual([4, 1]);
+    expect(Object.keys(doc.shapes[0])).toEqual(['label', 'points', 'group_id', 'description', 'shape_type', 'flags', 'mask']);
+  });
+
+  it('draws back the exact mask of a part at tolerance 0', async () => {
+    const { doc } = await exportSample();
+    const outer = doc.shapes[0].points.flat();
+    expect(sameMask(maskFromPolygons([{ outer, holes: [] }], 12, 10), lShapeMask)).toBe(true);
+  });
+
+  it('names the annotations whose holes it filled', async () => {
+    const { report } = await exportSample();
+    expect(report.notes).toContain('1 annotation(s) had holes, which LabelMe polygons cannot carry: the holes were filled: ids 13');
+  });
+});

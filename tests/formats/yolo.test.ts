@@ -1,0 +1,143 @@
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { exporters, importers } from '../../main/formats/index.ts';
+import { maskUnion, rleFromMask } from '../../main/masks/index.ts';
+import { iou, sameMask } from '../masks/helpers.ts';
+import { annotation, disc, image, labels, lShapeMask, ringMask, tempDir, twoPartsMask } from './dataset.ts';
+
+const sizes = (byStem: Record<string, [number, number]>) => ({
+  imageSize: (key: string) => (byStem[key] ? { width: byStem[key][0], height: byStem[key][1] } : undefined),
+});
+
+async function exportSample(tolerancePx = 0) {
+  const out = tempDir();
+  const images = [
+    image(1, 'shots/a.jpg', 12, 10, [annotation(101, 10, lShapeMask), annotation(102, 30, twoPartsMask), annotation(103, 20, ringMask)]),
+    image(2, 'b.png', 12, 10, []),
+  ];
+  const report = await exporters.yolo(labels, images, 2, { outDir: out, polygonTolerancePx: tolerancePx });
+  return { out, report };
+}
+
+describe('YOLO segmentation export', () => {
+  it('writes classes.txt, data.yaml and one label file per image stem', async () => {
+    const { out, report } = await exportSample();
+    expect(readFileSync(join(out, 'classes.txt'), 'utf8')).toBe('cat\ndog\ntraffic light\n');
+    expect(readdirSync(join(out, 'labels')).sort()).toEqual(['a.txt', 'b.txt']);
+    expect(report.files).toEqual(['classes.txt', 'data.yaml', 'labels/a.txt', 'labels/b.txt']);
+  });
+
+  it('lists nc and the names by class index in data.yaml', async () => {
+    const { out } = await exportSample();
+    const yaml = readFileSync(join(out, 'data.yaml'), 'utf8');
+    expect(yaml).toContain('nc: 3\nnames:\n  0: "cat"\n  1: "dog"\n  2: "traffic light"\n');
+    expect(yaml).toMatch(/^path: \.$/m);
+  });
+
+  it('writes class index and coordinates normalised with 6 decimals', async () => {
+    const { out } = await exportSample();
+    const first = readFileSync(join(out, 'labels/a.txt'), 'utf8').split('\n')[0]!;
+    // the L shape's outline from its top-right corner, x / 12 and y / 10
+    expect(first).toBe('0 0.333333 0.100000 0.333333 0.400000 0.750000 0.400000 0.750000 0.600000 0.166667 0.600000 0.166667 0.100000');
+  });
+
+  it('writes an empty label file for an image without annotations', async () => {
+    const { out } = await exportSample();
+    expect(readFileSync(join(out, 'labels/b.txt'), 'utf8')).toBe('');
+  });
+
+  it('writes one line per part and names the multi-part instances and the filled holes', async () => {
+    const { out, report } = await exportSample();
+    expect(readFileSync(join(out, 'labels/a.txt'), 'utf8').trim().split('\n').map((l) => l.split(' ')[0])).toEqual(['0', '2', '2', '1']);
+    expect(report.notes).toContain('1 annotation(s) have several parts, written as one line per part (YOLO lines cannot group parts): ids 102');
+    expect(report.notes).toContain('1 annotation(s) had holes, which YOLO lines cannot carry: the holes were filled: ids 103');
+  });
+
+  it('gives a second image with the same stem another file name and says so', async () => {
+    const out = tempDir();
+    const images = [image(1, 'a/x.jpg', 12, 10, []), image(2, 'b/x.png', 12, 10, []), image(3, 'c/X.jpg', 12, 10, [])];
+    const report = await exporters.yolo(labels, images, 3, { outDir: out });
+    expect(readdirSync(join(out, 'labels')).sort()).toEqual(['X_3.txt', 'x.txt', 'x_2.txt']);
+    expect(report.notes).toContain('2 image(s) share a file stem with an earlier image and were written under another name: b/x.png -> x_2, c/X.jpg -> X_3');
+  });
+});
+
+describe('YOLO round trip', () => {
+  it('gives back single-part masks without holes exactly at tolerance 0', async () => {
+    const { out } = await exportSample(0);
+    const result = await importers.yolo(out, sizes({ a: [12, 10], b: [12, 10] }));
+    expect(result.labels).toEqual(['cat', 'dog', 'traffic light']);
+    const first = result.annotations[0]!;
+    expect([first.imageKey, first.labelName, first.rle]).toEqual(['a', 'cat', rleFromMask(lShapeMask)]);
+  });
+
+  it('gives back a multi-part instance as one annotation per part that together make the mask', async () => {
+    const { out } = await exportSample(0);
+    const parts = (await importers.yolo(out, sizes({ a: [12, 10] }))).annotations.filter((a) => a.labelName === 'traffic light');
+    expect(parts).toHaveLength(2);
+    expect(sameMask(maskUnion(parts[0]!.mask, parts[1]!.mask), twoPartsMask)).toBe(true);
+  });
+
+  it('gives back masks without holes within IoU 0.98 at the default 1 px tolerance', async () => {
+    const out = tempDir();
+    const masks = [disc(320, 240, 100, 90, 60), disc(320, 240, 250, 160, 35)];
+    await exporters.yolo(labels, [image(1, 'p.jpg', 320, 240, masks.map((m, i) => annotation(i + 1, 20, m)))], 1, { outDir: out });
+    const result = await importers.yolo(out, sizes({ p: [320, 240] }));
+    expect(result.annotations.map((a) => iou(a.mask, masks[result.annotations.indexOf(a)]!) >= 0.98)).toEqual([true, true]);
+  });
+
+  it('warns about label files whose stem matches no project image', async () => {
+    const { out } = await exportSample();
+    const result = await importers.yolo(out, sizes({}));
+    expect(result.annotations).toEqual([]);
+    expect(result.warnings[0]).toMatch(/labels\/a.txt: no project image has the stem "a"; its 4 polygon\(s\) were not imported/);
+  });
+});
+
+describe('YOLO import of malformed folders', () => {
+  async function folderWith(lines: string): Promise<string> {
+    const { out } = await exportSample();
+    writeFileSync(join(out, 'labels/b.txt'), lines);
+    return out;
+  }
+  const ctx = sizes({ a: [12, 10], b: [12, 10] });
+
+  it('rejects a coordinate outside [0, 1], naming file and line', async () => {
+    const out = await folderWith('0 0.1 0.1 0.5 0.1 0.5 0.5\n1 0.1 0.1 1.2 0.1 0.5 0.5\n');
+    await expect(importers.yolo(out, ctx)).rejects.toThrow(`${join(out, 'labels/b.txt')}:2: value "1.2" in column 4 is not a number in [0, 1]`);
+  });
+
+  it('rejects a class index beyond classes.txt', async () => {
+    const out = await folderWith('3 0.1 0.1 0.5 0.1 0.5 0.5\n');
+    await expect(importers.yolo(out, ctx)).rejects.toThrow(/b.txt:1: class "3" is not an index into the 3 classes of classes.txt/);
+  });
+
+  it('rejects a box line, saying it is detection data', async () => {
+    const out = await folderWith('0 0.5 0.5 0.2 0.2\n');
+    await expect(importers.yolo(out, ctx)).rejects.toThrow(/b.txt:1: 5 values \(a box line: this folder holds detection labels, not segmentation\)/);
+  });
+
+  it('rejects a line with an odd number of coordinates', async () => {
+    const out = await folderWith('0 0.1 0.1 0.5 0.1 0.5 0.5 0.2\n');
+    await expect(importers.yolo(out, ctx)).rejects.toThrow(/b.txt:1: 8 values; expected a class and at least 3 x y pairs/);
+  });
+
+  it('rejects text where a number should be', async () => {
+    const out = await folderWith('0 0.1 0.1 0.5 abc 0.5 0.5\n');
+    await expect(importers.yolo(out, ctx)).rejects.toThrow(/b.txt:1: value "abc" in column 5/);
+  });
+
+  it('rejects a folder without classes.txt', async () => {
+    const { out } = await exportSample();
+    rmSync(join(out, 'classes.txt'));
+    await expect(importers.yolo(out, ctx)).rejects.toThrow(`${join(out, 'classes.txt')}: cannot read the class names (no such file)`);
+  });
+
+  it('rejects a folder without labels/', async () => {
+    const out = tempDir();
+    writeFileSync(join(out, 'classes.txt'), 'cat\n');
+    mkdirSync(join(out, 'other'));
+    await expect(importers.yolo(out, ctx)).rejects.toThrow(`${out}: no labels/ folder`);
+  });
+});
