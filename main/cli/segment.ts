@@ -1,0 +1,86 @@
+/** `embed` and `segment`: one image through the engine, results as .npy/.png/.json files. */
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { all, CliError, numberList, optional, parseArgs, required, type CommandGroup } from './args.ts';
+import { withAtomicOutDir } from './output.ts';
+import { createEngine, type Engine } from '../sam/engine.ts';
+import { readNpy, writeNpy } from '../sam/npy.ts';
+import type { PointPrompt, SegmentPrompt } from '../sam/engine-api.ts';
+
+async function withEngine<T>(work: (engine: Engine) => Promise<T>): Promise<T> {
+  const threads = process.env.PTQ4SAM_THREADS ? Number(process.env.PTQ4SAM_THREADS) : 0;
+  const engine = await createEngine({ threads });
+  try {
+    return await work(engine);
+  } finally {
+    await engine.dispose();
+  }
+}
+
+function checkImage(path: string): void {
+  if (!existsSync(path)) throw new CliError(`${path}: image file not found`);
+}
+
+export const embedCommand: CommandGroup = async (argv) => {
+  const args = parseArgs(argv, ['model', 'image', 'out']);
+  const image = required(args, 'image');
+  const out = required(args, 'out');
+  checkImage(image);
+  await withEngine(async (engine) => {
+    const model = await engine.loadModel(required(args, 'model'));
+    const { embedding } = await engine.encodeWithEmbedding(model, image);
+    const tmp = `${out}.tmp-${process.pid}`;
+    writeNpy(tmp, 'float32', [1, 256, 64, 64], embedding);
+    const { renameSync } = await import('node:fs');
+    renameSync(tmp, out);
+  });
+};
+
+/** Parses the prompt flags of `segment` and `project annotate`. */
+export function parsePrompt(points: string[], box: string | undefined): SegmentPrompt {
+  const parsed: PointPrompt[] = points.map((text) => {
+    const [x, y, l] = numberList(text, '--point', 3) as [number, number, number];
+    if (l !== 0 && l !== 1) throw new CliError(`--point ${text}: label must be 1 (positive) or 0 (negative)`);
+    return { x, y, label: l };
+  });
+  const prompt: SegmentPrompt = { points: parsed };
+  if (box !== undefined) prompt.box = numberList(box, '--box', 4) as [number, number, number, number];
+  if (parsed.length === 0 && !prompt.box) throw new CliError('empty prompt: give at least one --point X,Y,L or a --box X0,Y0,X1,Y1');
+  return prompt;
+}
+
+function readMaskInput(path: string): Float32Array {
+  const a = readNpy(path);
+  const ok = a.dtype === 'float32' && a.data.length === 256 * 256 && a.shape.reduce((x, y) => x * y, 1) === 256 * 256;
+  if (!ok) throw new CliError(`${path}: --mask-input must be a float32 [1,1,256,256] array, got ${a.dtype} [${a.shape.join(',')}]`);
+  return a.data as Float32Array;
+}
+
+export const segmentCommand: CommandGroup = async (argv) => {
+  const args = parseArgs(argv, ['model', 'image', 'point', 'box', 'mask-input', 'out']);
+  const image = required(args, 'image');
+  const modelDir = required(args, 'model');
+  checkImage(image);
+  const prompt = parsePrompt(all(args, 'point'), optional(args, 'box'));
+  const maskInputPath = optional(args, 'mask-input');
+  if (maskInputPath) prompt.maskInput = readMaskInput(maskInputPath);
+  await withAtomicOutDir(required(args, 'out'), (tmp) => withEngine(async (engine) => {
+    const model = await engine.loadModel(modelDir);
+    const r = await engine.segment(model, image, prompt);
+    const k = r.masks.length;
+    const stacked = new Uint8Array(k * r.width * r.height);
+    r.masks.forEach((m, i) => stacked.set(m, i * m.length));
+    writeNpy(join(tmp, 'masks.npy'), 'uint8', [k, r.height, r.width], stacked);
+    writeNpy(join(tmp, 'low_res_masks.npy'), 'float32', [1, k, 256, 256], r.lowResMasks);
+    const names: string[] = [];
+    for (let i = 0; i < k; i++) {
+      const png = Buffer.from(r.masks[i]!.map((v) => v * 255));
+      const name = `mask-${i}.png`;
+      await sharp(png, { raw: { width: r.width, height: r.height, channels: 1 } }).png().toFile(join(tmp, name));
+      names.push(name);
+    }
+    const result = { width: r.width, height: r.height, iou_predictions: r.iouPredictions, best: r.best, masks: names };
+    writeFileSync(join(tmp, 'result.json'), `${JSON.stringify(result)}\n`);
+  }));
+};

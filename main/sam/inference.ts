@@ -1,0 +1,226 @@
+/**
+ * SAM inference on onnxruntime sessions: encoder input preparation per model preprocessing,
+ * decoder feeds in the SAM ONNX contract, the single-mask `best` rule, and cropped masks for the
+ * UI. Runs inside the engine's worker thread (and directly in tests); never on the app's main
+ * thread.
+ */
+import * as ort from 'onnxruntime-node';
+import { join } from 'node:path';
+import { DECODER_FILE, ENCODER_FILE, readModelInfo, type ModelInfo } from './model-dir.ts';
+import { resizeBilinearPil, resizedSize, samEncoderInput, type RgbImage } from './image/index.ts';
+import type { PredictResult, SegmentPrompt, SegmentResult } from './engine-api.ts';
+import { maskCropFromLowRes } from './postprocess.ts';
+import { loadModel } from '../onnx/model-io.ts';
+import { encodeModel } from '../onnx/model-io.ts';
+import type { ModelProto } from '../onnx/proto.ts';
+
+export const EMBEDDING_SHAPE = [1, 256, 64, 64] as const;
+export const LOW_RES = 256;
+
+export type ExecutionProviderName = 'cpu' | 'cuda' | 'dml' | 'coreml';
+
+export interface SessionSettings {
+  /** intra-op threads; 0 lets onnxruntime decide */
+  threads?: number;
+  executionProvider?: ExecutionProviderName;
+}
+
+export interface LoadedSam {
+  dir: string;
+  info: ModelInfo;
+  encoder: ort.InferenceSession;
+  decoder: ort.InferenceSession;
+  /** the decoder pruned to iou_predictions + low_res_masks (the UI postprocesses in its crop) */
+  decoderCore: ort.InferenceSession;
+  /** the execution provider actually in use after the self-test */
+  provider: ExecutionProviderName;
+  warnings: string[];
+}
+
+function sessionOptions(s: SessionSettings, provider: ExecutionProviderName): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [provider],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: s.threads ?? 0,
+    interOpNumThreads: 1,
+  };
+}
+
+/** Keeps only the nodes needed for `outputs` (a smaller graph runs the decoder proper alone). */
+export function pruneToOutputs(model: ModelProto, outputs: string[]): ModelProto {
+  const g = model.graph!;
+  const needed = new Set(outputs);
+  const keep: typeof g.node = [];
+  for (const node of [...(g.node ?? [])].reverse()) {
+    if ((node.output ?? []).some((o) => needed.has(o))) {
+      keep.unshift(node);
+      for (const i of node.input ?? []) if (i) needed.add(i);
+    }
+  }
+  const pruned = { ...model, graph: { ...g, node: keep, output: (g.output ?? []).filter((o) => outputs.includes(o.name ?? '')), initializer: (g.initializer ?? []).filter((t) => needed.has(t.name ?? '')), input: (g.input ?? []).filter((i) => needed.has(i.name ?? '')) } };
+  return pruned as ModelProto;
+}
+
+async function createSession(pathOrBytes: string | Uint8Array, s: SessionSettings, provider: ExecutionProviderName): Promise<ort.InferenceSession> {
+  const opts = sessionOptions(s, provider);
+  return typeof pathOrBytes === 'string' ? ort.InferenceSession.create(pathOrBytes, opts) : ort.InferenceSession.create(pathOrBytes, opts);
+}
+
+export async function loadSam(dir: string, settings: SessionSettings = {}): Promise<LoadedSam> {
+  const info = readModelInfo(dir);
+  const warnings: string[] = [];
+  let provider = settings.executionProvider ?? 'cpu';
+  const decoderModel = loadModel(join(dir, DECODER_FILE));
+  const coreBytes = encodeModel(pruneToOutputs(decoderModel, ['iou_predictions', 'low_res_masks']));
+  const open = async (p: ExecutionProviderName) => {
+    const encoder = await createSession(join(dir, ENCODER_FILE), settings, p);
+    const decoder = await createSession(join(dir, DECODER_FILE), settings, p);
+    const decoderCore = await createSession(coreBytes, settings, p);
+    return { encoder, decoder, decoderCore };
+  };
+  let sessions;
+  try {
+    sessions = await open(provider);
+    if (provider !== 'cpu') await selfTest(sessions.decoderCore);
+  } catch (err) {
+    if (provider === 'cpu') throw new Error(`${dir}: cannot load model (${(err as Error).message.split('\n')[0]})`);
+    warnings.push(`execution provider ${provider} failed its self-test (${(err as Error).message.split('\n')[0]}); using cpu`);
+    provider = 'cpu';
+    sessions = await open('cpu');
+  }
+  return { dir, info, ...sessions, provider, warnings };
+}
+
+/** One decoder call on a zero embedding: proves the provider can run the graph. */
+async function selfTest(decoderCore: ort.InferenceSession): Promise<void> {
+  const feeds = decoderFeeds(new Float32Array(256 * 64 * 64), { points: [{ x: 1, y: 1, label: 1 }] }, 64, 64);
+  const out = await decoderCore.run(feeds.feeds);
+  const iou = out.iou_predictions?.data as Float32Array | undefined;
+  if (!iou || iou.some((v) => !Number.isFinite(v))) throw new Error('self-test produced non-finite scores');
+}
+
+/** The encoder's input tensor for an image, per the model's preprocessing. */
+export function encoderFeeds(loaded: LoadedSam, img: RgbImage): Record<string, ort.Tensor> {
+  const name = loaded.encoder.inputNames[0]!;
+  if (loaded.info.preprocessing.kind === 'sam-hwc-resized') {
+    const size = resizedSize(img.width, img.height, 1024);
+    const resized = resizeBilinearPil(img, size.width, size.height);
+    return { [name]: new ort.Tensor('float32', Float32Array.from(resized.data), [size.height, size.width, 3]) };
+  }
+  const { tensor } = samEncoderInput(img);
+  return { [name]: new ort.Tensor('float32', tensor, [1, 3, 1024, 1024]) };
+}
+
+export async function runEncoder(loaded: LoadedSam, img: RgbImage): Promise<Float32Array> {
+  const out = await loaded.encoder.run(encoderFeeds(loaded, img));
+  const t = out[loaded.encoder.outputNames[0]!]!;
+  const data = t.data as Float32Array;
+  if (data.length !== 256 * 64 * 64) throw new Error(`${loaded.dir}: encoder returned ${data.length} values, expected 1x256x64x64`);
+  return data;
+}
+
+/** Validates a prompt against the image; messages say which value is wrong. */
+export function validatePrompt(prompt: SegmentPrompt, width: number, height: number): void {
+  if (prompt.points.length === 0 && !prompt.box) throw new Error('empty prompt: give at least one point or a box');
+  for (const p of prompt.points) {
+    if (!Number.isFinite(p.x) || !Number.isFinite(p.y)) throw new Error(`point (${p.x}, ${p.y}) is not a pair of numbers`);
+    if (p.x < 0 || p.x > width || p.y < 0 || p.y > height) throw new Error(`point (${p.x}, ${p.y}) is outside the image [0, ${width}] x [0, ${height}]`);
+    if (p.label !== 0 && p.label !== 1) throw new Error(`point label ${String(p.label)} must be 1 (positive) or 0 (negative)`);
+  }
+  if (prompt.box) {
+    const [x0, y0, x1, y1] = prompt.box;
+    if (![x0, y0, x1, y1].every(Number.isFinite)) throw new Error(`box ${prompt.box.join(',')} is not four numbers`);
+    for (const [x, y] of [[x0, y0], [x1, y1]] as const) {
+      if (x < 0 || x > width || y < 0 || y > height) throw new Error(`box corner (${x}, ${y}) is outside the image [0, ${width}] x [0, ${height}]`);
+    }
+    if (x1 <= x0 || y1 <= y0) throw new Error(`box ${prompt.box.join(',')} must have x0 < x1 and y0 < y1`);
+  }
+  if (prompt.maskInput && prompt.maskInput.length !== LOW_RES * LOW_RES) throw new Error(`mask input has ${prompt.maskInput.length} values, expected 1x1x256x256`);
+}
+
+/**
+ * Decoder feeds in the SAM ONNX contract: coordinates scaled to the 1024 frame with the
+ * resized size (as SamPredictor's apply_coords), a padding point when there is no box.
+ * Returns N, the number of decoder input points, for the `best` rule.
+ */
+export function decoderFeeds(embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number): { feeds: Record<string, ort.Tensor>; numPoints: number } {
+  const size = resizedSize(width, height, 1024);
+  const sx = size.width / width;
+  const sy = size.height / height;
+  const coords: number[] = [];
+  const labels: number[] = [];
+  for (const p of prompt.points) { coords.push(p.x * sx, p.y * sy); labels.push(p.label); }
+  if (prompt.box) {
+    const [x0, y0, x1, y1] = prompt.box;
+    coords.push(x0 * sx, y0 * sy, x1 * sx, y1 * sy);
+    labels.push(2, 3);
+  } else {
+    coords.push(0, 0);
+    labels.push(-1);
+  }
+  const n = labels.length;
+  return {
+    numPoints: n,
+    feeds: {
+      image_embeddings: new ort.Tensor('float32', embedding, [...EMBEDDING_SHAPE]),
+      point_coords: new ort.Tensor('float32', Float32Array.from(coords), [1, n, 2]),
+      point_labels: new ort.Tensor('float32', Float32Array.from(labels), [1, n]),
+      mask_input: new ort.Tensor('float32', prompt.maskInput ?? new Float32Array(LOW_RES * LOW_RES), [1, 1, LOW_RES, LOW_RES]),
+      has_mask_input: new ort.Tensor('float32', Float32Array.of(prompt.maskInput ? 1 : 0), [1]),
+      orig_im_size: new ort.Tensor('float32', Float32Array.of(height, width), [2]),
+    },
+  };
+}
+
+/** The single-mask export's choice: score_k = iou_k, plus (N - 2.5) * 1000 for k = 0. */
+export function bestMaskIndex(iou: ArrayLike<number>, numPoints: number): number {
+  let best = 0;
+  let bestScore = -Infinity;
+  for (let k = 0; k < iou.length; k++) {
+    const score = iou[k]! + (k === 0 ? (numPoints - 2.5) * 1000 : 0);
+    if (score > bestScore) { bestScore = score; best = k; }
+  }
+  return best;
+}
+
+/** Full decoder: every mask at the original size (the `segment` contract). */
+export async function runDecoder(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number): Promise<SegmentResult> {
+  validatePrompt(prompt, width, height);
+  const { feeds, numPoints } = decoderFeeds(embedding, prompt, width, height);
+  const t0 = performance.now();
+  const out = await loaded.decoder.run(feeds);
+  const decoderMs = performance.now() - t0;
+  const logits = out.masks!.data as Float32Array;
+  const k = out.masks!.dims[1]!;
+  const plane = width * height;
+  if (logits.length !== k * plane) throw new Error(`${loaded.dir}: decoder returned masks of shape [${out.masks!.dims.join(',')}], expected [1,${k},${height},${width}]`);
+  const masks: Uint8Array[] = [];
+  for (let i = 0; i < k; i++) {
+    const m = new Uint8Array(plane);
+    const base = i * plane;
+    for (let p = 0; p < plane; p++) m[p] = logits[base + p]! > 0 ? 1 : 0;
+    masks.push(m);
+  }
+  const iouPredictions = Array.from(out.iou_predictions!.data as Float32Array);
+  return {
+    width, height, masks, iouPredictions,
+    best: bestMaskIndex(iouPredictions, numPoints),
+    lowResMasks: out.low_res_masks!.data as Float32Array,
+    decoderMs,
+  };
+}
+
+/** Decoder proper + postprocessing only inside each mask's bounding box (the UI's path). */
+export async function runPredict(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number): Promise<PredictResult> {
+  validatePrompt(prompt, width, height);
+  const { feeds, numPoints } = decoderFeeds(embedding, prompt, width, height);
+  const t0 = performance.now();
+  const out = await loaded.decoderCore.run(feeds);
+  const lowResMasks = out.low_res_masks!.data as Float32Array;
+  const k = out.low_res_masks!.dims[1]!;
+  const plane = LOW_RES * LOW_RES;
+  const masks = Array.from({ length: k }, (_, i) => maskCropFromLowRes(lowResMasks.subarray(i * plane, (i + 1) * plane), width, height));
+  const decoderMs = performance.now() - t0;
+  const iouPredictions = Array.from(out.iou_predictions!.data as Float32Array);
+  return { width, height, masks, iouPredictions, best: bestMaskIndex(iouPredictions, numPoints), lowResMasks, decoderMs };
+}

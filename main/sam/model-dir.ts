@@ -1,0 +1,271 @@
+/**
+ * Model directories: `encoder.onnx`, `decoder.onnx` (plus `.data` external-data files for large
+ * models) and `model.json`. The `id` is a hash of the ONNX files and keys every cache.
+ * Models come from a PyTorch/safetensors checkpoint (built into ONNX here), from an existing
+ * SAM ONNX pair (signature checked), or from `synth` (random weights, marked synthetic).
+ */
+import { createHash } from 'node:crypto';
+import { copyFileSync, createReadStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { loadModel, saveModel } from '../onnx/model-io.ts';
+import { graphInputs, graphOutputs, type TensorSignature } from '../onnx/graph.ts';
+import { DataLocation } from '../onnx/proto.ts';
+import { readCheckpoint, sha256File } from './checkpoint/index.ts';
+import { architectureOf, detectConfig, parseConfig, type Architecture, type SamConfig } from './builders/config.ts';
+import { buildDecoder } from './builders/decoder.ts';
+import { buildEncoder } from './builders/encoder.ts';
+import { Weights } from './builders/weights.ts';
+import { synthConfig, synthStateDict } from './synth.ts';
+
+export const ENCODER_FILE = 'encoder.onnx';
+export const DECODER_FILE = 'decoder.onnx';
+export const MODEL_JSON = 'model.json';
+const CREATED_BY = 'PTQ4SAM Studio 0.1.0';
+
+/**
+ * How an image becomes the encoder's input:
+ * - `sam-nchw`: our models and Meta-style exports: 1x3x1024x1024, normalised, zero-padded.
+ * - `sam-hwc-resized`: samexporter's `--use-preprocess` encoders: the resized HxWx3 image on
+ *   the 0-255 scale; normalisation and padding happen inside the graph.
+ */
+export type Preprocessing = 'sam-nchw' | 'sam-hwc-resized';
+
+export interface ModelInfo {
+  format: 1;
+  id: string;
+  name: string;
+  family: 'sam';
+  architecture: Architecture | 'unknown';
+  config: SamConfig | null;
+  preprocessing: { kind: Preprocessing; longSide: 1024; mean: number[]; std: number[]; encoderInput: string };
+  /** decoder outputs per call: 4 for our models, 1 for single-mask exports */
+  masks: number;
+  source: { kind: 'checkpoint' | 'onnx' | 'synthetic' | 'quantized'; file: string | null; sha256: string | null };
+  licence: string;
+  synthetic: boolean;
+  createdBy: string;
+  createdAt: string;
+  /** the quantizer's record, absent for float models */
+  quantization?: Record<string, unknown>;
+}
+
+const MEAN = [123.675, 116.28, 103.53];
+const STD = [58.395, 57.12, 57.375];
+
+export interface ImportOptions {
+  /** path of a config.json with the keys of SamConfig, for sizes other than ViT-B/L/H */
+  configPath?: string;
+  licence?: string;
+  name?: string;
+  onProgress?: (stage: string, done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+/** sha256 over the two ONNX files and their external data, in a fixed order. */
+export async function computeModelId(dir: string): Promise<string> {
+  const hash = createHash('sha256');
+  for (const file of [ENCODER_FILE, `${ENCODER_FILE}.data`, DECODER_FILE, `${DECODER_FILE}.data`]) {
+    const path = join(dir, file);
+    if (!existsSync(path)) continue;
+    hash.update(`${file}\n`);
+    await new Promise<void>((res, rej) => {
+      createReadStream(path).on('data', (c) => hash.update(c)).on('end', () => res()).on('error', rej);
+    });
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+export function readModelInfo(dir: string): ModelInfo {
+  const path = join(dir, MODEL_JSON);
+  if (!existsSync(path)) throw new Error(`${dir}: not a model directory (no ${MODEL_JSON})`);
+  let info: ModelInfo;
+  try {
+    info = JSON.parse(readFileSync(path, 'utf8')) as ModelInfo;
+  } catch (err) {
+    throw new Error(`${path}: malformed model.json (${(err as Error).message})`);
+  }
+  for (const f of [ENCODER_FILE, DECODER_FILE]) if (!existsSync(join(dir, f))) throw new Error(`${dir}: model directory lacks ${f}`);
+  if (info.family !== 'sam' || typeof info.id !== 'string') throw new Error(`${path}: not a SAM model.json`);
+  return info;
+}
+
+export function writeModelInfo(dir: string, info: ModelInfo): void {
+  writeFileSync(join(dir, MODEL_JSON), `${JSON.stringify(info, null, 2)}\n`);
+}
+
+function baseInfo(partial: Pick<ModelInfo, 'name' | 'architecture' | 'config' | 'source' | 'licence' | 'synthetic'> & { preprocessing?: Preprocessing; masks?: number }): ModelInfo {
+  const kind = partial.preprocessing ?? 'sam-nchw';
+  return {
+    format: 1,
+    id: '',
+    name: partial.name,
+    family: 'sam',
+    architecture: partial.architecture,
+    config: partial.config,
+    preprocessing: { kind, longSide: 1024, mean: MEAN, std: STD, encoderInput: kind === 'sam-nchw' ? 'input_image' : 'input_image' },
+    masks: partial.masks ?? 4,
+    source: partial.source,
+    licence: partial.licence,
+    synthetic: partial.synthetic,
+    createdBy: CREATED_BY,
+    createdAt: new Date().toISOString(),
+  };
+}
+
+async function finish(dir: string, info: ModelInfo): Promise<ModelInfo> {
+  info.id = await computeModelId(dir);
+  writeModelInfo(dir, info);
+  return info;
+}
+
+function checkAborted(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new Error('cancelled');
+}
+
+/** Builds the two graphs from a state dict and writes them into `outDir`. */
+function writeGraphs(w: Weights, cfg: SamConfig, outDir: string, onProgress?: ImportOptions['onProgress']): void {
+  onProgress?.('build encoder', 0, 2);
+  saveModel(buildEncoder(w, cfg), join(outDir, ENCODER_FILE));
+  onProgress?.('build decoder', 1, 2);
+  saveModel(buildDecoder(w, cfg), join(outDir, DECODER_FILE));
+  onProgress?.('build decoder', 2, 2);
+}
+
+export async function importCheckpoint(file: string, outDir: string, opts: ImportOptions = {}): Promise<ModelInfo> {
+  let given: Partial<SamConfig> | undefined;
+  if (opts.configPath) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(opts.configPath, 'utf8'));
+    } catch (err) {
+      throw new Error(`${opts.configPath}: cannot read config (${(err as Error).message})`);
+    }
+    given = parseConfig(raw, opts.configPath);
+  }
+  const sha256 = await sha256File(file);
+  checkAborted(opts.signal);
+  const dict = await readCheckpoint(file, { signal: opts.signal, onProgress: (d, t) => opts.onProgress?.('read checkpoint', d, t) });
+  const w = new Weights(dict, basename(file));
+  if (!w.has('image_encoder.patch_embed.proj.weight') || !w.has('mask_decoder.iou_token.weight')) {
+    throw new Error(`${basename(file)}: not a SAM checkpoint (no image_encoder / mask_decoder tensors; found e.g. ${w.keys().slice(0, 3).join(', ') || 'nothing'})`);
+  }
+  const cfg = detectConfig(w, given);
+  const architecture = architectureOf(cfg);
+  if (architecture === 'custom' && !given) {
+    throw new Error(`${basename(file)}: not an official ViT-B/L/H (embed ${cfg.encoder_embed_dim}, depth ${cfg.encoder_depth}); pass --config with its hyper-parameters`);
+  }
+  checkAborted(opts.signal);
+  writeGraphs(w, cfg, outDir, opts.onProgress);
+  return finish(outDir, baseInfo({
+    name: opts.name ?? basename(file).replace(/\.(pth|pt|safetensors)$/i, ''),
+    architecture,
+    config: cfg,
+    source: { kind: 'checkpoint', file: basename(file), sha256 },
+    licence: opts.licence ?? (architecture === 'custom' ? 'unknown: see the checkpoint\'s source' : 'Apache-2.0 (Segment Anything, Meta AI)'),
+    synthetic: false,
+  }));
+}
+
+const DECODER_INPUTS: Record<string, { rank: number }> = {
+  image_embeddings: { rank: 4 }, point_coords: { rank: 3 }, point_labels: { rank: 2 },
+  mask_input: { rank: 4 }, has_mask_input: { rank: 1 }, orig_im_size: { rank: 1 },
+};
+const DECODER_OUTPUTS = ['masks', 'iou_predictions', 'low_res_masks'];
+
+function describe(sig: TensorSignature): string {
+  return `${sig.name} ${sig.elemType}[${sig.shape.join(',')}]`;
+}
+
+/** Checks a decoder graph against the SAM ONNX contract; returns the number of masks K. */
+export function checkDecoderSignature(inputs: TensorSignature[], outputs: TensorSignature[], file: string): number {
+  const problems: string[] = [];
+  for (const [name, { rank }] of Object.entries(DECODER_INPUTS)) {
+    const sig = inputs.find((i) => i.name === name);
+    if (!sig) problems.push(`missing input "${name}"`);
+    else if (sig.elemType !== 'float32') problems.push(`input "${name}" is ${sig.elemType}, expected float32`);
+    else if (sig.shape.length !== rank) problems.push(`input "${name}" has rank ${sig.shape.length}, expected ${rank}`);
+  }
+  for (const name of DECODER_OUTPUTS) if (!outputs.some((o) => o.name === name)) problems.push(`missing output "${name}"`);
+  const emb = inputs.find((i) => i.name === 'image_embeddings');
+  if (emb && emb.shape.length === 4 && typeof emb.shape[1] === 'number' && emb.shape[1] !== 256) problems.push(`image_embeddings has ${emb.shape[1]} channels, expected 256`);
+  if (problems.length) throw new Error(`${file}: not a SAM decoder: ${problems.join('; ')} (inputs: ${inputs.map(describe).join(', ')})`);
+  const iou = outputs.find((o) => o.name === 'iou_predictions')!;
+  const k = iou.shape[1];
+  return typeof k === 'number' ? k : 4;
+}
+
+/** Checks an encoder graph; returns its preprocessing kind. */
+export function checkEncoderSignature(inputs: TensorSignature[], outputs: TensorSignature[], file: string): Preprocessing {
+  if (inputs.length !== 1) throw new Error(`${file}: not a SAM encoder: expected 1 input, found ${inputs.length} (${inputs.map(describe).join(', ')})`);
+  if (outputs.length < 1) throw new Error(`${file}: not a SAM encoder: no outputs`);
+  const input = inputs[0]!;
+  const out = outputs[0]!;
+  if (input.elemType !== 'float32') throw new Error(`${file}: not a SAM encoder: input ${describe(input)} is not float32`);
+  const outOk = out.shape.length === 4 && [256, '?'].includes(out.shape[1] as number) && out.elemType === 'float32';
+  if (!outOk || (typeof out.shape[2] === 'number' && out.shape[2] !== 64)) throw new Error(`${file}: not a SAM encoder: output ${describe(out)} is not 1x256x64x64 float32`);
+  if (input.shape.length === 4) {
+    const [, c, h, w] = input.shape;
+    if ((typeof c === 'number' && c !== 3) || (typeof h === 'number' && h !== 1024) || (typeof w === 'number' && w !== 1024)) {
+      throw new Error(`${file}: not a SAM encoder: input ${describe(input)} is not 1x3x1024x1024`);
+    }
+    return 'sam-nchw';
+  }
+  if (input.shape.length === 3 && (input.shape[2] === 3 || typeof input.shape[2] === 'string')) return 'sam-hwc-resized';
+  throw new Error(`${file}: not a SAM encoder: input ${describe(input)} is neither 1x3x1024x1024 nor HxWx3`);
+}
+
+/** Imports an existing SAM ONNX pair (a directory holding encoder.onnx and decoder.onnx). */
+export async function importOnnxPair(encoderPath: string, decoderPath: string, outDir: string, opts: ImportOptions = {}): Promise<ModelInfo> {
+  const enc = loadModel(encoderPath, { loadExternalData: false });
+  const dec = loadModel(decoderPath, { loadExternalData: false });
+  const preprocessing = checkEncoderSignature(graphInputs(enc.graph!), graphOutputs(enc.graph!), encoderPath);
+  const masks = checkDecoderSignature(graphInputs(dec.graph!), graphOutputs(dec.graph!), decoderPath);
+  for (const [src, name] of [[encoderPath, ENCODER_FILE], [decoderPath, DECODER_FILE]] as const) {
+    const model = loadModel(src, { loadExternalData: false });
+    const external = (model.graph?.initializer ?? []).some((t) => t.dataLocation === DataLocation.EXTERNAL);
+    if (external) saveModel(loadModel(src), join(outDir, name), { externalData: true });
+    else copyFileSync(src, join(outDir, name));
+    checkAborted(opts.signal);
+  }
+  const hash = createHash('sha256');
+  hash.update(await sha256File(encoderPath));
+  hash.update(await sha256File(decoderPath));
+  return finish(outDir, baseInfo({
+    name: opts.name ?? basename(resolve(encoderPath, '..')),
+    architecture: 'unknown',
+    config: null,
+    source: { kind: 'onnx', file: `${basename(encoderPath)} + ${basename(decoderPath)}`, sha256: hash.digest('hex') },
+    licence: opts.licence ?? 'unknown: see the ONNX files\' source',
+    synthetic: false,
+    preprocessing,
+    masks,
+  }));
+}
+
+/** `model import`: a checkpoint file, or a directory with encoder.onnx and decoder.onnx. */
+export async function importModel(source: string, outDir: string, opts: ImportOptions = {}): Promise<ModelInfo> {
+  if (!existsSync(source)) throw new Error(`${source}: no such file or directory`);
+  if (statSync(source).isDirectory()) {
+    const enc = join(source, ENCODER_FILE);
+    const dec = join(source, DECODER_FILE);
+    const missing = [enc, dec].filter((f) => !existsSync(f)).map((f) => basename(f));
+    if (missing.length) throw new Error(`${source}: a model folder needs encoder.onnx and decoder.onnx (missing ${missing.join(' and ')})`);
+    return importOnnxPair(enc, dec, outDir, opts);
+  }
+  return importCheckpoint(source, outDir, opts);
+}
+
+export async function synthModel(arch: 'vit_b' | 'vit_l' | 'vit_h', outDir: string, opts: { depth?: number; seed?: number; onProgress?: ImportOptions['onProgress'] } = {}): Promise<ModelInfo> {
+  const cfg = synthConfig(arch, opts.depth);
+  const seed = opts.seed ?? 0;
+  const w = new Weights(synthStateDict(cfg, seed), `synthetic ${arch}`);
+  writeGraphs(w, cfg, outDir, opts.onProgress);
+  return finish(outDir, baseInfo({
+    name: `synthetic ${arch}${opts.depth !== undefined ? ` depth ${opts.depth}` : ''} seed ${seed}`,
+    architecture: arch,
+    config: cfg,
+    source: { kind: 'synthetic', file: null, sha256: null },
+    licence: 'synthetic random weights: for benchmarks only, no trained model',
+    synthetic: true,
+  }));
+}

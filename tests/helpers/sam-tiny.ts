@@ -1,0 +1,67 @@
+/** The sam-tiny fixture: paths, manifest, a model directory built once per test file. */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { importModel } from '../../main/sam/model-dir.ts';
+
+export const SAM_TINY = join(import.meta.dirname, '../fixtures/sam-tiny');
+export const SAM_TINY_PTH = join(SAM_TINY, 'sam_tiny.pth');
+export const SAM_TINY_CONFIG = join(SAM_TINY, 'config.json');
+export const REPO = join(import.meta.dirname, '../..');
+
+export interface ManifestCase {
+  id: string;
+  prompt: { points?: [number, number][]; labels?: number[]; box?: [number, number, number, number] };
+  decoder_inputs?: Record<string, string>;
+  decoder_outputs?: Record<string, string>;
+  predictor_multimask?: { masks_png: string[]; scores: string };
+  previous?: number;
+}
+export interface ManifestImage { image: string; width: number; height: number; cases: ManifestCase[] }
+
+export function manifest(): { images: ManifestImage[] } {
+  return JSON.parse(readFileSync(join(SAM_TINY, 'manifest.json'), 'utf8'));
+}
+
+/** Imports sam_tiny.pth into a fresh model directory; returns it and a cleanup function. */
+export async function samTinyModelDir(): Promise<{ dir: string; cleanup: () => void }> {
+  const root = mkdtempSync(join(tmpdir(), 'sam-tiny-'));
+  const dir = join(root, 'model');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(dir);
+  await importModel(SAM_TINY_PTH, dir, { configPath: SAM_TINY_CONFIG });
+  return { dir, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+/** An 8-bit grey PNG as a 0/1 mask. */
+export async function readMaskPng(path: string): Promise<{ width: number; height: number; data: Uint8Array }> {
+  const { data, info } = await sharp(path).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data: Uint8Array.from(data, (v) => (v > 127 ? 1 : 0)) };
+}
+
+/**
+ * Mask agreement as the fixture README defines it: at most 0.1% of the pixels differ and,
+ * where the reference covers at least 1% of the image, IoU >= 0.99. Two empty masks agree.
+ */
+export function masksAgree(ours: Uint8Array, reference: Uint8Array): { agree: boolean; differing: number; iou: number } {
+  let inter = 0, union = 0, diff = 0, refArea = 0;
+  for (let i = 0; i < reference.length; i++) {
+    const a = ours[i]! > 0, b = reference[i]! > 0;
+    if (a && b) inter++;
+    if (a || b) union++;
+    if (a !== b) diff++;
+    if (b) refArea++;
+  }
+  const iou = union === 0 ? 1 : inter / union;
+  const fracDiff = diff / reference.length;
+  const agree = fracDiff <= 0.001 && (refArea < 0.01 * reference.length || iou >= 0.99);
+  return { agree, differing: diff, iou };
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
