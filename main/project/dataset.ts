@@ -53,7 +53,7 @@ export interface DatasetImportReport {
 
 /** How each format's image keys name images: what an importer's key resolves to. */
 interface KeyResolver {
-  /** the project image the key names, or a file to add, or an error message */
+  /** the project image the key names, or a file to add, or why neither (thrown when the import cannot go on) */
   resolve(key: string): { image: ImageRecord } | { file: string } | { error: string };
 }
 
@@ -89,7 +89,8 @@ function yoloResolver(project: Project, from: string): KeyResolver {
       const matches = byStem.get(key) ?? [];
       if (matches.length === 1) return { image: matches[0]! };
       if (matches.length === 0) return { error: `labels/${key}.txt in ${from} matches no project image named ${key}.*` };
-      return { error: `labels/${key}.txt in ${from} matches ${matches.length} project images: ${matches.map((m) => m.path).join(', ')}` };
+      // thrown at once: the importer would otherwise report it as "no image" and go on
+      throw new Error(`labels/${key}.txt in ${from} matches ${matches.length} project images (${matches.map((m) => m.path).join(', ')}): rename one so that stems are unique`);
     },
   };
 }
