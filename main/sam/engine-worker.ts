@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { decodeImageBuffer, type RgbImage } from './image/index.ts';
-import { loadSam, runDecoder, runEncoder, runPredict, type LoadedSam, type SessionSettings } from './inference.ts';
+import { loadSam, runDecoder, runEncoder, runPredict, validatePrompt, type LoadedSam, type SessionSettings } from './inference.ts';
 import type { SegmentPrompt } from './engine-api.ts';
 
 interface EmbeddingEntry { data: Float32Array; width: number; height: number }
@@ -45,13 +45,18 @@ async function readImage(path: string): Promise<{ img: RgbImage; hash: string }>
   return { img: await decodeImageBuffer(buf, path), hash };
 }
 
-async function embeddingFor(modelKey: string, imagePath: string, imageHash?: string): Promise<{ entry: EmbeddingEntry; hash: string; source: 'memory' | 'encoder'; encoderMs: number }> {
+async function embeddingFor(modelKey: string, imagePath: string, imageHash?: string, check?: (width: number, height: number) => void): Promise<{ entry: EmbeddingEntry; hash: string; source: 'memory' | 'encoder'; encoderMs: number }> {
   const m = model(modelKey);
   if (imageHash) {
     const hit = recall(`${m.info.id}:${imageHash}`);
-    if (hit) return { entry: hit, hash: imageHash, source: 'memory', encoderMs: 0 };
+    if (hit) {
+      check?.(hit.width, hit.height);
+      return { entry: hit, hash: imageHash, source: 'memory', encoderMs: 0 };
+    }
   }
   const { img, hash } = await readImage(imagePath);
+  // Prompts are checked before the encoder runs: a bad click should fail in milliseconds.
+  check?.(img.width, img.height);
   const key = `${m.info.id}:${hash}`;
   const hit = recall(key);
   if (hit) return { entry: hit, hash, source: 'memory', encoderMs: 0 };
@@ -90,11 +95,11 @@ const methods: Record<string, (...args: any[]) => Promise<unknown>> = {
     return embeddings.has(`${model(modelKey).info.id}:${imageHash}`);
   },
   async segment(modelKey: string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string } = {}) {
-    const { entry } = await embeddingFor(modelKey, imagePath, opts.imageHash);
+    const { entry } = await embeddingFor(modelKey, imagePath, opts.imageHash, (w, h) => validatePrompt(prompt, w, h));
     return runDecoder(model(modelKey), entry.data, prompt, entry.width, entry.height);
   },
   async predict(modelKey: string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string } = {}) {
-    const { entry } = await embeddingFor(modelKey, imagePath, opts.imageHash);
+    const { entry } = await embeddingFor(modelKey, imagePath, opts.imageHash, (w, h) => validatePrompt(prompt, w, h));
     return runPredict(model(modelKey), entry.data, prompt, entry.width, entry.height);
   },
 };

@@ -75,25 +75,26 @@ export function officialParameterShapes(cfg: SamConfig): Map<string, number[]> {
   return s;
 }
 
-/** A seeded PRNG (mulberry32) and Box-Muller normals: the same seed gives the same model. */
-function normalSource(seed: number): () => number {
+/** A seeded PRNG (mulberry32): the same seed gives the same model. Uniform in [-1, 1). */
+function uniformSource(seed: number): () => number {
   let a = seed >>> 0;
-  const uniform = () => {
+  return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return ((t ^ (t >>> 14)) >>> 0) / 2147483648 - 1;
   };
-  return () => Math.sqrt(-2 * Math.log(uniform() + 1e-12)) * Math.cos(2 * Math.PI * uniform());
 }
 
 /**
  * Weights that keep activations in a realistic range: LayerNorm scale 1 and shift 0, other
- * weights N(0, 1/fan_in) so each layer roughly preserves variance.
+ * weights uniform with variance 1/fan_in so each layer roughly preserves variance (uniform, not
+ * normal: a ViT-H has 640 M parameters and this is four times faster).
  */
 export function synthStateDict(cfg: SamConfig, seed: number): Map<string, NamedTensor> {
-  const normal = normalSource(seed);
+  const uniform = uniformSource(seed);
+  const SQRT3 = Math.sqrt(3);
   const dict = new Map<string, NamedTensor>();
   for (const [key, shape] of officialParameterShapes(cfg)) {
     const n = shape.reduce((a, b) => a * b, 1);
@@ -103,7 +104,8 @@ export function synthStateDict(cfg: SamConfig, seed: number): Map<string, NamedT
     else {
       const fanIn = shape.length >= 2 ? shape.slice(1).reduce((a, b) => a * b, 1) : shape[0]!;
       const std = key.endsWith('.bias') ? 0.02 : key.includes('pos') || key.includes('embed') || key.includes('token') ? 0.5 : 1 / Math.sqrt(fanIn);
-      for (let i = 0; i < n; i++) data[i] = normal() * std;
+      const half = std * SQRT3;
+      for (let i = 0; i < n; i++) data[i] = uniform() * half;
     }
     dict.set(key, { shape, data });
   }
