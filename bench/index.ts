@@ -1,0 +1,20 @@
+/**
+ * `npm run bench -- <name> [args]`: runs one benchmark script; each prints its own table.
+ * The scripts also run on their own (`npx tsx bench/<name>.ts`).
+ */
+export {};
+
+const benches: Record<string, (args: string[]) => Promise<void>> = {
+  project: async (args) => (await import('./project.ts')).main(args),
+  sam: async (args) => (await import('./sam.ts')).main(args),
+};
+
+const [benchName, ...args] = process.argv.slice(2);
+const run = benchName === undefined ? undefined : benches[benchName];
+if (!run) {
+  process.stderr.write(`usage: npm run bench -- <${Object.keys(benches).join('|')}> [args]\n`);
+  process.exit(2);
+}
+await run(args);
+
+export {};
