@@ -6,8 +6,9 @@
  *
  * Durability: WAL with `synchronous = FULL`. NORMAL would already survive the app being killed
  * (committed WAL frames are in the OS), but a power cut could then drop the last edits the UI
- * had reported saved; FULL syncs the WAL at each commit, one fsync per user edit, which costs
- * about a millisecond against edits made at human speed (bulk work is one transaction, one sync).
+ * had reported saved; FULL syncs the WAL at each commit, one fsync per user edit: 1-8 ms on our
+ * VMs (NORMAL: 0.1 ms), invisible at the pace of human edits, and bulk work (adding a folder,
+ * an import) is one transaction, so one sync.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
@@ -311,7 +312,11 @@ export class Project {
       params.push(labelId);
     }
     const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const total = this.get(`SELECT count(*) AS n FROM images i ${filter}`, ...params)!.n as number;
+    // counting by label alone reads only the label's index entries: 3x faster than the EXISTS
+    // probe per image at 10k images / 100k annotations (bench/project.ts)
+    const total = (status === undefined && labelId !== undefined
+      ? this.get('SELECT count(DISTINCT image_id) AS n FROM annotations WHERE label_id = ?', labelId)
+      : this.get(`SELECT count(*) AS n FROM images i ${filter}`, ...params))!.n as number;
     const rows = this.all(
       `SELECT i.*, (SELECT count(*) FROM annotations a WHERE a.image_id = i.id) AS annotation_count
        FROM images i ${filter} ORDER BY i.position LIMIT ? OFFSET ?`,
