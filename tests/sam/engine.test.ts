@@ -1,0 +1,99 @@
+/** The engine: onnxruntime sessions in a worker thread, an LRU of embeddings, refinement, provider fallback. */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine, type LoadedModel } from '../../main/sam/engine.ts';
+import { readNpyFloat32 } from '../../main/sam/npy.ts';
+import { fullMaskFromCrop } from '../../main/sam/postprocess.ts';
+import { maxAbsDiff, SAM_TINY, samTinyModelDir } from '../helpers/sam-tiny.ts';
+
+const landscape = join(SAM_TINY, 'landscape.png');
+const portrait = join(SAM_TINY, 'portrait.png');
+let model: { dir: string; cleanup: () => void };
+let engine: Engine;
+let loaded: LoadedModel;
+
+beforeAll(async () => {
+  model = await samTinyModelDir();
+  engine = await createEngine({ threads: 2, lruSize: 1 });
+  loaded = await engine.loadModel(model.dir);
+});
+afterAll(async () => {
+  await engine.dispose();
+  model.cleanup();
+});
+
+describe('the engine worker', () => {
+  it('encodes once and then answers from memory, keyed by image content and model id', async () => {
+    const first = await engine.encode(loaded, landscape);
+    expect(first).toMatchObject({ source: 'encoder', width: 320, height: 240, modelId: loaded.info.id });
+    expect(first.imageHash).toMatch(/^[0-9a-f]{64}$/);
+    const second = await engine.encode(loaded, landscape, { imageHash: first.imageHash });
+    expect(second.source).toBe('memory');
+    expect(second.encoderMs).toBe(0);
+  });
+
+  it('returns the embedding itself, equal to the official one', async () => {
+    const { embedding } = await engine.encodeWithEmbedding(loaded, landscape);
+    expect(maxAbsDiff(embedding, readNpyFloat32(join(SAM_TINY, 'landscape.embedding.npy')).data)).toBeLessThan(1e-4);
+  });
+
+  it('evicts the least recently used embedding beyond its capacity', async () => {
+    const a = await engine.encode(loaded, landscape);
+    await engine.encode(loaded, portrait);
+    expect(await engine.hasEmbedding(loaded, a.imageHash)).toBe(false);
+  });
+
+  it('uses an embedding put from a persistent cache instead of running the encoder', async () => {
+    const reference = readNpyFloat32(join(SAM_TINY, 'landscape.embedding.npy')).data;
+    await engine.putEmbedding(loaded, 'cached-hash', reference, 320, 240);
+    const r = await engine.predict(loaded, '/nonexistent/only-the-cache-is-read.png', { points: [{ x: 100, y: 80, label: 1 }] }, { imageHash: 'cached-hash' });
+    const officialIou = readNpyFloat32(join(SAM_TINY, 'landscape.case0.out.iou_predictions.npy')).data;
+    expect(maxAbsDiff(r.iouPredictions, officialIou)).toBeLessThan(1e-4);
+    expect(r.masks).toHaveLength(4);
+  });
+
+  it('refines with the previous low-res mask as the official refinement case does', async () => {
+    const reference = readNpyFloat32(join(SAM_TINY, 'landscape.embedding.npy')).data;
+    await engine.putEmbedding(loaded, 'refine-hash', reference, 320, 240);
+    const first = await engine.predict(loaded, landscape, { points: [{ x: 100, y: 80, label: 1 }] }, { imageHash: 'refine-hash' });
+    // the app feeds back the highest-IoU multimask output (1..3), as the fixture's case4 does
+    const k = 1 + first.iouPredictions.slice(1).indexOf(Math.max(...first.iouPredictions.slice(1)));
+    const maskInput = first.lowResMasks.slice(k * 65536, (k + 1) * 65536);
+    const refined = await engine.predict(loaded, landscape, { points: [{ x: 100, y: 80, label: 1 }, { x: 150, y: 60, label: 1 }], maskInput }, { imageHash: 'refine-hash' });
+    const official = readNpyFloat32(join(SAM_TINY, 'landscape.case4.out.low_res_masks.npy')).data;
+    expect(maxAbsDiff(refined.lowResMasks, official)).toBeLessThan(1e-3);
+  });
+
+  it('gives the same masks from predict (cropped) and segment (full size)', async () => {
+    const prompt = { points: [{ x: 60, y: 200, label: 1 as const }, { x: 250, y: 40, label: 0 as const }] };
+    const s = await engine.segment(loaded, landscape, prompt);
+    const p = await engine.predict(loaded, landscape, prompt);
+    for (let k = 0; k < 4; k++) {
+      const full = fullMaskFromCrop(p.masks[k]!, 320, 240);
+      let diff = 0;
+      for (let i = 0; i < full.length; i++) if (full[i] !== s.masks[k]![i]) diff++;
+      expect(diff).toBeLessThanOrEqual(2);
+    }
+    expect(p.best).toBe(s.best);
+  });
+
+  it('rejects a bad prompt with a message and keeps working', async () => {
+    await expect(engine.predict(loaded, landscape, { points: [{ x: -1, y: 5, label: 1 }] })).rejects.toThrow(/outside the image/);
+    await expect(engine.predict(loaded, landscape, { points: [], box: [50, 50, 10, 60] })).rejects.toThrow(/x0 < x1/);
+    const ok = await engine.predict(loaded, landscape, { points: [{ x: 5, y: 5, label: 1 }] });
+    expect(ok.masks).toHaveLength(4);
+  });
+});
+
+describe('execution providers', () => {
+  it('fall back to the CPU with a warning when the chosen provider fails its self-test', async () => {
+    const e = await createEngine({ executionProvider: 'cuda', threads: 1 });
+    try {
+      const m = await e.loadModel(model.dir);
+      expect(m.provider).toBe('cpu');
+      expect(m.warnings.join(' ')).toMatch(/cuda/);
+    } finally {
+      await e.dispose();
+    }
+  });
+});
