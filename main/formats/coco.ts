@@ -14,7 +14,6 @@
  * appended at the end, so 100k annotations never sit in memory as one string.
  */
 import { closeSync, openSync, readSync, rmSync } from 'node:fs';
-import { rleArea, rleBbox } from '../masks/index.ts';
 import {
   ChunkedFile, labelIndexById, newReport, noteIds, outPath, outerRings, polygonTolerance, visitImages,
   writableAnnotations,
@@ -43,10 +42,9 @@ function cocoExporter(format: string, makeSegmentation: (report: ExportReport, t
       await visitImages(images, imageCount, opts, (image) => {
         main.write(`${report.images ? ',' : ''}\n${JSON.stringify({ id: image.id, file_name: image.path, width: image.width, height: image.height })}`);
         report.images++;
-        for (const ann of writableAnnotations(image, labelIndex, report)) {
+        for (const { ann, labelIndex: index, area, bbox } of writableAnnotations(image, labelIndex, report)) {
           const entry = {
-            id: ann.id, image_id: image.id, category_id: labelIndex.get(ann.labelId)! + 1,
-            segmentation: segmentation(ann), area: rleArea(ann.rle), bbox: rleBbox(ann.rle), iscrowd: 0,
+            id: ann.id, image_id: image.id, category_id: index + 1, segmentation: segmentation(ann), area, bbox, iscrowd: 0,
           };
           side.write(`${report.annotations ? ',' : ''}\n${JSON.stringify(entry)}`);
           report.annotations++;

@@ -5,7 +5,7 @@
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import { maskFromRle, polygonsFromMask, rleArea } from '../masks/index.ts';
+import { polygonsFromRle, rleMeasure } from '../masks/index.ts';
 import type { DatasetAnnotation, DatasetImage, DatasetLabel, ExportOptions, ExportReport } from './types.ts';
 
 export const defaultPolygonTolerancePx = 1;
@@ -33,24 +33,35 @@ export function labelIndexById(labels: DatasetLabel[]): Map<number, number> {
   return new Map(labels.map((l, i) => [l.id, i]));
 }
 
-/** Why an annotation cannot be written (unknown label, size mismatch, empty mask), or null. */
-export function annotationProblem(image: DatasetImage, ann: DatasetAnnotation, labelIndex: Map<number, number>): string | null {
-  if (!labelIndex.has(ann.labelId)) return `label id ${ann.labelId} is not in the label list`;
-  const [h, w] = ann.rle.size;
-  if (h !== image.height || w !== image.width) {
-    return `mask is ${w}x${h} but image ${image.path} is ${image.width}x${image.height}`;
-  }
-  if (rleArea(ann.rle) === 0) return 'empty mask';
-  return null;
+export interface WritableAnnotation {
+  ann: DatasetAnnotation;
+  /** 0-based position of its label in the label list. */
+  labelIndex: number;
+  area: number;
+  bbox: [number, number, number, number];
 }
 
-/** Checks each annotation, records the ones skipped, and returns the writable ones. */
-export function writableAnnotations(image: DatasetImage, labelIndex: Map<number, number>, report: ExportReport): DatasetAnnotation[] {
-  return image.annotations.filter((ann) => {
-    const reason = annotationProblem(image, ann, labelIndex);
-    if (reason) report.skipped.push({ imageId: image.id, annotationId: ann.id, reason });
-    return reason === null;
-  });
+/**
+ * The image's annotations that can be written, measured; the others (unknown label, mask size
+ * not the image size, empty mask) go to the report's skipped list with the reason.
+ */
+export function writableAnnotations(image: DatasetImage, labelIndex: Map<number, number>, report: ExportReport): WritableAnnotation[] {
+  const out: WritableAnnotation[] = [];
+  for (const ann of image.annotations) {
+    const skip = (reason: string) => report.skipped.push({ imageId: image.id, annotationId: ann.id, reason });
+    const index = labelIndex.get(ann.labelId);
+    const [h, w] = ann.rle.size;
+    if (index === undefined) {
+      skip(`label id ${ann.labelId} is not in the label list`);
+    } else if (h !== image.height || w !== image.width) {
+      skip(`mask is ${w}x${h} but image ${image.path} is ${image.width}x${image.height}`);
+    } else {
+      const { area, bbox } = rleMeasure(ann.rle);
+      if (area === 0) skip('empty mask');
+      else out.push({ ann, labelIndex: index, area, bbox });
+    }
+  }
+  return out;
 }
 
 export function imageStem(path: string): string {
@@ -142,7 +153,7 @@ export interface OuterRings {
 
 /** The outer ring of every part of a mask; holes are dropped (filled), and said so. */
 export function outerRings(ann: DatasetAnnotation, tolerancePx: number): OuterRings {
-  const polygons = polygonsFromMask(maskFromRle(ann.rle), tolerancePx);
+  const polygons = polygonsFromRle(ann.rle, tolerancePx);
   return { rings: polygons.map((p) => p.outer), hadHoles: polygons.some((p) => p.holes.length > 0) };
 }
 

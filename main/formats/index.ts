@@ -32,6 +32,6 @@ export type ImportFormat = keyof typeof importers;
 export const exportFormats = Object.keys(exporters) as ExportFormat[];
 export const importFormats = Object.keys(importers) as ImportFormat[];
 
-export { defaultPolygonTolerancePx } from './common.ts';
+export { defaultPolygonTolerancePx, imageStem } from './common.ts';
 export { vocPalette } from './voc.ts';
 export type * from './types.ts';

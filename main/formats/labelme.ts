@@ -22,12 +22,12 @@ export const exportLabelme: Exporter = async (labels, images, imageCount, opts) 
   const names = new StemNames();
   const filled: number[] = [];
   await visitImages(images, imageCount, opts, (image) => {
-    const shapes = writableAnnotations(image, labelIndex, report).flatMap((ann) => {
+    const shapes = writableAnnotations(image, labelIndex, report).flatMap(({ ann, labelIndex: index }) => {
       const { rings, hadHoles } = outerRings(ann, tolerancePx);
       if (hadHoles) filled.push(ann.id);
       report.annotations++;
       return rings.map((ring) => ({
-        label: labels[labelIndex.get(ann.labelId)!]!.name,
+        label: labels[index]!.name,
         points: Array.from({ length: ring.length / 2 }, (_, i) => [ring[2 * i]!, ring[2 * i + 1]!]),
         group_id: ann.id,
         description: '',

@@ -42,8 +42,8 @@ export const exportVoc: Exporter = async (labels, images, imageCount, opts) => {
     const classPx = new Uint8Array(image.width * image.height);
     const objectPx = new Uint8Array(image.width * image.height);
     let instance = 0;
-    for (const ann of writableAnnotations(image, labelIndex, report)) {
-      const classValue = labelIndex.get(ann.labelId)! + 1;
+    for (const { ann, labelIndex: index } of writableAnnotations(image, labelIndex, report)) {
+      const classValue = index + 1;
       if (classValue > maxIndex) {
         report.skipped.push({ imageId: image.id, annotationId: ann.id, reason: `label index ${classValue} does not fit in a VOC class PNG (at most ${maxIndex} labels)` });
         continue;

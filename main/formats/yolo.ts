@@ -26,13 +26,13 @@ export const exportYolo: Exporter = async (labels, images, imageCount, opts) => 
   report.files.push('classes.txt', 'data.yaml');
   await visitImages(images, imageCount, opts, (image) => {
     const lines: string[] = [];
-    for (const ann of writableAnnotations(image, labelIndex, report)) {
+    for (const { ann, labelIndex: index } of writableAnnotations(image, labelIndex, report)) {
       const { rings, hadHoles } = outerRings(ann, tolerancePx);
       if (hadHoles) filled.push(ann.id);
       if (rings.length > 1) multiPart.push(ann.id);
       for (const ring of rings) {
         const coords = ring.map((v, i) => (v / (i % 2 === 0 ? image.width : image.height)).toFixed(6));
-        lines.push(`${labelIndex.get(ann.labelId)} ${coords.join(' ')}\n`);
+        lines.push(`${index} ${coords.join(' ')}\n`);
       }
       report.annotations++;
     }

@@ -30,18 +30,24 @@ export function maskArea(m: BinaryMask): number {
 
 /** [x, y, w, h] of the smallest pixel rectangle holding every inside pixel; [0, 0, 0, 0] if empty. */
 export function maskBbox(m: BinaryMask): [number, number, number, number] {
-  let x0 = m.width, y0 = m.height, x1 = -1, y1 = -1;
-  for (let y = 0; y < m.height; y++) {
-    const row = y * m.width;
-    for (let x = 0; x < m.width; x++) {
-      if (!m.data[row + x]) continue;
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      y1 = y;
-    }
+  const { width: w, height: h, data } = m;
+  const rowHasInside = (y: number) => {
+    for (let i = y * w, end = i + w; i < end; i++) if (data[i]) return true;
+    return false;
+  };
+  let y0 = 0;
+  while (y0 < h && !rowHasInside(y0)) y0++;
+  if (y0 === h) return [0, 0, 0, 0];
+  let y1 = h - 1;
+  while (!rowHasInside(y1)) y1--;
+  // Within those rows, each row only needs looking at outside the columns found so far.
+  let x0 = w, x1 = -1;
+  for (let y = y0; y <= y1; y++) {
+    const row = y * w;
+    for (let x = 0; x < x0; x++) if (data[row + x]) { x0 = x; break; }
+    for (let x = w - 1; x > x1; x--) if (data[row + x]) { x1 = x; break; }
   }
-  return x1 < 0 ? [0, 0, 0, 0] : [x0, y0, x1 - x0 + 1, y1 - y0 + 1];
+  return [x0, y0, x1 - x0 + 1, y1 - y0 + 1];
 }
 
 function combine(a: BinaryMask, b: BinaryMask, op: string, f: (p: number, q: number) => number): BinaryMask {

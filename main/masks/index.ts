@@ -9,6 +9,6 @@ export {
 } from './binary.ts';
 export {
   type Rle, canonicalRleCounts, checkRleCounts, maskFromRle, rleArea, rleBbox, rleCountsFromString, rleFromMask,
-  rleStringFromCounts,
+  rleMeasure, rleStringFromCounts,
 } from './rle.ts';
-export { type Polygon, maskFromPolygons, polygonsFromMask } from './polygons.ts';
+export { type Polygon, maskFromPolygons, polygonsFromMask, polygonsFromRle } from './polygons.ts';

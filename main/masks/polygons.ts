@@ -15,6 +15,7 @@
  * from ceil(y - 0.5) on) and the results are merged. Traced rings therefore come back exactly.
  */
 import { type BinaryMask, checkSize, emptyMask, maskBbox } from './binary.ts';
+import { type Rle, checkRleCounts, rleBbox, rleCountsFromString } from './rle.ts';
 
 export interface Polygon {
   /** x0, y0, x1, y1, ... in pixel-corner coordinates; the ring closes back to the first point. */
@@ -30,23 +31,61 @@ const LEFT_OF = [3, 0, 1, 2];
 
 /** Outer rings and holes of every 8-connected part, simplified by Douglas-Peucker with `tolerancePx`. */
 export function polygonsFromMask(m: BinaryMask, tolerancePx: number): Polygon[] {
-  if (!(tolerancePx >= 0)) throw new Error(`polygon tolerance ${tolerancePx} is not a non-negative number`);
+  checkTolerance(tolerancePx);
   const [bx, by, bw, bh] = maskBbox(m);
   if (bw === 0) return [];
-  // Work on the bounding box only: exports call this once per annotation on full-size masks.
-  const inside = (x: number, y: number) => x >= 0 && y >= 0 && x < bw && y < bh && m.data[(y + by) * m.width + x + bx] !== 0;
-  const labels = labelParts(inside, bw, bh);
+  const pw = bw + 2;
+  const padded = new Uint8Array(pw * (bh + 2));
+  for (let y = 0; y < bh; y++) {
+    const row = (y + by) * m.width + bx;
+    for (let x = 0; x < bw; x++) padded[(y + 1) * pw + x + 1] = m.data[row + x] ? 1 : 0;
+  }
+  return tracePadded(padded, bx, by, bw, bh, tolerancePx);
+}
+
+/** polygonsFromMask for a mask held as RLE, without decoding the full-size mask first. */
+export function polygonsFromRle(r: Rle, tolerancePx: number): Polygon[] {
+  checkTolerance(tolerancePx);
+  const h = r.size[0];
+  const counts = rleCountsFromString(r.counts);
+  checkRleCounts(counts, r.size);
+  const [bx, by, bw, bh] = rleBbox(r);
+  if (bw === 0) return [];
+  const pw = bw + 2;
+  const padded = new Uint8Array(pw * (bh + 2));
+  let pos = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const end = pos + counts[i]!;
+    for (let p = pos; i % 2 === 1 && p < end; p++) {
+      const x = Math.floor(p / h);
+      padded[(p - x * h - by + 1) * pw + x - bx + 1] = 1;
+    }
+    pos = end;
+  }
+  return tracePadded(padded, bx, by, bw, bh, tolerancePx);
+}
+
+function checkTolerance(tolerancePx: number): void {
+  if (!(tolerancePx >= 0)) throw new Error(`polygon tolerance ${tolerancePx} is not a non-negative number`);
+}
+
+/**
+ * Traces the mask's bounding box (bw x bh at bx, by), given with a one-pixel empty border (row
+ * width bw + 2) so that neighbour lookups need no bounds checks: exports trace one annotation at
+ * a time on full-size images, and only the box is worth touching.
+ */
+function tracePadded(padded: Uint8Array, bx: number, by: number, bw: number, bh: number, tolerancePx: number): Polygon[] {
+  const pw = bw + 2;
+  const labelAt = labelParts(padded, pw);
+  // Corner (x, y) of the box sits between padded pixels TL = (x, y), TR, BL and BR.
   const gw = bw + 1;
   const edges = new Uint8Array(gw * (bh + 1)); // bit d set: an edge leaves this corner in direction d
   for (let y = 0; y <= bh; y++) {
     for (let x = 0; x <= bw; x++) {
-      const here = inside(x, y);
-      let bits = 0;
-      if (x < bw && here !== inside(x, y - 1)) bits |= here ? 1 : 0; // east along the top of (x, y)
-      if (y < bh && inside(x - 1, y) !== here) bits |= here ? 0 : 2; // south, inside on the west
-      if (x > 0 && inside(x - 1, y - 1) && !inside(x - 1, y)) bits |= 4; // west along the bottom of (x-1, y-1)
-      if (y > 0 && inside(x, y - 1) && !inside(x - 1, y - 1)) bits |= 8; // north, inside on the east
-      edges[y * gw + x] = bits;
+      const tl = padded[y * pw + x]!, tr = padded[y * pw + x + 1]!;
+      const bl = padded[(y + 1) * pw + x]!, br = padded[(y + 1) * pw + x + 1]!;
+      // east along the top of an inside BR, south with BL inside and BR not, west, north likewise
+      edges[y * gw + x] = (br & (tr ^ 1)) | ((bl & (br ^ 1)) << 1) | ((tl & (bl ^ 1)) << 2) | ((tr & (tl ^ 1)) << 3);
     }
   }
   const left = edges.slice();
@@ -62,8 +101,7 @@ export function polygonsFromMask(m: BinaryMask, tolerancePx: number): Polygon[] 
       const ring = traceRing(edges, left, gw, v, startDir);
       const sx = v % gw, sy = (v - sx) / gw;
       // The pixel on the right of the first edge is inside: it names the part the ring bounds.
-      const px = sx + [0, -1, -1, 0][startDir]!, py = sy + [0, 0, -1, -1][startDir]!;
-      const label = labels[py * bw + px]!;
+      const label = labelAt(sx + [1, 0, 0, 1][startDir]!, sy + [1, 1, 0, 0][startDir]!);
       const offset = ring.map((c, i) => c + (i % 2 === 0 ? bx : by));
       if (signedArea(ring) > 0) ringsOf(label).outer = offset;
       else ringsOf(label).holes.push(offset);
@@ -75,31 +113,53 @@ export function polygonsFromMask(m: BinaryMask, tolerancePx: number): Polygon[] 
   });
 }
 
-/** Labels 8-connected parts 1, 2, ... in raster order of their first pixel; 0 outside. */
-function labelParts(inside: (x: number, y: number) => boolean, w: number, h: number): Int32Array {
-  const labels = new Int32Array(w * h);
-  const stack: number[] = [];
-  let next = 0;
-  for (let start = 0; start < w * h; start++) {
-    if (labels[start] || !inside(start % w, Math.floor(start / w))) continue;
-    labels[start] = ++next;
-    stack.push(start);
-    while (stack.length) {
-      const i = stack.pop()!;
-      const x = i % w, y = (i - x) / w;
-      for (let dy = -1; dy <= 1; dy++) {
-        for (let dx = -1; dx <= 1; dx++) {
-          const nx = x + dx, ny = y + dy;
-          if (!inside(nx, ny)) continue;
-          const j = ny * w + nx;
-          if (labels[j]) continue;
-          labels[j] = next;
-          stack.push(j);
-        }
+/**
+ * Labels the 8-connected parts of a mask with an empty border (row width `pw`) 1, 2, ... in
+ * raster order of their first pixel. Works on horizontal runs with union-find, so the cost
+ * follows the number of runs, not of pixels (a 400 px disc: 400 runs, 125k pixels).
+ * Returns the label of an inside pixel.
+ */
+function labelParts(padded: Uint8Array, pw: number): (x: number, y: number) => number {
+  const rows = padded.length / pw;
+  const starts: number[] = [], ends: number[] = []; // run [start, end) in padded columns
+  const rowFirst = new Int32Array(rows + 1);
+  for (let y = 0; y < rows; y++) {
+    rowFirst[y] = starts.length;
+    for (let x = 0; x < pw; x++) {
+      if (!padded[y * pw + x]) continue;
+      const start = x;
+      while (padded[y * pw + x]) x++;
+      starts.push(start);
+      ends.push(x);
+    }
+  }
+  rowFirst[rows] = starts.length;
+  const parent = Int32Array.from(starts, (_, i) => i);
+  const root = (i: number): number => {
+    while (parent[i] !== i) i = parent[i] = parent[parent[i]!]!;
+    return i;
+  };
+  for (let y = 1; y < rows; y++) {
+    // Runs touch, diagonals included, when each starts at most one past the other's end.
+    let p = rowFirst[y - 1]!;
+    for (let c = rowFirst[y]!; c < rowFirst[y + 1]!; c++) {
+      while (p < rowFirst[y]! && ends[p]! < starts[c]!) p++;
+      for (let q = p; q < rowFirst[y]! && starts[q]! <= ends[c]!; q++) {
+        const a = root(q), b = root(c);
+        if (a !== b) parent[Math.max(a, b)] = Math.min(a, b);
       }
     }
   }
-  return labels;
+  const labelOfRoot = new Map<number, number>();
+  const runLabel = Int32Array.from(starts, (_, i) => {
+    const r = root(i);
+    if (!labelOfRoot.has(r)) labelOfRoot.set(r, labelOfRoot.size + 1);
+    return labelOfRoot.get(r)!;
+  });
+  return (x, y) => {
+    for (let i = rowFirst[y]!; i < rowFirst[y + 1]!; i++) if (starts[i]! <= x && x < ends[i]!) return runLabel[i]!;
+    throw new Error(`internal: pixel (${x}, ${y}) is in no run`);
+  };
 }
 
 function traceRing(edges: Uint8Array, left: Uint8Array, gw: number, start: number, startDir: number): number[] {

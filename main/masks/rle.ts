@@ -124,10 +124,7 @@ export function maskFromRle(r: Rle): BinaryMask {
 }
 
 export function rleArea(r: Rle): number {
-  const counts = rleCountsFromString(r.counts);
-  let area = 0;
-  for (let i = 1; i < counts.length; i += 2) area += counts[i]!;
-  return area;
+  return rleMeasure(r).area;
 }
 
 /**
@@ -135,14 +132,21 @@ export function rleArea(r: Rle): number {
  * spans the full height; [0, 0, 0, 0] when no pixel is inside.
  */
 export function rleBbox(r: Rle): [number, number, number, number] {
+  return rleMeasure(r).bbox;
+}
+
+/** Area and bbox in one pass over the runs (exports need both for every annotation). */
+export function rleMeasure(r: Rle): { area: number; bbox: [number, number, number, number] } {
   const h = r.size[0];
   const counts = rleCountsFromString(r.counts);
+  let area = 0;
   let x0 = Infinity, y0 = Infinity, x1 = -1, y1 = -1;
   let pos = 0;
   for (let i = 0; i < counts.length; i++) {
     const start = pos;
     pos += counts[i]!;
     if (i % 2 === 0 || counts[i] === 0) continue;
+    area += counts[i]!;
     const last = pos - 1;
     const xs = Math.floor(start / h), xe = Math.floor(last / h);
     x0 = Math.min(x0, xs);
@@ -155,5 +159,5 @@ export function rleBbox(r: Rle): [number, number, number, number] {
       y1 = Math.max(y1, last - xe * h);
     }
   }
-  return x1 < 0 ? [0, 0, 0, 0] : [x0, y0, x1 - x0 + 1, y1 - y0 + 1];
+  return { area, bbox: x1 < 0 ? [0, 0, 0, 0] : [x0, y0, x1 - x0 + 1, y1 - y0 + 1] };
 }

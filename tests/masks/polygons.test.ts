@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { type BinaryMask, maskArea, maskFromPolygons, polygonsFromMask } from '../../main/masks/index.ts';
+import {
+  type BinaryMask, maskArea, maskFromPolygons, polygonsFromMask, polygonsFromRle, rleFromMask,
+} from '../../main/masks/index.ts';
 import { blobMask, iou, maskFromArt, maskOf, randomMask, sameMask, seededRandom } from './helpers.ts';
 
 const ringWithIslandInHole = maskFromArt(`
@@ -112,6 +114,14 @@ describe('polygons from masks', () => {
       for (const tolerancePx of [0.5, 1, 2, 3]) {
         expect(changesStayNearTheEdge(mask, roundTrip(mask, tolerancePx), tolerancePx + 1)).toBe(true);
       }
+    }
+  });
+
+  it('traces the same polygons from RLE as from the decoded mask', () => {
+    const rand = seededRandom(13);
+    for (let i = 0; i < 100; i++) {
+      const mask = randomMask(1 + Math.floor(rand() * 25), 1 + Math.floor(rand() * 25), rand() * 0.6, rand);
+      expect(polygonsFromRle(rleFromMask(mask), 1)).toEqual(polygonsFromMask(mask, 1));
     }
   });
 
