@@ -27,12 +27,13 @@ export default defineConfig({
   main: {
     build: {
       outDir: resolve(root, 'out/main'),
-      lib: { entry: resolve(root, 'main/app/index.ts'), formats: ['es'] },
       // native modules and onnxruntime stay in node_modules (unpacked from asar at packaging)
       externalizeDeps: true,
       rolldownOptions: {
         input: {
           index: resolve(root, 'main/app/index.ts'),
+          // the SAM engine's worker thread is its own file next to index.js
+          'engine-worker': resolve(root, 'main/sam/engine-worker.ts'),
         },
       },
     },

@@ -65,17 +65,11 @@ export class ModelService {
   }
 
   async importCheckpoint(file: string, configPath: string | null, name?: string): Promise<ModelEntry> {
-    return this.#install((tmp) => importCheckpoint(file, join(tmp, 'm'), { ...(configPath ? { configPath } : {}), ...(name ? { name } : {}) }).then((info) => {
-      renameInto(join(tmp, 'm'), tmp);
-      return info;
-    }));
+    return this.#install((tmp) => importCheckpoint(file, tmp, { ...(configPath ? { configPath } : {}), ...(name ? { name } : {}) }));
   }
 
   async importOnnx(encoder: string, decoder: string, name?: string): Promise<ModelEntry> {
-    return this.#install((tmp) => importOnnxPair(encoder, decoder, join(tmp, 'm'), name ? { name } : {}).then((info) => {
-      renameInto(join(tmp, 'm'), tmp);
-      return info;
-    }));
+    return this.#install((tmp) => importOnnxPair(encoder, decoder, tmp, name ? { name } : {}));
   }
 
   /** loads the model into the engine, then remembers it as active */
@@ -119,10 +113,4 @@ export class ModelService {
     if (!existsSync(path)) throw new Error(`model ${m.name} has no quantization report (${path})`);
     return JSON.parse(readFileSync(path, 'utf8'));
   }
-}
-
-/** moves the contents of `from` into `to` (the import writes a fresh folder inside the temp one) */
-function renameInto(from: string, to: string): void {
-  for (const f of readdirSync(from)) renameSync(join(from, f), join(to, f));
-  rmSync(from, { recursive: true, force: true });
 }

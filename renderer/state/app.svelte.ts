@@ -128,7 +128,8 @@ export class AppState implements ToolHost {
   async acceptMask(): Promise<void> {
     const labelId = await this.#ensureLabel();
     const taken = await this.engine.take();
-    if (!taken || labelId === null) return;
+    if (!taken) { this.notice = 'Nothing to accept: the mask is empty (Tab shows the other candidates).'; return; }
+    if (labelId === null) return;
     const a = await this.annotations.addMask(labelId, taken.mask, taken.prompts, this.engine.status?.model?.id ?? null, taken.score);
     if (a) this.annotations.select(a.id);
     this.draftVersion++;

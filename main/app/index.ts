@@ -1,0 +1,91 @@
+/**
+ * main/app: the Electron shell, the only part of main/ that imports electron. It makes the
+ * window (contextIsolation, sandbox, no nodeIntegration, a CSP on every response, no remote
+ * content, no new windows or navigation), serves the open project's images through the
+ * `studio-image:` protocol, registers the API handlers of main/api on one IPC channel (checking
+ * that the sender is our main frame), and provides native menus and dialogs. Window state is
+ * remembered in the app's data folder. Nothing here is tested without the Electron binary; the
+ * parts with logic live in main/api and are tested end to end (tests/e2e).
+ */
+import { app, BrowserWindow, dialog, ipcMain, protocol, session } from 'electron';
+import { join } from 'node:path';
+import { createHandlers } from '../api/handlers.ts';
+import { CHANNEL_CALL, CHANNEL_EVENT, type ApiEvent } from '../../preload/api.ts';
+import { createEngine } from '../sam/engine.ts';
+import { buildMenu } from './menu.ts';
+import { IMAGE_SCHEME, registerImageProtocol } from './protocol.ts';
+import { loadWindowState, trackWindowState } from './window-state.ts';
+
+const CSP = [
+  "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", `img-src 'self' ${IMAGE_SCHEME}: blob: data:`,
+  "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
+].join('; ');
+
+protocol.registerSchemesAsPrivileged([{ scheme: IMAGE_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
+
+async function main(): Promise<void> {
+  await app.whenReady();
+  const appDataDir = app.getPath('userData');
+  const resourcesDir = app.isPackaged ? join(process.resourcesPath, 'resources') : join(app.getAppPath(), 'resources');
+  const executionProvider = 'cpu';
+  const engine = await createEngine({ threads: 0, executionProvider, workerPath: join(import.meta.dirname, 'engine-worker.js') });
+
+  let win: BrowserWindow | null = null;
+  const emit = (e: ApiEvent) => { if (win && !win.isDestroyed()) win.webContents.send(CHANNEL_EVENT, e); };
+  const { handlers, session: apiSession } = createHandlers({
+    appDataDir, resourcesDir, emit, engine, executionProvider,
+    imageUrlBase: (generation) => `${IMAGE_SCHEME}://project/${generation}/`,
+    dialogs: {
+      async openFiles(o) {
+        const r = await dialog.showOpenDialog(win!, { title: o.title, filters: o.filters, properties: o.multiple ? ['openFile', 'multiSelections'] : ['openFile'] });
+        return r.canceled ? [] : r.filePaths;
+      },
+      async openFolder(o) {
+        const r = await dialog.showOpenDialog(win!, { title: o.title, properties: ['openDirectory', 'createDirectory'] });
+        return r.canceled ? null : r.filePaths[0] ?? null;
+      },
+      async saveFile(o) {
+        const r = await dialog.showSaveDialog(win!, { title: o.title, filters: o.filters, defaultPath: o.defaultName });
+        return r.canceled ? null : r.filePath ?? null;
+      },
+    },
+  });
+
+  registerImageProtocol(apiSession);
+  session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
+    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } });
+  });
+  session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+
+  ipcMain.handle(CHANNEL_CALL, async (event, method: unknown, arg: unknown) => {
+    // only our own top frame may call: no iframes, no other windows
+    if (!win || event.sender !== win.webContents || event.senderFrame !== win.webContents.mainFrame) throw new Error('API call from an unknown frame');
+    if (typeof method !== 'string' || !Object.hasOwn(handlers, method)) throw new Error(`unknown API method ${String(method)}`);
+    return (handlers as Record<string, (a: unknown) => Promise<unknown>>)[method]!(arg);
+  });
+
+  const state = loadWindowState(appDataDir);
+  win = new BrowserWindow({
+    ...state.bounds, show: false, title: 'PTQ4SAM Studio', backgroundColor: '#16181d',
+    webPreferences: {
+      preload: join(import.meta.dirname, '../preload/index.cjs'),
+      contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true, spellcheck: false,
+    },
+  });
+  if (state.maximized) win.maximize();
+  trackWindowState(win, appDataDir);
+  win.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
+  win.webContents.on('will-navigate', (e) => e.preventDefault());
+  buildMenu((command) => emit({ type: 'menu', command }));
+  win.once('ready-to-show', () => win?.show());
+
+  if (process.env.ELECTRON_RENDERER_URL) await win.loadURL(process.env.ELECTRON_RENDERER_URL);
+  else await win.loadFile(join(import.meta.dirname, '../renderer/index.html'));
+
+  app.on('window-all-closed', () => {
+    apiSession.close();
+    void engine.dispose().finally(() => app.quit());
+  });
+}
+
+void main();

@@ -1,0 +1,235 @@
+/**
+ * The annotation flow through the real renderer and the real back end (issue 5's checks): hover
+ * preview, click -> the engine's mask on the canvas, Tab, Enter -> a row in SQLite, undo/redo,
+ * switching images, box / negative point / polygon / brush / eraser / label hotkeys (each checked
+ * on stored data), a bad image's badge, and a COCO export from the dialog.
+ */
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { activateTinyModel, buildRenderer, createStudio, FIXTURES, layerPixels, pageXY, screenshot, type Studio } from './harness.ts';
+
+let studio: Studio;
+let db: Database.Database;
+let projectPath: string;
+
+const rows = () => db.prepare('SELECT id, label_id AS labelId, area, prompts, image_id AS imageId FROM annotations ORDER BY id').all() as
+  { id: number; labelId: number; area: number; prompts: string | null; imageId: number }[];
+
+async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function shownCount(): Promise<number> {
+  return Number(await studio.page.locator('.canvas').getAttribute('data-shown-count'));
+}
+
+async function openImageNamed(name: string): Promise<void> {
+  await studio.page.locator('.image-item', { hasText: name }).click();
+  await waitFor(async () => (await studio.page.locator('.canvas').getAttribute('data-loaded')) === 'true', `${name} to load`);
+  await waitFor(async () => !(await studio.page.locator('[data-testid=encoding]').count()), 'encoding to finish');
+}
+
+beforeAll(async () => {
+  const pre = await createStudio({ rendererDir: join(process.cwd(), 'out/e2e/annotate-renderer') });
+  await buildRenderer(join(process.cwd(), 'out/e2e/annotate-renderer'));
+  const images = join(pre.dir, 'images');
+  mkdirSync(images);
+  for (const f of ['landscape.png', 'portrait.png']) copyFileSync(join(FIXTURES, f), join(images, f));
+  writeFileSync(join(images, 'broken.png'), Buffer.from('this is not a png at all'));
+  await activateTinyModel(pre);
+  projectPath = join(pre.dir, 'labels.ptq4sam');
+  pre.session.allowed.allowFile(projectPath);
+  pre.session.allowed.allowFolder(images);
+  await pre.handlers.projectCreate({ path: projectPath });
+  await pre.handlers.labelCreate({ name: 'cat', hotkey: '1' });
+  await pre.handlers.labelCreate({ name: 'dog', hotkey: '2' });
+  await pre.handlers.imagesAddFolder({ path: images });
+  studio = await pre.open();
+  db = new Database(projectPath, { readonly: true });
+  await studio.page.locator('.image-item').nth(2).waitFor();
+  await openImageNamed('landscape.png');
+});
+
+afterAll(async () => {
+  db?.close();
+  await studio?.close();
+});
+
+describe('annotating with SAM through the real renderer', () => {
+  it('shows a preview mask under the cursor before any click', async () => {
+    const before = await shownCount();
+    const at = await pageXY(studio.page, 160, 120);
+    await studio.page.mouse.move(at.x, at.y);
+    await waitFor(async () => (await shownCount()) > before, 'a hover preview');
+    await screenshot(studio.page, 'annotate-hover');
+  });
+
+  it('draws the engine mask pixel for pixel after a click', async () => {
+    await studio.page.keyboard.press('o');
+    const before = await shownCount();
+    const at = await pageXY(studio.page, 100, 80);
+    await studio.page.mouse.click(at.x, at.y);
+    await waitFor(async () => (await shownCount()) > before && (await studio.page.locator('[data-testid=candidates]').count()) > 0, 'the click result');
+    const candidate = Number(await studio.page.locator('.canvas').getAttribute('data-candidate'));
+    const imageId = studio.session.need().listImages({}).items.find((i) => i.path.endsWith('landscape.png'))!.id;
+    const expected = await studio.handlers.samPredict({ imageId, prompt: { points: [{ x: 100, y: 80, label: 1 }] } });
+    const mask = expected.masks[candidate]!;
+    expect(mask.width).toBeGreaterThan(0);
+    const onScreen = await layerPixels(studio.page, 'sam', mask.x, mask.y, mask.width, mask.height);
+    expect(Array.from(onScreen)).toEqual(Array.from(mask.data));
+    await screenshot(studio.page, 'annotate-click');
+  });
+
+  it('cycles to another candidate mask with Tab', async () => {
+    const before = Number(await studio.page.locator('.canvas').getAttribute('data-candidate'));
+    await studio.page.keyboard.press('Tab');
+    const after = Number(await studio.page.locator('.canvas').getAttribute('data-candidate'));
+    expect(after).not.toBe(before);
+  });
+
+  it('stores the mask as an annotation row on Enter', async () => {
+    await studio.page.keyboard.press('Enter');
+    await waitFor(() => rows().length === 1, 'the annotation row');
+    const [row] = rows();
+    expect(row!.area).toBeGreaterThan(0);
+    expect(JSON.parse(row!.prompts!).points).toEqual([{ x: 100, y: 80, label: 1 }]);
+    await expect.poll(() => studio.page.locator('[data-annotation-id]').count()).toBe(1);
+    await studio.page.keyboard.press('f');
+    await screenshot(studio.page, 'annotate-accepted');
+  });
+
+  it('undoes and redoes the accepted mask with Ctrl+Z and Ctrl+Shift+Z', async () => {
+    await studio.page.keyboard.press('Control+z');
+    await waitFor(() => rows().length === 0, 'undo');
+    await expect.poll(() => studio.page.locator('[data-annotation-id]').count()).toBe(0);
+    await studio.page.keyboard.press('Control+Shift+z');
+    await waitFor(() => rows().length === 1, 'redo');
+    await expect.poll(() => studio.page.locator('[data-annotation-id]').count()).toBe(1);
+  });
+
+  it('keeps the annotation after switching to the next image and back', async () => {
+    await studio.page.keyboard.press('d');
+    await expect.poll(() => studio.page.locator('[data-annotation-id]').count()).toBe(0);
+    await studio.page.keyboard.press('a');
+    await expect.poll(() => studio.page.locator('[data-annotation-id]').count()).toBe(1);
+    expect(rows()).toHaveLength(1);
+  });
+
+  it('relabels the selected annotation with a label hotkey', async () => {
+    const dog = studio.session.need().findLabelByName('dog')!;
+    await studio.page.locator('.ann-name').first().click();
+    await studio.page.keyboard.press('2');
+    await waitFor(() => rows()[0]!.labelId === dog.id, 'the relabel');
+    await studio.page.keyboard.press('Escape');
+  });
+
+  it('stores a negative point given with a right click', async () => {
+    const count = rows().length;
+    const pos = await pageXY(studio.page, 200, 150);
+    const neg = await pageXY(studio.page, 230, 160);
+    const before = await shownCount();
+    await studio.page.mouse.click(pos.x, pos.y);
+    await waitFor(async () => (await shownCount()) > before, 'the positive point\'s mask');
+    const refined = await shownCount();
+    await studio.page.mouse.click(neg.x, neg.y, { button: 'right' });
+    await waitFor(async () => (await shownCount()) > refined, 'the refined mask');
+    // random-weight model: a refined candidate can be empty; the user would Tab to another
+    for (let i = 0; i < 4 && (await studio.page.locator('.canvas').getAttribute('data-shown-width')) === '0'; i++) await studio.page.keyboard.press('Tab');
+    await studio.page.keyboard.press('Enter');
+    await waitFor(() => rows().length === count + 1, 'the new row');
+    const points = JSON.parse(rows().at(-1)!.prompts!).points as { label: number }[];
+    expect(points.map((p) => p.label)).toEqual([1, 0]);
+  });
+
+  it('stores a box prompt drawn with the box tool', async () => {
+    const count = rows().length;
+    await studio.page.keyboard.press('x');
+    const a = await pageXY(studio.page, 40, 40);
+    const b = await pageXY(studio.page, 140, 120);
+    const before = await shownCount();
+    await studio.page.mouse.move(a.x, a.y);
+    await studio.page.mouse.down();
+    await studio.page.mouse.move((a.x + b.x) / 2, (a.y + b.y) / 2);
+    await studio.page.mouse.move(b.x, b.y);
+    await studio.page.mouse.up();
+    await waitFor(async () => (await shownCount()) > before, 'the box prediction');
+    await screenshot(studio.page, 'annotate-box');
+    await studio.page.keyboard.press('Enter');
+    await waitFor(() => rows().length === count + 1, 'the box row');
+    const box = JSON.parse(rows().at(-1)!.prompts!).box as number[];
+    expect(box.map(Math.round)).toEqual([40, 40, 140, 120]);
+  });
+
+  it('stores a polygon drawn with the polygon tool', async () => {
+    const count = rows().length;
+    await studio.page.keyboard.press('p');
+    for (const [x, y] of [[10, 10], [60, 10], [60, 50], [10, 50]] as const) {
+      const at = await pageXY(studio.page, x, y);
+      await studio.page.mouse.click(at.x, at.y);
+    }
+    await studio.page.keyboard.press('Enter');
+    await waitFor(() => rows().length === count + 1, 'the polygon row');
+    expect(rows().at(-1)!.area).toBe(50 * 40);
+  });
+
+  it('grows the selected annotation with the brush and shrinks it with the eraser', async () => {
+    const target = rows().at(-1)!;
+    await studio.page.locator(`[data-annotation-id="${target.id}"] .ann-name`).click();
+    await studio.page.keyboard.press('b');
+    const a = await pageXY(studio.page, 80, 30);
+    const b = await pageXY(studio.page, 120, 30);
+    await studio.page.mouse.move(a.x, a.y);
+    await studio.page.mouse.down();
+    await studio.page.mouse.move(b.x, b.y, { steps: 4 });
+    await studio.page.mouse.up();
+    await waitFor(() => rows().find((r) => r.id === target.id)!.area > target.area, 'the brush stroke');
+    const grown = rows().find((r) => r.id === target.id)!.area;
+    await studio.page.keyboard.press('e');
+    const c = await pageXY(studio.page, 20, 30);
+    const d = await pageXY(studio.page, 50, 30);
+    await studio.page.mouse.move(c.x, c.y);
+    await studio.page.mouse.down();
+    await studio.page.mouse.move(d.x, d.y, { steps: 4 });
+    await studio.page.mouse.up();
+    await waitFor(() => rows().find((r) => r.id === target.id)!.area < grown, 'the eraser stroke');
+    await screenshot(studio.page, 'annotate-brush');
+  });
+
+  it('shows an error badge on an undecodable image and still opens the others', async () => {
+    await expect.poll(() => studio.page.locator('.image-item', { hasText: 'broken.png' }).locator('[data-testid=error-badge]').count()).toBe(1);
+    await studio.page.locator('.image-item', { hasText: 'broken.png' }).click();
+    await expect.poll(() => studio.page.locator('[data-testid=image-error]').count()).toBe(1);
+    await screenshot(studio.page, 'image-error');
+    await openImageNamed('portrait.png');
+    expect(await studio.page.locator('[data-testid=image-error]').count()).toBe(0);
+  });
+
+  it('exports COCO from the dialog with every stored annotation', async () => {
+    const outDir = join(studio.dir, 'export-coco');
+    studio.dialogs.folders.push(outDir);
+    await studio.page.keyboard.press('Control+e');
+    await studio.page.locator('[data-format=coco]').check();
+    await studio.page.locator('[data-testid=export-choose]').click();
+    await expect.poll(() => studio.page.locator('[data-testid=export-dialog] code').first().textContent()).toBe(outDir);
+    await studio.page.locator('[data-testid=export-run]').click();
+    await studio.page.locator('[data-testid=export-report]').waitFor();
+    await screenshot(studio.page, 'export-dialog');
+    const coco = JSON.parse(readFileSync(join(outDir, 'annotations.json'), 'utf8')) as { annotations: { id: number }[] };
+    expect(coco.annotations).toHaveLength(rows().length);
+    await studio.page.keyboard.press('Escape');
+  });
+
+  it('lists every shortcut on the sheet opened with ?', async () => {
+    await studio.page.keyboard.press('?');
+    await studio.page.locator('[data-testid=shortcut-sheet]').waitFor();
+    expect(await studio.page.locator('[data-testid=shortcut-sheet] kbd', { hasText: 'Tab' }).count()).toBe(1);
+    await screenshot(studio.page, 'shortcuts');
+    await studio.page.keyboard.press('Escape');
+  });
+});

@@ -1,0 +1,158 @@
+/**
+ * End-to-end harness: the real renderer (built with the same vite config as the app) in Debian's
+ * Chromium, with `window.api` bound through `context.exposeBinding` to the real main/api handlers
+ * over real services (SQLite project, onnxruntime engine in its worker). Files are served with
+ * `context.route()`, no port. Dialogs answer from a queue the test fills.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { extname, join, resolve } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { build } from 'vite';
+import { rendererConfig } from '../../electron.vite.config.ts';
+import { createHandlers, type Handlers } from '../../main/api/handlers.ts';
+import type { Dialogs } from '../../main/api/context.ts';
+import type { Session } from '../../main/api/session.ts';
+import { createEngine, type Engine } from '../../main/sam/engine.ts';
+import { API_METHODS, type ApiEvent } from '../../preload/api.ts';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const FIXTURES = join(ROOT, 'tests/fixtures/sam-tiny');
+export const SCREENSHOTS = join(ROOT, 'out/screenshots');
+const ORIGIN = 'http://studio.test';
+
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync',
+];
+
+const MIME: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png' };
+
+export async function buildRenderer(outDir: string): Promise<void> {
+  await build({ ...rendererConfig, logLevel: 'error', build: { ...rendererConfig.build, outDir, emptyOutDir: true } });
+}
+
+/** Dialog answers, consumed in order; an empty queue answers "cancelled". */
+export class QueuedDialogs implements Dialogs {
+  files: string[][] = [];
+  folders: (string | null)[] = [];
+  saves: (string | null)[] = [];
+  async openFiles() { return this.files.shift() ?? []; }
+  async openFolder() { return this.folders.shift() ?? null; }
+  async saveFile() { return this.saves.shift() ?? null; }
+}
+
+export interface Studio {
+  dir: string;
+  appDataDir: string;
+  dialogs: QueuedDialogs;
+  handlers: Handlers;
+  session: Session;
+  engine: Engine;
+  browser: Browser;
+  context: BrowserContext;
+  page: Page;
+  close(): Promise<void>;
+}
+
+/** Everything up to (not including) loading the page, so tests can prepare the back end first. */
+export async function createStudio(opts: { rendererDir: string; resourcesDir?: string }): Promise<Omit<Studio, 'browser' | 'context' | 'page' | 'close'> & { open(): Promise<Studio> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'studio-e2e-'));
+  const appDataDir = join(dir, 'appdata');
+  mkdirSync(appDataDir);
+  const dialogs = new QueuedDialogs();
+  const engine = await createEngine({ threads: 1 });
+  let page: Page | null = null;
+  const emit = (e: ApiEvent) => { void page?.evaluate((ev) => (window as any).__apiEmit?.(ev), e).catch(() => undefined); };
+  const { handlers, session } = createHandlers({
+    appDataDir, resourcesDir: opts.resourcesDir ?? join(ROOT, 'resources'), dialogs, emit, engine, executionProvider: 'cpu',
+    imageUrlBase: (generation) => `${ORIGIN}/image/${generation}/`,
+  });
+  const base = { dir, appDataDir, dialogs, handlers, session, engine };
+
+  async function open(): Promise<Studio> {
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
+    await context.route(`${ORIGIN}/**`, async (route) => {
+      const url = new URL(route.request().url());
+      const img = /^\/image\/(\d+)\/(.*)$/.exec(url.pathname);
+      if (img) {
+        const served = await session.images.serve(Number(img[1]) === session.generation ? session.project : null, img[2]!);
+        return route.fulfill({ status: served.status, contentType: served.mime, body: Buffer.from(served.body) });
+      }
+      const file = join(opts.rendererDir, url.pathname === '/' ? 'index.html' : url.pathname);
+      try {
+        return route.fulfill({ status: 200, contentType: MIME[extname(file)] ?? 'application/octet-stream', body: readFileSync(file) });
+      } catch {
+        return route.fulfill({ status: 404, body: 'not found' });
+      }
+    });
+    await context.exposeBinding('__apiCall', async (_source, method: string, arg: unknown) => {
+      const h = (handlers as Record<string, (a: unknown) => Promise<unknown>>)[method];
+      if (!h) throw new Error(`unknown API method ${method}`);
+      return h(arg);
+    });
+    await context.addInitScript((methods: string[]) => {
+      const listeners = new Set<(e: unknown) => void>();
+      const api: Record<string, unknown> = {
+        onEvent: (l: (e: unknown) => void) => { listeners.add(l); return () => listeners.delete(l); },
+      };
+      for (const m of methods) api[m] = (arg: unknown) => (window as any).__apiCall(m, arg);
+      (window as any).__studioDebug = true;
+      (window as any).__apiEmit = (e: unknown) => { for (const l of listeners) l(e); };
+      (window as any).api = Object.freeze(api);
+    }, [...API_METHODS]);
+    const p = await context.newPage();
+    page = p;
+    p.on('pageerror', (err) => console.error('page error:', err.message));
+    p.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') console.error(`page ${m.type()}:`, m.text()); });
+    await p.goto(`${ORIGIN}/index.html`);
+    return {
+      ...base, browser, context, page: p,
+      async close() {
+        await browser.close();
+        session.close();
+        await engine.dispose();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  return { ...base, open };
+}
+
+/** Imports the sam-tiny checkpoint as a model and makes it active. */
+export async function activateTinyModel(s: { handlers: Handlers; session: Session }): Promise<string> {
+  const checkpointPath = join(FIXTURES, 'sam_tiny.pth');
+  const configPath = join(FIXTURES, 'config.json');
+  s.session.allowed.allowFile(checkpointPath);
+  s.session.allowed.allowFile(configPath);
+  const m = await s.handlers.modelImportCheckpoint({ checkpointPath, configPath, name: 'sam-tiny' });
+  await s.handlers.modelSetActive({ modelId: m.id });
+  return m.id;
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+}
+
+/** Where image pixel (x, y) is on the page, from the canvas's current view. */
+export async function pageXY(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
+  const canvas = page.locator('.canvas');
+  const box = (await canvas.boundingBox())!;
+  const [scale, vx, vy] = (await canvas.getAttribute('data-view'))!.split(',').map(Number) as [number, number, number];
+  return { x: box.x + vx + x * scale, y: box.y + vy + y * scale };
+}
+
+/** Which pixels of the image (x0..x0+w, y0..y0+h) are coloured on a layer's canvas, as 0/1 (1:1 view, DPR 1). */
+export async function layerPixels(page: Page, layer: string, x0: number, y0: number, w: number, h: number): Promise<Uint8Array> {
+  const bits = await page.evaluate(({ layer, x0, y0, w, h }) => {
+    const canvas = document.querySelector(`canvas[data-layer="${layer}"]`) as HTMLCanvasElement;
+    const [, vx, vy] = (document.querySelector('.canvas') as HTMLElement).dataset.view!.split(',').map(Number) as [number, number, number];
+    const data = canvas.getContext('2d')!.getImageData(vx + x0, vy + y0, w, h).data;
+    const out: number[] = [];
+    for (let i = 3; i < data.length; i += 4) out.push(data[i]! > 0 ? 1 : 0);
+    return out;
+  }, { layer, x0, y0, w, h });
+  return Uint8Array.from(bits);
+}
