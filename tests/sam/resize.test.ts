@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -32,6 +33,45 @@ describe('resizing like PIL', () => {
     expect(reference.shape).toEqual([outH, outW, 3]);
     const resized = resizeBilinearPil(img, size.width, size.height);
     expect(compare(resized.data, reference.data as Uint8Array)).toEqual({ maxAbsDiff: 0, differing: 0 });
+  });
+
+  /** A deterministic test card; the same formula in NumPy made the Pillow hashes below. */
+  function testCard(width: number, height: number): RgbImage {
+    const data = new Uint8Array(width * height * 3);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const i = (y * width + x) * 3;
+        data[i] = (x * 7 + y * 13 + ((x * y) % 17)) & 255;
+        data[i + 1] = (x * x + 3 * y) & 255;
+        data[i + 2] = ((x ^ y) * 5 + Math.floor(x / 3) * Math.floor(y / 5)) & 255;
+      }
+    }
+    return { width, height, data, exifOrientation: 1 };
+  }
+  const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+  // SHA-256 of Pillow 9.4's np.asarray(Image.fromarray(card).resize((w, h), Image.BILINEAR)):
+  // enlarging, shrinking, one axis only, heights under and not a multiple of 4, extreme ratios.
+  it.each([
+    [131, 97, 1024, 758, 'c871cceb1e75ce52052bfd0034553243144586a250a4b2d6202415b02b9e35e9'],
+    [131, 97, 13, 7, '1b6f38e8e7fd19d7fd76bdc068f0c63342cf7f41b870a537b8b6f631b5908d55'],
+    [131, 97, 131, 50, 'e4876030f37d4b1db942a6ec1706a8b6d7c731d1ccc567ad8d2941447beeba31'],
+    [131, 97, 50, 97, 'fe3182451e322a3c4252f4a2ec8db0d87ec3f5d039ed53649279367d5e7a2244'],
+    [131, 97, 300, 301, 'a13f60d75a7dea98f19d64f126d30d061c6dfd3f1ea597ea5aee72a6d47b98c0'],
+    [131, 97, 1, 1, '6ddd9ffe0858e66e798c56b780d3357ae1b9db7e9255b551af19563c51bffedb'],
+    [131, 97, 2000, 3, 'dd4275dba36b31ba70b4355427e3dff4f7a462e84722ba11fe8cf7a3e684e1bb'],
+    [131, 97, 3, 2000, '0e376b6dd7ea9a464183de71aec94ab473f9424c6dc361c70104c4cb4d370d54'],
+    [997, 513, 37, 19, '1fa9041edcaf386403a2d8cdca8dc407ac17d66d03407b1a24a93941f6f0b7fd'],
+    [997, 513, 1024, 527, '55342503b54933db916a509c573eed47e53ebb52407b73ee59f9bc2c8349188e'],
+    [997, 513, 998, 514, '35ca3f8e183af19627b9a6cb69af5aeb2dc6b6a3fc0a11d37885dce99b572d3e'],
+    [997, 513, 500, 257, '61187c3b364faea6a0fc0aa0e2e5371b0869d87c80e4dc07cf72057992791874'],
+  ])('resizes a %ix%i test card to %ix%i with exactly the bytes Pillow produces', (w, h, outW, outH, expected) => {
+    expect(sha256(resizeBilinearPil(testCard(w, h), outW, outH).data)).toBe(expected);
+  });
+
+  it('builds the same test card as the NumPy script that made the hashes', () => {
+    expect(sha256(testCard(131, 97).data).slice(0, 16)).toBe('bbfa5632424d968e');
+    expect(sha256(testCard(997, 513).data).slice(0, 16)).toBe('61ad7a786adc7cd6');
   });
 
   it('gives ResizeLongestSide sizes, rounding half up', () => {

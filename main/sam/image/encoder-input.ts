@@ -25,12 +25,15 @@ export function samEncoderInput(img: RgbImage): { tensor: Float32Array; resizedW
   const resized = resizeBilinearPil(img, size.width, size.height);
   const plane = SAM_INPUT_SIZE * SAM_INPUT_SIZE;
   const tensor = new Float32Array(3 * plane);
-  for (let c = 0; c < 3; c++) {
-    const table = normalisedByChannel[c]!;
-    for (let y = 0; y < size.height; y++) {
-      let p = y * size.width * 3 + c;
-      const o = c * plane + y * SAM_INPUT_SIZE;
-      for (let x = 0; x < size.width; x++, p += 3) tensor[o + x] = table[resized.data[p]!]!;
+  const [r, g, b] = normalisedByChannel as [Float32Array, Float32Array, Float32Array];
+  const src = resized.data;
+  for (let y = 0; y < size.height; y++) {
+    let p = y * size.width * 3;
+    let o = y * SAM_INPUT_SIZE;
+    for (let x = 0; x < size.width; x++, p += 3, o++) {
+      tensor[o] = r[src[p]!]!;
+      tensor[plane + o] = g[src[p + 1]!]!;
+      tensor[2 * plane + o] = b[src[p + 2]!]!;
     }
   }
   return { tensor, resizedWidth: size.width, resizedHeight: size.height };

@@ -1,0 +1,73 @@
+/**
+ * Time of each preprocessing step for SAM's encoder: decode (sharp), PIL-exact bilinear resize to
+ * 1024 on the long side, and the whole encoder input (resize + normalise + pad). Medians after
+ * warm-up, all measured in one run:
+ *   npx tsx bench/image-preprocess.ts [image ...]   (default: the test photos plus a 4000x3000 JPEG)
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { decodeImage, resizeBilinearPil, resizedSize, samEncoderInput } from '../main/sam/image/index.ts';
+
+const WARM_UP = 3;
+const RUNS = 9;
+
+async function median(fn: () => unknown): Promise<number> {
+  for (let i = 0; i < WARM_UP; i++) await fn();
+  const times: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const started = performance.now();
+    await fn();
+    times.push(performance.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(RUNS / 2)]!;
+}
+
+/** A 4000x3000 camera-sized JPEG with smooth gradients and noise, written to a temporary folder. */
+async function cameraSizedJpeg(dir: string): Promise<string> {
+  const width = 4000;
+  const height = 3000;
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 3;
+      const noise = (Math.imul(i, 2654435761) >>> 28) - 8;
+      data[i] = ((x * 255) / width + noise) & 255;
+      data[i + 1] = ((y * 255) / height + noise) & 255;
+      data[i + 2] = ((x + y) % 256 + noise) & 255;
+    }
+  }
+  const path = join(dir, 'camera-4000x3000.jpg');
+  await sharp(data, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toFile(path);
+  return path;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-image-'));
+  try {
+    const photos = join(import.meta.dirname, '..', 'tests', 'fixtures', 'photos');
+    const paths = process.argv.length > 2
+      ? process.argv.slice(2)
+      : [join(photos, 'rocket.jpg'), join(photos, 'hubble_deep_field.jpg'), join(import.meta.dirname, '..', 'tests', 'fixtures', 'sam-tiny', 'large.png'), await cameraSizedJpeg(dir)];
+    const rows = [];
+    for (const path of paths) {
+      const img = await decodeImage(path);
+      const size = resizedSize(img.width, img.height);
+      rows.push({
+        image: path.split('/').at(-1)!,
+        size: `${img.width}x${img.height}`,
+        resized: `${size.width}x${size.height}`,
+        'decode ms': (await median(() => decodeImage(path))).toFixed(1),
+        'resize ms': (await median(() => resizeBilinearPil(img, size.width, size.height))).toFixed(1),
+        'encoder input ms': (await median(() => samEncoderInput(img))).toFixed(1),
+      });
+    }
+    console.table(rows);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
