@@ -4,6 +4,7 @@
  */
 import http, { type IncomingMessage, type ClientRequest } from 'node:http';
 import https from 'node:https';
+import { isIP } from 'node:net';
 import tls from 'node:tls';
 import { DownloadError, networkError } from './errors.ts';
 import { openTunnel, proxyAuthorization, proxyFor, proxyPort } from './proxy.ts';
@@ -49,7 +50,7 @@ async function sendRequest(url: URL, headers: Record<string, string>, env: NodeJ
     port,
     path: `${url.pathname}${url.search}`,
     agent: undefined,
-    createConnection: () => tls.connect({ socket, servername: url.hostname }),
+    createConnection: () => tls.connect({ socket, ...(isIP(url.hostname) ? {} : { servername: url.hostname }) }),
   });
 }
 

@@ -1,0 +1,152 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findModel, loadCatalog, parseCatalog } from '../../main/sam/catalog.ts';
+import { startServer, type TestServer } from './fixture-server.ts';
+
+const tinyConfig = JSON.parse(readFileSync(new URL('../fixtures/sam-tiny/config.json', import.meta.url), 'utf8'));
+
+const pth = {
+  id: 'tiny',
+  name: 'SAM tiny',
+  format: 'pth',
+  url: 'http://127.0.0.1:1/sam_tiny.pth',
+  md5: '30a26176096b16213ff78d6c24c61c1f',
+  bytes: 14545147,
+  licence: 'Apache-2.0',
+};
+
+function withModel(model: Record<string, unknown>): string {
+  return JSON.stringify({ models: [model] });
+}
+
+function problem(model: Record<string, unknown>): string {
+  try {
+    parseCatalog(withModel(model), 'test.json');
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error('the catalog was accepted');
+}
+
+describe('the bundled catalog', () => {
+  it('lists the official SAM ViT-B, ViT-L and ViT-H checkpoints by MD5 under Apache-2.0', async () => {
+    const catalog = await loadCatalog();
+    expect(catalog.models.map((m) => m.id)).toEqual(['sam_vit_b', 'sam_vit_l', 'sam_vit_h']);
+    const vitB = findModel(catalog, 'sam_vit_b');
+    expect(vitB.files).toEqual([{
+      role: 'checkpoint',
+      url: 'https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth',
+      expected: { algorithm: 'md5', digest: '01ec64d29a2fca3f0661936605ae66f8' },
+      fileName: 'sam_vit_b_01ec64.pth',
+    }]);
+    expect(catalog.models.every((m) => m.licence === 'Apache-2.0' && m.format === 'pth')).toBe(true);
+  });
+
+  it('names each file after the first six digits of its MD5', async () => {
+    const catalog = await loadCatalog();
+    for (const model of catalog.models) {
+      const file = model.files[0]!;
+      expect(file.fileName).toBe(`${model.id}_${file.expected.digest.slice(0, 6)}.pth`);
+    }
+  });
+});
+
+describe('parseCatalog', () => {
+  it('accepts an entry with a config for a size that is not ViT-B/L/H', () => {
+    const catalog = parseCatalog(withModel({ ...pth, config: tinyConfig }), 'test.json');
+    expect(catalog.models[0]!.config?.encoder_embed_dim).toBe(64);
+  });
+
+  it('accepts an ONNX pair with per-file sha256s', () => {
+    const pair = {
+      id: 'pair', name: 'A pair', format: 'onnx-pair', bytes: 10, licence: 'Apache-2.0',
+      urls: { encoder: 'https://h/enc.onnx', decoder: 'https://h/dec.onnx' },
+      sha256s: { encoder: 'a'.repeat(64), decoder: 'B'.repeat(64) },
+    };
+    const model = parseCatalog(withModel(pair), 'test.json').models[0]!;
+    expect(model.files.map((f) => [f.role, f.fileName, f.expected.digest])).toEqual([
+      ['encoder', 'enc.onnx', 'a'.repeat(64)],
+      ['decoder', 'dec.onnx', 'b'.repeat(64)],
+    ]);
+  });
+
+  it('names the entry and the field of a malformed checksum', () => {
+    expect(problem({ ...pth, md5: 'xyz' })).toBe('test.json: model "tiny": "md5" must be 32 hex digits (md5)');
+  });
+
+  it('requires exactly one kind of checksum', () => {
+    expect(problem({ ...pth, sha256: 'a'.repeat(64) })).toBe('test.json: model "tiny": needs exactly one of "sha256" or "md5"');
+    const { md5: _md5, ...noHash } = pth;
+    expect(problem(noHash)).toBe('test.json: model "tiny": needs exactly one of "sha256" or "md5"');
+  });
+
+  it('rejects a URL that is not http(s)', () => {
+    expect(problem({ ...pth, url: 'ftp://h/x.pth' })).toBe('test.json: model "tiny": "url" must be an http(s) URL, got "ftp://h/x.pth"');
+  });
+
+  it('rejects a size that is not a positive integer', () => {
+    expect(problem({ ...pth, bytes: '14 MB' })).toBe('test.json: model "tiny": "bytes" must be a positive integer');
+  });
+
+  it('rejects an unknown format', () => {
+    expect(problem({ ...pth, format: 'tflite' })).toBe('test.json: model "tiny": "format" must be "pth" or "onnx-pair", got "tflite"');
+  });
+
+  it('rejects an entry without a licence', () => {
+    expect(problem({ ...pth, licence: '' })).toBe('test.json: model "tiny": "licence" must name the licence, e.g. "Apache-2.0"');
+  });
+
+  it('rejects an ONNX pair without a decoder URL', () => {
+    const pair = { id: 'pair', name: 'p', format: 'onnx-pair', bytes: 1, licence: 'MIT', urls: { encoder: 'https://h/e.onnx' }, md5s: { encoder: 'a'.repeat(32), decoder: 'a'.repeat(32) } };
+    expect(problem(pair)).toBe('test.json: model "pair": "urls.decoder" must be a URL string');
+  });
+
+  it('rejects a config value of the wrong type, naming the entry', () => {
+    expect(problem({ ...pth, config: { ...tinyConfig, qkv_bias: 'yes' } })).toBe('test.json: model "tiny": "config": "qkv_bias" must be true or false');
+  });
+
+  it('rejects a model listed twice', () => {
+    expect(() => parseCatalog(JSON.stringify({ models: [pth, pth] }), 'test.json')).toThrow('test.json: model "tiny" is listed twice');
+  });
+
+  it('rejects text that is not JSON', () => {
+    expect(() => parseCatalog('{models:', 'test.json')).toThrow(/^test\.json: not valid JSON/);
+  });
+});
+
+describe('loadCatalog', () => {
+  let server: TestServer;
+  let dir: string;
+  beforeAll(async () => {
+    server = await startServer();
+    dir = mkdtempSync(join(tmpdir(), 'catalog-test-'));
+  });
+  afterAll(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reads a catalog from a file', async () => {
+    const file = join(dir, 'catalog.json');
+    writeFileSync(file, withModel(pth));
+    expect((await loadCatalog(file)).models[0]!.id).toBe('tiny');
+  });
+
+  it('reads a catalog from an http URL', async () => {
+    server.route('/catalog.json', (_req, res) => res.end(withModel(pth)));
+    const catalog = await loadCatalog(server.url('/catalog.json'));
+    expect(catalog.source).toBe(server.url('/catalog.json'));
+    expect(catalog.models[0]!.id).toBe('tiny');
+  });
+
+  it('says which catalog file cannot be read', async () => {
+    await expect(loadCatalog(join(dir, 'missing.json'))).rejects.toThrow(`catalog ${join(dir, 'missing.json')} cannot be read (ENOENT)`);
+  });
+
+  it('lists the known ids when a model is not in the catalog', async () => {
+    const catalog = await loadCatalog();
+    expect(() => findModel(catalog, 'sam_vit_x')).toThrow('no model "sam_vit_x" (known: sam_vit_b, sam_vit_l, sam_vit_h)');
+  });
+});
