@@ -1,0 +1,69 @@
+/**
+ * First launch without any model (issue 6, item 5): the app offers the setup wizard, can skip
+ * it, and opens on the sample project where the manual tools work and the SAM tools say how to
+ * get a model.
+ */
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildRenderer, createStudio, screenshot, type Studio } from './harness.ts';
+
+let studio: Studio;
+
+beforeAll(async () => {
+  const rendererDir = join(process.cwd(), 'out/e2e/sample-renderer');
+  await buildRenderer(rendererDir);
+  const pre = await createStudio({ rendererDir });
+  studio = await pre.open();
+});
+
+afterAll(async () => {
+  await studio?.close();
+});
+
+describe('first launch without a model', () => {
+  it('offers the setup wizard with the catalog models', async () => {
+    await studio.page.locator('[data-testid=wizard]').waitFor();
+    await expect.poll(() => studio.page.locator('[data-testid=wizard] input[type=radio]').count()).toBeGreaterThan(0);
+    await screenshot(studio.page, 'wizard');
+  });
+
+  it('opens the sample project when the wizard is skipped', async () => {
+    await studio.page.locator('[data-testid=wizard-skip]').click();
+    await expect.poll(() => studio.page.locator('.image-item').count()).toBeGreaterThan(0);
+    expect(studio.session.need().dbPath.startsWith(studio.appDataDir)).toBe(true);
+    expect(studio.session.prefs.get().setup.skipped).toBe(true);
+  });
+
+  it('tells how to get a model instead of running the SAM tools', async () => {
+    await expect.poll(() => studio.page.locator('[data-testid=no-model-hint]').count()).toBe(1);
+    expect(await studio.page.locator('[data-tool=point]').isDisabled()).toBe(true);
+    await studio.page.keyboard.press('s');
+    await expect.poll(() => studio.page.locator('[data-testid=notice]').textContent()).toContain('Models');
+  });
+
+  it('stores a polygon drawn on a sample image without a model', async () => {
+    await studio.page.locator('.image-item').first().click();
+    await expect.poll(() => studio.page.locator('.canvas').getAttribute('data-loaded')).toBe('true');
+    await studio.page.keyboard.press('p');
+    const box = (await studio.page.locator('.canvas').boundingBox())!;
+    const cx = box.x + box.width / 2, cy = box.y + box.height / 2;
+    for (const [dx, dy] of [[-60, -40], [60, -40], [60, 40], [-60, 40]] as const) await studio.page.mouse.click(cx + dx, cy + dy);
+    await studio.page.keyboard.press('Enter');
+    await expect.poll(() => studio.page.locator('[data-annotation-id]').count()).toBe(1);
+    const db = new Database(studio.session.need().dbPath, { readonly: true });
+    try {
+      const row = db.prepare('SELECT area FROM annotations').get() as { area: number };
+      expect(row.area).toBeGreaterThan(0);
+    } finally {
+      db.close();
+    }
+    await screenshot(studio.page, 'sample-project');
+  });
+
+  it('shows the models page with no model yet', async () => {
+    await studio.page.keyboard.press('m');
+    await studio.page.locator('[data-testid=models-page]').waitFor();
+    await screenshot(studio.page, 'models');
+  });
+});
