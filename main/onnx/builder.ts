@@ -55,6 +55,9 @@ export class GraphBuilder {
   private readonly constCache = new Map<string, string>();
   private usesMsDomain = false;
 
+  /** `constPrefix` keeps generated constant names apart when graphs are merged. */
+  constructor(private readonly opts: { constPrefix?: string } = {}) {}
+
   input(name: string, elemType: ElemType, shape: (number | string)[]): string {
     this.inputs.push(valueInfo(name, elemType, shape));
     return name;
@@ -90,7 +93,7 @@ export class GraphBuilder {
   }
 
   private constant(prefix: string, dims: number[], data: TensorData): string {
-    const name = this.unique(`${prefix}_${this.constCache.size}`);
+    const name = this.unique(`${this.opts.constPrefix ?? ''}${prefix}_${this.constCache.size}`);
     this.initializers.push(makeTensor(name, dims, data));
     return name;
   }

@@ -43,6 +43,8 @@ function sessionOptions(s: SessionSettings, provider: ExecutionProviderName): or
     graphOptimizationLevel: 'all',
     intraOpNumThreads: s.threads ?? 0,
     interOpNumThreads: 1,
+    // warnings about shape-inference merges of imported graphs are noise to users
+    logSeverityLevel: 3,
   };
 }
 

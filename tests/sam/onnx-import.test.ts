@@ -1,0 +1,87 @@
+/**
+ * SAM ONNX pairs as other tools export them: an encoder with preprocessing baked in (HxWx3
+ * input, as samexporter's --use-preprocess writes) and a single-mask decoder (K = 1).
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GraphBuilder } from '../../main/onnx/builder.ts';
+import { loadModel, saveModel } from '../../main/onnx/model-io.ts';
+import type { ModelProto } from '../../main/onnx/proto.ts';
+import { readNpy, readNpyFloat32 } from '../../main/sam/npy.ts';
+import { importModel } from '../../main/sam/model-dir.ts';
+import { runCli } from '../helpers/cli.ts';
+import { maxAbsDiff, SAM_TINY, samTinyModelDir } from '../helpers/sam-tiny.ts';
+
+let model: { dir: string; cleanup: () => void };
+const work = mkdtempSync(join(tmpdir(), 'onnx-import-'));
+beforeAll(async () => { model = await samTinyModelDir(); });
+afterAll(() => { model.cleanup(); rmSync(work, { recursive: true, force: true }); });
+
+/** Prepends normalisation, HWC->NCHW and zero padding to 1024 in front of our encoder graph. */
+function withBakedPreprocessing(encoder: ModelProto): ModelProto {
+  const b = new GraphBuilder({ constPrefix: 'preprocess_' });
+  const x = b.input('image', 'float32', ['h', 'w', 3]);
+  const norm = b.op('Div', [b.op('Sub', [x, b.constF([123.675, 116.28, 103.53])]), b.constF([58.395, 57.12, 57.375])]);
+  const nchw = b.op('Unsqueeze', [b.op('Transpose', [norm], { perm: [2, 0, 1] }), b.constI64([0])]);
+  const hw = b.op('Slice', [b.op('Shape', [nchw]), b.constI64([2]), b.constI64([4])]);
+  const pad = b.op('Sub', [b.constI64([1024, 1024]), hw]);
+  const pads = b.op('Concat', [b.constI64([0, 0, 0, 0, 0, 0]), pad], { axis: 0 });
+  b.op('Pad', [nchw, pads], {}, { outputs: ['input_image'] });
+  const g = encoder.graph!;
+  g.node = [...b.nodes, ...(g.node ?? [])];
+  g.initializer = [...b.initializers, ...(g.initializer ?? [])];
+  g.input = b.inputs;
+  return encoder;
+}
+
+/** Keeps decoder output 0 only, as a single-mask export whose prompt forces mask 0. */
+function singleMask(decoder: ModelProto): ModelProto {
+  const g = decoder.graph!;
+  const b = new GraphBuilder({ constPrefix: 'single_' });
+  for (const name of ['masks', 'iou_predictions', 'low_res_masks']) {
+    const node = g.node!.find((n) => n.output?.[0] === name)!;
+    node.output = [`${name}_all`];
+    b.op('Slice', [`${name}_all`, b.constI64([0]), b.constI64([1]), b.constI64([1])], {}, { outputs: [name] });
+  }
+  g.node = [...(g.node ?? []), ...b.nodes];
+  g.initializer = [...(g.initializer ?? []), ...b.initializers];
+  for (const o of g.output!) o.type!.tensorType!.shape!.dim![1] = { dimValue: 1 };
+  return decoder;
+}
+
+describe('importing SAM ONNX pairs from other exporters', () => {
+  it('runs an encoder with baked-in preprocessing and gives the same embedding', async () => {
+    const src = join(work, 'hwc');
+    mkdirSync(src);
+    saveModel(withBakedPreprocessing(loadModel(join(model.dir, 'encoder.onnx'))), join(src, 'encoder.onnx'));
+    saveModel(loadModel(join(model.dir, 'decoder.onnx')), join(src, 'decoder.onnx'));
+    const out = join(work, 'hwc-model');
+    mkdirSync(out);
+    const info = await importModel(src, out);
+    expect(info.preprocessing.kind).toBe('sam-hwc-resized');
+    const npy = join(work, 'hwc.npy');
+    const r = runCli(['embed', '--model', out, '--image', join(SAM_TINY, 'landscape.png'), '--out', npy]);
+    expect(r.stderr).toBe('');
+    expect(maxAbsDiff(readNpyFloat32(npy).data, readNpyFloat32(join(SAM_TINY, 'landscape.embedding.npy')).data)).toBeLessThan(1e-4);
+  });
+
+  it('segments with a single-mask decoder: K = 1 in every output file', () => {
+    const src = join(work, 'single');
+    mkdirSync(src);
+    saveModel(loadModel(join(model.dir, 'encoder.onnx')), join(src, 'encoder.onnx'));
+    saveModel(singleMask(loadModel(join(model.dir, 'decoder.onnx'))), join(src, 'decoder.onnx'));
+    const dir = join(work, 'single-model');
+    expect(runCli(['model', 'import', src, '--out', dir]).code).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')).masks).toBe(1);
+    const out = join(work, 'single-seg');
+    const r = runCli(['segment', '--model', dir, '--image', join(SAM_TINY, 'landscape.png'), '--point', '100,80,1', '--out', out]);
+    expect(r.stderr).toBe('');
+    expect(readNpy(join(out, 'masks.npy')).shape).toEqual([1, 240, 320]);
+    expect(readNpy(join(out, 'low_res_masks.npy')).shape).toEqual([1, 1, 256, 256]);
+    const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
+    expect(result.iou_predictions).toHaveLength(1);
+    expect(result).toMatchObject({ best: 0, masks: ['mask-0.png'] });
+  });
+});
