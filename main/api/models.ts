@@ -5,6 +5,8 @@
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { dirname } from 'node:path';
+import { BIT_SETTINGS, quantizeModelDir } from '../ptq4sam/pipeline.ts';
 import { importCheckpoint, importOnnxPair, readModelInfo, type ModelInfo } from '../sam/model-dir.ts';
 import type { EngineStatus, ModelEntry, QuantBits, QuantizeJob } from '../../preload/api.ts';
 import type { Session } from './session.ts';
@@ -16,12 +18,15 @@ function dirBytes(dir: string): number {
 }
 
 export class ModelService {
+  #jobs = new Map<string, AbortController>();
+  #nextJob = 1;
+
   constructor(private readonly s: Session) {}
 
   #entry(dir: string, info: ModelInfo): ModelEntry {
-    const q = info.quantization as { bits?: string } | undefined;
+    const bits = (info.quantization as { bits?: { w: number; a: number } } | undefined)?.bits;
     return {
-      id: info.id, name: info.name, dir, precision: q?.bits ?? 'fp32', bytes: dirBytes(dir),
+      id: info.id, name: info.name, dir, precision: bits ? `w${bits.w}a${bits.a}` : 'fp32', bytes: dirBytes(dir),
       hasReport: existsSync(join(dir, 'report.json')), active: this.s.prefs.get().activeModelId === info.id,
     };
   }
@@ -100,12 +105,36 @@ export class ModelService {
     };
   }
 
-  quantize(modelId: string, _bits: QuantBits): Promise<QuantizeJob> {
-    this.#find(modelId);
-    throw new Error('quantization is not available in this build yet');
+  /**
+   * Starts PTQ4SAM quantization in the background; progress and the end come as
+   * 'quantize-progress' events. Calibration uses the open project's images (and its boxes as
+   * prompts), else the bundled sample photos.
+   */
+  async quantize(modelId: string, bits: QuantBits): Promise<QuantizeJob> {
+    const m = this.#find(modelId);
+    const jobId = `q${this.#nextJob++}`;
+    const abort = new AbortController();
+    this.#jobs.set(jobId, abort);
+    const project = this.s.project;
+    const first = project?.listImages({ limit: 1 }).items[0];
+    const firstFile = first ? project!.resolveImagePath(first) : null;
+    const calibDir = firstFile ? dirname(firstFile) : join(this.s.ctx.resourcesDir, 'samples');
+    const emit = (phase: string, fraction: number, done = false, error: string | null = null, newId: string | null = null) =>
+      this.s.ctx.emit({ type: 'quantize-progress', jobId, phase, fraction, done, error, modelId: newId });
+    void this.#install((tmp) => quantizeModelDir({
+      modelDir: m.dir, calibDir, outDir: tmp, bits: BIT_SETTINGS[bits]!, method: 'ptq4sam', signal: abort.signal,
+      ...(project ? { projectDb: project.dbPath } : {}),
+      onProgress: (p) => emit(p.phase, p.total ? p.done / p.total : 0),
+    }).then(() => readModelInfo(tmp)))
+      .then((entry) => emit('done', 1, true, null, entry.id))
+      .catch((err: Error) => emit('failed', 0, true, abort.signal.aborted ? 'cancelled' : err.message))
+      .finally(() => this.#jobs.delete(jobId));
+    return { jobId };
   }
 
-  cancel(_jobId: string): void {}
+  cancel(jobId: string): void {
+    this.#jobs.get(jobId)?.abort();
+  }
 
   report(modelId: string): unknown {
     const m = this.#find(modelId);
