@@ -69,7 +69,9 @@ export class GraphBuilder {
 
   /** Runs `body` with `name` appended to the module path used for node and tensor names. */
   scope<T>(name: string, body: () => T): T {
-    this.scopes.push(name);
+    // A full module path under the current one (`a.b` inside `a`) is taken as absolute.
+    const here = this.path;
+    this.scopes.push(here && name.startsWith(`${here}.`) ? name.slice(here.length + 1) : name);
     try { return body(); } finally { this.scopes.pop(); }
   }
 
