@@ -356,6 +356,13 @@ describe('BMP', () => {
     await expect(decodeBytes(bmp, 'rle.bmp')).rejects.toThrow(/rle\.bmp: cannot decode image \(BMP: RLE8 compression is not supported\)/);
   });
 
+  it('refuses a BMP over 20000 x 20000 pixels before allocating it', async () => {
+    const bmp = writeBmp(cases['24-bit bottom-up']!);
+    new DataView(bmp.buffer).setInt32(18, 20001, true);
+    new DataView(bmp.buffer).setInt32(22, 20000, true);
+    await expect(decodeBytes(bmp, 'huge.bmp')).rejects.toThrow('huge.bmp: cannot decode image (BMP: 20001x20000 exceeds the pixel limit of 400000000)');
+  });
+
   it('refuses a truncated BMP, naming the file', async () => {
     const bmp = writeBmp(cases['24-bit bottom-up']!);
     await expect(decodeBytes(bmp.subarray(0, bmp.length - 40), 'short.bmp')).rejects.toThrow(/short\.bmp: cannot decode image \(BMP: truncated pixel data/);
@@ -366,6 +373,11 @@ describe('bad input', () => {
   it('names the file when the bytes are not an image', async () => {
     const junk = Uint8Array.from({ length: 500 }, (_, i) => (i * 31) & 255);
     await expect(decodeBytes(junk, 'broken.png')).rejects.toThrow(/broken\.png: cannot decode image \(.+\)/);
+  });
+
+  it('refuses an SVG drawing instead of rasterising it', async () => {
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8" fill="red"/></svg>');
+    await expect(decodeBytes(svg, 'drawing.svg')).rejects.toThrow('drawing.svg: cannot decode image (svg is not a supported image format)');
   });
 
   it('names the file when a PNG is cut short', async () => {

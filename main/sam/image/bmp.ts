@@ -30,7 +30,7 @@ function scaled(pixel: number, c: Channel): number {
 }
 
 /** Decodes a BMP file into 8-bit RGB rows, top row first. Throws with `name` on bad input. */
-export function decodeBmp(buf: Uint8Array, name: string): { width: number; height: number; data: Uint8Array } {
+export function decodeBmp(buf: Uint8Array, name: string, maxPixels: number): { width: number; height: number; data: Uint8Array } {
   const fail = (why: string): never => {
     throw new Error(`${name}: cannot decode image (BMP: ${why})`);
   };
@@ -62,6 +62,7 @@ export function decodeBmp(buf: Uint8Array, name: string): { width: number; heigh
   const topDown = height < 0;
   height = Math.abs(height);
   if (width <= 0 || height <= 0) fail(`invalid size ${width}x${height}`);
+  if (width * height > maxPixels) fail(`${width}x${height} exceeds the pixel limit of ${maxPixels}`);
   if (compressionNames[compression]) fail(`${compressionNames[compression]} compression is not supported`);
   if (compression !== BI_RGB && compression !== BI_BITFIELDS && compression !== BI_ALPHABITFIELDS) {
     fail(`unknown compression ${compression}`);

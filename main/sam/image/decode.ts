@@ -30,6 +30,12 @@ const decoderOptions: sharp.SharpOptions = {
   limitInputPixels: MAX_INPUT_PIXELS,
 };
 
+/**
+ * Raster formats sharp may decode for us. SVG is refused: libvips would rasterise a drawing at an
+ * arbitrary size, and Pillow cannot open it either.
+ */
+const rasterFormats = new Set(['jpeg', 'png', 'webp', 'tiff', 'gif', 'heif']);
+
 /** PIL's cmyk2rgb: each channel is (255 - K) scaled down by the ink, with PIL's rounding divide by 255. */
 function cmykToRgb(cmyk: Uint8Array, channels: number, pixels: number): Uint8Array {
   const out = new Uint8Array(pixels * 3);
@@ -53,6 +59,7 @@ function validOrientation(value: number | undefined): number {
 async function decodeWithSharp(buf: Uint8Array, name: string): Promise<RgbImage> {
   try {
     const meta = await sharp(buf, decoderOptions).metadata();
+    if (!rasterFormats.has(meta.format)) throw new Error(`${meta.format} is not a supported image format`);
     const exifOrientation = validOrientation(meta.orientation);
     if (meta.space === 'cmyk') {
       const { data, info } = await sharp(buf, decoderOptions)
@@ -74,7 +81,7 @@ async function decodeWithSharp(buf: Uint8Array, name: string): Promise<RgbImage>
 /** Decodes image bytes (PNG, JPEG, WebP, TIFF, GIF, BMP, recognised by content) into RGB. */
 export async function decodeImageBuffer(buf: Uint8Array, nameForErrors: string): Promise<RgbImage> {
   if (buf.length === 0) throw new Error(`${nameForErrors}: cannot decode image (the file is empty)`);
-  if (isBmp(buf)) return { ...decodeBmp(buf, nameForErrors), exifOrientation: 1 };
+  if (isBmp(buf)) return { ...decodeBmp(buf, nameForErrors, MAX_INPUT_PIXELS), exifOrientation: 1 };
   return decodeWithSharp(buf, nameForErrors);
 }
 
