@@ -11,4 +11,5 @@ export {
 export { type DatasetImportReport, exportDataset, importDataset } from './dataset.ts';
 export { findImageFiles, IMAGE_EXTENSIONS, isImageFile, type ScannedImage, scanImage, scanImages } from './scan.ts';
 export { SCHEMA_VERSION } from './schema.ts';
+export { IMAGE_STATUSES } from './types.ts';
 export type * from './types.ts';
