@@ -8,7 +8,7 @@
  * reported. Images without annotations get all-background PNGs.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { maskFromRle } from '../masks/index.ts';
+import { forEachInsideRun } from '../masks/index.ts';
 import { StemNames, labelIndexById, newReport, outPath, visitImages, writableAnnotations } from './common.ts';
 import { encodePalettePng } from './png.ts';
 import type { Exporter } from './types.ts';
@@ -53,12 +53,12 @@ export const exportVoc: Exporter = async (labels, images, imageCount, opts) => {
         continue;
       }
       instance++;
-      const mask = maskFromRle(ann.rle).data;
-      for (let i = 0; i < mask.length; i++) {
-        if (!mask[i]) continue;
-        classPx[i] = classValue;
-        objectPx[i] = instance;
-      }
+      forEachInsideRun(ann.rle, (x, y, length) => {
+        for (let k = 0, i = y * image.width + x; k < length; k++, i += image.width) {
+          classPx[i] = classValue;
+          objectPx[i] = instance;
+        }
+      });
       report.annotations++;
     }
     const name = names.nameFor(image);

@@ -10,12 +10,14 @@
  *
  * Rasterising (maskFromPolygons): a pixel is inside a Polygon when its centre (x + 0.5, y + 0.5)
  * is inside by the even-odd rule over the outer ring and its holes; Polygons are then unioned.
- * This is how pycocotools (frPyObjects + annToMask) reads COCO polygons: each polygon of a
- * segmentation is rasterised on its own (its edge crossings are taken at column centres and rows
- * from ceil(y - 0.5) on) and the results are merged. Traced rings therefore come back exactly.
+ * That is pycocotools' reading of COCO polygons (frPyObjects + annToMask): each polygon of a
+ * segmentation is rasterised on its own, its edges crossed at column centres and a pixel counted
+ * when its centre lies past the crossing (pycocotools first rounds vertices to a 1/5 px grid, so
+ * pixels whose centre lies within 0.1 px of an edge may differ), and the polygons are merged.
+ * Traced rings have their vertices on pixel corners, so they come back exactly either way.
  */
 import { type BinaryMask, checkSize, emptyMask, maskBbox } from './binary.ts';
-import { type Rle, checkRleCounts, rleBbox, rleCountsFromString } from './rle.ts';
+import { type Rle, forEachInsideRun, rleBbox } from './rle.ts';
 
 export interface Polygon {
   /** x0, y0, x1, y1, ... in pixel-corner coordinates; the ring closes back to the first point. */
@@ -28,6 +30,8 @@ const DX = [1, 0, -1, 0];
 const DY = [0, 1, 0, -1];
 // At a corner where two pixels of the part meet diagonally, turning left keeps them in one ring.
 const LEFT_OF = [3, 0, 1, 2];
+// The direction of a single edge bit (1, 2, 4, 8 -> 0, 1, 2, 3).
+const DIR_OF_BIT = [-1, 0, 1, -1, 2, -1, -1, -1, 3];
 
 /** Outer rings and holes of every 8-connected part, simplified by Douglas-Peucker with `tolerancePx`. */
 export function polygonsFromMask(m: BinaryMask, tolerancePx: number): Polygon[] {
@@ -46,22 +50,13 @@ export function polygonsFromMask(m: BinaryMask, tolerancePx: number): Polygon[] 
 /** polygonsFromMask for a mask held as RLE, without decoding the full-size mask first. */
 export function polygonsFromRle(r: Rle, tolerancePx: number): Polygon[] {
   checkTolerance(tolerancePx);
-  const h = r.size[0];
-  const counts = rleCountsFromString(r.counts);
-  checkRleCounts(counts, r.size);
   const [bx, by, bw, bh] = rleBbox(r);
   if (bw === 0) return [];
   const pw = bw + 2;
   const padded = new Uint8Array(pw * (bh + 2));
-  let pos = 0;
-  for (let i = 0; i < counts.length; i++) {
-    const end = pos + counts[i]!;
-    for (let p = pos; i % 2 === 1 && p < end; p++) {
-      const x = Math.floor(p / h);
-      padded[(p - x * h - by + 1) * pw + x - bx + 1] = 1;
-    }
-    pos = end;
-  }
+  forEachInsideRun(r, (x, y, length) => {
+    for (let k = 0, i = (y - by + 1) * pw + x - bx + 1; k < length; k++, i += pw) padded[i] = 1;
+  });
   return tracePadded(padded, bx, by, bw, bh, tolerancePx);
 }
 
@@ -97,7 +92,7 @@ function tracePadded(padded: Uint8Array, bx: number, by: number, bw: number, bh:
   };
   for (let v = 0; v < left.length; v++) {
     while (left[v]) {
-      const startDir = Math.log2(left[v]! & -left[v]!);
+      const startDir = DIR_OF_BIT[left[v]! & -left[v]!]!;
       const ring = traceRing(edges, left, gw, v, startDir);
       const sx = v % gw, sy = (v - sx) / gw;
       // The pixel on the right of the first edge is inside: it names the part the ring bounds.
@@ -170,7 +165,7 @@ function traceRing(edges: Uint8Array, left: Uint8Array, gw: number, start: numbe
     v += DX[dir]! + DY[dir]! * gw;
     const out = edges[v]!;
     // One way out, or two at a diagonal corner: then the left turn.
-    const next = (out & (out - 1)) === 0 ? Math.log2(out) : LEFT_OF[dir]!;
+    const next = (out & (out - 1)) === 0 ? DIR_OF_BIT[out]! : LEFT_OF[dir]!;
     if (next !== dir) ring.push(v % gw, Math.floor(v / gw));
     if (v === start && next === startDir) return ring;
     dir = next;
@@ -196,36 +191,50 @@ function signedArea(ring: number[]): number {
 function simplifyRing(ring: number[], tolerancePx: number): number[] {
   const n = ring.length / 2;
   if (tolerancePx === 0 || n <= 3) return ring;
-  let far = 0, farD = -1;
+  let far = 0, farD2 = -1;
   for (let i = 1; i < n; i++) {
-    const d = Math.hypot(ring[2 * i]! - ring[0]!, ring[2 * i + 1]! - ring[1]!);
-    if (d > farD) [far, farD] = [i, d];
+    const d2 = (ring[2 * i]! - ring[0]!) ** 2 + (ring[2 * i + 1]! - ring[1]!) ** 2;
+    if (d2 > farD2) {
+      far = i;
+      farD2 = d2;
+    }
+  }
+  // Point n is point 0 again, so both chains are plain index ranges.
+  const xs = new Float64Array(n + 1), ys = new Float64Array(n + 1);
+  for (let i = 0; i <= n; i++) {
+    xs[i] = ring[2 * (i % n)]!;
+    ys[i] = ring[2 * (i % n) + 1]!;
   }
   const keep = new Uint8Array(n + 1);
   keep[0] = keep[far] = keep[n] = 1;
-  const px = (i: number) => ring[2 * (i % n)]!, py = (i: number) => ring[2 * (i % n) + 1]!;
-  const stack: [number, number][] = [[0, far], [far, n]];
+  const tol2 = tolerancePx * tolerancePx;
+  const stack: number[] = [0, far, far, n];
   while (stack.length) {
-    const [a, b] = stack.pop()!;
-    let best = -1, bestD = tolerancePx;
+    const b = stack.pop()!, a = stack.pop()!;
+    let best = -1, bestD2 = tol2;
     for (let i = a + 1; i < b; i++) {
-      const d = segmentDistance(px(i), py(i), px(a), py(a), px(b), py(b));
-      if (d > bestD) [best, bestD] = [i, d];
+      const d2 = segmentDistance2(xs[i]!, ys[i]!, xs[a]!, ys[a]!, xs[b]!, ys[b]!);
+      if (d2 > bestD2) {
+        best = i;
+        bestD2 = d2;
+      }
     }
     if (best < 0) continue;
     keep[best] = 1;
-    stack.push([a, best], [best, b]);
+    stack.push(a, best, best, b);
   }
   const out: number[] = [];
-  for (let i = 0; i < n; i++) if (keep[i]) out.push(px(i), py(i));
+  for (let i = 0; i < n; i++) if (keep[i]) out.push(xs[i]!, ys[i]!);
   return out.length >= 6 ? out : ring;
 }
 
-function segmentDistance(x: number, y: number, ax: number, ay: number, bx: number, by: number): number {
+/** Squared distance from (x, y) to the segment a-b. */
+function segmentDistance2(x: number, y: number, ax: number, ay: number, bx: number, by: number): number {
   const dx = bx - ax, dy = by - ay;
   const len2 = dx * dx + dy * dy;
   const t = len2 === 0 ? 0 : Math.max(0, Math.min(1, ((x - ax) * dx + (y - ay) * dy) / len2));
-  return Math.hypot(x - ax - t * dx, y - ay - t * dy);
+  const ex = x - ax - t * dx, ey = y - ay - t * dy;
+  return ex * ex + ey * ey;
 }
 
 /** Rasterises polygons (even-odd within each Polygon, union across them) at pixel centres. */

@@ -106,21 +106,36 @@ export function rleFromMask(m: BinaryMask): Rle {
 
 export function maskFromRle(r: Rle): BinaryMask {
   const [h, w] = r.size;
+  const data = new Uint8Array(h * w);
+  forEachInsideRun(r, (x, y, length) => {
+    for (let k = 0; k < length; k++) data[(y + k) * w + x] = 1;
+  });
+  return { width: w, height: h, data };
+}
+
+/**
+ * Calls `visit(x, y, length)` for each vertical stretch of inside pixels, column by column: the
+ * pixels (x, y) ... (x, y + length - 1). Lets callers paint or copy a mask straight from its
+ * runs. Throws if the runs do not cover the size exactly.
+ */
+export function forEachInsideRun(r: Rle, visit: (x: number, y: number, length: number) => void): void {
+  const h = r.size[0];
   const counts = rleCountsFromString(r.counts);
   checkRleCounts(counts, r.size);
-  const data = new Uint8Array(h * w);
   let pos = 0;
   for (let i = 0; i < counts.length; i++) {
-    const end = pos + counts[i]!;
+    let left = counts[i]!;
     if (i % 2 === 1) {
-      for (let p = pos; p < end; p++) {
-        const x = Math.floor(p / h);
-        data[(p - x * h) * w + x] = 1;
+      while (left > 0) {
+        const x = Math.floor(pos / h), y = pos - x * h;
+        const length = Math.min(left, h - y);
+        visit(x, y, length);
+        pos += length;
+        left -= length;
       }
     }
-    pos = end;
+    pos += left;
   }
-  return { width: w, height: h, data };
 }
 
 export function rleArea(r: Rle): number {
