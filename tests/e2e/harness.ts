@@ -92,6 +92,9 @@ export async function createStudio(opts: { rendererDir: string; resourcesDir?: s
       if (!h) throw new Error(`unknown API method ${method}`);
       return h(arg);
     });
+    // tsx (esbuild keepNames) wraps named functions in __name(); functions serialized into the
+    // page (init scripts, page.evaluate from bench scripts) need it defined there too
+    await context.addInitScript({ content: 'globalThis.__name = globalThis.__name || ((f) => f);' });
     await context.addInitScript((methods: string[]) => {
       const listeners = new Set<(e: unknown) => void>();
       const api: Record<string, unknown> = {

@@ -1,0 +1,164 @@
+/**
+ * The annotation app's responsiveness through the real renderer (Chromium, as in the e2e tests)
+ * with window.api bound to the real back end and the sam-tiny model:
+ *   npm run bench -- ui [--clicks N]
+ * - click to mask on screen: pointer down -> the new mask drawn (next animation frame);
+ * - hover preview rate: previews drawn per second while the pointer moves every 4 ms (stale
+ *   requests are dropped, so this is bounded by the decoder, not by the event rate);
+ * - image switch with a cached embedding: key D -> the image drawn and its embedding ready;
+ * - frame time while panning with 1,000 annotations on one image: a synchronous redraw of every
+ *   layer per pan step.
+ */
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { maskFromPolygons, rleFromMask } from '../main/masks/index.ts';
+import { activateTinyModel, buildRenderer, createStudio, FIXTURES, ROOT } from '../tests/e2e/harness.ts';
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)]!;
+
+function arg(args: string[], name: string, fallback: number): number {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+}
+
+export async function main(args: string[]): Promise<void> {
+  const clicks = arg(args, 'clicks', 30);
+  const rendererDir = join(ROOT, 'out/bench/ui-renderer');
+  await buildRenderer(rendererDir);
+  const pre = await createStudio({ rendererDir });
+  const images = join(pre.dir, 'images');
+  mkdirSync(images);
+  for (const f of ['landscape.png', 'portrait.png', 'large.png']) copyFileSync(join(FIXTURES, f), join(images, f));
+  await activateTinyModel(pre);
+  const projectPath = join(pre.dir, 'bench.ptq4sam');
+  pre.session.allowed.allowFile(projectPath);
+  pre.session.allowed.allowFolder(images);
+  await pre.handlers.projectCreate({ path: projectPath });
+  const label = await pre.handlers.labelCreate({ name: 'thing', hotkey: '1' });
+  await pre.handlers.imagesAddFolder({ path: images });
+  const project = pre.session.need();
+  const byName = (n: string) => project.listImages({}).items.find((i) => i.path.endsWith(n))!;
+  // 1,000 small masks on large.png (1400x1000)
+  const large = byName('large.png');
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (let i = 0; i < 1000; i++) {
+    const cx = 40 + rnd() * 1320, cy = 40 + rnd() * 920, r = 8 + rnd() * 30;
+    const outer = Array.from({ length: 16 }, (_, k) => [cx + r * Math.cos((k * Math.PI) / 8), cy + r * Math.sin((k * Math.PI) / 8)]).flat();
+    project.addAnnotation({ imageId: large.id, labelId: label.id, rle: rleFromMask(maskFromPolygons([{ outer, holes: [] }], 1400, 1000)) });
+  }
+  const studio = await pre.open();
+  const { page } = studio;
+  const canvas = page.locator('.canvas');
+  const openImage = async (name: string) => {
+    await page.locator('.image-item', { hasText: name }).click();
+    await page.waitForFunction((id) => document.querySelector('.canvas')?.getAttribute('data-loaded-image') === String(id) && !document.querySelector('[data-testid=encoding]'), byName(name).id);
+  };
+
+  try {
+    // ---- click to mask on screen ----
+    await openImage('landscape.png');
+    const clickMs: number[] = [];
+    for (let i = 0; i < clicks + 3; i++) {
+      const ms = await page.evaluate(async (i) => {
+        const el = document.querySelector('.canvas') as HTMLElement;
+        const r = el.getBoundingClientRect();
+        const [scale, vx, vy] = el.dataset.view!.split(',').map(Number) as [number, number, number];
+        const x = r.left + vx + (40 + ((i * 37) % 240)) * scale, y = r.top + vy + (30 + ((i * 53) % 180)) * scale;
+        const before = el.dataset.shownCount;
+        const drawn = new Promise<void>((res) => {
+          const obs = new MutationObserver(() => {
+            if (el.dataset.shownCount === before) return;
+            obs.disconnect();
+            requestAnimationFrame(() => res());
+          });
+          obs.observe(el, { attributes: true, attributeFilter: ['data-shown-count'] });
+        });
+        const t0 = performance.now();
+        el.dispatchEvent(new PointerEvent('pointerdown', { clientX: x, clientY: y, button: 0, bubbles: true, pointerId: 1 }));
+        el.dispatchEvent(new PointerEvent('pointerup', { clientX: x, clientY: y, button: 0, bubbles: true, pointerId: 1 }));
+        await drawn;
+        return performance.now() - t0;
+      }, i);
+      await page.keyboard.press('Escape');
+      if (i >= 3) clickMs.push(ms);
+    }
+
+    // ---- hover preview rate ----
+    const hover = await page.evaluate(async () => {
+      const el = document.querySelector('.canvas') as HTMLElement;
+      const r = el.getBoundingClientRect();
+      const start = Number(el.dataset.shownCount);
+      const t0 = performance.now();
+      let moves = 0;
+      while (performance.now() - t0 < 3000) {
+        const a = moves * 0.05;
+        el.dispatchEvent(new PointerEvent('pointermove', { clientX: r.left + r.width / 2 + 150 * Math.cos(a), clientY: r.top + r.height / 2 + 100 * Math.sin(a), bubbles: true, pointerId: 1 }));
+        moves++;
+        await new Promise((res) => setTimeout(res, 4));
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      return { previewsPerSecond: (Number(el.dataset.shownCount) - start) / seconds, movesPerSecond: moves / seconds };
+    });
+
+    // ---- image switch with a cached embedding ----
+    await openImage('portrait.png');
+    await openImage('landscape.png');
+    const switchMs: number[] = [];
+    const ids = [byName('landscape.png').id, byName('portrait.png').id];
+    for (let i = 0; i < 20; i++) {
+      const target = ids[(i + 1) % 2]!;
+      await page.locator(`.image-item[data-image-id="${ids[i % 2]}"]`).waitFor();
+      const ms = await page.evaluate(async (target) => {
+        const el = document.querySelector('.canvas') as HTMLElement;
+        const t0 = performance.now();
+        (document.querySelector(`.image-item[data-image-id="${target}"]`) as HTMLElement).click();
+        while (el.dataset.loadedImage !== String(target) || document.querySelector('[data-testid=encoding]')) {
+          await new Promise((res) => requestAnimationFrame(res));
+        }
+        return performance.now() - t0;
+      }, target);
+      if (i >= 2) switchMs.push(ms);
+    }
+
+    // ---- frame time while panning with 1,000 annotations ----
+    await openImage('large.png');
+    await canvas.waitFor();
+    const frameMs = await page.evaluate(async () => {
+      const { app, stage } = (window as any).__studio;
+      const times: number[] = [];
+      for (let i = 0; i < 130; i++) {
+        const t0 = performance.now();
+        app.view.panBy(i % 20 < 10 ? 3 : -3, 1);
+        stage.scale({ x: app.view.scale, y: app.view.scale });
+        stage.position({ x: app.view.x, y: app.view.y });
+        stage.draw();
+        times.push(performance.now() - t0);
+        await new Promise((res) => requestAnimationFrame(res));
+      }
+      return times.slice(10);
+    });
+    const annotationsOnLarge = await page.locator('[data-annotation-id]').count();
+
+    const rows: [string, string, string][] = [
+      ['click to mask on screen (median / p90)', `${median(clickMs).toFixed(1)} / ${p90(clickMs).toFixed(1)} ms`, '< 50 ms'],
+      ['hover previews drawn per second', `${hover.previewsPerSecond.toFixed(1)} /s (pointer ${hover.movesPerSecond.toFixed(0)} moves/s)`, ''],
+      ['image switch, cached embedding (median / p90)', `${median(switchMs).toFixed(1)} / ${p90(switchMs).toFixed(1)} ms`, '< 100 ms'],
+      [`pan frame, ${annotationsOnLarge} annotations (median / p90)`, `${median(frameMs).toFixed(2)} / ${p90(frameMs).toFixed(2)} ms`, '< 16 ms'],
+    ];
+    const status = await studio.handlers.engineStatus(undefined);
+    process.stdout.write(`\nUI benchmark (sam-tiny, ${status.executionProvider}, headless Chromium, software rendering)\n\n`);
+    process.stdout.write('| measure | result | target |\n|---|---|---|\n');
+    for (const r of rows) process.stdout.write(`| ${r.join(' | ')} |\n`);
+    process.stdout.write(`\nlast decoder latency reported by the engine: ${status.lastDecoderMs?.toFixed(1)} ms\n`);
+  } finally {
+    await studio.close();
+  }
+}
+
+if (process.argv[1]?.endsWith('ui.ts')) await main(process.argv.slice(2));
