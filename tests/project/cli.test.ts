@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -194,6 +194,17 @@ describe('cli project', () => {
     const r = cli(['annotate', db, '--image', 'images/nope.png', '--label', 'cat', '--model', join(dir, 'no-model'), '--point', '5,5,1']);
     expect(r.status).toBe(1);
     expect(r.stderr).toBe(`error: image images/nope.png is not in project ${db} (add it with: project add)\n`);
+  });
+
+  it('annotate on an image whose file disappeared says so and stores nothing', async () => {
+    const file = await writeImage(join(dir, 'proj', 'images', 'gone.png'), 8, 8);
+    ok(['add', db, file]);
+    rmSync(file);
+    const before = ok(['stats', db]);
+    const r = cli(['annotate', db, '--image', file, '--label', 'cat', '--model', join(dir, 'no-model'), '--point', '1,1,1']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`error: image images/gone.png of project ${db}: file not found (moved or deleted)\n`);
+    expect(ok(['stats', db])).toBe(before);
   });
 
   it('annotate segments with the model and prints only the new annotation id', () => {

@@ -1,7 +1,8 @@
 import { cpSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createProject, openProject, type AddImagesProgress, type Project } from '../../main/project/index.ts';
+import { exporters } from '../../main/formats/index.ts';
+import { createProject, exportDataset, openProject, type AddImagesProgress, type Project } from '../../main/project/index.ts';
 import { rectRle, tempDir, writeImage } from './helpers.ts';
 
 let dir: string;
@@ -175,5 +176,20 @@ describe('finding images after a move', () => {
     expect(project.findImageByPath(join(dir, 'proj', 'images', 'a.png'))?.id).toBe(1);
     expect(project.findImageByPath('images/a.png')?.id).toBe(1);
     expect(project.findImageByPath('images/b.png')).toBeNull();
+  });
+});
+
+describe('exporting', () => {
+  it('an image whose file disappeared is still exported and named in a note', async () => {
+    const file = await writeImage(join(dir, 'proj', 'a.png'), 8, 8);
+    await project.addImages([file]);
+    const label = project.addLabel({ name: 'cat' });
+    project.addAnnotation({ imageId: 1, labelId: label.id, rle: rectRle(8, 8, [1, 1, 3, 3]) });
+    rmSync(file);
+    const out = join(dir, 'out');
+    mkdirSync(out);
+    const report = await exportDataset(project, exporters.coco, { outDir: out });
+    expect(report).toMatchObject({ images: 1, annotations: 1, skipped: [] });
+    expect(report.notes).toEqual(['1 image file(s) could not be found (their annotations were exported): a.png']);
   });
 });
