@@ -69,6 +69,12 @@ describe('resizing like PIL', () => {
     expect(sha256(resizeBilinearPil(testCard(w, h), outW, outH).data)).toBe(expected);
   });
 
+  it('resizes a job too big for the kept workspace (5000x4500) with exactly the bytes Pillow produces', () => {
+    const card = testCard(5000, 4500);
+    expect(sha256(card.data).slice(0, 16)).toBe('fd270c82d1e7e207');
+    expect(sha256(resizeBilinearPil(card, 1024, 922).data)).toBe('3dcbfe59e4c0a6f78858fe39abe3fe13c5e202151a926f4a71ef603e57becd73');
+  });
+
   it('builds the same test card as the NumPy script that made the hashes', () => {
     expect(sha256(testCard(131, 97).data).slice(0, 16)).toBe('bbfa5632424d968e');
     expect(sha256(testCard(997, 513).data).slice(0, 16)).toBe('61ad7a786adc7cd6');

@@ -79,9 +79,10 @@ const PAGE = 65536;
 /**
  * A memory kept between calls, so repeated resizes do not pay for fresh pages each time (faulting
  * in a new 36 MB buffer cost about 25 ms of CPU, as much as the resampling of a 12 MP photo).
- * Jobs larger than KEPT_MEMORY_LIMIT get a memory of their own, freed with the call.
+ * It is capped at 64 MiB, enough for 12 MP photos, so an idle process holds little; larger jobs get
+ * a memory of their own, freed with the call.
  */
-const KEPT_MEMORY_LIMIT = 256 * 2 ** 20;
+const KEPT_MEMORY_LIMIT = 64 * 2 ** 20;
 let kept: { memory: WebAssembly.Memory; kernels: ResampleKernels } | undefined;
 
 function workspace(bytes: number): { memory: WebAssembly.Memory; kernels: ResampleKernels } {
