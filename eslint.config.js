@@ -9,7 +9,7 @@ const nodeBuiltins = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'out/**', 'dist/**', 'renderer/**/*.svelte', 'tests/fixtures/**'] },
+  { ignores: ['node_modules/**', 'out/**', 'dist/**', '.scratch/**', 'bench/results/**', 'renderer/**/*.svelte', 'tests/fixtures/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts', '**/*.js'],
