@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -68,6 +68,23 @@ describe('project schema', () => {
     raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
     raw.close();
     expect(() => openProject(db)).toThrow(/written by a newer version of the app/);
+  });
+
+  it('a truncated project file is reported as damaged, naming it', () => {
+    const db = join(dir, 'p.db');
+    const p = createProject(db);
+    p.setSetting('notes', 'x'.repeat(200_000));
+    p.close();
+    truncateSync(db, Math.floor(statSync(db).size / 2));
+    const read = () => {
+      const damaged = openProject(db);
+      try {
+        damaged.getSetting('notes');
+      } finally {
+        damaged.close();
+      }
+    };
+    expect(read).toThrow(`project file is damaged: ${db} (SQLITE_CORRUPT)`);
   });
 
   it('opening a missing project file says it was not found', () => {
