@@ -29,9 +29,6 @@ export const importers = {
 export type ExportFormat = keyof typeof exporters;
 export type ImportFormat = keyof typeof importers;
 
-export const exportFormats = Object.keys(exporters) as ExportFormat[];
-export const importFormats = Object.keys(importers) as ImportFormat[];
-
 export { defaultPolygonTolerancePx, imageStem } from './common.ts';
 export { vocPalette } from './voc.ts';
 export type * from './types.ts';

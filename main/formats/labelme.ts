@@ -13,7 +13,7 @@ import {
 } from './common.ts';
 import type { Exporter } from './types.ts';
 
-export const labelmeVersion = '5.5.0';
+const labelmeVersion = '5.5.0';
 
 export const exportLabelme: Exporter = async (labels, images, imageCount, opts) => {
   const report = newReport('labelme');
