@@ -76,6 +76,13 @@ describe('COCO export', () => {
     expect([report.annotations, doc.annotations.length, doc.images.length]).toEqual([20000, 20000, 2000]);
   });
 
+  it('writes a valid file with empty lists for a project without images', async () => {
+    const out = tempDir();
+    await exporters.coco([], [], 0, { outDir: out });
+    const doc = readJson(join(out, 'annotations.json'));
+    expect([doc.categories, doc.images, doc.annotations]).toEqual([[], [], []]);
+  });
+
   it('reports progress after every image', async () => {
     const seen: string[] = [];
     await exporters.coco(labels, sampleImages(), 3, { outDir: tempDir(), onProgress: (d, t) => seen.push(`${d}/${t}`) });
