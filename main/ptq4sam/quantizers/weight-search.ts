@@ -15,7 +15,7 @@
  * 100. tests/ptq4sam/weight-search.test.ts compares its objective with the exhaustive one.
  */
 import { roundHalfEven } from './round.ts';
-import { levels, type UniformParams } from './uniform.ts';
+import { levels, paramsFromRange, type UniformParams } from './uniform.ts';
 
 export const WEIGHT_ERROR_POWER = 2.4;
 export const RANGE_STEPS = 100;
@@ -40,7 +40,12 @@ function lowerBound(codes: Float64Array, value: number): number {
   return lo;
 }
 
-/** Evaluates every zero point for one step; returns the best (zp, error sum) improving on `bestSum`. */
+/**
+ * The best zero point for one step, or null if none beats `bestSum` (ties pass, so the caller
+ * can apply the spec's order). Clipping never lowers an element's error below its rounding
+ * error (a clipped element lies at least half a step beyond the boundary), so when some zero
+ * point clips nothing, the smallest such one is optimal and costs nothing more.
+ */
 function bestZeroPoint(sorted: Float64Array, step: number, qmax: number, power: number, bestSum: number, scratch: { codes: Float64Array; prefix: Float64Array }): { zp: number; sum: number } | null {
   const n = sorted.length;
   const { codes, prefix } = scratch;
@@ -50,18 +55,20 @@ function bestZeroPoint(sorted: Float64Array, step: number, qmax: number, power: 
     codes[j] = c;
     prefix[j + 1] = prefix[j]! + Math.abs(sorted[j]! - step * c) ** power;
   }
+  const noClipFrom = Math.max(0, -codes[0]!);
+  if (noClipFrom <= qmax - codes[n - 1]!) return prefix[n]! <= bestSum ? { zp: noClipFrom, sum: prefix[n]! } : null;
   let found: { zp: number; sum: number } | null = null;
   for (let zp = 0; zp <= qmax; zp++) {
     // Elements with code + zp < 0 clip to -zp * step; with code + zp > qmax, to (qmax - zp) * step.
     const low = lowerBound(codes, -zp);
     const highStart = lowerBound(codes, qmax - zp + 1);
     let sum = prefix[highStart]! - prefix[low]!;
-    if (sum >= bestSum) continue;
+    if (sum > bestSum) continue;
     const loValue = -zp * step;
-    for (let j = 0; j < low && sum < bestSum; j++) sum += Math.abs(sorted[j]! - loValue) ** power;
+    for (let j = 0; j < low && sum <= bestSum; j++) sum += Math.abs(sorted[j]! - loValue) ** power;
     const hiValue = (qmax - zp) * step;
-    for (let j = n - 1; j >= highStart && sum < bestSum; j--) sum += Math.abs(sorted[j]! - hiValue) ** power;
-    if (sum < bestSum) {
+    for (let j = n - 1; j >= highStart && sum <= bestSum; j--) sum += Math.abs(sorted[j]! - hiValue) ** power;
+    if (sum <= bestSum && (!found || sum < found.sum)) {
       bestSum = sum;
       found = { zp, sum };
     }
@@ -76,20 +83,21 @@ export function searchChannelRange(weights: ArrayLike<number>, bits: number, str
   const r = Math.max(sorted[n - 1]!, 0) - Math.min(sorted[0]!, 0);
   if (r === 0) return { params: { scale: 1, zeroPoint: 0, bits }, error: 0, rangeStep: RANGE_STEPS };
   const scratch = { codes: new Float64Array(n), prefix: new Float64Array(n + 1) };
-  let best = { sum: Infinity, zp: 0, step: 0, i: 0 };
+  let best = { sum: Infinity, zp: 0, step: 0, i: RANGE_STEPS + 1 };
   const tried = new Set<number>();
   const tryStep = (i: number) => {
     if (i < 1 || i > RANGE_STEPS || tried.has(i)) return;
     tried.add(i);
     const step = (i * r) / RANGE_STEPS / qmax;
     const hit = bestZeroPoint(sorted, step, qmax, power, best.sum, scratch);
-    // Only a strictly smaller error replaces the best: ties keep the earlier (i, zp), as the spec's loop does.
-    if (hit) best = { sum: hit.sum, zp: hit.zp, step, i };
+    // Ties keep the smaller i (and, within a step, the smaller zp), as the spec's loop order does.
+    if (hit && (hit.sum < best.sum || i < best.i)) best = { sum: hit.sum, zp: hit.zp, step, i };
   };
+  // Widest ranges first: they rarely clip, so they set a tight bound that prunes the narrow ones.
   if (strategy === 'exhaustive') {
-    for (let i = 1; i <= RANGE_STEPS; i++) tryStep(i);
+    for (let i = RANGE_STEPS; i >= 1; i--) tryStep(i);
   } else {
-    for (let i = 5; i <= RANGE_STEPS; i += 5) tryStep(i);
+    for (let i = RANGE_STEPS; i >= 5; i -= 5) tryStep(i);
     const centre = best.i;
     for (let i = centre - 4; i <= centre + 4; i++) tryStep(i);
   }
@@ -110,20 +118,37 @@ export interface PerChannelWeights {
   error: number;
 }
 
+export interface WeightQuantizerOptions {
+  /** `grid`: the spec's search; `minmax`: each channel's own [min, max] (the baselines) */
+  range: 'grid' | 'minmax';
+  strategy?: WeightSearchStrategy;
+  power?: number;
+}
+
 /**
  * Quantizes a [rows, cols] weight stored as [in, out] (channel = column, the layout of our
  * MatMul initializers) channel by channel.
  */
-export function quantizeColumns(weight: Float32Array, rows: number, cols: number, bits: number, strategy: WeightSearchStrategy = defaultWeightStrategy(bits)): PerChannelWeights {
+export function quantizeColumns(weight: Float32Array, rows: number, cols: number, bits: number, opts: WeightQuantizerOptions = { range: 'grid' }): PerChannelWeights {
   const codes = new Uint8Array(rows * cols);
   const scales = new Float32Array(cols);
   const zeroPoints = new Uint8Array(cols);
   const qmax = levels(bits) - 1;
   const column = new Float64Array(rows);
+  const strategy = opts.strategy ?? defaultWeightStrategy(bits);
   let errorSum = 0;
   for (let c = 0; c < cols; c++) {
-    for (let r = 0; r < rows; r++) column[r] = weight[r * cols + c]!;
-    const found = searchChannelRange(column, bits, strategy);
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let r = 0; r < rows; r++) {
+      const v = weight[r * cols + c]!;
+      column[r] = v;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    const found = opts.range === 'grid'
+      ? searchChannelRange(column, bits, strategy, opts.power ?? WEIGHT_ERROR_POWER)
+      : { params: paramsFromRange(lo, hi, bits), error: 0 };
     // The kernel computes with the float32 scale: derive codes from exactly that value.
     const scale = Math.fround(found.params.scale);
     scales[c] = scale;
@@ -135,4 +160,15 @@ export function quantizeColumns(weight: Float32Array, rows: number, cols: number
     }
   }
   return { codes, scales, zeroPoints, error: cols ? errorSum / cols : 0 };
+}
+
+/** Per-output-channel quantization of a weight whose channel is the FIRST axis (Conv: [out, ...]). */
+export function quantizeRows(weight: Float32Array, channels: number, bits: number, opts: WeightQuantizerOptions = { range: 'grid' }): PerChannelWeights {
+  const per = weight.length / channels;
+  const t = new Float32Array(weight.length);
+  for (let c = 0; c < channels; c++) for (let i = 0; i < per; i++) t[i * channels + c] = weight[c * per + i]!;
+  const q = quantizeColumns(t, per, channels, bits, opts);
+  const codes = new Uint8Array(weight.length);
+  for (let c = 0; c < channels; c++) for (let i = 0; i < per; i++) codes[c * per + i] = q.codes[i * channels + c]!;
+  return { ...q, codes };
 }

@@ -1,0 +1,245 @@
+/**
+ * Calibration: fp32 forward passes of augmented graphs over the calibration images, streaming
+ * each image's statistics into the observers and AGQ searches, then BIG between the encoder
+ * and decoder passes (PTQ4SAM.md section 0: decide and fold before calibrating the decoder).
+ * Only the encoder embeddings (4 MB per image) are kept between phases.
+ */
+import * as ort from 'onnxruntime-node';
+import { encodeModel, GraphBuilder, type ModelProto } from '../onnx/index.ts';
+import { decoderFeeds } from '../sam/inference.ts';
+import { samEncoderInput, type RgbImage } from '../sam/image/index.ts';
+import { AgqSearch, subsampleRows, type AttentionSample } from './agq.ts';
+import { applySigns, bigModules, channelSigns, foldedInitializers, isBimodal, keyTensorOf, majority } from './big.ts';
+import { createObserver, needsTails, type Method, type RangeObserver, type TensorStats } from './calibrators/index.ts';
+import { PERCENTILE_TAIL } from './calibrators/percentile.ts';
+import { augmentModel, statNames, type AugmentRequest } from './calibrators/stats-graph.ts';
+import { mergeBuilder } from './emit/merge.ts';
+import type { ActivationSite, AvTarget, GraphKind, Target } from './ops/types.ts';
+import { toSegmentPrompt, type Prompt } from './prompts.ts';
+import type { Range } from './quantizers/range-search.ts';
+import type { QuantPlan } from './registry.ts';
+
+export interface CalibrationImage {
+  path: string;
+  image: () => Promise<RgbImage>;
+  prompts: Prompt[];
+}
+
+export interface Progress {
+  phase: 'encoder' | 'big' | 'decoder' | 'weights' | 'emit' | 'verify' | 'measure';
+  done: number;
+  total: number;
+}
+
+export interface CalibrationOptions {
+  method: Method;
+  activationBits: number;
+  big: boolean;
+  /** AGQ search for the softmax outputs of these modules */
+  agq: boolean;
+  /** images examined for the robust BIG decision (the paper uses only image #0) */
+  bigImages: number;
+  /** values kept per tensor per pass for the searches */
+  sampleSize: number;
+  /** cost cap of one AGQ objective evaluation, in multiply-adds */
+  agqMacBudget: number;
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+}
+
+export interface BigModuleResult {
+  module: string;
+  paperBimodal: boolean;
+  votes: boolean[];
+  bimodal: boolean;
+  folded: boolean;
+  /** image #0, first prompt: K before and after the fold (a sample, for the report's histograms) */
+  before: Float32Array;
+  after: Float32Array;
+}
+
+export interface CalibrationResult {
+  ranges: Map<string, Range>;
+  agq: Map<string, { module: string; tau: number; scale: number; errors: Record<number, number> }>;
+  big: BigModuleResult[];
+  /** the decoder after BIG's fold (the model every later step uses) */
+  decoder: ModelProto;
+  /** seconds spent in fp32 forward passes (augmented graphs), for the report */
+  forwardSeconds: number;
+}
+
+const sessionOptions: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', interOpNumThreads: 1 };
+
+function checkAborted(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new Error('quantization cancelled');
+}
+
+function readStats(out: ort.InferenceSession.OnnxValueMapType, tensor: string): TensorStats {
+  const get = (name: string) => out[name];
+  const min = get(statNames.min(tensor));
+  const max = get(statNames.max(tensor));
+  const sample = get(statNames.sample(tensor));
+  const count = get(statNames.count(tensor));
+  if (!min || !max || !sample || !count) throw new Error(`calibration graph lacks statistics of ${tensor}`);
+  const high = get(statNames.high(tensor));
+  const low = get(statNames.low(tensor));
+  return {
+    min: (min.data as Float32Array)[0]!,
+    max: (max.data as Float32Array)[0]!,
+    count: Number((count.data as BigInt64Array)[0]!),
+    sample: Float32Array.from(sample.data as Float32Array),
+    ...(high ? { high: Float32Array.from(high.data as Float32Array) } : {}),
+    ...(low ? { low: Float32Array.from(low.data as Float32Array) } : {}),
+  };
+}
+
+function readAttention(out: ort.InferenceSession.OnnxValueMapType, t: AvTarget): AttentionSample {
+  const rows = out[statNames.rows(t.probs.tensor)]!;
+  const v = out[statNames.full(t.v.tensor)]!;
+  const rd = rows.dims;
+  const vd = v.dims;
+  const groups = rd.slice(0, -2).reduce((a, b) => a * b, 1);
+  const vGroups = vd.slice(0, -2).reduce((a, b) => a * b, 1);
+  if (groups !== vGroups) throw new Error(`${t.module}: attention and value batch shapes differ ([${rd.join(',')}] vs [${vd.join(',')}])`);
+  return {
+    probs: Float32Array.from(rows.data as Float32Array), v: Float32Array.from(v.data as Float32Array),
+    groups, rows: rd[rd.length - 2]!, keys: rd[rd.length - 1]!, headDim: vd[vd.length - 1]!,
+  };
+}
+
+interface GraphCalibration {
+  sites: ActivationSite[];
+  agqTargets: AvTarget[];
+  observers: Map<string, RangeObserver>;
+  searches: Map<string, AgqSearch>;
+}
+
+function graphCalibration(plan: QuantPlan, graph: GraphKind, o: CalibrationOptions): GraphCalibration {
+  const sites = plan.activations.filter((a) => a.graph === graph && !(o.agq && a.observer === 'softmax'));
+  const agqTargets = o.agq ? plan.targets.filter((t): t is AvTarget => t.kind === 'av' && t.graph === graph) : [];
+  const observerOpts = { method: o.method, bits: o.activationBits, big: o.big, searchSample: o.sampleSize };
+  return {
+    sites, agqTargets,
+    observers: new Map(sites.map((s) => [s.id, createObserver(s, observerOpts)])),
+    searches: new Map(agqTargets.map((t) => [t.module, new AgqSearch(o.activationBits)])),
+  };
+}
+
+function augmentFor(model: ModelProto, c: GraphCalibration, o: CalibrationOptions, full: string[] = []): ModelProto {
+  const tails = needsTails(o.method) ? PERCENTILE_TAIL : undefined;
+  const req: AugmentRequest = {
+    stats: [...c.sites.map((s) => ({ tensor: s.tensor, ...(tails ? { tailFraction: tails } : {}) })), ...c.agqTargets.map((t) => ({ tensor: t.probs.tensor }))],
+    rowSamples: c.agqTargets.map((t) => ({ probs: t.probs.tensor, v: t.v.tensor, macBudget: o.agqMacBudget })),
+    full,
+    sampleSize: o.sampleSize,
+  };
+  return augmentModel(model, req);
+}
+
+/** Feeds one image's passes (one per prompt for the decoder) to the observers and AGQ searches. */
+function observeImage(c: GraphCalibration, passes: ort.InferenceSession.OnnxValueMapType[], macBudget: number): void {
+  for (const s of c.sites) c.observers.get(s.id)!.observeImage(passes.map((p) => readStats(p, s.tensor)));
+  for (const t of c.agqTargets) {
+    const maxProb = Math.max(...passes.map((p) => (p[statNames.max(t.probs.tensor)]!.data as Float32Array)[0]!));
+    // One image's objective costs at most the budget, whatever its number of prompts.
+    const samples = passes.map((p) => readAttention(p, t)).map((s) => subsampleRows(s, Math.floor(macBudget / passes.length / (s.groups * s.keys * s.headDim))));
+    c.searches.get(t.module)!.observeImage(samples, maxProb);
+  }
+}
+
+export async function calibrate(encoder: ModelProto, decoder: ModelProto, plan: QuantPlan, images: CalibrationImage[], o: CalibrationOptions): Promise<CalibrationResult> {
+  let forwardMs = 0;
+  const timed = async <T>(f: () => Promise<T>) => { const t0 = performance.now(); const r = await f(); forwardMs += performance.now() - t0; return r; };
+  const report = (phase: Progress['phase'], done: number, total: number) => o.onProgress?.({ phase, done, total });
+
+  // 1. Encoder statistics; keep each image's embedding for the decoder passes.
+  const enc = graphCalibration(plan, 'encoder', o);
+  const encSession = await ort.InferenceSession.create(encodeModel(augmentFor(encoder, enc, o)), sessionOptions);
+  const embeddings: { embedding: Float32Array; width: number; height: number }[] = [];
+  try {
+    for (let i = 0; i < images.length; i++) {
+      checkAborted(o.signal);
+      report('encoder', i, images.length);
+      const img = await images[i]!.image();
+      const input = samEncoderInput(img);
+      const out = await timed(() => encSession.run({ [encSession.inputNames[0]!]: new ort.Tensor('float32', input.tensor, [1, 3, 1024, 1024]) }));
+      embeddings.push({ embedding: Float32Array.from(out[encSession.outputNames[0]!]!.data as Float32Array), width: img.width, height: img.height });
+      observeImage(enc, [out], o.agqMacBudget);
+    }
+    report('encoder', images.length, images.length);
+  } finally {
+    await encSession.release();
+  }
+
+  const runPrompts = async (session: ort.InferenceSession, i: number, prompts: Prompt[]) => {
+    const passes: ort.InferenceSession.OnnxValueMapType[] = [];
+    for (const p of prompts) {
+      const e = embeddings[i]!;
+      const { feeds } = decoderFeeds(e.embedding, toSegmentPrompt(p), e.width, e.height);
+      passes.push(await timed(() => session.run(feeds)));
+    }
+    return passes;
+  };
+
+  // 2. BIG on the fp32 decoder: decide, then fold.
+  const big: BigModuleResult[] = [];
+  let folded = decoder;
+  const decoderModules = plan.targets.filter((t: Target) => t.graph === 'decoder' && t.kind === 'qk').map((t) => t.module);
+  const modules = o.big ? bigModules(decoderModules) : [];
+  if (modules.length) {
+    const keyTensors = modules.map((m) => keyTensorOf(decoder, m));
+    const bigSession = await ort.InferenceSession.create(encodeModel(augmentModel(decoder, { stats: [], full: keyTensors, sampleSize: 1 })), sessionOptions);
+    const votes = modules.map(() => [] as boolean[]);
+    const image0Keys = modules.map(() => [] as Float32Array[]);
+    const channels = modules.map(() => 0);
+    try {
+      const n = Math.min(o.bigImages, images.length);
+      for (let i = 0; i < n; i++) {
+        checkAborted(o.signal);
+        report('big', i, n);
+        const passes = await runPrompts(bigSession, i, images[i]!.prompts);
+        passes.forEach((out) => modules.forEach((_, m) => {
+          const t = out[statNames.full(keyTensors[m]!)]!;
+          const k = t.data as Float32Array;
+          channels[m] = t.dims[t.dims.length - 1]!;
+          votes[m]!.push(isBimodal(k));
+          if (i === 0) image0Keys[m]!.push(Float32Array.from(k));
+        }));
+      }
+      report('big', n, n);
+    } finally {
+      await bigSession.release();
+    }
+    const replacements = new Map();
+    modules.forEach((module, m) => {
+      const bimodal = majority(votes[m]!);
+      const gamma = channelSigns(image0Keys[m]!, channels[m]!);
+      if (bimodal) for (const [k, v] of foldedInitializers(decoder, module, gamma)) replacements.set(k, v);
+      const before = image0Keys[m]![0]!;
+      big.push({ module, paperBimodal: votes[m]![0]!, votes: votes[m]!, bimodal, folded: bimodal, before, after: bimodal ? applySigns(before, gamma) : before });
+    });
+    if (replacements.size) folded = mergeBuilder(decoder, new GraphBuilder(), 'big', { initializers: replacements });
+  }
+
+  // 3. Decoder statistics on the folded decoder, one pass per prompt.
+  const dec = graphCalibration(plan, 'decoder', o);
+  const decSession = await ort.InferenceSession.create(encodeModel(augmentFor(folded, dec, o)), sessionOptions);
+  try {
+    for (let i = 0; i < images.length; i++) {
+      checkAborted(o.signal);
+      report('decoder', i, images.length);
+      observeImage(dec, await runPrompts(decSession, i, images[i]!.prompts), o.agqMacBudget);
+    }
+    report('decoder', images.length, images.length);
+  } finally {
+    await decSession.release();
+  }
+
+  const ranges = new Map<string, Range>();
+  const agq = new Map<string, { module: string; tau: number; scale: number; errors: Record<number, number> }>();
+  for (const c of [enc, dec]) {
+    for (const s of c.sites) ranges.set(s.id, c.observers.get(s.id)!.range());
+    for (const t of c.agqTargets) agq.set(t.probs.id, { module: t.module, ...c.searches.get(t.module)!.result() });
+  }
+  return { ranges, agq, big, decoder: folded, forwardSeconds: forwardMs / 1000 };
+}

@@ -1,0 +1,166 @@
+/**
+ * Rewrites a float graph into its quantized form, one handler per target kind, in one pass
+ * through a scratch GraphBuilder (see merge.ts):
+ * - linear / conv: x -> [Clip] -> QuantizeLinear(uint8) -> DequantizeLinear, weight stored as
+ *   int8 codes -> DequantizeLinear(per output channel). onnxruntime fuses DQ -> MatMul into
+ *   MatMulIntegerToFloat (or QGemm / QLinearMatMul when a Q follows), DQ -> Conv -> Q into QLinearConv.
+ * - qk, and av with a uniform softmax quantizer: both operands -> [Clip] -> QuantizeLinear ->
+ *   MatMulInteger -> Cast -> Mul(s_a * s_b): an integer kernel whatever the neighbours.
+ * - av with AGQ: code = clamp(round(ln(A) * (-tau / ln 2) + tau * log2 s), 0, zero code),
+ *   A^ = Gather(level table, code), then a float MatMul with dequantized V. There is no integer
+ *   kernel for a log2 grid, so these are standard float ops.
+ * Sub-8-bit grids: a b-bit code with zero point z is a subset of uint8 / int8, so clipping x to
+ * [s (0 - z), s (2^b - 1 - z)] before the 8-bit QuantizeLinear reproduces b-bit fake
+ * quantization exactly inside the int8 kernel; weights are stored as their b-bit codes.
+ */
+import { DataType, GraphBuilder, tensorToFloat32, toNumber, type ITensorProto, type ModelProto } from '../../onnx/index.ts';
+import { agqTable, agqZeroCode, type AgqParams } from '../quantizers/log2.ts';
+import { levels, type UniformParams } from '../quantizers/uniform.ts';
+import type { PerChannelWeights } from '../quantizers/weight-search.ts';
+import type { ActivationSite, AvTarget, ConvTarget, LinearTarget, QkTarget, Target } from '../ops/types.ts';
+import { mergeBuilder } from './merge.ts';
+
+export interface EmitParams {
+  activations: Map<string, UniformParams>;
+  /** softmax sites quantized with AGQ, by activation site id */
+  agq: Map<string, AgqParams>;
+  /** per-channel weight codes by weight initializer name */
+  weights: Map<string, PerChannelWeights>;
+}
+
+interface EmitContext {
+  b: GraphBuilder;
+  p: EmitParams;
+  inits: Map<string, ITensorProto>;
+  replaced: Map<string, ITensorProto | undefined>;
+  quantCache: Map<string, { q: string; scale: string; zero: string }>;
+}
+
+function actParams(ctx: EmitContext, site: ActivationSite): UniformParams {
+  const p = ctx.p.activations.get(site.id);
+  if (!p) throw new Error(`no quantization parameters for ${site.id}`);
+  return p;
+}
+
+/** [Clip] -> QuantizeLinear for one activation tensor, shared by consumers with the same grid. */
+function quantize(ctx: EmitContext, site: ActivationSite): { q: string; scale: string; zero: string } {
+  const p = actParams(ctx, site);
+  const key = `${site.tensor}|${p.scale}|${p.zeroPoint}|${p.bits}`;
+  const hit = ctx.quantCache.get(key);
+  if (hit) return hit;
+  const { b } = ctx;
+  const result = b.scope(`quant/${site.id}`, () => {
+    const scale = b.constF([p.scale]);
+    const zero = b.init(`${site.id}/zero_point`, [], new Uint8Array([p.zeroPoint]));
+    let x = site.tensor;
+    if (p.bits < 8) {
+      const lo = Math.fround(p.scale * -p.zeroPoint);
+      const hi = Math.fround(p.scale * (levels(p.bits) - 1 - p.zeroPoint));
+      x = b.op('Clip', [x, b.constF([lo]), b.constF([hi])]);
+    }
+    return { q: b.op('QuantizeLinear', [x, scale, zero]), scale, zero };
+  });
+  ctx.quantCache.set(key, result);
+  return result;
+}
+
+function fakeQuant(ctx: EmitContext, site: ActivationSite): string {
+  const { q, scale, zero } = quantize(ctx, site);
+  return ctx.b.op('DequantizeLinear', [q, scale, zero], {}, { name: `quant/${site.id}/DequantizeLinear` });
+}
+
+/** int8 weight storage: b <= 7 as q - z with zero point 0; b = 8 as q - 128 with zero point z - 128. */
+function weightInitializers(ctx: EmitContext, name: string, dims: number[], w: PerChannelWeights, bits: number): [string, string, string] {
+  const shift = (c: number) => (bits < 8 ? w.zeroPoints[c]! : 128);
+  const channels = w.scales.length;
+  const codes = new Int8Array(w.codes.length);
+  const channelOf = dims.length === 2 ? (i: number) => i % channels : (i: number) => Math.floor(i / (w.codes.length / channels));
+  for (let i = 0; i < codes.length; i++) codes[i] = w.codes[i]! - shift(channelOf(i));
+  const zeros = Int8Array.from(w.zeroPoints, (z, c) => z - shift(c));
+  const { b } = ctx;
+  ctx.replaced.set(name, undefined);
+  return [
+    b.init(`${name}/quantized`, dims, codes),
+    b.init(`${name}/scale`, [channels], w.scales),
+    b.init(`${name}/zero_point`, [channels], zeros),
+  ];
+}
+
+function emitLinearLike(ctx: EmitContext, t: LinearTarget | ConvTarget, node: { input?: string[] | null; output?: string[] | null; attribute?: unknown[] | null }, bits: number): void {
+  const { b } = ctx;
+  const wInit = ctx.inits.get(t.weight);
+  const w = ctx.p.weights.get(t.weight);
+  if (!wInit || !w) throw new Error(`no quantized weight for ${t.weight}`);
+  const dims = (wInit.dims ?? []).map(toNumber);
+  const [codes, scales, zeros] = weightInitializers(ctx, t.weight, dims, w, bits);
+  const axis = t.kind === 'linear' ? 1 : 0;
+  const wDq = b.op('DequantizeLinear', [codes, scales, zeros], { axis }, { name: `${t.module}/weight/DequantizeLinear` });
+  const x = fakeQuant(ctx, t.input);
+  const inputs = [x, wDq, ...(node.input ?? []).slice(2)];
+  b.nodes.push({ ...(node as object), input: inputs } as never);
+}
+
+function integerMatMul(ctx: EmitContext, a: ActivationSite, c: ActivationSite, outputName: string, nodeName: string): void {
+  const { b } = ctx;
+  const qa = quantize(ctx, a);
+  const qc = quantize(ctx, c);
+  const pa = actParams(ctx, a);
+  const pc = actParams(ctx, c);
+  const mm = b.op('MatMulInteger', [qa.q, qc.q, qa.zero, qc.zero], {}, { name: `${nodeName}/Integer` });
+  const f = b.op('Cast', [mm], { to: DataType.FLOAT }, { name: `${nodeName}/Cast` });
+  b.op('Mul', [f, b.constF([Math.fround(pa.scale * pc.scale)])], {}, { name: `${nodeName}/Rescale`, outputs: [outputName] });
+}
+
+function emitAgqAv(ctx: EmitContext, t: AvTarget, agq: AgqParams, outputName: string): void {
+  const { b } = ctx;
+  b.scope(`${t.module}/agq`, () => {
+    const lnA = b.op('Log', [t.probs.tensor]);
+    const k = b.op('Round', [b.op('Add', [b.op('Mul', [lnA, b.constF([-agq.tau / Math.LN2])]), b.constF([agq.tau * Math.log2(agq.scale)])])]);
+    // ln 0 = -inf gives +inf, clipped to the zero code: exactly the quantizer's k >= L branch.
+    const code = b.op('Cast', [b.op('Clip', [k, b.constF([0]), b.constF([agqZeroCode(agq)])])], { to: DataType.INT64 });
+    const aq = b.op('Gather', [b.init(`${t.module}/agq/levels`, [agqZeroCode(agq) + 1], agqTable(agq)), code], { axis: 0 });
+    b.op('MatMul', [aq, fakeQuant(ctx, t.v)], {}, { name: t.node, outputs: [outputName] });
+  });
+}
+
+export interface EmitResult {
+  model: ModelProto;
+  /** node names of the integer products we wrote (for checking the optimized graph) */
+  integerNodes: string[];
+}
+
+export function emitQuantizedGraph(model: ModelProto, targets: Target[], p: EmitParams, weightBits: number): EmitResult {
+  const g = model.graph!;
+  const ctx: EmitContext = {
+    b: new GraphBuilder(), p, inits: new Map((g.initializer ?? []).map((t) => [t.name ?? '', t])), replaced: new Map(), quantCache: new Map(),
+  };
+  const nodes = new Map((g.node ?? []).map((n) => [n.name ?? '', n]));
+  const remove = new Set<string>();
+  const integerNodes: string[] = [];
+  const handlers: { [K in Target['kind']]: (t: Extract<Target, { kind: K }>) => void } = {
+    linear: (t) => emitLinearLike(ctx, t, nodes.get(t.node)!, weightBits),
+    conv: (t) => emitLinearLike(ctx, t, nodes.get(t.node)!, weightBits),
+    qk: (t: QkTarget) => {
+      integerMatMul(ctx, t.q, t.k, nodes.get(t.node)!.output![0]!, t.node);
+      integerNodes.push(t.node);
+    },
+    av: (t: AvTarget) => {
+      const out = nodes.get(t.node)!.output![0]!;
+      const agq = p.agq.get(t.probs.id);
+      if (agq) emitAgqAv(ctx, t, agq, out);
+      else { integerMatMul(ctx, t.probs, t.v, out, t.node); integerNodes.push(t.node); }
+    },
+  };
+  for (const t of targets) {
+    remove.add(t.node);
+    (handlers[t.kind] as (x: Target) => void)(t);
+  }
+  return { model: mergeBuilder(model, ctx.b, 'ptq4sam', { remove, initializers: ctx.replaced }), integerNodes };
+}
+
+/** Float view of a weight initializer, for the weight search. */
+export function weightValues(model: ModelProto, name: string): { data: Float32Array; dims: number[] } {
+  const t = (model.graph?.initializer ?? []).find((i) => i.name === name);
+  if (!t) throw new Error(`weight ${name} not found`);
+  return { data: tensorToFloat32(t), dims: (t.dims ?? []).map(toNumber) };
+}

@@ -1,0 +1,201 @@
+/**
+ * `quantize` end to end: read a float model directory, calibrate, BIG, AGQ, quantize weights,
+ * emit integer graphs, verify the fusion in onnxruntime's optimized graphs, measure speed and
+ * fidelity against the float model in the same run, and write a model directory with its report.
+ */
+import * as ort from 'onnxruntime-node';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { countOps, graphInputs, graphOutputs, loadModel, saveModel, type ModelProto } from '../onnx/index.ts';
+import { decodeImage } from '../sam/image/index.ts';
+import { computeModelId, DECODER_FILE, ENCODER_FILE, readModelInfo, writeModelInfo, type ModelInfo } from '../sam/model-dir.ts';
+import { calibrate, type BigModuleResult, type Progress } from './calibrate.ts';
+import type { Method } from './calibrators/index.ts';
+import { emitQuantizedGraph, weightValues, type EmitParams } from './emit/quantized-graph.ts';
+import { evaluate, listImages, type EvalResult } from './eval.ts';
+import type { GraphKind, Target } from './ops/types.ts';
+import { automaticPrompts, boxesFor, projectBoxes, type Prompt } from './prompts.ts';
+import type { AgqParams } from './quantizers/log2.ts';
+import { paramsFromRange, type UniformParams } from './quantizers/uniform.ts';
+import { quantizeColumns, quantizeRows, type PerChannelWeights, type WeightQuantizerOptions } from './quantizers/weight-search.ts';
+import { planQuantization } from './registry.ts';
+import { writeReport, type QuantReport } from './report.ts';
+
+export const BIT_SETTINGS: Record<string, { w: number; a: number }> = { w8a8: { w: 8, a: 8 }, w6a6: { w: 6, a: 6 }, w4a4: { w: 4, a: 4 } };
+export const DEFAULT_CALIB_COUNT = 32;
+
+/** op types onnxruntime runs as integer kernels (names without domain) */
+export const INTEGER_OP_TYPES = new Set(['MatMulInteger', 'MatMulIntegerToFloat', 'QLinearMatMul', 'QGemm', 'QLinearConv', 'ConvInteger', 'DynamicQuantizeMatMul', 'QAttention']);
+
+export interface QuantizeOptions {
+  modelDir: string;
+  calibDir: string;
+  /** where to write (an empty directory; the CLI passes its atomic temp dir) */
+  outDir: string;
+  bits: { w: number; a: number };
+  method: Method;
+  big?: boolean;
+  agq?: boolean;
+  /**
+   * At 8-bit activations, whether the softmax output takes AGQ (float ops) or a uniform grid
+   * (integer A.V). Default 'uniform', chosen from the measurements in README (PTQ4SAM section).
+   */
+  softmaxAt8?: 'agq' | 'uniform';
+  calibCount?: number;
+  projectDb?: string;
+  /** images for the report's fidelity numbers (default 4 of the calibration images) */
+  measureImages?: number;
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+}
+
+const DECODER_INPUTS = ['image_embeddings', 'point_coords', 'point_labels', 'mask_input', 'has_mask_input', 'orig_im_size'];
+
+function checkSam(dir: string, encoder: ModelProto, decoder: ModelProto): void {
+  const encIn = graphInputs(encoder.graph!);
+  const encOut = graphOutputs(encoder.graph!);
+  if (encIn.length !== 1 || encOut[0]?.name !== 'image_embeddings') throw new Error(`${join(dir, ENCODER_FILE)}: not a SAM image encoder (expects one input and an image_embeddings output)`);
+  const decIn = new Set(graphInputs(decoder.graph!).map((i) => i.name));
+  const missing = DECODER_INPUTS.filter((n) => !decIn.has(n));
+  if (missing.length) throw new Error(`${join(dir, DECODER_FILE)}: not a SAM decoder (missing inputs ${missing.join(', ')})`);
+}
+
+function weightOptions(method: Method): WeightQuantizerOptions {
+  const table: Record<Method, WeightQuantizerOptions> = {
+    ptq4sam: { range: 'grid' },
+    omse: { range: 'grid', power: 2 },
+    minmax: { range: 'minmax' },
+    percentile: { range: 'minmax' },
+  };
+  return table[method];
+}
+
+function quantizeWeights(model: ModelProto, targets: Target[], bits: number, opts: WeightQuantizerOptions, onDone: () => void): Map<string, PerChannelWeights> {
+  const out = new Map<string, PerChannelWeights>();
+  for (const t of targets) {
+    if (t.kind !== 'linear' && t.kind !== 'conv') continue;
+    const { data, dims } = weightValues(model, t.weight);
+    out.set(t.weight, t.kind === 'linear' ? quantizeColumns(data, dims[0]!, dims[1]!, bits, opts) : quantizeRows(data, dims[0]!, bits, opts));
+    onDone();
+  }
+  return out;
+}
+
+async function optimizedOpCounts(bytesPath: string): Promise<Record<string, number>> {
+  const dir = mkdtempSync(join(tmpdir(), 'ptq4sam-opt-'));
+  try {
+    const optimized = join(dir, 'optimized.onnx');
+    const s = await ort.InferenceSession.create(bytesPath, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized, logSeverityLevel: 3 });
+    await s.release();
+    return countOps(loadModel(optimized).graph!);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function dirBytes(dir: string, files: string[]): number {
+  let total = 0;
+  for (const f of files) {
+    try { total += statSync(join(dir, f)).size; } catch { /* no external data file */ }
+  }
+  return total;
+}
+
+const MODEL_FILES = [ENCODER_FILE, `${ENCODER_FILE}.data`, DECODER_FILE, `${DECODER_FILE}.data`];
+
+export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport> {
+  const started = performance.now();
+  const method = o.method;
+  const useBig = method === 'ptq4sam' && (o.big ?? true);
+  const agqRequested = method === 'ptq4sam' && (o.agq ?? true);
+  const useAgq = agqRequested && (o.bits.a < 8 || o.softmaxAt8 === 'agq');
+  const info: ModelInfo = readModelInfo(o.modelDir);
+  const encoder = loadModel(join(o.modelDir, ENCODER_FILE));
+  const decoder = loadModel(join(o.modelDir, DECODER_FILE));
+  checkSam(o.modelDir, encoder, decoder);
+  const plan = planQuantization(encoder, decoder);
+  if (!plan.targets.some((t) => t.graph === 'encoder') || !plan.targets.some((t) => t.graph === 'decoder')) {
+    throw new Error(`${o.modelDir}: no quantizable SAM layers found (expected image_encoder.blocks.* and mask_decoder.transformer.* linears)`);
+  }
+
+  const files = listImages(o.calibDir).slice(0, o.calibCount ?? DEFAULT_CALIB_COUNT);
+  const boxes = o.projectDb ? projectBoxes(o.projectDb) : new Map<string, Prompt[]>();
+  const images = await Promise.all(files.map(async (path) => {
+    const img = await decodeImage(path);
+    const fromProject = boxesFor(boxes, path);
+    return { path, image: () => decodeImage(path), prompts: fromProject.length ? fromProject : automaticPrompts(img.width, img.height) };
+  }));
+
+  const cal = await calibrate(encoder, decoder, plan, images, {
+    method, activationBits: o.bits.a, big: useBig, agq: useAgq, bigImages: 8, sampleSize: 4096, agqMacBudget: 1_000_000,
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}), ...(o.signal ? { signal: o.signal } : {}),
+  });
+
+  const activations = new Map<string, UniformParams>();
+  for (const [id, r] of cal.ranges) activations.set(id, paramsFromRange(r.lo, r.hi, o.bits.a));
+  const agq = new Map<string, AgqParams>();
+  for (const [id, a] of cal.agq) agq.set(id, { scale: a.scale, tau: a.tau, bits: o.bits.a, variant: 'paper' });
+
+  const weightTargets = plan.targets.filter((t) => t.kind === 'linear' || t.kind === 'conv');
+  let done = 0;
+  const tick = () => o.onProgress?.({ phase: 'weights', done: ++done, total: weightTargets.length });
+  const wOpts = weightOptions(method);
+  const byGraph = (g: GraphKind) => plan.targets.filter((t) => t.graph === g);
+  const weights = new Map([
+    ...quantizeWeights(encoder, byGraph('encoder'), o.bits.w, wOpts, tick),
+    ...quantizeWeights(cal.decoder, byGraph('decoder'), o.bits.w, wOpts, tick),
+  ]);
+
+  o.onProgress?.({ phase: 'emit', done: 0, total: 2 });
+  const params: EmitParams = { activations, agq, weights };
+  const qEncoder = emitQuantizedGraph(encoder, byGraph('encoder'), params, o.bits.w);
+  const qDecoder = emitQuantizedGraph(cal.decoder, byGraph('decoder'), params, o.bits.w);
+  saveModel(qEncoder.model, join(o.outDir, ENCODER_FILE));
+  saveModel(qDecoder.model, join(o.outDir, DECODER_FILE));
+  const quantizeSeconds = (performance.now() - started) / 1000;
+
+  o.onProgress?.({ phase: 'verify', done: 0, total: 2 });
+  const integerOps: Record<string, number> = {};
+  for (const f of [ENCODER_FILE, DECODER_FILE]) {
+    for (const [op, n] of Object.entries(await optimizedOpCounts(join(o.outDir, f)))) if (INTEGER_OP_TYPES.has(op)) integerOps[op] = (integerOps[op] ?? 0) + n;
+  }
+  const integerNeeded = plan.targets.filter((t) => t.kind === 'linear' || t.kind === 'qk' || (t.kind === 'av' && !agq.has(t.probs.id))).length;
+
+  const quantInfo: ModelInfo = {
+    ...info,
+    name: `${info.name} (${method} w${o.bits.w}a${o.bits.a})`,
+    source: { kind: 'quantized', file: info.id, sha256: null },
+    createdAt: new Date().toISOString(),
+    quantization: { method, bits: o.bits, big: useBig, agq: useAgq, from: info.id, calibrationImages: files.length },
+  };
+  quantInfo.id = await computeModelId(o.outDir);
+  writeModelInfo(o.outDir, quantInfo);
+
+  o.onProgress?.({ phase: 'measure', done: 0, total: 1 });
+  const fidelity: EvalResult = await evaluate(o.outDir, o.modelDir, files, { maxImages: o.measureImages ?? 4, encoderRepeats: 1 });
+
+  const report: QuantReport = {
+    method,
+    bits: o.bits,
+    big: {
+      bimodal: cal.big.filter((b) => b.bimodal).map((b) => b.module),
+      folded: cal.big.filter((b) => b.folded).map((b) => b.module),
+      paper_bimodal: cal.big.filter((b) => b.paperBimodal).map((b) => b.module),
+      examined: cal.big.map((b: BigModuleResult) => ({ module: b.module, votes: b.votes.filter(Boolean).length, of: b.votes.length })),
+    },
+    agq: [...cal.agq.values()].map((a) => ({ name: a.module, tau: a.tau, scale: a.scale, errors: a.errors })),
+    softmax: useAgq ? 'agq' : 'uniform',
+    size_bytes: { fp32: dirBytes(o.modelDir, MODEL_FILES), quantized: dirBytes(o.outDir, MODEL_FILES) },
+    integer_ops: integerOps,
+    integer_products_expected: integerNeeded,
+    quantized_layers: plan.targets.length,
+    latency_ms: fidelity.latency_ms,
+    fidelity: { prompts: fidelity.prompts, mean_iou: fidelity.mean_iou, min_iou: fidelity.min_iou, embedding_rel_error: fidelity.embedding_rel_error },
+    calibration: { images: files.length, forward_seconds: cal.forwardSeconds, quantize_seconds: quantizeSeconds },
+    model_id: quantInfo.id,
+  };
+  writeReport(o.outDir, report, cal.big);
+  return report;
+}
+
