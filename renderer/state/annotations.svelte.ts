@@ -18,6 +18,8 @@ export class AnnotationsState {
   visible = $derived(this.items.filter((a) => !a.hidden));
   selected = $derived(this.items.find((a) => a.id === this.selectedId) ?? null);
 
+  #loadSeq = 0;
+
   /** called after every change with the image and its new annotation count */
   onCountChange: (imageId: number, count: number) => void = () => undefined;
 
@@ -38,11 +40,16 @@ export class AnnotationsState {
   }
 
   async load(imageId: number | null): Promise<void> {
+    if (this.imageId !== imageId) this.selectedId = null;
     this.imageId = imageId;
-    this.selectedId = null;
     if (imageId === null) { this.#set([]); return; }
+    const seq = ++this.#loadSeq;
+    const changesBefore = this.version;
     const items = await this.#run(() => api.annotationsList({ imageId }));
-    if (items && this.imageId === imageId) this.#set(items);
+    if (!items || seq !== this.#loadSeq || this.imageId !== imageId) return;
+    // an edit landed while the list was on its way: that list is stale, ask again
+    if (this.version !== changesBefore) return this.load(imageId);
+    this.#set(items);
   }
 
   #replace(a: AnnotationView): void {

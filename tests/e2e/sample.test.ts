@@ -43,12 +43,15 @@ describe('first launch without a model', () => {
   });
 
   it('stores a polygon drawn on a sample image without a model', async () => {
-    await studio.page.locator('.image-item').first().click();
-    await expect.poll(() => studio.page.locator('.canvas').getAttribute('data-loaded')).toBe('true');
+    const first = studio.page.locator('.image-item').first();
+    await first.click();
+    const id = await first.getAttribute('data-image-id');
+    await expect.poll(() => studio.page.locator('.canvas').getAttribute('data-loaded-image')).toBe(id);
     await studio.page.keyboard.press('p');
     const box = (await studio.page.locator('.canvas').boundingBox())!;
     const cx = box.x + box.width / 2, cy = box.y + box.height / 2;
     for (const [dx, dy] of [[-60, -40], [60, -40], [60, 40], [-60, 40]] as const) await studio.page.mouse.click(cx + dx, cy + dy);
+    await expect.poll(() => studio.page.locator('.canvas').getAttribute('data-tool-path')).toBe('polygon.placing');
     await studio.page.keyboard.press('Enter');
     await expect.poll(() => studio.page.locator('[data-annotation-id]').count()).toBe(1);
     const db = new Database(studio.session.need().dbPath, { readonly: true });
