@@ -13,6 +13,7 @@
  */
 import { exporters, importers, type ExportFormat, type ImportFormat } from '../formats/index.ts';
 import { rleFromMask } from '../masks/index.ts';
+import { float16BitsToFloat32, float32ToFloat16Bits } from '../onnx/tensor.ts';
 import { exportDataset, importDataset } from '../project/dataset.ts';
 import { createProject, openProject, type Project } from '../project/index.ts';
 import { all, CliError, type CommandGroup, optional, parseArgs, required } from './args.ts';
@@ -118,6 +119,14 @@ const verbs: Record<string, (argv: string[]) => Promise<number | void>> = {
       const engine = await createEngine({ threads });
       try {
         const model = await engine.loadModel(modelDir);
+        // The project's embedding cache (fp16) spares the encoder on every later click.
+        const cached = image.sha256 ? p.getEmbedding(image.sha256, model.info.id) : null;
+        if (cached && image.sha256 && image.width && image.height) {
+          await engine.putEmbedding(model, image.sha256, float16BitsToFloat32(cached.data), image.width, image.height);
+        } else {
+          const { info, embedding } = await engine.encodeWithEmbedding(model, file);
+          p.putEmbedding(info.imageHash, model.info.id, { shape: [1, 256, 64, 64], data: float32ToFloat16Bits(embedding) });
+        }
         const result = await engine.segment(model, file, prompt, image.sha256 ? { imageHash: image.sha256 } : {});
         const rle = rleFromMask({ width: result.width, height: result.height, data: result.masks[result.best]! });
         return p.addAnnotation({

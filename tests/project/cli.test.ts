@@ -221,6 +221,14 @@ describe('cli project', () => {
       prompts: { points: [{ x: 12, y: 9, label: 1 }], box: [2, 2, 30, 20] }, rle: { size: [30, 40] } });
     expect(a.modelId).toMatch(/^[0-9a-f]{16}$/);
     expect(a.score).toEqual(expect.any(Number));
+    // the embedding went into the project's cache, and a second click is served from it
+    const image = project.findImageByPath('images/a.png')!;
+    const cached = project.getEmbedding(image.sha256!, a.modelId!);
+    expect(cached?.shape).toEqual([1, 256, 64, 64]);
     project.close();
+    const second = ok(['annotate', db, '--image', 'images/a.png', '--label', 'dog', '--model', model, '--point', '12,9,1', '--box', '2,2,30,20'], dir);
+    const again = openProject(db);
+    expect(again.getAnnotation(Number(second)).rle).toEqual(a.rle);
+    again.close();
   });
 });
