@@ -1,0 +1,67 @@
+/**
+ * `setup`: from a catalog model to a quantized model directory in one command (download, build,
+ * quantize, evaluate). Progress goes to stderr; stdout gets only the path of the quantized
+ * model's report.json. Run again with the same arguments after an interruption to resume.
+ */
+import { resolve } from 'node:path';
+import { CliError, integerOption, optional, parseArgs, required, type CommandGroup } from './args.ts';
+import { findModel, loadCatalog } from '../sam/catalog.ts';
+import { appCacheDir } from '../sam/download/index.ts';
+import { checkSetupOut, runSetup, type SetupBits, type SetupProgress } from '../sam/setup.ts';
+
+const bitChoices: SetupBits[] = ['w8a8', 'w6a6', 'w4a4'];
+const usage = 'usage: setup --model <catalog id> [--catalog <url|file>] [--bits w8a8|w6a6|w4a4] [--calib <dir>] [--file <local copy>] [--cache-dir <dir>] [--stall-timeout <s>] --out <modelDir>';
+
+/** One stderr line per step change and per 10% within a step. */
+function stderrSetupProgress(): (p: SetupProgress) => void {
+  let last = '';
+  return (p) => {
+    const key = `${p.step}:${p.download?.phase ?? ''}:${Math.floor(p.fraction * 10)}:${p.message.startsWith('calibrating') ? p.message : ''}`;
+    if (key === last && !p.skipped) return;
+    last = key;
+    process.stderr.write(`${p.step}: ${p.message}\n`);
+  };
+}
+
+export const setupCommand: CommandGroup = async (argv) => {
+  const args = parseArgs(argv, ['model', 'catalog', 'bits', 'calib', 'out', 'cache-dir', 'stall-timeout', 'file']);
+  if (args.positional.length > 0) throw new CliError(`unexpected argument "${args.positional[0]}"; ${usage}`);
+  const id = required(args, 'model');
+  const out = required(args, 'out');
+  const bits = (optional(args, 'bits') ?? 'w8a8') as SetupBits;
+  if (!bitChoices.includes(bits)) throw new CliError(`--bits ${bits} is not offered (choose ${bitChoices.join(', ')})`);
+  const stallSeconds = integerOption(args, 'stall-timeout', 1, 3600);
+  try {
+    checkSetupOut(out);
+  } catch (err) {
+    throw new CliError(`--out ${(err as Error).message}`);
+  }
+  const catalog = await loadCatalog(optional(args, 'catalog'));
+  const model = findModel(catalog, id);
+  const calibDir = optional(args, 'calib');
+  const localFile = optional(args, 'file');
+
+  const controller = new AbortController();
+  const onInterrupt = () => controller.abort();
+  process.once('SIGINT', onInterrupt);
+  process.once('SIGTERM', onInterrupt);
+  try {
+    process.stderr.write(`setup: ${model.name} (${model.licence}), ${bits}\n`);
+    const result = await runSetup({
+      model,
+      bits,
+      outDir: out,
+      cacheDir: resolve(optional(args, 'cache-dir') ?? appCacheDir()),
+      ...(calibDir ? { calibDir } : {}),
+      ...(localFile ? { localFile } : {}),
+      ...(stallSeconds !== undefined ? { stallTimeoutMs: stallSeconds * 1000 } : {}),
+      onProgress: stderrSetupProgress(),
+      signal: controller.signal,
+    });
+    process.stderr.write(`setup: mean mask IoU against fp32 ${result.eval.mean_iou.toFixed(4)}; fp32 model kept at ${result.fp32Dir}\n`);
+    process.stdout.write(`${result.reportPath}\n`);
+  } finally {
+    process.removeListener('SIGINT', onInterrupt);
+    process.removeListener('SIGTERM', onInterrupt);
+  }
+};

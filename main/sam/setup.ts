@@ -1,0 +1,418 @@
+/**
+ * First-run setup as a service: download a catalog model (or take a local copy of it) -> build
+ * the fp32 model directory -> quantize it with PTQ4SAM, calibrated on the user's images (a folder
+ * or an open project) or else on the bundled sample photos -> evaluate against fp32 -> place the
+ * quantized model at `outDir` and make it active. Progress events per step, cancel through an
+ * AbortSignal, and every step resumable: a rerun with the same arguments skips finished steps and
+ * resumes a half-done download.
+ *
+ * Where things live (all re-creatable, so under the app's cache directory):
+ *   <cache>/downloads/                  partial files (.part + .part.json) and finished downloads
+ *   <cache>/models/<id>-<md5/sha 6>-fp32/ the fp32 model directory, shared by every bit width
+ *   <cache>/setup/<key>/                state.json and the quantized model until it is placed
+ * `outDir` appears only at the end, complete; a failure leaves no model directory behind.
+ * The downloaded checkpoint is deleted once the fp32 model is built (it is as large as the model).
+ */
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import type { CatalogModel } from './catalog.ts';
+import { describeProgress, downloadFile, downloadsDir, type DownloadProgress } from './download/index.ts';
+import { errnoCode } from './download/errors.ts';
+import { hashFile } from './download/hash.ts';
+import { importModel, readModelInfo } from './model-dir.ts';
+import { evaluate, IMAGE_EXTENSIONS, listImages, type EvalResult } from '../ptq4sam/eval.ts';
+import { BIT_SETTINGS, quantizeModelDir } from '../ptq4sam/pipeline.ts';
+import type { QuantReport } from '../ptq4sam/report.ts';
+
+export type SetupStep = 'download' | 'build' | 'quantize' | 'eval' | 'activate';
+export const SETUP_STEPS: readonly SetupStep[] = ['download', 'build', 'quantize', 'eval', 'activate'];
+export type SetupBits = 'w8a8' | 'w6a6' | 'w4a4';
+
+export interface SetupProgress {
+  step: SetupStep;
+  /** 0..1 within the step */
+  fraction: number;
+  /** one line for a person, e.g. "downloading 45% 170.2 MB / 375.0 MB, 12.1 MB/s, 17 s left" */
+  message: string;
+  /** the downloader's numbers during the download step */
+  download?: DownloadProgress;
+  /** the step was already done in an earlier run and is skipped */
+  skipped?: boolean;
+}
+
+export interface SetupOptions {
+  model: CatalogModel;
+  /** a local copy of the model's file (checked against the catalog's hash) instead of downloading */
+  localFile?: string;
+  bits?: SetupBits;
+  /** the user's images for calibration */
+  calibDir?: string;
+  /** an open project: its images calibrate (when no calibDir) and its boxes become prompts */
+  projectDb?: string;
+  /** fallback calibration images, default resources/samples */
+  samplesDir?: string;
+  /** the quantized model directory to create; refused if it exists and is not empty */
+  outDir: string;
+  cacheDir: string;
+  stallTimeoutMs?: number;
+  /** environment for proxy settings, default process.env */
+  env?: NodeJS.ProcessEnv;
+  onProgress?: (p: SetupProgress) => void;
+  signal?: AbortSignal;
+  /** the app's "make it the active model"; the command line has none */
+  activate?: (modelDir: string) => Promise<void> | void;
+}
+
+export interface SetupResult {
+  modelDir: string;
+  reportPath: string;
+  evalPath: string;
+  fp32Dir: string;
+  report: QuantReport;
+  eval: EvalResult;
+  /** steps this run skipped because an earlier run finished them */
+  skipped: SetupStep[];
+}
+
+interface SetupState {
+  format: 1;
+  args: Record<string, string | null>;
+  done: SetupStep[];
+}
+
+export const bundledSamplesDir = fileURLToPath(new URL('../../resources/samples', import.meta.url));
+const evalImages = 4;
+const projectCalibImages = 32;
+
+/** A failed step: the message is the cause's own (it names the file or URL and the problem). */
+export class SetupError extends Error {
+  constructor(
+    readonly step: SetupStep,
+    message: string,
+    options?: { cause: unknown },
+  ) {
+    super(message, options);
+    this.name = 'SetupError';
+  }
+}
+
+function inStep(step: SetupStep, err: unknown): SetupError {
+  if (err instanceof SetupError) return err;
+  return new SetupError(step, err instanceof Error ? err.message : String(err), { cause: err });
+}
+
+/** Refuses an existing non-empty output directory before anything else happens. */
+export function checkSetupOut(outDir: string): string {
+  const abs = resolve(outDir);
+  if (existsSync(abs)) {
+    if (!statSync(abs).isDirectory()) throw new Error(`${outDir} exists and is not a directory`);
+    if (readdirSync(abs).length > 0) throw new Error(`${outDir} exists and is not empty`);
+  }
+  return abs;
+}
+
+function modelKey(model: CatalogModel): string {
+  return `${model.id}-${model.files[0]!.expected.digest.slice(0, 6)}`;
+}
+
+/** The fp32 model directory a catalog model builds into. */
+export function fp32DirFor(cacheDir: string, model: CatalogModel): string {
+  return join(cacheDir, 'models', `${modelKey(model)}-fp32`);
+}
+
+function isModelDir(dir: string): boolean {
+  try {
+    readModelInfo(dir);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function throwIfCancelled(signal: AbortSignal | undefined, step: SetupStep): void {
+  if (signal?.aborted) throw new SetupError(step, `setup cancelled during ${step}`);
+}
+
+/** Moves a directory into place, copying when it crosses file systems. */
+function moveDir(from: string, to: string): void {
+  mkdirSync(dirname(to), { recursive: true });
+  if (existsSync(to)) rmdirSync(to); // checked empty
+  try {
+    renameSync(from, to);
+  } catch (err) {
+    if (errnoCode(err) !== 'EXDEV') throw err;
+    const tmp = join(dirname(to), `.${basename(to)}.tmp-${process.pid}`);
+    try {
+      cpSync(from, tmp, { recursive: true });
+      renameSync(tmp, to);
+    } catch (copyErr) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw copyErr;
+    }
+    rmSync(from, { recursive: true, force: true });
+  }
+}
+
+/** Links the first images of a project into `dir` (names kept: the quantizer matches boxes by name). */
+function linkProjectImages(projectDb: string, dir: string): void {
+  let paths: string[];
+  const db = new Database(projectDb, { readonly: true, fileMustExist: true });
+  try {
+    paths = (db.prepare('SELECT path FROM images ORDER BY id').all() as { path: string }[]).map((r) => resolve(dirname(projectDb), r.path));
+  } catch (err) {
+    throw new Error(`${projectDb}: cannot list the project's images (${(err as Error).message})`);
+  } finally {
+    db.close();
+  }
+  mkdirSync(dir, { recursive: true });
+  const used = new Set<string>();
+  for (const path of paths) {
+    if (used.size >= projectCalibImages) break;
+    const name = basename(path);
+    if (used.has(name) || !IMAGE_EXTENSIONS.has(extname(name).toLowerCase()) || !existsSync(path)) continue;
+    symlinkSync(path, join(dir, name));
+    used.add(name);
+  }
+}
+
+class SetupRun {
+  readonly staging: string;
+  readonly statePath: string;
+  readonly quantDir: string;
+  readonly fp32Dir: string;
+  readonly downloadDir: string;
+  readonly bits: SetupBits;
+  readonly outDir: string;
+  private state: SetupState;
+  readonly skipped: SetupStep[] = [];
+
+  constructor(private readonly o: SetupOptions) {
+    this.bits = o.bits ?? 'w8a8';
+    if (!BIT_SETTINGS[this.bits]) throw new Error(`bits "${this.bits}" is not offered (choose ${Object.keys(BIT_SETTINGS).join(', ')})`);
+    this.outDir = checkSetupOut(o.outDir);
+    const args: Record<string, string | null> = {
+      model: o.model.id,
+      digest: o.model.files.map((f) => f.expected.digest).join(','),
+      bits: this.bits,
+      calib: o.calibDir ? resolve(o.calibDir) : null,
+      project: o.projectDb ? resolve(o.projectDb) : null,
+      out: this.outDir,
+    };
+    const key = createHash('sha256').update(JSON.stringify(args)).digest('hex').slice(0, 16);
+    this.staging = join(o.cacheDir, 'setup', `${o.model.id}-${this.bits}-${key}`);
+    this.statePath = join(this.staging, 'state.json');
+    this.quantDir = join(this.staging, 'quantized');
+    this.fp32Dir = fp32DirFor(o.cacheDir, o.model);
+    this.downloadDir = join(downloadsDir(o.cacheDir), modelKey(o.model));
+    this.state = this.readState(args);
+  }
+
+  private readState(args: SetupState['args']): SetupState {
+    try {
+      const saved = JSON.parse(readFileSync(this.statePath, 'utf8')) as SetupState;
+      if (saved.format === 1 && JSON.stringify(saved.args) === JSON.stringify(args) && Array.isArray(saved.done)) return saved;
+    } catch {
+      // no state yet (or unreadable): start from the beginning
+    }
+    return { format: 1, args, done: [] };
+  }
+
+  isDone(step: SetupStep): boolean {
+    return this.state.done.includes(step);
+  }
+
+  markDone(step: SetupStep): void {
+    if (!this.state.done.includes(step)) this.state.done.push(step);
+    mkdirSync(this.staging, { recursive: true });
+    const tmp = `${this.statePath}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(this.state, null, 1)}\n`);
+    renameSync(tmp, this.statePath);
+  }
+
+  progress(p: SetupProgress): void {
+    this.o.onProgress?.(p);
+  }
+
+  skip(step: SetupStep, why: string): void {
+    this.skipped.push(step);
+    this.progress({ step, fraction: 1, message: `${step}: ${why}`, skipped: true });
+  }
+
+  /** What the build reads: the local file, the downloaded checkpoint, or the folder of an ONNX pair. */
+  importSource(): string {
+    if (this.o.localFile) return resolve(this.o.localFile);
+    return this.o.model.format === 'pth' ? join(this.downloadDir, this.o.model.files[0]!.fileName) : this.downloadDir;
+  }
+
+  downloadedPaths(): string[] {
+    return this.o.model.files.map((f) => join(this.downloadDir, f.role === 'checkpoint' ? f.fileName : `${f.role}.onnx`));
+  }
+}
+
+async function stepDownload(run: SetupRun, o: SetupOptions): Promise<void> {
+  const paths = run.downloadedPaths();
+  if (isModelDir(run.fp32Dir)) return run.skip('download', `not needed, ${run.fp32Dir} is built`);
+  if (o.localFile) return checkLocalFile(run, o);
+  if (paths.every((p) => existsSync(p))) return run.skip('download', 'already downloaded and verified');
+  const model = o.model;
+  for (const [i, file] of model.files.entries()) {
+    const dest = paths[i]!;
+    if (existsSync(dest)) continue;
+    const label = model.files.length > 1 ? `${file.role} ` : '';
+    await downloadFile({
+      url: file.url,
+      expected: file.expected,
+      dest,
+      cacheDir: downloadsDir(o.cacheDir),
+      bytes: Math.ceil(model.bytes / model.files.length),
+      stallTimeoutMs: o.stallTimeoutMs,
+      signal: o.signal,
+      env: o.env,
+      onProgress: (p) => run.progress({
+        step: 'download',
+        fraction: p.totalBytes ? p.receivedBytes / p.totalBytes : 0,
+        message: `${label}${describeProgress(p)}`,
+        download: p,
+      }),
+    });
+  }
+  run.markDone('download');
+}
+
+/** A user's own copy of a catalog model: checked against the catalog's hash and built from in place. */
+async function checkLocalFile(run: SetupRun, o: SetupOptions): Promise<void> {
+  const file = o.model.files[0]!;
+  if (o.model.format !== 'pth') throw new SetupError('download', `${o.model.id} is an ONNX pair: import its folder with "model import" instead of --file`);
+  if (!existsSync(o.localFile!)) throw new SetupError('download', `${o.localFile}: no such file`);
+  run.progress({ step: 'download', fraction: 0, message: `checking ${o.localFile}` });
+  const digest = await hashFile(o.localFile!, file.expected.algorithm, o.signal);
+  if (digest !== file.expected.digest) {
+    throw new SetupError('download', `${o.localFile}: ${file.expected.algorithm} ${digest} does not match the catalog's ${file.expected.digest} for ${o.model.id}`);
+  }
+  run.markDone('download');
+}
+
+async function stepBuild(run: SetupRun, o: SetupOptions): Promise<void> {
+  if (isModelDir(run.fp32Dir)) {
+    run.markDone('build');
+    return run.skip('build', `${run.fp32Dir} is already built`);
+  }
+  const tmp = `${run.fp32Dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  let configPath: string | undefined;
+  if (o.model.config) {
+    configPath = join(run.staging, 'config.json');
+    mkdirSync(run.staging, { recursive: true });
+    writeFileSync(configPath, `${JSON.stringify(o.model.config, null, 1)}\n`);
+  }
+  try {
+    await importModel(run.importSource(), tmp, {
+      ...(configPath ? { configPath } : {}),
+      licence: o.model.licence,
+      name: o.model.name,
+      signal: o.signal,
+      onProgress: (stage, done, total) => run.progress({ step: 'build', fraction: total > 0 ? done / total : 0, message: `${stage} ${total > 0 ? Math.floor((100 * done) / total) : 0}%` }),
+    });
+    renameSync(tmp, run.fp32Dir);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  // the downloaded checkpoint is as large as the model built from it (a user's own file stays)
+  rmSync(run.downloadDir, { recursive: true, force: true });
+  run.markDone('build');
+}
+
+/** The calibration images: the user's folder, else an open project's images, else the samples. */
+function calibrationDir(run: SetupRun, o: SetupOptions): { dir: string; from: 'user' | 'project' | 'samples' } {
+  if (o.calibDir) {
+    listImages(o.calibDir);
+    return { dir: o.calibDir, from: 'user' };
+  }
+  if (o.projectDb) {
+    const dir = join(run.staging, 'calib');
+    rmSync(dir, { recursive: true, force: true });
+    linkProjectImages(o.projectDb, dir);
+    if (readdirSync(dir).length > 0) return { dir, from: 'project' };
+  }
+  return { dir: o.samplesDir ?? bundledSamplesDir, from: 'samples' };
+}
+
+async function stepQuantize(run: SetupRun, o: SetupOptions): Promise<void> {
+  if (run.isDone('quantize') && isModelDir(run.quantDir)) return run.skip('quantize', 'already quantized');
+  const calib = calibrationDir(run, o);
+  rmSync(run.quantDir, { recursive: true, force: true });
+  mkdirSync(run.quantDir, { recursive: true });
+  run.progress({ step: 'quantize', fraction: 0, message: `calibrating on ${calib.from === 'samples' ? 'the sample images' : calib.dir}` });
+  await quantizeModelDir({
+    modelDir: run.fp32Dir,
+    calibDir: calib.dir,
+    outDir: run.quantDir,
+    bits: BIT_SETTINGS[run.bits]!,
+    method: 'ptq4sam',
+    ...(o.projectDb ? { projectDb: o.projectDb } : {}),
+    onProgress: (p) => run.progress({ step: 'quantize', fraction: p.total > 0 ? p.done / p.total : 0, message: `${p.phase} ${p.done}/${p.total}` }),
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
+  run.markDone('quantize');
+}
+
+async function stepEval(run: SetupRun, o: SetupOptions): Promise<EvalResult> {
+  const evalPath = join(run.quantDir, 'eval.json');
+  if (run.isDone('eval') && existsSync(evalPath)) {
+    run.skip('eval', 'already evaluated');
+    return JSON.parse(readFileSync(evalPath, 'utf8')) as EvalResult;
+  }
+  // the samples are images the quantizer did not calibrate on when the user gave their own
+  const images = listImages(o.samplesDir ?? bundledSamplesDir).slice(0, evalImages);
+  run.progress({ step: 'eval', fraction: 0, message: `comparing with fp32 on ${images.length} images` });
+  const result = await evaluate(run.quantDir, run.fp32Dir, images);
+  writeFileSync(evalPath, `${JSON.stringify(result, null, 2)}\n`);
+  run.progress({ step: 'eval', fraction: 1, message: `mean mask IoU against fp32 ${result.mean_iou.toFixed(4)} over ${result.prompts} prompts` });
+  run.markDone('eval');
+  return result;
+}
+
+/** Runs (or resumes) the whole setup. */
+export async function runSetup(o: SetupOptions): Promise<SetupResult> {
+  const run = new SetupRun(o);
+  let evalResult: EvalResult | undefined;
+  let report: QuantReport | undefined;
+  const steps: Record<SetupStep, () => Promise<unknown>> = {
+    download: () => stepDownload(run, o),
+    build: () => stepBuild(run, o),
+    quantize: () => stepQuantize(run, o),
+    eval: async () => {
+      evalResult = await stepEval(run, o);
+    },
+    activate: async () => {
+      report = JSON.parse(readFileSync(join(run.quantDir, 'report.json'), 'utf8')) as QuantReport;
+      checkSetupOut(run.outDir);
+      moveDir(run.quantDir, run.outDir);
+      await o.activate?.(run.outDir);
+      run.progress({ step: 'activate', fraction: 1, message: `${run.outDir} is ready` });
+    },
+  };
+  for (const step of SETUP_STEPS) {
+    try {
+      throwIfCancelled(o.signal, step);
+      await steps[step]();
+    } catch (err) {
+      throw inStep(step, err);
+    }
+  }
+  rmSync(run.staging, { recursive: true, force: true });
+  return {
+    modelDir: run.outDir,
+    reportPath: join(run.outDir, 'report.json'),
+    evalPath: join(run.outDir, 'eval.json'),
+    fp32Dir: run.fp32Dir,
+    report: report!,
+    eval: evalResult!,
+    skipped: run.skipped,
+  };
+}
