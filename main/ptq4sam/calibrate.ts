@@ -37,7 +37,7 @@ export interface CalibrationOptions {
   big: boolean;
   /** AGQ search for the softmax outputs of these modules */
   agq: boolean;
-  /** images examined for the robust BIG decision (the paper uses only image #0) */
+  /** images whose first prompt votes in the robust BIG decision (the paper uses only image #0) */
   bigImages: number;
   /** values kept per tensor per pass for the searches */
   sampleSize: number;
@@ -197,14 +197,16 @@ export async function calibrate(encoder: ModelProto, decoder: ModelProto, plan: 
       for (let i = 0; i < n; i++) {
         checkAborted(o.signal);
         report('big', i, n);
-        const passes = await runPrompts(bigSession, i, images[i]!.prompts);
+        // Every prompt of image #0 (its keys give the signs); the first prompt of the others (their votes).
+        const passes = await runPrompts(bigSession, i, i === 0 ? images[i]!.prompts : images[i]!.prompts.slice(0, 1));
         passes.forEach((out) => modules.forEach((_, m) => {
           const t = out[statNames.full(keyTensors[m]!)]!;
           const k = t.data as Float32Array;
           channels[m] = t.dims[t.dims.length - 1]!;
-          votes[m]!.push(isBimodal(k));
           if (i === 0) image0Keys[m]!.push(Float32Array.from(k));
         }));
+        // Votes: the first prompt of each image (image #0's is the paper's decision).
+        modules.forEach((_, m) => votes[m]!.push(isBimodal(passes[0]![statNames.full(keyTensors[m]!)]!.data as Float32Array)));
       }
       report('big', n, n);
     } finally {

@@ -1,9 +1,9 @@
 /**
  * Rewrites a float graph into its quantized form, one handler per target kind, in one pass
  * through a scratch GraphBuilder (see merge.ts):
- * - linear / conv: x -> [Clip] -> QuantizeLinear(uint8) -> DequantizeLinear, weight stored as
- *   int8 codes -> DequantizeLinear(per output channel). onnxruntime fuses DQ -> MatMul into
- *   MatMulIntegerToFloat (or QGemm / QLinearMatMul when a Q follows), DQ -> Conv -> Q into QLinearConv.
+ * - linear: x -> [Clip] -> QuantizeLinear(uint8) -> MatMulIntegerToFloat with int8 weight codes,
+ *   per-output-channel scales and zero points, and the bias (see emitLinear for why explicit).
+ * - conv: QDQ of input and per-channel weight around the float Conv.
  * - qk, and av with a uniform softmax quantizer: both operands -> [Clip] -> QuantizeLinear ->
  *   MatMulInteger -> Cast -> Mul(s_a * s_b): an integer kernel whatever the neighbours.
  * - av with AGQ: code = clamp(round(ln(A) * (-tau / ln 2) + tau * log2 s), 0, zero code),
@@ -13,7 +13,7 @@
  * [s (0 - z), s (2^b - 1 - z)] before the 8-bit QuantizeLinear reproduces b-bit fake
  * quantization exactly inside the int8 kernel; weights are stored as their b-bit codes.
  */
-import { DataType, GraphBuilder, tensorToFloat32, toNumber, type ITensorProto, type ModelProto } from '../../onnx/index.ts';
+import { consumers, DataType, GraphBuilder, MS_DOMAIN, tensorToFloat32, toNumber, type INodeProto, type ITensorProto, type ModelProto } from '../../onnx/index.ts';
 import { agqTable, agqZeroCode, type AgqParams } from '../quantizers/log2.ts';
 import { levels, type UniformParams } from '../quantizers/uniform.ts';
 import type { PerChannelWeights } from '../quantizers/weight-search.ts';
@@ -33,6 +33,8 @@ interface EmitContext {
   p: EmitParams;
   inits: Map<string, ITensorProto>;
   replaced: Map<string, ITensorProto | undefined>;
+  consumers: Map<string, INodeProto[]>;
+  remove: Set<string>;
   quantCache: Map<string, { q: string; scale: string; zero: string }>;
 }
 
@@ -86,18 +88,48 @@ function weightInitializers(ctx: EmitContext, name: string, dims: number[], w: P
   ];
 }
 
-function emitLinearLike(ctx: EmitContext, t: LinearTarget | ConvTarget, node: { input?: string[] | null; output?: string[] | null; attribute?: unknown[] | null }, bits: number): void {
+/** The bias Add right after a linear's MatMul (`<module>/Add` with a 1-D constant of N values), if any. */
+function biasAddOf(ctx: EmitContext, matmulOutput: string, n: number): { node: INodeProto; bias: string } | null {
+  const uses = ctx.consumers.get(matmulOutput) ?? [];
+  if (uses.length !== 1 || uses[0]!.opType !== 'Add') return null;
+  const add = uses[0]!;
+  const bias = (add.input ?? []).find((i) => i !== matmulOutput);
+  const t = bias ? ctx.inits.get(bias) : undefined;
+  if (!bias || !t || (t.dims ?? []).length !== 1 || toNumber(t.dims![0]) !== n) return null;
+  return { node: add, bias };
+}
+
+/**
+ * Linear: QuantizeLinear(x) -> com.microsoft MatMulIntegerToFloat(x_q, W_q, s_x, s_w, z_x, z_w,
+ * bias), written explicitly rather than left to the QDQ fusion: onnxruntime 1.30's
+ * MatMulAddFusion turns DQ -> MatMul -> Add on 3-D/4-D inputs into a float Gemm before the
+ * QDQ fusion can see it, which silently runs the layer in float.
+ */
+function emitLinear(ctx: EmitContext, t: LinearTarget, node: INodeProto, bits: number): void {
   const { b } = ctx;
   const wInit = ctx.inits.get(t.weight);
   const w = ctx.p.weights.get(t.weight);
   if (!wInit || !w) throw new Error(`no quantized weight for ${t.weight}`);
   const dims = (wInit.dims ?? []).map(toNumber);
   const [codes, scales, zeros] = weightInitializers(ctx, t.weight, dims, w, bits);
-  const axis = t.kind === 'linear' ? 1 : 0;
-  const wDq = b.op('DequantizeLinear', [codes, scales, zeros], { axis }, { name: `${t.module}/weight/DequantizeLinear` });
-  const x = fakeQuant(ctx, t.input);
-  const inputs = [x, wDq, ...(node.input ?? []).slice(2)];
-  b.nodes.push({ ...(node as object), input: inputs } as never);
+  const x = quantize(ctx, t.input);
+  const add = biasAddOf(ctx, node.output![0]!, dims[1]!);
+  if (add) ctx.remove.add(add.node.name ?? '');
+  b.op('MatMulIntegerToFloat', [x.q, codes, x.scale, scales, x.zero, zeros, ...(add ? [add.bias] : [])], {}, {
+    name: `${t.module}/MatMulIntegerToFloat`, domain: MS_DOMAIN, outputs: [add ? add.node.output![0]! : node.output![0]!],
+  });
+}
+
+/** Conv: QDQ around the float Conv (the neck's 3x3; its output feeds a LayerNorm, so it stays DQ -> Conv). */
+function emitConv(ctx: EmitContext, t: ConvTarget, node: INodeProto, bits: number): void {
+  const { b } = ctx;
+  const wInit = ctx.inits.get(t.weight);
+  const w = ctx.p.weights.get(t.weight);
+  if (!wInit || !w) throw new Error(`no quantized weight for ${t.weight}`);
+  const dims = (wInit.dims ?? []).map(toNumber);
+  const [codes, scales, zeros] = weightInitializers(ctx, t.weight, dims, w, bits);
+  const wDq = b.op('DequantizeLinear', [codes, scales, zeros], { axis: 0 }, { name: `${t.module}/weight/DequantizeLinear` });
+  b.nodes.push({ ...node, input: [fakeQuant(ctx, t.input), wDq, ...(node.input ?? []).slice(2)] });
 }
 
 function integerMatMul(ctx: EmitContext, a: ActivationSite, c: ActivationSite, outputName: string, nodeName: string): void {
@@ -133,13 +165,14 @@ export function emitQuantizedGraph(model: ModelProto, targets: Target[], p: Emit
   const g = model.graph!;
   const ctx: EmitContext = {
     b: new GraphBuilder(), p, inits: new Map((g.initializer ?? []).map((t) => [t.name ?? '', t])), replaced: new Map(), quantCache: new Map(),
+    consumers: consumers(g), remove: new Set(),
   };
   const nodes = new Map((g.node ?? []).map((n) => [n.name ?? '', n]));
-  const remove = new Set<string>();
+  const remove = ctx.remove;
   const integerNodes: string[] = [];
   const handlers: { [K in Target['kind']]: (t: Extract<Target, { kind: K }>) => void } = {
-    linear: (t) => emitLinearLike(ctx, t, nodes.get(t.node)!, weightBits),
-    conv: (t) => emitLinearLike(ctx, t, nodes.get(t.node)!, weightBits),
+    linear: (t) => { emitLinear(ctx, t, nodes.get(t.node)!, weightBits); integerNodes.push(t.node); },
+    conv: (t) => emitConv(ctx, t, nodes.get(t.node)!, weightBits),
     qk: (t: QkTarget) => {
       integerMatMul(ctx, t.q, t.k, nodes.get(t.node)!.output![0]!, t.node);
       integerNodes.push(t.node);

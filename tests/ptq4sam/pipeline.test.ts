@@ -1,0 +1,146 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeModel, GraphBuilder, loadModel } from '../../main/onnx/index.ts';
+import { foldedInitializers } from '../../main/ptq4sam/big.ts';
+import { mergeBuilder } from '../../main/ptq4sam/emit/merge.ts';
+import { evaluate, listImages } from '../../main/ptq4sam/eval.ts';
+import { quantizeModelDir } from '../../main/ptq4sam/pipeline.ts';
+import type { QuantReport } from '../../main/ptq4sam/report.ts';
+import { importCheckpoint } from '../../main/sam/model-dir.ts';
+import { readNpy } from '../../main/sam/npy.ts';
+
+const FIXTURES = 'tests/fixtures/sam-tiny';
+const PLANTED = [
+  'mask_decoder.transformer.layers.0.cross_attn_token_to_image',
+  'mask_decoder.transformer.layers.1.cross_attn_token_to_image',
+  'mask_decoder.transformer.final_attn_token_to_image',
+];
+
+let work: string;
+let fp32: string;
+let calib: string;
+let q8: string;
+let report: QuantReport;
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'ptq4sam-test-'));
+  fp32 = join(work, 'fp32');
+  calib = join(work, 'calib');
+  q8 = join(work, 'q8');
+  mkdirSync(fp32);
+  mkdirSync(calib);
+  mkdirSync(q8);
+  for (const f of ['landscape.png', 'portrait.png', 'large.png']) copyFileSync(join(FIXTURES, f), join(calib, f));
+  await importCheckpoint(join(FIXTURES, 'sam_tiny.pth'), fp32, { configPath: join(FIXTURES, 'config.json') });
+  report = await quantizeModelDir({ modelDir: fp32, calibDir: calib, outDir: q8, bits: { w: 8, a: 8 }, method: 'ptq4sam' });
+});
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('BIG on sam-tiny', () => {
+  it('finds exactly the three planted token-to-image attentions, in both decisions', () => {
+    expect([...report.big.bimodal].sort()).toEqual([...PLANTED].sort());
+    expect([...report.big.paper_bimodal].sort()).toEqual([...PLANTED].sort());
+    expect([...report.big.folded].sort()).toEqual([...PLANTED].sort());
+  });
+
+  it('folding the signs changes the fp32 decoder outputs by less than 1e-5', async () => {
+    const decoder = loadModel(join(fp32, 'decoder.onnx'));
+    const replacements = new Map();
+    for (const m of PLANTED) {
+      const gamma = Float32Array.from({ length: 128 }, (_, c) => (c % 3 === 0 ? -1 : 1));
+      for (const [k, v] of foldedInitializers(decoder, m, gamma)) replacements.set(k, v);
+    }
+    const folded = mergeBuilder(decoder, new GraphBuilder(), 'big', { initializers: replacements });
+    const feeds: Record<string, ort.Tensor> = {};
+    const embedding = readNpy(join(FIXTURES, 'landscape.embedding.npy'));
+    feeds.image_embeddings = new ort.Tensor('float32', embedding.data as Float32Array, embedding.shape);
+    for (const name of ['point_coords', 'point_labels', 'has_mask_input', 'orig_im_size']) {
+      const a = readNpy(join(FIXTURES, `landscape.case0.in.${name}.npy`));
+      feeds[name] = new ort.Tensor('float32', Float32Array.from(a.data as Float32Array), a.shape);
+    }
+    feeds.mask_input = new ort.Tensor('float32', new Float32Array(256 * 256), [1, 1, 256, 256]);
+    const run = async (bytes: Uint8Array) => (await (await ort.InferenceSession.create(bytes)).run(feeds));
+    const a = await run(encodeModel(decoder));
+    const b = await run(encodeModel(folded));
+    for (const out of ['low_res_masks', 'iou_predictions']) {
+      const x = a[out]!.data as Float32Array;
+      const y = b[out]!.data as Float32Array;
+      let maxDiff = 0;
+      for (let i = 0; i < x.length; i++) maxDiff = Math.max(maxDiff, Math.abs(x[i]! - y[i]!));
+      expect(maxDiff).toBeLessThan(1e-5);
+    }
+  });
+});
+
+describe('w8a8 ptq4sam model', () => {
+  it('has an integer kernel for every quantized linear and integer product in the optimized graphs', () => {
+    const integer = Object.values(report.integer_ops).reduce((a, b) => a + b, 0);
+    expect(integer).toBeGreaterThanOrEqual(report.integer_products_expected);
+    expect(report.integer_products_expected).toBeGreaterThan(0);
+  });
+
+  it('agrees with fp32 masks at mean IoU >= 0.95 on the fixture images', async () => {
+    const r = await evaluate(q8, fp32, listImages(calib));
+    expect(r.prompts).toBe(12);
+    expect(r.mean_iou).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('runs through the segment command unchanged', () => {
+    const out = join(work, 'seg');
+    execFileSync('npx', ['tsx', 'main/cli/index.ts', 'segment', '--model', q8, '--image', join(calib, 'landscape.png'), '--point', '160,120,1', '--out', out], { stdio: 'pipe' });
+    const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
+    expect(result.width).toBe(320);
+    expect(result.masks).toHaveLength(4);
+  });
+
+  it('writes a report with the contract fields and a model four times smaller in weights', () => {
+    const json = JSON.parse(readFileSync(join(q8, 'report.json'), 'utf8'));
+    expect(json.method).toBe('ptq4sam');
+    expect(json.bits).toEqual({ w: 8, a: 8 });
+    expect(json.size_bytes.quantized).toBeLessThan(json.size_bytes.fp32 / 2);
+    expect(existsSync(join(q8, 'report.html'))).toBe(true);
+  });
+});
+
+describe('quantize command with bad input', () => {
+  const cli = (args: string[]) => spawnSync('npx', ['tsx', 'main/cli/index.ts', 'quantize', ...args], { encoding: 'utf8' });
+
+  it('refuses an empty calibration folder and leaves no output directory', () => {
+    const empty = join(work, 'empty');
+    mkdirSync(empty);
+    const out = join(work, 'out-empty');
+    const r = cli(['--model', fp32, '--calib', empty, '--out', out]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/no images/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('refuses an unreadable calibration folder', () => {
+    const out = join(work, 'out-missing');
+    const r = cli(['--model', fp32, '--calib', join(work, 'nope'), '--out', out]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/cannot read image folder/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('refuses a folder that is not a SAM model directory', () => {
+    const out = join(work, 'out-notsam');
+    const r = cli(['--model', calib, '--calib', calib, '--out', out]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/not a model directory/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('refuses bits that are not offered', () => {
+    const out = join(work, 'out-bits');
+    const r = cli(['--model', fp32, '--calib', calib, '--out', out, '--bits', 'w5a5']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/--bits w5a5 is not offered/);
+    expect(existsSync(out)).toBe(false);
+  });
+});
