@@ -2,7 +2,7 @@
  * Setup tests: the command line run as a child process without blocking this process (the test's
  * HTTP server must keep answering), and a catalog whose one entry is the sam-tiny fixture.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -12,11 +12,17 @@ const tinyConfig = JSON.parse(readFileSync(join(repo, 'tests/fixtures/sam-tiny/c
 
 export interface CliRun { code: number; stdout: string; stderr: string }
 
-export function runCliAsync(args: string[], options: { prelude?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
+export interface StartedCli {
+  child: ChildProcess;
+  done: Promise<CliRun>;
+}
+
+/** Starts the CLI; `prelude` runs in the shell first (e.g. `ulimit -f`), then node replaces it. */
+export function startCli(args: string[], options: { prelude?: string; env?: NodeJS.ProcessEnv } = {}): StartedCli {
   const cli = join(repo, 'main/cli/index.ts');
   const script = `${options.prelude ?? ''}\nexec "${process.execPath}" --import tsx "${cli}" "$@"`;
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', script, 'cli', ...args], { cwd: repo, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('bash', ['-c', script, 'cli', ...args], { cwd: repo, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const done = new Promise<CliRun>((resolve, reject) => {
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -24,6 +30,11 @@ export function runCliAsync(args: string[], options: { prelude?: string; env?: N
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
+  return { child, done };
+}
+
+export function runCliAsync(args: string[], options: { prelude?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
+  return startCli(args, options).done;
 }
 
 /** Writes a catalog with the sam-tiny entry pointing at `url` (md5 overridable) and returns its path. */
