@@ -1,0 +1,89 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { findModel, loadCatalog } from '../../main/sam/catalog.ts';
+import { fp32DirFor, runSetup, SetupError, type SetupOptions, type SetupProgress } from '../../main/sam/setup.ts';
+import { serveBytes, startServer, type TestServer } from '../download/fixture-server.ts';
+import { tinyCheckpoint, writeTinyCatalog } from './helpers.ts';
+
+const checkpoint = readFileSync(tinyCheckpoint);
+const md5 = createHash('md5').update(checkpoint).digest('hex');
+
+let server: TestServer;
+let dir: string;
+
+beforeEach(async () => {
+  server = await startServer();
+  server.route('/sam_tiny.pth', serveBytes(checkpoint, { etag: '"t"' }));
+  dir = mkdtempSync(join(tmpdir(), 'setup-service-'));
+});
+
+afterEach(async () => {
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function options(extra: Partial<SetupOptions>): Promise<SetupOptions> {
+  const catalog = await loadCatalog(writeTinyCatalog(dir, server.url('/sam_tiny.pth'), md5));
+  return { model: findModel(catalog, 'sam_tiny'), outDir: join(dir, 'out'), cacheDir: join(dir, 'cache'), env: {}, ...extra };
+}
+
+/** Runs setup, cancelling at the first progress event that `stopAt` accepts. */
+async function runUntil(stopAt: (p: SetupProgress) => boolean, extra: Partial<SetupOptions> = {}): Promise<{ error: SetupError; events: SetupProgress[] }> {
+  const controller = new AbortController();
+  const events: SetupProgress[] = [];
+  const o = await options({
+    ...extra,
+    signal: controller.signal,
+    onProgress: (p) => {
+      events.push(p);
+      if (stopAt(p)) controller.abort();
+    },
+  });
+  const error = await runSetup(o).then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(SetupError);
+  return { error: error as SetupError, events };
+}
+
+function stateFile(): { done: string[] } {
+  const setupDir = join(dir, 'cache', 'setup');
+  const [run] = readdirSync(setupDir);
+  return JSON.parse(readFileSync(join(setupDir, run!, 'state.json'), 'utf8'));
+}
+
+describe('runSetup', () => {
+  it('records the finished download so a cancelled run resumes at the build', async () => {
+    const { error } = await runUntil((p) => p.download?.phase === 'done');
+    expect(error.step).toBe('build');
+    expect(error.message).toBe('setup cancelled during build');
+    expect(stateFile().done).toEqual(['download']);
+    expect(existsSync(join(dir, 'out'))).toBe(false);
+  });
+
+  it('skips a finished download on the next run with the same arguments', async () => {
+    await runUntil((p) => p.download?.phase === 'done');
+    const { error, events } = await runUntil((p) => p.step === 'build');
+    expect(events[0]).toMatchObject({ step: 'download', skipped: true, message: 'download: already downloaded and verified' });
+    expect(server.requests).toHaveLength(1);
+    expect(error.step).toBe('build');
+  });
+
+  it('reports download progress with bytes, total and the one-line message', async () => {
+    const { events } = await runUntil((p) => p.download?.phase === 'done');
+    const downloading = events.filter((p) => p.download?.phase === 'downloading');
+    expect(downloading[0]!.download!.totalBytes).toBe(checkpoint.length);
+    expect(downloading[0]!.message).toMatch(/^downloading \d+% /);
+  });
+
+  it('keeps the fp32 model in the cache, named after the catalog id and hash', async () => {
+    const o = await options({});
+    expect(fp32DirFor(o.cacheDir, o.model)).toBe(join(dir, 'cache', 'models', `sam_tiny-${md5.slice(0, 6)}-fp32`));
+  });
+
+  it('refuses bits that are not offered before doing anything', async () => {
+    await expect(runSetup(await options({ bits: 'w2a2' as 'w8a8' }))).rejects.toThrow('bits "w2a2" is not offered (choose w8a8, w6a6, w4a4)');
+    expect(server.requests).toHaveLength(0);
+  });
+});
