@@ -1,0 +1,154 @@
+/**
+ * The quantizer on this machine, in one run:
+ *   npm run bench -- quant [--calib-count N] [--runs N] [--skip-vit-b] [--skip-table]
+ * 1. Synthetic full-depth ViT-B (and the real decoder size): encoder and decoder latency, fp32 vs
+ *    ptq4sam at w8a8 / w6a6 / w4a4 (medians after warm-up, measured alternately in the same
+ *    process), size ratio, and the wall time and peak memory of the `quantize` command (a child
+ *    process, peak RSS from /usr/bin/time) against the fp32 forward passes over the same images.
+ * 2. Fidelity on sam-tiny: methods x bits, and PTQ4SAM with and without BIG and AGQ (mean and
+ *    min mask IoU against fp32 over the fixture images' automatic prompts).
+ * Set MALLOC_MMAP_THRESHOLD_=268435456 MALLOC_TRIM_THRESHOLD_=1073741824 MALLOC_TOP_PAD_=67108864.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { evaluate, listImages } from '../main/ptq4sam/eval.ts';
+import { quantizeModelDir } from '../main/ptq4sam/pipeline.ts';
+import type { Method } from '../main/ptq4sam/calibrators/index.ts';
+import { decodeImage } from '../main/sam/image/index.ts';
+import { loadSam, runDecoder, runEncoder } from '../main/sam/inference.ts';
+import { importCheckpoint, synthModel } from '../main/sam/model-dir.ts';
+
+const REPO = join(import.meta.dirname, '..');
+const FIXTURES = join(REPO, 'tests/fixtures/sam-tiny');
+
+function arg(args: string[], name: string, fallback: number): number {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function dirSize(dir: string): number {
+  let total = 0;
+  for (const f of ['encoder.onnx', 'encoder.onnx.data', 'decoder.onnx', 'decoder.onnx.data']) {
+    try { total += statSync(join(dir, f)).size; } catch { /* absent */ }
+  }
+  return total;
+}
+
+function calibFolder(root: string): string {
+  const dir = join(root, 'calib');
+  mkdirSync(dir);
+  for (const f of ['landscape.png', 'portrait.png', 'large.png']) copyFileSync(join(FIXTURES, f), join(dir, f));
+  return dir;
+}
+
+/** Runs `quantize` as a child process; returns wall seconds and peak RSS (MB). */
+function quantizeChild(model: string, calib: string, out: string, bits: string, calibCount: number): { seconds: number; peakMb: number } {
+  const t0 = performance.now();
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', 'npx', 'tsx', join(REPO, 'main/cli/index.ts'), 'quantize', '--model', model, '--calib', calib, '--out', out, '--bits', bits, '--calib-count', String(calibCount)], { encoding: 'utf8', cwd: REPO });
+  if (r.status !== 0) throw new Error(`quantize ${bits} failed: ${r.stderr.split('\n').slice(-3).join(' ')}`);
+  const lines = r.stderr.trim().split('\n');
+  return { seconds: (performance.now() - t0) / 1000, peakMb: Number(lines[lines.length - 1]) / 1024 };
+}
+
+async function latency(dirs: Record<string, string>, image: string, runs: number): Promise<Record<string, { encoder: number; decoder: number }>> {
+  const img = await decodeImage(image);
+  const loaded = Object.fromEntries(await Promise.all(Object.entries(dirs).map(async ([k, d]) => [k, await loadSam(d)] as const)));
+  const times: Record<string, { e: number[]; d: number[] }> = Object.fromEntries(Object.keys(dirs).map((k) => [k, { e: [], d: [] }]));
+  const prompt = { points: [{ x: img.width / 2, y: img.height / 2, label: 1 as const }] };
+  for (let r = 0; r < runs + 2; r++) {
+    for (const [k, l] of Object.entries(loaded)) {
+      const t0 = performance.now();
+      const e = await runEncoder(l, img);
+      const dt = performance.now() - t0;
+      const emb = Float32Array.from(e);
+      const dec: number[] = [];
+      for (let i = 0; i < 10; i++) dec.push((await runDecoder(l, emb, prompt, img.width, img.height)).decoderMs);
+      if (r >= 2) { times[k]!.e.push(dt); times[k]!.d.push(median(dec)); }
+    }
+  }
+  for (const l of Object.values(loaded)) for (const s of [l.encoder, l.decoder, l.decoderCore]) await s.release();
+  return Object.fromEntries(Object.entries(times).map(([k, t]) => [k, { encoder: median(t.e), decoder: median(t.d) }]));
+}
+
+async function vitB(root: string, calib: string, calibCount: number, runs: number): Promise<void> {
+  const fp32 = join(root, 'vit_b');
+  mkdirSync(fp32);
+  await synthModel('vit_b', fp32, {});
+  const settings = ['w8a8', 'w6a6', 'w4a4'];
+  const dirs: Record<string, string> = { fp32 };
+  const cost: Record<string, { seconds: number; peakMb: number }> = {};
+  for (const bits of settings) {
+    dirs[bits] = join(root, `vit_b-${bits}`);
+    cost[bits] = quantizeChild(fp32, calib, dirs[bits]!, bits, calibCount);
+  }
+  // The unavoidable part: fp32 forward passes (encoder + decoder prompts) over the same images.
+  const l = await loadSam(fp32);
+  const t0 = performance.now();
+  for (const f of listImages(calib).slice(0, calibCount)) {
+    const img = await decodeImage(f);
+    const e = Float32Array.from(await runEncoder(l, img));
+    await runDecoder(l, e, { points: [{ x: img.width / 2, y: img.height / 2, label: 1 }] }, img.width, img.height);
+  }
+  const forwardSeconds = (performance.now() - t0) / 1000;
+  for (const s of [l.encoder, l.decoder, l.decoderCore]) await s.release();
+  const lat = await latency(dirs, join(calib, 'landscape.png'), runs);
+  process.stdout.write(`\nViT-B (synthetic, full depth), ${calibCount} calibration images; fp32 forward passes over them: ${forwardSeconds.toFixed(1)} s\n\n`);
+  process.stdout.write('| model | encoder ms | speed-up | decoder ms | speed-up | size MB | smaller | quantize s | x fp32 forward | peak RSS MB |\n|---|---|---|---|---|---|---|---|---|---|\n');
+  for (const [k, d] of Object.entries(dirs)) {
+    const t = lat[k]!;
+    const c = cost[k];
+    process.stdout.write(`| ${k} | ${t.encoder.toFixed(0)} | ${(lat.fp32!.encoder / t.encoder).toFixed(2)}x | ${t.decoder.toFixed(1)} | ${(lat.fp32!.decoder / t.decoder).toFixed(2)}x | ${(dirSize(d) / 1e6).toFixed(1)} | ${(dirSize(fp32) / dirSize(d)).toFixed(2)}x | ${c ? c.seconds.toFixed(0) : '-'} | ${c ? (c.seconds / forwardSeconds).toFixed(1) : '-'} | ${c ? c.peakMb.toFixed(0) : '-'} |\n`);
+  }
+}
+
+interface Variant { name: string; method: Method; big?: boolean; agq?: boolean; softmaxAt8?: 'agq' | 'uniform' }
+
+const VARIANTS: Variant[] = [
+  { name: 'minmax', method: 'minmax' },
+  { name: 'percentile', method: 'percentile' },
+  { name: 'omse', method: 'omse' },
+  { name: 'ptq4sam -BIG -AGQ', method: 'ptq4sam', big: false, agq: false },
+  { name: 'ptq4sam +BIG', method: 'ptq4sam', agq: false },
+  { name: 'ptq4sam +AGQ', method: 'ptq4sam', big: false, softmaxAt8: 'agq' },
+  { name: 'ptq4sam +BIG +AGQ', method: 'ptq4sam', softmaxAt8: 'agq' },
+];
+
+async function fidelityTable(root: string, calib: string): Promise<void> {
+  const fp32 = join(root, 'tiny');
+  mkdirSync(fp32);
+  await importCheckpoint(join(FIXTURES, 'sam_tiny.pth'), fp32, { configPath: join(FIXTURES, 'config.json') });
+  const images = listImages(calib);
+  process.stdout.write('\nsam-tiny fidelity against fp32 (mean / min mask IoU over 12 prompts)\n\n| method | w8a8 | w6a6 | w4a4 |\n|---|---|---|---|\n');
+  for (const v of VARIANTS) {
+    const cells: string[] = [];
+    for (const bits of [{ w: 8, a: 8 }, { w: 6, a: 6 }, { w: 4, a: 4 }]) {
+      const out = mkdtempSync(join(root, 'q-'));
+      await quantizeModelDir({ modelDir: fp32, calibDir: calib, outDir: out, bits, method: v.method, measureImages: 1, ...(v.big === undefined ? {} : { big: v.big }), ...(v.agq === undefined ? {} : { agq: v.agq }), ...(v.softmaxAt8 ? { softmaxAt8: v.softmaxAt8 } : {}) });
+      const r = await evaluate(out, fp32, images);
+      cells.push(`${r.mean_iou.toFixed(3)} / ${r.min_iou.toFixed(3)}`);
+      rmSync(out, { recursive: true, force: true });
+    }
+    process.stdout.write(`| ${v.name} | ${cells.join(' | ')} |\n`);
+  }
+}
+
+export async function main(args: string[]): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'bench-quant-'));
+  try {
+    const calib = calibFolder(root);
+    if (!args.includes('--skip-vit-b')) await vitB(root, calib, arg(args, 'calib-count', 3), arg(args, 'runs', 5));
+    if (!args.includes('--skip-table')) await fidelityTable(root, calib);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main(process.argv.slice(2));
