@@ -7,6 +7,7 @@ export {};
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   image: async (args) => (await import('./image-preprocess.ts')).main(args),
   project: async (args) => (await import('./project.ts')).main(args),
+  quant: async (args) => (await import('./quant.ts')).main(args),
   sam: async (args) => (await import('./sam.ts')).main(args),
   ui: async (args) => (await import('./ui.ts')).main(args),
 };
