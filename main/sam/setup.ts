@@ -14,7 +14,7 @@
  * The downloaded checkpoint is deleted once the fp32 model is built (it is as large as the model).
  */
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -173,7 +173,11 @@ function linkProjectImages(projectDb: string, dir: string): void {
     if (used.size >= projectCalibImages) break;
     const name = basename(path);
     if (used.has(name) || !IMAGE_EXTENSIONS.has(extname(name).toLowerCase()) || !existsSync(path)) continue;
-    symlinkSync(path, join(dir, name));
+    try {
+      symlinkSync(path, join(dir, name));
+    } catch {
+      copyFileSync(path, join(dir, name)); // Windows without the symlink privilege
+    }
     used.add(name);
   }
 }

@@ -221,4 +221,25 @@ describe('downloadFile', () => {
     await downloadFile(request('/sam_tiny.pth'));
     expect(server.requests[1]!.headers.range).toBeUndefined();
   });
+
+  it('refuses to append to a file another running process is downloading', async () => {
+    server.route('/sam_tiny.pth', serveBytes(checkpoint));
+    const req = request('/sam_tiny.pth');
+    mkdirSync(req.cacheDir);
+    writeFileSync(`${partialPaths(req.cacheDir, req.url, req.expected).data}.lock`, String(process.ppid));
+    const err = await failure(req);
+    expect(err.code).toBe('busy');
+    expect(err.message).toContain(`is already being downloaded by process ${process.ppid}`);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('takes over the lock of a process that no longer runs', async () => {
+    server.route('/sam_tiny.pth', serveBytes(checkpoint));
+    const req = request('/sam_tiny.pth');
+    mkdirSync(req.cacheDir);
+    writeFileSync(`${partialPaths(req.cacheDir, req.url, req.expected).data}.lock`, '999999999');
+    const result = await downloadFile(req);
+    expect(readFileSync(result.path).equals(checkpoint)).toBe(true);
+    expect(readdirSync(req.cacheDir)).toEqual([]);
+  });
 });

@@ -12,6 +12,7 @@ export type DownloadErrorCode =
   | 'disk-full' // ENOSPC / EFBIG while writing
   | 'no-space' // the free-space check before starting failed
   | 'io' // any other failure to write the cache
+  | 'busy' // another process is downloading the same file
   | 'offline' // the host cannot be resolved or refuses connections
   | 'connection-lost' // the connection broke mid-transfer (the partial file is kept for a resume)
   | 'bad-response' // a response that contradicts the request (wrong Content-Range, short body)

@@ -12,7 +12,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { DownloadError, errnoCode, isDiskFull, networkError } from './errors.ts';
 import { hashFilePrefix, newHasher, type ExpectedHash } from './hash.ts';
 import { openGet, type OpenResponse } from './http.ts';
-import { discardPartial, partialPaths, readPartial, writeSidecar, type PartialInfo, type PartialPaths } from './partial.ts';
+import { discardPartial, lockPartial, partialPaths, readPartial, writeSidecar, type PartialInfo, type PartialPaths } from './partial.ts';
 import { formatBytes, ProgressMeter, type DownloadProgress } from './progress.ts';
 
 export { DownloadError, type DownloadErrorCode } from './errors.ts';
@@ -56,16 +56,22 @@ const retryDelayMs = 1000;
 /** Downloads `url` to `dest`, resuming a previous partial file, and verifies its hash. */
 export async function downloadFile(request: DownloadRequest): Promise<DownloadResult> {
   const attempts = (request.retries ?? 2) + 1;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await attemptDownload(request);
-    } catch (err) {
-      const retry = err instanceof DownloadError && err.transient && attempt < attempts && !request.signal?.aborted;
-      if (!retry) throw err;
-      await delay(retryDelayMs * attempt, undefined, { signal: request.signal }).catch(() => {
-        throw new DownloadError('cancelled', `download of ${request.url} cancelled`);
-      });
+  mkdirSync(request.cacheDir, { recursive: true });
+  const release = lockPartial(partialPaths(request.cacheDir, request.url, request.expected), request.url);
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await attemptDownload(request);
+      } catch (err) {
+        const retry = err instanceof DownloadError && err.transient && attempt < attempts && !request.signal?.aborted;
+        if (!retry) throw err;
+        await delay(retryDelayMs * attempt, undefined, { signal: request.signal }).catch(() => {
+          throw new DownloadError('cancelled', `download of ${request.url} cancelled`);
+        });
+      }
     }
+  } finally {
+    release();
   }
 }
 
@@ -92,7 +98,6 @@ function parseContentRange(header: string | undefined): { start: number; total: 
 async function attemptDownload(request: DownloadRequest): Promise<DownloadResult> {
   const { url, expected, cacheDir } = request;
   if (request.signal?.aborted) throw new DownloadError('cancelled', `download of ${url} cancelled`);
-  mkdirSync(cacheDir, { recursive: true });
   const paths = partialPaths(cacheDir, url, expected);
   const meter = new ProgressMeter(url, request.onProgress);
   const partial = readPartial(paths, url, expected);
@@ -101,7 +106,10 @@ async function attemptDownload(request: DownloadRequest): Promise<DownloadResult
   let hasher = newHasher(expected);
   if (existing > 0) {
     meter.setPhase('checking-partial');
-    await hashFilePrefix(paths.data, existing, hasher, request.signal);
+    await hashFilePrefix(paths.data, existing, hasher, request.signal).catch((err: unknown) => {
+      if (request.signal?.aborted) throw new DownloadError('cancelled', `download of ${url} cancelled`);
+      throw err;
+    });
     if (info?.totalBytes === existing) return finish(request, paths, hasher.digest('hex'), existing, existing, meter);
   }
   checkFreeSpace(cacheDir, (info?.totalBytes ?? request.bytes ?? 0) - existing, url);

@@ -2,8 +2,10 @@
  * Partial downloads in the cache directory: `<key>.part` holds the bytes received so far and
  * `<key>.part.json` what they are a prefix of (URL, validators, expected hash, size). A partial
  * file is only ever renamed into place after its hash matched, so it is never taken for a model.
+ * `<key>.part.lock` (the owner's pid) keeps two processes from appending to the same file.
  */
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync, renameSync } from 'node:fs';
+import { DownloadError, errnoCode } from './errors.ts';
 import { join } from 'node:path';
 import type { ExpectedHash } from './hash.ts';
 
@@ -59,4 +61,38 @@ export function writeSidecar(paths: PartialPaths, info: PartialInfo): void {
 export function discardPartial(paths: PartialPaths): void {
   rmSync(paths.data, { force: true });
   rmSync(paths.sidecar, { force: true });
+}
+
+/** Locks held by this process (a lock file with our pid that is not here is a stale one from a reused pid). */
+const heldLocks = new Set<string>();
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === 'EPERM';
+  }
+}
+
+/** Takes the partial file's lock, replacing a stale one; returns its release. */
+export function lockPartial(paths: PartialPaths, url: string): () => void {
+  const lock = `${paths.data}.lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      heldLocks.add(lock);
+      return () => {
+        heldLocks.delete(lock);
+        rmSync(lock, { force: true });
+      };
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw err;
+    }
+    const owner = Number(readFileSync(lock, 'utf8'));
+    const live = Number.isInteger(owner) && owner > 0 && (owner === process.pid ? heldLocks.has(lock) : processAlive(owner));
+    if (live) throw new DownloadError('busy', `${url} is already being downloaded by process ${owner} (lock file ${lock})`);
+    rmSync(lock, { force: true });
+  }
+  throw new DownloadError('busy', `cannot take the download lock ${lock}`);
 }
