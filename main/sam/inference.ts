@@ -37,8 +37,11 @@ export interface LoadedSam {
   warnings: string[];
 }
 
-function sessionOptions(s: SessionSettings, provider: ExecutionProviderName): ort.InferenceSession.SessionOptions {
+function sessionOptions(s: SessionSettings, provider: ExecutionProviderName, spin = true): ort.InferenceSession.SessionOptions {
   return {
+    // The encoder's large kernels gain nothing from spinning threads, and spinning would take
+    // the CPU from the decoder's clicks while a background encode runs.
+    ...(spin ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
     intraOpNumThreads: s.threads ?? 0,
@@ -63,8 +66,8 @@ export function pruneToOutputs(model: ModelProto, outputs: string[]): ModelProto
   return pruned as ModelProto;
 }
 
-async function createSession(pathOrBytes: string | Uint8Array, s: SessionSettings, provider: ExecutionProviderName): Promise<ort.InferenceSession> {
-  const opts = sessionOptions(s, provider);
+async function createSession(pathOrBytes: string | Uint8Array, s: SessionSettings, provider: ExecutionProviderName, spin = true): Promise<ort.InferenceSession> {
+  const opts = sessionOptions(s, provider, spin);
   return typeof pathOrBytes === 'string' ? ort.InferenceSession.create(pathOrBytes, opts) : ort.InferenceSession.create(pathOrBytes, opts);
 }
 
@@ -75,7 +78,7 @@ export async function loadSam(dir: string, settings: SessionSettings = {}): Prom
   const decoderModel = loadModel(join(dir, DECODER_FILE));
   const coreBytes = encodeModel(pruneToOutputs(decoderModel, ['iou_predictions', 'low_res_masks']));
   const open = async (p: ExecutionProviderName) => {
-    const encoder = await createSession(join(dir, ENCODER_FILE), settings, p);
+    const encoder = await createSession(join(dir, ENCODER_FILE), settings, p, false);
     const decoder = await createSession(join(dir, DECODER_FILE), settings, p);
     const decoderCore = await createSession(coreBytes, settings, p);
     return { encoder, decoder, decoderCore };
