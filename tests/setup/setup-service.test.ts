@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { findModel, loadCatalog } from '../../main/sam/catalog.ts';
-import { fp32DirFor, runSetup, SetupError, type SetupOptions, type SetupProgress } from '../../main/sam/setup.ts';
+import { createProject } from '../../main/project/index.ts';
+import { bundledSamplesDir as samplesDir, fp32DirFor, runSetup, SetupError, type SetupOptions, type SetupProgress } from '../../main/sam/setup.ts';
 import { serveBytes, startServer, type TestServer } from '../download/fixture-server.ts';
 import { tinyCheckpoint, writeTinyCatalog } from './helpers.ts';
 
@@ -85,5 +86,22 @@ describe('runSetup', () => {
   it('refuses bits that are not offered before doing anything', async () => {
     await expect(runSetup(await options({ bits: 'w2a2' as 'w8a8' }))).rejects.toThrow('bits "w2a2" is not offered (choose w8a8, w6a6, w4a4)');
     expect(server.requests).toHaveLength(0);
+  });
+
+  it('calibrates on the images of an open project when no folder is given', async () => {
+    const projectDir = join(dir, 'project');
+    mkdirSync(projectDir);
+    for (const name of ['coins.png', 'rocket.jpg']) copyFileSync(join(samplesDir, name), join(projectDir, name));
+    const db = join(projectDir, 'labels.db');
+    const project = createProject(db);
+    try {
+      await project.addImages([projectDir]);
+    } finally {
+      project.close();
+    }
+    const { events } = await runUntil((p) => p.step === 'quantize', { projectDb: db });
+    const calibrating = events.find((p) => p.step === 'quantize')!;
+    const calibDir = calibrating.message.replace(/^calibrating on /, '');
+    expect(readdirSync(calibDir).sort()).toEqual(['coins.png', 'rocket.jpg']);
   });
 });
