@@ -242,7 +242,7 @@ class SetupRun {
 
   skip(step: SetupStep, why: string): void {
     this.skipped.push(step);
-    this.progress({ step, fraction: 1, message: `${step}: ${why}`, skipped: true });
+    this.progress({ step, fraction: 1, message: why, skipped: true });
   }
 
   /** What the build reads: the local file, the downloaded checkpoint, or the folder of an ONNX pair. */

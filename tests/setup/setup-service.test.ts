@@ -66,7 +66,7 @@ describe('runSetup', () => {
   it('skips a finished download on the next run with the same arguments', async () => {
     await runUntil((p) => p.download?.phase === 'done');
     const { error, events } = await runUntil((p) => p.step === 'build');
-    expect(events[0]).toMatchObject({ step: 'download', skipped: true, message: 'download: already downloaded and verified' });
+    expect(events[0]).toMatchObject({ step: 'download', skipped: true, message: 'already downloaded and verified' });
     expect(server.requests).toHaveLength(1);
     expect(error.step).toBe('build');
   });
