@@ -1,0 +1,14 @@
+/**
+ * main/ptq4sam: the quantizer. Calibration through augmented fp32 graphs (calibrators/), the
+ * quantizers and searches of PTQ4SAM (quantizers/), Bimodal Integration (big.ts), Adaptive
+ * Granularity Quantization (agq.ts), which ops are quantized and how (registry.ts, ops/), graph
+ * rewriting into onnxruntime integer kernels (emit/), evaluation against a reference model
+ * (eval.ts) and the report (report.ts). Plain Node: no Electron. Spec: docs/PTQ4SAM.md.
+ * Tests: tests/ptq4sam/.
+ */
+export { quantizeModelDir, BIT_SETTINGS, DEFAULT_CALIB_COUNT, INTEGER_OP_TYPES, type QuantizeOptions } from './pipeline.ts';
+export { evaluate, listImages, maskIou, type EvalResult, type EvalOptions } from './eval.ts';
+export { METHODS, type Method } from './calibrators/index.ts';
+export type { Progress } from './calibrate.ts';
+export type { QuantReport } from './report.ts';
+export type { Prompt } from './prompts.ts';
