@@ -17,6 +17,8 @@ export class ViewState {
   imageHeight = $state(0);
   overlayOpacity = $state(0.6);
   showOutlines = $state(true);
+  /** the view shows the whole image and keeps doing so when the stage changes size, until a zoom or pan */
+  fitted = true;
 
   toImage(stagePx: Point): Point {
     return { x: (stagePx.x - this.x) / this.scale, y: (stagePx.y - this.y) / this.scale };
@@ -25,6 +27,7 @@ export class ViewState {
   resize(width: number, height: number): void {
     this.stageWidth = Math.max(1, Math.round(width));
     this.stageHeight = Math.max(1, Math.round(height));
+    if (this.fitted) this.fit();
   }
 
   setImage(width: number, height: number): void {
@@ -35,6 +38,7 @@ export class ViewState {
 
   fit(): void {
     if (!this.imageWidth || !this.imageHeight) return;
+    this.fitted = true;
     const s = Math.min(this.stageWidth / this.imageWidth, this.stageHeight / this.imageHeight) * 0.98;
     this.scale = s;
     this.x = Math.round((this.stageWidth - this.imageWidth * s) / 2);
@@ -43,6 +47,7 @@ export class ViewState {
 
   /** one image pixel per screen pixel, centred, on whole pixels (so masks read back exactly) */
   oneToOne(): void {
+    this.fitted = false;
     this.scale = 1;
     this.x = Math.round((this.stageWidth - this.imageWidth) / 2);
     this.y = Math.round((this.stageHeight - this.imageHeight) / 2);
@@ -52,12 +57,14 @@ export class ViewState {
   zoomAt(stagePx: Point, factor: number): void {
     const s = Math.min(MAX_SCALE, Math.max(MIN_SCALE, this.scale * factor));
     const at = this.toImage(stagePx);
+    this.fitted = false;
     this.scale = s;
     this.x = stagePx.x - at.x * s;
     this.y = stagePx.y - at.y * s;
   }
 
   panBy(dx: number, dy: number): void {
+    this.fitted = false;
     this.x += dx;
     this.y += dy;
   }

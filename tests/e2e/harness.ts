@@ -147,6 +147,16 @@ export async function pageXY(page: Page, x: number, y: number): Promise<{ x: num
   return { x: box.x + vx + x * scale, y: box.y + vy + y * scale };
 }
 
+/** Where the image lies on the canvas (canvas pixels) and the canvas's size, from the view it draws. */
+export async function imageOnCanvas(page: Page): Promise<{ x0: number; y0: number; x1: number; y1: number; width: number; height: number }> {
+  return page.evaluate(() => {
+    const el = document.querySelector('.canvas') as HTMLElement;
+    const [scale, x, y] = el.dataset.view!.split(',').map(Number) as [number, number, number];
+    const [w, h] = el.dataset.imageSize!.split('x').map(Number) as [number, number];
+    return { x0: x, y0: y, x1: x + w * scale, y1: y + h * scale, width: el.clientWidth, height: el.clientHeight };
+  });
+}
+
 /** Which pixels of the image (x0..x0+w, y0..y0+h) are coloured on a layer's canvas, as 0/1 (1:1 view, DPR 1). */
 export async function layerPixels(page: Page, layer: string, x0: number, y0: number, w: number, h: number): Promise<Uint8Array> {
   const bits = await page.evaluate(({ layer, x0, y0, w, h }) => {

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildRenderer, createStudio, screenshot, type Studio } from './harness.ts';
+import { buildRenderer, createStudio, imageOnCanvas, screenshot, type Studio } from './harness.ts';
 
 let studio: Studio;
 
@@ -47,7 +47,14 @@ describe('first launch without a model', () => {
     await first.click();
     const id = await first.getAttribute('data-image-id');
     await expect.poll(() => studio.page.locator('.canvas').getAttribute('data-loaded-image')).toBe(id);
+    await studio.page.keyboard.press('f'); // fitted while the notice line is up: it closes with 'p'
     await studio.page.keyboard.press('p');
+    // the fitted image fills the canvas (to 2%) whatever message lines opened or closed above it
+    await expect.poll(async () => {
+      const p = await imageOnCanvas(studio.page);
+      const margins = [p.x0, p.y0, p.width - p.x1, p.height - p.y1];
+      return Math.min(...margins) >= 0 && Math.min(...margins) <= 0.02 * Math.min(p.width, p.height);
+    }).toBe(true);
     const box = (await studio.page.locator('.canvas').boundingBox())!;
     const cx = box.x + box.width / 2, cy = box.y + box.height / 2;
     for (const [dx, dy] of [[-60, -40], [60, -40], [60, 40], [-60, 40]] as const) await studio.page.mouse.click(cx + dx, cy + dy);
