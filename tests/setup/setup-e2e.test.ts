@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { serveBytes, startServer, type Handler, type TestServer } from '../download/fixture-server.ts';
-import { startCli, tinyCheckpoint, writeTinyCatalog } from './helpers.ts';
+import { startCli, tinyCheckpoint, writeTinyCatalog, type StartedCli } from './helpers.ts';
 
 const checkpoint = readFileSync(tinyCheckpoint);
 const md5 = createHash('md5').update(checkpoint).digest('hex');
@@ -13,6 +13,7 @@ const sha256 = createHash('sha256').update(checkpoint).digest('hex');
 
 let server: TestServer;
 let dir: string;
+const started: StartedCli[] = [];
 
 beforeAll(async () => {
   server = await startServer();
@@ -20,6 +21,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const cli of started) if (cli.child.exitCode === null) cli.child.kill('SIGKILL');
   await server.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -51,6 +53,7 @@ it('setup killed mid-download resumes with a Range request, then builds, quantiz
   // first run: killed (as by a crash or a closed laptop) once part of the file is on disk
   server.route('/sam_tiny.pth', halfThenHold(checkpoint));
   const first = startCli(args);
+  started.push(first);
   while (partialBytes(downloads) === 0) await sleep(50);
   first.child.kill('SIGKILL');
   await first.done;
@@ -60,7 +63,9 @@ it('setup killed mid-download resumes with a Range request, then builds, quantiz
 
   // second run, same arguments: resumes the partial file and finishes every step
   server.route('/sam_tiny.pth', serveBytes(checkpoint, { etag: '"tiny-1"' }));
-  const second = await startCli(args).done;
+  const secondRun = startCli(args);
+  started.push(secondRun);
+  const second = await secondRun.done;
   expect(second.stderr).not.toMatch(/^error:/m);
   expect(second.code).toBe(0);
   expect(server.requests[1]!.headers.range).toBe(`bytes=${resumeAt}-`);
@@ -80,4 +85,4 @@ it('setup killed mid-download resumes with a Range request, then builds, quantiz
   expect(fp32.source.sha256).toBe(sha256);
   expect(readdirSync(downloads)).toEqual([]);
   expect(readdirSync(join(cache, 'setup'))).toEqual([]);
-});
+}, 600_000);
