@@ -23,9 +23,8 @@ import { describeProgress, downloadFile, downloadsDir, type DownloadProgress } f
 import { errnoCode } from './download/errors.ts';
 import { hashFile } from './download/hash.ts';
 import { importModel, readModelInfo } from './model-dir.ts';
-import { evaluate, IMAGE_EXTENSIONS, listImages, type EvalResult } from '../ptq4sam/eval.ts';
-import { BIT_SETTINGS, quantizeModelDir } from '../ptq4sam/pipeline.ts';
-import type { QuantReport } from '../ptq4sam/report.ts';
+import { BIT_SETTINGS, evaluate, listImages, quantizeModelDir, type EvalResult, type QuantReport } from '../ptq4sam/index.ts';
+import { IMAGE_EXTENSIONS } from '../ptq4sam/eval.ts';
 
 export type SetupStep = 'download' | 'build' | 'quantize' | 'eval' | 'activate';
 export const SETUP_STEPS: readonly SetupStep[] = ['download', 'build', 'quantize', 'eval', 'activate'];
