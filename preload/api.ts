@@ -11,9 +11,11 @@ import type {
   ImageRecord, ImageStatus, Label,
 } from '../main/project/types.ts';
 import type { EmbeddingInfo, MaskCrop, PredictResult, SegmentPrompt } from '../main/sam/engine-api.ts';
+import type { QuantReport } from '../main/ptq4sam/report.ts';
+import type { EvalResult } from '../main/ptq4sam/eval.ts';
 
 export type { AddImagesProgress, AddImagesResult, Bbox, HistoryState, HistoryStep, ImagePage, ImageRecord, ImageStatus, Label };
-export type { EmbeddingInfo, MaskCrop, PredictResult, SegmentPrompt };
+export type { EmbeddingInfo, MaskCrop, PredictResult, SegmentPrompt, QuantReport, EvalResult };
 
 /** An annotation as the UI draws it: the mask cropped to its bounding box. */
 export interface AnnotationView {
@@ -93,12 +95,53 @@ export interface QuantizeJob { jobId: string }
 
 export type SetupStep = 'download' | 'build' | 'quantize' | 'eval' | 'activate';
 
+export interface SetupChoice {
+  /** the catalog entry */
+  catalogId: string;
+  bits: QuantBits;
+  /** a copy of the catalog's file the user already has (checked against its hash): no download */
+  localFile?: string | null;
+  /** false: stop after the build and use the full-precision model (quantize and eval skipped) */
+  quantize?: boolean;
+}
+
 export interface SetupState {
   /** the steps finished so far, in order; the wizard resumes after the last */
   done: SetupStep[];
+  /** what the last run was asked for (kept, so a restart resumes it) */
+  choice: SetupChoice | null;
+  /** the model the finished setup made active */
   modelId: string | null;
+  /** a run is going on now */
+  running: boolean;
+  /** why the last run stopped, or null */
+  error: string | null;
   /** the user chose to skip the wizard */
   skipped: boolean;
+}
+
+export interface SetupDownload {
+  receivedBytes: number;
+  totalBytes: number | null;
+  bytesPerSecond: number;
+  etaSeconds: number | null;
+}
+
+/** A model's quantization report as the report view draws it. */
+export interface ModelReport {
+  /** report.json, as the quantizer wrote it */
+  report: QuantReport;
+  /** eval.json (the setup's comparison with fp32), when there is one */
+  eval: EvalResult | null;
+  /** BIG's key activations before and after the fold, per attention examined (from report.html) */
+  keyHistograms: KeyHistogram[];
+}
+
+export interface KeyHistogram {
+  module: string;
+  /** bar heights, 0..1 of the tallest bar, over [lo, hi] */
+  before: { lo: number; hi: number; bars: number[] };
+  after: { lo: number; hi: number; bars: number[] } | null;
 }
 
 export interface CatalogEntry {
@@ -116,7 +159,7 @@ export type ApiEvent =
   | { type: 'images-progress'; progress: AddImagesProgress }
   | { type: 'encode-progress'; imageId: number; queued: number; done: boolean; error: string | null }
   | { type: 'quantize-progress'; jobId: string; phase: string; fraction: number; done: boolean; error: string | null; modelId: string | null }
-  | { type: 'setup-progress'; step: SetupStep; fraction: number; message: string; done: boolean; error: string | null }
+  | { type: 'setup-progress'; step: SetupStep; fraction: number; message: string; download: SetupDownload | null; skipped: boolean; done: boolean; error: string | null; modelId: string | null }
   | { type: 'menu'; command: MenuCommand };
 
 export type MenuCommand = 'project-new' | 'project-open' | 'images-add' | 'folder-add' | 'export' | 'undo' | 'redo' | 'models' | 'shortcuts';
@@ -176,15 +219,17 @@ export interface Api {
   modelImportCheckpoint(opts: { checkpointPath: string; configPath?: string | null; name?: string }): Promise<ModelEntry>;
   modelImportOnnx(opts: { encoderPath: string; decoderPath: string; name?: string }): Promise<ModelEntry>;
   modelSetActive(opts: { modelId: string }): Promise<EngineStatus>;
-  modelQuantize(opts: { modelId: string; bits: QuantBits }): Promise<QuantizeJob>;
+  /** calibCount: how many calibration images (default the quantizer's) */
+  modelQuantize(opts: { modelId: string; bits: QuantBits; calibCount?: number }): Promise<QuantizeJob>;
   modelQuantizeCancel(opts: { jobId: string }): Promise<void>;
-  /** the quantization report (report.json), as written by the quantizer */
-  modelReport(opts: { modelId: string }): Promise<unknown>;
+  /** the quantization report (report.json, eval.json and the histograms of report.html) */
+  modelReport(opts: { modelId: string }): Promise<ModelReport>;
 
   // First-run setup (issue 6)
   setupState(): Promise<SetupState>;
   setupCatalog(): Promise<CatalogEntry[]>;
-  setupRun(opts: { catalogId: string; bits: QuantBits }): Promise<void>;
+  /** starts (or resumes) the setup in the background; progress comes as 'setup-progress' events */
+  setupRun(opts: SetupChoice): Promise<SetupState>;
   setupCancel(): Promise<void>;
   setupSkip(): Promise<SetupState>;
 

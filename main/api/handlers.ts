@@ -265,7 +265,7 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
     },
     async modelQuantize(input) {
       const o = v.obj('modelQuantize', input);
-      return models.quantize(v.str('modelId', o.modelId, 200), v.oneOf('bits', o.bits, QUANT_BITS));
+      return models.quantize(v.str('modelId', o.modelId, 200), v.oneOf('bits', o.bits, QUANT_BITS), v.optional(o.calibCount, (x) => v.int('calibCount', x, 1, 10_000)));
     },
     async modelQuantizeCancel(input) { models.cancel(v.str('jobId', v.obj('modelQuantizeCancel', input).jobId, 200)); },
     async modelReport(input) { return models.report(v.str('modelId', v.obj('modelReport', input).modelId, 200)); },
@@ -275,7 +275,12 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
     async setupCatalog() { return setup.catalog(); },
     async setupRun(input) {
       const o = v.obj('setupRun', input);
-      setup.run(v.str('catalogId', o.catalogId, 200), v.oneOf('bits', o.bits, QUANT_BITS));
+      return setup.run({
+        catalogId: v.str('catalogId', o.catalogId, 200),
+        bits: v.oneOf('bits', o.bits, QUANT_BITS),
+        localFile: v.nullable(o.localFile, (x) => s.resolveChosen('localFile', v.str('localFile', x))),
+        quantize: v.optional(o.quantize, (x) => v.bool('quantize', x)) ?? true,
+      });
     },
     async setupCancel() { setup.cancel(); },
     async setupSkip() { return setup.skip(); },

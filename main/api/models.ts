@@ -3,12 +3,13 @@
  * importing a checkpoint or an ONNX pair, choosing the active model, quantization jobs with
  * progress and cancel, and their reports.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { dirname } from 'node:path';
 import { BIT_SETTINGS, quantizeModelDir } from '../ptq4sam/pipeline.ts';
 import { importCheckpoint, importOnnxPair, readModelInfo, type ModelInfo } from '../sam/model-dir.ts';
-import type { EngineStatus, ModelEntry, QuantBits, QuantizeJob } from '../../preload/api.ts';
+import type { EngineStatus, ModelEntry, ModelReport, QuantBits, QuantizeJob } from '../../preload/api.ts';
+import { readModelReport } from './report.ts';
 import type { Session } from './session.ts';
 
 export const QUANT_BITS: readonly QuantBits[] = ['w8a8', 'w6a6', 'w4a4'];
@@ -110,7 +111,7 @@ export class ModelService {
    * 'quantize-progress' events. Calibration uses the open project's images (and its boxes as
    * prompts), else the bundled sample photos.
    */
-  async quantize(modelId: string, bits: QuantBits): Promise<QuantizeJob> {
+  async quantize(modelId: string, bits: QuantBits, calibCount?: number): Promise<QuantizeJob> {
     const m = this.#find(modelId);
     const jobId = `q${this.#nextJob++}`;
     const abort = new AbortController();
@@ -123,9 +124,14 @@ export class ModelService {
       this.s.ctx.emit({ type: 'quantize-progress', jobId, phase, fraction, done, error, modelId: newId });
     void this.#install((tmp) => quantizeModelDir({
       modelDir: m.dir, calibDir, outDir: tmp, bits: BIT_SETTINGS[bits]!, method: 'ptq4sam', signal: abort.signal,
+      ...(calibCount ? { calibCount } : {}),
       ...(project ? { projectDb: project.dbPath } : {}),
       onProgress: (p) => emit(p.phase, p.total ? p.done / p.total : 0),
-    }).then(() => readModelInfo(tmp)))
+    }).then(() => {
+      // the quantizer checks the signal while calibrating; a cancel after that lands here
+      if (abort.signal.aborted) throw new Error('cancelled');
+      return readModelInfo(tmp);
+    }))
       .then((entry) => emit('done', 1, true, null, entry.id))
       .catch((err: Error) => emit('failed', 0, true, abort.signal.aborted ? 'cancelled' : err.message))
       .finally(() => this.#jobs.delete(jobId));
@@ -136,10 +142,8 @@ export class ModelService {
     this.#jobs.get(jobId)?.abort();
   }
 
-  report(modelId: string): unknown {
+  report(modelId: string): ModelReport {
     const m = this.#find(modelId);
-    const path = join(m.dir, 'report.json');
-    if (!existsSync(path)) throw new Error(`model ${m.name} has no quantization report (${path})`);
-    return JSON.parse(readFileSync(path, 'utf8'));
+    return readModelReport(m.dir, m.name);
   }
 }

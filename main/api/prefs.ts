@@ -2,16 +2,20 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
+import type { SetupChoice } from '../../preload/api.ts';
+
 export type PrefValue = string | number | boolean;
 
 export interface AppPrefs {
   recentProjects: string[];
   activeModelId: string | null;
-  setup: { done: string[]; modelId: string | null; skipped: boolean };
+  setup: { done: string[]; choice: SetupChoice | null; modelId: string | null; skipped: boolean };
+  /** the model catalog (a file or an http(s) URL) instead of the bundled one */
+  catalog: string | null;
   ui: Record<string, PrefValue>;
 }
 
-const DEFAULTS: AppPrefs = { recentProjects: [], activeModelId: null, setup: { done: [], modelId: null, skipped: false }, ui: {} };
+const DEFAULTS: AppPrefs = { recentProjects: [], activeModelId: null, setup: { done: [], choice: null, modelId: null, skipped: false }, catalog: null, ui: {} };
 
 export class PrefsFile {
   readonly path: string;

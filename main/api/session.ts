@@ -41,7 +41,12 @@ export class Session {
     return this.project;
   }
 
-  info(sample = this.project?.dbPath.startsWith(this.sampleDir) ?? false): ProjectInfo {
+  /** the open project is the bundled sample project */
+  isSample(): boolean {
+    return this.project?.dbPath.startsWith(this.sampleDir) ?? false;
+  }
+
+  info(sample = this.isSample()): ProjectInfo {
     const p = this.need();
     return {
       path: p.dbPath,
@@ -58,7 +63,7 @@ export class Session {
     this.project = project;
     this.generation++;
     this.allowed.allowFolder(project.dir);
-    if (!project.dbPath.startsWith(this.sampleDir)) {
+    if (!this.isSample()) {
       this.prefs.update((p) => { p.recentProjects = [project.dbPath, ...p.recentProjects.filter((r) => r !== project.dbPath)].slice(0, RECENT_MAX); });
     }
     return this.info();
