@@ -160,6 +160,7 @@ export type ApiEvent =
   | { type: 'encode-progress'; imageId: number; queued: number; done: boolean; error: string | null }
   | { type: 'quantize-progress'; jobId: string; phase: string; fraction: number; done: boolean; error: string | null; modelId: string | null }
   | { type: 'setup-progress'; step: SetupStep; fraction: number; message: string; download: SetupDownload | null; skipped: boolean; done: boolean; error: string | null; modelId: string | null }
+  | { type: 'export-progress'; done: number; total: number }
   | { type: 'menu'; command: MenuCommand };
 
 export type MenuCommand = 'project-new' | 'project-open' | 'images-add' | 'folder-add' | 'export' | 'undo' | 'redo' | 'models' | 'shortcuts';

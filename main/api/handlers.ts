@@ -289,7 +289,8 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
     async exportFormats() { return exportFormats(); },
     async exportRun(input) {
       const o = v.obj('exportRun', input);
-      return runExport(s.need(), v.oneOf('format', o.format, EXPORT_FORMAT_IDS), s.resolveChosen('outDir', v.str('outDir', o.outDir)));
+      return runExport(s.need(), v.oneOf('format', o.format, EXPORT_FORMAT_IDS), s.resolveChosen('outDir', v.str('outDir', o.outDir)),
+        (done, total) => ctx.emit({ type: 'export-progress', done, total }));
     },
 
     // ---- preferences ----

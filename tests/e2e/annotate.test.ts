@@ -4,7 +4,7 @@
  * switching images, box / negative point / polygon / brush / eraser / label hotkeys (each checked
  * on stored data), a bad image's badge, and a COCO export from the dialog.
  */
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -210,7 +210,9 @@ describe('annotating with SAM through the real renderer', () => {
     expect(await studio.page.locator('[data-testid=image-error]').count()).toBe(0);
   });
 
-  it('exports COCO from the dialog with every stored annotation', async () => {
+  it('exports COCO from the dialog with every stored annotation and reports what it skipped', async () => {
+    // an image file gone since it was added: still exported (COCO needs no pixels), and named
+    renameSync(join(studio.dir, 'images', 'portrait.png'), join(studio.dir, 'portrait-moved.png'));
     const outDir = join(studio.dir, 'export-coco');
     studio.dialogs.folders.push(outDir);
     await studio.page.keyboard.press('Control+e');
@@ -220,8 +222,11 @@ describe('annotating with SAM through the real renderer', () => {
     await studio.page.locator('[data-testid=export-run]').click();
     await studio.page.locator('[data-testid=export-report]').waitFor();
     await screenshot(studio.page, 'export-dialog');
-    const coco = JSON.parse(readFileSync(join(outDir, 'annotations.json'), 'utf8')) as { annotations: { id: number }[] };
+    const coco = JSON.parse(readFileSync(join(outDir, 'annotations.json'), 'utf8')) as { annotations: { id: number }[]; images: { file_name: string }[] };
     expect(coco.annotations).toHaveLength(rows().length);
+    expect(coco.images.map((i) => i.file_name).sort()).toEqual(['images/landscape.png', 'images/portrait.png']);
+    expect(await studio.page.locator('[data-testid=export-skipped] li').allTextContents()).toEqual([expect.stringMatching(/^image images\/broken\.png has no known size/)]);
+    expect(await studio.page.locator('[data-testid=export-notes]').textContent()).toContain('1 image file(s) could not be found (their annotations were exported): images/portrait.png');
     await studio.page.keyboard.press('Escape');
   });
 
