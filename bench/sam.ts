@@ -24,16 +24,25 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/** CPU milliseconds (all threads) of the last timeIt call's runs: steadier than wall time on a shared machine. */
+let lastCpuMs: number[] = [];
+
 async function timeIt(fn: () => Promise<unknown>, warmup: number, runs: number): Promise<number[]> {
   for (let i = 0; i < warmup; i++) await fn();
   const times: number[] = [];
+  lastCpuMs = [];
   for (let i = 0; i < runs; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     await fn();
     times.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    lastCpuMs.push((c.user + c.system) / 1000);
   }
   return times;
 }
+
+const cpuNote = () => `CPU ${median(lastCpuMs).toFixed(0)} ms`;
 
 function arg(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(`--${name}`);
@@ -72,17 +81,17 @@ export async function main(args: string[]): Promise<void> {
   const rss0 = process.resourceUsage().maxRSS;
   const enc = await timeIt(() => runEncoder(sam, img), 1, runs);
   const peakMiB = process.resourceUsage().maxRSS / 1024;
-  rows.push(['ViT-B encoder fp32 (synthetic, full depth)', `${(median(enc) / 1000).toFixed(2)} s`, `median of ${runs} after 1 warm-up; ${threads} threads`]);
+  rows.push(['ViT-B encoder fp32 (synthetic, full depth)', `${(median(enc) / 1000).toFixed(2)} s`, `median of ${runs} after 1 warm-up; ${threads} threads; ${cpuNote()}`]);
   rows.push(['ViT-B encoder peak memory (process RSS)', `${peakMiB.toFixed(0)} MiB`, `RSS before encoding ${(rss0 / 1024).toFixed(0)} MiB`]);
 
   const embedding = await runEncoder(sam, img);
   const click = { points: [{ x: 500, y: 380, label: 1 as const }] };
   const proper = await timeIt(() => sam.decoderCore.run(decoderFeedsFor(embedding, img)), 10, 50);
-  rows.push(['decoder proper, one click (to 256x256 low-res masks)', `${median(proper).toFixed(1)} ms`, 'median of 50 after 10 warm-up; target <= 15 ms']);
+  rows.push(['decoder proper, one click (to 256x256 low-res masks)', `${median(proper).toFixed(1)} ms`, `median of 50 after 10 warm-up; ${cpuNote()}; target <= 15 ms`]);
   const full = await timeIt(() => runDecoder(sam, embedding, click, img.width, img.height), 10, 50);
-  rows.push(['decoder + postprocessing to 1024x768 (graph, 4 masks)', `${median(full).toFixed(1)} ms`, 'target <= 50 ms; Meta\'s PyTorch: about 140 ms']);
+  rows.push(['decoder + postprocessing to 1024x768 (graph, 4 masks)', `${median(full).toFixed(1)} ms`, `${cpuNote()}; target <= 50 ms; Meta's PyTorch: about 140 ms`]);
   const app = await timeIt(() => runPredict(sam, embedding, click, img.width, img.height), 10, 50);
-  rows.push(['decoder + cropped postprocessing (the app\'s path)', `${median(app).toFixed(1)} ms`, 'masks cropped to their bounding boxes']);
+  rows.push(['decoder + cropped postprocessing (the app\'s path)', `${median(app).toFixed(1)} ms`, `${cpuNote()}; masks cropped to their bounding boxes`]);
 
   const tinyRoot = mkdtempSync(join(tmpdir(), 'bench-tiny-'));
   const tiny = join(tinyRoot, 'model');
@@ -100,6 +109,7 @@ export async function main(args: string[]): Promise<void> {
   rmSync(tinyRoot, { recursive: true, force: true });
   rows.push(['sam-tiny `segment` end to end (320x240 PNG)', `${(median(segTimes) / 1000).toFixed(2)} s`, 'process start, load, encode, decode, write files']);
 
+  rows.push(['machine load (1-minute average) at the end', (await import('node:os')).loadavg()[0]!.toFixed(2), 'other processes share the 2 cores above 0']);
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.max(...rows.map((r) => r[1].length));
   const lines = [`| ${'measure'.padEnd(w0)} | ${'value'.padEnd(w1)} | notes |`, `|${'-'.repeat(w0 + 2)}|${'-'.repeat(w1 + 2)}|---|`, ...rows.map((r) => `| ${r[0].padEnd(w0)} | ${r[1].padEnd(w1)} | ${r[2]} |`)];
