@@ -34,6 +34,8 @@ export default defineConfig({
           index: resolve(root, 'main/app/index.ts'),
           // the SAM engine's worker thread is its own file next to index.js
           'engine-worker': resolve(root, 'main/sam/engine-worker.ts'),
+          // quantization and setup jobs run in a child process of their own
+          'job-process': resolve(root, 'main/api/job-process.ts'),
         },
       },
     },

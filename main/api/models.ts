@@ -6,7 +6,8 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { dirname } from 'node:path';
-import { BIT_SETTINGS, quantizeModelDir } from '../ptq4sam/pipeline.ts';
+import { BIT_SETTINGS } from '../ptq4sam/pipeline.ts';
+import { quantizeInProcess } from './jobs.ts';
 import { importCheckpoint, importOnnxPair, readModelInfo, type ModelInfo } from '../sam/model-dir.ts';
 import type { EngineStatus, ModelEntry, ModelReport, QuantBits, QuantizeJob } from '../../preload/api.ts';
 import { readModelReport } from './report.ts';
@@ -122,16 +123,11 @@ export class ModelService {
     const calibDir = firstFile ? dirname(firstFile) : join(this.s.ctx.resourcesDir, 'samples');
     const emit = (phase: string, fraction: number, done = false, error: string | null = null, newId: string | null = null) =>
       this.s.ctx.emit({ type: 'quantize-progress', jobId, phase, fraction, done, error, modelId: newId });
-    void this.#install((tmp) => quantizeModelDir({
-      modelDir: m.dir, calibDir, outDir: tmp, bits: BIT_SETTINGS[bits]!, method: 'ptq4sam', signal: abort.signal,
+    void this.#install((tmp) => quantizeInProcess({
+      modelDir: m.dir, calibDir, outDir: tmp, bits: BIT_SETTINGS[bits]!, method: 'ptq4sam',
       ...(calibCount ? { calibCount } : {}),
       ...(project ? { projectDb: project.dbPath } : {}),
-      onProgress: (p) => emit(p.phase, p.total ? p.done / p.total : 0),
-    }).then(() => {
-      // the quantizer checks the signal while calibrating; a cancel after that lands here
-      if (abort.signal.aborted) throw new Error('cancelled');
-      return readModelInfo(tmp);
-    }))
+    }, (p) => emit(p.phase, p.total ? p.done / p.total : 0), abort.signal).then(() => readModelInfo(tmp)))
       .then((entry) => emit('done', 1, true, null, entry.id))
       .catch((err: Error) => emit('failed', 0, true, abort.signal.aborted ? 'cancelled' : err.message))
       .finally(() => this.#jobs.delete(jobId));

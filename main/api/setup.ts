@@ -11,7 +11,8 @@ import { cpSync, existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { findModel, loadCatalog, type CatalogModel } from '../sam/catalog.ts';
 import { readModelInfo } from '../sam/model-dir.ts';
-import { fp32DirFor, runSetup, SETUP_STEPS, SetupError, type SetupProgress } from '../sam/setup.ts';
+import { fp32DirFor, SETUP_STEPS, SetupError, type SetupProgress } from '../sam/setup.ts';
+import { setupInProcess } from './jobs.ts';
 import type { CatalogEntry, SetupChoice, SetupDownload, SetupState, SetupStep } from '../../preload/api.ts';
 import type { ModelService } from './models.ts';
 import type { Session } from './session.ts';
@@ -106,19 +107,17 @@ export class SetupService {
     const stop = new AbortController();
     const both = AbortSignal.any([signal, stop.signal]);
     try {
-      await runSetup({
+      // in a child process: the quantize step would otherwise hold up every call of the window
+      await setupInProcess({
         model, bits: choice.bits, outDir, cacheDir: this.#cacheDir,
         samplesDir: join(this.s.ctx.resourcesDir, 'samples'),
         ...(choice.localFile ? { localFile: choice.localFile } : {}),
         ...(project ? { projectDb: project } : {}),
-        signal: both,
-        onProgress: (p) => {
-          if (!quantize && p.step === 'quantize') { stop.abort(); return; }
-          this.#progress(p);
-        },
-        activate: async (dir) => { await this.#activate(dir); },
-      });
-      return readModelInfo(outDir).id;
+      }, (p) => {
+        if (!quantize && p.step === 'quantize') { stop.abort(); return; }
+        this.#progress(p);
+      }, both);
+      return await this.#activate(outDir);
     } catch (err) {
       if (quantize || signal.aborted || !stop.signal.aborted) throw err;
     }

@@ -24,11 +24,13 @@ describe('electron-vite build', () => {
     expect(preload).not.toMatch(/import\.meta/);
   });
 
-  it('points the window at the preload and the engine worker the build wrote', () => {
+  it('points the window at the preload, the engine worker and the job process the build wrote', () => {
     const main = readFileSync(join(out, 'main/index.js'), 'utf8');
     expect(main).toContain('"../preload/index.cjs"');
-    expect(main).toContain('"engine-worker.js"');
-    expect(existsSync(join(out, 'main/engine-worker.js'))).toBe(true);
+    for (const worker of ['engine-worker.js', 'job-process.js']) {
+      expect(main).toContain(`${worker}"`);
+      expect(existsSync(join(out, 'main', worker))).toBe(true);
+    }
   });
 
   it('builds a renderer page whose CSP allows no remote content', () => {
