@@ -37,15 +37,15 @@ export interface LoadedSam {
   warnings: string[];
 }
 
-function sessionOptions(s: SessionSettings, provider: ExecutionProviderName, spin = true): ort.InferenceSession.SessionOptions {
+function sessionOptions(s: SessionSettings, provider: ExecutionProviderName, encoder = false): ort.InferenceSession.SessionOptions {
   return {
     // The encoder's large kernels gain nothing from spinning threads, and spinning would take
     // the CPU from the decoder's clicks while a background encode runs.
-    ...(spin ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
+    ...(encoder ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     // For the encoder, onnxruntime's planned memory pattern pre-allocates every global
     // attention map at once: ViT-B peaked at 6.9 GB RSS with it and 3.8 GB without, at the
     // same speed (bench notes in the README).
-    ...(spin ? {} : { enableMemPattern: false }),
+    ...(encoder ? { enableMemPattern: false } : {}),
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
     intraOpNumThreads: s.threads ?? 0,
@@ -70,8 +70,8 @@ export function pruneToOutputs(model: ModelProto, outputs: string[]): ModelProto
   return pruned as ModelProto;
 }
 
-async function createSession(pathOrBytes: string | Uint8Array, s: SessionSettings, provider: ExecutionProviderName, spin = true): Promise<ort.InferenceSession> {
-  const opts = sessionOptions(s, provider, spin);
+async function createSession(pathOrBytes: string | Uint8Array, s: SessionSettings, provider: ExecutionProviderName, encoder = false): Promise<ort.InferenceSession> {
+  const opts = sessionOptions(s, provider, encoder);
   return typeof pathOrBytes === 'string' ? ort.InferenceSession.create(pathOrBytes, opts) : ort.InferenceSession.create(pathOrBytes, opts);
 }
 
@@ -82,7 +82,7 @@ export async function loadSam(dir: string, settings: SessionSettings = {}): Prom
   const decoderModel = loadModel(join(dir, DECODER_FILE));
   const coreBytes = encodeModel(pruneToOutputs(decoderModel, ['iou_predictions', 'low_res_masks']));
   const open = async (p: ExecutionProviderName) => {
-    const encoder = await createSession(join(dir, ENCODER_FILE), settings, p, false);
+    const encoder = await createSession(join(dir, ENCODER_FILE), settings, p, true);
     const decoder = await createSession(join(dir, DECODER_FILE), settings, p);
     const decoderCore = await createSession(coreBytes, settings, p);
     return { encoder, decoder, decoderCore };
