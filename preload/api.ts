@@ -17,6 +17,42 @@ import type { EvalResult } from '../main/ptq4sam/eval.ts';
 export type { AddImagesProgress, AddImagesResult, Bbox, HistoryState, HistoryStep, ImagePage, ImageRecord, ImageStatus, Label };
 export type { EmbeddingInfo, MaskCrop, PredictResult, SegmentPrompt, QuantReport, EvalResult };
 
+/**
+ * A mask as the UI draws it: its bounding box in image pixels, sampled every `step` image pixels
+ * along each axis. `step` is 1 (every pixel, exactly) unless the box holds more than
+ * MASK_VIEW_MAX_PIXELS: a whole-image mask of an 8000x6000 photo would otherwise cross to the
+ * window as 48 MB per candidate. The store always keeps every pixel.
+ */
+export interface MaskView {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  step: number;
+  /** ceil(width / step) x ceil(height / step), row-major, 1 = inside */
+  data: Uint8Array;
+}
+
+export const MASK_VIEW_MAX_PIXELS = 1 << 22;
+
+/** A prompt from the UI: points and a box; `refine` names the answer whose candidate's low-res mask is fed back. */
+export interface SamPrompt {
+  points: { x: number; y: number; label: 0 | 1 }[];
+  box?: [number, number, number, number];
+  refine?: { resultId: number; candidate: number };
+}
+
+/** The engine's answer as the UI gets it. The main process keeps the full masks and low-res logits under `resultId`. */
+export interface Prediction {
+  resultId: number;
+  width: number;
+  height: number;
+  masks: MaskView[];
+  iouPredictions: number[];
+  best: number;
+  decoderMs: number;
+}
+
 /** An annotation as the UI draws it: the mask cropped to its bounding box. */
 export interface AnnotationView {
   id: number;
@@ -31,7 +67,7 @@ export interface AnnotationView {
   /** width/height of the whole image the mask belongs to */
   imageWidth: number;
   imageHeight: number;
-  mask: MaskCrop;
+  mask: MaskView;
 }
 
 export interface ProjectInfo {
@@ -196,8 +232,6 @@ export interface Api {
 
   // Annotations (each call is one transaction and one undo step)
   annotationsList(opts: { imageId: number }): Promise<AnnotationView[]>;
-  /** stores a mask given as a crop in image pixels */
-  annotationAdd(opts: { imageId: number; labelId: number; mask: MaskCrop; prompts?: AnnotationPrompts | null; modelId?: string | null; score?: number | null }): Promise<AnnotationView>;
   annotationAddPolygon(opts: { imageId: number; labelId: number; points: [number, number][] }): Promise<AnnotationView>;
   /** brush (value 1) or eraser (value 0) along a stroke; a brush with no annotation creates one */
   annotationBrush(opts: { imageId: number; annotationId: number | null; labelId: number; points: [number, number][]; radiusPx: number; value: 0 | 1 }): Promise<AnnotationView | null>;
@@ -213,7 +247,10 @@ export interface Api {
   samEncode(opts: { imageId: number }): Promise<EmbeddingInfo>;
   /** queues background encoding, in the given order, after the current request */
   samPrefetch(opts: { imageIds: number[] }): Promise<void>;
-  samPredict(opts: { imageId: number; prompt: SegmentPrompt }): Promise<PredictResult>;
+  /** preview: the hover preview, only the best mask comes back and nothing is kept for refining */
+  samPredict(opts: { imageId: number; prompt: SamPrompt; preview?: boolean }): Promise<Prediction>;
+  /** stores candidate `candidate` of a kept answer, at full resolution, with its prompts and score */
+  annotationAddPrediction(opts: { imageId: number; labelId: number; resultId: number; candidate: number }): Promise<AnnotationView>;
 
   // Models
   modelsList(): Promise<ModelEntry[]>;
@@ -261,7 +298,7 @@ export const API_METHODS = [
   'projectCreate', 'projectOpen', 'projectOpenSample', 'projectCurrent', 'projectRecent', 'projectSetLastImage',
   'imagesAdd', 'imagesAddFolder', 'imagesList', 'imageGet', 'imageSetStatus',
   'labelsList', 'labelCreate', 'labelUpdate', 'labelDelete',
-  'annotationsList', 'annotationAdd', 'annotationAddPolygon', 'annotationBrush', 'annotationUpdate', 'annotationDelete',
+  'annotationsList', 'annotationAddPrediction', 'annotationAddPolygon', 'annotationBrush', 'annotationUpdate', 'annotationDelete',
   'undo', 'redo', 'historyState',
   'engineStatus', 'samEncode', 'samPrefetch', 'samPredict',
   'modelsList', 'modelImportCheckpoint', 'modelImportOnnx', 'modelSetActive', 'modelQuantize', 'modelQuantizeCancel', 'modelReport',

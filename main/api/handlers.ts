@@ -6,7 +6,7 @@
  */
 import { IMAGE_STATUSES } from '../project/types.ts';
 import { maskFromPolygons, paintBrushStroke } from '../masks/index.ts';
-import type { Api, SegmentPrompt } from '../../preload/api.ts';
+import type { Api, SamPrompt } from '../../preload/api.ts';
 import type { ApiContext } from './context.ts';
 import { exportFormats, runExport, EXPORT_FORMAT_IDS } from './export.ts';
 import { annotationView, maskFromRle, rleFromMask, uncropMask } from './masks.ts';
@@ -19,8 +19,6 @@ type Result<K extends keyof Api> = Awaited<ReturnType<Api[K]>>;
 export type Handlers = { [K in keyof Api]: (input: unknown) => Promise<Result<K>> };
 
 const MAX_POINTS = 64;
-const LOW_RES = 256 * 256;
-const MAX_SIDE = 100_000;
 
 function filters(where: string, x: unknown) {
   return v.arr(where, x, (f) => {
@@ -29,42 +27,24 @@ function filters(where: string, x: unknown) {
   }, 20);
 }
 
-function prompt(where: string, x: unknown, width: number, height: number): SegmentPrompt {
+function prompt(where: string, x: unknown, width: number, height: number): SamPrompt {
   const o = v.obj(where, x);
   const inside = (n: unknown, max: number, what: string) => v.num(`${where}.${what}`, n, 0, max);
   const points = v.arr(`${where}.points`, o.points, (p) => {
     const q = v.obj(`${where}.points[]`, p);
     return { x: inside(q.x, width, 'x'), y: inside(q.y, height, 'y'), label: v.int(`${where}.label`, q.label, 0, 1) as 0 | 1 };
   }, MAX_POINTS);
-  const out: SegmentPrompt = { points };
+  const out: SamPrompt = { points };
   if (o.box !== undefined && o.box !== null) {
     const b = v.arr(`${where}.box`, o.box, (n, i) => inside(n, i % 2 ? height : width, 'box'), 4);
     if (b.length !== 4 || b[2]! < b[0]! || b[3]! < b[1]!) throw new v.ApiInputError(`${where}.box: expected [x0, y0, x1, y1] with x0 <= x1, y0 <= y1`);
     out.box = b as [number, number, number, number];
   }
-  if (o.maskInput !== undefined && o.maskInput !== null) out.maskInput = v.f32(`${where}.maskInput`, o.maskInput, LOW_RES);
-  if (points.length === 0 && !out.box) throw new v.ApiInputError(`${where}: a prompt needs at least one point or a box`);
-  return out;
-}
-
-function maskCrop(where: string, x: unknown) {
-  const o = v.obj(where, x);
-  const width = v.int(`${where}.width`, o.width, 0, MAX_SIDE);
-  const height = v.int(`${where}.height`, o.height, 0, MAX_SIDE);
-  return { x: v.int(`${where}.x`, o.x, 0, MAX_SIDE), y: v.int(`${where}.y`, o.y, 0, MAX_SIDE), width, height, data: v.u8(`${where}.data`, o.data, width * height) };
-}
-
-function prompts(where: string, x: unknown) {
-  if (x === null || x === undefined) return null;
-  const o = v.obj(where, x);
-  const out: { points?: { x: number; y: number; label: number }[]; box?: [number, number, number, number] } = {};
-  if (o.points !== undefined) {
-    out.points = v.arr(`${where}.points`, o.points, (p) => {
-      const q = v.obj(where, p);
-      return { x: v.num(where, q.x), y: v.num(where, q.y), label: v.int(where, q.label, 0, 1) };
-    }, MAX_POINTS);
+  if (o.refine !== undefined && o.refine !== null) {
+    const r = v.obj(`${where}.refine`, o.refine);
+    out.refine = { resultId: v.int(`${where}.refine.resultId`, r.resultId, 1), candidate: v.int(`${where}.refine.candidate`, r.candidate, 0, 15) };
   }
-  if (o.box !== undefined) out.box = v.arr(`${where}.box`, o.box, (n) => v.num(where, n), 4) as [number, number, number, number];
+  if (points.length === 0 && !out.box) throw new v.ApiInputError(`${where}: a prompt needs at least one point or a box`);
   return out;
 }
 
@@ -164,15 +144,18 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
     async annotationsList(input) {
       return s.need().listAnnotations(v.int('imageId', v.obj('annotationsList', input).imageId, 1)).map(annotationView);
     },
-    async annotationAdd(input) {
-      const o = v.obj('annotationAdd', input);
+    async annotationAddPrediction(input) {
+      const o = v.obj('annotationAddPrediction', input);
       const imageId = v.int('imageId', o.imageId, 1);
       const { width, height } = imageSize(imageId);
-      const mask = uncropMask(maskCrop('mask', o.mask), width, height, 'annotationAdd');
+      const { mask, kept } = s.sam.keptMask(imageId, v.int('resultId', o.resultId, 1), v.int('candidate', o.candidate, 0, 15));
+      if (mask.width === 0) throw new v.ApiInputError('annotationAddPrediction: that candidate mask is empty');
+      const candidate = kept.result.masks.indexOf(mask);
+      const { points, box } = kept.prompt;
       const p = s.need();
       const id = p.addAnnotation({
-        imageId, labelId: v.int('labelId', o.labelId, 1), rle: rleFromMask(mask), prompts: prompts('prompts', o.prompts),
-        modelId: v.nullable(o.modelId, (x) => v.str('modelId', x, 200)), score: v.nullable(o.score, (x) => v.num('score', x, -10, 10)),
+        imageId, labelId: v.int('labelId', o.labelId, 1), rle: rleFromMask(uncropMask(mask, width, height, 'annotationAddPrediction')),
+        prompts: { points, ...(box ? { box } : {}) }, modelId: kept.modelId, score: kept.result.iouPredictions[candidate] ?? null,
       });
       return annotationView(p.getAnnotation(id));
     },
@@ -238,7 +221,7 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
       const o = v.obj('samPredict', input);
       const imageId = v.int('imageId', o.imageId, 1);
       const { width, height } = imageSize(imageId);
-      return s.sam.predict(s.need(), imageId, prompt('prompt', o.prompt, width, height));
+      return s.sam.predict(s.need(), imageId, prompt('prompt', o.prompt, width, height), v.optional(o.preview, (x) => v.bool('preview', x)) ?? false);
     },
 
     // ---- models ----

@@ -1,13 +1,29 @@
 /** Conversions between the store's masks (COCO RLE at image size) and the UI's cropped masks. */
 import { type BinaryMask, emptyMask, maskBbox, maskFromRle, rleFromMask } from '../masks/index.ts';
 import type { Annotation } from '../project/index.ts';
-import type { AnnotationView, MaskCrop } from '../../preload/api.ts';
+import { MASK_VIEW_MAX_PIXELS, type AnnotationView, type MaskCrop, type MaskView } from '../../preload/api.ts';
 
 export function cropMask(m: BinaryMask): MaskCrop {
   const [x, y, width, height] = maskBbox(m);
   const data = new Uint8Array(width * height);
   for (let r = 0; r < height; r++) data.set(m.data.subarray((y + r) * m.width + x, (y + r) * m.width + x + width), r * width);
   return { x, y, width, height, data };
+}
+
+/** What the window draws of a crop: every pixel, or every step-th one (block centres) when the box is large. */
+export function maskView(crop: MaskCrop): MaskView {
+  const { x, y, width, height } = crop;
+  const step = Math.max(1, Math.ceil(Math.sqrt((width * height) / MASK_VIEW_MAX_PIXELS)));
+  if (step === 1) return { x, y, width, height, step, data: crop.data };
+  const w = Math.ceil(width / step);
+  const h = Math.ceil(height / step);
+  const data = new Uint8Array(w * h);
+  const half = step >> 1;
+  for (let r = 0; r < h; r++) {
+    const row = Math.min(height - 1, r * step + half) * width;
+    for (let c = 0; c < w; c++) data[r * w + c] = crop.data[row + Math.min(width - 1, c * step + half)]!;
+  }
+  return { x, y, width, height, step, data };
 }
 
 /** The full-size mask a crop stands for; pixels outside the image are an error. */
@@ -27,7 +43,7 @@ export function annotationView(a: Annotation): AnnotationView {
   const full = maskFromRle(a.rle);
   return {
     id: a.id, imageId: a.imageId, labelId: a.labelId, bbox: a.bbox, area: a.area, hidden: a.hidden, score: a.score,
-    modelId: a.modelId, prompts: a.prompts, imageWidth: a.rle.size[1], imageHeight: a.rle.size[0], mask: cropMask(full),
+    modelId: a.modelId, prompts: a.prompts, imageWidth: a.rle.size[1], imageHeight: a.rle.size[0], mask: maskView(cropMask(full)),
   };
 }
 

@@ -6,11 +6,29 @@
  */
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../onnx/tensor.ts';
 import type { Project } from '../project/index.ts';
-import type { EmbeddingInfo, PredictResult, SegmentPrompt } from '../sam/engine-api.ts';
+import type { EmbeddingInfo, MaskCrop, PredictResult, SegmentPrompt } from '../sam/engine-api.ts';
 import type { Engine, LoadedModel } from '../sam/engine.ts';
-import type { ApiEvent } from '../../preload/api.ts';
+import type { ApiEvent, Prediction, SamPrompt } from '../../preload/api.ts';
+import { maskView } from './masks.ts';
 
 const EMBEDDING_SHAPE = [1, 256, 64, 64];
+const LOW_RES = 256 * 256;
+/** answers kept for refining and accepting (an 8000x6000 answer holds up to 4 x 48 MB of masks) */
+const KEPT_RESULTS = 3;
+/**
+ * Embeddings this service put into the engine, most recent last. The engine keeps 16 in its own
+ * LRU, touched only by this service; the last 8 are certainly still there, so a click on one of
+ * those images goes straight to the decoder (no round trip to ask, nothing re-encoded).
+ */
+const KNOWN_IN_ENGINE = 8;
+
+/** An answer kept in the main process: what the window refines and accepts by id. */
+export interface KeptResult {
+  imageId: number;
+  modelId: string;
+  prompt: SegmentPrompt;
+  result: PredictResult;
+}
 
 export class SamService {
   model: LoadedModel | null = null;
@@ -22,6 +40,9 @@ export class SamService {
   #pumping = false;
   /** one encode per image at a time, shared by whoever asks */
   #encoding = new Map<string, Promise<EmbeddingInfo>>();
+  #known: string[] = [];
+  #results = new Map<number, KeptResult>();
+  #nextResult = 1;
 
   constructor(private readonly engine: Engine, private readonly emit: (e: ApiEvent) => void, readonly executionProvider: string) {}
 
@@ -31,6 +52,8 @@ export class SamService {
     this.#queue = [];
     if (this.model) await this.engine.unloadModel(this.model.key).catch(() => undefined);
     this.model = null;
+    this.#known = [];
+    this.#results.clear();
     this.modelDir = modelDir;
     this.problem = null;
     if (!modelDir) return;
@@ -65,10 +88,17 @@ export class SamService {
       running = this.#encode(project, model, image).finally(() => this.#encoding.delete(key));
       this.#encoding.set(key, running);
     }
-    return running.catch((err) => {
+    return running.then((info) => {
+      this.#remember(key);
+      return info;
+    }, (err) => {
       this.#recordDecodeError(project, imageId, err);
       throw err;
     });
+  }
+
+  #remember(key: string): void {
+    this.#known = [...this.#known.filter((k) => k !== key), key].slice(-KNOWN_IN_ENGINE);
   }
 
   async #encode(project: Project, model: LoadedModel, image: { file: string; hash: string; width: number; height: number }): Promise<EmbeddingInfo> {
@@ -114,13 +144,51 @@ export class SamService {
     }
   }
 
-  async predict(project: Project, imageId: number, prompt: SegmentPrompt): Promise<PredictResult> {
-    await this.encode(project, imageId);
+  /**
+   * The decoder's answer for the window: masks as views (large ones thinned), the full answer
+   * kept under its id unless it is a hover preview. A refining prompt names the kept answer whose
+   * candidate's low-res logits go back in.
+   */
+  async predict(project: Project, imageId: number, prompt: SamPrompt, preview: boolean): Promise<Prediction> {
     const model = this.#need();
     const { file, hash } = this.#image(project, imageId);
-    const result = await this.engine.predict(model, file, prompt, { imageHash: hash });
+    const key = `${model.key}:${hash}`;
+    if (this.#known.at(-1) !== key) {
+      if (this.#known.includes(key)) this.#remember(key); // its place in the engine's LRU moves too
+      else await this.encode(project, imageId);
+    }
+    const segment: SegmentPrompt = { points: prompt.points, ...(prompt.box ? { box: prompt.box } : {}) };
+    if (prompt.refine) segment.maskInput = this.#lowRes(imageId, prompt.refine.resultId, prompt.refine.candidate);
+    const result = await this.engine.predict(model, file, segment, { imageHash: hash });
     this.lastDecoderMs = result.decoderMs;
-    return result;
+    const { width, height, iouPredictions, best, decoderMs } = result;
+    if (preview) {
+      return { resultId: 0, width, height, masks: [maskView(result.masks[best]!)], iouPredictions: [iouPredictions[best]!], best: 0, decoderMs };
+    }
+    const resultId = this.#nextResult++;
+    this.#results.set(resultId, { imageId, modelId: model.info.id, prompt: segment, result });
+    for (const id of this.#results.keys()) if (this.#results.size > KEPT_RESULTS) this.#results.delete(id);
+    return { resultId, width, height, masks: result.masks.map(maskView), iouPredictions, best, decoderMs };
+  }
+
+  kept(imageId: number, resultId: number): KeptResult {
+    const kept = this.#results.get(resultId);
+    if (!kept || kept.imageId !== imageId) throw new Error(`answer ${resultId} for image ${imageId} is no longer kept; click again`);
+    return kept;
+  }
+
+  #lowRes(imageId: number, resultId: number, candidate: number): Float32Array {
+    const { result } = this.kept(imageId, resultId);
+    if (candidate >= result.masks.length) throw new Error(`answer ${resultId} has no candidate ${candidate}`);
+    return result.lowResMasks.slice(candidate * LOW_RES, (candidate + 1) * LOW_RES);
+  }
+
+  /** the full-resolution mask of a kept answer's candidate */
+  keptMask(imageId: number, resultId: number, candidate: number): { mask: MaskCrop; kept: KeptResult } {
+    const kept = this.kept(imageId, resultId);
+    const mask = kept.result.masks[candidate];
+    if (!mask) throw new Error(`answer ${resultId} has no candidate ${candidate}`);
+    return { mask, kept };
   }
 
   /** an image the engine cannot decode gets its error badge, so the list shows it */
@@ -133,5 +201,6 @@ export class SamService {
 
   cancelAll(): void {
     this.#queue = [];
+    this.#results.clear();
   }
 }

@@ -4,8 +4,7 @@
  * store commits as one transaction and one undo step before the list here changes.
  */
 import { api, errorMessage } from '../api.ts';
-import type { AnnotationView, HistoryStep, MaskCrop } from '../../preload/api.ts';
-import type { AnnotationPrompts } from '../../main/project/types.ts';
+import type { AnnotationView, HistoryStep } from '../../preload/api.ts';
 
 export class AnnotationsState {
   imageId = $state<number | null>(null);
@@ -58,10 +57,11 @@ export class AnnotationsState {
     this.#set(exists ? this.items.map((x) => (x.id === a.id ? a : x)) : [...this.items, a]);
   }
 
-  async addMask(labelId: number, mask: MaskCrop, prompts: AnnotationPrompts | null, modelId: string | null, score: number | null): Promise<AnnotationView | undefined> {
+  /** stores a SAM answer's candidate (the main process holds its full-resolution mask, prompts and score) */
+  async addPrediction(labelId: number, resultId: number, candidate: number): Promise<AnnotationView | undefined> {
     const imageId = this.imageId;
     if (imageId === null) return undefined;
-    const a = await this.#run(() => api.annotationAdd({ imageId, labelId, mask, prompts, modelId, score }));
+    const a = await this.#run(() => api.annotationAddPrediction({ imageId, labelId, resultId, candidate }));
     if (a) this.#replace(a);
     return a;
   }

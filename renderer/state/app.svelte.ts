@@ -33,6 +33,8 @@ export class AppState implements ToolHost {
   brushRadiusPx = $state(12);
   /** bumps when a tool's draft changes, so the canvas redraws it */
   draftVersion = $state(0);
+  /** the active tool's state path (e.g. 'box.dragging'), read after every event: tools are plain state machines */
+  toolPath = $state('point.idle');
   /** a one-line message for the user (SAM tools without a model, errors) */
   notice = $state<string | null>(null);
 
@@ -130,7 +132,7 @@ export class AppState implements ToolHost {
     const taken = await this.engine.take();
     if (!taken) { this.notice = 'Nothing to accept: the mask is empty (Tab shows the other candidates).'; return; }
     if (labelId === null) return;
-    const a = await this.annotations.addMask(labelId, taken.mask, taken.prompts, this.engine.status?.model?.id ?? null, taken.score);
+    const a = await this.annotations.addPrediction(labelId, taken.resultId, taken.candidate);
     if (a) this.annotations.select(a.id);
     this.draftVersion++;
   }

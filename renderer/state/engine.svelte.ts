@@ -2,15 +2,16 @@
  * The SAM engine as the UI sees it: status (model, execution provider, last decoder latency),
  * background encoding progress, the hover preview and the prompts of the object being made.
  * Hover requests are coalesced: at most one in flight, only the latest pending one is kept,
- * and answers that arrive after the prompts changed are dropped. Clicks are serialized so each
- * one refines with the low-res mask of the previous answer.
+ * and answers that arrive after the prompts changed are dropped; a hover asks for the best mask
+ * only. Clicks never wait for a hover: they are serialized among themselves only, so each one
+ * refines with the previous answer (kept in the main process, named by its id: the low-res
+ * logits never cross to the window, and neither does a mask at more than display resolution).
  */
 import { api, errorMessage } from '../api.ts';
-import type { EngineStatus, MaskCrop, PredictResult, SegmentPrompt } from '../../preload/api.ts';
-import type { PointPrompt } from '../../main/sam/engine-api.ts';
+import type { EngineStatus, MaskView, Prediction, SamPrompt } from '../../preload/api.ts';
 
 type Point = { x: number; y: number };
-const LOW_RES = 256 * 256;
+type PointPrompt = SamPrompt['points'][number];
 
 export class EngineState {
   status = $state.raw<EngineStatus | null>(null);
@@ -22,9 +23,9 @@ export class EngineState {
   error = $state<string | null>(null);
 
   /** hover preview, shown only while no prompt is placed */
-  preview = $state.raw<PredictResult | null>(null);
+  preview = $state.raw<Prediction | null>(null);
   /** the answer to the placed prompts */
-  result = $state.raw<PredictResult | null>(null);
+  result = $state.raw<Prediction | null>(null);
   candidate = $state(0);
   points = $state.raw<PointPrompt[]>([]);
   box = $state.raw<[number, number, number, number] | null>(null);
@@ -34,7 +35,7 @@ export class EngineState {
   available = $derived(this.status !== null && this.status.model !== null && this.status.problem === null);
   hasPrompt = $derived(this.points.length > 0 || this.box !== null);
   /** the mask on screen: the chosen candidate, else the hover preview */
-  shown = $derived<MaskCrop | null>(
+  shown = $derived<MaskView | null>(
     this.result ? this.result.masks[this.candidate] ?? null : this.hasPrompt ? null : this.preview?.masks[this.preview.best] ?? null,
   );
 
@@ -90,7 +91,7 @@ export class EngineState {
         this.#hoverNext = null;
         const generation = this.#generation;
         try {
-          const r = await api.samPredict({ imageId, prompt: { points: [{ x: at.x, y: at.y, label: 1 }] } });
+          const r = await api.samPredict({ imageId, prompt: { points: [{ x: at.x, y: at.y, label: 1 }] }, preview: true });
           if (generation === this.#generation && imageId === this.#imageId && !this.hasPrompt) {
             this.preview = r;
             this.#shown(r);
@@ -104,7 +105,7 @@ export class EngineState {
     }
   }
 
-  #shown(r: PredictResult): void {
+  #shown(r: Prediction): void {
     this.lastDecoderMs = r.decoderMs;
     this.shownCount++;
   }
@@ -125,10 +126,10 @@ export class EngineState {
     this.preview = null;
     this.#clicks = this.#clicks.then(async () => {
       if (generation !== this.#generation) return; // a later click will ask with all points
-      const prompt: SegmentPrompt = { points: this.points };
+      const prompt: SamPrompt = { points: this.points };
       if (this.box) prompt.box = this.box;
       // refinement: the previous answer's low-res logits of the chosen candidate
-      if (this.result) prompt.maskInput = this.result.lowResMasks.slice(this.candidate * LOW_RES, (this.candidate + 1) * LOW_RES);
+      if (this.result) prompt.refine = { resultId: this.result.resultId, candidate: this.candidate };
       try {
         const r = await api.samPredict({ imageId, prompt });
         if (generation !== this.#generation) return;
@@ -148,13 +149,13 @@ export class EngineState {
     if (n > 0) this.candidate = (this.candidate + 1) % n;
   }
 
-  /** waits for pending clicks, then hands out what Enter accepts */
-  async take(): Promise<{ mask: MaskCrop; prompts: SegmentPrompt; score: number } | null> {
+  /** waits for pending clicks, then hands out what Enter accepts: an answer kept in the main process and its candidate */
+  async take(): Promise<{ resultId: number; candidate: number } | null> {
     await this.#clicks;
     const r = this.result;
     const mask = r?.masks[this.candidate];
     if (!r || !mask || mask.width === 0) return null;
-    const taken = { mask, prompts: { points: this.points, ...(this.box ? { box: this.box } : {}) }, score: r.iouPredictions[this.candidate] ?? 0 };
+    const taken = { resultId: r.resultId, candidate: this.candidate };
     this.clear();
     return taken;
   }
