@@ -3,10 +3,10 @@
  * importing a checkpoint or an ONNX pair, choosing the active model, quantization jobs with
  * progress and cancel, and their reports.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { dirname } from 'node:path';
-import { BIT_SETTINGS } from '../ptq4sam/pipeline.ts';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { BIT_SETTINGS, DEFAULT_CALIB_COUNT } from '../ptq4sam/pipeline.ts';
+import type { Project } from '../project/index.ts';
 import { quantizeInProcess } from './jobs.ts';
 import { importCheckpoint, importOnnxPair, readModelInfo, type ModelInfo } from '../sam/model-dir.ts';
 import type { EngineStatus, ModelEntry, ModelReport, QuantBits, QuantizeJob } from '../../preload/api.ts';
@@ -14,6 +14,25 @@ import { readModelReport } from './report.ts';
 import type { Session } from './session.ts';
 
 export const QUANT_BITS: readonly QuantBits[] = ['w8a8', 'w6a6', 'w4a4'];
+
+/** Links the project's first usable images into `dir` (names kept: the quantizer matches the project's boxes by file name). */
+function linkCalibrationImages(project: Project, dir: string, count: number): number {
+  mkdirSync(dir, { recursive: true });
+  const used = new Set<string>();
+  for (const image of project.listImages({ limit: 10_000 }).items) {
+    if (used.size >= count) break;
+    const file = image.error ? null : project.resolveImagePath(image);
+    const name = basename(image.path);
+    if (!file || used.has(name)) continue;
+    try {
+      symlinkSync(file, join(dir, name));
+    } catch {
+      copyFileSync(file, join(dir, name)); // Windows without the symlink privilege
+    }
+    used.add(name);
+  }
+  return used.size;
+}
 
 function dirBytes(dir: string): number {
   return readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
@@ -110,7 +129,7 @@ export class ModelService {
   /**
    * Starts PTQ4SAM quantization in the background; progress and the end come as
    * 'quantize-progress' events. Calibration uses the open project's images (and its boxes as
-   * prompts), else the bundled sample photos.
+   * prompts), linked into a folder of their own, else the bundled sample photos.
    */
   async quantize(modelId: string, bits: QuantBits, calibCount?: number): Promise<QuantizeJob> {
     const m = this.#find(modelId);
@@ -118,9 +137,9 @@ export class ModelService {
     const abort = new AbortController();
     this.#jobs.set(jobId, abort);
     const project = this.s.project;
-    const first = project?.listImages({ limit: 1 }).items[0];
-    const firstFile = first ? project!.resolveImagePath(first) : null;
-    const calibDir = firstFile ? dirname(firstFile) : join(this.s.ctx.resourcesDir, 'samples');
+    const linked = join(this.s.ctx.appDataDir, 'cache', 'calibration', jobId);
+    rmSync(linked, { recursive: true, force: true });
+    const calibDir = project && linkCalibrationImages(project, linked, calibCount ?? DEFAULT_CALIB_COUNT) > 0 ? linked : join(this.s.ctx.resourcesDir, 'samples');
     const emit = (phase: string, fraction: number, done = false, error: string | null = null, newId: string | null = null) =>
       this.s.ctx.emit({ type: 'quantize-progress', jobId, phase, fraction, done, error, modelId: newId });
     void this.#install((tmp) => quantizeInProcess({
@@ -130,7 +149,10 @@ export class ModelService {
     }, (p) => emit(p.phase, p.total ? p.done / p.total : 0), abort.signal).then(() => readModelInfo(tmp)))
       .then((entry) => emit('done', 1, true, null, entry.id))
       .catch((err: Error) => emit('failed', 0, true, abort.signal.aborted ? 'cancelled' : err.message))
-      .finally(() => this.#jobs.delete(jobId));
+      .finally(() => {
+        this.#jobs.delete(jobId);
+        rmSync(linked, { recursive: true, force: true });
+      });
     return { jobId };
   }
 
