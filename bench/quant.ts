@@ -1,6 +1,8 @@
 /**
  * The quantizer on this machine, in one run:
- *   npm run bench -- quant [--calib-count N] [--runs N] [--skip-vit-b] [--skip-table]
+ *   npm run bench -- quant [--calib-count N] [--runs N] [--depth N] [--skip-vit-b] [--skip-table]
+ * (--depth builds the synthetic ViT-B with fewer blocks, for a quick check; the global-attention
+ * blocks among them keep their places.)
  * 1. Synthetic full-depth ViT-B (and the real decoder size): encoder and decoder latency, fp32 vs
  *    ptq4sam at w8a8 / w6a6 / w4a4 (medians after warm-up, measured alternately in the same
  *    process), size ratio, and the wall time and peak memory of the `quantize` command (a child
@@ -14,7 +16,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evaluate, listImages } from '../main/ptq4sam/eval.ts';
-import { quantizeModelDir } from '../main/ptq4sam/pipeline.ts';
+import { quantizeModelDir, type SoftmaxChoice } from '../main/ptq4sam/pipeline.ts';
 import type { Method } from '../main/ptq4sam/calibrators/index.ts';
 import { decodeImage } from '../main/sam/image/index.ts';
 import { loadSam, runDecoder, runEncoder } from '../main/sam/inference.ts';
@@ -58,30 +60,33 @@ function quantizeChild(model: string, calib: string, out: string, bits: string, 
   return { seconds: (performance.now() - t0) / 1000, peakMb: Number(lines[lines.length - 1]) / 1024 };
 }
 
-async function latency(dirs: Record<string, string>, image: string, runs: number): Promise<Record<string, { encoder: number; decoder: number }>> {
+/** Median encoder wall and CPU time (process.cpuUsage: onnxruntime's threads are ours; robust on a shared machine) and decoder wall time. */
+async function latency(dirs: Record<string, string>, image: string, runs: number): Promise<Record<string, { encoder: number; encoderCpu: number; decoder: number }>> {
   const img = await decodeImage(image);
   const loaded = Object.fromEntries(await Promise.all(Object.entries(dirs).map(async ([k, d]) => [k, await loadSam(d)] as const)));
-  const times: Record<string, { e: number[]; d: number[] }> = Object.fromEntries(Object.keys(dirs).map((k) => [k, { e: [], d: [] }]));
+  const times: Record<string, { e: number[]; c: number[]; d: number[] }> = Object.fromEntries(Object.keys(dirs).map((k) => [k, { e: [], c: [], d: [] }]));
   const prompt = { points: [{ x: img.width / 2, y: img.height / 2, label: 1 as const }] };
   for (let r = 0; r < runs + 2; r++) {
     for (const [k, l] of Object.entries(loaded)) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       const e = await runEncoder(l, img);
       const dt = performance.now() - t0;
+      const cpu = process.cpuUsage(c0);
       const emb = Float32Array.from(e);
       const dec: number[] = [];
       for (let i = 0; i < 10; i++) dec.push((await runDecoder(l, emb, prompt, img.width, img.height)).decoderMs);
-      if (r >= 2) { times[k]!.e.push(dt); times[k]!.d.push(median(dec)); }
+      if (r >= 2) { times[k]!.e.push(dt); times[k]!.c.push((cpu.user + cpu.system) / 1000); times[k]!.d.push(median(dec)); }
     }
   }
   for (const l of Object.values(loaded)) for (const s of [l.encoder, l.decoder, l.decoderCore]) await s.release();
-  return Object.fromEntries(Object.entries(times).map(([k, t]) => [k, { encoder: median(t.e), decoder: median(t.d) }]));
+  return Object.fromEntries(Object.entries(times).map(([k, t]) => [k, { encoder: median(t.e), encoderCpu: median(t.c), decoder: median(t.d) }]));
 }
 
-async function vitB(root: string, calib: string, calibCount: number, runs: number): Promise<void> {
+async function vitB(root: string, calib: string, calibCount: number, runs: number, depth: number | undefined): Promise<void> {
   const fp32 = join(root, 'vit_b');
   mkdirSync(fp32);
-  await synthModel('vit_b', fp32, {});
+  await synthModel('vit_b', fp32, depth ? { depth } : {});
   const settings = ['w8a8', 'w6a6', 'w4a4'];
   const dirs: Record<string, string> = { fp32 };
   const cost: Record<string, { seconds: number; peakMb: number }> = {};
@@ -100,16 +105,18 @@ async function vitB(root: string, calib: string, calibCount: number, runs: numbe
   const forwardSeconds = (performance.now() - t0) / 1000;
   for (const s of [l.encoder, l.decoder, l.decoderCore]) await s.release();
   const lat = await latency(dirs, join(calib, 'landscape.png'), runs);
-  process.stdout.write(`\nViT-B (synthetic, full depth), ${calibCount} calibration images; fp32 forward passes over them: ${forwardSeconds.toFixed(1)} s\n\n`);
-  process.stdout.write('| model | encoder ms | speed-up | decoder ms | speed-up | size MB | smaller | quantize s | x fp32 forward | peak RSS MB |\n|---|---|---|---|---|---|---|---|---|---|\n');
+  process.stdout.write(`\nViT-B (synthetic, ${depth ? `depth ${depth}` : 'full depth'}), ${calibCount} calibration images; fp32 forward passes over them: ${forwardSeconds.toFixed(1)} s\n\n`);
+  process.stdout.write('| model | encoder ms | speed-up | encoder CPU ms | CPU speed-up | decoder ms | speed-up | size MB | smaller | quantize s | x fp32 forward | peak RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n');
   for (const [k, d] of Object.entries(dirs)) {
     const t = lat[k]!;
     const c = cost[k];
-    process.stdout.write(`| ${k} | ${t.encoder.toFixed(0)} | ${(lat.fp32!.encoder / t.encoder).toFixed(2)}x | ${t.decoder.toFixed(1)} | ${(lat.fp32!.decoder / t.decoder).toFixed(2)}x | ${(dirSize(d) / 1e6).toFixed(1)} | ${(dirSize(fp32) / dirSize(d)).toFixed(2)}x | ${c ? c.seconds.toFixed(0) : '-'} | ${c ? (c.seconds / forwardSeconds).toFixed(1) : '-'} | ${c ? c.peakMb.toFixed(0) : '-'} |\n`);
+    process.stdout.write(`| ${k} | ${t.encoder.toFixed(0)} | ${(lat.fp32!.encoder / t.encoder).toFixed(2)}x | ${t.encoderCpu.toFixed(0)} | ${(lat.fp32!.encoderCpu / t.encoderCpu).toFixed(2)}x | ${t.decoder.toFixed(1)} | ${(lat.fp32!.decoder / t.decoder).toFixed(2)}x | ${(dirSize(d) / 1e6).toFixed(1)} | ${(dirSize(fp32) / dirSize(d)).toFixed(2)}x | ${c ? c.seconds.toFixed(0) : '-'} | ${c ? (c.seconds / forwardSeconds).toFixed(1) : '-'} | ${c ? c.peakMb.toFixed(0) : '-'} |\n`);
   }
 }
 
-interface Variant { name: string; method: Method; big?: boolean; agq?: boolean; softmaxAt8?: 'agq' | 'uniform' }
+interface Variant { name: string; method: Method; big?: boolean; agq?: boolean; softmaxAt8?: SoftmaxChoice }
+
+const ALL_AGQ: SoftmaxChoice = { encoder: 'agq', decoder: 'agq' };
 
 const VARIANTS: Variant[] = [
   { name: 'minmax', method: 'minmax' },
@@ -117,8 +124,10 @@ const VARIANTS: Variant[] = [
   { name: 'omse', method: 'omse' },
   { name: 'ptq4sam -BIG -AGQ', method: 'ptq4sam', big: false, agq: false },
   { name: 'ptq4sam +BIG', method: 'ptq4sam', agq: false },
-  { name: 'ptq4sam +AGQ', method: 'ptq4sam', big: false, softmaxAt8: 'agq' },
-  { name: 'ptq4sam +BIG +AGQ', method: 'ptq4sam', softmaxAt8: 'agq' },
+  { name: 'ptq4sam +AGQ', method: 'ptq4sam', big: false, softmaxAt8: ALL_AGQ },
+  { name: 'ptq4sam +BIG +AGQ', method: 'ptq4sam', softmaxAt8: ALL_AGQ },
+  { name: 'ptq4sam default (a8: encoder uniform, decoder AGQ)', method: 'ptq4sam' },
+  { name: 'gptq (ptq4sam + GPTQ rounding)', method: 'gptq' },
 ];
 
 async function fidelityTable(root: string, calib: string): Promise<void> {
@@ -144,7 +153,8 @@ export async function main(args: string[]): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'bench-quant-'));
   try {
     const calib = calibFolder(root);
-    if (!args.includes('--skip-vit-b')) await vitB(root, calib, arg(args, 'calib-count', 3), arg(args, 'runs', 5));
+    const depth = args.includes('--depth') ? arg(args, 'depth', 12) : undefined;
+    if (!args.includes('--skip-vit-b')) await vitB(root, calib, arg(args, 'calib-count', 3), arg(args, 'runs', 5), depth);
     if (!args.includes('--skip-table')) await fidelityTable(root, calib);
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -14,7 +14,7 @@ import { createObserver, needsTails, type Method, type RangeObserver, type Tenso
 import { PERCENTILE_TAIL } from './calibrators/percentile.ts';
 import { augmentModel, statNames, type AugmentRequest } from './calibrators/stats-graph.ts';
 import { mergeBuilder } from './emit/merge.ts';
-import type { ActivationSite, AvTarget, GraphKind, Target } from './ops/types.ts';
+import type { ActivationSite, AvTarget, GraphKind, LinearTarget, Target } from './ops/types.ts';
 import { toSegmentPrompt, type Prompt } from './prompts.ts';
 import type { Range } from './quantizers/range-search.ts';
 import type { QuantPlan } from './registry.ts';
@@ -35,14 +35,16 @@ export interface CalibrationOptions {
   method: Method;
   activationBits: number;
   big: boolean;
-  /** AGQ search for the softmax outputs of these modules */
-  agq: boolean;
+  /** AGQ search for the softmax outputs, per graph (the other graph's softmax takes the activation observer) */
+  agq: Record<GraphKind, boolean>;
   /** images whose first prompt votes in the robust BIG decision (the paper uses only image #0) */
   bigImages: number;
   /** values kept per tensor per pass for the searches */
   sampleSize: number;
   /** cost cap of one AGQ objective evaluation, in multiply-adds */
   agqMacBudget: number;
+  /** accumulate X^T X of every linear's input (for GPTQ weight rounding) */
+  hessians?: boolean;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
 }
@@ -66,6 +68,8 @@ export interface CalibrationResult {
   decoder: ModelProto;
   /** seconds spent in fp32 forward passes (augmented graphs), for the report */
   forwardSeconds: number;
+  /** X^T X ([in, in], summed over passes) by linear input tensor, when asked for */
+  hessians: Map<string, Float64Array>;
 }
 
 const sessionOptions: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', interOpNumThreads: 1 };
@@ -112,16 +116,19 @@ interface GraphCalibration {
   agqTargets: AvTarget[];
   observers: Map<string, RangeObserver>;
   searches: Map<string, AgqSearch>;
+  /** linear input tensor -> running X^T X */
+  hessians: Map<string, Float64Array | null>;
 }
 
 function graphCalibration(plan: QuantPlan, graph: GraphKind, o: CalibrationOptions): GraphCalibration {
-  const sites = plan.activations.filter((a) => a.graph === graph && !(o.agq && a.observer === 'softmax'));
-  const agqTargets = o.agq ? plan.targets.filter((t): t is AvTarget => t.kind === 'av' && t.graph === graph) : [];
+  const sites = plan.activations.filter((a) => a.graph === graph && !(o.agq[graph] && a.observer === 'softmax'));
+  const agqTargets = o.agq[graph] ? plan.targets.filter((t): t is AvTarget => t.kind === 'av' && t.graph === graph) : [];
   const observerOpts = { method: o.method, bits: o.activationBits, big: o.big, searchSample: o.sampleSize };
   return {
     sites, agqTargets,
     observers: new Map(sites.map((s) => [s.id, createObserver(s, observerOpts)])),
     searches: new Map(agqTargets.map((t) => [t.module, new AgqSearch(o.activationBits)])),
+    hessians: new Map(o.hessians ? plan.targets.filter((t) => t.graph === graph && t.kind === 'linear').map((t) => [(t as LinearTarget).input.tensor, null]) : []),
   };
 }
 
@@ -131,6 +138,7 @@ function augmentFor(model: ModelProto, c: GraphCalibration, o: CalibrationOption
     stats: [...c.sites.map((s) => ({ tensor: s.tensor, ...(tails ? { tailFraction: tails } : {}) })), ...c.agqTargets.map((t) => ({ tensor: t.probs.tensor }))],
     rowSamples: c.agqTargets.map((t) => ({ probs: t.probs.tensor, v: t.v.tensor, macBudget: o.agqMacBudget })),
     full,
+    hessians: [...c.hessians.keys()],
     sampleSize: o.sampleSize,
   };
   return augmentModel(model, req);
@@ -139,6 +147,14 @@ function augmentFor(model: ModelProto, c: GraphCalibration, o: CalibrationOption
 /** Feeds one image's passes (one per prompt for the decoder) to the observers and AGQ searches. */
 function observeImage(c: GraphCalibration, passes: ort.InferenceSession.OnnxValueMapType[], macBudget: number): void {
   for (const s of c.sites) c.observers.get(s.id)!.observeImage(passes.map((p) => readStats(p, s.tensor)));
+  for (const tensor of c.hessians.keys()) {
+    for (const p of passes) {
+      const h = p[statNames.hessian(tensor)]!.data as Float32Array;
+      const acc = c.hessians.get(tensor) ?? new Float64Array(h.length);
+      for (let i = 0; i < h.length; i++) acc[i] += h[i]!;
+      c.hessians.set(tensor, acc);
+    }
+  }
   for (const t of c.agqTargets) {
     const maxProb = Math.max(...passes.map((p) => (p[statNames.max(t.probs.tensor)]!.data as Float32Array)[0]!));
     // One image's objective costs at most the budget, whatever its number of prompts.
@@ -243,5 +259,7 @@ export async function calibrate(encoder: ModelProto, decoder: ModelProto, plan: 
     for (const s of c.sites) ranges.set(s.id, c.observers.get(s.id)!.range());
     for (const t of c.agqTargets) agq.set(t.probs.id, { module: t.module, ...c.searches.get(t.module)!.result() });
   }
-  return { ranges, agq, big, decoder: folded, forwardSeconds: forwardMs / 1000 };
+  const hessians = new Map<string, Float64Array>();
+  for (const c of [enc, dec]) for (const [t, h] of c.hessians) if (h) hessians.set(t, h);
+  return { ranges, agq, big, decoder: folded, forwardSeconds: forwardMs / 1000, hessians };
 }

@@ -11,7 +11,7 @@ import { countOps, graphInputs, graphOutputs, loadModel, saveModel, type ModelPr
 import { decodeImage } from '../sam/image/index.ts';
 import { computeModelId, DECODER_FILE, ENCODER_FILE, readModelInfo, writeModelInfo, type ModelInfo } from '../sam/model-dir.ts';
 import { calibrate, type BigModuleResult, type Progress } from './calibrate.ts';
-import type { Method } from './calibrators/index.ts';
+import { isPtq4samFamily, type Method } from './calibrators/index.ts';
 import { emitQuantizedGraph, weightValues, type EmitParams } from './emit/quantized-graph.ts';
 import { evaluate, listImages, type EvalResult } from './eval.ts';
 import type { GraphKind, Target } from './ops/types.ts';
@@ -19,11 +19,26 @@ import { automaticPrompts, boxesFor, projectBoxes, type Prompt } from './prompts
 import type { AgqParams } from './quantizers/log2.ts';
 import { paramsFromRange, type UniformParams } from './quantizers/uniform.ts';
 import { quantizeColumns, quantizeRows, type PerChannelWeights, type WeightQuantizerOptions } from './quantizers/weight-search.ts';
+import { gptqColumns } from './quantizers/gptq.ts';
 import { planQuantization } from './registry.ts';
 import { writeReport, type QuantReport } from './report.ts';
 
 export const BIT_SETTINGS: Record<string, { w: number; a: number }> = { w8a8: { w: 8, a: 8 }, w6a6: { w: 6, a: 6 }, w4a4: { w: 4, a: 4 } };
 export const DEFAULT_CALIB_COUNT = 32;
+
+export type SoftmaxChoice = Record<GraphKind, 'agq' | 'uniform'>;
+
+/**
+ * The a8 softmax choice, measured (README, PTQ4SAM section). Encoder: uniform. At 8 bits a
+ * uniform grid keeps the image encoder's attention as close to fp32 as AGQ does (sam-tiny
+ * encoder-only quantization: mean mask IoU 0.995 uniform, 0.997 AGQ), while AGQ's log2
+ * quantizer adds float passes over every global attention map and made the encoder slower than
+ * fp32 (sam-tiny 3.9 s vs 1.0 s). Decoder: AGQ. Its attention maps are tiny (about 7 x 4096),
+ * so AGQ costs nothing there, and it is the more faithful choice for the token-to-image maps
+ * whose probabilities are almost all tiny (sam-tiny decoder with AGQ: mean IoU 0.946-0.956
+ * against 0.887-0.900 with a uniform grid).
+ */
+export const SOFTMAX_AT_8: SoftmaxChoice = { encoder: 'uniform', decoder: 'agq' };
 
 /** op types onnxruntime runs as integer kernels (names without domain) */
 export const INTEGER_OP_TYPES = new Set(['MatMulInteger', 'MatMulIntegerToFloat', 'QLinearMatMul', 'QGemm', 'QLinearConv', 'ConvInteger', 'DynamicQuantizeMatMul', 'QAttention']);
@@ -38,12 +53,10 @@ export interface QuantizeOptions {
   big?: boolean;
   agq?: boolean;
   /**
-   * At 8-bit activations, whether the softmax output takes AGQ (float ops) or a uniform grid
-   * (integer A.V). Measured on sam-tiny w8a8 (README, PTQ4SAM section): uniform mean IoU 0.900
-   * (min 0.471), AGQ 0.956 (min 0.855); AGQ costs encoder time (the log2 quantizer is 7
-   * elementwise float ops over every attention map). Default 'agq': fidelity first.
+   * At 8-bit activations, per graph, whether the softmax output takes AGQ (float ops, A.V in
+   * float) or a uniform grid (integer A.V). Default SOFTMAX_AT_8: measured choice, see there.
    */
-  softmaxAt8?: 'agq' | 'uniform';
+  softmaxAt8?: SoftmaxChoice;
   calibCount?: number;
   projectDb?: string;
   /** images for the report's fidelity numbers (default 4 of the calibration images) */
@@ -66,6 +79,7 @@ function checkSam(dir: string, encoder: ModelProto, decoder: ModelProto): void {
 function weightOptions(method: Method): WeightQuantizerOptions {
   const table: Record<Method, WeightQuantizerOptions> = {
     ptq4sam: { range: 'grid' },
+    gptq: { range: 'grid' },
     omse: { range: 'grid', power: 2 },
     minmax: { range: 'minmax' },
     percentile: { range: 'minmax' },
@@ -73,12 +87,19 @@ function weightOptions(method: Method): WeightQuantizerOptions {
   return table[method];
 }
 
-function quantizeWeights(model: ModelProto, targets: Target[], bits: number, opts: WeightQuantizerOptions, onDone: () => void): Map<string, PerChannelWeights> {
+/**
+ * Per-channel weights of every linear and conv. With `hessians` (the gptq method) each linear's
+ * codes are re-chosen by GPTQ on its calibration inputs, keeping the per-channel grids.
+ */
+function quantizeWeights(model: ModelProto, targets: Target[], bits: number, opts: WeightQuantizerOptions, hessians: Map<string, Float64Array> | null, onDone: () => void): Map<string, PerChannelWeights> {
   const out = new Map<string, PerChannelWeights>();
   for (const t of targets) {
     if (t.kind !== 'linear' && t.kind !== 'conv') continue;
     const { data, dims } = weightValues(model, t.weight);
-    out.set(t.weight, t.kind === 'linear' ? quantizeColumns(data, dims[0]!, dims[1]!, bits, opts) : quantizeRows(data, dims[0]!, bits, opts));
+    const q = t.kind === 'linear' ? quantizeColumns(data, dims[0]!, dims[1]!, bits, opts) : quantizeRows(data, dims[0]!, bits, opts);
+    const h = t.kind === 'linear' ? hessians?.get(t.input.tensor) : undefined;
+    if (h) q.codes = gptqColumns(data, dims[0]!, dims[1]!, h, q.scales, q.zeroPoints, bits);
+    out.set(t.weight, q);
     onDone();
   }
   return out;
@@ -109,9 +130,13 @@ const MODEL_FILES = [ENCODER_FILE, `${ENCODER_FILE}.data`, DECODER_FILE, `${DECO
 export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport> {
   const started = performance.now();
   const method = o.method;
-  const useBig = method === 'ptq4sam' && (o.big ?? true);
-  const agqRequested = method === 'ptq4sam' && (o.agq ?? true);
-  const useAgq = agqRequested && (o.bits.a < 8 || (o.softmaxAt8 ?? 'agq') === 'agq');
+  const useBig = isPtq4samFamily(method) && (o.big ?? true);
+  const agqRequested = isPtq4samFamily(method) && (o.agq ?? true);
+  const choice = o.softmaxAt8 ?? SOFTMAX_AT_8;
+  const useAgq: Record<GraphKind, boolean> = {
+    encoder: agqRequested && (o.bits.a < 8 || choice.encoder === 'agq'),
+    decoder: agqRequested && (o.bits.a < 8 || choice.decoder === 'agq'),
+  };
   const info: ModelInfo = readModelInfo(o.modelDir);
   const encoder = loadModel(join(o.modelDir, ENCODER_FILE));
   const decoder = loadModel(join(o.modelDir, DECODER_FILE));
@@ -130,7 +155,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
   }));
 
   const cal = await calibrate(encoder, decoder, plan, images, {
-    method, activationBits: o.bits.a, big: useBig, agq: useAgq, bigImages: 8, sampleSize: 4096, agqMacBudget: 1_000_000,
+    method, activationBits: o.bits.a, big: useBig, agq: useAgq, bigImages: 8, sampleSize: 4096, agqMacBudget: 1_000_000, hessians: method === 'gptq',
     ...(o.onProgress ? { onProgress: o.onProgress } : {}), ...(o.signal ? { signal: o.signal } : {}),
   });
 
@@ -145,8 +170,8 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
   const wOpts = weightOptions(method);
   const byGraph = (g: GraphKind) => plan.targets.filter((t) => t.graph === g);
   const weights = new Map([
-    ...quantizeWeights(encoder, byGraph('encoder'), o.bits.w, wOpts, tick),
-    ...quantizeWeights(cal.decoder, byGraph('decoder'), o.bits.w, wOpts, tick),
+    ...quantizeWeights(encoder, byGraph('encoder'), o.bits.w, wOpts, method === 'gptq' ? cal.hessians : null, tick),
+    ...quantizeWeights(cal.decoder, byGraph('decoder'), o.bits.w, wOpts, method === 'gptq' ? cal.hessians : null, tick),
   ]);
 
   o.onProgress?.({ phase: 'emit', done: 0, total: 2 });
@@ -169,7 +194,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
     name: `${info.name} (${method} w${o.bits.w}a${o.bits.a})`,
     source: { kind: 'quantized', file: info.id, sha256: null },
     createdAt: new Date().toISOString(),
-    quantization: { method, bits: o.bits, big: useBig, agq: useAgq, from: info.id, calibrationImages: files.length },
+    quantization: { method, bits: o.bits, big: useBig, agq: useAgq.encoder || useAgq.decoder, from: info.id, calibrationImages: files.length },
   };
   quantInfo.id = await computeModelId(o.outDir);
   writeModelInfo(o.outDir, quantInfo);
@@ -187,7 +212,8 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
       examined: cal.big.map((b: BigModuleResult) => ({ module: b.module, votes: b.votes.filter(Boolean).length, of: b.votes.length })),
     },
     agq: [...cal.agq.values()].map((a) => ({ name: a.module, tau: a.tau, scale: a.scale, errors: a.errors })),
-    softmax: useAgq ? 'agq' : 'uniform',
+    softmax: useAgq.encoder && useAgq.decoder ? 'agq' : !useAgq.encoder && !useAgq.decoder ? 'uniform' : 'mixed',
+    softmax_by_graph: { encoder: useAgq.encoder ? 'agq' : 'uniform', decoder: useAgq.decoder ? 'agq' : 'uniform' },
     size_bytes: { fp32: dirBytes(o.modelDir, MODEL_FILES), quantized: dirBytes(o.outDir, MODEL_FILES) },
     integer_ops: integerOps,
     integer_products_expected: integerNeeded,

@@ -12,8 +12,9 @@ export interface QuantReport {
   bits: { w: number; a: number };
   big: { bimodal: string[]; folded: string[]; paper_bimodal: string[]; examined: { module: string; votes: number; of: number }[] };
   agq: { name: string; tau: number; scale: number; errors: Record<number, number> }[];
-  /** how the softmax output was quantized: AGQ (float ops) or uniform (integer A.V) */
-  softmax: 'agq' | 'uniform';
+  /** how the softmax output was quantized: AGQ (float ops) or uniform (integer A.V); `mixed`: see softmax_by_graph */
+  softmax: 'agq' | 'uniform' | 'mixed';
+  softmax_by_graph: { encoder: 'agq' | 'uniform'; decoder: 'agq' | 'uniform' };
   size_bytes: { fp32: number; quantized: number };
   /** integer kernels in onnxruntime's optimized encoder + decoder graphs */
   integer_ops: Record<string, number>;
@@ -59,6 +60,10 @@ function row(cells: (string | number)[], tag = 'td'): string {
   return `<tr>${cells.map((c) => `<${tag}>${escapeHtml(String(c))}</${tag}>`).join('')}</tr>`;
 }
 
+function softmaxWords(c: 'agq' | 'uniform'): string {
+  return c === 'agq' ? 'with AGQ (log2, float ops; A.V in float)' : 'uniformly (A.V as an integer kernel)';
+}
+
 export function reportHtml(r: QuantReport, big: BigModuleResult[]): string {
   const mb = (b: number) => `${(b / 1e6).toFixed(2)} MB`;
   const ms = (v: number) => `${v.toFixed(1)} ms`;
@@ -75,7 +80,7 @@ ${row(['model size', mb(r.size_bytes.fp32), mb(r.size_bytes.quantized), `${(r.si
 <p>Mask IoU against fp32 over ${r.fidelity.prompts} prompts: mean ${r.fidelity.mean_iou.toFixed(4)}, min ${r.fidelity.min_iou.toFixed(4)}. Embedding relative error ${r.fidelity.embedding_rel_error.toExponential(3)}.</p>
 <h2>Integer kernels in onnxruntime's optimized graphs</h2>
 <table>${row(['op type', 'count'], 'th')}${Object.entries(r.integer_ops).map(([k, v]) => row([k, v])).join('')}</table>
-<p>${r.integer_products_expected} products were written as integer products; the softmax output was quantized ${r.softmax === 'agq' ? 'with AGQ (log2, float ops; A.V in float)' : 'uniformly (A.V as an integer kernel)'}.</p>
+<p>${r.integer_products_expected} products were written as integer products; the softmax output was quantized in the encoder ${softmaxWords(r.softmax_by_graph.encoder)}, in the decoder ${softmaxWords(r.softmax_by_graph.decoder)}.</p>
 <h2>Bimodal Integration</h2>
 <table>${row(['attention', 'paper test (image 0, prompt 0)', 'bimodal votes', 'folded', 'keys before', 'keys after'], 'th')}${bigRows}</table>
 <h2>AGQ</h2>

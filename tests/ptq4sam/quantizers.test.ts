@@ -5,6 +5,8 @@ import { minimizeScalarBounded } from '../../main/ptq4sam/quantizers/brent.ts';
 import { bimodalTest, findPeaks, gaussianKde } from '../../main/ptq4sam/quantizers/kde.ts';
 import { agqCode, agqQuantize, agqTable } from '../../main/ptq4sam/quantizers/log2.ts';
 import { keyRangeSearch, omseRange, quantileSorted } from '../../main/ptq4sam/quantizers/range-search.ts';
+import { gptqColumns } from '../../main/ptq4sam/quantizers/gptq.ts';
+import { quantizeColumns } from '../../main/ptq4sam/quantizers/weight-search.ts';
 
 describe('round half to even', () => {
   it('rounds exact halves to the even neighbour like torch.round and ONNX Round', () => {
@@ -118,5 +120,37 @@ describe('activation range searches', () => {
   it('interpolates quantiles like numpy', () => {
     expect(quantileSorted([1, 2, 3, 4], 0.5)).toBe(2.5);
     expect(quantileSorted([1, 2, 3, 4], 1)).toBe(4);
+  });
+});
+
+describe('GPTQ weight rounding', () => {
+  const rows = 16;
+  const cols = 4;
+  const weight = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 1.7) * 0.5);
+  const grid = quantizeColumns(weight, rows, cols, 4, { range: 'minmax' });
+  const outputError = (codes: Uint8Array, x: Float64Array[]) => {
+    let e = 0;
+    for (const row of x) {
+      for (let c = 0; c < cols; c++) {
+        let d = 0;
+        for (let i = 0; i < rows; i++) d += row[i]! * (weight[i * cols + c]! - grid.scales[c]! * (codes[i * cols + c]! - grid.zeroPoints[c]!));
+        e += d * d;
+      }
+    }
+    return e;
+  };
+
+  it('rounds to nearest when the inputs are uncorrelated (H proportional to the identity)', () => {
+    const h = new Float64Array(rows * rows);
+    for (let i = 0; i < rows; i++) h[i * rows + i] = 3;
+    expect(Array.from(gptqColumns(weight, rows, cols, h, grid.scales, grid.zeroPoints, 4))).toEqual(Array.from(grid.codes));
+  });
+
+  it('lowers the output error on correlated calibration inputs against round-to-nearest', () => {
+    const x = Array.from({ length: 40 }, (_, n) => Float64Array.from({ length: rows }, (_, i) => Math.cos(n * 0.9 + i * 0.3) + 0.5 * Math.sin(n * 2.1)));
+    const h = new Float64Array(rows * rows);
+    for (const row of x) for (let i = 0; i < rows; i++) for (let j = 0; j < rows; j++) h[i * rows + j] += row[i]! * row[j]!;
+    const codes = gptqColumns(weight, rows, cols, h, grid.scales, grid.zeroPoints, 4);
+    expect(outputError(codes, x)).toBeLessThan(0.5 * outputError(grid.codes, x));
   });
 });

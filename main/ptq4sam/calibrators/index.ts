@@ -8,7 +8,7 @@ import { MinMaxObserver } from './minmax.ts';
 import { OmseObserver } from './omse.ts';
 import { PercentileObserver } from './percentile.ts';
 import { KeySearchObserver } from './ptq4sam.ts';
-import type { Method, RangeObserver } from './types.ts';
+import { isPtq4samFamily, type Method, type RangeObserver } from './types.ts';
 
 export interface ObserverOptions {
   method: Method;
@@ -21,13 +21,14 @@ export interface ObserverOptions {
 
 const byMethod: Record<Method, (o: ObserverOptions) => RangeObserver> = {
   ptq4sam: () => new MinMaxObserver(),
+  gptq: () => new MinMaxObserver(),
   minmax: () => new MinMaxObserver(),
   percentile: () => new PercentileObserver(),
   omse: (o) => new OmseObserver(o.bits, o.searchSample),
 };
 
 export function createObserver(site: ActivationSite, o: ObserverOptions): RangeObserver {
-  if (o.method === 'ptq4sam' && o.big && site.observer === 'key') return new KeySearchObserver(o.bits, o.searchSample);
+  if (isPtq4samFamily(o.method) && o.big && site.observer === 'key') return new KeySearchObserver(o.bits, o.searchSample);
   return byMethod[o.method](o);
 }
 
@@ -36,4 +37,4 @@ export function needsTails(method: Method): boolean {
 }
 
 export type { Method, RangeObserver, TensorStats } from './types.ts';
-export { METHODS } from './types.ts';
+export { isPtq4samFamily, METHODS } from './types.ts';

@@ -28,6 +28,8 @@ export interface AugmentRequest {
   rowSamples?: RowSampleRequest[];
   /** tensors returned whole (BIG's post-key-linear activations) */
   full?: string[];
+  /** linear inputs whose X^T X ([in, in], rows of X = input vectors) is returned (GPTQ) */
+  hessians?: string[];
   sampleSize: number;
 }
 
@@ -40,6 +42,7 @@ export const statNames = {
   low: (t: string) => `stats/${t}/low`,
   rows: (t: string) => `rows/${t}`,
   full: (t: string) => `full/${t}`,
+  hessian: (t: string) => `hessian/${t}`,
 };
 
 /** Builds the extra nodes in a scratch builder, then appends them to a shallow copy of the model. */
@@ -94,6 +97,12 @@ export function augmentModel(model: ModelProto, req: AugmentRequest): ModelProto
     if (seen.has(`full:${t}`)) continue;
     seen.add(`full:${t}`);
     out(b.op('Identity', [t]), statNames.full(t), 'float32');
+  }
+  for (const t of new Set(req.hessians ?? [])) {
+    b.scope(`hessian/${t}`, () => {
+      const x = b.op('Flatten', [t], { axis: -1 });
+      out(b.op('MatMul', [b.op('Transpose', [x], { perm: [1, 0] }), x]), statNames.hessian(t), 'float32');
+    });
   }
   return mergeBuilder(model, b, 'calib', { outputs });
 }

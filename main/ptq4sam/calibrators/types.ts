@@ -24,8 +24,13 @@ export interface RangeObserver {
   range(): Range;
 }
 
-export type Method = 'ptq4sam' | 'minmax' | 'percentile' | 'omse';
-export const METHODS: Method[] = ['ptq4sam', 'minmax', 'percentile', 'omse'];
+export type Method = 'ptq4sam' | 'minmax' | 'percentile' | 'omse' | 'gptq';
+export const METHODS: Method[] = ['ptq4sam', 'minmax', 'percentile', 'omse', 'gptq'];
+
+/** Methods built on PTQ4SAM (BIG, AGQ, its observers); `gptq` only changes the weight rounding. */
+export function isPtq4samFamily(method: Method): boolean {
+  return method === 'ptq4sam' || method === 'gptq';
+}
 
 /** Averages per-image ranges, as AvgMinMax does. */
 export class RangeAverager {

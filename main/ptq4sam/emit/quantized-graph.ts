@@ -5,7 +5,7 @@
  *   per-output-channel scales and zero points, and the bias (see emitLinear for why explicit).
  * - conv: QDQ of input and per-channel weight around the float Conv.
  * - qk, and av with a uniform softmax quantizer: both operands -> [Clip] -> QuantizeLinear ->
- *   MatMulInteger -> Cast -> Mul(s_a * s_b): an integer kernel whatever the neighbours.
+ *   MatMulIntegerToFloat (both scales in its epilogue): an integer kernel whatever the neighbours.
  * - av with AGQ: code = clamp(round(ln(A) * (-tau / ln 2) + tau * log2 s), 0, zero code),
  *   A^ = Gather(level table, code), then a float MatMul with dequantized V. There is no integer
  *   kernel for a log2 grid, so these are standard float ops.
@@ -132,15 +132,17 @@ function emitConv(ctx: EmitContext, t: ConvTarget, node: INodeProto, bits: numbe
   b.nodes.push({ ...node, input: [fakeQuant(ctx, t.input), wDq, ...(node.input ?? []).slice(2)] });
 }
 
+/**
+ * QK^T and uniform A.V: both operands quantized per tensor, then com.microsoft
+ * MatMulIntegerToFloat, which takes non-constant batched operands and applies both scales in
+ * its epilogue. MatMulInteger -> Cast -> Mul would write the int32 product and then pass twice
+ * more over it in float: over a ViT-B global attention map (12 x 4096 x 4096) those two passes
+ * cost more than the integer product saves.
+ */
 function integerMatMul(ctx: EmitContext, a: ActivationSite, c: ActivationSite, outputName: string, nodeName: string): void {
-  const { b } = ctx;
   const qa = quantize(ctx, a);
   const qc = quantize(ctx, c);
-  const pa = actParams(ctx, a);
-  const pc = actParams(ctx, c);
-  const mm = b.op('MatMulInteger', [qa.q, qc.q, qa.zero, qc.zero], {}, { name: `${nodeName}/Integer` });
-  const f = b.op('Cast', [mm], { to: DataType.FLOAT }, { name: `${nodeName}/Cast` });
-  b.op('Mul', [f, b.constF([Math.fround(pa.scale * pc.scale)])], {}, { name: `${nodeName}/Rescale`, outputs: [outputName] });
+  ctx.b.op('MatMulIntegerToFloat', [qa.q, qc.q, qa.scale, qc.scale, qa.zero, qc.zero], {}, { name: `${nodeName}/Integer`, domain: MS_DOMAIN, outputs: [outputName] });
 }
 
 function emitAgqAv(ctx: EmitContext, t: AvTarget, agq: AgqParams, outputName: string): void {
