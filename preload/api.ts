@@ -11,8 +11,7 @@ import type {
   ImageRecord, ImageStatus, Label,
 } from '../main/project/types.ts';
 import type { EmbeddingInfo, MaskCrop, PredictResult, SegmentPrompt } from '../main/sam/engine-api.ts';
-import type { QuantReport } from '../main/ptq4sam/report.ts';
-import type { EvalResult } from '../main/ptq4sam/eval.ts';
+import type { EvalResult, QuantReport } from '../main/ptq4sam/index.ts';
 
 export type { AddImagesProgress, AddImagesResult, Bbox, HistoryState, HistoryStep, ImagePage, ImageRecord, ImageStatus, Label };
 export type { EmbeddingInfo, MaskCrop, PredictResult, SegmentPrompt, QuantReport, EvalResult };

@@ -3,7 +3,7 @@
  * and reports to its parent over IPC. Progress is sent as it comes; a 'cancel' message aborts
  * the job's signal (the parent kills the process if the job does not stop soon after).
  */
-import { quantizeModelDir } from '../ptq4sam/pipeline.ts';
+import { quantizeModelDir } from '../ptq4sam/index.ts';
 import { runSetup, SetupError } from '../sam/setup.ts';
 import type { JobMessage, JobRequest } from './jobs.ts';
 

@@ -11,9 +11,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Progress } from '../ptq4sam/calibrate.ts';
-import type { QuantizeOptions } from '../ptq4sam/pipeline.ts';
-import type { QuantReport } from '../ptq4sam/report.ts';
+import type { Progress, QuantizeOptions, QuantReport } from '../ptq4sam/index.ts';
 import { SetupError, type SetupOptions, type SetupProgress, type SetupResult, type SetupStep } from '../sam/setup.ts';
 
 /** What crosses into the job: the options without their callbacks. */

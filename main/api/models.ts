@@ -5,7 +5,7 @@
  */
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { BIT_SETTINGS, DEFAULT_CALIB_COUNT } from '../ptq4sam/pipeline.ts';
+import { BIT_SETTINGS, DEFAULT_CALIB_COUNT } from '../ptq4sam/index.ts';
 import type { Project } from '../project/index.ts';
 import { quantizeInProcess } from './jobs.ts';
 import { importCheckpoint, importOnnxPair, readModelInfo, type ModelInfo } from '../sam/model-dir.ts';
