@@ -159,7 +159,7 @@ export class SamService {
     }
     const segment: SegmentPrompt = { points: prompt.points, ...(prompt.box ? { box: prompt.box } : {}) };
     if (prompt.refine) segment.maskInput = this.#lowRes(imageId, prompt.refine.resultId, prompt.refine.candidate);
-    const result = await this.engine.predict(model, file, segment, { imageHash: hash });
+    const result = await this.engine.predict(model, file, segment, { imageHash: hash, onlyBest: preview });
     this.lastDecoderMs = result.decoderMs;
     const { width, height, iouPredictions, best, decoderMs } = result;
     if (preview) {

@@ -98,9 +98,9 @@ const methods: Record<string, (...args: any[]) => Promise<unknown>> = {
     const { entry } = await embeddingFor(modelKey, imagePath, opts.imageHash, (w, h) => validatePrompt(prompt, w, h));
     return runDecoder(model(modelKey), entry.data, prompt, entry.width, entry.height);
   },
-  async predict(modelKey: string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string } = {}) {
+  async predict(modelKey: string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string; onlyBest?: boolean } = {}) {
     const { entry } = await embeddingFor(modelKey, imagePath, opts.imageHash, (w, h) => validatePrompt(prompt, w, h));
-    return runPredict(model(modelKey), entry.data, prompt, entry.width, entry.height);
+    return runPredict(model(modelKey), entry.data, prompt, entry.width, entry.height, { onlyBest: opts.onlyBest ?? false });
   },
 };
 

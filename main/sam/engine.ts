@@ -108,8 +108,8 @@ export class Engine {
     return this.call('segment', keyOf(model), imagePath, prompt, opts);
   }
 
-  /** Masks cropped to their bounding boxes, for the UI. */
-  predict(model: LoadedModel | string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string } = {}): Promise<PredictResult> {
+  /** Masks cropped to their bounding boxes, for the UI; `onlyBest` leaves the other candidates empty (hover previews). */
+  predict(model: LoadedModel | string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string; onlyBest?: boolean } = {}): Promise<PredictResult> {
     return this.call('predict', keyOf(model), imagePath, prompt, opts);
   }
 

@@ -219,8 +219,12 @@ export async function runDecoder(loaded: LoadedSam, embedding: Float32Array, pro
   };
 }
 
-/** Decoder proper + postprocessing only inside each mask's bounding box (the UI's path). */
-export async function runPredict(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number): Promise<PredictResult> {
+/**
+ * Decoder proper + postprocessing only inside each mask's bounding box (the UI's path). With
+ * `onlyBest` (hover previews) the other candidates stay empty crops: on an 8000x6000 photo each
+ * full-size candidate costs hundreds of milliseconds.
+ */
+export async function runPredict(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number, opts: { onlyBest?: boolean } = {}): Promise<PredictResult> {
   validatePrompt(prompt, width, height);
   const { feeds, numPoints } = decoderFeeds(embedding, prompt, width, height);
   const t0 = performance.now();
@@ -228,8 +232,12 @@ export async function runPredict(loaded: LoadedSam, embedding: Float32Array, pro
   const lowResMasks = out.low_res_masks!.data as Float32Array;
   const k = out.low_res_masks!.dims[1]!;
   const plane = LOW_RES * LOW_RES;
-  const masks = Array.from({ length: k }, (_, i) => maskCropFromLowRes(lowResMasks.subarray(i * plane, (i + 1) * plane), width, height));
-  const decoderMs = performance.now() - t0;
   const iouPredictions = Array.from(out.iou_predictions!.data as Float32Array);
-  return { width, height, masks, iouPredictions, best: bestMaskIndex(iouPredictions, numPoints), lowResMasks, decoderMs };
+  const best = bestMaskIndex(iouPredictions, numPoints);
+  const empty = { x: 0, y: 0, width: 0, height: 0, data: new Uint8Array(0) };
+  const masks = Array.from({ length: k }, (_, i) => (opts.onlyBest && i !== best
+    ? empty
+    : maskCropFromLowRes(lowResMasks.subarray(i * plane, (i + 1) * plane), width, height)));
+  const decoderMs = performance.now() - t0;
+  return { width, height, masks, iouPredictions, best, lowResMasks, decoderMs };
 }

@@ -77,6 +77,15 @@ describe('the engine worker', () => {
     expect(p.best).toBe(s.best);
   });
 
+  it('upsamples only the best candidate for a hover preview', async () => {
+    const prompt = { points: [{ x: 60, y: 200, label: 1 as const }] };
+    const all = await engine.predict(loaded, landscape, prompt);
+    const preview = await engine.predict(loaded, landscape, prompt, { onlyBest: true });
+    expect(preview.best).toBe(all.best);
+    expect(preview.masks[all.best]).toEqual(all.masks[all.best]);
+    for (let k = 0; k < 4; k++) if (k !== all.best) expect(preview.masks[k]!.width).toBe(0);
+  });
+
   it('rejects a bad prompt with a message and keeps working', async () => {
     await expect(engine.predict(loaded, landscape, { points: [{ x: -1, y: 5, label: 1 }] })).rejects.toThrow(/outside the image/);
     await expect(engine.predict(loaded, landscape, { points: [], box: [50, 50, 10, 60] })).rejects.toThrow(/x0 < x1/);
