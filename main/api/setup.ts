@@ -10,21 +10,12 @@
 import { cpSync, existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { findModel, loadCatalog, type CatalogModel } from '../sam/catalog.ts';
-import { readModelInfo } from '../sam/model-dir.ts';
+import { isModelDir, readModelInfo } from '../sam/model-dir.ts';
 import { fp32DirFor, SETUP_STEPS, SetupError, type SetupProgress } from '../sam/setup.ts';
 import { setupInProcess } from './jobs.ts';
 import type { CatalogEntry, SetupChoice, SetupDownload, SetupState, SetupStep } from '../../preload/api.ts';
 import type { ModelService } from './models.ts';
 import type { Session } from './session.ts';
-
-function isModelDir(dir: string): boolean {
-  try {
-    readModelInfo(dir);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function downloadOf(p: SetupProgress): SetupDownload | null {
   const d = p.download;

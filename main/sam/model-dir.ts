@@ -89,6 +89,16 @@ export function readModelInfo(dir: string): ModelInfo {
   return info;
 }
 
+/** Whether `dir` is a complete model directory (model.json and both ONNX files). */
+export function isModelDir(dir: string): boolean {
+  try {
+    readModelInfo(dir);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function writeModelInfo(dir: string, info: ModelInfo): void {
   writeFileSync(join(dir, MODEL_JSON), `${JSON.stringify(info, null, 2)}\n`);
 }

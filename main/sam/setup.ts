@@ -22,7 +22,7 @@ import type { CatalogModel } from './catalog.ts';
 import { describeProgress, downloadFile, downloadsDir, type DownloadProgress } from './download/index.ts';
 import { errnoCode } from './download/errors.ts';
 import { hashFile } from './download/hash.ts';
-import { importModel, readModelInfo } from './model-dir.ts';
+import { importModel, isModelDir } from './model-dir.ts';
 import { BIT_SETTINGS, evaluate, listImages, quantizeModelDir, type EvalResult, type QuantReport } from '../ptq4sam/index.ts';
 import { IMAGE_EXTENSIONS } from '../ptq4sam/eval.ts';
 
@@ -120,15 +120,6 @@ function modelKey(model: CatalogModel): string {
 /** The fp32 model directory a catalog model builds into. */
 export function fp32DirFor(cacheDir: string, model: CatalogModel): string {
   return join(cacheDir, 'models', `${modelKey(model)}-fp32`);
-}
-
-function isModelDir(dir: string): boolean {
-  try {
-    readModelInfo(dir);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function throwIfCancelled(signal: AbortSignal | undefined, step: SetupStep): void {
