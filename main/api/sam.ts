@@ -4,14 +4,13 @@
  * in SQLite, keyed by image hash + model id) in front of the engine's memory LRU. The engine
  * (main/sam/engine.ts) runs in a worker thread, so nothing here blocks the main process.
  */
-import { float16BitsToFloat32, float32ToFloat16Bits } from '../onnx/tensor.ts';
 import type { Project } from '../project/index.ts';
 import type { EmbeddingInfo, MaskCrop, PredictResult, SegmentPrompt } from '../sam/engine-api.ts';
 import type { Engine, LoadedModel } from '../sam/engine.ts';
+import { warmEmbedding } from '../sam/embedding-cache.ts';
 import type { ApiEvent, Prediction, SamPrompt } from '../../preload/api.ts';
 import { maskView } from './masks.ts';
 
-const EMBEDDING_SHAPE = [1, 256, 64, 64];
 const LOW_RES = 256 * 256;
 /** answers kept for refining and accepting (an 8000x6000 answer holds up to 4 x 48 MB of masks) */
 const KEPT_RESULTS = 3;
@@ -101,21 +100,8 @@ export class SamService {
     this.#known = [...this.#known.filter((k) => k !== key), key].slice(-KNOWN_IN_ENGINE);
   }
 
-  async #encode(project: Project, model: LoadedModel, image: { file: string; hash: string; width: number; height: number }): Promise<EmbeddingInfo> {
-    const { file, hash } = image;
-    const size = { width: image.width, height: image.height };
-    if (await this.engine.hasEmbedding(model, hash)) {
-      return { imageHash: hash, modelId: model.info.id, ...size, encoderMs: 0, source: 'memory' };
-    }
-    const cached = project.getEmbedding(hash, model.info.id);
-    if (cached && size.width > 0) {
-      await this.engine.putEmbedding(model, hash, float16BitsToFloat32(cached.data), size.width, size.height);
-      return { imageHash: hash, modelId: model.info.id, ...size, encoderMs: 0, source: 'cache' };
-    }
-    const { info, embedding } = await this.engine.encodeWithEmbedding(model, file, { imageHash: hash });
-    project.putEmbedding(hash, model.info.id, { shape: EMBEDDING_SHAPE, data: float32ToFloat16Bits(embedding) });
-    project.evictEmbeddings();
-    return info;
+  #encode(project: Project, model: LoadedModel, image: { file: string; hash: string; width: number; height: number }): Promise<EmbeddingInfo> {
+    return warmEmbedding(this.engine, model, project, image);
   }
 
   /** queues images for background encoding (replacing the previous queue), after the current one */

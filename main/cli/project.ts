@@ -13,7 +13,6 @@
  */
 import { exporters, importers, type ExportFormat, type ImportFormat } from '../formats/index.ts';
 import { rleFromMask } from '../masks/index.ts';
-import { float16BitsToFloat32, float32ToFloat16Bits } from '../onnx/tensor.ts';
 import { exportDataset, importDataset } from '../project/dataset.ts';
 import { createProject, openProject, type Project } from '../project/index.ts';
 import { all, CliError, type CommandGroup, optional, parseArgs, required } from './args.ts';
@@ -104,7 +103,8 @@ const verbs: Record<string, (argv: string[]) => Promise<number | void>> = {
     const imageArg = required(args, 'image');
     const labelName = required(args, 'label');
     const modelDir = required(args, 'model');
-    const { parsePrompt } = await import('./segment.ts');
+    const { parsePrompt, withEngine } = await import('./segment.ts');
+    const { warmEmbedding } = await import('../sam/embedding-cache.ts');
     const prompt = parsePrompt(all(args, 'point'), optional(args, 'box'));
     const id = await withProject(db, async (p) => {
       const image = p.findImageByPath(imageArg);
@@ -114,28 +114,17 @@ const verbs: Record<string, (argv: string[]) => Promise<number | void>> = {
       if (image.error !== null) throw new CliError(`image ${image.path} cannot be used: ${image.error}`);
       const file = p.resolveImagePath(image);
       if (file === null) throw new CliError(`image ${image.path} of project ${p.dbPath}: file not found (moved or deleted)`);
-      const { createEngine } = await import('../sam/engine.ts');
-      const threads = process.env.PTQ4SAM_THREADS ? Number(process.env.PTQ4SAM_THREADS) : 0;
-      const engine = await createEngine({ threads });
-      try {
+      return withEngine(async (engine) => {
         const model = await engine.loadModel(modelDir);
-        // The project's embedding cache (fp16) spares the encoder on every later click.
-        const cached = image.sha256 ? p.getEmbedding(image.sha256, model.info.id) : null;
-        if (cached && image.sha256 && image.width && image.height) {
-          await engine.putEmbedding(model, image.sha256, float16BitsToFloat32(cached.data), image.width, image.height);
-        } else {
-          const { info, embedding } = await engine.encodeWithEmbedding(model, file);
-          p.putEmbedding(info.imageHash, model.info.id, { shape: [1, 256, 64, 64], data: float32ToFloat16Bits(embedding) });
-        }
+        // The project's fp16 embedding cache spares the encoder on every later click.
+        if (image.sha256) await warmEmbedding(engine, model, p, { file, hash: image.sha256, width: image.width ?? 0, height: image.height ?? 0 });
         const result = await engine.segment(model, file, prompt, image.sha256 ? { imageHash: image.sha256 } : {});
         const rle = rleFromMask({ width: result.width, height: result.height, data: result.masks[result.best]! });
         return p.addAnnotation({
           imageId: image.id, labelId: label.id, rle, prompts: { points: prompt.points, ...(prompt.box ? { box: prompt.box } : {}) },
           modelId: model.info.id, score: result.iouPredictions[result.best] ?? null,
         });
-      } finally {
-        await engine.dispose();
-      }
+      });
     });
     process.stdout.write(`${id}\n`);
   },

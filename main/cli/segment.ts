@@ -8,7 +8,8 @@ import { createEngine, type Engine } from '../sam/engine.ts';
 import { readNpy, writeNpy } from '../sam/npy.ts';
 import type { PointPrompt, SegmentPrompt } from '../sam/engine-api.ts';
 
-async function withEngine<T>(work: (engine: Engine) => Promise<T>): Promise<T> {
+/** A worker-thread engine for one command (threads from PTQ4SAM_THREADS, default: onnxruntime's). */
+export async function withEngine<T>(work: (engine: Engine) => Promise<T>): Promise<T> {
   const threads = process.env.PTQ4SAM_THREADS ? Number(process.env.PTQ4SAM_THREADS) : 0;
   const engine = await createEngine({ threads });
   try {

@@ -8,13 +8,12 @@ import * as ort from 'onnxruntime-node';
 import { join } from 'node:path';
 import { DECODER_FILE, ENCODER_FILE, readModelInfo, type ModelInfo } from './model-dir.ts';
 import { resizeBilinearPil, resizedSize, samEncoderInput, type RgbImage } from './image/index.ts';
-import type { PredictResult, SegmentPrompt, SegmentResult } from './engine-api.ts';
+import { EMBEDDING_SHAPE, type PredictResult, type SegmentPrompt, type SegmentResult } from './engine-api.ts';
 import { maskCropFromLowRes } from './postprocess.ts';
 import { loadModel } from '../onnx/model-io.ts';
 import { encodeModel } from '../onnx/model-io.ts';
 import type { ModelProto } from '../onnx/proto.ts';
 
-export const EMBEDDING_SHAPE = [1, 256, 64, 64] as const;
 export const LOW_RES = 256;
 
 export type ExecutionProviderName = 'cpu' | 'cuda' | 'dml' | 'coreml';

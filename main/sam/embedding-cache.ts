@@ -1,0 +1,32 @@
+/**
+ * An image's embedding from the fastest place that has it: the engine's memory, else a
+ * persistent fp16 cache (the project's), else the encoder, whose result then fills the cache.
+ * The cache is any object with the project's two methods, so main/sam stays free of SQLite.
+ */
+import { EMBEDDING_SHAPE, type EmbeddingInfo } from './engine-api.ts';
+import type { Engine, LoadedModel } from './engine.ts';
+import { float16BitsToFloat32, float32ToFloat16Bits } from '../onnx/tensor.ts';
+
+export interface EmbeddingStore {
+  getEmbedding(imageSha256: string, modelId: string): { data: Uint16Array } | null;
+  putEmbedding(imageSha256: string, modelId: string, embedding: { shape: number[]; data: Uint16Array }): void;
+}
+
+/** `width`/`height` are the EXIF-oriented image's; 0 when unknown (the cache is then skipped). */
+export async function warmEmbedding(
+  engine: Engine, model: LoadedModel, store: EmbeddingStore,
+  image: { file: string; hash: string; width: number; height: number },
+): Promise<EmbeddingInfo> {
+  const { file, hash, width, height } = image;
+  if (await engine.hasEmbedding(model, hash)) {
+    return { imageHash: hash, modelId: model.info.id, width, height, encoderMs: 0, source: 'memory' };
+  }
+  const cached = store.getEmbedding(hash, model.info.id);
+  if (cached && width > 0 && height > 0) {
+    await engine.putEmbedding(model, hash, float16BitsToFloat32(cached.data), width, height);
+    return { imageHash: hash, modelId: model.info.id, width, height, encoderMs: 0, source: 'cache' };
+  }
+  const { info, embedding } = await engine.encodeWithEmbedding(model, file, { imageHash: hash });
+  store.putEmbedding(hash, model.info.id, { shape: [...EMBEDDING_SHAPE], data: float32ToFloat16Bits(embedding) });
+  return info;
+}
