@@ -71,8 +71,16 @@ function fakeQuant(ctx: EmitContext, site: ActivationSite): string {
   return ctx.b.op('DequantizeLinear', [q, scale, zero], {}, { name: `quant/${site.id}/DequantizeLinear` });
 }
 
-/** int8 weight storage: b <= 7 as q - z with zero point 0; b = 8 as q - 128 with zero point z - 128. */
-function weightInitializers(ctx: EmitContext, name: string, dims: number[], w: PerChannelWeights, bits: number): [string, string, string] {
+/**
+ * A target's quantized weight as int8 initializers (codes, per-channel scales, zero points) and
+ * the weight's dims. Storage: b <= 7 as q - z with zero point 0; b = 8 as q - 128 with zero
+ * point z - 128.
+ */
+function weightInitializers(ctx: EmitContext, name: string, bits: number): { codes: string; scales: string; zeros: string; dims: number[] } {
+  const wInit = ctx.inits.get(name);
+  const w = ctx.p.weights.get(name);
+  if (!wInit || !w) throw new Error(`no quantized weight for ${name}`);
+  const dims = (wInit.dims ?? []).map(toNumber);
   const shift = (c: number) => (bits < 8 ? w.zeroPoints[c]! : 128);
   const channels = w.scales.length;
   const codes = new Int8Array(w.codes.length);
@@ -81,11 +89,12 @@ function weightInitializers(ctx: EmitContext, name: string, dims: number[], w: P
   const zeros = Int8Array.from(w.zeroPoints, (z, c) => z - shift(c));
   const { b } = ctx;
   ctx.replaced.set(name, undefined);
-  return [
-    b.init(`${name}/quantized`, dims, codes),
-    b.init(`${name}/scale`, [channels], w.scales),
-    b.init(`${name}/zero_point`, [channels], zeros),
-  ];
+  return {
+    codes: b.init(`${name}/quantized`, dims, codes),
+    scales: b.init(`${name}/scale`, [channels], w.scales),
+    zeros: b.init(`${name}/zero_point`, [channels], zeros),
+    dims,
+  };
 }
 
 /** The bias Add right after a linear's MatMul (`<module>/Add` with a 1-D constant of N values), if any. */
@@ -107,11 +116,7 @@ function biasAddOf(ctx: EmitContext, matmulOutput: string, n: number): { node: I
  */
 function emitLinear(ctx: EmitContext, t: LinearTarget, node: INodeProto, bits: number): void {
   const { b } = ctx;
-  const wInit = ctx.inits.get(t.weight);
-  const w = ctx.p.weights.get(t.weight);
-  if (!wInit || !w) throw new Error(`no quantized weight for ${t.weight}`);
-  const dims = (wInit.dims ?? []).map(toNumber);
-  const [codes, scales, zeros] = weightInitializers(ctx, t.weight, dims, w, bits);
+  const { codes, scales, zeros, dims } = weightInitializers(ctx, t.weight, bits);
   const x = quantize(ctx, t.input);
   const add = biasAddOf(ctx, node.output![0]!, dims[1]!);
   if (add) ctx.remove.add(add.node.name ?? '');
@@ -123,11 +128,7 @@ function emitLinear(ctx: EmitContext, t: LinearTarget, node: INodeProto, bits: n
 /** Conv: QDQ around the float Conv (the neck's 3x3; its output feeds a LayerNorm, so it stays DQ -> Conv). */
 function emitConv(ctx: EmitContext, t: ConvTarget, node: INodeProto, bits: number): void {
   const { b } = ctx;
-  const wInit = ctx.inits.get(t.weight);
-  const w = ctx.p.weights.get(t.weight);
-  if (!wInit || !w) throw new Error(`no quantized weight for ${t.weight}`);
-  const dims = (wInit.dims ?? []).map(toNumber);
-  const [codes, scales, zeros] = weightInitializers(ctx, t.weight, dims, w, bits);
+  const { codes, scales, zeros } = weightInitializers(ctx, t.weight, bits);
   const wDq = b.op('DequantizeLinear', [codes, scales, zeros], { axis: 0 }, { name: `${t.module}/weight/DequantizeLinear` });
   b.nodes.push({ ...node, input: [fakeQuant(ctx, t.input), wDq, ...(node.input ?? []).slice(2)] });
 }
