@@ -21,6 +21,7 @@ import type { Method } from '../main/ptq4sam/calibrators/index.ts';
 import { decodeImage } from '../main/sam/image/index.ts';
 import { loadSam, runDecoder, runEncoder } from '../main/sam/inference.ts';
 import { importCheckpoint, synthModel } from '../main/sam/model-dir.ts';
+import { median } from './stats.ts';
 
 const REPO = join(import.meta.dirname, '..');
 const FIXTURES = join(REPO, 'tests/fixtures/sam-tiny');
@@ -28,12 +29,6 @@ const FIXTURES = join(REPO, 'tests/fixtures/sam-tiny');
 function arg(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : fallback;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function dirSize(dir: string): number {

@@ -15,14 +15,9 @@ import { join } from 'node:path';
 import { importModel, synthModel } from '../main/sam/model-dir.ts';
 import { decoderFeeds, loadSam, runDecoder, runEncoder, runPredict } from '../main/sam/inference.ts';
 import type { RgbImage } from '../main/sam/image/index.ts';
+import { median } from './stats.ts';
 
 const REPO = join(import.meta.dirname, '..');
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 /** CPU milliseconds (all threads) of the last timeIt call's runs: steadier than wall time on a shared machine. */
 let lastCpuMs: number[] = [];

@@ -16,12 +16,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { maskFromPolygons, rleFromMask } from '../main/masks/index.ts';
 import { activateTinyModel, buildRenderer, createStudio, FIXTURES, ROOT } from '../tests/e2e/harness.ts';
+import { median } from './stats.ts';
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)]!;
 
 function arg(args: string[], name: string, fallback: number): number {
