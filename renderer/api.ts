@@ -16,3 +16,17 @@ export function errorMessage(err: unknown): string {
   // Electron prefixes "Error invoking remote method 'api:call': Error: "
   return raw.replace(/^Error invoking remote method '[^']+': (Error: )?/, '');
 }
+
+/**
+ * Runs a call for a state class: clears `owner.error`, and on failure puts the message there and
+ * resolves to undefined, so the UI shows the error instead of an unhandled rejection.
+ */
+export async function withErrorOn<T>(owner: { error: string | null }, what: () => Promise<T>): Promise<T | undefined> {
+  try {
+    owner.error = null;
+    return await what();
+  } catch (err) {
+    owner.error = errorMessage(err);
+    return undefined;
+  }
+}

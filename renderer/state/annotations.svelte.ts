@@ -3,7 +3,7 @@
  * the selection, and the only ways to change them, each one a window.api call that the project
  * store commits as one transaction and one undo step before the list here changes.
  */
-import { api, errorMessage } from '../api.ts';
+import { api, withErrorOn } from '../api.ts';
 import type { AnnotationView, HistoryStep } from '../../preload/api.ts';
 
 export class AnnotationsState {
@@ -22,14 +22,8 @@ export class AnnotationsState {
   /** called after every change with the image and its new annotation count */
   onCountChange: (imageId: number, count: number) => void = () => undefined;
 
-  async #run<T>(what: () => Promise<T>): Promise<T | undefined> {
-    try {
-      this.error = null;
-      return await what();
-    } catch (err) {
-      this.error = errorMessage(err);
-      return undefined;
-    }
+  #run<T>(what: () => Promise<T>): Promise<T | undefined> {
+    return withErrorOn(this, what);
   }
 
   #set(items: AnnotationView[]): void {

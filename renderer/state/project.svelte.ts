@@ -2,7 +2,7 @@
  * The open project as the UI sees it: the image list (one page, filtered), the current image,
  * the labels and the current label. Changes only through these methods, which call window.api.
  */
-import { api, errorMessage } from '../api.ts';
+import { api, withErrorOn } from '../api.ts';
 import type { AddImagesProgress, AddImagesResult, ImageStatus, Label, ProjectInfo } from '../../preload/api.ts';
 import type { ImageListItem } from '../../main/project/types.ts';
 
@@ -33,14 +33,8 @@ export class ProjectState {
   current = $derived(this.images.find((i) => i.id === this.currentId) ?? null);
   currentLabel = $derived(this.labels.find((l) => l.id === this.currentLabelId) ?? null);
 
-  async #run<T>(what: () => Promise<T>): Promise<T | undefined> {
-    try {
-      this.error = null;
-      return await what();
-    } catch (err) {
-      this.error = errorMessage(err);
-      return undefined;
-    }
+  #run<T>(what: () => Promise<T>): Promise<T | undefined> {
+    return withErrorOn(this, what);
   }
 
   async #opened(info: ProjectInfo | undefined): Promise<void> {
