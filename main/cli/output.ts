@@ -23,7 +23,12 @@ export async function withAtomicOutDir<T>(out: string, work: (tmpDir: string) =>
   const tmp = join(dirname(abs), `.${basename(abs)}.tmp-${process.pid}-${Date.now()}`);
   mkdirSync(tmp, { recursive: true });
   const cleanup = () => rmSync(tmp, { recursive: true, force: true });
-  process.once('SIGINT', cleanup);
+  // A listener replaces Node's default exit on Ctrl-C, so it must exit itself (130 = 128 + SIGINT).
+  const interrupted = () => {
+    cleanup();
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
   try {
     const result = await work(tmp);
     if (existsSync(abs)) rmdirSync(abs); // empty, checked above
@@ -33,6 +38,6 @@ export async function withAtomicOutDir<T>(out: string, work: (tmpDir: string) =>
     cleanup();
     throw err;
   } finally {
-    process.removeListener('SIGINT', cleanup);
+    process.removeListener('SIGINT', interrupted);
   }
 }
