@@ -230,8 +230,7 @@ export async function importOnnxPair(encoderPath: string, decoderPath: string, o
   const dec = loadModel(decoderPath, { loadExternalData: false });
   const preprocessing = checkEncoderSignature(graphInputs(enc.graph!), graphOutputs(enc.graph!), encoderPath);
   const masks = checkDecoderSignature(graphInputs(dec.graph!), graphOutputs(dec.graph!), decoderPath);
-  for (const [src, name] of [[encoderPath, ENCODER_FILE], [decoderPath, DECODER_FILE]] as const) {
-    const model = loadModel(src, { loadExternalData: false });
+  for (const [src, name, model] of [[encoderPath, ENCODER_FILE, enc], [decoderPath, DECODER_FILE, dec]] as const) {
     const external = (model.graph?.initializer ?? []).some((t) => t.dataLocation === DataLocation.EXTERNAL);
     if (external) saveModel(loadModel(src), join(outDir, name), { externalData: true });
     else copyFileSync(src, join(outDir, name));
