@@ -103,7 +103,7 @@ export function writeModelInfo(dir: string, info: ModelInfo): void {
   writeFileSync(join(dir, MODEL_JSON), `${JSON.stringify(info, null, 2)}\n`);
 }
 
-function baseInfo(partial: Pick<ModelInfo, 'name' | 'architecture' | 'config' | 'source' | 'licence' | 'synthetic'> & { preprocessing?: Preprocessing; masks?: number }): ModelInfo {
+function baseInfo(partial: Pick<ModelInfo, 'name' | 'architecture' | 'config' | 'source' | 'licence' | 'synthetic'> & { preprocessing?: Preprocessing; masks?: number; encoderInput?: string }): ModelInfo {
   const kind = partial.preprocessing ?? 'sam-nchw';
   return {
     format: 1,
@@ -112,7 +112,7 @@ function baseInfo(partial: Pick<ModelInfo, 'name' | 'architecture' | 'config' | 
     family: 'sam',
     architecture: partial.architecture,
     config: partial.config,
-    preprocessing: { kind, longSide: 1024, mean: MEAN, std: STD, encoderInput: kind === 'sam-nchw' ? 'input_image' : 'input_image' },
+    preprocessing: { kind, longSide: 1024, mean: MEAN, std: STD, encoderInput: partial.encoderInput ?? 'input_image' },
     masks: partial.masks ?? 4,
     source: partial.source,
     licence: partial.licence,
@@ -248,6 +248,7 @@ export async function importOnnxPair(encoderPath: string, decoderPath: string, o
     synthetic: false,
     preprocessing,
     masks,
+    encoderInput: graphInputs(enc.graph!)[0]!.name,
   }));
 }
 

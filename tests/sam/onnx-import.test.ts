@@ -61,6 +61,7 @@ describe('importing SAM ONNX pairs from other exporters', () => {
     mkdirSync(out);
     const info = await importModel(src, out);
     expect(info.preprocessing.kind).toBe('sam-hwc-resized');
+    expect(info.preprocessing.encoderInput).toBe('image');
     const npy = join(work, 'hwc.npy');
     const r = runCli(['embed', '--model', out, '--image', join(SAM_TINY, 'landscape.png'), '--out', npy]);
     expect(r.stderr).toBe('');
