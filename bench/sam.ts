@@ -81,7 +81,7 @@ export async function main(args: string[]): Promise<void> {
 
   const embedding = await runEncoder(sam, img);
   const click = { points: [{ x: 500, y: 380, label: 1 as const }] };
-  const proper = await timeIt(() => sam.decoderCore.run(decoderFeedsFor(embedding, img)), 10, 50);
+  const proper = await timeIt(() => sam.decoderCore.run(decoderFeeds(embedding, click, img.width, img.height).feeds), 10, 50);
   rows.push(['decoder proper, one click (to 256x256 low-res masks)', `${median(proper).toFixed(1)} ms`, `median of 50 after 10 warm-up; ${cpuNote()}; target <= 15 ms`]);
   const full = await timeIt(() => runDecoder(sam, embedding, click, img.width, img.height), 10, 50);
   rows.push(['decoder + postprocessing to 1024x768 (graph, 4 masks)', `${median(full).toFixed(1)} ms`, `${cpuNote()}; target <= 50 ms; Meta's PyTorch: about 140 ms`]);
@@ -111,8 +111,4 @@ export async function main(args: string[]): Promise<void> {
   process.stdout.write(`${lines.join('\n')}\n`);
   mkdirSync(join(REPO, 'bench/results'), { recursive: true });
   writeFileSync(join(REPO, 'bench/results/sam.json'), JSON.stringify({ rows, encoderMs: enc, decoderProperMs: proper, decoderFullMs: full, appPathMs: app, segmentMs: segTimes }, null, 2));
-}
-
-function decoderFeedsFor(embedding: Float32Array, img: RgbImage) {
-  return decoderFeeds(embedding, { points: [{ x: 500, y: 380, label: 1 }] }, img.width, img.height).feeds;
 }
