@@ -12,7 +12,7 @@ import { BIT_SETTINGS, DEFAULT_CALIB_COUNT, quantizeModelDir } from '../ptq4sam/
 import type { Prompt } from '../ptq4sam/prompts.ts';
 
 export const quantizeCommand: CommandGroup = async (argv) => {
-  const args = parseArgs(argv, ['model', 'calib', 'out', 'bits', 'method', 'calib-count', 'project'], ['no-big', 'no-agq']);
+  const args = parseArgs(argv, ['model', 'calib', 'out', 'bits', 'method', 'calib-count', 'project'], ['no-big', 'no-agq', 'quantize-token-side']);
   const modelDir = required(args, 'model');
   const calibDir = required(args, 'calib');
   const out = required(args, 'out');
@@ -28,7 +28,7 @@ export const quantizeCommand: CommandGroup = async (argv) => {
   const progress = stderrProgress();
   const report = await withAtomicOutDir(out, (tmp) => quantizeModelDir({
     modelDir, calibDir, outDir: tmp, bits, method, calibCount,
-    big: !args.switches.has('no-big'), agq: !args.switches.has('no-agq'),
+    big: !args.switches.has('no-big'), agq: !args.switches.has('no-agq'), decoderTokenSide: args.switches.has('quantize-token-side'),
     ...(projectDb ? { projectDb } : {}),
     onProgress: (p) => progress(p.phase, p.done, p.total),
   }));

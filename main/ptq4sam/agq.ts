@@ -95,6 +95,60 @@ function errorSum(p: Prepared, scale: number, tau: number, bits: number, variant
   return { sum, count: groups * rows * headDim };
 }
 
+/**
+ * Sum of |Q(A) V - A V|^2.4 for the uniform grid {0, d, ..., (2^b - 1) d}, d = s / (2^b - 1):
+ * the softmax output's integer-kernel grid, with its top end s found by AGQ's own
+ * output-aware objective instead of the largest probability seen.
+ */
+function uniformErrorSum(p: Prepared, scale: number, bits: number): { sum: number; count: number } {
+  const { groups, rows, keys, headDim, probs, v } = p.s;
+  const qmax = 2 ** bits - 1;
+  const step = Math.fround(scale / qmax);
+  const out = new Float64Array(headDim);
+  let sum = 0;
+  for (let g = 0; g < groups; g++) {
+    for (let r = 0; r < rows; r++) {
+      out.fill(0);
+      const arow = (g * rows + r) * keys;
+      for (let k = 0; k < keys; k++) {
+        const code = Math.min(qmax, roundHalfEven(probs[arow + k]! / step));
+        if (code === 0) continue;
+        const aq = code * step;
+        const vrow = (g * keys + k) * headDim;
+        for (let d = 0; d < headDim; d++) out[d] += aq * v[vrow + d]!;
+      }
+      const ref = (g * rows + r) * headDim;
+      for (let d = 0; d < headDim; d++) sum += Math.abs(out[d]! - p.reference[ref + d]!) ** AGQ_ERROR_POWER;
+    }
+  }
+  return { sum, count: groups * rows * headDim };
+}
+
+/** Accumulates one attention module's per-image searches of the uniform grid's top end. */
+export class UniformSoftmaxSearch {
+  private readonly scales: number[] = [];
+
+  constructor(private readonly bits: number) {}
+
+  observeImage(samples: AttentionSample[], maxProb: number): void {
+    if (!(maxProb > 0)) return;
+    const prepared = samples.map(prepare);
+    const objective = (s: number) => {
+      let sum = 0;
+      let count = 0;
+      for (const p of prepared) { const e = uniformErrorSum(p, s, this.bits); sum += e.sum; count += e.count; }
+      return count ? sum / count : 0;
+    };
+    this.scales.push(minimizeScalarBounded(objective, Math.min(0.1, 0.01 * maxProb), maxProb).x);
+  }
+
+  /** the grid's top end: the mean of the per-image minimizers */
+  result(): number {
+    if (this.scales.length === 0) throw new Error('softmax grid search saw no calibration data');
+    return this.scales.reduce((a, b) => a + b, 0) / this.scales.length;
+  }
+}
+
 export function agqObjective(samples: AttentionSample[], scale: number, tau: number, bits: number, variant: AgqVariant = 'paper'): number {
   return objective(samples.map(prepare), scale, tau, bits, variant);
 }

@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { encodeModel, GraphBuilder, type ModelProto } from '../onnx/index.ts';
 import { decoderFeeds } from '../sam/inference.ts';
 import { samEncoderInput, type RgbImage } from '../sam/image/index.ts';
-import { AgqSearch, subsampleRows, type AttentionSample } from './agq.ts';
+import { AgqSearch, subsampleRows, UniformSoftmaxSearch, type AttentionSample } from './agq.ts';
 import { applySigns, bigModules, channelSigns, foldedInitializers, isBimodal, keyTensorOf, majority } from './big.ts';
 import { createObserver, needsTails, type Method, type RangeObserver, type TensorStats } from './calibrators/index.ts';
 import { PERCENTILE_TAIL } from './calibrators/percentile.ts';
@@ -37,6 +37,12 @@ export interface CalibrationOptions {
   big: boolean;
   /** AGQ search for the softmax outputs, per graph (the other graph's softmax takes the activation observer) */
   agq: Record<GraphKind, boolean>;
+  /**
+   * Where the softmax output takes a uniform grid (no AGQ): find the grid's top end by AGQ's
+   * output-aware search (true) instead of the activation observer (false: the spec's plain
+   * uniform quantizer, as in the --no-agq ablation).
+   */
+  softmaxSearch?: Record<GraphKind, boolean>;
   /** images whose first prompt votes in the robust BIG decision (the paper uses only image #0) */
   bigImages: number;
   /** values kept per tensor per pass for the searches */
@@ -113,21 +119,23 @@ function readAttention(out: ort.InferenceSession.OnnxValueMapType, t: AvTarget):
 
 interface GraphCalibration {
   sites: ActivationSite[];
+  /** attentions whose softmax output is searched on the attention-output error (AGQ or uniform) */
   agqTargets: AvTarget[];
   observers: Map<string, RangeObserver>;
-  searches: Map<string, AgqSearch>;
+  searches: Map<string, AgqSearch | UniformSoftmaxSearch>;
   /** linear input tensor -> running X^T X */
   hessians: Map<string, Float64Array | null>;
 }
 
 function graphCalibration(plan: QuantPlan, graph: GraphKind, o: CalibrationOptions): GraphCalibration {
-  const sites = plan.activations.filter((a) => a.graph === graph && !(o.agq[graph] && a.observer === 'softmax'));
-  const agqTargets = o.agq[graph] ? plan.targets.filter((t): t is AvTarget => t.kind === 'av' && t.graph === graph) : [];
+  const searched = o.agq[graph] || (o.softmaxSearch?.[graph] ?? false);
+  const sites = plan.activations.filter((a) => a.graph === graph && !(searched && a.observer === 'softmax'));
+  const agqTargets = searched ? plan.targets.filter((t): t is AvTarget => t.kind === 'av' && t.graph === graph) : [];
   const observerOpts = { method: o.method, bits: o.activationBits, big: o.big, searchSample: o.sampleSize };
   return {
     sites, agqTargets,
     observers: new Map(sites.map((s) => [s.id, createObserver(s, observerOpts)])),
-    searches: new Map(agqTargets.map((t) => [t.module, new AgqSearch(o.activationBits)])),
+    searches: new Map(agqTargets.map((t) => [t.module, o.agq[graph] ? new AgqSearch(o.activationBits) : new UniformSoftmaxSearch(o.activationBits)])),
     hessians: new Map(o.hessians ? plan.targets.filter((t) => t.graph === graph && t.kind === 'linear').map((t) => [(t as LinearTarget).input.tensor, null]) : []),
   };
 }
@@ -257,7 +265,11 @@ export async function calibrate(encoder: ModelProto, decoder: ModelProto, plan: 
   const agq = new Map<string, { module: string; tau: number; scale: number; errors: Record<number, number> }>();
   for (const c of [enc, dec]) {
     for (const s of c.sites) ranges.set(s.id, c.observers.get(s.id)!.range());
-    for (const t of c.agqTargets) agq.set(t.probs.id, { module: t.module, ...c.searches.get(t.module)!.result() });
+    for (const t of c.agqTargets) {
+      const search = c.searches.get(t.module)!;
+      if (search instanceof AgqSearch) agq.set(t.probs.id, { module: t.module, ...search.result() });
+      else ranges.set(t.probs.id, { lo: 0, hi: search.result() });
+    }
   }
   const hessians = new Map<string, Float64Array>();
   for (const c of [enc, dec]) for (const [t, h] of c.hessians) if (h) hessians.set(t, h);

@@ -52,6 +52,8 @@ export interface QuantizeOptions {
   method: Method;
   big?: boolean;
   agq?: boolean;
+  /** quantize the decoder's token-only ops too (default: kept float, see DECODER_TOKEN_SIDE) */
+  decoderTokenSide?: boolean;
   /**
    * At 8-bit activations, per graph, whether the softmax output takes AGQ (float ops, A.V in
    * float) or a uniform grid (integer A.V). Default SOFTMAX_AT_8: measured choice, see there.
@@ -94,7 +96,7 @@ function weightOptions(method: Method): WeightQuantizerOptions {
 function quantizeWeights(model: ModelProto, targets: Target[], bits: number, opts: WeightQuantizerOptions, hessians: Map<string, Float64Array> | null, onDone: () => void): Map<string, PerChannelWeights> {
   const out = new Map<string, PerChannelWeights>();
   for (const t of targets) {
-    if (t.kind !== 'linear' && t.kind !== 'conv') continue;
+    if ((t.kind !== 'linear' && t.kind !== 'conv') || (t.kind === 'linear' && t.halfWeight)) continue;
     const { data, dims } = weightValues(model, t.weight);
     const q = t.kind === 'linear' ? quantizeColumns(data, dims[0]!, dims[1]!, bits, opts) : quantizeRows(data, dims[0]!, bits, opts);
     const h = t.kind === 'linear' ? hessians?.get(t.input.tensor) : undefined;
@@ -141,7 +143,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
   const encoder = loadModel(join(o.modelDir, ENCODER_FILE));
   const decoder = loadModel(join(o.modelDir, DECODER_FILE));
   checkSam(o.modelDir, encoder, decoder);
-  const plan = planQuantization(encoder, decoder);
+  const plan = planQuantization(encoder, decoder, { decoderTokenSide: o.decoderTokenSide ?? false });
   if (!plan.targets.some((t) => t.graph === 'encoder') || !plan.targets.some((t) => t.graph === 'decoder')) {
     throw new Error(`${o.modelDir}: no quantizable SAM layers found (expected image_encoder.blocks.* and mask_decoder.transformer.* linears)`);
   }
@@ -155,7 +157,11 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
   }));
 
   const cal = await calibrate(encoder, decoder, plan, images, {
-    method, activationBits: o.bits.a, big: useBig, agq: useAgq, bigImages: 8, sampleSize: 4096, agqMacBudget: 1_000_000, hessians: method === 'gptq',
+    method, activationBits: o.bits.a, big: useBig, agq: useAgq,
+    // With AGQ requested but a uniform softmax chosen for speed (SOFTMAX_AT_8), that grid's top
+    // end comes from the same output-aware search; --no-agq keeps the spec's plain quantizer.
+    softmaxSearch: { encoder: agqRequested && !useAgq.encoder, decoder: agqRequested && !useAgq.decoder },
+    bigImages: 8, sampleSize: 4096, agqMacBudget: 1_000_000, hessians: method === 'gptq',
     ...(o.onProgress ? { onProgress: o.onProgress } : {}), ...(o.signal ? { signal: o.signal } : {}),
   });
 
@@ -164,7 +170,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
   const agq = new Map<string, AgqParams>();
   for (const [id, a] of cal.agq) agq.set(id, { scale: a.scale, tau: a.tau, bits: o.bits.a, variant: 'paper' });
 
-  const weightTargets = plan.targets.filter((t) => t.kind === 'linear' || t.kind === 'conv');
+  const weightTargets = plan.targets.filter((t) => (t.kind === 'linear' && !t.halfWeight) || t.kind === 'conv');
   let done = 0;
   const tick = () => o.onProgress?.({ phase: 'weights', done: ++done, total: weightTargets.length });
   const wOpts = weightOptions(method);
@@ -187,7 +193,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
   for (const f of [ENCODER_FILE, DECODER_FILE]) {
     for (const [op, n] of Object.entries(await optimizedOpCounts(join(o.outDir, f)))) if (INTEGER_OP_TYPES.has(op)) integerOps[op] = (integerOps[op] ?? 0) + n;
   }
-  const integerNeeded = plan.targets.filter((t) => t.kind === 'linear' || t.kind === 'qk' || (t.kind === 'av' && !agq.has(t.probs.id))).length;
+  const integerNeeded = plan.targets.filter((t) => (t.kind === 'linear' && !t.halfWeight) || t.kind === 'qk' || (t.kind === 'av' && !agq.has(t.probs.id))).length;
 
   const quantInfo: ModelInfo = {
     ...info,
@@ -216,6 +222,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
     softmax_by_graph: { encoder: useAgq.encoder ? 'agq' : 'uniform', decoder: useAgq.decoder ? 'agq' : 'uniform' },
     size_bytes: { fp32: dirBytes(o.modelDir, MODEL_FILES), quantized: dirBytes(o.outDir, MODEL_FILES) },
     integer_ops: integerOps,
+    float_modules: plan.keptFloat,
     integer_products_expected: integerNeeded,
     quantized_layers: plan.targets.length,
     latency_ms: fidelity.latency_ms,

@@ -10,15 +10,45 @@ import type { ActivationSite, GraphKind, OpHandler, Target } from './ops/types.t
 
 export const handlers: OpHandler[] = [qkHandler, avHandler, linearHandler, convHandler];
 
+/**
+ * The mask decoder's token-only ops, kept in float unless asked for: every product whose
+ * operands are only the ~7 prompt and output tokens (the self-attentions whole, the MLPs, the
+ * token-side q/out projections of token-to-image and k/v projections of image-to-token). They
+ * hold about 1.5% of the two-way transformer's multiply-adds (ViT-B decoder: ~21 M of ~1.4 G per
+ * prompt), so quantizing them saves no measurable time, yet they cost most of the decoder's
+ * fidelity: one per-tensor grid spans output tokens that can be an order of magnitude smaller
+ * than a prompt token, and layer 0's self-attention, with no residual, is where what tells the
+ * four masks apart lives (README, PTQ4SAM section: sam-tiny mean IoU 0.94 -> 0.98). Their
+ * weights are stored as float16 (2.9 M parameters in ViT-B's decoder: +3 MB over int8; int8
+ * weights alone, even with float activations, brought sam-tiny back to 0.935). Every product
+ * over the 4096 image tokens stays quantized, with BIG and AGQ as specified.
+ */
+export const DECODER_TOKEN_SIDE = {
+  linear: /^mask_decoder\.transformer\.(layers\.\d+\.(self_attn\.\w+|mlp\.\w+|cross_attn_token_to_image\.(q_proj|out_proj)|cross_attn_image_to_token\.(k_proj|v_proj))|final_attn_token_to_image\.(q_proj|out_proj))$/,
+  attention: /^mask_decoder\.transformer\.layers\.\d+\.self_attn$/,
+};
+
+export function isDecoderTokenSide(t: Target): boolean {
+  return t.graph === 'decoder' && (t.kind === 'linear' ? DECODER_TOKEN_SIDE.linear : DECODER_TOKEN_SIDE.attention).test(t.module);
+}
+
+export interface PlanOptions {
+  /** quantize the decoder's token-only ops too (the spec's full set; see DECODER_TOKEN_SIDE) */
+  decoderTokenSide?: boolean;
+}
+
 export interface QuantPlan {
   targets: Target[];
+  /** modules that matched a handler but stay float (see DECODER_TOKEN_SIDE) */
+  keptFloat: string[];
   /** every activation quantizer, deduplicated by id */
   activations: ActivationSite[];
 }
 
 export function activationSitesOf(t: Target): ActivationSite[] {
   switch (t.kind) {
-    case 'linear': case 'conv': return [t.input];
+    case 'linear': return t.halfWeight ? [] : [t.input];
+    case 'conv': return [];
     case 'qk': return [t.q, t.k];
     case 'av': return [t.probs, t.v];
   }
@@ -38,9 +68,13 @@ export function planGraph(model: ModelProto, graph: GraphKind): Target[] {
   return targets;
 }
 
-export function planQuantization(encoder: ModelProto, decoder: ModelProto): QuantPlan {
-  const targets = [...planGraph(encoder, 'encoder'), ...planGraph(decoder, 'decoder')];
+export function planQuantization(encoder: ModelProto, decoder: ModelProto, opts: PlanOptions = {}): QuantPlan {
+  const all = [...planGraph(encoder, 'encoder'), ...planGraph(decoder, 'decoder')];
+  const floatTarget = (t: Target) => !opts.decoderTokenSide && isDecoderTokenSide(t);
+  // Token-only linears stay float ops with their weights stored as float16.
+  const targets = all.flatMap((t): Target[] => (!floatTarget(t) ? [t] : t.kind === 'linear' ? [{ ...t, halfWeight: true }] : []));
+  const keptFloat = [...new Set(all.filter(floatTarget).map((t) => t.module))];
   const byId = new Map<string, ActivationSite>();
   for (const t of targets) for (const a of activationSitesOf(t)) if (!byId.has(a.id)) byId.set(a.id, a);
-  return { targets, activations: [...byId.values()] };
+  return { targets, keptFloat, activations: [...byId.values()] };
 }

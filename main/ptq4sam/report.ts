@@ -18,6 +18,8 @@ export interface QuantReport {
   size_bytes: { fp32: number; quantized: number };
   /** integer kernels in onnxruntime's optimized encoder + decoder graphs */
   integer_ops: Record<string, number>;
+  /** modules kept float beyond the spec's float parts: the decoder's token-only ops (registry.ts, DECODER_TOKEN_SIDE) */
+  float_modules: string[];
   /** linears, QK^T and uniform A.V products we emitted as integer products */
   integer_products_expected: number;
   quantized_layers: number;
@@ -80,7 +82,7 @@ ${row(['model size', mb(r.size_bytes.fp32), mb(r.size_bytes.quantized), `${(r.si
 <p>Mask IoU against fp32 over ${r.fidelity.prompts} prompts: mean ${r.fidelity.mean_iou.toFixed(4)}, min ${r.fidelity.min_iou.toFixed(4)}. Embedding relative error ${r.fidelity.embedding_rel_error.toExponential(3)}.</p>
 <h2>Integer kernels in onnxruntime's optimized graphs</h2>
 <table>${row(['op type', 'count'], 'th')}${Object.entries(r.integer_ops).map(([k, v]) => row([k, v])).join('')}</table>
-<p>${r.integer_products_expected} products were written as integer products; the softmax output was quantized in the encoder ${softmaxWords(r.softmax_by_graph.encoder)}, in the decoder ${softmaxWords(r.softmax_by_graph.decoder)}.</p>
+<p>${r.integer_products_expected} products were written as integer products; the softmax output was quantized in the encoder ${softmaxWords(r.softmax_by_graph.encoder)}, in the decoder ${softmaxWords(r.softmax_by_graph.decoder)}.${r.float_modules.length ? ` Kept in float (the decoder's token-only ops, about 1.5% of its multiply-adds): ${escapeHtml(r.float_modules.join(', '))}.` : ''}</p>
 <h2>Bimodal Integration</h2>
 <table>${row(['attention', 'paper test (image 0, prompt 0)', 'bimodal votes', 'folded', 'keys before', 'keys after'], 'th')}${bigRows}</table>
 <h2>AGQ</h2>

@@ -1,4 +1,4 @@
-/** The neck's 3x3 convolution (image_encoder.neck.2): input per tensor, weight per output channel. */
+/** The neck's 3x3 convolution (image_encoder.neck.2): weight per output channel, input float. */
 import { moduleOf } from './linear.ts';
 import type { OpHandler, Target } from './types.ts';
 
@@ -10,7 +10,6 @@ export const convHandler: OpHandler = {
     if (!x || !w || !ctx.constants.has(w) || !/^image_encoder\.neck\./.test(module)) return null;
     return {
       kind: 'conv', graph: ctx.graph, node: node.name ?? '', module, weight: w,
-      input: { id: `${module}:input`, graph: ctx.graph, tensor: x, module, observer: 'act' },
     };
   },
 };
