@@ -1,8 +1,10 @@
 /**
  * The quantizer on this machine, in one run:
- *   npm run bench -- quant [--calib-count N] [--runs N] [--depth N] [--skip-vit-b] [--skip-table]
+ *   npm run bench -- quant [--calib-count N] [--runs N] [--depth N] [--bits w8a8,w6a6,w4a4] [--skip-vit-b] [--skip-table]
  * (--depth builds the synthetic ViT-B with fewer blocks, for a quick check; the global-attention
- * blocks among them keep their places.)
+ * blocks among them keep their places. The ViT-B calibration folder holds the sample photos and
+ * the fixture images, repeated under new names up to --calib-count: the timing depends on the
+ * image count, not on which photos they are.)
  * 1. Synthetic full-depth ViT-B (and the real decoder size): encoder and decoder latency, fp32 vs
  *    ptq4sam at w8a8 / w6a6 / w4a4 (medians after warm-up, measured alternately in the same
  *    process), size ratio, and the wall time and peak memory of the `quantize` command (a child
@@ -14,7 +16,7 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { evaluate, listImages } from '../main/ptq4sam/eval.ts';
 import { quantizeModelDir, type SoftmaxChoice } from '../main/ptq4sam/pipeline.ts';
 import type { Method } from '../main/ptq4sam/calibrators/index.ts';
@@ -43,6 +45,18 @@ function calibFolder(root: string): string {
   const dir = join(root, 'calib');
   mkdirSync(dir);
   for (const f of ['landscape.png', 'portrait.png', 'large.png']) copyFileSync(join(FIXTURES, f), join(dir, f));
+  return dir;
+}
+
+/** `count` calibration images for the ViT-B timing: the sample photos and the fixture images, cycled. */
+function timingCalibFolder(root: string, count: number): string {
+  const dir = join(root, 'calib-vit-b');
+  mkdirSync(dir);
+  const sources = [...listImages(join(REPO, 'resources/samples')), ...['landscape.png', 'portrait.png', 'large.png'].map((f) => join(FIXTURES, f))];
+  for (let i = 0; i < count; i++) {
+    const src = sources[i % sources.length]!;
+    copyFileSync(src, join(dir, `${String(i).padStart(3, '0')}-${basename(src)}`));
+  }
   return dir;
 }
 
@@ -78,11 +92,10 @@ async function latency(dirs: Record<string, string>, image: string, runs: number
   return Object.fromEntries(Object.entries(times).map(([k, t]) => [k, { encoder: median(t.e), encoderCpu: median(t.c), decoder: median(t.d) }]));
 }
 
-async function vitB(root: string, calib: string, calibCount: number, runs: number, depth: number | undefined): Promise<void> {
+async function vitB(root: string, calib: string, calibCount: number, runs: number, depth: number | undefined, settings: string[]): Promise<void> {
   const fp32 = join(root, 'vit_b');
   mkdirSync(fp32);
   await synthModel('vit_b', fp32, depth ? { depth } : {});
-  const settings = ['w8a8', 'w6a6', 'w4a4'];
   const dirs: Record<string, string> = { fp32 };
   const cost: Record<string, { seconds: number; peakMb: number }> = {};
   for (const bits of settings) {
@@ -99,7 +112,7 @@ async function vitB(root: string, calib: string, calibCount: number, runs: numbe
   }
   const forwardSeconds = (performance.now() - t0) / 1000;
   for (const s of [l.encoder, l.decoder, l.decoderCore]) await s.release();
-  const lat = await latency(dirs, join(calib, 'landscape.png'), runs);
+  const lat = await latency(dirs, listImages(calib).find((f) => f.endsWith('landscape.png'))!, runs);
   process.stdout.write(`\nViT-B (synthetic, ${depth ? `depth ${depth}` : 'full depth'}), ${calibCount} calibration images; fp32 forward passes over them: ${forwardSeconds.toFixed(1)} s\n\n`);
   process.stdout.write('| model | encoder ms | speed-up | encoder CPU ms | CPU speed-up | decoder ms | speed-up | size MB | smaller | quantize s | x fp32 forward | peak RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n');
   for (const [k, d] of Object.entries(dirs)) {
@@ -109,7 +122,7 @@ async function vitB(root: string, calib: string, calibCount: number, runs: numbe
   }
 }
 
-interface Variant { name: string; method: Method; big?: boolean; agq?: boolean; softmaxAt8?: SoftmaxChoice }
+interface Variant { name: string; method: Method; big?: boolean; agq?: boolean; softmaxAt8?: SoftmaxChoice; decoderTokenSide?: boolean }
 
 const ALL_AGQ: SoftmaxChoice = { encoder: 'agq', decoder: 'agq' };
 
@@ -122,6 +135,7 @@ const VARIANTS: Variant[] = [
   { name: 'ptq4sam +AGQ', method: 'ptq4sam', big: false, softmaxAt8: ALL_AGQ },
   { name: 'ptq4sam +BIG +AGQ', method: 'ptq4sam', softmaxAt8: ALL_AGQ },
   { name: 'ptq4sam default (a8: encoder uniform, decoder AGQ)', method: 'ptq4sam' },
+  { name: 'ptq4sam default + --quantize-token-side', method: 'ptq4sam', decoderTokenSide: true },
   { name: 'gptq (ptq4sam + GPTQ rounding)', method: 'gptq' },
 ];
 
@@ -135,7 +149,7 @@ async function fidelityTable(root: string, calib: string): Promise<void> {
     const cells: string[] = [];
     for (const bits of [{ w: 8, a: 8 }, { w: 6, a: 6 }, { w: 4, a: 4 }]) {
       const out = mkdtempSync(join(root, 'q-'));
-      await quantizeModelDir({ modelDir: fp32, calibDir: calib, outDir: out, bits, method: v.method, measureImages: 1, ...(v.big === undefined ? {} : { big: v.big }), ...(v.agq === undefined ? {} : { agq: v.agq }), ...(v.softmaxAt8 ? { softmaxAt8: v.softmaxAt8 } : {}) });
+      await quantizeModelDir({ modelDir: fp32, calibDir: calib, outDir: out, bits, method: v.method, measureImages: 1, ...(v.big === undefined ? {} : { big: v.big }), ...(v.agq === undefined ? {} : { agq: v.agq }), ...(v.softmaxAt8 ? { softmaxAt8: v.softmaxAt8 } : {}), ...(v.decoderTokenSide ? { decoderTokenSide: true } : {}) });
       const r = await evaluate(out, fp32, images);
       cells.push(`${r.mean_iou.toFixed(3)} / ${r.min_iou.toFixed(3)}`);
       rmSync(out, { recursive: true, force: true });
@@ -149,7 +163,10 @@ export async function main(args: string[]): Promise<void> {
   try {
     const calib = calibFolder(root);
     const depth = args.includes('--depth') ? arg(args, 'depth', 12) : undefined;
-    if (!args.includes('--skip-vit-b')) await vitB(root, calib, arg(args, 'calib-count', 3), arg(args, 'runs', 5), depth);
+    const bitsAt = args.indexOf('--bits');
+    const settings = bitsAt >= 0 ? args[bitsAt + 1]!.split(',') : ['w8a8', 'w6a6', 'w4a4'];
+    const calibCount = arg(args, 'calib-count', 3);
+    if (!args.includes('--skip-vit-b')) await vitB(root, timingCalibFolder(root, calibCount), calibCount, arg(args, 'runs', 5), depth, settings);
     if (!args.includes('--skip-table')) await fidelityTable(root, calib);
   } finally {
     rmSync(root, { recursive: true, force: true });
