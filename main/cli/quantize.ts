@@ -30,7 +30,7 @@ export const quantizeCommand: CommandGroup = async (argv) => {
     modelDir, calibDir, outDir: tmp, bits, method, calibCount,
     big: !args.switches.has('no-big'), agq: !args.switches.has('no-agq'), decoderTokenSide: args.switches.has('quantize-token-side'),
     ...(projectDb ? { projectDb } : {}),
-    onProgress: (p) => progress(p.phase, p.done, p.total),
+    onProgress: (p) => progress(p.phase, p.done, p.total, p.etaSeconds),
   }));
   process.stdout.write(`${JSON.stringify({ out, method: report.method, bits: report.bits, big: report.big.bimodal, integer_ops: report.integer_ops, size_bytes: report.size_bytes, mean_iou: report.fidelity.mean_iou })}\n`);
 };

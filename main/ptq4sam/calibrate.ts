@@ -29,6 +29,8 @@ export interface Progress {
   phase: 'encoder' | 'big' | 'decoder' | 'weights' | 'emit' | 'verify' | 'measure';
   done: number;
   total: number;
+  /** the whole command's remaining time, once the first calibration image has been timed (estimate.ts) */
+  etaSeconds?: number;
 }
 
 export interface CalibrationOptions {
@@ -78,7 +80,9 @@ export interface CalibrationResult {
   hessians: Map<string, Float64Array>;
 }
 
-const sessionOptions: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', interOpNumThreads: 1 };
+// No planned memory pattern: it keeps every large activation of a pass allocated at once (as in
+// the encoder sessions, sam/inference.ts), which for ViT-B's calibration graph is gigabytes.
+const sessionOptions: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', interOpNumThreads: 1, enableMemPattern: false };
 
 function checkAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw new Error('quantization cancelled');

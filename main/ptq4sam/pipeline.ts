@@ -7,19 +7,20 @@ import * as ort from 'onnxruntime-node';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { countOps, graphInputs, graphOutputs, loadModel, saveModel, type ModelProto } from '../onnx/index.ts';
+import { countOps, graphInputs, graphOutputs, loadModel, saveModel, toNumber, type ModelProto } from '../onnx/index.ts';
 import { decodeImage } from '../sam/image/index.ts';
 import { computeModelId, DECODER_FILE, ENCODER_FILE, readModelInfo, writeModelInfo, type ModelInfo } from '../sam/model-dir.ts';
 import { calibrate, type BigModuleResult, type Progress } from './calibrate.ts';
 import { isPtq4samFamily, type Method } from './calibrators/index.ts';
 import { emitQuantizedGraph, weightValues, type EmitParams } from './emit/quantized-graph.ts';
 import { evaluate, listImages, type EvalResult } from './eval.ts';
-import type { GraphKind, Target } from './ops/types.ts';
+import type { ConvTarget, GraphKind, LinearTarget, Target } from './ops/types.ts';
 import { automaticPrompts, boxesFor, projectBoxes, type Prompt } from './prompts.ts';
 import type { AgqParams } from './quantizers/log2.ts';
 import { paramsFromRange, type UniformParams } from './quantizers/uniform.ts';
 import { quantizeColumns, quantizeRows, type PerChannelWeights, type WeightQuantizerOptions } from './quantizers/weight-search.ts';
 import { gptqColumns } from './quantizers/gptq.ts';
+import { remainingSeconds } from './estimate.ts';
 import { planQuantization } from './registry.ts';
 import { writeReport, type QuantReport } from './report.ts';
 
@@ -107,6 +108,11 @@ function quantizeWeights(model: ModelProto, targets: Target[], bits: number, opt
   return out;
 }
 
+function weightCount(model: ModelProto, name: string): number {
+  const t = (model.graph?.initializer ?? []).find((i) => i.name === name);
+  return (t?.dims ?? []).reduce((n: number, d) => n * toNumber(d), 1);
+}
+
 async function optimizedOpCounts(bytesPath: string): Promise<Record<string, number>> {
   const dir = mkdtempSync(join(tmpdir(), 'ptq4sam-opt-'));
   try {
@@ -156,13 +162,22 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
     return { path, image: () => decodeImage(path), prompts: fromProject.length ? fromProject : automaticPrompts(img.width, img.height) };
   }));
 
+  const weightTargets = plan.targets.filter((t): t is LinearTarget | ConvTarget => (t.kind === 'linear' && !t.halfWeight) || t.kind === 'conv');
+  const millionWeights = weightTargets.reduce((n, t) => n + weightCount(t.graph === 'encoder' ? encoder : decoder, t.weight), 0) / 1e6;
+  const calibrationStart = performance.now();
+  const measureImages = Math.min(o.measureImages ?? 4, files.length);
+  const onCalibrationProgress = (p: Progress) => {
+    if (p.phase !== 'encoder' || p.done === 0) return o.onProgress?.(p);
+    const secondsPerImage = (performance.now() - calibrationStart) / 1000 / p.done;
+    o.onProgress?.({ ...p, etaSeconds: remainingSeconds({ images: p.total, imagesDone: p.done, secondsPerImage, millionWeights, weightBits: o.bits.w, measureImages }) });
+  };
   const cal = await calibrate(encoder, decoder, plan, images, {
     method, activationBits: o.bits.a, big: useBig, agq: useAgq,
     // With AGQ requested but a uniform softmax chosen for speed (SOFTMAX_AT_8), that grid's top
     // end comes from the same output-aware search; --no-agq keeps the spec's plain quantizer.
     softmaxSearch: { encoder: agqRequested && !useAgq.encoder, decoder: agqRequested && !useAgq.decoder },
     bigImages: 8, sampleSize: 4096, agqMacBudget: 1_000_000, hessians: method === 'gptq',
-    ...(o.onProgress ? { onProgress: o.onProgress } : {}), ...(o.signal ? { signal: o.signal } : {}),
+    onProgress: onCalibrationProgress, ...(o.signal ? { signal: o.signal } : {}),
   });
 
   const activations = new Map<string, UniformParams>();
@@ -170,7 +185,6 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
   const agq = new Map<string, AgqParams>();
   for (const [id, a] of cal.agq) agq.set(id, { scale: a.scale, tau: a.tau, bits: o.bits.a, variant: 'paper' });
 
-  const weightTargets = plan.targets.filter((t) => (t.kind === 'linear' && !t.halfWeight) || t.kind === 'conv');
   let done = 0;
   const tick = () => o.onProgress?.({ phase: 'weights', done: ++done, total: weightTargets.length });
   const wOpts = weightOptions(method);
@@ -206,7 +220,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
   writeModelInfo(o.outDir, quantInfo);
 
   o.onProgress?.({ phase: 'measure', done: 0, total: 1 });
-  const fidelity: EvalResult = await evaluate(o.outDir, o.modelDir, files, { maxImages: o.measureImages ?? 4, encoderRepeats: 1 });
+  const fidelity: EvalResult = await evaluate(o.outDir, o.modelDir, files, { maxImages: measureImages, encoderRepeats: 1 });
 
   const report: QuantReport = {
     method,

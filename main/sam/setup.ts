@@ -24,6 +24,7 @@ import { errnoCode } from './download/errors.ts';
 import { hashFile } from './download/hash.ts';
 import { importModel, isModelDir } from './model-dir.ts';
 import { BIT_SETTINGS, evaluate, listImages, quantizeModelDir, type EvalResult, type QuantReport } from '../ptq4sam/index.ts';
+import { formatDuration } from '../ptq4sam/estimate.ts';
 import { IMAGE_EXTENSIONS } from '../ptq4sam/eval.ts';
 
 export type SetupStep = 'download' | 'build' | 'quantize' | 'eval' | 'activate';
@@ -349,7 +350,7 @@ async function stepQuantize(run: SetupRun, o: SetupOptions): Promise<void> {
     bits: BIT_SETTINGS[run.bits]!,
     method: 'ptq4sam',
     ...(o.projectDb ? { projectDb: o.projectDb } : {}),
-    onProgress: (p) => run.progress({ step: 'quantize', fraction: p.total > 0 ? p.done / p.total : 0, message: `${p.phase} ${p.done}/${p.total}` }),
+    onProgress: (p) => run.progress({ step: 'quantize', fraction: p.total > 0 ? p.done / p.total : 0, message: `${p.phase} ${p.done}/${p.total}${p.etaSeconds !== undefined ? `, ${formatDuration(p.etaSeconds)} left` : ''}` }),
     ...(o.signal ? { signal: o.signal } : {}),
   });
   run.markDone('quantize');

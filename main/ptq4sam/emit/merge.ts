@@ -47,7 +47,7 @@ export function mergeBuilder(model: ModelProto, b: GraphBuilder, prefix: string,
     opsetImport,
     graph: {
       ...g,
-      node: topoSort([...original, ...nodes], g),
+      node: topoSort([...original, ...nodes], g, [...keptInits, ...inits]),
       initializer: [...keptInits, ...inits],
       output: [...(g.output ?? []), ...(edit.outputs ?? [])],
     },
@@ -60,8 +60,9 @@ export function looseOutput(name: string, elemType: number): IValueInfoProto {
 }
 
 /** Orders nodes so each comes after the producers of its inputs (ONNX requires it). */
-function topoSort(nodes: INodeProto[], g: NonNullable<ModelProto['graph']>): INodeProto[] {
-  const available = new Set<string>([...(g.input ?? []).map((i) => i.name ?? ''), ...(g.initializer ?? []).map((t) => t.name ?? ''), '']);
+function topoSort(nodes: INodeProto[], g: NonNullable<ModelProto['graph']>, initializers: ITensorProto[]): INodeProto[] {
+  // The merged initializers, not the original ones: a replaced initializer may now be a node's output.
+  const available = new Set<string>([...(g.input ?? []).map((i) => i.name ?? ''), ...initializers.map((t) => t.name ?? ''), '']);
   const producerOf = new Map<string, number>();
   nodes.forEach((n, i) => (n.output ?? []).forEach((o) => producerOf.set(o, i)));
   const done = new Array<boolean>(nodes.length).fill(false);

@@ -1,0 +1,43 @@
+/**
+ * How long the rest of `quantize` will take, said from the first calibration image on. The
+ * calibration passes dominate and are timed as they run; the weight search and the final
+ * measurement are extrapolated from constants measured on the 2-core reference machine
+ * (README, PTQ4SAM section), scaled by how fast this machine ran the calibration passes
+ * against that machine's ViT-B pass.
+ */
+
+/** seconds per million weights of the per-channel grid search, at each weight bit width */
+export const WEIGHT_SEARCH_SECONDS_PER_MILLION: Record<number, number> = { 8: 2, 6: 10, 4: 8 };
+/** seconds of one augmented fp32 ViT-B encoder calibration pass on the reference machine */
+export const REFERENCE_VIT_B_PASS_SECONDS = 14;
+/** ViT-B's quantized weights, in millions, to relate a model's pass time to the reference */
+const REFERENCE_VIT_B_MILLION_WEIGHTS = 85;
+
+export interface EstimateInput {
+  images: number;
+  imagesDone: number;
+  /** mean seconds per calibration image so far */
+  secondsPerImage: number;
+  /** quantized weights, in millions */
+  millionWeights: number;
+  weightBits: number;
+  /** images the final fidelity measurement encodes (with both models) */
+  measureImages: number;
+}
+
+export function remainingSeconds(e: EstimateInput): number {
+  const calibration = (e.images - e.imagesDone) * e.secondsPerImage;
+  // This machine's speed against the reference, from the pass time per weight.
+  const speed = (e.secondsPerImage / e.millionWeights) / (REFERENCE_VIT_B_PASS_SECONDS / REFERENCE_VIT_B_MILLION_WEIGHTS);
+  const weights = e.millionWeights * (WEIGHT_SEARCH_SECONDS_PER_MILLION[e.weightBits] ?? WEIGHT_SEARCH_SECONDS_PER_MILLION[8]!) * Math.max(0.25, Math.min(4, speed));
+  // fp32 and quantized encoders per measured image, plus creating the optimized sessions
+  const measure = e.measureImages * 1.6 * e.secondsPerImage + e.secondsPerImage;
+  return calibration + weights + measure;
+}
+
+/** "about 12 min" / "about 40 s" */
+export function formatDuration(seconds: number): string {
+  if (seconds < 90) return `about ${Math.max(5, Math.round(seconds / 5) * 5)} s`;
+  if (seconds < 5400) return `about ${Math.round(seconds / 60)} min`;
+  return `about ${(seconds / 3600).toFixed(1)} h`;
+}

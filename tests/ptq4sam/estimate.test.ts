@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { formatDuration, REFERENCE_VIT_B_PASS_SECONDS, remainingSeconds, WEIGHT_SEARCH_SECONDS_PER_MILLION } from '../../main/ptq4sam/estimate.ts';
+
+describe('quantize time estimate', () => {
+  const vitB = { images: 32, imagesDone: 1, secondsPerImage: REFERENCE_VIT_B_PASS_SECONDS, millionWeights: 85, weightBits: 8, measureImages: 4 };
+
+  it('is the remaining passes plus the weight search plus the measurement, at reference speed', () => {
+    const expected = 31 * 14 + 85 * WEIGHT_SEARCH_SECONDS_PER_MILLION[8]! + 4 * 1.6 * 14 + 14;
+    expect(remainingSeconds(vitB)).toBeCloseTo(expected, 6);
+  });
+
+  it('shrinks as images are done and grows with the weight search cost of fewer bits', () => {
+    expect(remainingSeconds({ ...vitB, imagesDone: 16 })).toBeLessThan(remainingSeconds(vitB));
+    expect(remainingSeconds({ ...vitB, weightBits: 6 })).toBeGreaterThan(remainingSeconds(vitB));
+  });
+
+  it('scales the weight search by how fast this machine ran its passes', () => {
+    const slow = remainingSeconds({ ...vitB, secondsPerImage: 28 }) - 31 * 28 - (4 * 1.6 + 1) * 28;
+    expect(slow).toBeCloseTo(2 * 85 * WEIGHT_SEARCH_SECONDS_PER_MILLION[8]!, 6);
+  });
+
+  it('reads as seconds, minutes or hours', () => {
+    expect(formatDuration(2)).toBe('about 5 s');
+    expect(formatDuration(42)).toBe('about 40 s');
+    expect(formatDuration(754)).toBe('about 13 min');
+    expect(formatDuration(3 * 3600)).toBe('about 3.0 h');
+  });
+});
