@@ -78,6 +78,9 @@ describe('quantizing from the Models page', () => {
     expect(await view.locator('[data-testid=report-mean-iou]').textContent()).toContain(report.fidelity.mean_iou.toFixed(3));
     const ops = await view.locator('[data-testid=report-int-ops] [data-op]').evaluateAll((els) => els.map((e) => [e.getAttribute('data-op'), Number(e.textContent!.replace(/\D+/g, ' ').trim().split(' ').pop())]));
     expect(Object.fromEntries(ops)).toEqual(report.integer_ops);
+    const kept = view.locator('[data-testid=report-float]');
+    expect(await kept.textContent()).toContain(`${report.float_modules.length} token-only decoder ops kept float`);
+    expect((await kept.getAttribute('title'))!.split('\n')).toEqual(report.float_modules);
   });
 
   it('draws BIG per attention with key histograms before and after the fold, and AGQ tau and scale', async () => {
