@@ -112,7 +112,7 @@ async function vitB(root: string, calib: string, calibCount: number, runs: numbe
   }
   const forwardSeconds = (performance.now() - t0) / 1000;
   for (const s of [l.encoder, l.decoder, l.decoderCore]) await s.release();
-  const lat = await latency(dirs, listImages(calib).find((f) => f.endsWith('landscape.png'))!, runs);
+  const lat = await latency(dirs, join(FIXTURES, 'landscape.png'), runs);
   process.stdout.write(`\nViT-B (synthetic, ${depth ? `depth ${depth}` : 'full depth'}), ${calibCount} calibration images; fp32 forward passes over them: ${forwardSeconds.toFixed(1)} s\n\n`);
   process.stdout.write('| model | encoder ms | speed-up | encoder CPU ms | CPU speed-up | decoder ms | speed-up | size MB | smaller | quantize s | x fp32 forward | peak RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n');
   for (const [k, d] of Object.entries(dirs)) {
