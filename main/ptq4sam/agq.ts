@@ -67,13 +67,9 @@ function prepare(s: AttentionSample): Prepared {
   return { s, negLog2, reference };
 }
 
-/** Sum of |Q(A) V - A V|^2.4 and the number of output elements, for one (s, tau). */
-function errorSum(p: Prepared, scale: number, tau: number, bits: number, variant: AgqVariant): { sum: number; count: number } {
+/** Sum of |Q(A) V - A V|^2.4 and the number of output elements, with `aq` = Q(A) laid out like A. */
+function errorSum(p: Prepared, aq: Float64Array): { sum: number; count: number } {
   const { groups, rows, keys, headDim, v } = p.s;
-  const zero = agqZeroCode({ bits, variant });
-  const table = new Float64Array(zero + 1);
-  for (let j = 0; j < zero; j++) table[j] = scale * 2 ** (-j / tau);
-  const offset = Math.log2(scale);
   const out = new Float64Array(headDim);
   let sum = 0;
   for (let g = 0; g < groups; g++) {
@@ -81,12 +77,10 @@ function errorSum(p: Prepared, scale: number, tau: number, bits: number, variant
       out.fill(0);
       const arow = (g * rows + r) * keys;
       for (let k = 0; k < keys; k++) {
-        // -tau log2(a / s) = tau (-log2 a + log2 s)
-        const code = roundHalfEven(tau * (p.negLog2[arow + k]! + offset));
-        if (code >= zero) continue;
-        const aq = table[code < 0 ? 0 : code]!;
+        const a = aq[arow + k]!;
+        if (a === 0) continue;
         const vrow = (g * keys + k) * headDim;
-        for (let d = 0; d < headDim; d++) out[d] += aq * v[vrow + d]!;
+        for (let d = 0; d < headDim; d++) out[d] += a * v[vrow + d]!;
       }
       const ref = (g * rows + r) * headDim;
       for (let d = 0; d < headDim; d++) sum += Math.abs(out[d]! - p.reference[ref + d]!) ** AGQ_ERROR_POWER;
@@ -95,33 +89,45 @@ function errorSum(p: Prepared, scale: number, tau: number, bits: number, variant
   return { sum, count: groups * rows * headDim };
 }
 
+/** The mean of |Q(A) V - A V|^2.4 over every sample's output elements. */
+function meanError(prepared: Prepared[], quantize: (p: Prepared) => Float64Array): number {
+  let sum = 0;
+  let count = 0;
+  for (const p of prepared) {
+    const e = errorSum(p, quantize(p));
+    sum += e.sum;
+    count += e.count;
+  }
+  return count ? sum / count : 0;
+}
+
+/** A on AGQ's log2 grid for one (s, tau). */
+function agqQuantized(p: Prepared, scale: number, tau: number, bits: number, variant: AgqVariant): Float64Array {
+  const zero = agqZeroCode({ bits, variant });
+  const table = new Float64Array(zero + 1);
+  for (let j = 0; j < zero; j++) table[j] = scale * 2 ** (-j / tau);
+  const offset = Math.log2(scale);
+  const aq = new Float64Array(p.negLog2.length);
+  for (let i = 0; i < aq.length; i++) {
+    // -tau log2(a / s) = tau (-log2 a + log2 s)
+    const code = roundHalfEven(tau * (p.negLog2[i]! + offset));
+    if (code < zero) aq[i] = table[code < 0 ? 0 : code]!;
+  }
+  return aq;
+}
+
 /**
- * Sum of |Q(A) V - A V|^2.4 for the uniform grid {0, d, ..., (2^b - 1) d}, d = s / (2^b - 1):
- * the softmax output's integer-kernel grid, with its top end s found by AGQ's own
- * output-aware objective instead of the largest probability seen.
+ * A on the uniform grid {0, d, ..., (2^b - 1) d}, d = s / (2^b - 1): the softmax output's
+ * integer-kernel grid, with its top end s found by AGQ's own output-aware objective instead of
+ * the largest probability seen.
  */
-function uniformErrorSum(p: Prepared, scale: number, bits: number): { sum: number; count: number } {
-  const { groups, rows, keys, headDim, probs, v } = p.s;
+function uniformQuantized(p: Prepared, scale: number, bits: number): Float64Array {
   const qmax = 2 ** bits - 1;
   const step = Math.fround(scale / qmax);
-  const out = new Float64Array(headDim);
-  let sum = 0;
-  for (let g = 0; g < groups; g++) {
-    for (let r = 0; r < rows; r++) {
-      out.fill(0);
-      const arow = (g * rows + r) * keys;
-      for (let k = 0; k < keys; k++) {
-        const code = Math.min(qmax, roundHalfEven(probs[arow + k]! / step));
-        if (code === 0) continue;
-        const aq = code * step;
-        const vrow = (g * keys + k) * headDim;
-        for (let d = 0; d < headDim; d++) out[d] += aq * v[vrow + d]!;
-      }
-      const ref = (g * rows + r) * headDim;
-      for (let d = 0; d < headDim; d++) sum += Math.abs(out[d]! - p.reference[ref + d]!) ** AGQ_ERROR_POWER;
-    }
-  }
-  return { sum, count: groups * rows * headDim };
+  const { probs } = p.s;
+  const aq = new Float64Array(probs.length);
+  for (let i = 0; i < aq.length; i++) aq[i] = Math.min(qmax, roundHalfEven(probs[i]! / step)) * step;
+  return aq;
 }
 
 /** Accumulates one attention module's per-image searches of the uniform grid's top end. */
@@ -133,12 +139,7 @@ export class UniformSoftmaxSearch {
   observeImage(samples: AttentionSample[], maxProb: number): void {
     if (!(maxProb > 0)) return;
     const prepared = samples.map(prepare);
-    const objective = (s: number) => {
-      let sum = 0;
-      let count = 0;
-      for (const p of prepared) { const e = uniformErrorSum(p, s, this.bits); sum += e.sum; count += e.count; }
-      return count ? sum / count : 0;
-    };
+    const objective = (s: number) => meanError(prepared, (p) => uniformQuantized(p, s, this.bits));
     this.scales.push(minimizeScalarBounded(objective, Math.min(0.1, 0.01 * maxProb), maxProb).x);
   }
 
@@ -154,14 +155,7 @@ export function agqObjective(samples: AttentionSample[], scale: number, tau: num
 }
 
 function objective(prepared: Prepared[], scale: number, tau: number, bits: number, variant: AgqVariant): number {
-  let sum = 0;
-  let count = 0;
-  for (const p of prepared) {
-    const e = errorSum(p, scale, tau, bits, variant);
-    sum += e.sum;
-    count += e.count;
-  }
-  return count ? sum / count : 0;
+  return meanError(prepared, (p) => agqQuantized(p, scale, tau, bits, variant));
 }
 
 export interface AgqChoice {
