@@ -14,7 +14,7 @@ import { calibrate, type BigModuleResult, type Progress } from './calibrate.ts';
 import { isPtq4samFamily, type Method } from './calibrators/index.ts';
 import { emitQuantizedGraph, weightValues, type EmitParams } from './emit/quantized-graph.ts';
 import { evaluate, listImages, type EvalResult } from './eval.ts';
-import type { ConvTarget, GraphKind, LinearTarget, Target } from './ops/types.ts';
+import type { ConvTarget, GraphKind, LinearTarget } from './ops/types.ts';
 import { automaticPrompts, boxesFor, projectBoxes, type Prompt } from './prompts.ts';
 import type { AgqParams } from './quantizers/log2.ts';
 import { paramsFromRange, type UniformParams } from './quantizers/uniform.ts';
@@ -96,10 +96,9 @@ function weightOptions(method: Method): WeightQuantizerOptions {
  * Per-channel weights of every linear and conv. With `hessians` (the gptq method) each linear's
  * codes are re-chosen by GPTQ on its calibration inputs, keeping the per-channel grids.
  */
-function quantizeWeights(model: ModelProto, targets: Target[], bits: number, opts: WeightQuantizerOptions, hessians: Map<string, Float64Array> | null, onDone: () => void): Map<string, PerChannelWeights> {
+function quantizeWeights(model: ModelProto, targets: (LinearTarget | ConvTarget)[], bits: number, opts: WeightQuantizerOptions, hessians: Map<string, Float64Array> | null, onDone: () => void): Map<string, PerChannelWeights> {
   const out = new Map<string, PerChannelWeights>();
   for (const t of targets) {
-    if ((t.kind !== 'linear' && t.kind !== 'conv') || (t.kind === 'linear' && t.halfWeight)) continue;
     const { data, dims } = weightValues(model, t.weight);
     const q = t.kind === 'linear' ? quantizeColumns(data, dims[0]!, dims[1]!, bits, opts) : quantizeRows(data, dims[0]!, bits, opts);
     const h = t.kind === 'linear' ? hessians?.get(t.input.tensor) : undefined;
@@ -164,7 +163,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
     return { path, image: () => decodeImage(path), prompts: fromProject.length ? fromProject : automaticPrompts(img.width, img.height) };
   }));
 
-  const weightTargets = plan.targets.filter((t): t is LinearTarget | ConvTarget => (t.kind === 'linear' && !t.halfWeight) || t.kind === 'conv');
+  const weightTargets = plan.targets.filter((t): t is LinearTarget | ConvTarget => t.kind === 'linear' || t.kind === 'conv');
   const millionWeights = weightTargets.reduce((n, t) => n + weightCount(t.graph === 'encoder' ? encoder : decoder, t.weight), 0) / 1e6;
   const calibrationStart = performance.now();
   const measureImages = Math.min(o.measureImages ?? 4, files.length);
@@ -192,8 +191,8 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
   const wOpts = weightOptions(method);
   const byGraph = (g: GraphKind) => plan.targets.filter((t) => t.graph === g);
   const weights = new Map([
-    ...quantizeWeights(encoder, byGraph('encoder'), o.bits.w, wOpts, method === 'gptq' ? cal.hessians : null, tick),
-    ...quantizeWeights(cal.decoder, byGraph('decoder'), o.bits.w, wOpts, method === 'gptq' ? cal.hessians : null, tick),
+    ...quantizeWeights(encoder, weightTargets.filter((t) => t.graph === 'encoder'), o.bits.w, wOpts, method === 'gptq' ? cal.hessians : null, tick),
+    ...quantizeWeights(cal.decoder, weightTargets.filter((t) => t.graph === 'decoder'), o.bits.w, wOpts, method === 'gptq' ? cal.hessians : null, tick),
   ]);
 
   o.onProgress?.({ phase: 'emit', done: 0, total: 2 });
@@ -209,7 +208,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
   for (const f of [ENCODER_FILE, DECODER_FILE]) {
     for (const [op, n] of Object.entries(await optimizedOpCounts(join(o.outDir, f)))) if (INTEGER_OP_TYPES.has(op)) integerOps[op] = (integerOps[op] ?? 0) + n;
   }
-  const integerNeeded = plan.targets.filter((t) => (t.kind === 'linear' && !t.halfWeight) || t.kind === 'qk' || (t.kind === 'av' && !agq.has(t.probs.id))).length;
+  const integerNeeded = plan.targets.filter((t) => t.kind === 'linear' || t.kind === 'qk' || (t.kind === 'av' && !agq.has(t.probs.id))).length;
 
   const quantInfo: ModelInfo = {
     ...info,

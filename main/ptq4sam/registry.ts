@@ -19,8 +19,9 @@ export const handlers: OpHandler[] = [qkHandler, avHandler, linearHandler, convH
  * fidelity: one per-tensor grid spans output tokens that can be an order of magnitude smaller
  * than a prompt token, and layer 0's self-attention, with no residual, is where what tells the
  * four masks apart lives (README, PTQ4SAM section: sam-tiny mean IoU 0.94 -> 0.98). Their
- * weights are stored as float16 (2.9 M parameters in ViT-B's decoder: +3 MB over int8; int8
- * weights alone, even with float activations, brought sam-tiny back to 0.935). Every product
+ * weights are stored as float16 like every float part (storeFloatPartsAsHalf; 2.9 M parameters
+ * in ViT-B's decoder: +3 MB over int8; int8 weights alone, even with float activations, brought
+ * sam-tiny back to 0.935). Every product
  * over the 4096 image tokens stays quantized, with BIG and AGQ as specified.
  */
 export const DECODER_TOKEN_SIDE = {
@@ -47,7 +48,7 @@ export interface QuantPlan {
 
 export function activationSitesOf(t: Target): ActivationSite[] {
   switch (t.kind) {
-    case 'linear': return t.halfWeight ? [] : [t.input];
+    case 'linear': return [t.input];
     case 'conv': return [];
     case 'qk': return [t.q, t.k];
     case 'av': return [t.probs, t.v];
@@ -71,8 +72,7 @@ export function planGraph(model: ModelProto, graph: GraphKind): Target[] {
 export function planQuantization(encoder: ModelProto, decoder: ModelProto, opts: PlanOptions = {}): QuantPlan {
   const all = [...planGraph(encoder, 'encoder'), ...planGraph(decoder, 'decoder')];
   const floatTarget = (t: Target) => !opts.decoderTokenSide && isDecoderTokenSide(t);
-  // Token-only linears stay float ops with their weights stored as float16.
-  const targets = all.flatMap((t): Target[] => (!floatTarget(t) ? [t] : t.kind === 'linear' ? [{ ...t, halfWeight: true }] : []));
+  const targets = all.filter((t) => !floatTarget(t));
   const keptFloat = [...new Set(all.filter(floatTarget).map((t) => t.module))];
   const byId = new Map<string, ActivationSite>();
   for (const t of targets) for (const a of activationSitesOf(t)) if (!byId.has(a.id)) byId.set(a.id, a);

@@ -99,12 +99,15 @@ describe('w8a8 ptq4sam model', () => {
     const encoder = loadModel(join(fp32, 'encoder.onnx'));
     const decoder = loadModel(join(fp32, 'decoder.onnx'));
     const byDefault = planQuantization(encoder, decoder);
-    const tokenLinears = byDefault.targets.filter((t) => t.kind === 'linear' && t.halfWeight);
-    expect(tokenLinears.length).toBe(byDefault.keptFloat.length - 2); // all but the two self-attention products
+    // the float linears keep their weights, stored as float16 like every float part
+    const floatLinears = byDefault.keptFloat.filter((m) => !m.endsWith('.self_attn'));
+    expect(floatLinears.length).toBe(byDefault.keptFloat.length - 2);
+    const stored = new Map(loadModel(join(q8, 'decoder.onnx')).graph!.initializer!.map((t) => [t.name, t.dataType]));
+    for (const m of floatLinears) expect(stored.get(`ptq4sam/${m}.weight/float16`)).toBe(10); // FLOAT16
     const all = planQuantization(encoder, decoder, { decoderTokenSide: true });
     expect(all.keptFloat).toEqual([]);
-    expect(all.targets.some((t) => t.kind === 'linear' && t.halfWeight)).toBe(false);
-    expect(all.targets.length).toBe(byDefault.targets.length + 4); // QK^T and A.V of both self-attentions
+    // the float linears, and QK^T and A.V of both self-attentions
+    expect(all.targets.length).toBe(byDefault.targets.length + floatLinears.length + 4);
   });
 
   it('runs through the segment command unchanged', () => {

@@ -2,8 +2,7 @@
  * Rewrites a float graph into its quantized form, one handler per target kind, in one pass
  * through a scratch GraphBuilder (see merge.ts):
  * - linear: x -> [Clip] -> QuantizeLinear(uint8) -> MatMulIntegerToFloat with int8 weight codes,
- *   per-output-channel scales and zero points, and the bias (see emitLinear for why explicit);
- *   linears left float (halfWeight): their weight stored as float16, Cast -> the float MatMul.
+ *   per-output-channel scales and zero points, and the bias (see emitLinear for why explicit).
  * - conv: per-channel int8 weight dequantized into the float Conv; the input stays float (see
  *   emitConv).
  * - qk, and av with a uniform softmax quantizer: both operands -> [Clip] -> QuantizeLinear ->
@@ -118,14 +117,6 @@ function biasAddOf(ctx: EmitContext, matmulOutput: string, n: number): { node: I
  */
 function emitLinear(ctx: EmitContext, t: LinearTarget, node: INodeProto, bits: number): void {
   const { b } = ctx;
-  if (t.halfWeight) {
-    const wInit = ctx.inits.get(t.weight);
-    if (!wInit) throw new Error(`no weight ${t.weight}`);
-    ctx.replaced.set(t.weight, undefined);
-    const half = b.init(`${t.weight}/float16`, (wInit.dims ?? []).map(toNumber), float32ToFloat16Bits(tensorToFloat32(wInit)), { float16: true });
-    b.nodes.push({ ...node, input: [t.input.tensor, b.op('Cast', [half], { to: DataType.FLOAT }, { name: `${t.module}/weight/Cast` })] });
-    return;
-  }
   const { codes, scales, zeros, dims } = weightInitializers(ctx, t.weight, bits);
   const x = quantize(ctx, t.input);
   const add = biasAddOf(ctx, node.output![0]!, dims[1]!);
@@ -214,7 +205,7 @@ export function emitQuantizedGraph(model: ModelProto, targets: Target[], p: Emit
   const remove = ctx.remove;
   const integerNodes: string[] = [];
   const handlers: { [K in Target['kind']]: (t: Extract<Target, { kind: K }>) => void } = {
-    linear: (t) => { emitLinear(ctx, t, nodes.get(t.node)!, weightBits); if (!t.halfWeight) integerNodes.push(t.node); },
+    linear: (t) => { emitLinear(ctx, t, nodes.get(t.node)!, weightBits); integerNodes.push(t.node); },
     conv: (t) => emitConv(ctx, t, nodes.get(t.node)!, weightBits),
     qk: (t: QkTarget) => {
       integerMatMul(ctx, t.q, t.k, nodes.get(t.node)!.output![0]!, t.node);

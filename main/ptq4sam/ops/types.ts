@@ -24,8 +24,6 @@ export interface LinearTarget {
   /** initializer name of the [in, out] weight */
   weight: string;
   input: ActivationSite;
-  /** left float, its weight stored as float16 (the decoder's token-only linears, registry.ts) */
-  halfWeight?: boolean;
 }
 
 /** A conv: weight only (its input stays float, see emitConv in emit/quantized-graph.ts). */
