@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { activateTinyModel, buildRenderer, createStudio, FIXTURES, layerPixels, pageXY, screenshot, type Studio } from './harness.ts';
+import { activateTinyModel, buildRenderer, createProject, createStudio, FIXTURES, layerPixels, pageXY, screenshot, type Studio } from './harness.ts';
 
 let studio: Studio;
 let db: Database.Database;
@@ -43,13 +43,7 @@ beforeAll(async () => {
   for (const f of ['landscape.png', 'portrait.png']) copyFileSync(join(FIXTURES, f), join(images, f));
   writeFileSync(join(images, 'broken.png'), Buffer.from('this is not a png at all'));
   await activateTinyModel(pre);
-  projectPath = join(pre.dir, 'labels.ptq4sam');
-  pre.session.allowed.allowFile(projectPath);
-  pre.session.allowed.allowFolder(images);
-  await pre.handlers.projectCreate({ path: projectPath });
-  await pre.handlers.labelCreate({ name: 'cat', hotkey: '1' });
-  await pre.handlers.labelCreate({ name: 'dog', hotkey: '2' });
-  await pre.handlers.imagesAddFolder({ path: images });
+  projectPath = await createProject(pre, 'labels.ptq4sam', images, [{ name: 'cat', hotkey: '1' }, { name: 'dog', hotkey: '2' }]);
   studio = await pre.open();
   db = new Database(projectPath, { readonly: true });
   await studio.page.locator('.image-item').nth(2).waitFor();

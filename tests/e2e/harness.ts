@@ -123,6 +123,20 @@ export async function createStudio(opts: { rendererDir: string; resourcesDir?: s
   return { ...base, open };
 }
 
+/**
+ * A project file `<studio dir>/<name>` with `labels` (in order), then every image of the folder
+ * `images` added, the paths allowed as the user's picks in the dialogs would. Returns its path.
+ */
+export async function createProject(s: { dir: string; handlers: Handlers; session: Session }, name: string, images: string, labels: { name: string; hotkey: string }[] = []): Promise<string> {
+  const projectPath = join(s.dir, name);
+  s.session.allowed.allowFile(projectPath);
+  s.session.allowed.allowFolder(images);
+  await s.handlers.projectCreate({ path: projectPath });
+  for (const l of labels) await s.handlers.labelCreate(l);
+  await s.handlers.imagesAddFolder({ path: images });
+  return projectPath;
+}
+
 /** Imports the sam-tiny checkpoint as a model and makes it active. */
 export async function activateTinyModel(s: { handlers: Handlers; session: Session }): Promise<string> {
   const checkpointPath = join(FIXTURES, 'sam_tiny.pth');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { activateTinyModel, buildRenderer, createStudio, ROOT, screenshot, type Studio } from './harness.ts';
+import { activateTinyModel, buildRenderer, createProject, createStudio, ROOT, screenshot, type Studio } from './harness.ts';
 
 const WIDTH = 8000;
 const HEIGHT = 6000;
@@ -49,12 +49,7 @@ beforeAll(async () => {
   mkdirSync(images);
   await writeLargeImage(join(images, 'large-8000x6000.jpg'));
   await activateTinyModel(pre);
-  projectPath = join(pre.dir, 'large.ptq4sam');
-  pre.session.allowed.allowFile(projectPath);
-  pre.session.allowed.allowFolder(images);
-  await pre.handlers.projectCreate({ path: projectPath });
-  await pre.handlers.labelCreate({ name: 'thing', hotkey: '1' });
-  await pre.handlers.imagesAddFolder({ path: images });
+  projectPath = await createProject(pre, 'large.ptq4sam', images, [{ name: 'thing', hotkey: '1' }]);
   imageId = pre.session.need().listImages({}).items[0]!.id;
   studio = await pre.open();
 });

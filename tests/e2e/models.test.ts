@@ -8,7 +8,7 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildRenderer, createStudio, FIXTURES, ROOT, screenshot, type Studio } from './harness.ts';
+import { buildRenderer, createProject, createStudio, FIXTURES, ROOT, screenshot, type Studio } from './harness.ts';
 
 let studio: Studio;
 let fp32Id: string;
@@ -24,11 +24,7 @@ beforeAll(async () => {
   const images = join(pre.dir, 'images');
   mkdirSync(images);
   for (const f of ['landscape.png', 'portrait.png']) copyFileSync(join(FIXTURES, f), join(images, f));
-  const projectPath = join(pre.dir, 'labels.ptq4sam');
-  pre.session.allowed.allowFile(projectPath);
-  pre.session.allowed.allowFolder(images);
-  await pre.handlers.projectCreate({ path: projectPath });
-  await pre.handlers.imagesAddFolder({ path: images });
+  await createProject(pre, 'labels.ptq4sam', images);
   for (const f of ['sam_tiny.pth', 'config.json']) pre.session.allowed.allowFile(join(FIXTURES, f));
   fp32Id = (await pre.handlers.modelImportCheckpoint({ checkpointPath: join(FIXTURES, 'sam_tiny.pth'), configPath: join(FIXTURES, 'config.json'), name: 'sam-tiny' })).id;
   studio = await pre.open();
