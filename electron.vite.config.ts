@@ -35,7 +35,7 @@ export default defineConfig({
           // the SAM engine's worker thread is its own file next to index.js
           'engine-worker': resolve(root, 'main/sam/engine-worker.ts'),
           // quantization and setup jobs run in a child process of their own
-          'job-process': resolve(root, 'main/api/job-process.ts'),
+          'job-process': resolve(root, 'main/services/job-process.ts'),
         },
       },
     },

@@ -7,12 +7,12 @@
 import { IMAGE_STATUSES } from '../project/types.ts';
 import { maskFromPolygons, paintBrushStroke } from '../masks/index.ts';
 import type { Api, SamPrompt } from '../../preload/api.ts';
-import type { ApiContext } from './context.ts';
-import { exportFormats, runExport, EXPORT_FORMAT_IDS } from './export.ts';
-import { annotationView, maskFromRle, rleFromMask, uncropMask } from './masks.ts';
-import { ModelService, QUANT_BITS } from './models.ts';
-import { Session } from './session.ts';
-import { SetupService } from './setup.ts';
+import type { ApiContext } from '../services/context.ts';
+import { exportFormats, runExport, EXPORT_FORMAT_IDS } from '../services/export.ts';
+import { annotationView, maskFromRle, rleFromMask, uncropMask } from '../services/masks.ts';
+import { ModelService, QUANT_BITS } from '../services/models.ts';
+import { Session } from '../services/session.ts';
+import { SetupService } from '../services/setup.ts';
 import * as v from './validate.ts';
 
 type Result<K extends keyof Api> = Awaited<ReturnType<Api[K]>>;

@@ -1,6 +1,6 @@
 /** The `studio-image:` protocol: only the open project's images, by id (main/api/images.ts decides). */
 import { protocol } from 'electron';
-import type { Session } from '../api/session.ts';
+import type { Session } from '../services/session.ts';
 
 export const IMAGE_SCHEME = 'studio-image';
 

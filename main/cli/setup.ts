@@ -5,9 +5,9 @@
  */
 import { resolve } from 'node:path';
 import { CliError, integerOption, optional, parseArgs, required, type CommandGroup } from './args.ts';
-import { findModel, loadCatalog } from '../sam/catalog.ts';
-import { appCacheDir } from '../sam/download/index.ts';
-import { checkSetupOut, runSetup, type SetupBits, type SetupProgress } from '../sam/setup.ts';
+import { findModel, loadCatalog } from '../setup/catalog.ts';
+import { appCacheDir } from '../setup/download/index.ts';
+import { checkSetupOut, runSetup, type SetupBits, type SetupProgress } from '../setup/pipeline.ts';
 
 const bitChoices: SetupBits[] = ['w8a8', 'w6a6', 'w4a4'];
 const usage = 'usage: setup --model <catalog id> [--catalog <url|file>] [--bits w8a8|w6a6|w4a4] [--calib <dir>] [--file <local copy>] [--cache-dir <dir>] [--stall-timeout <s>] --out <modelDir>';

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findModel, loadCatalog, parseCatalog } from '../../main/sam/catalog.ts';
+import { findModel, loadCatalog, parseCatalog } from '../../main/setup/catalog.ts';
 import { startServer, type TestServer } from './fixture-server.ts';
 
 const tinyConfig = JSON.parse(readFileSync(new URL('../fixtures/sam-tiny/config.json', import.meta.url), 'utf8'));

@@ -1,7 +1,7 @@
 /** Spawns tests/download/run-download.ts with a shell prelude (e.g. `ulimit -f`) and extra env. */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { DownloadRequest } from '../../main/sam/download/index.ts';
+import type { DownloadRequest } from '../../main/setup/download/index.ts';
 
 const runner = fileURLToPath(new URL('./run-download.ts', import.meta.url));
 

@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { downloadFile, DownloadError, type DownloadProgress, type DownloadRequest } from '../../main/sam/download/index.ts';
-import { partialPaths, writeSidecar } from '../../main/sam/download/partial.ts';
+import { downloadFile, DownloadError, type DownloadProgress, type DownloadRequest } from '../../main/setup/download/index.ts';
+import { partialPaths, writeSidecar } from '../../main/setup/download/partial.ts';
 import { redirect, serveBytes, stall, startServer, type TestServer } from './fixture-server.ts';
 
 const checkpoint = readFileSync(new URL('../fixtures/sam-tiny/sam_tiny.pth', import.meta.url));

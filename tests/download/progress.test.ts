@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeProgress, ProgressMeter, type DownloadProgress } from '../../main/sam/download/progress.ts';
+import { describeProgress, ProgressMeter, type DownloadProgress } from '../../main/setup/download/progress.ts';
 
 function meterWithClock() {
   let nowMs = 0;

@@ -6,8 +6,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { downloadFile } from '../../main/sam/download/index.ts';
-import { proxyFor } from '../../main/sam/download/proxy.ts';
+import { downloadFile } from '../../main/setup/download/index.ts';
+import { proxyFor } from '../../main/setup/download/proxy.ts';
 import { downloadInChild } from './child.ts';
 import { serveBytes, startServer, type TestServer } from './fixture-server.ts';
 

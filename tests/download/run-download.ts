@@ -3,7 +3,7 @@
  * limit, extra CA certificates). argv[2] is the DownloadRequest as JSON; prints the result or
  * the error as one JSON line.
  */
-import { downloadFile, DownloadError, type DownloadRequest } from '../../main/sam/download/index.ts';
+import { downloadFile, DownloadError, type DownloadRequest } from '../../main/setup/download/index.ts';
 
 const request = JSON.parse(process.argv[2]!) as DownloadRequest;
 downloadFile({ ...request, env: process.env }).then(

@@ -11,8 +11,8 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { build } from 'vite';
 import { rendererConfig } from '../../electron.vite.config.ts';
 import { createHandlers, type Handlers } from '../../main/api/handlers.ts';
-import type { Dialogs } from '../../main/api/context.ts';
-import type { Session } from '../../main/api/session.ts';
+import type { Dialogs } from '../../main/services/context.ts';
+import type { Session } from '../../main/services/session.ts';
 import { createEngine, type Engine } from '../../main/sam/engine.ts';
 import { API_METHODS, type ApiEvent } from '../../preload/api.ts';
 

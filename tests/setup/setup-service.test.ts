@@ -3,9 +3,9 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { findModel, loadCatalog } from '../../main/sam/catalog.ts';
+import { findModel, loadCatalog } from '../../main/setup/catalog.ts';
 import { createProject } from '../../main/project/index.ts';
-import { bundledSamplesDir as samplesDir, fp32DirFor, runSetup, SetupError, type SetupOptions, type SetupProgress } from '../../main/sam/setup.ts';
+import { bundledSamplesDir as samplesDir, fp32DirFor, runSetup, SetupError, type SetupOptions, type SetupProgress } from '../../main/setup/pipeline.ts';
 import { serveBytes, startServer, type TestServer } from '../download/fixture-server.ts';
 import { tinyCheckpoint, writeTinyCatalog } from './helpers.ts';
 

@@ -22,7 +22,7 @@ import type { CatalogModel } from './catalog.ts';
 import { describeProgress, downloadFile, downloadsDir, type DownloadProgress } from './download/index.ts';
 import { errnoCode } from './download/errors.ts';
 import { hashFile } from './download/hash.ts';
-import { importModel, isModelDir } from './model-dir.ts';
+import { importModel, isModelDir } from '../sam/model-dir.ts';
 import { BIT_SETTINGS, evaluate, listImages, quantizeModelDir, type EvalResult, type QuantReport } from '../ptq4sam/index.ts';
 import { formatDuration } from '../ptq4sam/estimate.ts';
 import { IMAGE_EXTENSIONS } from '../ptq4sam/eval.ts';

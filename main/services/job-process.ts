@@ -4,7 +4,7 @@
  * the job's signal (the parent kills the process if the job does not stop soon after).
  */
 import { quantizeModelDir } from '../ptq4sam/index.ts';
-import { runSetup, SetupError } from '../sam/setup.ts';
+import { runSetup, SetupError } from '../setup/pipeline.ts';
 import type { JobMessage, JobRequest } from './jobs.ts';
 
 const abort = new AbortController();

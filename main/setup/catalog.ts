@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { parseConfig, type SamConfig } from './builders/config.ts';
+import { parseConfig, type SamConfig } from '../sam/builders/config.ts';
 import { hexLength, type ExpectedHash, type HashAlgorithm } from './download/hash.ts';
 import { openGet } from './download/http.ts';
 import { defaultStallTimeoutMs } from './download/index.ts';

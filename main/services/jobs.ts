@@ -12,7 +12,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Progress, QuantizeOptions, QuantReport } from '../ptq4sam/index.ts';
-import { SetupError, type SetupOptions, type SetupProgress, type SetupResult, type SetupStep } from '../sam/setup.ts';
+import { SetupError, type SetupOptions, type SetupProgress, type SetupResult, type SetupStep } from '../setup/pipeline.ts';
 
 /** What crosses into the job: the options without their callbacks. */
 export type JobRequest =

@@ -9,9 +9,9 @@
  */
 import { cpSync, existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { findModel, loadCatalog, type CatalogModel } from '../sam/catalog.ts';
+import { findModel, loadCatalog, type CatalogModel } from '../setup/catalog.ts';
 import { isModelDir, readModelInfo } from '../sam/model-dir.ts';
-import { fp32DirFor, SETUP_STEPS, SetupError, type SetupProgress } from '../sam/setup.ts';
+import { fp32DirFor, SETUP_STEPS, SetupError, type SetupProgress } from '../setup/pipeline.ts';
 import { setupInProcess } from './jobs.ts';
 import type { CatalogEntry, SetupChoice, SetupDownload, SetupState, SetupStep } from '../../preload/api.ts';
 import type { ModelService } from './models.ts';
