@@ -17,7 +17,8 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { evaluate, listImages } from '../main/ptq4sam/eval.ts';
+import { evaluate } from '../main/ptq4sam/eval.ts';
+import { listImageFiles } from '../main/base/index.ts';
 import { quantizeModelDir, type SoftmaxChoice } from '../main/ptq4sam/pipeline.ts';
 import type { Method } from '../main/ptq4sam/calibrators/index.ts';
 import { decodeImage } from '../main/sam/image/index.ts';
@@ -52,7 +53,7 @@ function calibFolder(root: string): string {
 function timingCalibFolder(root: string, count: number): string {
   const dir = join(root, 'calib-vit-b');
   mkdirSync(dir);
-  const sources = [...listImages(join(REPO, 'resources/samples')), ...['landscape.png', 'portrait.png', 'large.png'].map((f) => join(FIXTURES, f))];
+  const sources = [...listImageFiles(join(REPO, 'resources/samples')), ...['landscape.png', 'portrait.png', 'large.png'].map((f) => join(FIXTURES, f))];
   for (let i = 0; i < count; i++) {
     const src = sources[i % sources.length]!;
     copyFileSync(src, join(dir, `${String(i).padStart(3, '0')}-${basename(src)}`));
@@ -105,7 +106,7 @@ async function vitB(root: string, calib: string, calibCount: number, runs: numbe
   // The unavoidable part: fp32 forward passes (encoder + decoder prompts) over the same images.
   const l = await loadSam(fp32);
   const t0 = performance.now();
-  for (const f of listImages(calib).slice(0, calibCount)) {
+  for (const f of listImageFiles(calib).slice(0, calibCount)) {
     const img = await decodeImage(f);
     const e = Float32Array.from(await runEncoder(l, img));
     await runDecoder(l, e, { points: [{ x: img.width / 2, y: img.height / 2, label: 1 }] }, img.width, img.height);
@@ -143,7 +144,7 @@ async function fidelityTable(root: string, calib: string): Promise<void> {
   const fp32 = join(root, 'tiny');
   mkdirSync(fp32);
   await importCheckpoint(join(FIXTURES, 'sam_tiny.pth'), fp32, { configPath: join(FIXTURES, 'config.json') });
-  const images = listImages(calib);
+  const images = listImageFiles(calib);
   process.stdout.write('\nsam-tiny fidelity against fp32 (mean / min mask IoU over 12 prompts)\n\n| method | w8a8 | w6a6 | w4a4 |\n|---|---|---|---|\n');
   for (const v of VARIANTS) {
     const cells: string[] = [];

@@ -17,6 +17,7 @@ import { exportDataset, importDataset } from '../project/dataset.ts';
 import { createProject, openProject, type Project } from '../project/index.ts';
 import { all, CliError, type CommandGroup, optional, parseArgs, required } from './args.ts';
 import { withAtomicOutDir } from './output.ts';
+import { stderrProgress } from './progress.ts';
 
 function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -42,20 +43,10 @@ function noExtra(positional: string[], count: number, verb: string): void {
   if (positional.length > count) throw new CliError(`project ${verb}: unexpected argument "${positional[count]}"`);
 }
 
-/** Progress on stderr: rewritten in place on a terminal, else a line every 10 %. */
+/** `<what> <done>/<total>` lines on stderr (the command line's one printer). */
 function progressPrinter(what: string): (done: number, total: number) => void {
-  let lastTenth = -1;
-  return (done, total) => {
-    if (process.stderr.isTTY) {
-      process.stderr.write(`\r${what} ${done}/${total}${done === total ? '\n' : ''}`);
-      return;
-    }
-    const tenth = total === 0 ? 10 : Math.floor((done * 10) / total);
-    if (tenth !== lastTenth) {
-      lastTenth = tenth;
-      process.stderr.write(`${what} ${done}/${total}\n`);
-    }
-  };
+  const print = stderrProgress();
+  return (done, total) => print({ stage: what, fraction: total === 0 ? 1 : done / total, text: `${what} ${done}/${total}` });
 }
 
 const verbs: Record<string, (argv: string[]) => Promise<number | void>> = {

@@ -2,12 +2,13 @@
  * `quantize` and `eval`: PTQ4SAM quantization of a model directory, and fidelity/speed of one
  * model directory against another (docs: README, PTQ4SAM section).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { CliError, integerOption, optional, parseArgs, required, type CommandGroup } from './args.ts';
 import { withAtomicOutDir } from './output.ts';
-import { stderrProgress } from './progress.ts';
+import { stageProgress } from './progress.ts';
 import { METHODS, type Method } from '../ptq4sam/calibrators/index.ts';
-import { evaluate, listImages } from '../ptq4sam/eval.ts';
+import { evaluate } from '../ptq4sam/eval.ts';
+import { listImageFiles, writeFileAtomic } from '../base/index.ts';
 import { BIT_SETTINGS, DEFAULT_CALIB_COUNT, quantizeModelDir } from '../ptq4sam/pipeline.ts';
 import type { Prompt } from '../ptq4sam/prompts.ts';
 
@@ -24,8 +25,8 @@ export const quantizeCommand: CommandGroup = async (argv) => {
   const calibCount = integerOption(args, 'calib-count', 1, 10_000) ?? DEFAULT_CALIB_COUNT;
   const projectDb = optional(args, 'project');
   if (!existsSync(modelDir)) throw new CliError(`${modelDir}: model directory not found`);
-  listImages(calibDir); // fail before creating anything
-  const progress = stderrProgress();
+  listImageFiles(calibDir); // fail before creating anything
+  const progress = stageProgress();
   const report = await withAtomicOutDir(out, (tmp) => quantizeModelDir({
     modelDir, calibDir, outDir: tmp, bits, method, calibCount,
     big: !args.switches.has('no-big'), agq: !args.switches.has('no-agq'), decoderTokenSide: args.switches.has('quantize-token-side'),
@@ -57,14 +58,11 @@ export const evalCommand: CommandGroup = async (argv) => {
   const args = parseArgs(argv, ['model', 'reference', 'images', 'out', 'prompts']);
   const model = required(args, 'model');
   const reference = required(args, 'reference');
-  const images = listImages(required(args, 'images'));
+  const images = listImageFiles(required(args, 'images'));
   const out = required(args, 'out');
   const promptsPath = optional(args, 'prompts');
   const prompts = promptsPath ? readPrompts(promptsPath) : undefined;
   const result = await evaluate(model, reference, images, prompts ? { prompts } : {});
-  const tmp = `${out}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(result, null, 2)}\n`);
-  const { renameSync } = await import('node:fs');
-  renameSync(tmp, out);
+  writeFileAtomic(out, `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 };

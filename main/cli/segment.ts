@@ -5,7 +5,8 @@ import sharp from 'sharp';
 import { all, CliError, numberList, optional, parseArgs, required, type CommandGroup } from './args.ts';
 import { withAtomicOutDir } from './output.ts';
 import { createEngine, type Engine } from '../sam/engine.ts';
-import { readNpy, writeNpy } from '../sam/npy.ts';
+import { encodeNpy, readNpy, writeNpy } from '../sam/npy.ts';
+import { writeFileAtomic } from '../base/index.ts';
 import type { PointPrompt, SegmentPrompt } from '../sam/engine-api.ts';
 
 /** A worker-thread engine for one command (threads from PTQ4SAM_THREADS, default: onnxruntime's). */
@@ -31,10 +32,7 @@ export const embedCommand: CommandGroup = async (argv) => {
   await withEngine(async (engine) => {
     const model = await engine.loadModel(required(args, 'model'));
     const { embedding } = await engine.encodeWithEmbedding(model, image);
-    const tmp = `${out}.tmp-${process.pid}`;
-    writeNpy(tmp, 'float32', [1, 256, 64, 64], embedding);
-    const { renameSync } = await import('node:fs');
-    renameSync(tmp, out);
+    writeFileAtomic(out, encodeNpy('float32', [1, 256, 64, 64], embedding));
   });
 };
 

@@ -4,6 +4,7 @@
  * model's report.json. Run again with the same arguments after an interruption to resume.
  */
 import { resolve } from 'node:path';
+import { stderrProgress } from './progress.ts';
 import { CliError, integerOption, optional, parseArgs, required, type CommandGroup } from './args.ts';
 import { findModel, loadCatalog } from '../setup/catalog.ts';
 import { appCacheDir } from '../setup/download/index.ts';
@@ -12,15 +13,13 @@ import { checkSetupOut, runSetup, type SetupBits, type SetupProgress } from '../
 const bitChoices: SetupBits[] = ['w8a8', 'w6a6', 'w4a4'];
 const usage = 'usage: setup --model <catalog id> [--catalog <url|file>] [--bits w8a8|w6a6|w4a4] [--calib <dir>] [--file <local copy>] [--cache-dir <dir>] [--stall-timeout <s>] --out <modelDir>';
 
-/** One stderr line per step change and per 10% within a step. */
+/** One stderr line per step change and per 10% within a step (and per download phase and calibration image). */
 function stderrSetupProgress(): (p: SetupProgress) => void {
-  let last = '';
-  return (p) => {
-    const key = `${p.step}:${p.download?.phase ?? ''}:${Math.floor(p.fraction * 10)}:${p.message.startsWith('calibrating') ? p.message : ''}`;
-    if (key === last && !p.skipped) return;
-    last = key;
-    process.stderr.write(`${p.step}: ${p.message}\n`);
-  };
+  const print = stderrProgress();
+  return (p) => print({
+    stage: p.step, fraction: p.fraction, text: `${p.step}: ${p.message}`,
+    key: `${p.download?.phase ?? ''}:${p.message.startsWith('calibrating') ? p.message : ''}`, force: p.skipped === true,
+  });
 }
 
 export const setupCommand: CommandGroup = async (argv) => {

@@ -35,6 +35,11 @@ function externalEntry(t: ITensorProto, key: string): string | undefined {
  * Loads a model file. External data is read into each tensor's raw_data unless
  * `loadExternalData` is false (enough to inspect a signature without reading gigabytes).
  */
+/** Whether any initializer of the main graph keeps its bytes in an external-data file. */
+export function usesExternalData(model: ModelProto): boolean {
+  return (model.graph?.initializer ?? []).some((t) => t.dataLocation === DataLocation.EXTERNAL);
+}
+
 export function loadModel(path: string, opts: { loadExternalData?: boolean } = {}): ModelProto {
   if (!existsSync(path)) throw new Error(`${path}: file not found`);
   const model = decodeModel(readFileSync(path), path);

@@ -4,27 +4,10 @@
  * Frobenius error of the embeddings, and median encoder / decoder latency of both, measured
  * alternately in the same run.
  */
-import { readdirSync, statSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { basename } from 'node:path';
 import { loadSam, runDecoder, runEncoder, type LoadedSam } from '../sam/inference.ts';
 import { decodeImage, type RgbImage } from '../sam/image/index.ts';
 import { automaticPrompts, toSegmentPrompt, type Prompt } from './prompts.ts';
-
-export const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.bmp', '.webp', '.tif', '.tiff']);
-
-/** Image files of a folder, sorted by name; errors name the folder. */
-export function listImages(dir: string): string[] {
-  let names: string[];
-  try {
-    if (!statSync(dir).isDirectory()) throw new Error('not a directory');
-    names = readdirSync(dir);
-  } catch (err) {
-    throw new Error(`${dir}: cannot read image folder (${(err as Error).message})`);
-  }
-  const files = names.filter((n) => IMAGE_EXTENSIONS.has(extname(n).toLowerCase())).sort().map((n) => join(dir, n));
-  if (files.length === 0) throw new Error(`${dir}: no images (expected ${[...IMAGE_EXTENSIONS].join(', ')} files)`);
-  return files;
-}
 
 export interface EvalResult {
   prompts: number;

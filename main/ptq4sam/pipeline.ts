@@ -4,7 +4,7 @@
  * fidelity against the float model in the same run, and write a model directory with its report.
  */
 import * as ort from 'onnxruntime-node';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { countOps, graphInputs, graphOutputs, loadModel, saveModel, toNumber, type ModelProto } from '../onnx/index.ts';
@@ -13,7 +13,8 @@ import { computeModelId, DECODER_FILE, ENCODER_FILE, readModelInfo, writeModelIn
 import { calibrate, type BigModuleResult, type Progress } from './calibrate.ts';
 import { isPtq4samFamily, type Method } from './calibrators/index.ts';
 import { emitQuantizedGraph, weightValues, type EmitParams } from './emit/quantized-graph.ts';
-import { evaluate, listImages, type EvalResult } from './eval.ts';
+import { evaluate, type EvalResult } from './eval.ts';
+import { dirBytes, listImageFiles } from '../base/index.ts';
 import type { ConvTarget, GraphKind, LinearTarget } from './ops/types.ts';
 import { automaticPrompts, boxesFor, projectBoxes, type Prompt } from './prompts.ts';
 import type { AgqParams } from './quantizers/log2.ts';
@@ -126,14 +127,6 @@ async function optimizedOpCounts(bytesPath: string): Promise<Record<string, numb
   }
 }
 
-function dirBytes(dir: string, files: string[]): number {
-  let total = 0;
-  for (const f of files) {
-    try { total += statSync(join(dir, f)).size; } catch { /* no external data file */ }
-  }
-  return total;
-}
-
 const MODEL_FILES = [ENCODER_FILE, `${ENCODER_FILE}.data`, DECODER_FILE, `${DECODER_FILE}.data`];
 
 export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport> {
@@ -155,7 +148,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
     throw new Error(`${o.modelDir}: no quantizable SAM layers found (expected image_encoder.blocks.* and mask_decoder.transformer.* linears)`);
   }
 
-  const files = listImages(o.calibDir).slice(0, o.calibCount ?? DEFAULT_CALIB_COUNT);
+  const files = listImageFiles(o.calibDir).slice(0, o.calibCount ?? DEFAULT_CALIB_COUNT);
   const boxes = o.projectDb ? projectBoxes(o.projectDb) : new Map<string, Prompt[]>();
   const images = await Promise.all(files.map(async (path) => {
     const img = await decodeImage(path);

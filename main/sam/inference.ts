@@ -5,13 +5,13 @@
  * thread.
  */
 import * as ort from 'onnxruntime-node';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DECODER_FILE, ENCODER_FILE, readModelInfo, type ModelInfo } from './model-dir.ts';
 import { resizeBilinearPil, resizedSize, samEncoderInput, type RgbImage } from './image/index.ts';
 import { EMBEDDING_SHAPE, type PredictResult, type SegmentPrompt, type SegmentResult } from './engine-api.ts';
 import { maskCropFromLowRes } from './postprocess.ts';
-import { loadModel } from '../onnx/model-io.ts';
-import { encodeModel } from '../onnx/model-io.ts';
+import { decodeModel, encodeModel, loadModel, usesExternalData } from '../onnx/model-io.ts';
 import type { ModelProto } from '../onnx/proto.ts';
 
 export const LOW_RES = 256;
@@ -78,11 +78,20 @@ export async function loadSam(dir: string, settings: SessionSettings = {}): Prom
   const info = readModelInfo(dir);
   const warnings: string[] = [];
   let provider = settings.executionProvider ?? 'cpu';
-  const decoderModel = loadModel(join(dir, DECODER_FILE));
+  // The decoder file is read once: its bytes make the full session and, parsed, the pruned one.
+  // Decoders are small (~16 MB for ViT-H) and never use external data; one that did is read
+  // with its data inlined.
+  const decoderPath = join(dir, DECODER_FILE);
+  let decoderBytes: Uint8Array = readFileSync(decoderPath);
+  let decoderModel = decodeModel(decoderBytes, decoderPath);
+  if (usesExternalData(decoderModel)) {
+    decoderModel = loadModel(decoderPath);
+    decoderBytes = encodeModel(decoderModel);
+  }
   const coreBytes = encodeModel(pruneToOutputs(decoderModel, ['iou_predictions', 'low_res_masks']));
   const open = async (p: ExecutionProviderName) => {
     const encoder = await createSession(join(dir, ENCODER_FILE), settings, p, true);
-    const decoder = await createSession(join(dir, DECODER_FILE), settings, p);
+    const decoder = await createSession(decoderBytes, settings, p);
     const decoderCore = await createSession(coreBytes, settings, p);
     return { encoder, decoder, decoderCore };
   };

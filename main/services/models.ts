@@ -3,8 +3,9 @@
  * importing a checkpoint or an ONNX pair, choosing the active model, quantization jobs with
  * progress and cancel, and their reports.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { dirBytes } from '../base/index.ts';
 import { BIT_SETTINGS, DEFAULT_CALIB_COUNT } from '../ptq4sam/index.ts';
 import type { Project } from '../project/index.ts';
 import { quantizeInProcess } from './jobs.ts';
@@ -32,10 +33,6 @@ function linkCalibrationImages(project: Project, dir: string, count: number): nu
     used.add(name);
   }
   return used.size;
-}
-
-function dirBytes(dir: string): number {
-  return readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
 }
 
 export class ModelService {

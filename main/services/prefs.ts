@@ -1,8 +1,9 @@
 /** App-wide preferences (not per project): a small JSON file written atomically. */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 import type { SetupChoice } from '../../preload/api.ts';
+import { writeFileAtomic } from '../base/index.ts';
 
 export type PrefValue = string | number | boolean;
 
@@ -36,8 +37,6 @@ export class PrefsFile {
   update(change: (p: AppPrefs) => void): void {
     change(this.#prefs);
     mkdirSync(dirname(this.path), { recursive: true });
-    const tmp = `${this.path}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.#prefs, null, 1));
-    renameSync(tmp, this.path);
+    writeFileAtomic(this.path, JSON.stringify(this.#prefs, null, 1));
   }
 }

@@ -7,7 +7,7 @@
  * Calibration uses the open project's images, or the bundled samples when only the sample
  * project is open.
  */
-import { cpSync, existsSync, renameSync, rmSync } from 'node:fs';
+import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { findModel, loadCatalog, type CatalogModel } from '../setup/catalog.ts';
 import { isModelDir, readModelInfo } from '../sam/model-dir.ts';
@@ -16,6 +16,7 @@ import { setupInProcess } from './jobs.ts';
 import type { CatalogEntry, SetupChoice, SetupDownload, SetupState, SetupStep } from '../../preload/api.ts';
 import type { ModelService } from './models.ts';
 import type { Session } from './session.ts';
+import { withAtomicDir } from '../base/index.ts';
 
 function downloadOf(p: SetupProgress): SetupDownload | null {
   const d = p.download;
@@ -117,11 +118,7 @@ export class SetupService {
 
   /** the built fp32 model, copied from the cache into the models folder and made active */
   async #installFp32(model: CatalogModel, outDir: string): Promise<string> {
-    const tmp = `${outDir}.tmp-${process.pid}`;
-    rmSync(tmp, { recursive: true, force: true });
-    cpSync(fp32DirFor(this.#cacheDir, model), tmp, { recursive: true });
-    if (existsSync(outDir)) rmSync(outDir, { recursive: true, force: true });
-    renameSync(tmp, outDir);
+    await withAtomicDir(outDir, async (tmp) => cpSync(fp32DirFor(this.#cacheDir, model), tmp, { recursive: true }), { replace: true });
     for (const step of ['quantize', 'eval'] as const) this.#progress({ step, fraction: 1, message: 'skipped: full precision chosen', skipped: true });
     return this.#activate(outDir);
   }

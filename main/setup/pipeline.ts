@@ -14,18 +14,17 @@
  * The downloaded checkpoint is deleted once the fp32 model is built (it is as large as the model).
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import type { CatalogModel } from './catalog.ts';
 import { describeProgress, downloadFile, downloadsDir, type DownloadProgress } from './download/index.ts';
-import { errnoCode } from './download/errors.ts';
 import { hashFile } from './download/hash.ts';
 import { importModel, isModelDir } from '../sam/model-dir.ts';
-import { BIT_SETTINGS, evaluate, listImages, quantizeModelDir, type EvalResult, type QuantReport } from '../ptq4sam/index.ts';
+import { BIT_SETTINGS, evaluate, quantizeModelDir, type EvalResult, type QuantReport } from '../ptq4sam/index.ts';
 import { formatDuration } from '../ptq4sam/estimate.ts';
-import { IMAGE_EXTENSIONS } from '../ptq4sam/eval.ts';
+import { projectImagePaths } from '../project/index.ts';
+import { isImageFile, listImageFiles, moveDir, withAtomicDir, writeFileAtomic } from '../base/index.ts';
 
 export type SetupStep = 'download' | 'build' | 'quantize' | 'eval' | 'activate';
 export const SETUP_STEPS: readonly SetupStep[] = ['download', 'build', 'quantize', 'eval', 'activate'];
@@ -127,43 +126,15 @@ function throwIfCancelled(signal: AbortSignal | undefined, step: SetupStep): voi
   if (signal?.aborted) throw new SetupError(step, `setup cancelled during ${step}`);
 }
 
-/** Moves a directory into place, copying when it crosses file systems. */
-function moveDir(from: string, to: string): void {
-  mkdirSync(dirname(to), { recursive: true });
-  if (existsSync(to)) rmdirSync(to); // checked empty
-  try {
-    renameSync(from, to);
-  } catch (err) {
-    if (errnoCode(err) !== 'EXDEV') throw err;
-    const tmp = join(dirname(to), `.${basename(to)}.tmp-${process.pid}`);
-    try {
-      cpSync(from, tmp, { recursive: true });
-      renameSync(tmp, to);
-    } catch (copyErr) {
-      rmSync(tmp, { recursive: true, force: true });
-      throw copyErr;
-    }
-    rmSync(from, { recursive: true, force: true });
-  }
-}
-
 /** Links the first images of a project into `dir` (names kept: the quantizer matches boxes by name). */
 function linkProjectImages(projectDb: string, dir: string): void {
-  let paths: string[];
-  const db = new Database(projectDb, { readonly: true, fileMustExist: true });
-  try {
-    paths = (db.prepare('SELECT path FROM images ORDER BY id').all() as { path: string }[]).map((r) => resolve(dirname(projectDb), r.path));
-  } catch (err) {
-    throw new Error(`${projectDb}: cannot list the project's images (${(err as Error).message})`);
-  } finally {
-    db.close();
-  }
+  const paths = projectImagePaths(projectDb);
   mkdirSync(dir, { recursive: true });
   const used = new Set<string>();
   for (const path of paths) {
     if (used.size >= projectCalibImages) break;
     const name = basename(path);
-    if (used.has(name) || !IMAGE_EXTENSIONS.has(extname(name).toLowerCase()) || !existsSync(path)) continue;
+    if (used.has(name) || !isImageFile(name) || !existsSync(path)) continue;
     try {
       symlinkSync(path, join(dir, name));
     } catch {
@@ -222,9 +193,7 @@ class SetupRun {
   markDone(step: SetupStep): void {
     if (!this.state.done.includes(step)) this.state.done.push(step);
     mkdirSync(this.staging, { recursive: true });
-    const tmp = `${this.statePath}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(this.state, null, 1)}\n`);
-    renameSync(tmp, this.statePath);
+    writeFileAtomic(this.statePath, `${JSON.stringify(this.state, null, 1)}\n`);
   }
 
   progress(p: SetupProgress): void {
@@ -295,28 +264,20 @@ async function stepBuild(run: SetupRun, o: SetupOptions): Promise<void> {
     run.markDone('build');
     return run.skip('build', `${run.fp32Dir} is already built`);
   }
-  const tmp = `${run.fp32Dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
   let configPath: string | undefined;
   if (o.model.config) {
     configPath = join(run.staging, 'config.json');
     mkdirSync(run.staging, { recursive: true });
     writeFileSync(configPath, `${JSON.stringify(o.model.config, null, 1)}\n`);
   }
-  try {
-    await importModel(run.importSource(), tmp, {
-      ...(configPath ? { configPath } : {}),
-      licence: o.model.licence,
-      name: o.model.name,
-      signal: o.signal,
-      onProgress: (stage, done, total) => run.progress({ step: 'build', fraction: total > 0 ? done / total : 0, message: `${stage} ${total > 0 ? Math.floor((100 * done) / total) : 0}%` }),
-    });
-    renameSync(tmp, run.fp32Dir);
-  } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw err;
-  }
+  // a partial folder of an earlier, interrupted build is replaced
+  await withAtomicDir(run.fp32Dir, (tmp) => importModel(run.importSource(), tmp, {
+    ...(configPath ? { configPath } : {}),
+    licence: o.model.licence,
+    name: o.model.name,
+    signal: o.signal,
+    onProgress: (stage, done, total) => run.progress({ step: 'build', fraction: total > 0 ? done / total : 0, message: `${stage} ${total > 0 ? Math.floor((100 * done) / total) : 0}%` }),
+  }), { replace: true });
   // the downloaded checkpoint is as large as the model built from it (a user's own file stays)
   rmSync(run.downloadDir, { recursive: true, force: true });
   run.markDone('build');
@@ -325,7 +286,7 @@ async function stepBuild(run: SetupRun, o: SetupOptions): Promise<void> {
 /** The calibration images: the user's folder, else an open project's images, else the samples. */
 function calibrationDir(run: SetupRun, o: SetupOptions): { dir: string; from: 'user' | 'project' | 'samples' } {
   if (o.calibDir) {
-    listImages(o.calibDir);
+    listImageFiles(o.calibDir);
     return { dir: o.calibDir, from: 'user' };
   }
   if (o.projectDb) {
@@ -363,7 +324,7 @@ async function stepEval(run: SetupRun, o: SetupOptions): Promise<EvalResult> {
     return JSON.parse(readFileSync(evalPath, 'utf8')) as EvalResult;
   }
   // the samples are images the quantizer did not calibrate on when the user gave their own
-  const images = listImages(o.samplesDir ?? bundledSamplesDir).slice(0, evalImages);
+  const images = listImageFiles(o.samplesDir ?? bundledSamplesDir).slice(0, evalImages);
   run.progress({ step: 'eval', fraction: 0, message: `comparing with fp32 on ${images.length} images` });
   const result = await evaluate(run.quantDir, run.fp32Dir, images);
   writeFileSync(evalPath, `${JSON.stringify(result, null, 2)}\n`);

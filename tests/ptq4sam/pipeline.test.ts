@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeModel, GraphBuilder, loadModel } from '../../main/onnx/index.ts';
 import { foldedInitializers } from '../../main/ptq4sam/big.ts';
 import { mergeBuilder } from '../../main/ptq4sam/emit/merge.ts';
-import { evaluate, listImages } from '../../main/ptq4sam/eval.ts';
+import { evaluate } from '../../main/ptq4sam/eval.ts';
+import { listImageFiles } from '../../main/base/index.ts';
 import { quantizeModelDir } from '../../main/ptq4sam/pipeline.ts';
 import { planQuantization } from '../../main/ptq4sam/registry.ts';
 import type { QuantReport } from '../../main/ptq4sam/report.ts';
@@ -86,7 +87,7 @@ describe('w8a8 ptq4sam model', () => {
   });
 
   it('agrees with fp32 masks at mean IoU >= 0.95 on the fixture images', async () => {
-    const r = await evaluate(q8, fp32, listImages(calib));
+    const r = await evaluate(q8, fp32, listImageFiles(calib));
     expect(r.prompts).toBe(12);
     expect(r.mean_iou).toBeGreaterThanOrEqual(0.95);
   });
