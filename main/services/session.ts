@@ -1,4 +1,10 @@
 /**
+ * main/services: the stateful services that the API handler table (main/api) and the app shell
+ * share — this session (open project, allowed paths, preferences), the SAM service with its
+ * queue (sam.ts), models (models.ts), first-run setup (setup.ts), the job child process
+ * (jobs.ts, job-process.ts), the image server and the report reader. Plain Node (no electron);
+ * tests in tests/app/ and tests/e2e/.
+ *
  * The main process's state behind the API: the open project, the paths the user chose, the
  * app preferences, the SAM service and the image server. One per window.
  */

@@ -1,4 +1,9 @@
 /**
+ * main/setup: getting a model onto the user's machine — the model catalog (catalog.ts), verified
+ * resumable downloads (download/), and this first-run pipeline that drives main/sam's builders
+ * and main/ptq4sam's quantizer. It sits above sam, ptq4sam and project and below the services;
+ * tests in tests/setup/ and tests/download/.
+ *
  * First-run setup as a service: download a catalog model (or take a local copy of it) -> build
  * the fp32 model directory -> quantize it with PTQ4SAM, calibrated on the user's images (a folder
  * or an open project) or else on the bundled sample photos -> evaluate against fp32 -> place the
