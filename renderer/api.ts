@@ -2,7 +2,7 @@
  * The renderer's only door to the main process: `window.api`, put there by the preload (or by the
  * end-to-end harness, bound to the same handlers). Its type is the contract in preload/api.ts.
  */
-import type { WindowApi } from '../preload/api.ts';
+import type { WindowApi } from '../preload/contract/index.ts';
 
 declare global {
   interface Window { api: WindowApi }

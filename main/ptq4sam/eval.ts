@@ -9,6 +9,10 @@ import { basename, extname, join } from 'node:path';
 import { loadSam, runDecoder, runEncoder, type LoadedSam } from '../sam/inference.ts';
 import { decodeImage, type RgbImage } from '../sam/image/index.ts';
 import { automaticPrompts, toSegmentPrompt, type Prompt } from './prompts.ts';
+import type { EvalResult } from '../../preload/contract/types.ts';
+
+// eval.json's shape is part of the app's contract (the report view reads it).
+export type { EvalResult };
 
 export const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.bmp', '.webp', '.tif', '.tiff']);
 
@@ -24,14 +28,6 @@ export function listImages(dir: string): string[] {
   const files = names.filter((n) => IMAGE_EXTENSIONS.has(extname(n).toLowerCase())).sort().map((n) => join(dir, n));
   if (files.length === 0) throw new Error(`${dir}: no images (expected ${[...IMAGE_EXTENSIONS].join(', ')} files)`);
   return files;
-}
-
-export interface EvalResult {
-  prompts: number;
-  mean_iou: number;
-  min_iou: number;
-  embedding_rel_error: number;
-  latency_ms: { model: { encoder: number; decoder: number }; reference: { encoder: number; decoder: number } };
 }
 
 export function maskIou(a: Uint8Array, b: Uint8Array): number {
