@@ -73,7 +73,8 @@ export class RpcClient<M extends Methods> {
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       try {
         const reply = this.send({ kind: 'request', id, method, args } as Request<M>);
-        reply?.then((r) => { if (!this.receive(r)) this.#settle(id, new Error(`malformed answer to ${method}`)); }, (err: unknown) => this.#settle(id, toError(err)));
+        // only a promise is a reply: other transports' send returns flags (ChildProcess.send) or nothing
+        if (reply instanceof Promise) reply.then((r) => { if (!this.receive(r)) this.#settle(id, new Error(`malformed answer to ${method}`)); }, (err: unknown) => this.#settle(id, toError(err)));
       } catch (err) {
         this.#settle(id, toError(err));
       }

@@ -23,13 +23,18 @@ export function fail(where: string, what: string): never {
   throw new ApiInputError(`${where}: ${what}`);
 }
 
+/** A refused value as the message shows it (JSON would print NaN and Infinity as null). */
+function show(v: unknown): string {
+  return typeof v === 'number' ? String(v) : JSON.stringify(v);
+}
+
 function schema<T>(parse: (where: string, value: unknown) => T): Schema<T> {
   return { parse };
 }
 
 export function int(min = 0, max = Number.MAX_SAFE_INTEGER): Schema<number> {
   return schema((where, v) => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(where, `${JSON.stringify(v)} is not an integer in [${min}, ${max}]`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(where, `${show(v)} is not an integer in [${min}, ${max}]`);
     return v;
   });
 }
@@ -37,7 +42,7 @@ export function int(min = 0, max = Number.MAX_SAFE_INTEGER): Schema<number> {
 /** A finite number in [min, max]. */
 export function num(min = -Infinity, max = Infinity): Schema<number> {
   return schema((where, v) => {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) fail(where, `${JSON.stringify(v)} is not a number in [${min}, ${max}]`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) fail(where, `${show(v)} is not a number in [${min}, ${max}]`);
     return v;
   });
 }
@@ -59,7 +64,7 @@ export function bool(): Schema<boolean> {
 /** One of the values of an enumeration (an `as const` array). */
 export function oneOf<const T extends string | number>(values: readonly T[]): Schema<T> {
   return schema((where, v) => {
-    if (!values.includes(v as T)) fail(where, `${JSON.stringify(v)} is not one of ${values.join(', ')}`);
+    if (!values.includes(v as T)) fail(where, `${show(v)} is not one of ${values.join(', ')}`);
     return v as T;
   });
 }
