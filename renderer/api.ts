@@ -1,6 +1,6 @@
 /**
  * The renderer's only door to the main process: `window.api`, put there by the preload (or by the
- * end-to-end harness, bound to the same handlers). Its type is the contract in preload/api.ts.
+ * end-to-end harness, bound to the same handlers). Its type is the contract in preload/contract.
  */
 import type { WindowApi } from '../preload/contract/index.ts';
 
