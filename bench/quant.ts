@@ -21,6 +21,7 @@ import { evaluate } from '../main/ptq4sam/eval.ts';
 import { listImageFiles } from '../main/base/index.ts';
 import { quantizeModelDir, type SoftmaxChoice } from '../main/ptq4sam/pipeline.ts';
 import type { Method } from '../main/ptq4sam/calibrators/index.ts';
+import { BIT_SETTINGS, QUANT_BITS } from '../preload/contract/enums.ts';
 import { decodeImage } from '../main/sam/image/index.ts';
 import { loadSam, runDecoder, runEncoder } from '../main/sam/inference.ts';
 import { importCheckpoint, synthModel } from '../main/sam/model-dir.ts';
@@ -145,10 +146,10 @@ async function fidelityTable(root: string, calib: string): Promise<void> {
   mkdirSync(fp32);
   await importCheckpoint(join(FIXTURES, 'sam_tiny.pth'), fp32, { configPath: join(FIXTURES, 'config.json') });
   const images = listImageFiles(calib);
-  process.stdout.write('\nsam-tiny fidelity against fp32 (mean / min mask IoU over 12 prompts)\n\n| method | w8a8 | w6a6 | w4a4 |\n|---|---|---|---|\n');
+  process.stdout.write(`\nsam-tiny fidelity against fp32 (mean / min mask IoU over 12 prompts)\n\n| method | ${QUANT_BITS.join(' | ')} |\n|---${'|---'.repeat(QUANT_BITS.length)}|\n`);
   for (const v of VARIANTS) {
     const cells: string[] = [];
-    for (const bits of [{ w: 8, a: 8 }, { w: 6, a: 6 }, { w: 4, a: 4 }]) {
+    for (const bits of QUANT_BITS.map((b) => BIT_SETTINGS[b])) {
       const out = mkdtempSync(join(root, 'q-'));
       await quantizeModelDir({ modelDir: fp32, calibDir: calib, outDir: out, bits, method: v.method, measureImages: 1, ...(v.big === undefined ? {} : { big: v.big }), ...(v.agq === undefined ? {} : { agq: v.agq }), ...(v.softmaxAt8 ? { softmaxAt8: v.softmaxAt8 } : {}), ...(v.decoderTokenSide ? { decoderTokenSide: true } : {}) });
       const r = await evaluate(out, fp32, images);
@@ -165,7 +166,7 @@ export async function main(args: string[]): Promise<void> {
     const calib = calibFolder(root);
     const depth = args.includes('--depth') ? arg(args, 'depth', 12) : undefined;
     const bitsAt = args.indexOf('--bits');
-    const settings = bitsAt >= 0 ? args[bitsAt + 1]!.split(',') : ['w8a8', 'w6a6', 'w4a4'];
+    const settings = bitsAt >= 0 ? args[bitsAt + 1]!.split(',') : [...QUANT_BITS];
     const calibCount = arg(args, 'calib-count', 3);
     if (!args.includes('--skip-vit-b')) await vitB(root, timingCalibFolder(root, calibCount), calibCount, arg(args, 'runs', 5), depth, settings);
     if (!args.includes('--skip-table')) await fidelityTable(root, calib);

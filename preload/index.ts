@@ -1,12 +1,16 @@
 /**
- * The preload: exposes `window.api` (the contract in preload/api.ts) through contextBridge, each
- * method one `ipcRenderer.invoke` on a single channel, and events through one subscription.
- * Built as CommonJS (out/preload/index.cjs): a sandboxed preload cannot be an ES module.
+ * The preload: exposes `window.api` (the contract in preload/contract) through contextBridge,
+ * each method one rpc.ts request sent with `ipcRenderer.invoke` on a single channel, and events
+ * through one subscription. Built as CommonJS (out/preload/index.cjs): a sandboxed preload cannot
+ * be an ES module.
  */
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
-import { API_METHODS, CHANNEL_CALL, CHANNEL_EVENT, type ApiEvent } from './api.ts';
+import { API_METHODS, CHANNEL_CALL, CHANNEL_EVENT, type Api, type ApiEvent } from './contract/index.ts';
+import { RpcClient } from './contract/rpc.ts';
 
-const api: Record<string, unknown> = Object.fromEntries(API_METHODS.map((m) => [m, (arg?: unknown) => ipcRenderer.invoke(CHANNEL_CALL, m, arg)]));
+const rpc = new RpcClient<Api>((request) => ipcRenderer.invoke(CHANNEL_CALL, request));
+
+const api: Record<string, unknown> = Object.fromEntries(API_METHODS.map((m) => [m, (...args: unknown[]) => rpc.call(m, ...(args as Parameters<Api[typeof m]>))]));
 
 api.onEvent = (listener: (event: ApiEvent) => void) => {
   const wrapped = (_e: IpcRendererEvent, event: ApiEvent) => listener(event);

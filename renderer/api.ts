@@ -1,8 +1,8 @@
 /**
  * The renderer's only door to the main process: `window.api`, put there by the preload (or by the
- * end-to-end harness, bound to the same handlers). Its type is the contract in preload/api.ts.
+ * end-to-end harness, bound to the same handlers). Its type is the contract in preload/contract.
  */
-import type { WindowApi } from '../preload/api.ts';
+import type { WindowApi } from '../preload/contract/index.ts';
 
 declare global {
   interface Window { api: WindowApi }

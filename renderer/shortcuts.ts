@@ -3,8 +3,10 @@
  * both read it. Keys are written as the normalized chord `keyChord` produces ('Ctrl+Shift+Z',
  * 'D', 'Tab', '?'); Ctrl stands for Cmd on macOS.
  */
+import type { ToolId } from './tools/types.ts';
+
 export type ActionId =
-  | 'tool-point' | 'tool-box' | 'tool-polygon' | 'tool-brush' | 'tool-eraser'
+  | `tool-${ToolId}`
   | 'accept' | 'clear' | 'cycle-candidate' | 'label'
   | 'next-image' | 'prev-image' | 'toggle-done'
   | 'undo' | 'redo' | 'delete-selected' | 'hide-selected'

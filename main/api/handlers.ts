@@ -1,51 +1,30 @@
 /**
- * The handler table: one function per method of the `Api` contract (preload/api.ts). The table's
- * type is mapped over `keyof Api`, so a method missing here fails to compile. Each handler takes
- * the renderer's raw argument as `unknown`, validates it (validate.ts) and only then calls the
- * services; paths must have come through a dialog (paths.ts).
+ * The handler table: one function per method of the contract's `API` (preload/contract), which
+ * fixes each method's input schema and result type, so a method missing here fails to compile.
+ * Each method's raw argument from the renderer is parsed with its schema (a refusal names the
+ * method and the field) before its handler runs; handlers add only the rules that need the open
+ * project: a prompt lies inside its image, a path came through a dialog (paths.ts).
  */
-import { IMAGE_STATUSES } from '../project/types.ts';
 import { maskFromPolygons, paintBrushStroke } from '../masks/index.ts';
-import type { Api, SamPrompt } from '../../preload/api.ts';
+import { API, API_METHODS, ApiInputError, type ApiInput, type ApiMethod, type ApiResult, type SamPrompt } from '../../preload/contract/index.ts';
+import { num } from '../../preload/contract/schema.ts';
 import type { ApiContext } from '../services/context.ts';
-import { exportFormats, runExport, EXPORT_FORMAT_IDS } from '../services/export.ts';
+import { exportFormats, runExport } from '../services/export.ts';
 import { annotationView, maskFromRle, rleFromMask, uncropMask } from '../services/masks.ts';
-import { ModelService, QUANT_BITS } from '../services/models.ts';
+import { ModelService } from '../services/models.ts';
 import { Session } from '../services/session.ts';
 import { SetupService } from '../services/setup.ts';
-import * as v from './validate.ts';
 
-type Result<K extends keyof Api> = Awaited<ReturnType<Api[K]>>;
-export type Handlers = { [K in keyof Api]: (input: unknown) => Promise<Result<K>> };
+/** What main/app and the tests call: the renderer's argument is untrusted, hence `unknown`. */
+export type Handlers = { [M in ApiMethod]: (input: unknown) => Promise<ApiResult<M>> };
+type Implementations = { [M in ApiMethod]: (input: ApiInput<M>) => Promise<ApiResult<M>> };
 
-const MAX_POINTS = 64;
-
-function filters(where: string, x: unknown) {
-  return v.arr(where, x, (f) => {
-    const o = v.obj(where, f);
-    return { name: v.str(`${where}.name`, o.name, 200), extensions: v.arr(`${where}.extensions`, o.extensions, (e) => v.str(where, e, 20), 50) };
-  }, 20);
-}
-
-function prompt(where: string, x: unknown, width: number, height: number): SamPrompt {
-  const o = v.obj(where, x);
-  const inside = (n: unknown, max: number, what: string) => v.num(`${where}.${what}`, n, 0, max);
-  const points = v.arr(`${where}.points`, o.points, (p) => {
-    const q = v.obj(`${where}.points[]`, p);
-    return { x: inside(q.x, width, 'x'), y: inside(q.y, height, 'y'), label: v.int(`${where}.label`, q.label, 0, 1) as 0 | 1 };
-  }, MAX_POINTS);
-  const out: SamPrompt = { points };
-  if (o.box !== undefined && o.box !== null) {
-    const b = v.arr(`${where}.box`, o.box, (n, i) => inside(n, i % 2 ? height : width, 'box'), 4);
-    if (b.length !== 4 || b[2]! < b[0]! || b[3]! < b[1]!) throw new v.ApiInputError(`${where}.box: expected [x0, y0, x1, y1] with x0 <= x1, y0 <= y1`);
-    out.box = b as [number, number, number, number];
-  }
-  if (o.refine !== undefined && o.refine !== null) {
-    const r = v.obj(`${where}.refine`, o.refine);
-    out.refine = { resultId: v.int(`${where}.refine.resultId`, r.resultId, 1), candidate: v.int(`${where}.refine.candidate`, r.candidate, 0, 15) };
-  }
-  if (points.length === 0 && !out.box) throw new v.ApiInputError(`${where}: a prompt needs at least one point or a box`);
-  return out;
+/** The prompt's points and box must lie inside the image (the schema knows no image). */
+function checkInsideImage(where: string, prompt: SamPrompt, width: number, height: number): void {
+  const x = num(0, width);
+  const y = num(0, height);
+  prompt.points.forEach((p, i) => { x.parse(`${where}.points[${i}].x`, p.x); y.parse(`${where}.points[${i}].y`, p.y); });
+  prompt.box?.forEach((n, i) => (i % 2 ? y : x).parse(`${where}.box[${i}]`, n));
 }
 
 export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: Session } {
@@ -59,134 +38,83 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
     return { width: im.width, height: im.height };
   };
 
-  const handlers: Handlers = {
+  const implementations: Implementations = {
     // ---- dialogs: what the user picks becomes allowed ----
-    async dialogOpenFiles(input) {
-      const o = v.obj('dialogOpenFiles', input);
-      const paths = await ctx.dialogs.openFiles({ title: v.str('title', o.title, 200), filters: filters('filters', o.filters), multiple: v.bool('multiple', o.multiple) });
+    async dialogOpenFiles(o) {
+      const paths = await ctx.dialogs.openFiles(o);
       for (const p of paths) s.allowed.allowFile(p);
       return paths;
     },
-    async dialogOpenFolder(input) {
-      const o = v.obj('dialogOpenFolder', input);
-      const path = await ctx.dialogs.openFolder({ title: v.str('title', o.title, 200) });
+    async dialogOpenFolder(o) {
+      const path = await ctx.dialogs.openFolder(o);
       if (path) s.allowed.allowFolder(path);
       return path;
     },
-    async dialogSaveFile(input) {
-      const o = v.obj('dialogSaveFile', input);
-      const path = await ctx.dialogs.saveFile({ title: v.str('title', o.title, 200), filters: filters('filters', o.filters), defaultName: v.str('defaultName', o.defaultName, 255) });
+    async dialogSaveFile(o) {
+      const path = await ctx.dialogs.saveFile(o);
       if (path) s.allowed.allowFile(path);
       return path;
     },
 
     // ---- projects ----
-    async projectCreate(input) {
-      return s.create(s.resolveChosen('projectCreate', v.str('path', v.obj('projectCreate', input).path)));
-    },
-    async projectOpen(input) {
-      return s.open(s.resolveChosen('projectOpen', v.str('path', v.obj('projectOpen', input).path)));
-    },
+    async projectCreate({ path }) { return s.create(s.resolveChosen('projectCreate', path)); },
+    async projectOpen({ path }) { return s.open(s.resolveChosen('projectOpen', path)); },
     async projectOpenSample() { return s.openSample(); },
     async projectCurrent() { return s.project ? s.info() : null; },
     async projectRecent() { return s.prefs.get().recentProjects; },
-    async projectSetLastImage(input) {
-      s.setLastImage(v.int('imageId', v.obj('projectSetLastImage', input).imageId, 1));
-    },
+    async projectSetLastImage({ imageId }) { s.setLastImage(imageId); },
 
     // ---- images ----
-    async imagesAdd(input) {
-      const paths = v.arr('paths', v.obj('imagesAdd', input).paths, (p) => s.resolveChosen('imagesAdd', v.str('path', p)));
+    async imagesAdd(o) {
+      const paths = o.paths.map((p) => s.resolveChosen('imagesAdd', p));
       return s.need().addImages(paths, { onProgress: (progress) => ctx.emit({ type: 'images-progress', progress }) });
     },
-    async imagesAddFolder(input) {
-      const path = s.resolveChosen('imagesAddFolder', v.str('path', v.obj('imagesAddFolder', input).path));
+    async imagesAddFolder(o) {
+      const path = s.resolveChosen('imagesAddFolder', o.path);
       return s.need().addImages([path], { onProgress: (progress) => ctx.emit({ type: 'images-progress', progress }) });
     },
-    async imagesList(input) {
-      const o = v.obj('imagesList', input);
-      return s.need().listImages({
-        offset: v.int('offset', o.offset, 0), limit: v.int('limit', o.limit, 1, 10_000),
-        status: v.optional(o.status, (x) => v.oneOf('status', x, IMAGE_STATUSES)),
-        labelId: v.optional(o.labelId, (x) => v.int('labelId', x, 1)),
-      });
-    },
-    async imageGet(input) { return s.need().getImage(v.int('imageId', v.obj('imageGet', input).imageId, 1)); },
-    async imageSetStatus(input) {
-      const o = v.obj('imageSetStatus', input);
-      s.need().setImageStatus(v.int('imageId', o.imageId, 1), v.oneOf('status', o.status, IMAGE_STATUSES));
-    },
+    async imagesList(o) { return s.need().listImages(o); },
+    async imageGet({ imageId }) { return s.need().getImage(imageId); },
+    async imageSetStatus({ imageId, status }) { s.need().setImageStatus(imageId, status); },
 
     // ---- labels ----
     async labelsList() { return s.need().listLabels(); },
-    async labelCreate(input) {
-      const o = v.obj('labelCreate', input);
-      return s.need().addLabel({
-        name: v.str('name', o.name, 200),
-        ...(o.color !== undefined ? { color: v.color('color', o.color) } : {}),
-        hotkey: v.nullable(o.hotkey, (x) => v.oneOf('hotkey', x, ['1', '2', '3', '4', '5', '6', '7', '8', '9'])),
-      });
-    },
-    async labelUpdate(input) {
-      const o = v.obj('labelUpdate', input);
-      return s.need().updateLabel(v.int('labelId', o.labelId, 1), {
-        ...(o.name !== undefined ? { name: v.str('name', o.name, 200) } : {}),
-        ...(o.color !== undefined ? { color: v.color('color', o.color) } : {}),
-        ...(o.hotkey !== undefined ? { hotkey: v.nullable(o.hotkey, (x) => v.oneOf('hotkey', x, ['1', '2', '3', '4', '5', '6', '7', '8', '9'])) } : {}),
-      });
-    },
-    async labelDelete(input) {
-      const o = v.obj('labelDelete', input);
-      s.need().deleteLabel(v.int('labelId', o.labelId, 1), { mode: v.oneOf('mode', o.mode, ['refuse', 'delete-annotations'] as const) });
-    },
+    async labelCreate({ hotkey, ...label }) { return s.need().addLabel({ ...label, hotkey: hotkey ?? null }); },
+    async labelUpdate({ labelId, ...change }) { return s.need().updateLabel(labelId, change); },
+    async labelDelete({ labelId, mode }) { s.need().deleteLabel(labelId, { mode }); },
 
     // ---- annotations ----
-    async annotationsList(input) {
-      return s.need().listAnnotations(v.int('imageId', v.obj('annotationsList', input).imageId, 1)).map(annotationView);
-    },
-    async annotationAddPrediction(input) {
-      const o = v.obj('annotationAddPrediction', input);
-      const imageId = v.int('imageId', o.imageId, 1);
-      const { width, height } = imageSize(imageId);
-      const { mask, kept } = s.sam.keptMask(imageId, v.int('resultId', o.resultId, 1), v.int('candidate', o.candidate, 0, 15));
-      if (mask.width === 0) throw new v.ApiInputError('annotationAddPrediction: that candidate mask is empty');
+    async annotationsList({ imageId }) { return s.need().listAnnotations(imageId).map(annotationView); },
+    async annotationAddPrediction(o) {
+      const { width, height } = imageSize(o.imageId);
+      const { mask, kept } = s.sam.keptMask(o.imageId, o.resultId, o.candidate);
+      if (mask.width === 0) throw new ApiInputError('annotationAddPrediction: that candidate mask is empty');
       const candidate = kept.result.masks.indexOf(mask);
       const { points, box } = kept.prompt;
       const p = s.need();
       const id = p.addAnnotation({
-        imageId, labelId: v.int('labelId', o.labelId, 1), rle: rleFromMask(uncropMask(mask, width, height, 'annotationAddPrediction')),
+        imageId: o.imageId, labelId: o.labelId, rle: rleFromMask(uncropMask(mask, width, height, 'annotationAddPrediction')),
         prompts: { points, ...(box ? { box } : {}) }, modelId: kept.modelId, score: kept.result.iouPredictions[candidate] ?? null,
       });
       return annotationView(p.getAnnotation(id));
     },
-    async annotationAddPolygon(input) {
-      const o = v.obj('annotationAddPolygon', input);
-      const imageId = v.int('imageId', o.imageId, 1);
-      const { width, height } = imageSize(imageId);
-      const points = v.arr('points', o.points, (q) => v.point2('points[]', q), 100_000);
-      if (points.length < 3) throw new v.ApiInputError('annotationAddPolygon: a polygon needs at least 3 points');
-      const mask = maskFromPolygons([{ outer: points.flat(), holes: [] }], width, height);
+    async annotationAddPolygon(o) {
+      const { width, height } = imageSize(o.imageId);
+      const mask = maskFromPolygons([{ outer: o.points.flat(), holes: [] }], width, height);
       const rle = rleFromMask(mask);
       if (rle.counts === rleFromMask({ width, height, data: new Uint8Array(width * height) }).counts) {
-        throw new v.ApiInputError('annotationAddPolygon: the polygon covers no pixel of the image');
+        throw new ApiInputError('annotationAddPolygon: the polygon covers no pixel of the image');
       }
       const p = s.need();
-      const id = p.addAnnotation({ imageId, labelId: v.int('labelId', o.labelId, 1), rle, prompts: null });
+      const id = p.addAnnotation({ imageId: o.imageId, labelId: o.labelId, rle, prompts: null });
       return annotationView(p.getAnnotation(id));
     },
-    async annotationBrush(input) {
-      const o = v.obj('annotationBrush', input);
-      const imageId = v.int('imageId', o.imageId, 1);
+    async annotationBrush({ imageId, annotationId, labelId, points, radiusPx, value }) {
       const { width, height } = imageSize(imageId);
-      const annotationId = v.nullable(o.annotationId, (x) => v.int('annotationId', x, 1));
-      const points = v.arr('points', o.points, (q) => v.point2('points[]', q), 100_000);
-      const radiusPx = v.num('radiusPx', o.radiusPx, 0.5, 2000);
-      const value = v.int('value', o.value, 0, 1) as 0 | 1;
-      const labelId = v.int('labelId', o.labelId, 1);
       const p = s.need();
       const current = annotationId === null ? null : p.getAnnotation(annotationId);
-      if (current && current.imageId !== imageId) throw new v.ApiInputError(`annotationBrush: annotation ${annotationId} is not on image ${imageId}`);
-      if (!current && value === 0) throw new v.ApiInputError('annotationBrush: the eraser needs an annotation to erase from');
+      if (current && current.imageId !== imageId) throw new ApiInputError(`annotationBrush: annotation ${annotationId} is not on image ${imageId}`);
+      if (!current && value === 0) throw new ApiInputError('annotationBrush: the eraser needs an annotation to erase from');
       const before = current ? maskFromRle(current.rle) : { width, height, data: new Uint8Array(width * height) };
       const after = paintBrushStroke(before, points, radiusPx, value);
       const empty = !after.data.some((x) => x);
@@ -195,74 +123,50 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
       if (current) return annotationView(p.updateAnnotation(current.id, { rle: rleFromMask(after) }));
       return annotationView(p.getAnnotation(p.addAnnotation({ imageId, labelId, rle: rleFromMask(after), prompts: null })));
     },
-    async annotationUpdate(input) {
-      const o = v.obj('annotationUpdate', input);
-      return annotationView(s.need().updateAnnotation(v.int('annotationId', o.annotationId, 1), {
-        ...(o.labelId !== undefined ? { labelId: v.int('labelId', o.labelId, 1) } : {}),
-        ...(o.hidden !== undefined ? { hidden: v.bool('hidden', o.hidden) } : {}),
-      }));
-    },
-    async annotationDelete(input) {
-      s.need().deleteAnnotation(v.int('annotationId', v.obj('annotationDelete', input).annotationId, 1));
-    },
+    async annotationUpdate({ annotationId, ...change }) { return annotationView(s.need().updateAnnotation(annotationId, change)); },
+    async annotationDelete({ annotationId }) { s.need().deleteAnnotation(annotationId); },
     async undo() { return s.need().undo(); },
     async redo() { return s.need().redo(); },
     async historyState() { return s.need().historyState(); },
 
     // ---- SAM ----
     async engineStatus() { return models.engineStatus(); },
-    async samEncode(input) {
-      return s.sam.encode(s.need(), v.int('imageId', v.obj('samEncode', input).imageId, 1));
-    },
-    async samPrefetch(input) {
-      s.sam.prefetch(s.need(), v.arr('imageIds', v.obj('samPrefetch', input).imageIds, (x) => v.int('imageId', x, 1), 1000));
-    },
-    async samPredict(input) {
-      const o = v.obj('samPredict', input);
-      const imageId = v.int('imageId', o.imageId, 1);
+    async samEncode({ imageId }) { return s.sam.encode(s.need(), imageId); },
+    async samPrefetch({ imageIds }) { s.sam.prefetch(s.need(), imageIds); },
+    async samPredict({ imageId, prompt, preview }) {
       const { width, height } = imageSize(imageId);
-      return s.sam.predict(s.need(), imageId, prompt('prompt', o.prompt, width, height), v.optional(o.preview, (x) => v.bool('preview', x)) ?? false);
+      checkInsideImage('samPredict.prompt', prompt, width, height);
+      return s.sam.predict(s.need(), imageId, prompt, preview ?? false);
     },
 
     // ---- models ----
     async modelsList() { return models.list(); },
-    async modelImportCheckpoint(input) {
-      const o = v.obj('modelImportCheckpoint', input);
+    async modelImportCheckpoint(o) {
       return models.importCheckpoint(
-        s.resolveChosen('checkpointPath', v.str('checkpointPath', o.checkpointPath)),
-        v.nullable(o.configPath, (x) => s.resolveChosen('configPath', v.str('configPath', x))),
-        v.optional(o.name, (x) => v.str('name', x, 200)),
+        s.resolveChosen('checkpointPath', o.checkpointPath),
+        o.configPath == null ? null : s.resolveChosen('configPath', o.configPath),
+        o.name,
       );
     },
-    async modelImportOnnx(input) {
-      const o = v.obj('modelImportOnnx', input);
-      return models.importOnnx(
-        s.resolveChosen('encoderPath', v.str('encoderPath', o.encoderPath)),
-        s.resolveChosen('decoderPath', v.str('decoderPath', o.decoderPath)),
-        v.optional(o.name, (x) => v.str('name', x, 200)),
-      );
+    async modelImportOnnx(o) {
+      return models.importOnnx(s.resolveChosen('encoderPath', o.encoderPath), s.resolveChosen('decoderPath', o.decoderPath), o.name);
     },
-    async modelSetActive(input) {
-      await models.setActive(v.str('modelId', v.obj('modelSetActive', input).modelId, 200));
+    async modelSetActive({ modelId }) {
+      await models.setActive(modelId);
       return models.engineStatus();
     },
-    async modelQuantize(input) {
-      const o = v.obj('modelQuantize', input);
-      return models.quantize(v.str('modelId', o.modelId, 200), v.oneOf('bits', o.bits, QUANT_BITS), v.optional(o.calibCount, (x) => v.int('calibCount', x, 1, 10_000)));
-    },
-    async modelQuantizeCancel(input) { models.cancel(v.str('jobId', v.obj('modelQuantizeCancel', input).jobId, 200)); },
-    async modelReport(input) { return models.report(v.str('modelId', v.obj('modelReport', input).modelId, 200)); },
+    async modelQuantize({ modelId, bits, calibCount }) { return models.quantize(modelId, bits, calibCount); },
+    async modelQuantizeCancel({ jobId }) { models.cancel(jobId); },
+    async modelReport({ modelId }) { return models.report(modelId); },
 
     // ---- first-run setup ----
     async setupState() { return setup.state(); },
     async setupCatalog() { return setup.catalog(); },
-    async setupRun(input) {
-      const o = v.obj('setupRun', input);
+    async setupRun(o) {
       return setup.run({
-        catalogId: v.str('catalogId', o.catalogId, 200),
-        bits: v.oneOf('bits', o.bits, QUANT_BITS),
-        localFile: v.nullable(o.localFile, (x) => s.resolveChosen('localFile', v.str('localFile', x))),
-        quantize: v.optional(o.quantize, (x) => v.bool('quantize', x)) ?? true,
+        catalogId: o.catalogId, bits: o.bits,
+        localFile: o.localFile == null ? null : s.resolveChosen('localFile', o.localFile),
+        quantize: o.quantize ?? true,
       });
     },
     async setupCancel() { setup.cancel(); },
@@ -270,21 +174,19 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
 
     // ---- export ----
     async exportFormats() { return exportFormats(); },
-    async exportRun(input) {
-      const o = v.obj('exportRun', input);
-      return runExport(s.need(), v.oneOf('format', o.format, EXPORT_FORMAT_IDS), s.resolveChosen('outDir', v.str('outDir', o.outDir)),
-        (done, total) => ctx.emit({ type: 'export-progress', done, total }));
+    async exportRun({ format, outDir }) {
+      return runExport(s.need(), format, s.resolveChosen('outDir', outDir), (done, total) => ctx.emit({ type: 'export-progress', done, total }));
     },
 
     // ---- preferences ----
     async prefsGet() { return s.prefs.get().ui; },
-    async prefsSet(input) {
-      const o = v.obj('prefsSet', input);
-      const key = v.str('key', o.key, 100);
-      const value = typeof o.value === 'number' ? v.num('value', o.value) : typeof o.value === 'boolean' ? o.value : v.str('value', o.value, 1000);
-      s.prefs.update((p) => { p.ui[key] = value; });
-    },
+    async prefsSet({ key, value }) { s.prefs.update((p) => { p.ui[key] = value; }); },
   };
+
+  // Every entry point parses its argument first: nothing unchecked reaches a service.
+  const handlers = Object.fromEntries(API_METHODS.map((m) => [
+    m, async (input: unknown) => (implementations[m] as (i: unknown) => Promise<unknown>)(API[m].input.parse(m, input)),
+  ])) as Handlers;
 
   return { handlers, session: s };
 }

@@ -10,7 +10,8 @@
 import { app, BrowserWindow, dialog, ipcMain, protocol, session } from 'electron';
 import { join } from 'node:path';
 import { createHandlers } from '../api/handlers.ts';
-import { CHANNEL_CALL, CHANNEL_EVENT, type ApiEvent } from '../../preload/api.ts';
+import { CHANNEL_CALL, CHANNEL_EVENT, type ApiEvent } from '../../preload/contract/index.ts';
+import { answer } from '../../preload/contract/rpc.ts';
 import { createEngine } from '../sam/engine.ts';
 import { buildMenu } from './menu.ts';
 import { IMAGE_SCHEME, registerImageProtocol } from './protocol.ts';
@@ -57,11 +58,10 @@ async function main(): Promise<void> {
   });
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
 
-  ipcMain.handle(CHANNEL_CALL, async (event, method: unknown, arg: unknown) => {
+  ipcMain.handle(CHANNEL_CALL, async (event, request: unknown) => {
     // only our own top frame may call: no iframes, no other windows
     if (!win || event.sender !== win.webContents || event.senderFrame !== win.webContents.mainFrame) throw new Error('API call from an unknown frame');
-    if (typeof method !== 'string' || !Object.hasOwn(handlers, method)) throw new Error(`unknown API method ${String(method)}`);
-    return (handlers as Record<string, (a: unknown) => Promise<unknown>>)[method]!(arg);
+    return answer(handlers, request);
   });
 
   const state = loadWindowState(appDataDir);

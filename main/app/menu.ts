@@ -1,6 +1,6 @@
 /** Native menus; each item sends a command the renderer runs like its shortcut. */
 import { Menu, type MenuItemConstructorOptions } from 'electron';
-import type { MenuCommand } from '../../preload/api.ts';
+import type { MenuCommand } from '../../preload/contract/index.ts';
 
 export function buildMenu(send: (command: MenuCommand) => void): void {
   const item = (label: string, command: MenuCommand, accelerator?: string): MenuItemConstructorOptions => ({ label, click: () => send(command), ...(accelerator ? { accelerator } : {}) });

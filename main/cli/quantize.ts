@@ -6,10 +6,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { CliError, integerOption, optional, parseArgs, required, type CommandGroup } from './args.ts';
 import { withAtomicOutDir } from './output.ts';
 import { stageProgress } from './progress.ts';
-import { METHODS, type Method } from '../ptq4sam/calibrators/index.ts';
 import { evaluate } from '../ptq4sam/eval.ts';
 import { listImageFiles, writeFileAtomic } from '../base/index.ts';
-import { BIT_SETTINGS, DEFAULT_CALIB_COUNT, quantizeModelDir } from '../ptq4sam/pipeline.ts';
+import { DEFAULT_CALIB_COUNT, quantizeModelDir } from '../ptq4sam/pipeline.ts';
+import { BIT_SETTINGS, QUANT_BITS, QUANT_METHODS, type QuantBits, type QuantMethod } from '../../preload/contract/enums.ts';
 import type { Prompt } from '../ptq4sam/prompts.ts';
 
 export const quantizeCommand: CommandGroup = async (argv) => {
@@ -17,11 +17,11 @@ export const quantizeCommand: CommandGroup = async (argv) => {
   const modelDir = required(args, 'model');
   const calibDir = required(args, 'calib');
   const out = required(args, 'out');
-  const bitsName = optional(args, 'bits') ?? 'w8a8';
+  const bitsName = (optional(args, 'bits') ?? 'w8a8') as QuantBits;
+  if (!QUANT_BITS.includes(bitsName)) throw new CliError(`--bits ${bitsName} is not offered (choose ${QUANT_BITS.join(', ')})`);
   const bits = BIT_SETTINGS[bitsName];
-  if (!bits) throw new CliError(`--bits ${bitsName} is not offered (choose ${Object.keys(BIT_SETTINGS).join(', ')})`);
-  const method = (optional(args, 'method') ?? 'ptq4sam') as Method;
-  if (!METHODS.includes(method)) throw new CliError(`--method ${method} is not offered (choose ${METHODS.join(', ')})`);
+  const method = (optional(args, 'method') ?? 'ptq4sam') as QuantMethod;
+  if (!QUANT_METHODS.includes(method)) throw new CliError(`--method ${method} is not offered (choose ${QUANT_METHODS.join(', ')})`);
   const calibCount = integerOption(args, 'calib-count', 1, 10_000) ?? DEFAULT_CALIB_COUNT;
   const projectDb = optional(args, 'project');
   if (!existsSync(modelDir)) throw new CliError(`${modelDir}: model directory not found`);

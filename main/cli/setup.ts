@@ -8,10 +8,10 @@ import { stderrProgress } from './progress.ts';
 import { CliError, integerOption, optional, parseArgs, required, type CommandGroup } from './args.ts';
 import { findModel, loadCatalog } from '../setup/catalog.ts';
 import { appCacheDir } from '../setup/download/index.ts';
-import { checkSetupOut, runSetup, type SetupBits, type SetupProgress } from '../setup/pipeline.ts';
+import { checkSetupOut, runSetup, type SetupProgress } from '../setup/pipeline.ts';
+import { QUANT_BITS, type QuantBits } from '../../preload/contract/enums.ts';
 
-const bitChoices: SetupBits[] = ['w8a8', 'w6a6', 'w4a4'];
-const usage = 'usage: setup --model <catalog id> [--catalog <url|file>] [--bits w8a8|w6a6|w4a4] [--calib <dir>] [--file <local copy>] [--cache-dir <dir>] [--stall-timeout <s>] --out <modelDir>';
+const usage = `usage: setup --model <catalog id> [--catalog <url|file>] [--bits ${QUANT_BITS.join('|')}] [--calib <dir>] [--file <local copy>] [--cache-dir <dir>] [--stall-timeout <s>] --out <modelDir>`;
 
 /** One stderr line per step change and per 10% within a step (and per download phase and calibration image). */
 function stderrSetupProgress(): (p: SetupProgress) => void {
@@ -27,8 +27,8 @@ export const setupCommand: CommandGroup = async (argv) => {
   if (args.positional.length > 0) throw new CliError(`unexpected argument "${args.positional[0]}"; ${usage}`);
   const id = required(args, 'model');
   const out = required(args, 'out');
-  const bits = (optional(args, 'bits') ?? 'w8a8') as SetupBits;
-  if (!bitChoices.includes(bits)) throw new CliError(`--bits ${bits} is not offered (choose ${bitChoices.join(', ')})`);
+  const bits = (optional(args, 'bits') ?? 'w8a8') as QuantBits;
+  if (!QUANT_BITS.includes(bits)) throw new CliError(`--bits ${bits} is not offered (choose ${QUANT_BITS.join(', ')})`);
   const stallSeconds = integerOption(args, 'stall-timeout', 1, 3600);
   try {
     checkSetupOut(out);

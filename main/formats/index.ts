@@ -8,6 +8,7 @@
 import { exportCocoPolygons, exportCocoRle } from './coco.ts';
 import { importCoco } from './coco-import.ts';
 import { exportLabelme } from './labelme.ts';
+import type { ExportFormat } from '../../preload/contract/enums.ts';
 import type { Exporter, Importer } from './types.ts';
 import { exportVoc } from './voc.ts';
 import { exportYolo } from './yolo.ts';
@@ -19,14 +20,14 @@ export const exporters = {
   yolo: exportYolo,
   voc: exportVoc,
   labelme: exportLabelme,
-} satisfies Record<string, Exporter>;
+} satisfies Record<ExportFormat, Exporter>;
 
 export const importers = {
   coco: importCoco,
   yolo: importYolo,
 } satisfies Record<string, Importer>;
 
-export type ExportFormat = keyof typeof exporters;
+export type { ExportFormat };
 export type ImportFormat = keyof typeof importers;
 
 export { defaultPolygonTolerancePx, imageStem } from './common.ts';

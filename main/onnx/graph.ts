@@ -1,5 +1,5 @@
 /** Inspection and rewriting helpers over a decoded graph. */
-import type { IGraphProto, INodeProto, ITensorProto, IValueInfoProto } from './proto.ts';
+import type { IGraphProto, INodeProto, IValueInfoProto } from './proto.ts';
 import { DataType, toNumber } from './proto.ts';
 
 export interface TensorSignature {
@@ -30,10 +30,6 @@ export function graphInputs(g: IGraphProto): TensorSignature[] {
 
 export function graphOutputs(g: IGraphProto): TensorSignature[] {
   return (g.output ?? []).map(signatureOf);
-}
-
-export function initializerMap(g: IGraphProto): Map<string, ITensorProto> {
-  return new Map((g.initializer ?? []).map((t) => [t.name ?? '', t]));
 }
 
 /** For each tensor name, the nodes that consume it. */

@@ -3,7 +3,6 @@ import onnxProto from 'onnx-proto';
 
 export const onnx = onnxProto.onnx;
 export type ModelProto = onnxProto.onnx.ModelProto;
-export type IModelProto = onnxProto.onnx.IModelProto;
 export type IGraphProto = onnxProto.onnx.IGraphProto;
 export type INodeProto = onnxProto.onnx.INodeProto;
 export type ITensorProto = onnxProto.onnx.ITensorProto;

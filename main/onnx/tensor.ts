@@ -10,11 +10,6 @@ export const elemTypeToDataType: Record<ElemType, number> = {
   uint8: DataType.UINT8, int8: DataType.INT8, bool: DataType.BOOL,
 };
 
-const bytesPerElement: Record<number, number> = {
-  [DataType.FLOAT]: 4, [DataType.FLOAT16]: 2, [DataType.INT64]: 8, [DataType.INT32]: 4,
-  [DataType.UINT8]: 1, [DataType.INT8]: 1, [DataType.BOOL]: 1, [DataType.DOUBLE]: 8,
-};
-
 function dataTypeOf(data: TensorData, float16: boolean): number {
   if (data instanceof Float32Array) return DataType.FLOAT;
   if (data instanceof BigInt64Array) return DataType.INT64;
@@ -42,10 +37,6 @@ export function makeTensor(name: string, dims: number[], data: TensorData, opts:
 
 export function tensorElementCount(t: ITensorProto): number {
   return (t.dims ?? []).reduce<number>((a, b) => a * toNumber(b), 1);
-}
-
-export function tensorByteLength(t: ITensorProto): number {
-  return tensorElementCount(t) * (bytesPerElement[t.dataType ?? 0] ?? 0);
 }
 
 function rawBytes(t: ITensorProto): Uint8Array {
@@ -79,28 +70,6 @@ export function tensorToFloat32(t: ITensorProto): Float32Array {
     return Float32Array.from(new Float64Array(rawBytes(t).buffer, 0, n));
   }
   throw new Error(`tensor ${t.name}: data type ${t.dataType} is not a float type`);
-}
-
-/** Reads an integer tensor as plain numbers. */
-export function tensorToNumbers(t: ITensorProto): number[] {
-  const n = tensorElementCount(t);
-  switch (t.dataType) {
-    case DataType.INT64:
-      if (t.int64Data && t.int64Data.length > 0) return t.int64Data.map((v) => toNumber(v));
-      return Array.from(new BigInt64Array(rawBytes(t).buffer, 0, n), (v) => Number(v));
-    case DataType.INT32:
-      if (t.int32Data && t.int32Data.length > 0) return [...t.int32Data];
-      return Array.from(new Int32Array(rawBytes(t).buffer, 0, n));
-    case DataType.UINT8:
-    case DataType.BOOL:
-      if (t.int32Data && t.int32Data.length > 0) return [...t.int32Data];
-      return Array.from(rawBytes(t));
-    case DataType.INT8:
-      if (t.int32Data && t.int32Data.length > 0) return [...t.int32Data];
-      return Array.from(new Int8Array(rawBytes(t).buffer, 0, n));
-    default:
-      return Array.from(tensorToFloat32(t));
-  }
 }
 
 export function float16BitsToFloat32(bits: Uint16Array): Float32Array {

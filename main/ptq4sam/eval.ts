@@ -8,14 +8,10 @@ import { basename } from 'node:path';
 import { loadSam, runDecoder, runEncoder, type LoadedSam } from '../sam/inference.ts';
 import { decodeImage, type RgbImage } from '../sam/image/index.ts';
 import { automaticPrompts, toSegmentPrompt, type Prompt } from './prompts.ts';
+import type { EvalResult } from '../../preload/contract/types.ts';
 
-export interface EvalResult {
-  prompts: number;
-  mean_iou: number;
-  min_iou: number;
-  embedding_rel_error: number;
-  latency_ms: { model: { encoder: number; decoder: number }; reference: { encoder: number; decoder: number } };
-}
+// eval.json's shape is part of the app's contract (the report view reads it).
+export type { EvalResult };
 
 export function maskIou(a: Uint8Array, b: Uint8Array): number {
   let inter = 0;

@@ -8,7 +8,7 @@
  */
 export { quantizeModelDir, BIT_SETTINGS, DEFAULT_CALIB_COUNT, INTEGER_OP_TYPES, type QuantizeOptions } from './pipeline.ts';
 export { evaluate, maskIou, type EvalResult, type EvalOptions } from './eval.ts';
-export { METHODS, type Method } from './calibrators/index.ts';
+export type { Method } from './calibrators/index.ts';
 export type { Progress } from './calibrate.ts';
 export type { QuantReport } from './report.ts';
 export type { Prompt } from './prompts.ts';

@@ -25,7 +25,7 @@ import { remainingSeconds } from './estimate.ts';
 import { planQuantization } from './registry.ts';
 import { writeReport, type QuantReport } from './report.ts';
 
-export const BIT_SETTINGS: Record<string, { w: number; a: number }> = { w8a8: { w: 8, a: 8 }, w6a6: { w: 6, a: 6 }, w4a4: { w: 4, a: 4 } };
+export { BIT_SETTINGS } from '../../preload/contract/enums.ts';
 export const DEFAULT_CALIB_COUNT = 32;
 
 export type SoftmaxChoice = Record<GraphKind, 'agq' | 'uniform'>;

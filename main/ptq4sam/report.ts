@@ -6,28 +6,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BigModuleResult } from './calibrate.ts';
+import type { QuantReport } from '../../preload/contract/types.ts';
 
-export interface QuantReport {
-  method: string;
-  bits: { w: number; a: number };
-  big: { bimodal: string[]; folded: string[]; paper_bimodal: string[]; examined: { module: string; votes: number; of: number }[] };
-  agq: { name: string; tau: number; scale: number; errors: Record<number, number> }[];
-  /** how the softmax output was quantized: AGQ (float ops) or uniform (integer A.V); `mixed`: see softmax_by_graph */
-  softmax: 'agq' | 'uniform' | 'mixed';
-  softmax_by_graph: { encoder: 'agq' | 'uniform'; decoder: 'agq' | 'uniform' };
-  size_bytes: { fp32: number; quantized: number };
-  /** integer kernels in onnxruntime's optimized encoder + decoder graphs */
-  integer_ops: Record<string, number>;
-  /** modules kept float beyond the spec's float parts: the decoder's token-only ops (registry.ts, DECODER_TOKEN_SIDE) */
-  float_modules: string[];
-  /** linears, QK^T and uniform A.V products we emitted as integer products */
-  integer_products_expected: number;
-  quantized_layers: number;
-  latency_ms: { model: { encoder: number; decoder: number }; reference: { encoder: number; decoder: number } };
-  fidelity: { prompts: number; mean_iou: number; min_iou: number; embedding_rel_error: number };
-  calibration: { images: number; forward_seconds: number; quantize_seconds: number };
-  model_id: string;
-}
+// report.json's shape is part of the app's contract (the report view reads it).
+export type { QuantReport };
 
 interface Histogram { lo: number; hi: number; counts: number[] }
 

@@ -1,7 +1,11 @@
 /**
  * The engine's public types, shared by the CLI, the app's API handlers and the quantizer.
- * Coordinates are original-image pixels of the EXIF-oriented image.
+ * Coordinates are original-image pixels of the EXIF-oriented image. The two the app's window also
+ * sees (MaskCrop, EmbeddingInfo) are declared in the contract (preload/contract).
  */
+import type { EmbeddingInfo, MaskCrop } from '../../preload/contract/types.ts';
+
+export type { EmbeddingInfo, MaskCrop };
 
 /** The image encoder's output, 1x256x64x64 float32 (4 MB; 2 MB as fp16 in a cache). */
 export const EMBEDDING_SHAPE = [1, 256, 64, 64] as const;
@@ -14,13 +18,6 @@ export interface SegmentPrompt {
   box?: [number, number, number, number];
   /** previous low-res logits, 1x1x256x256, fed back for refinement */
   maskInput?: Float32Array;
-}
-
-export interface MaskCrop {
-  /** bounding box of the mask in image pixels; width/height 0 for an empty mask */
-  x: number; y: number; width: number; height: number;
-  /** row-major width*height, 1 = inside */
-  data: Uint8Array;
 }
 
 export interface SegmentResult {
@@ -45,15 +42,4 @@ export interface PredictResult {
   best: number;
   lowResMasks: Float32Array;
   decoderMs: number;
-}
-
-export interface EmbeddingInfo {
-  /** sha256 of the image file */
-  imageHash: string;
-  modelId: string;
-  width: number;
-  height: number;
-  encoderMs: number;
-  /** where it came from */
-  source: 'memory' | 'cache' | 'encoder';
 }

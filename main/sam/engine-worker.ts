@@ -1,6 +1,7 @@
 /**
  * The engine's worker thread: owns the onnxruntime sessions, decodes images, keeps an LRU of
- * embeddings. Messages are `{id, method, args}`; replies `{id, result}` or `{id, error}`.
+ * embeddings. It answers rpc.ts requests (preload/contract) with the methods below; their table's
+ * type is what engine.ts calls.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
@@ -8,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { decodeImageBuffer, type RgbImage } from './image/index.ts';
 import { loadSam, runDecoder, runEncoder, runPredict, validatePrompt, type LoadedSam, type SessionSettings } from './inference.ts';
 import type { SegmentPrompt } from './engine-api.ts';
+import { answer } from '../../preload/contract/rpc.ts';
 
 interface EmbeddingEntry { data: Float32Array; width: number; height: number }
 
@@ -67,7 +69,7 @@ async function embeddingFor(modelKey: string, imagePath: string, imageHash?: str
   return { entry, hash, source: 'encoder', encoderMs: performance.now() - t0 };
 }
 
-const methods: Record<string, (...args: any[]) => Promise<unknown>> = {
+const methods = {
   async loadModel(dir: string) {
     const loaded = await loadSam(dir, settings);
     const key = loaded.info.id;
@@ -104,13 +106,8 @@ const methods: Record<string, (...args: any[]) => Promise<unknown>> = {
   },
 };
 
-parentPort!.on('message', async (msg: { id: number; method: string; args: unknown[] }) => {
-  try {
-    const fn = methods[msg.method];
-    if (!fn) throw new Error(`unknown engine method ${msg.method}`);
-    const result = await fn(...msg.args);
-    parentPort!.postMessage({ id: msg.id, result });
-  } catch (err) {
-    parentPort!.postMessage({ id: msg.id, error: err instanceof Error ? err.message : String(err) });
-  }
+export type EngineMethods = typeof methods;
+
+parentPort!.on('message', async (request: unknown) => {
+  parentPort!.postMessage(await answer(methods, request));
 });

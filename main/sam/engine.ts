@@ -1,12 +1,15 @@
 /**
  * The SAM engine as seen by the CLI and the app: a client for a worker thread that owns the
  * onnxruntime sessions, so the caller's thread never runs inference. Requests are queued in
- * the worker in order; the app drops stale hover requests before they are sent.
+ * the worker in order; the app drops stale hover requests before they are sent. The messages are
+ * the contract's rpc.ts requests, typed by the worker's method table.
  */
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { RpcClient } from '../../preload/contract/rpc.ts';
 import type { EmbeddingInfo, PredictResult, SegmentPrompt, SegmentResult } from './engine-api.ts';
+import type { EngineMethods } from './engine-worker.ts';
 import type { ModelInfo } from './model-dir.ts';
 import type { ExecutionProviderName } from './inference.ts';
 
@@ -43,74 +46,53 @@ function spawnWorker(opts: EngineOptions, workerData: unknown): Worker {
 
 export class Engine {
   private readonly worker: Worker;
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
-  private exited: Error | null = null;
+  private readonly rpc: RpcClient<EngineMethods>;
 
   constructor(opts: EngineOptions = {}) {
     this.worker = spawnWorker(opts, { threads: opts.threads ?? 0, executionProvider: opts.executionProvider ?? 'cpu', lruSize: opts.lruSize ?? 16 });
-    this.worker.on('message', (msg: { id: number; result?: unknown; error?: string }) => {
-      const p = this.pending.get(msg.id);
-      if (!p) return;
-      this.pending.delete(msg.id);
-      if (msg.error !== undefined) p.reject(new Error(msg.error));
-      else p.resolve(msg.result);
-    });
-    const fail = (err: Error) => {
-      this.exited = err;
-      for (const p of this.pending.values()) p.reject(err);
-      this.pending.clear();
-    };
-    this.worker.on('error', fail);
-    this.worker.on('exit', (code) => fail(new Error(`engine worker exited (code ${code})`)));
-  }
-
-  private call<T>(method: string, ...args: unknown[]): Promise<T> {
-    if (this.exited) return Promise.reject(this.exited);
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, method, args });
-    });
+    this.rpc = new RpcClient((request) => this.worker.postMessage(request));
+    this.worker.on('message', (msg: unknown) => this.rpc.receive(msg));
+    this.worker.on('error', (err) => this.rpc.close(err));
+    this.worker.on('exit', (code) => this.rpc.close(new Error(`engine worker exited (code ${code})`)));
   }
 
   loadModel(dir: string): Promise<LoadedModel> {
-    return this.call('loadModel', dir);
+    return this.rpc.call('loadModel', dir);
   }
 
   unloadModel(key: string): Promise<void> {
-    return this.call('unloadModel', key);
+    return this.rpc.call('unloadModel', key);
   }
 
   /** Encodes an image (or finds its embedding in memory). */
   async encode(model: LoadedModel | string, imagePath: string, opts: { imageHash?: string } = {}): Promise<EmbeddingInfo> {
-    const r = await this.call<{ info: EmbeddingInfo }>('encode', keyOf(model), imagePath, { ...opts, returnEmbedding: false });
+    const r = await this.rpc.call('encode', keyOf(model), imagePath, { ...opts, returnEmbedding: false });
     return r.info;
   }
 
   /** Encodes and returns the embedding itself (1x256x64x64 float32), e.g. to store in a cache. */
   async encodeWithEmbedding(model: LoadedModel | string, imagePath: string, opts: { imageHash?: string } = {}): Promise<{ info: EmbeddingInfo; embedding: Float32Array }> {
-    const r = await this.call<{ info: EmbeddingInfo; embedding: Float32Array }>('encode', keyOf(model), imagePath, { ...opts, returnEmbedding: true });
-    return r;
+    const r = await this.rpc.call('encode', keyOf(model), imagePath, { ...opts, returnEmbedding: true });
+    return { info: r.info, embedding: r.embedding! };
   }
 
   /** Puts an embedding from a persistent cache into the worker's memory. */
   putEmbedding(model: LoadedModel | string, imageHash: string, embedding: Float32Array, width: number, height: number): Promise<void> {
-    return this.call('putEmbedding', keyOf(model), imageHash, embedding, width, height);
+    return this.rpc.call('putEmbedding', keyOf(model), imageHash, embedding, width, height);
   }
 
   hasEmbedding(model: LoadedModel | string, imageHash: string): Promise<boolean> {
-    return this.call('hasEmbedding', keyOf(model), imageHash);
+    return this.rpc.call('hasEmbedding', keyOf(model), imageHash);
   }
 
   /** Full-size masks, as the `segment` command writes them. */
   segment(model: LoadedModel | string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string } = {}): Promise<SegmentResult> {
-    return this.call('segment', keyOf(model), imagePath, prompt, opts);
+    return this.rpc.call('segment', keyOf(model), imagePath, prompt, opts);
   }
 
   /** Masks cropped to their bounding boxes, for the UI; `onlyBest` leaves the other candidates empty (hover previews). */
   predict(model: LoadedModel | string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string; onlyBest?: boolean } = {}): Promise<PredictResult> {
-    return this.call('predict', keyOf(model), imagePath, prompt, opts);
+    return this.rpc.call('predict', keyOf(model), imagePath, prompt, opts);
   }
 
   async dispose(): Promise<void> {

@@ -3,7 +3,7 @@
  * tests): where app data lives, the user's dialogs, a way to push events, how image URLs look,
  * and the SAM engine. main/api never imports electron; the host supplies these.
  */
-import type { ApiEvent, DialogFilter } from '../../preload/api.ts';
+import type { ApiEvent, DialogFilter } from '../../preload/contract/index.ts';
 import type { Engine } from '../sam/engine.ts';
 
 export interface Dialogs {

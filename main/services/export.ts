@@ -4,19 +4,17 @@
  * skipped with their reason, image files that could not be found, what each format changed.
  */
 import { mkdirSync, readdirSync } from 'node:fs';
-import { exporters, type ExportFormat as FormatId } from '../formats/index.ts';
+import { exporters } from '../formats/index.ts';
 import { exportDataset, type Project } from '../project/index.ts';
-import type { ExportFormat, ExportFormatInfo, ExportReport } from '../../preload/api.ts';
+import type { ExportFormat, ExportFormatInfo, ExportReport } from '../../preload/contract/index.ts';
 
-const FORMATS: Record<ExportFormat, ExportFormatInfo> & Record<FormatId, ExportFormatInfo> = {
+const FORMATS: Record<ExportFormat, ExportFormatInfo> = {
   coco: { id: 'coco', name: 'COCO (RLE masks)', note: 'Every mask exactly, holes and several parts included.' },
   'coco-polygons': { id: 'coco-polygons', name: 'COCO (polygons)', note: 'Polygons cannot carry holes: masks with holes are listed in the report.' },
   yolo: { id: 'yolo', name: 'YOLO segmentation', note: 'One polygon per line: holes are filled, several parts are listed in the report.' },
   voc: { id: 'voc', name: 'Pascal VOC (PNG masks)', note: 'Class and instance PNGs; later annotations paint over earlier ones.' },
   labelme: { id: 'labelme', name: 'LabelMe JSON', note: 'Polygons next to each image; holes cannot be carried.' },
 };
-
-export const EXPORT_FORMAT_IDS = Object.keys(FORMATS) as ExportFormat[];
 
 export function exportFormats(): ExportFormatInfo[] {
   return Object.values(FORMATS);

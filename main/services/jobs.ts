@@ -11,18 +11,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Progress, QuantizeOptions, QuantReport } from '../ptq4sam/index.ts';
-import { SetupError, type SetupOptions, type SetupProgress, type SetupResult, type SetupStep } from '../setup/pipeline.ts';
-
-/** What crosses into the job: the options without their callbacks. */
-export type JobRequest =
-  | { kind: 'quantize'; options: Omit<QuantizeOptions, 'onProgress' | 'signal'> }
-  | { kind: 'setup'; options: Omit<SetupOptions, 'onProgress' | 'signal' | 'activate' | 'env'> };
-
-export type JobMessage =
-  | { type: 'progress'; progress: unknown }
-  | { type: 'done'; result: unknown }
-  | { type: 'error'; message: string; step: SetupStep | null };
+import type { Progress, QuantReport } from '../ptq4sam/index.ts';
+import { SETUP_STEPS, type SetupStep } from '../../preload/contract/enums.ts';
+import { isNotice, RpcClient, RpcError } from '../../preload/contract/rpc.ts';
+import { SetupError, type SetupProgress, type SetupResult } from '../setup/pipeline.ts';
+import type { JobMethods } from './job-process.ts';
 
 const CANCEL_GRACE_MS = 2000;
 
@@ -34,9 +27,17 @@ function spawnJob(): ChildProcess {
   return fork(fileURLToPath(new URL('./job-process.ts', import.meta.url)), [], { ...options, execArgv: ['--import', 'tsx'] });
 }
 
-function runJob<R>(request: JobRequest, onProgress: (p: unknown) => void, signal?: AbortSignal): Promise<R> {
+/** A failure's code is the setup step it stopped in, when it did. */
+function jobError(err: unknown): Error {
+  if (err instanceof RpcError && SETUP_STEPS.includes(err.code as SetupStep)) return new SetupError(err.code as SetupStep, err.message);
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** Runs one job in a child process of its own; progress comes as rpc.ts notices. */
+function runJob<R>(start: (rpc: RpcClient<JobMethods>) => Promise<R>, onProgress: (p: unknown) => void, signal?: AbortSignal): Promise<R> {
   return new Promise<R>((resolve, reject) => {
     const child = spawnJob();
+    const rpc = new RpcClient<JobMethods>((request) => { child.send(request); });
     let settled = false;
     let killTimer: NodeJS.Timeout | null = null;
     const finish = (fn: () => void) => {
@@ -47,7 +48,8 @@ function runJob<R>(request: JobRequest, onProgress: (p: unknown) => void, signal
       fn();
     };
     const onAbort = () => {
-      if (child.connected) child.send({ type: 'cancel' });
+      // the child may be gone before it answers: the kill below settles the job either way
+      if (child.connected) rpc.call('cancel').catch(() => undefined);
       killTimer = setTimeout(() => {
         child.kill('SIGKILL');
         finish(() => reject(new Error('cancelled')));
@@ -55,21 +57,27 @@ function runJob<R>(request: JobRequest, onProgress: (p: unknown) => void, signal
     };
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
-    child.on('message', (m: JobMessage) => {
-      if (m.type === 'progress') { if (!signal?.aborted) onProgress(m.progress); }
-      else if (m.type === 'done') finish(() => (signal?.aborted ? reject(new Error('cancelled')) : resolve(m.result as R)));
-      else finish(() => reject(m.step ? new SetupError(m.step, m.message) : new Error(m.message)));
+    child.on('message', (m: unknown) => {
+      if (isNotice(m)) { if (!signal?.aborted) onProgress(m.event); }
+      else rpc.receive(m);
     });
     child.on('error', (err) => finish(() => reject(err)));
-    child.on('exit', (code, sig) => finish(() => reject(new Error(`the job's process stopped (${sig ?? `exit code ${code}`})`))));
-    child.send({ type: 'run', request });
+    child.on('exit', (code, sig) => {
+      const err = new Error(`the job's process stopped (${sig ?? `exit code ${code}`})`);
+      rpc.close(err);
+      finish(() => reject(err));
+    });
+    start(rpc).then(
+      (result) => finish(() => (signal?.aborted ? reject(new Error('cancelled')) : resolve(result))),
+      (err: unknown) => finish(() => reject(jobError(err))),
+    );
   });
 }
 
-export function quantizeInProcess(options: Omit<QuantizeOptions, 'onProgress' | 'signal'>, onProgress: (p: Progress) => void, signal?: AbortSignal): Promise<QuantReport> {
-  return runJob({ kind: 'quantize', options }, (p) => onProgress(p as Progress), signal);
+export function quantizeInProcess(options: Parameters<JobMethods['quantize']>[0], onProgress: (p: Progress) => void, signal?: AbortSignal): Promise<QuantReport> {
+  return runJob((rpc) => rpc.call('quantize', options), (p) => onProgress(p as Progress), signal);
 }
 
-export function setupInProcess(options: Omit<SetupOptions, 'onProgress' | 'signal' | 'activate' | 'env'>, onProgress: (p: SetupProgress) => void, signal?: AbortSignal): Promise<SetupResult> {
-  return runJob({ kind: 'setup', options }, (p) => onProgress(p as SetupProgress), signal);
+export function setupInProcess(options: Parameters<JobMethods['setup']>[0], onProgress: (p: SetupProgress) => void, signal?: AbortSignal): Promise<SetupResult> {
+  return runJob((rpc) => rpc.call('setup', options), (p) => onProgress(p as SetupProgress), signal);
 }

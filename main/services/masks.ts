@@ -1,7 +1,7 @@
 /** Conversions between the store's masks (COCO RLE at image size) and the UI's cropped masks. */
 import { type BinaryMask, emptyMask, maskBbox, maskFromRle, rleFromMask } from '../masks/index.ts';
 import type { Annotation } from '../project/index.ts';
-import { MASK_VIEW_MAX_PIXELS, type AnnotationView, type MaskCrop, type MaskView } from '../../preload/api.ts';
+import { MASK_VIEW_MAX_PIXELS, type AnnotationView, type MaskCrop, type MaskView } from '../../preload/contract/index.ts';
 
 export function cropMask(m: BinaryMask): MaskCrop {
   const [x, y, width, height] = maskBbox(m);

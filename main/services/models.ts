@@ -10,11 +10,9 @@ import { BIT_SETTINGS, DEFAULT_CALIB_COUNT } from '../ptq4sam/index.ts';
 import type { Project } from '../project/index.ts';
 import { quantizeInProcess } from './jobs.ts';
 import { importCheckpoint, importOnnxPair, readModelInfo, type ModelInfo } from '../sam/model-dir.ts';
-import type { EngineStatus, ModelEntry, ModelReport, QuantBits, QuantizeJob } from '../../preload/api.ts';
+import type { EngineStatus, ModelEntry, ModelReport, QuantBits, QuantizeJob } from '../../preload/contract/index.ts';
 import { readModelReport } from './report.ts';
 import type { Session } from './session.ts';
-
-export const QUANT_BITS: readonly QuantBits[] = ['w8a8', 'w6a6', 'w4a4'];
 
 /** Links the project's first usable images into `dir` (names kept: the quantizer matches the project's boxes by file name). */
 function linkCalibrationImages(project: Project, dir: string, count: number): number {
@@ -140,7 +138,7 @@ export class ModelService {
     const emit = (phase: string, fraction: number, done = false, error: string | null = null, newId: string | null = null) =>
       this.s.ctx.emit({ type: 'quantize-progress', jobId, phase, fraction, done, error, modelId: newId });
     void this.#install((tmp) => quantizeInProcess({
-      modelDir: m.dir, calibDir, outDir: tmp, bits: BIT_SETTINGS[bits]!, method: 'ptq4sam',
+      modelDir: m.dir, calibDir, outDir: tmp, bits: BIT_SETTINGS[bits], method: 'ptq4sam',
       ...(calibCount ? { calibCount } : {}),
       ...(project ? { projectDb: project.dbPath } : {}),
     }, (p) => emit(p.phase, p.total ? p.done / p.total : 0), abort.signal).then(() => readModelInfo(tmp)))

@@ -2,7 +2,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-import type { SetupChoice } from '../../preload/api.ts';
+import type { SetupChoice } from '../../preload/contract/index.ts';
 import { writeFileAtomic } from '../base/index.ts';
 
 export type PrefValue = string | number | boolean;

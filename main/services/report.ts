@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EvalResult, KeyHistogram, ModelReport, QuantReport } from '../../preload/api.ts';
+import type { EvalResult, KeyHistogram, ModelReport, QuantReport } from '../../preload/contract/index.ts';
 
 type Bars = KeyHistogram['before'];
 

@@ -8,7 +8,7 @@ import type { Project } from '../project/index.ts';
 import type { EmbeddingInfo, MaskCrop, PredictResult, SegmentPrompt } from '../sam/engine-api.ts';
 import type { Engine, LoadedModel } from '../sam/engine.ts';
 import { warmEmbedding } from '../sam/embedding-cache.ts';
-import type { ApiEvent, Prediction, SamPrompt } from '../../preload/api.ts';
+import type { ApiEvent, Prediction, SamPrompt } from '../../preload/contract/index.ts';
 import { maskView } from './masks.ts';
 
 const LOW_RES = 256 * 256;

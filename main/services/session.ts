@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, copyFileSync, readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { createProject, openProject, type Project } from '../project/index.ts';
-import type { ProjectInfo } from '../../preload/api.ts';
+import type { ProjectInfo } from '../../preload/contract/index.ts';
 import type { ApiContext } from './context.ts';
 import { ImageServer } from './images.ts';
 import { AllowedPaths } from './paths.ts';

@@ -13,7 +13,7 @@ import { findModel, loadCatalog, type CatalogModel } from '../setup/catalog.ts';
 import { isModelDir, readModelInfo } from '../sam/model-dir.ts';
 import { fp32DirFor, SETUP_STEPS, SetupError, type SetupProgress } from '../setup/pipeline.ts';
 import { setupInProcess } from './jobs.ts';
-import type { CatalogEntry, SetupChoice, SetupDownload, SetupState, SetupStep } from '../../preload/api.ts';
+import type { CatalogEntry, SetupChoice, SetupDownload, SetupState, SetupStep } from '../../preload/contract/index.ts';
 import type { ModelService } from './models.ts';
 import type { Session } from './session.ts';
 import { withAtomicDir } from '../base/index.ts';

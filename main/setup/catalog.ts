@@ -10,8 +10,9 @@ import { parseConfig, type SamConfig } from '../sam/builders/config.ts';
 import { hexLength, type ExpectedHash, type HashAlgorithm } from './download/hash.ts';
 import { openGet } from './download/http.ts';
 import { defaultStallTimeoutMs } from './download/index.ts';
+import { CATALOG_FORMATS, type CatalogFormat } from '../../preload/contract/enums.ts';
 
-export type CatalogFormat = 'pth' | 'onnx-pair';
+export type { CatalogFormat };
 export type CatalogFileRole = 'checkpoint' | 'encoder' | 'decoder';
 
 export interface CatalogFile {
@@ -112,6 +113,10 @@ function parseFiles(entry: Entry, format: CatalogFormat, source: string, where: 
   });
 }
 
+function isCatalogFormat(x: unknown): x is CatalogFormat {
+  return CATALOG_FORMATS.includes(x as CatalogFormat);
+}
+
 function parseEntry(raw: unknown, index: number, source: string): CatalogModel {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${source}: models[${index}] must be an object`);
   const entry = raw as Entry;
@@ -120,7 +125,7 @@ function parseEntry(raw: unknown, index: number, source: string): CatalogModel {
   const where = `model "${id}"`;
   const { name, format, bytes, licence } = entry;
   if (typeof name !== 'string' || name.trim() === '') throw entryError(source, where, 'name', 'must be a non-empty string');
-  if (format !== 'pth' && format !== 'onnx-pair') throw entryError(source, where, 'format', `must be "pth" or "onnx-pair", got ${JSON.stringify(format)}`);
+  if (!isCatalogFormat(format)) throw entryError(source, where, 'format', `must be ${CATALOG_FORMATS.map((f) => JSON.stringify(f)).join(' or ')}, got ${JSON.stringify(format)}`);
   if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes <= 0) throw entryError(source, where, 'bytes', 'must be a positive integer');
   if (typeof licence !== 'string' || licence.trim() === '') throw entryError(source, where, 'licence', 'must name the licence, e.g. "Apache-2.0"');
   const model: CatalogModel = { id, name, format, files: parseFiles(entry, format, source, where), bytes, licence };

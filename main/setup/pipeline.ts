@@ -26,14 +26,14 @@ import type { CatalogModel } from './catalog.ts';
 import { describeProgress, downloadFile, downloadsDir, type DownloadProgress } from './download/index.ts';
 import { hashFile } from './download/hash.ts';
 import { importModel, isModelDir } from '../sam/model-dir.ts';
-import { BIT_SETTINGS, evaluate, quantizeModelDir, type EvalResult, type QuantReport } from '../ptq4sam/index.ts';
+import { evaluate, quantizeModelDir, type EvalResult, type QuantReport } from '../ptq4sam/index.ts';
 import { formatDuration } from '../ptq4sam/estimate.ts';
 import { projectImagePaths } from '../project/index.ts';
 import { isImageFile, listImageFiles, moveDir, withAtomicDir, writeFileAtomic } from '../base/index.ts';
 
-export type SetupStep = 'download' | 'build' | 'quantize' | 'eval' | 'activate';
-export const SETUP_STEPS: readonly SetupStep[] = ['download', 'build', 'quantize', 'eval', 'activate'];
-export type SetupBits = 'w8a8' | 'w6a6' | 'w4a4';
+import { BIT_SETTINGS, QUANT_BITS, SETUP_STEPS, type QuantBits, type SetupStep } from '../../preload/contract/enums.ts';
+
+export { SETUP_STEPS, type SetupStep };
 
 export interface SetupProgress {
   step: SetupStep;
@@ -51,7 +51,7 @@ export interface SetupOptions {
   model: CatalogModel;
   /** a local copy of the model's file (checked against the catalog's hash) instead of downloading */
   localFile?: string;
-  bits?: SetupBits;
+  bits?: QuantBits;
   /** the user's images for calibration */
   calibDir?: string;
   /** an open project: its images calibrate (when no calibDir) and its boxes become prompts */
@@ -155,14 +155,14 @@ class SetupRun {
   readonly quantDir: string;
   readonly fp32Dir: string;
   readonly downloadDir: string;
-  readonly bits: SetupBits;
+  readonly bits: QuantBits;
   readonly outDir: string;
   private state: SetupState;
   readonly skipped: SetupStep[] = [];
 
   constructor(private readonly o: SetupOptions) {
     this.bits = o.bits ?? 'w8a8';
-    if (!BIT_SETTINGS[this.bits]) throw new Error(`bits "${this.bits}" is not offered (choose ${Object.keys(BIT_SETTINGS).join(', ')})`);
+    if (!QUANT_BITS.includes(this.bits)) throw new Error(`bits "${this.bits}" is not offered (choose ${QUANT_BITS.join(', ')})`);
     this.outDir = checkSetupOut(o.outDir);
     const args: Record<string, string | null> = {
       model: o.model.id,
@@ -313,7 +313,7 @@ async function stepQuantize(run: SetupRun, o: SetupOptions): Promise<void> {
     modelDir: run.fp32Dir,
     calibDir: calib.dir,
     outDir: run.quantDir,
-    bits: BIT_SETTINGS[run.bits]!,
+    bits: BIT_SETTINGS[run.bits],
     method: 'ptq4sam',
     ...(o.projectDb ? { projectDb: o.projectDb } : {}),
     onProgress: (p) => run.progress({ step: 'quantize', fraction: p.total > 0 ? p.done / p.total : 0, message: `${p.phase} ${p.done}/${p.total}${p.etaSeconds !== undefined ? `, ${formatDuration(p.etaSeconds)} left` : ''}` }),

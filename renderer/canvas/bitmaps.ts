@@ -4,7 +4,7 @@
  * the mask, so what is coloured on screen is exactly the mask). Thousands of annotations then
  * cost one drawImage each per frame, and an 8000x6000 mask costs no more than its bounding box.
  */
-import type { MaskView } from '../../preload/api.ts';
+import type { MaskView } from '../../preload/contract/index.ts';
 
 const FILL_ALPHA = 120;
 const OUTLINE_ALPHA = 255;

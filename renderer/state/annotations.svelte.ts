@@ -4,7 +4,7 @@
  * store commits as one transaction and one undo step before the list here changes.
  */
 import { api, withErrorOn } from '../api.ts';
-import type { AnnotationView, HistoryStep } from '../../preload/api.ts';
+import type { AnnotationView, HistoryStep } from '../../preload/contract/index.ts';
 
 export class AnnotationsState {
   imageId = $state<number | null>(null);

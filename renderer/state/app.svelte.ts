@@ -4,7 +4,7 @@
  * does) and runs the shortcut actions from renderer/shortcuts.ts.
  */
 import { api, errorMessage } from '../api.ts';
-import type { ApiEvent } from '../../preload/api.ts';
+import type { ApiEvent } from '../../preload/contract/index.ts';
 import { type ActionId, type Shortcut } from '../shortcuts.ts';
 import { TOOL_FACTORIES } from '../tools/index.ts';
 import type { Point, Tool, ToolHost, ToolId } from '../tools/types.ts';

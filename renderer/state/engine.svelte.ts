@@ -8,7 +8,7 @@
  * logits never cross to the window, and neither does a mask at more than display resolution).
  */
 import { api, errorMessage } from '../api.ts';
-import type { EngineStatus, MaskView, Prediction, SamPrompt } from '../../preload/api.ts';
+import type { EngineStatus, MaskView, Prediction, SamPrompt } from '../../preload/contract/index.ts';
 
 type Point = { x: number; y: number };
 type PointPrompt = SamPrompt['points'][number];

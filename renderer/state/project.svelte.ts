@@ -3,8 +3,9 @@
  * the labels and the current label. Changes only through these methods, which call window.api.
  */
 import { api, withErrorOn } from '../api.ts';
-import type { AddImagesProgress, AddImagesResult, ImageStatus, Label, ProjectInfo } from '../../preload/api.ts';
-import type { ImageListItem } from '../../main/project/types.ts';
+import {
+  LABEL_HOTKEYS, type AddImagesProgress, type AddImagesResult, type ApiInput, type ImageListItem, type ImageStatus, type Label, type ProjectInfo,
+} from '../../preload/contract/index.ts';
 
 export type ImageFilter = { kind: 'all' } | { kind: 'todo' } | { kind: 'done' } | { kind: 'label'; labelId: number };
 
@@ -125,14 +126,14 @@ export class ProjectState {
 
   async createLabel(name: string, color?: string): Promise<Label | undefined> {
     const used = new Set(this.labels.map((l) => l.hotkey));
-    const hotkey = ['1', '2', '3', '4', '5', '6', '7', '8', '9'].find((k) => !used.has(k)) ?? null;
+    const hotkey = LABEL_HOTKEYS.find((k) => !used.has(k)) ?? null;
     const label = await this.#run(() => api.labelCreate({ name, hotkey, ...(color ? { color } : {}) }));
     await this.refreshLabels();
     if (label) this.currentLabelId = label.id;
     return label;
   }
 
-  async updateLabel(labelId: number, change: { name?: string; color?: string; hotkey?: string | null }): Promise<void> {
+  async updateLabel(labelId: number, change: Omit<ApiInput<'labelUpdate'>, 'labelId'>): Promise<void> {
     await this.#run(() => api.labelUpdate({ labelId, ...change }));
     await this.refreshLabels();
   }

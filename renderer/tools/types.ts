@@ -31,7 +31,9 @@ export type Draft =
   | { kind: 'polygon'; points: [number, number][]; cursor: Point | null; closing: boolean }
   | { kind: 'stroke'; points: [number, number][]; radiusPx: number; value: 0 | 1 };
 
-export type ToolId = 'point' | 'box' | 'polygon' | 'brush' | 'eraser';
+/** The tools, in the toolbar's order. */
+export const TOOL_IDS = ['point', 'box', 'polygon', 'brush', 'eraser'] as const;
+export type ToolId = (typeof TOOL_IDS)[number];
 
 export interface Tool {
   readonly id: ToolId;

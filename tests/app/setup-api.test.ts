@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandlers } from '../../main/api/handlers.ts';
 import { createEngine, type Engine } from '../../main/sam/engine.ts';
-import type { ApiEvent } from '../../preload/api.ts';
+import type { ApiEvent } from '../../preload/contract/index.ts';
 import { writeTinyCatalog } from '../setup/helpers.ts';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/sam-tiny');

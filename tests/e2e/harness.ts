@@ -14,7 +14,7 @@ import { createHandlers, type Handlers } from '../../main/api/handlers.ts';
 import type { Dialogs } from '../../main/services/context.ts';
 import type { Session } from '../../main/services/session.ts';
 import { createEngine, type Engine } from '../../main/sam/engine.ts';
-import { API_METHODS, type ApiEvent } from '../../preload/api.ts';
+import { API_METHODS, type ApiEvent } from '../../preload/contract/index.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const FIXTURES = join(ROOT, 'tests/fixtures/sam-tiny');

@@ -37,4 +37,4 @@ export function needsTails(method: Method): boolean {
 }
 
 export type { Method, RangeObserver, TensorStats } from './types.ts';
-export { isPtq4samFamily, METHODS } from './types.ts';
+export { isPtq4samFamily } from './types.ts';

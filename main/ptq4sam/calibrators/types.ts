@@ -1,5 +1,6 @@
 /** What one forward pass tells an observer about one tensor (see stats-graph.ts). */
 import type { Range } from '../quantizers/range-search.ts';
+import type { QuantMethod as Method } from '../../../preload/contract/enums.ts';
 
 export interface TensorStats {
   min: number;
@@ -24,8 +25,7 @@ export interface RangeObserver {
   range(): Range;
 }
 
-export type Method = 'ptq4sam' | 'minmax' | 'percentile' | 'omse' | 'gptq';
-export const METHODS: Method[] = ['ptq4sam', 'minmax', 'percentile', 'omse', 'gptq'];
+export type { Method };
 
 /** Methods built on PTQ4SAM (BIG, AGQ, its observers); `gptq` only changes the weight rounding. */
 export function isPtq4samFamily(method: Method): boolean {

@@ -1,0 +1,302 @@
+/**
+ * The one contract between the renderer and the main process, and a leaf: it imports nothing
+ * from main/ or renderer/ (main's services import their shared records and enumerations from
+ * here). `API` declares each method once, its input as a schema (schema.ts: the TypeScript type
+ * the renderer compiles against and the check main/api runs on the untrusted argument) and its
+ * result type. `main/api/handlers.ts` derives its handler table from it (a missing method fails
+ * to compile), `preload/index.ts` forwards each method over IPC as an rpc.ts request, and the
+ * renderer calls `window.api`. Every method takes at most ONE argument, a plain object, and
+ * returns plain objects and typed arrays only: ArrayBuffer, Map and Blob do not survive every
+ * transport we use (Electron IPC and the test harness's page bindings). Coordinates are
+ * original-image pixels of the EXIF-oriented image.
+ */
+import { EXPORT_FORMATS, LABEL_DELETE_MODES, type CatalogFormat, type ExportFormat, type MenuCommand, type SetupStep } from './enums.ts';
+import {
+  BITS, COLOR, DIALOG_FILTER, HOTKEY, ID, IMAGE_STATUS, POINT, SAM_PROMPT, SETUP_CHOICE, type SetupChoice,
+} from './inputs.ts';
+import { arr, bool, int, nothing, nullable, num, obj, oneOf, optional, refine, str, union, type Infer, type Schema } from './schema.ts';
+import type {
+  AddImagesProgress, AddImagesResult, AnnotationPrompts, Bbox, EmbeddingInfo, EvalResult, HistoryState, HistoryStep, ImagePage, ImageRecord,
+  Label, QuantReport,
+} from './types.ts';
+
+export * from './enums.ts';
+export * from './inputs.ts';
+export type * from './types.ts';
+export { ApiInputError } from './schema.ts';
+
+/**
+ * A mask as the UI draws it: its bounding box in image pixels, sampled every `step` image pixels
+ * along each axis. `step` is 1 (every pixel, exactly) unless the box holds more than
+ * MASK_VIEW_MAX_PIXELS: a whole-image mask of an 8000x6000 photo would otherwise cross to the
+ * window as 48 MB per candidate. The store always keeps every pixel.
+ */
+export interface MaskView {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  step: number;
+  /** ceil(width / step) x ceil(height / step), row-major, 1 = inside */
+  data: Uint8Array;
+}
+
+export const MASK_VIEW_MAX_PIXELS = 1 << 22;
+
+/** The engine's answer as the UI gets it. The main process keeps the full masks and low-res logits under `resultId`. */
+export interface Prediction {
+  resultId: number;
+  width: number;
+  height: number;
+  masks: MaskView[];
+  iouPredictions: number[];
+  best: number;
+  decoderMs: number;
+}
+
+/** An annotation as the UI draws it: the mask cropped to its bounding box. */
+export interface AnnotationView {
+  id: number;
+  imageId: number;
+  labelId: number;
+  bbox: Bbox;
+  area: number;
+  hidden: boolean;
+  score: number | null;
+  modelId: string | null;
+  prompts: AnnotationPrompts | null;
+  /** width/height of the whole image the mask belongs to */
+  imageWidth: number;
+  imageHeight: number;
+  mask: MaskView;
+}
+
+export interface ProjectInfo {
+  path: string;
+  name: string;
+  /** the image the user looked at last, restored on open */
+  lastImageId: number | null;
+  /** true for the bundled sample project (opened when there is nothing else) */
+  sample: boolean;
+  /** prefix of the URLs serving this project's images: `${imageUrlBase}full/<id>` and `thumb/<id>` */
+  imageUrlBase: string;
+}
+
+export interface ModelEntry {
+  id: string;
+  name: string;
+  dir: string;
+  /** e.g. 'fp32', 'w8a8' */
+  precision: string;
+  bytes: number;
+  /** has a quantization report (report.json) */
+  hasReport: boolean;
+  active: boolean;
+}
+
+export interface EngineStatus {
+  model: ModelEntry | null;
+  executionProvider: string;
+  /** decoder time of the last prediction, ms; null before the first */
+  lastDecoderMs: number | null;
+  /** images waiting for the background encoder */
+  queued: number;
+  /** why SAM tools cannot run (no model, model failed to load), or null */
+  problem: string | null;
+}
+
+export interface ExportFormatInfo {
+  id: ExportFormat;
+  name: string;
+  /** what the format cannot carry, shown before exporting */
+  note: string;
+}
+
+export interface ExportReport {
+  format: ExportFormat;
+  outDir: string;
+  files: string[];
+  images: number;
+  annotations: number;
+  /** items the format could not carry exactly, each with the reason */
+  skipped: { imageId?: number; annotationId?: number; reason: string }[];
+  /** what the format changed, e.g. which masks had their holes filled */
+  notes: string[];
+}
+
+export interface QuantizeJob { jobId: string }
+
+export interface SetupState {
+  /** the steps finished so far, in order; the wizard resumes after the last */
+  done: SetupStep[];
+  /** what the last run was asked for (kept, so a restart resumes it) */
+  choice: SetupChoice | null;
+  /** the model the finished setup made active */
+  modelId: string | null;
+  /** a run is going on now */
+  running: boolean;
+  /** why the last run stopped, or null */
+  error: string | null;
+  /** the user chose to skip the wizard */
+  skipped: boolean;
+}
+
+export interface SetupDownload {
+  receivedBytes: number;
+  totalBytes: number | null;
+  bytesPerSecond: number;
+  etaSeconds: number | null;
+}
+
+/** A model's quantization report as the report view draws it. */
+export interface ModelReport {
+  /** report.json, as the quantizer wrote it */
+  report: QuantReport;
+  /** eval.json (the setup's comparison with fp32), when there is one */
+  eval: EvalResult | null;
+  /** BIG's key activations before and after the fold, per attention examined (from report.html) */
+  keyHistograms: KeyHistogram[];
+}
+
+export interface KeyHistogram {
+  module: string;
+  /** bar heights, 0..1 of the tallest bar, over [lo, hi] */
+  before: { lo: number; hi: number; bars: number[] };
+  after: { lo: number; hi: number; bars: number[] } | null;
+}
+
+export interface CatalogEntry {
+  id: string;
+  name: string;
+  bytes: number;
+  licence: string;
+  format: CatalogFormat;
+}
+
+/** Events the main process pushes to the renderer. */
+export type ApiEvent =
+  | { type: 'images-progress'; progress: AddImagesProgress }
+  | { type: 'encode-progress'; imageId: number; queued: number; done: boolean; error: string | null }
+  | { type: 'quantize-progress'; jobId: string; phase: string; fraction: number; done: boolean; error: string | null; modelId: string | null }
+  | { type: 'setup-progress'; step: SetupStep; fraction: number; message: string; download: SetupDownload | null; skipped: boolean; done: boolean; error: string | null; modelId: string | null }
+  | { type: 'export-progress'; done: number; total: number }
+  | { type: 'menu'; command: MenuCommand };
+
+/** The type of a method's result (the value itself is never used). */
+interface Returns<T> { readonly result?: T }
+function returns<T>(): Returns<T> {
+  return {};
+}
+
+function method<I, R>(input: Schema<I>, result: Returns<R>): { input: Schema<I>; result: Returns<R> } {
+  return { input, result };
+}
+
+const NONE = nothing();
+
+/** Every method: the schema of its argument and the type of its result. */
+export const API = {
+  // Dialogs: the only way a path enters the app. main remembers what the user chose and every
+  // method taking a path accepts only those.
+  dialogOpenFiles: method(obj({ title: str(200), filters: arr(DIALOG_FILTER, { max: 20 }), multiple: bool() }), returns<string[]>()),
+  dialogOpenFolder: method(obj({ title: str(200) }), returns<string | null>()),
+  dialogSaveFile: method(obj({ title: str(200), filters: arr(DIALOG_FILTER, { max: 20 }), defaultName: str(255) }), returns<string | null>()),
+
+  // Projects
+  projectCreate: method(obj({ path: str() }), returns<ProjectInfo>()),
+  projectOpen: method(obj({ path: str() }), returns<ProjectInfo>()),
+  /** the bundled sample project (copied into the app's data folder the first time) */
+  projectOpenSample: method(NONE, returns<ProjectInfo>()),
+  projectCurrent: method(NONE, returns<ProjectInfo | null>()),
+  projectRecent: method(NONE, returns<string[]>()),
+  projectSetLastImage: method(obj({ imageId: ID }), returns<void>()),
+
+  // Images
+  imagesAdd: method(obj({ paths: arr(str()) }), returns<AddImagesResult>()),
+  imagesAddFolder: method(obj({ path: str() }), returns<AddImagesResult>()),
+  imagesList: method(obj({ offset: int(0), limit: int(1, 10_000), status: optional(IMAGE_STATUS), labelId: optional(ID) }), returns<ImagePage>()),
+  imageGet: method(obj({ imageId: ID }), returns<ImageRecord>()),
+  imageSetStatus: method(obj({ imageId: ID, status: IMAGE_STATUS }), returns<void>()),
+
+  // Labels
+  labelsList: method(NONE, returns<Label[]>()),
+  labelCreate: method(obj({ name: str(200), color: optional(COLOR), hotkey: optional(HOTKEY) }), returns<Label>()),
+  labelUpdate: method(obj({ labelId: ID, name: optional(str(200)), color: optional(COLOR), hotkey: optional(HOTKEY) }), returns<Label>()),
+  labelDelete: method(obj({ labelId: ID, mode: oneOf(LABEL_DELETE_MODES) }), returns<void>()),
+
+  // Annotations (each call is one transaction and one undo step)
+  annotationsList: method(obj({ imageId: ID }), returns<AnnotationView[]>()),
+  /** stores candidate `candidate` of a kept answer, at full resolution, with its prompts and score */
+  annotationAddPrediction: method(obj({ imageId: ID, labelId: ID, resultId: ID, candidate: int(0, 15) }), returns<AnnotationView>()),
+  annotationAddPolygon: method(obj({
+    imageId: ID, labelId: ID,
+    points: refine(arr(POINT), (points, refuse) => (points.length >= 3 ? points : refuse('a polygon needs at least 3 points'))),
+  }), returns<AnnotationView>()),
+  /** brush (value 1) or eraser (value 0) along a stroke; a brush with no annotation creates one */
+  annotationBrush: method(obj({
+    imageId: ID, annotationId: nullable(ID), labelId: ID, points: arr(POINT), radiusPx: num(0.5, 2000), value: oneOf([0, 1] as const),
+  }), returns<AnnotationView | null>()),
+  annotationUpdate: method(obj({ annotationId: ID, labelId: optional(ID), hidden: optional(bool()) }), returns<AnnotationView>()),
+  annotationDelete: method(obj({ annotationId: ID }), returns<void>()),
+  undo: method(NONE, returns<HistoryStep | null>()),
+  redo: method(NONE, returns<HistoryStep | null>()),
+  historyState: method(NONE, returns<HistoryState>()),
+
+  // SAM
+  engineStatus: method(NONE, returns<EngineStatus>()),
+  /** encodes now (or finds the cached embedding) */
+  samEncode: method(obj({ imageId: ID }), returns<EmbeddingInfo>()),
+  /** queues background encoding, in the given order, after the current request */
+  samPrefetch: method(obj({ imageIds: arr(ID, { max: 1000 }) }), returns<void>()),
+  /** preview: the hover preview, only the best mask comes back and nothing is kept for refining */
+  samPredict: method(obj({ imageId: ID, prompt: SAM_PROMPT, preview: optional(bool()) }), returns<Prediction>()),
+
+  // Models
+  modelsList: method(NONE, returns<ModelEntry[]>()),
+  modelImportCheckpoint: method(obj({ checkpointPath: str(), configPath: optional(nullable(str())), name: optional(str(200)) }), returns<ModelEntry>()),
+  modelImportOnnx: method(obj({ encoderPath: str(), decoderPath: str(), name: optional(str(200)) }), returns<ModelEntry>()),
+  modelSetActive: method(obj({ modelId: str(200) }), returns<EngineStatus>()),
+  /** calibCount: how many calibration images (default the quantizer's) */
+  modelQuantize: method(obj({ modelId: str(200), bits: BITS, calibCount: optional(int(1, 10_000)) }), returns<QuantizeJob>()),
+  modelQuantizeCancel: method(obj({ jobId: str(200) }), returns<void>()),
+  /** the quantization report (report.json, eval.json and the histograms of report.html) */
+  modelReport: method(obj({ modelId: str(200) }), returns<ModelReport>()),
+
+  // First-run setup
+  setupState: method(NONE, returns<SetupState>()),
+  setupCatalog: method(NONE, returns<CatalogEntry[]>()),
+  /** starts (or resumes) the setup in the background; progress comes as 'setup-progress' events */
+  setupRun: method(SETUP_CHOICE, returns<SetupState>()),
+  setupCancel: method(NONE, returns<void>()),
+  setupSkip: method(NONE, returns<SetupState>()),
+
+  // Export
+  exportFormats: method(NONE, returns<ExportFormatInfo[]>()),
+  exportRun: method(obj({ format: oneOf(EXPORT_FORMATS), outDir: str() }), returns<ExportReport>()),
+
+  // UI preferences kept by the app (window-independent), e.g. overlay opacity
+  prefsGet: method(NONE, returns<Record<string, string | number | boolean>>()),
+  prefsSet: method(obj({ key: str(100), value: union(num(), bool(), str(1000)) }), returns<void>()),
+};
+
+export type ApiMethod = keyof typeof API;
+export type ApiInput<M extends ApiMethod> = Infer<(typeof API)[M]['input']>;
+export type ApiResult<M extends ApiMethod> = (typeof API)[M]['result'] extends Returns<infer R> ? R : never;
+
+/** The methods as the renderer calls them: no parameter where the input is `nothing()`. */
+export type Api = {
+  [M in ApiMethod]: [ApiInput<M>] extends [undefined] ? () => Promise<ApiResult<M>> : (opts: ApiInput<M>) => Promise<ApiResult<M>>;
+};
+
+/** Every method name, so preload can build the bridge without reflection. */
+export const API_METHODS = Object.keys(API) as ApiMethod[];
+
+/** What the renderer sees as `window.api`: the methods plus one event subscription. */
+export type WindowApi = Api & {
+  /** returns an unsubscribe function */
+  onEvent(listener: (event: ApiEvent) => void): () => void;
+};
+
+/** The IPC channel names, shared by preload and main/app. */
+export const CHANNEL_CALL = 'api:call';
+export const CHANNEL_EVENT = 'api:event';

@@ -1,0 +1,146 @@
+/**
+ * The records the API hands out, declared here so the contract needs nothing from main/: the
+ * project store's records (main/project), the engine's embedding and mask crops (main/sam) and
+ * the quantizer's report (main/ptq4sam) are these types, imported from here.
+ */
+import type { ImageStatus } from './enums.ts';
+
+// ---- the project store (main/project) ----
+
+export interface ImageRecord {
+  id: number;
+  /** as stored: relative to the project folder ('/' separated) when inside it, else absolute */
+  path: string;
+  sha256: string | null;
+  /** oriented size (after the EXIF orientation); null when the header could not be read */
+  width: number | null;
+  height: number | null;
+  exifOrientation: number;
+  status: ImageStatus;
+  /** why the image cannot be used (unreadable file, undecodable data); null when fine */
+  error: string | null;
+  addedAt: number;
+  position: number;
+}
+
+export interface ImageListItem extends ImageRecord {
+  annotationCount: number;
+}
+
+export interface ImagePage {
+  /** images matching the filter, all pages together */
+  total: number;
+  items: ImageListItem[];
+}
+
+export interface Label {
+  id: number;
+  name: string;
+  /** '#rrggbb', lower case */
+  color: string;
+  hotkey: string | null;
+  sortOrder: number;
+}
+
+export interface PromptPoint {
+  x: number;
+  y: number;
+  /** 1 = foreground, 0 = background */
+  label: number;
+}
+
+/** The prompts that produced a mask, in original-image pixel coordinates. */
+export interface AnnotationPrompts {
+  points?: PromptPoint[];
+  box?: [number, number, number, number];
+}
+
+export type Bbox = [x: number, y: number, w: number, h: number];
+
+/** What an undo or redo changed, so the UI can refresh exactly that. */
+export interface HistoryStep {
+  entryId: number;
+  kind: string;
+  /** the image whose annotations changed; null for project-wide edits (labels, imports) */
+  imageId: number | null;
+  annotationIds: number[];
+  labelIds: number[];
+}
+
+export interface HistoryState {
+  /** what undo() would revert, or null */
+  undo: { kind: string; imageId: number | null } | null;
+  /** what redo() would reapply, or null */
+  redo: { kind: string; imageId: number | null } | null;
+}
+
+export interface AddImagesProgress {
+  /** 'scan': walking folders (total unknown, 0; done = files found so far); 'read': hashing and reading headers */
+  phase: 'scan' | 'read';
+  done: number;
+  total: number;
+  path: string;
+}
+
+export interface AddImagesResult {
+  /** ids of the images inserted, in order */
+  added: number[];
+  /** absolute paths already in the project (or given twice), skipped */
+  duplicates: string[];
+  /** files given explicitly that are not of an image type, skipped */
+  unsupported: string[];
+  /** inserted, but with an error badge (their header could not be read) */
+  unreadable: { path: string; error: string }[];
+}
+
+// ---- the SAM engine (main/sam) ----
+
+export interface MaskCrop {
+  /** bounding box of the mask in image pixels; width/height 0 for an empty mask */
+  x: number; y: number; width: number; height: number;
+  /** row-major width*height, 1 = inside */
+  data: Uint8Array;
+}
+
+export interface EmbeddingInfo {
+  /** sha256 of the image file */
+  imageHash: string;
+  modelId: string;
+  width: number;
+  height: number;
+  encoderMs: number;
+  /** where it came from */
+  source: 'memory' | 'cache' | 'encoder';
+}
+
+// ---- the quantizer (main/ptq4sam) ----
+
+export interface QuantReport {
+  method: string;
+  bits: { w: number; a: number };
+  big: { bimodal: string[]; folded: string[]; paper_bimodal: string[]; examined: { module: string; votes: number; of: number }[] };
+  agq: { name: string; tau: number; scale: number; errors: Record<number, number> }[];
+  /** how the softmax output was quantized: AGQ (float ops) or uniform (integer A.V); `mixed`: see softmax_by_graph */
+  softmax: 'agq' | 'uniform' | 'mixed';
+  softmax_by_graph: { encoder: 'agq' | 'uniform'; decoder: 'agq' | 'uniform' };
+  size_bytes: { fp32: number; quantized: number };
+  /** integer kernels in onnxruntime's optimized encoder + decoder graphs */
+  integer_ops: Record<string, number>;
+  /** modules kept float beyond the spec's float parts: the decoder's token-only ops (registry.ts, DECODER_TOKEN_SIDE) */
+  float_modules: string[];
+  /** linears, QK^T and uniform A.V products we emitted as integer products */
+  integer_products_expected: number;
+  quantized_layers: number;
+  latency_ms: { model: { encoder: number; decoder: number }; reference: { encoder: number; decoder: number } };
+  fidelity: { prompts: number; mean_iou: number; min_iou: number; embedding_rel_error: number };
+  calibration: { images: number; forward_seconds: number; quantize_seconds: number };
+  model_id: string;
+}
+
+export interface EvalResult {
+  prompts: number;
+  mean_iou: number;
+  min_iou: number;
+  embedding_rel_error: number;
+  latency_ms: { model: { encoder: number; decoder: number }; reference: { encoder: number; decoder: number } };
+}
