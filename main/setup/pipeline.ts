@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
+import { openDatabase } from '../base/sqlite.ts';
 import type { CatalogModel } from './catalog.ts';
 import { describeProgress, downloadFile, downloadsDir, type DownloadProgress } from './download/index.ts';
 import { errnoCode } from './download/errors.ts';
@@ -150,7 +150,7 @@ function moveDir(from: string, to: string): void {
 /** Links the first images of a project into `dir` (names kept: the quantizer matches boxes by name). */
 function linkProjectImages(projectDb: string, dir: string): void {
   let paths: string[];
-  const db = new Database(projectDb, { readonly: true, fileMustExist: true });
+  const db = openDatabase(projectDb, { readonly: true, fileMustExist: true });
   try {
     paths = (db.prepare('SELECT path FROM images ORDER BY id').all() as { path: string }[]).map((r) => resolve(dirname(projectDb), r.path));
   } catch (err) {
