@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { CHROMIUM_ARGS, findChromium, NO_CHROMIUM } from '../helpers/browser.ts';
-import type { ControlReply, ControlRequest, DialogAnswer, StandinEvent, WindowState } from './electron-standin/control.ts';
+import type { ControlOp, ControlReply, DialogAnswer, StandinEvent, WindowState } from './electron-standin/control.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 const REGISTER = join(import.meta.dirname, 'electron-standin/register.mjs');
@@ -78,7 +78,7 @@ export async function launchApp(opts: { outDir: string; userData: string; browse
     else events.push(m);
   });
   let nextId = 1;
-  const control = (request: Omit<ControlRequest, 'id'>): Promise<unknown> => new Promise((res, rej) => {
+  const control = (request: ControlOp): Promise<unknown> => new Promise((res, rej) => {
     const id = nextId++;
     pending.set(id, (r) => { pending.delete(id); if (r.error) rej(new Error(r.error)); else res(r.value); });
     child.send({ ...request, id });
@@ -88,7 +88,8 @@ export async function launchApp(opts: { outDir: string; userData: string; browse
   const failed = exited.then(({ code, signal }) => { throw new Error(`the app exited (${signal ?? code}) before its window opened:\n${output}`); });
   const page = await Promise.race([pageOpened, failed]);
   page.on('pageerror', (err) => console.error('page error:', err.message));
-  await Promise.race([page.waitForLoadState('load'), failed]);
+  // the page starts as about:blank; the window's own page follows
+  await Promise.race([page.waitForURL((url) => url.protocol === 'file:', { timeout: 60_000 }), failed]);
   return {
     child, page, events, exited,
     output: () => output,

@@ -1,14 +1,15 @@
 /** The messages between a test (tests/shell/harness.ts) and the stand-in in the app's process. */
 export type DialogAnswer = string[] | null;
 
-export type ControlRequest = { id: number } & (
+export type ControlOp =
   | { op: 'menu'; path: string[] }
   /** the next open (or save) dialog answers these paths; null answers "cancelled" */
   | { op: 'answer'; kind: 'open' | 'save'; answer: DialogAnswer }
   | { op: 'setBounds'; bounds: { x?: number; y?: number; width?: number; height?: number } }
   | { op: 'close' }
-  | { op: 'state' }
-);
+  | { op: 'state' };
+
+export type ControlRequest = ControlOp & { id: number };
 
 export interface ControlReply { type: 'reply'; id: number; error?: string; value?: unknown }
 
@@ -23,3 +24,6 @@ export interface WindowState {
   visible: boolean;
   menu: string[];
 }
+
+/** What the stand-in prints when the app's process did not end by itself after quitting. */
+export const LEFT_RUNNING = 'the main process was still running 5 s after quit (a worker thread, a child process or a timer was left)';

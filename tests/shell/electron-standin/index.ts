@@ -30,7 +30,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Frame, type Page, type Route } from 'playwright-core';
-import type { ControlReply, ControlRequest, StandinEvent, DialogAnswer } from './control.ts';
+import { LEFT_RUNNING, type ControlReply, type ControlRequest, type DialogAnswer, type StandinEvent } from './control.ts';
 
 /** Wraps an object so that using anything it does not have fails with a clear message. */
 function honest<T extends object>(name: string, target: T): T {
@@ -150,8 +150,21 @@ class App extends EventEmitter {
     this.exit(0);
   }
 
+  /**
+   * Electron ends the process here whatever is still running. The stand-in first lets it end by
+   * itself, so a test sees what the app left behind: a worker thread or a connected child process
+   * keeps Node alive, and then the stand-in says so before it exits like Electron.
+   */
   exit(code = 0): void {
-    void (browser?.close() ?? Promise.resolve()).finally(() => process.exit(code));
+    process.exitCode = code;
+    void (browser?.close() ?? Promise.resolve()).finally(() => {
+      process.removeAllListeners('message');
+      process.disconnect?.();
+      setTimeout(() => {
+        console.error(`electron stand-in: ${LEFT_RUNNING}`);
+        process.exit(code);
+      }, 5000).unref();
+    });
   }
 }
 
