@@ -5,7 +5,7 @@
  * else one line saying how to get one. Tests that need a plain Chromium (tests/shell drives the
  * page from two processes over the DevTools protocol) ask for `findChromium` alone.
  */
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
 import { _electron, chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -19,12 +19,21 @@ const CHROMIUM_NAMES = ['chromium', 'chromium-browser', 'google-chrome-stable', 
 
 export const NO_CHROMIUM = 'No Chromium for the end-to-end tests: install one (Debian/Ubuntu: apt-get install chromium; elsewhere: npx playwright-core install chromium), or put yours on the PATH as "chromium".';
 
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A Chromium on the PATH, else the one `npx playwright-core install chromium` downloads, else null. */
 export function findChromium(path = process.env.PATH ?? ''): string | null {
   for (const dir of path.split(delimiter).filter(Boolean)) {
     for (const name of CHROMIUM_NAMES) {
       const file = join(dir, name);
-      if (existsSync(file)) return file;
+      if (isExecutable(file)) return file;
     }
   }
   const managed = chromium.executablePath();
