@@ -1,8 +1,8 @@
 /**
  * The Electron build, checked without the Electron binary: `electron-vite build` must emit the
  * preload as CommonJS (a sandboxed window cannot load an ES-module preload; tests/shell runs the
- * preload, but as a script the stand-in wraps, which would not notice an ES module's loader
- * failing), and the main bundle must point at the files the build really wrote.
+ * built preload too, this test names the cause), and the main bundle must point at the files the
+ * build really wrote.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
