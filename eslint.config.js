@@ -29,6 +29,16 @@ export default tseslint.config(
     },
   },
   {
+    // better-sqlite3's binary differs between Node and Electron: one place picks it
+    files: ['main/**/*.ts'],
+    ignores: ['main/base/sqlite.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        paths: [{ name: 'better-sqlite3', allowTypeImports: true, message: 'Open SQLite with openDatabase (main/base/sqlite.ts): it loads the binary built for the runtime we are in (Node or Electron).' }],
+      }],
+    },
+  },
+  {
     files: ['renderer/**/*.ts'],
     languageOptions: { globals: { ...globals.browser } },
     rules: {
