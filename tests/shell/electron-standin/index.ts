@@ -363,7 +363,7 @@ export const ipcMain = honest('ipcMain', new IpcMain());
 
 async function ipcFromPage(page: Page, frame: Frame, kind: string, channel: string, args: unknown[]): Promise<unknown> {
   const win = BrowserWindow.windows.find((w) => w.page === page);
-  const event = { sender: win?.webContents ?? null, senderFrame: frameMain(frame), frameId: 0, processId: 0 };
+  const event = { sender: win?.webContents ?? null, senderFrame: frameMain(frame) };
   if (kind === 'send') { ipcMain.emit(channel, event, ...args); return undefined; }
   const handler = ipcMain.handlers.get(channel);
   if (!handler) throw new Error(`Error invoking remote method '${channel}': Error: No handler registered for '${channel}'`);
