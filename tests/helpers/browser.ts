@@ -69,7 +69,8 @@ export async function launchTestBrowser(viewport: { width: number; height: numbe
         const [page] = await Promise.all([
           app.waitForEvent('window'),
           app.evaluate(({ BrowserWindow }, size) => {
-            const win = new BrowserWindow({ ...size, useContentSize: true, show: false, webPreferences: { sandbox: true, contextIsolation: true } });
+            // hidden, but painting and running timers and animation frames as a visible window does
+            const win = new BrowserWindow({ ...size, useContentSize: true, show: false, paintWhenInitiallyHidden: true, webPreferences: { sandbox: true, contextIsolation: true, backgroundThrottling: false } });
             void win.loadURL('about:blank');
           }, viewport),
         ]);
