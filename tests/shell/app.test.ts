@@ -170,6 +170,7 @@ describe('the built app in its shell', () => {
     await expect.poll(jobPids, { timeout: 60_000 }).toHaveLength(1);
     const [job] = jobPids();
     expect(existsSync(`${sampleDb}-wal`)).toBe(true);
+    expect(isAlive(job!)).toBe(true);
     await app.menu('File', 'quit');
     expect(await app.exited).toEqual({ code: 0, signal: null });
     expect(app.output()).not.toContain(LEFT_RUNNING);
