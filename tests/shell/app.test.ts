@@ -8,6 +8,7 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_METHODS } from '../../preload/api.ts';
@@ -189,5 +190,16 @@ describe('the built app in its shell', () => {
     await app.close();
     expect(await app.exited).toEqual({ code: 0, signal: null });
     expect(app.output()).not.toContain(LEFT_RUNNING);
+  });
+
+  it('loads its own renderer when packaged, whatever ELECTRON_RENDERER_URL says', async () => {
+    const packagedData = join(dir, 'packaged');
+    mkdirSync(packagedData);
+    app = await launchApp({ outDir, userData: packagedData, browser, env: { STANDIN_PACKAGED: '1', ELECTRON_RENDERER_URL: 'http://localhost:5173/' } });
+    expect(page().url()).toBe(pathToFileURL(join(outDir, 'renderer/index.html')).href);
+    await page().locator('[data-testid=wizard]').waitFor();
+    expect(app.events.filter((e) => e.type === 'blocked')).toEqual([]);
+    await app.close();
+    expect(await app.exited).toEqual({ code: 0, signal: null });
   });
 });

@@ -62,10 +62,11 @@ export interface ShellApp {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts the built app in `outDir` with `userData` as its data folder; resolves once its window loaded. */
-export async function launchApp(opts: { outDir: string; userData: string; browser: ShellBrowser }): Promise<ShellApp> {
+/** Starts the built app in `outDir` with `userData` as its data folder (and `env`); resolves once its window loaded. */
+export async function launchApp(opts: { outDir: string; userData: string; browser: ShellBrowser; env?: NodeJS.ProcessEnv }): Promise<ShellApp> {
   const env: NodeJS.ProcessEnv = { ...process.env, STANDIN_CDP_URL: opts.browser.cdpUrl, STANDIN_USER_DATA: opts.userData, STANDIN_APP_PATH: ROOT };
   delete env.ELECTRON_RENDERER_URL;
+  Object.assign(env, opts.env);
   const child = fork(join(opts.outDir, 'main/index.js'), [], { cwd: ROOT, env, execArgv: ['--import', 'tsx', '--import', REGISTER], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });

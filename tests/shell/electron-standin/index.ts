@@ -21,7 +21,7 @@
  * - dialog answers from queues the test fills and reports each dialog it was asked to show.
  * - Menu keeps the template; the test clicks items by label. Of the roles only 'quit' works.
  * - app.quit() follows Electron's order (before-quit, windows close, will-quit, quit) and then
- *   exits the process, as Electron does.
+ *   exits the process, as Electron does. app.isPackaged is true when STANDIN_PACKAGED=1.
  *
  * The test controls it over the Node IPC channel of this process (tests/shell/harness.ts).
  */
@@ -109,8 +109,12 @@ const ready = (async () => {
 // ---------------------------------------------------------------------------------------------
 // app
 
+/** STANDIN_PACKAGED=1: the app believes it is packaged, its resources beside it as electron-builder puts them. */
+const packaged = process.env.STANDIN_PACKAGED === '1';
+if (packaged) Object.defineProperty(process, 'resourcesPath', { value: process.env.STANDIN_APP_PATH ?? process.cwd() });
+
 class App extends EventEmitter {
-  isPackaged = false;
+  isPackaged = packaged;
   #ready = false;
   #quitting = false;
 
