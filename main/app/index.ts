@@ -80,8 +80,8 @@ async function main(): Promise<void> {
   win.once('ready-to-show', () => win?.show());
 
   // Closing the window quits (every platform: one window is the whole app). Cleanup waits in
-  // will-quit, which every way of quitting passes (the window's close box, File > Quit, the OS's
-  // log-out); window-all-closed is not emitted when the quit starts from the menu.
+  // will-quit, which both ways of quitting pass (the window's close box, File > Quit);
+  // window-all-closed is not emitted when the quit starts from the menu.
   app.on('window-all-closed', () => app.quit());
   let cleanedUp = false;
   app.on('will-quit', (e) => {

@@ -133,6 +133,11 @@ class App extends EventEmitter {
     throw new Error(`electron stand-in: app.getPath('${name}') is not supported by the stand-in (only 'userData', from STANDIN_USER_DATA)`);
   }
 
+  /** The stand-in's windows are always sandboxed (it refuses others): nothing changes. */
+  enableSandbox(): void {
+    if (this.#ready) throw new Error('app.enableSandbox() must be called before the app is ready');
+  }
+
   /** Only one instance is ever started by the tests: the lock is always ours, 'second-instance' never comes. */
   requestSingleInstanceLock(): boolean { return true; }
 
@@ -236,6 +241,7 @@ export class BrowserWindow extends EventEmitter {
     this.#bounds = { x: options.x ?? 0, y: options.y ?? 0, width: options.width ?? 800, height: options.height ?? 600 };
     this.webContents = honest('webContents', new WebContents(this));
     BrowserWindow.windows.push(this);
+    app.emit('web-contents-created', preventable(), this.webContents);
     this.#opened = this.#open(prefs.preload as string | undefined);
     notify({ type: 'window', options: JSON.parse(JSON.stringify(options)) as Record<string, unknown> });
     return honest('BrowserWindow', this);
