@@ -7,13 +7,15 @@ import { svelte } from '@sveltejs/vite-plugin-svelte';
 import type { UserConfig } from 'vite';
 
 const root = import.meta.dirname;
+// tests/shell builds the app into a folder of its own, so it never races another test's build of out/
+const out = process.env.STUDIO_OUT_DIR ? resolve(process.env.STUDIO_OUT_DIR) : resolve(root, 'out');
 
 export const rendererConfig: UserConfig = {
   root: resolve(root, 'renderer'),
   base: './',
   plugins: [svelte()],
   build: {
-    outDir: resolve(root, 'out/renderer'),
+    outDir: resolve(out, 'renderer'),
     target: 'chrome140',
     emptyOutDir: true,
     minify: false,
@@ -26,7 +28,7 @@ export const rendererConfig: UserConfig = {
 export default defineConfig({
   main: {
     build: {
-      outDir: resolve(root, 'out/main'),
+      outDir: resolve(out, 'main'),
       // native modules and onnxruntime stay in node_modules (unpacked from asar at packaging)
       externalizeDeps: true,
       rolldownOptions: {
@@ -42,7 +44,7 @@ export default defineConfig({
   },
   preload: {
     build: {
-      outDir: resolve(root, 'out/preload'),
+      outDir: resolve(out, 'preload'),
       lib: { entry: resolve(root, 'preload/index.ts'), formats: ['cjs'] },
       rolldownOptions: { output: { format: 'cjs', entryFileNames: '[name].cjs' } },
     },

@@ -10,8 +10,8 @@ const root = import.meta.dirname;
 
 /**
  * Arrows point down only. A folder may import its own files and the folders of any tier below
- * its own; `tests/` and `bench/` may import anything. The contract (preload/contract, or the
- * preload/api.ts module while it is the contract) is the bottom: it imports nothing of ours.
+ * its own; `tests/` and `bench/` may import anything. The contract (preload/contract/) is the
+ * bottom: it imports nothing of ours.
  */
 export const LAYERS = [
   ['main/app'],
@@ -32,7 +32,7 @@ const ONLY = { renderer: ['contract'], preload: ['contract'], contract: [] };
 /** The layer a repository path belongs to, or null outside the layered folders. */
 export function layerOf(repoPath) {
   const p = repoPath.split('\\').join('/').replace(/\.svelte\/[^/]*$/, '.svelte');
-  if (p === 'preload/api.ts' || p.startsWith('preload/contract/') || p === 'preload/contract.ts') return 'contract';
+  if (p.startsWith('preload/contract/')) return 'contract';
   for (const tier of LAYERS) for (const layer of tier) if (p === layer || p.startsWith(`${layer}/`)) return layer;
   return null;
 }
@@ -134,5 +134,15 @@ export default tseslint.config(
     // only the architecture's rules: code style inside components is svelte-check's (a script's
     // names are used by its markup, which this linter does not see)
     rules: { ...offAll(tseslint.configs.recommended), 'local/layering': 'error', ...browserOnly },
+  },
+  {
+    // better-sqlite3's binary differs between Node and Electron: one place picks it
+    files: ['main/**/*.ts'],
+    ignores: ['main/base/sqlite.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        paths: [{ name: 'better-sqlite3', allowTypeImports: true, message: 'Open SQLite with openDatabase (main/base/sqlite.ts): it loads the binary built for the runtime we are in (Node or Electron).' }],
+      }],
+    },
   },
 );

@@ -11,7 +11,9 @@ export type ActionId =
   | 'next-image' | 'prev-image' | 'toggle-done'
   | 'undo' | 'redo' | 'delete-selected' | 'hide-selected'
   | 'fit' | 'one-to-one' | 'opacity-down' | 'opacity-up' | 'toggle-outlines' | 'brush-smaller' | 'brush-bigger'
-  | 'export' | 'models' | 'shortcuts' | 'open-project' | 'new-project' | 'add-images';
+  | 'export' | 'models' | 'shortcuts' | 'open-project' | 'new-project' | 'add-images'
+  // menu and top bar only (no key)
+  | 'add-folder';
 
 export interface Shortcut {
   keys: string[];

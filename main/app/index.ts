@@ -4,8 +4,8 @@
  * content, no new windows or navigation), serves the open project's images through the
  * `studio-image:` protocol, registers the API handlers of main/api on one IPC channel (checking
  * that the sender is our main frame), and provides native menus and dialogs. Window state is
- * remembered in the app's data folder. Nothing here is tested without the Electron binary; the
- * parts with logic live in main/api and are tested end to end (tests/e2e).
+ * remembered in the app's data folder. Tested as built (out/) under a stand-in electron module
+ * in Chromium (tests/shell); the README lists what only a real Electron shows.
  */
 import { app, BrowserWindow, dialog, ipcMain, protocol, session } from 'electron';
 import { join } from 'node:path';
@@ -79,13 +79,22 @@ async function main(): Promise<void> {
   buildMenu((command) => emit({ type: 'menu', command }));
   win.once('ready-to-show', () => win?.show());
 
-  if (process.env.ELECTRON_RENDERER_URL) await win.loadURL(process.env.ELECTRON_RENDERER_URL);
-  else await win.loadFile(join(import.meta.dirname, '../renderer/index.html'));
-
-  app.on('window-all-closed', () => {
+  // Closing the window quits (every platform: one window is the whole app). Cleanup waits in
+  // will-quit, which both ways of quitting pass (the window's close box, File > Quit);
+  // window-all-closed is not emitted when the quit starts from the menu.
+  app.on('window-all-closed', () => app.quit());
+  let cleanedUp = false;
+  app.on('will-quit', (e) => {
+    if (cleanedUp) return;
+    e.preventDefault();
     apiSession.close();
-    void engine.dispose().finally(() => app.quit());
+    void engine.dispose().finally(() => { cleanedUp = true; app.quit(); });
   });
+
+  // only electron-vite's dev server sets the URL; a packaged app never loads one from outside
+  const devUrl = app.isPackaged ? undefined : process.env.ELECTRON_RENDERER_URL;
+  if (devUrl) await win.loadURL(devUrl);
+  else await win.loadFile(join(import.meta.dirname, '../renderer/index.html'));
 }
 
 void main();

@@ -13,7 +13,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openDatabase } from '../base/sqlite.ts';
 import { checkRleCounts, rleArea, rleBbox, rleCountsFromString } from '../masks/index.ts';
 import { describeDbError } from './errors.ts';
 import { applyStates, readRow, type HistoryTable, type Prepare, type RowChange, type RowState, toStates, touchedIds } from './history.ts';
@@ -124,7 +125,7 @@ export function createProject(dbPath: string): Project {
   mkdirSync(dirname(abs), { recursive: true });
   let db: Database.Database;
   try {
-    db = new Database(abs);
+    db = openDatabase(abs);
   } catch (err) {
     throw new Error(`cannot create project ${abs}: ${(err as Error).message}`);
   }
@@ -145,7 +146,7 @@ export function openProject(dbPath: string): Project {
   if (statSync(abs).isDirectory()) throw new Error(`not a project file: ${abs} is a folder`);
   let db: Database.Database;
   try {
-    db = new Database(abs, { fileMustExist: true });
+    db = openDatabase(abs, { fileMustExist: true });
   } catch (err) {
     throw new Error(`cannot open project ${abs}: ${(err as Error).message}`);
   }
@@ -651,7 +652,7 @@ export class Project {
    */
   *iterateDataset(options: { batchSize?: number } = {}): Generator<DatasetItem> {
     const batchSize = options.batchSize ?? 256;
-    const reader = new Database(this.dbPath, { readonly: true, fileMustExist: true });
+    const reader = openDatabase(this.dbPath, { readonly: true, fileMustExist: true });
     try {
       reader.exec('BEGIN');
       const images = reader.prepare('SELECT * FROM images WHERE position > ? ORDER BY position LIMIT ?');

@@ -3,12 +3,12 @@
  * read-only connections, so they work beside an app that has the project open and never
  * migrate or lock it.
  */
-import Database from 'better-sqlite3';
 import { dirname, resolve } from 'node:path';
+import { openDatabase } from '../base/sqlite.ts';
 
 /** The absolute paths of a project's images, in the order they were added. */
 export function projectImagePaths(dbPath: string): string[] {
-  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+  const db = openDatabase(dbPath, { readonly: true, fileMustExist: true });
   try {
     return (db.prepare('SELECT path FROM images ORDER BY id').all() as { path: string }[]).map((r) => resolve(dirname(dbPath), r.path));
   } catch (err) {

@@ -6,7 +6,8 @@
  */
 import { existsSync } from 'node:fs';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openDatabase } from '../base/sqlite.ts';
 import type { SegmentPrompt } from '../sam/engine-api.ts';
 
 export interface Prompt {
@@ -38,7 +39,7 @@ export function projectBoxes(dbPath: string): Map<string, Prompt[]> {
   if (!existsSync(dbPath)) throw new Error(`${dbPath}: project file not found`);
   let db: Database.Database;
   try {
-    db = new Database(dbPath, { readonly: true, fileMustExist: true });
+    db = openDatabase(dbPath, { readonly: true, fileMustExist: true });
   } catch (err) {
     throw new Error(`${dbPath}: not a readable project (${(err as Error).message})`);
   }

@@ -19,12 +19,25 @@ import type { JobMethods } from './job-process.ts';
 
 const CANCEL_GRACE_MS = 2000;
 
+/** The job processes alive now (endAllJobs). */
+const running = new Set<ChildProcess>();
+
 /** The bundled `.js` next to this file in the app, else the TypeScript source under tsx. */
 function spawnJob(): ChildProcess {
   const js = fileURLToPath(new URL('./job-process.js', import.meta.url));
   const options = { serialization: 'advanced' as const, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] as ('ignore' | 'inherit' | 'ipc')[] };
-  if (existsSync(js)) return fork(js, [], options);
-  return fork(fileURLToPath(new URL('./job-process.ts', import.meta.url)), [], { ...options, execArgv: ['--import', 'tsx'] });
+  const child = existsSync(js) ? fork(js, [], options) : fork(fileURLToPath(new URL('./job-process.ts', import.meta.url)), [], { ...options, execArgv: ['--import', 'tsx'] });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
+  return child;
+}
+
+/**
+ * Ends every running job at once (the app is quitting): nothing it would still write is wanted,
+ * and a job left to notice its parent is gone would keep computing until its next message.
+ */
+export function endAllJobs(): void {
+  for (const child of running) child.kill('SIGKILL');
 }
 
 /** A failure's code is the setup step it stopped in, when it did. */

@@ -14,6 +14,7 @@ import { createProject, openProject, type Project } from '../project/index.ts';
 import type { ProjectInfo } from '../../preload/contract/index.ts';
 import type { ApiContext } from './context.ts';
 import { ImageServer } from './images.ts';
+import { endAllJobs } from './jobs.ts';
 import { AllowedPaths } from './paths.ts';
 import { PrefsFile } from './prefs.ts';
 import { SamService } from './sam.ts';
@@ -101,7 +102,9 @@ export class Session {
     return this.allowed.check(where, resolve(path));
   }
 
+  /** The app is done with this window: jobs end, SAM requests are dropped, the project file is closed. */
   close(): void {
+    endAllJobs();
     this.sam.cancelAll();
     this.project?.close();
     this.project = null;

@@ -42,6 +42,7 @@ export interface Catalog {
   models: CatalogModel[];
 }
 
+/** The command line's default. The app reads `<resources>/catalog.json` (packaged: outside app.asar, electron-builder.yml). */
 export const bundledCatalogPath = fileURLToPath(new URL('../../resources/catalog.json', import.meta.url));
 
 const maxCatalogBytes = 1 << 20;

@@ -30,7 +30,6 @@ import { evaluate, quantizeModelDir, type EvalResult, type QuantReport } from '.
 import { formatDuration } from '../ptq4sam/estimate.ts';
 import { projectImagePaths } from '../project/index.ts';
 import { isImageFile, listImageFiles, moveDir, withAtomicDir, writeFileAtomic } from '../base/index.ts';
-
 import { BIT_SETTINGS, QUANT_BITS, SETUP_STEPS, type QuantBits, type SetupStep } from '../../preload/contract/enums.ts';
 
 export { SETUP_STEPS, type SetupStep };

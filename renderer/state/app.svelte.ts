@@ -208,6 +208,7 @@ export class AppState implements ToolHost {
     'open-project': () => this.openProjectDialog(),
     'new-project': () => this.newProjectDialog(),
     'add-images': () => this.addImagesDialog(),
+    'add-folder': () => this.addFolderDialog(),
   };
 
   async runAction(action: ActionId, arg?: string): Promise<void> {
@@ -275,7 +276,7 @@ const MENU_ACTIONS: Record<Extract<ApiEvent, { type: 'menu' }>['command'], Actio
   'project-new': 'new-project',
   'project-open': 'open-project',
   'images-add': 'add-images',
-  'folder-add': 'add-images',
+  'folder-add': 'add-folder',
   export: 'export',
   undo: 'undo',
   redo: 'redo',

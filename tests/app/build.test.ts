@@ -1,8 +1,8 @@
 /**
  * The Electron build, checked without the Electron binary: `electron-vite build` must emit the
- * preload as CommonJS (a sandboxed window cannot load an ES-module preload; the end-to-end tests
- * bind window.api without the preload, so only this test sees it), and the main bundle must point
- * at the files the build really wrote.
+ * preload as CommonJS (a sandboxed window cannot load an ES-module preload; tests/shell runs the
+ * built preload too, this test names the cause), and the main bundle must point at the files the
+ * build really wrote.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';

@@ -1,13 +1,14 @@
 /**
- * End-to-end harness: the real renderer (built with the same vite config as the app) in Debian's
- * Chromium, with `window.api` bound through `context.exposeBinding` to the real main/api handlers
+ * End-to-end harness: the real renderer (built with the same vite config as the app) in the test
+ * browser (tests/helpers/browser.ts: Electron where installed, else a Chromium), with `window.api`
+ * bound through `context.exposeBinding` to the real main/api handlers
  * over real services (SQLite project, onnxruntime engine in its worker). Files are served with
  * `context.route()`, no port. Dialogs answer from a queue the test fills.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { build } from 'vite';
 import { rendererConfig } from '../../electron.vite.config.ts';
 import { createHandlers, type Handlers } from '../../main/api/handlers.ts';
@@ -15,16 +16,12 @@ import type { Dialogs } from '../../main/services/context.ts';
 import type { Session } from '../../main/services/session.ts';
 import { createEngine, type Engine } from '../../main/sam/engine.ts';
 import { API_METHODS, type ApiEvent } from '../../preload/contract/index.ts';
+import { launchTestBrowser, type TestBrowser } from '../helpers/browser.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const FIXTURES = join(ROOT, 'tests/fixtures/sam-tiny');
 export const SCREENSHOTS = join(ROOT, 'out/screenshots');
 const ORIGIN = 'http://studio.test';
-
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync',
-];
 
 const MIME: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png' };
 
@@ -49,7 +46,7 @@ export interface Studio {
   handlers: Handlers;
   session: Session;
   engine: Engine;
-  browser: Browser;
+  browser: TestBrowser;
   context: BrowserContext;
   page: Page;
   close(): Promise<void>;
@@ -71,8 +68,8 @@ export async function createStudio(opts: { rendererDir: string; resourcesDir?: s
   const base = { dir, appDataDir, dialogs, handlers, session, engine };
 
   async function open(): Promise<Studio> {
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true });
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
+    const browser = await launchTestBrowser({ width: 1280, height: 800 });
+    const context = browser.context;
     await context.route(`${ORIGIN}/**`, async (route) => {
       const url = new URL(route.request().url());
       const img = /^\/image\/(\d+)\/(.*)$/.exec(url.pathname);
@@ -105,7 +102,7 @@ export async function createStudio(opts: { rendererDir: string; resourcesDir?: s
       (window as any).__apiEmit = (e: unknown) => { for (const l of listeners) l(e); };
       (window as any).api = Object.freeze(api);
     }, [...API_METHODS]);
-    const p = await context.newPage();
+    const p = await browser.newPage();
     page = p;
     p.on('pageerror', (err) => console.error('page error:', err.message));
     p.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') console.error(`page ${m.type()}:`, m.text()); });

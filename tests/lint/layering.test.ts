@@ -32,7 +32,8 @@ describe('the layering lint rule', () => {
 
   it('reads the table: downward arrows only, the browser side sees only the contract', () => {
     expect(layerOf('main/setup/pipeline.ts')).toBe('main/setup');
-    expect(layerOf('preload/api.ts')).toBe('contract');
+    expect(layerOf('preload/contract/enums.ts')).toBe('contract');
+    expect(layerOf('preload/index.ts')).toBe('preload');
     expect(layerOf('renderer/components/Canvas.svelte/0.svelte-script')).toBe('renderer');
     expect(mayImport('main/setup', 'main/ptq4sam')).toBe(true);
     expect(mayImport('main/ptq4sam', 'main/setup')).toBe(false);
