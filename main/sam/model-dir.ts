@@ -14,8 +14,12 @@ import { readCheckpoint, sha256File } from './checkpoint/index.ts';
 import { architectureOf, detectConfig, parseConfig, type Architecture, type SamConfig } from './builders/config.ts';
 import { buildDecoder } from './builders/decoder.ts';
 import { buildEncoder } from './builders/encoder.ts';
+import { buildSam2Decoder } from './builders/sam2-decoder.ts';
+import { detectSam2Config, isSam2StateDict, parseSam2Config, type Sam2Architecture, type Sam2Config } from './builders/sam2-config.ts';
+import { buildSam2Encoder } from './builders/hiera.ts';
 import { Weights } from './builders/weights.ts';
 import { synthConfig, synthStateDict } from './synth.ts';
+import { SAM2_PIXEL_MEAN, SAM2_PIXEL_STD } from './image/sam2-input.ts';
 
 export const ENCODER_FILE = 'encoder.onnx';
 export const DECODER_FILE = 'decoder.onnx';
@@ -27,16 +31,26 @@ const CREATED_BY = 'PTQ4SAM Studio 0.1.0';
  * - `sam-nchw`: our models and Meta-style exports: 1x3x1024x1024, normalised, zero-padded.
  * - `sam-hwc-resized`: samexporter's `--use-preprocess` encoders: the resized HxWx3 image on
  *   the 0-255 scale; normalisation and padding happen inside the graph.
+ * - `sam2-stretch`: SAM 2.1: 1x3x1024x1024, the image stretched to 1024x1024 (antialiased
+ *   float bilinear) on the 0-1 scale, ImageNet mean/std (image/sam2-input.ts).
  */
-export type Preprocessing = 'sam-nchw' | 'sam-hwc-resized';
+export type Preprocessing = 'sam-nchw' | 'sam-hwc-resized' | 'sam2-stretch';
+
+/**
+ * `sam`: SAM 1, encoder -> image_embeddings, decoder in the SAM ONNX contract.
+ * `sam2.1`: SAM 2 / 2.1 image predictor, encoder -> image_embed + high_res_feats_0/1, decoder
+ * takes all three (README "SAM 2.1 model directories").
+ */
+export type ModelFamily = 'sam' | 'sam2.1';
+const FAMILIES: ModelFamily[] = ['sam', 'sam2.1'];
 
 export interface ModelInfo {
   format: 1;
   id: string;
   name: string;
-  family: 'sam';
-  architecture: Architecture | 'unknown';
-  config: SamConfig | null;
+  family: ModelFamily;
+  architecture: Architecture | Sam2Architecture | 'unknown';
+  config: SamConfig | Sam2Config | null;
   preprocessing: { kind: Preprocessing; longSide: 1024; mean: number[]; std: number[]; encoderInput: string };
   /** decoder outputs per call: 4 for our models, 1 for single-mask exports */
   masks: number;
@@ -85,7 +99,7 @@ export function readModelInfo(dir: string): ModelInfo {
     throw new Error(`${path}: malformed model.json (${(err as Error).message})`);
   }
   for (const f of [ENCODER_FILE, DECODER_FILE]) if (!existsSync(join(dir, f))) throw new Error(`${dir}: model directory lacks ${f}`);
-  if (info.family !== 'sam' || typeof info.id !== 'string') throw new Error(`${path}: not a SAM model.json`);
+  if (!FAMILIES.includes(info.family) || typeof info.id !== 'string') throw new Error(`${path}: not a SAM model.json`);
   return info;
 }
 
@@ -103,16 +117,17 @@ export function writeModelInfo(dir: string, info: ModelInfo): void {
   writeFileSync(join(dir, MODEL_JSON), `${JSON.stringify(info, null, 2)}\n`);
 }
 
-function baseInfo(partial: Pick<ModelInfo, 'name' | 'architecture' | 'config' | 'source' | 'licence' | 'synthetic'> & { preprocessing?: Preprocessing; masks?: number; encoderInput?: string }): ModelInfo {
+function baseInfo(partial: Pick<ModelInfo, 'name' | 'architecture' | 'config' | 'source' | 'licence' | 'synthetic'> & { preprocessing?: Preprocessing; masks?: number; encoderInput?: string; family?: ModelFamily }): ModelInfo {
   const kind = partial.preprocessing ?? 'sam-nchw';
+  const sam2 = kind === 'sam2-stretch';
   return {
     format: 1,
     id: '',
     name: partial.name,
-    family: 'sam',
+    family: partial.family ?? 'sam',
     architecture: partial.architecture,
     config: partial.config,
-    preprocessing: { kind, longSide: 1024, mean: MEAN, std: STD, encoderInput: partial.encoderInput ?? 'input_image' },
+    preprocessing: { kind, longSide: 1024, mean: sam2 ? [...SAM2_PIXEL_MEAN] : MEAN, std: sam2 ? [...SAM2_PIXEL_STD] : STD, encoderInput: partial.encoderInput ?? (sam2 ? 'image' : 'input_image') },
     masks: partial.masks ?? 4,
     source: partial.source,
     licence: partial.licence,
@@ -141,21 +156,22 @@ function writeGraphs(w: Weights, cfg: SamConfig, outDir: string, onProgress?: Im
   onProgress?.('build decoder', 2, 2);
 }
 
-export async function importCheckpoint(file: string, outDir: string, opts: ImportOptions = {}): Promise<ModelInfo> {
-  let given: Partial<SamConfig> | undefined;
-  if (opts.configPath) {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(opts.configPath, 'utf8'));
-    } catch (err) {
-      throw new Error(`${opts.configPath}: cannot read config (${(err as Error).message})`);
-    }
-    given = parseConfig(raw, opts.configPath);
+function readConfigJson(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`${path}: cannot read config (${(err as Error).message})`);
   }
+}
+
+export async function importCheckpoint(file: string, outDir: string, opts: ImportOptions = {}): Promise<ModelInfo> {
+  const rawConfig = opts.configPath ? readConfigJson(opts.configPath) : undefined;
   const sha256 = await sha256File(file);
   checkAborted(opts.signal);
   const dict = await readCheckpoint(file, { signal: opts.signal, onProgress: (d, t) => opts.onProgress?.('read checkpoint', d, t) });
   const w = new Weights(dict, basename(file));
+  if (isSam2StateDict(w)) return importSam2(w, file, sha256, rawConfig, outDir, opts);
+  const given = opts.configPath ? parseConfig(rawConfig, opts.configPath) : undefined;
   if (!w.has('image_encoder.patch_embed.proj.weight') || !w.has('mask_decoder.iou_token.weight')) {
     throw new Error(`${basename(file)}: not a SAM checkpoint (no image_encoder / mask_decoder tensors; found e.g. ${w.keys().slice(0, 3).join(', ') || 'nothing'})`);
   }
@@ -173,6 +189,34 @@ export async function importCheckpoint(file: string, outDir: string, opts: Impor
     source: { kind: 'checkpoint', file: basename(file), sha256 },
     licence: opts.licence ?? (architecture === 'custom' ? 'unknown: see the checkpoint\'s source' : 'Apache-2.0 (Segment Anything, Meta AI)'),
     synthetic: false,
+  }));
+}
+
+/**
+ * SAM 2 / 2.1 checkpoints (`{"model": state_dict}`): the image encoder, prompt encoder and mask
+ * decoder are built; the video-only tensors (memory attention/encoder, object pointers,
+ * maskmem_tpos_enc, ...) are not read. SAM 2.0's `sam2_hiera_*.pt` share every image-path
+ * module and flag with 2.1 (2.1 changed only video-side parts), so they import the same way.
+ */
+async function importSam2(w: Weights, file: string, sha256: string, rawConfig: unknown, outDir: string, opts: ImportOptions): Promise<ModelInfo> {
+  const mlpDim = w.shape('sam_mask_decoder.transformer.layers.0.mlp.layers.0.weight')[0]!;
+  const given = opts.configPath ? parseSam2Config(rawConfig, opts.configPath, mlpDim) : undefined;
+  const { config, architecture } = detectSam2Config(w, given, opts.configPath);
+  checkAborted(opts.signal);
+  opts.onProgress?.('build encoder', 0, 2);
+  saveModel(buildSam2Encoder(w, config), join(outDir, ENCODER_FILE));
+  opts.onProgress?.('build decoder', 1, 2);
+  saveModel(buildSam2Decoder(w, config), join(outDir, DECODER_FILE));
+  opts.onProgress?.('build decoder', 2, 2);
+  return finish(outDir, baseInfo({
+    name: opts.name ?? basename(file).replace(/\.(pth|pt|safetensors)$/i, ''),
+    family: 'sam2.1',
+    architecture,
+    config,
+    source: { kind: 'checkpoint', file: basename(file), sha256 },
+    licence: opts.licence ?? (architecture === 'custom' ? 'unknown: see the checkpoint\'s source' : 'Apache-2.0 (SAM 2, Meta AI)'),
+    synthetic: false,
+    preprocessing: 'sam2-stretch',
   }));
 }
 
