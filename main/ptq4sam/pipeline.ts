@@ -72,19 +72,19 @@ export interface QuantizeOptions {
 
 const PROMPT_INPUTS = ['point_coords', 'point_labels', 'mask_input', 'has_mask_input', 'orig_im_size'];
 /** What each family's graphs exchange: the encoder's first output and the decoder's inputs. */
-const SIGNATURES: Record<ModelFamily, { embedding: string; decoderInputs: string[] }> = {
-  sam: { embedding: 'image_embeddings', decoderInputs: ['image_embeddings', ...PROMPT_INPUTS] },
-  'sam2.1': { embedding: 'image_embed', decoderInputs: ['image_embed', 'high_res_feats_0', 'high_res_feats_1', ...PROMPT_INPUTS] },
+const SIGNATURES: Record<ModelFamily, { label: string; embedding: string; decoderInputs: string[] }> = {
+  sam: { label: 'SAM', embedding: 'image_embeddings', decoderInputs: ['image_embeddings', ...PROMPT_INPUTS] },
+  'sam2.1': { label: 'SAM 2.1', embedding: 'image_embed', decoderInputs: ['image_embed', 'high_res_feats_0', 'high_res_feats_1', ...PROMPT_INPUTS] },
 };
 
 function checkSam(dir: string, family: ModelFamily, encoder: ModelProto, decoder: ModelProto): void {
   const encIn = graphInputs(encoder.graph!);
   const encOut = graphOutputs(encoder.graph!);
   const sig = SIGNATURES[family];
-  if (encIn.length !== 1 || !encOut.some((o) => o.name === sig.embedding)) throw new Error(`${join(dir, ENCODER_FILE)}: not a ${family} image encoder (expects one input and an ${sig.embedding} output)`);
+  if (encIn.length !== 1 || !encOut.some((o) => o.name === sig.embedding)) throw new Error(`${join(dir, ENCODER_FILE)}: not a ${sig.label} image encoder (expects one input and an ${sig.embedding} output)`);
   const decIn = new Set(graphInputs(decoder.graph!).map((i) => i.name));
   const missing = sig.decoderInputs.filter((n) => !decIn.has(n));
-  if (missing.length) throw new Error(`${join(dir, DECODER_FILE)}: not a SAM decoder (missing inputs ${missing.join(', ')})`);
+  if (missing.length) throw new Error(`${join(dir, DECODER_FILE)}: not a ${sig.label} decoder (missing inputs ${missing.join(', ')})`);
 }
 
 function weightOptions(method: Method): WeightQuantizerOptions {

@@ -19,6 +19,7 @@ import { detectSam2Config, isSam2StateDict, parseSam2Config, type Sam2Architectu
 import { buildSam2Encoder } from './builders/hiera.ts';
 import { Weights } from './builders/weights.ts';
 import { synthConfig, synthStateDict } from './synth.ts';
+import { synthSam2StateDict } from './sam2-synth.ts';
 import { SAM2_PIXEL_MEAN, SAM2_PIXEL_STD } from './image/sam2-input.ts';
 
 export const ENCODER_FILE = 'encoder.onnx';
@@ -321,5 +322,27 @@ export async function synthModel(arch: 'vit_b' | 'vit_l' | 'vit_h', outDir: stri
     source: { kind: 'synthetic', file: null, sha256: null },
     licence: 'synthetic random weights: for benchmarks only, no trained model',
     synthetic: true,
+  }));
+}
+
+/** A random-weight SAM 2.1 of an official size (benchmarks only; model.json says synthetic). */
+export async function synthSam2Model(arch: Exclude<Sam2Architecture, 'custom'>, outDir: string, opts: { seed?: number; onProgress?: ImportOptions['onProgress'] } = {}): Promise<ModelInfo> {
+  const seed = opts.seed ?? 0;
+  const { config, dict } = synthSam2StateDict(arch, seed);
+  const w = new Weights(dict, `synthetic ${arch}`);
+  opts.onProgress?.('build encoder', 0, 2);
+  saveModel(buildSam2Encoder(w, config), join(outDir, ENCODER_FILE));
+  opts.onProgress?.('build decoder', 1, 2);
+  saveModel(buildSam2Decoder(w, config), join(outDir, DECODER_FILE));
+  opts.onProgress?.('build decoder', 2, 2);
+  return finish(outDir, baseInfo({
+    name: `synthetic SAM 2.1 ${arch} seed ${seed}`,
+    family: 'sam2.1',
+    architecture: arch,
+    config,
+    source: { kind: 'synthetic', file: null, sha256: null },
+    licence: 'synthetic random weights: for benchmarks only, no trained model',
+    synthetic: true,
+    preprocessing: 'sam2-stretch',
   }));
 }

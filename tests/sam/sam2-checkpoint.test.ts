@@ -15,6 +15,7 @@ import { importModel, readModelInfo } from '../../main/sam/model-dir.ts';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../../main/onnx/tensor.ts';
 import { SAM2_TINY_CONFIG, SAM2_TINY_FP16_PT, SAM2_TINY_PT } from '../helpers/sam2-tiny.ts';
 import { readFileSync } from 'node:fs';
+import { synthSam2StateDict } from '../../main/sam/sam2-synth.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'sam2-ckpt-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -54,6 +55,16 @@ describe('SAM 2.1 checkpoint import', () => {
       expect(detectSam2Config(shapesOnly(cfg)).architecture).toBe(name);
     });
   }
+
+  it('makes a synthetic Hiera-T of the official shapes that is recognised and builds at full size', () => {
+    const { config, dict } = synthSam2StateDict('hiera_t', 0);
+    const w = new Weights(dict, 'synthetic hiera_t');
+    expect(detectSam2Config(w)).toEqual({ config, architecture: 'hiera_t' });
+    const encoder = buildSam2Encoder(w, config);
+    // 12 blocks, each with one attention: 12 qk products, 12 softmaxes
+    expect((encoder.graph!.node ?? []).filter((n) => n.name?.endsWith('/Softmax')).length).toBe(12);
+    expect((encoder.graph!.output ?? []).map((o) => o.name)).toEqual(['image_embed', 'high_res_feats_0', 'high_res_feats_1']);
+  });
 
   it('refuses the reduced fixture without --config, naming the file and the flag', async () => {
     const out = join(tmp, 'no-config');
