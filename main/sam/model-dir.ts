@@ -9,7 +9,7 @@ import { copyFileSync, createReadStream, existsSync, readFileSync, statSync, wri
 import { basename, join, resolve } from 'node:path';
 import { loadModel, saveModel } from '../onnx/model-io.ts';
 import { graphInputs, graphOutputs, type TensorSignature } from '../onnx/graph.ts';
-import { DataLocation } from '../onnx/proto.ts';
+import { DataLocation, type ModelProto } from '../onnx/proto.ts';
 import { readCheckpoint, sha256File } from './checkpoint/index.ts';
 import { architectureOf, detectConfig, parseConfig, type Architecture, type SamConfig } from './builders/config.ts';
 import { buildDecoder } from './builders/decoder.ts';
@@ -269,12 +269,39 @@ export function checkEncoderSignature(inputs: TensorSignature[], outputs: Tensor
   throw new Error(`${file}: not a SAM encoder: input ${describe(input)} is neither 1x3x1024x1024 nor HxWx3`);
 }
 
+const SAM2_ENCODER_OUTPUTS = ['image_embed', 'high_res_feats_0', 'high_res_feats_1'];
+const SAM2_DECODER_INPUTS = [...SAM2_ENCODER_OUTPUTS, 'point_coords', 'point_labels', 'mask_input', 'has_mask_input', 'orig_im_size'];
+const SAM2_DECODER_OUTPUTS = ['masks', 'iou_predictions', 'low_res_masks', 'object_score_logits'];
+
+/**
+ * Whether a pair follows our SAM 2.1 contract (README "SAM 2.1 model directories"). Other SAM 2
+ * exporters use the same feature names but differ in what the inference path relies on (three
+ * masks, 1024x1024 masks, no original size, padding point left to the caller), so a pair that
+ * names the SAM 2 features without the whole contract is refused rather than run wrongly.
+ */
+function sam2PairKind(enc: ModelProto, dec: ModelProto, decoderPath: string): boolean {
+  const encOut = graphOutputs(enc.graph!).map((o) => o.name);
+  const decIn = graphInputs(dec.graph!).map((i) => i.name);
+  const decOut = graphOutputs(dec.graph!);
+  if (!SAM2_ENCODER_OUTPUTS.some((n) => encOut.includes(n) || decIn.includes(n))) return false;
+  const missing = [
+    ...SAM2_ENCODER_OUTPUTS.filter((n) => !encOut.includes(n)).map((n) => `encoder output "${n}"`),
+    ...SAM2_DECODER_INPUTS.filter((n) => !decIn.includes(n)).map((n) => `decoder input "${n}"`),
+    ...SAM2_DECODER_OUTPUTS.filter((n) => !decOut.some((o) => o.name === n)).map((n) => `decoder output "${n}"`),
+  ];
+  const iou = decOut.find((o) => o.name === 'iou_predictions');
+  if (iou && iou.shape[1] !== 4) missing.push(`all 4 mask tokens (iou_predictions is [${iou.shape.join(',')}])`);
+  if (missing.length) throw new Error(`${decoderPath}: a SAM 2 ONNX pair in another exporter's contract (lacks ${missing.join(', ')}); import the sam2.1_hiera_*.pt checkpoint instead`);
+  return true;
+}
+
 /** Imports an existing SAM ONNX pair (a directory holding encoder.onnx and decoder.onnx). */
 export async function importOnnxPair(encoderPath: string, decoderPath: string, outDir: string, opts: ImportOptions = {}): Promise<ModelInfo> {
   const enc = loadModel(encoderPath, { loadExternalData: false });
   const dec = loadModel(decoderPath, { loadExternalData: false });
-  const preprocessing = checkEncoderSignature(graphInputs(enc.graph!), graphOutputs(enc.graph!), encoderPath);
-  const masks = checkDecoderSignature(graphInputs(dec.graph!), graphOutputs(dec.graph!), decoderPath);
+  const sam2 = sam2PairKind(enc, dec, decoderPath);
+  const preprocessing: Preprocessing = sam2 ? 'sam2-stretch' : checkEncoderSignature(graphInputs(enc.graph!), graphOutputs(enc.graph!), encoderPath);
+  const masks = sam2 ? 4 : checkDecoderSignature(graphInputs(dec.graph!), graphOutputs(dec.graph!), decoderPath);
   for (const [src, name, model] of [[encoderPath, ENCODER_FILE, enc], [decoderPath, DECODER_FILE, dec]] as const) {
     const external = (model.graph?.initializer ?? []).some((t) => t.dataLocation === DataLocation.EXTERNAL);
     if (external) saveModel(loadModel(src), join(outDir, name), { externalData: true });
@@ -294,6 +321,7 @@ export async function importOnnxPair(encoderPath: string, decoderPath: string, o
     preprocessing,
     masks,
     encoderInput: graphInputs(enc.graph!)[0]!.name,
+    family: sam2 ? 'sam2.1' : 'sam',
   }));
 }
 

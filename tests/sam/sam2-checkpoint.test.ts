@@ -11,7 +11,8 @@ import { buildSam2Decoder } from '../../main/sam/builders/sam2-decoder.ts';
 import { buildSam2Encoder } from '../../main/sam/builders/hiera.ts';
 import { detectSam2Config, hieraBlocks, OFFICIAL_SAM2, parseSam2Config, type Sam2Config } from '../../main/sam/builders/sam2-config.ts';
 import { Weights, type NamedTensor } from '../../main/sam/builders/weights.ts';
-import { importModel, readModelInfo } from '../../main/sam/model-dir.ts';
+import { importModel, readModelInfo, type ModelInfo } from '../../main/sam/model-dir.ts';
+import { loadModel, saveModel } from '../../main/onnx/model-io.ts';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../../main/onnx/tensor.ts';
 import { SAM2_TINY_CONFIG, SAM2_TINY_FP16_PT, SAM2_TINY_PT } from '../helpers/sam2-tiny.ts';
 import { readFileSync } from 'node:fs';
@@ -19,6 +20,17 @@ import { synthSam2StateDict } from '../../main/sam/sam2-synth.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'sam2-ckpt-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** The fixture imported once, shared by the tests that read the model directory. */
+let importing: Promise<{ out: string; info: ModelInfo }> | undefined;
+function imported(): Promise<{ out: string; info: ModelInfo }> {
+  importing ??= (async () => {
+    const out = join(tmp, 'model');
+    mkdirSync(out);
+    return { out, info: await importModel(SAM2_TINY_PT, out, { configPath: SAM2_TINY_CONFIG }) };
+  })();
+  return importing;
+}
 
 /** A state dict with the right shapes and no values: detection only reads shapes. */
 function shapesOnly(cfg: Sam2Config): Weights {
@@ -99,9 +111,7 @@ describe('SAM 2.1 checkpoint import', () => {
   });
 
   it('writes a sam2.1 model.json with the config, the stretch preprocessing and the source hash', async () => {
-    const out = join(tmp, 'model');
-    mkdirSync(out);
-    const info = await importModel(SAM2_TINY_PT, out, { configPath: SAM2_TINY_CONFIG });
+    const { out, info } = await imported();
     const stored = readModelInfo(out);
     expect(stored).toEqual(info);
     expect(stored.family).toBe('sam2.1');
@@ -109,5 +119,26 @@ describe('SAM 2.1 checkpoint import', () => {
     expect(stored.config).toMatchObject({ embed_dim: 24, stages: [1, 1, 2, 1], global_att_blocks: [3], decoder_mlp_dim: 512 });
     expect(stored.preprocessing).toMatchObject({ kind: 'sam2-stretch', encoderInput: 'image', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
     expect(stored.source.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('imports its own SAM 2.1 ONNX pair back as the same sam2.1 model', async () => {
+    const { out, info } = await imported();
+    const again = join(tmp, 'reimported');
+    mkdirSync(again);
+    const back = await importModel(out, again);
+    expect(back).toMatchObject({ id: info.id, family: 'sam2.1', masks: 4, preprocessing: { kind: 'sam2-stretch', encoderInput: 'image' } });
+  });
+
+  it('refuses a SAM 2 pair in another exporter\'s contract, naming the file and what it lacks', async () => {
+    const { out } = await imported();
+    const other = join(tmp, 'other-sam2');
+    mkdirSync(other);
+    const decoder = loadModel(join(out, 'decoder.onnx'));
+    decoder.graph!.output = decoder.graph!.output!.filter((o) => o.name !== 'object_score_logits');
+    saveModel(decoder, join(other, 'decoder.onnx'));
+    saveModel(loadModel(join(out, 'encoder.onnx')), join(other, 'encoder.onnx'));
+    const dest = join(tmp, 'other-dest');
+    mkdirSync(dest);
+    await expect(importModel(other, dest)).rejects.toThrow(/other-sam2\/decoder\.onnx: a SAM 2 ONNX pair in another exporter's contract \(lacks decoder output "object_score_logits"\); import the sam2\.1_hiera_\*\.pt checkpoint instead/);
   });
 });
