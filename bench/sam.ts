@@ -5,6 +5,8 @@
  * - decoder per prompt (one click): the decoder proper (to the 256x256 low-res masks), the
  *   graph with postprocessing to a 1024x768 original, and the app's path (decoder proper +
  *   postprocessing inside each mask's bounding box);
+ * - full-size synthetic SAM 2.1 Hiera-T and Hiera-S beside ViT-B: encoder fp32, decoder proper
+ *   and the app's path for one click (issue 14: the CPU default is the fastest that holds up);
  * - the tiny model's end-to-end `segment` command (process start to files written).
  * Set MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_/MALLOC_TOP_PAD_ as the README says.
  */
@@ -12,7 +14,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { importModel, synthModel } from '../main/sam/model-dir.ts';
+import { importModel, synthModel, synthSam2Model } from '../main/sam/model-dir.ts';
+import { sam2DecoderFeeds } from '../main/sam/sam2-inference.ts';
 import { decoderFeeds, loadSam, runDecoder, runEncoder, runPredict } from '../main/sam/inference.ts';
 import type { RgbImage } from '../main/sam/image/index.ts';
 import { median } from './stats.ts';
@@ -87,6 +90,25 @@ export async function main(args: string[]): Promise<void> {
   rows.push(['decoder + postprocessing to 1024x768 (graph, 4 masks)', `${median(full).toFixed(1)} ms`, `${cpuNote()}; target <= 50 ms; Meta's PyTorch: about 140 ms`]);
   const app = await timeIt(() => runPredict(sam, embedding, click, img.width, img.height), 10, 50);
   rows.push(['decoder + cropped postprocessing (the app\'s path)', `${median(app).toFixed(1)} ms`, `${cpuNote()}; masks cropped to their bounding boxes`]);
+
+  for (const [arch, label] of [['hiera_t', 'SAM 2.1 Hiera-T'], ['hiera_s', 'SAM 2.1 Hiera-S']] as const) {
+    const dir = join(cache, `synth-sam2.1-${arch}`);
+    if (!existsSync(join(dir, 'model.json'))) {
+      process.stderr.write(`building a full-size synthetic ${label} (once; cached in the temp folder)\n`);
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir);
+      await synthSam2Model(arch, dir, { seed: 0 });
+    }
+    const m = await loadSam(dir, { threads });
+    const e = await timeIt(() => runEncoder(m, img), 1, runs);
+    rows.push([`${label} encoder fp32 (synthetic, full size)`, `${(median(e) / 1000).toFixed(2)} s`, `median of ${runs} after 1 warm-up; ${threads} threads; ${cpuNote()}; ViT-B above in the same run`]);
+    const features = await runEncoder(m, img);
+    const d = await timeIt(() => m.decoderCore.run(sam2DecoderFeeds(features, click, img.width, img.height)), 10, 50);
+    rows.push([`${label} decoder proper, one click`, `${median(d).toFixed(1)} ms`, `median of 50 after 10 warm-up; ${cpuNote()}`]);
+    const a = await timeIt(() => runPredict(m, features, click, img.width, img.height), 10, 50);
+    rows.push([`${label} click to mask (the app's path)`, `${median(a).toFixed(1)} ms`, cpuNote()]);
+    for (const sess of [m.encoder, m.decoder, m.decoderCore]) await sess.release();
+  }
 
   const tinyRoot = mkdtempSync(join(tmpdir(), 'bench-tiny-'));
   const tiny = join(tinyRoot, 'model');

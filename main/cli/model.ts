@@ -2,7 +2,9 @@
 import { CliError, integerOption, optional, parseArgs, required, type CommandGroup } from './args.ts';
 import { withAtomicOutDir } from './output.ts';
 import { stageProgress } from './progress.ts';
-import { importModel, synthModel } from '../sam/model-dir.ts';
+import { importModel, synthModel, synthSam2Model } from '../sam/model-dir.ts';
+
+const SAM2_ARCHS = ['hiera_t', 'hiera_s', 'hiera_b+', 'hiera_l'] as const;
 
 
 const verbs: Record<string, (argv: string[]) => Promise<void>> = {
@@ -18,9 +20,16 @@ const verbs: Record<string, (argv: string[]) => Promise<void>> = {
   async synth(argv) {
     const args = parseArgs(argv, ['arch', 'depth', 'seed', 'out']);
     const arch = required(args, 'arch');
-    if (arch !== 'vit_b' && arch !== 'vit_l' && arch !== 'vit_h') throw new CliError(`--arch must be vit_b, vit_l or vit_h, got "${arch}"`);
-    const depth = integerOption(args, 'depth', 1, 64);
     const seed = integerOption(args, 'seed', 0, 2 ** 31) ?? 0;
+    const sam2 = SAM2_ARCHS.find((a) => a === arch);
+    if (sam2) {
+      if (optional(args, 'depth') !== undefined) throw new CliError('--depth applies to SAM (vit_*) only');
+      const info = await withAtomicOutDir(required(args, 'out'), (tmp) => synthSam2Model(sam2, tmp, { seed, onProgress: stageProgress() }));
+      process.stdout.write(`${JSON.stringify({ id: info.id, architecture: info.architecture, dir: required(args, 'out') })}\n`);
+      return;
+    }
+    if (arch !== 'vit_b' && arch !== 'vit_l' && arch !== 'vit_h') throw new CliError(`--arch must be vit_b, vit_l, vit_h or ${SAM2_ARCHS.join(', ')}, got "${arch}"`);
+    const depth = integerOption(args, 'depth', 1, 64);
     const info = await withAtomicOutDir(required(args, 'out'), (tmp) => synthModel(arch, tmp, { depth, seed, onProgress: stageProgress() }));
     process.stdout.write(`${JSON.stringify({ id: info.id, architecture: info.architecture, dir: required(args, 'out') })}\n`);
   },

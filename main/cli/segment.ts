@@ -1,13 +1,23 @@
 /** `embed` and `segment`: one image through the engine, results as .npy/.png/.json files. */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { all, CliError, numberList, optional, parseArgs, required, type CommandGroup } from './args.ts';
 import { withAtomicOutDir } from './output.ts';
 import { createEngine, type Engine } from '../sam/engine.ts';
-import { encodeNpy, readNpy, writeNpy } from '../sam/npy.ts';
-import { writeFileAtomic } from '../base/index.ts';
+import { readNpy, writeNpy } from '../sam/npy.ts';
 import type { PointPrompt, SegmentPrompt } from '../sam/engine-api.ts';
+import { SAM2_FEATURES, splitSam2Features } from '../sam/sam2-inference.ts';
+
+/**
+ * Where `embed` writes each array: SAM's embedding to --out; for SAM 2.1, image_embed to --out
+ * and the high-res maps beside it as `<out stem>.high_res_feats_0.npy` / `_1.npy`.
+ */
+function embedOutputs(out: string, family: 'sam' | 'sam2.1'): { name: string; path: string }[] {
+  if (family === 'sam') return [{ name: 'image_embeddings', path: out }];
+  const stem = out.replace(/\.npy$/i, '');
+  return SAM2_FEATURES.map((f, i) => ({ name: f.name, path: i === 0 ? out : `${stem}.${f.name}.npy` }));
+}
 
 /** A worker-thread engine for one command (threads from PTQ4SAM_THREADS, default: onnxruntime's). */
 export async function withEngine<T>(work: (engine: Engine) => Promise<T>): Promise<T> {
@@ -32,7 +42,18 @@ export const embedCommand: CommandGroup = async (argv) => {
   await withEngine(async (engine) => {
     const model = await engine.loadModel(required(args, 'model'));
     const { embedding } = await engine.encodeWithEmbedding(model, image);
-    writeFileAtomic(out, encodeNpy('float32', [1, 256, 64, 64], embedding));
+    const arrays = model.info.family === 'sam2.1'
+      ? SAM2_FEATURES.map((f) => ({ shape: [...f.shape], data: splitSam2Features(embedding)[f.name] }))
+      : [{ shape: [1, 256, 64, 64], data: embedding }];
+    const targets = embedOutputs(out, model.info.family);
+    // every array goes to a temporary name first: a failure leaves no partial set behind
+    const tmps = targets.map((t) => `${t.path}.tmp-${process.pid}`);
+    try {
+      arrays.forEach((a, i) => writeNpy(tmps[i]!, 'float32', a.shape, a.data));
+      tmps.forEach((t, i) => renameSync(t, targets[i]!.path));
+    } finally {
+      for (const t of tmps) rmSync(t, { force: true });
+    }
   });
 };
 
@@ -79,7 +100,10 @@ export const segmentCommand: CommandGroup = async (argv) => {
       await sharp(png, { raw: { width: r.width, height: r.height, channels: 1 } }).png().toFile(join(tmp, name));
       names.push(name);
     }
-    const result = { width: r.width, height: r.height, iou_predictions: r.iouPredictions, best: r.best, masks: names };
+    const result = {
+      width: r.width, height: r.height, iou_predictions: r.iouPredictions, best: r.best, masks: names,
+      ...(r.objectScore !== undefined ? { object_score: r.objectScore } : {}),
+    };
     writeFileSync(join(tmp, 'result.json'), `${JSON.stringify(result)}\n`);
   }));
 };

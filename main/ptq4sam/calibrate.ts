@@ -8,6 +8,10 @@ import * as ort from 'onnxruntime-node';
 import { encodeModel, GraphBuilder, type ModelProto } from '../onnx/index.ts';
 import { decoderFeeds } from '../sam/inference.ts';
 import { samEncoderInput, type RgbImage } from '../sam/image/index.ts';
+import { sam2EncoderInput } from '../sam/image/sam2-input.ts';
+import { concatSam2Features, sam2DecoderFeeds } from '../sam/sam2-inference.ts';
+import type { ModelFamily } from '../sam/model-dir.ts';
+import type { SegmentPrompt } from '../sam/engine-api.ts';
 import { AgqSearch, subsampleRows, UniformSoftmaxSearch, type AttentionSample } from './agq.ts';
 import { applySigns, bigModules, channelSigns, foldedInitializers, isBimodal, keyTensorOf, majority } from './big.ts';
 import { createObserver, needsTails, type Method, type RangeObserver, type TensorStats } from './calibrators/index.ts';
@@ -53,9 +57,29 @@ export interface CalibrationOptions {
   agqMacBudget: number;
   /** accumulate X^T X of every linear's input (for GPTQ weight rounding) */
   hessians?: boolean;
+  /** the model family: SAM 2.1 encoders take the stretched input and return three feature maps */
+  family?: ModelFamily;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
 }
+
+/** The family's encoder input, its embedding (SAM 2.1: the three maps concatenated) and decoder feeds. */
+const FAMILY_IO: Record<ModelFamily, {
+  input: (img: RgbImage) => Float32Array;
+  embedding: (out: ort.InferenceSession.OnnxValueMapType, outputName: string) => Float32Array;
+  feeds: (embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number) => Record<string, ort.Tensor>;
+}> = {
+  sam: {
+    input: (img) => samEncoderInput(img).tensor,
+    embedding: (out, name) => Float32Array.from(out[name]!.data as Float32Array),
+    feeds: (e, p, w, h) => decoderFeeds(e, p, w, h).feeds,
+  },
+  'sam2.1': {
+    input: sam2EncoderInput,
+    embedding: (out) => concatSam2Features(out as Record<string, ort.Tensor>, 'calibration encoder'),
+    feeds: sam2DecoderFeeds,
+  },
+};
 
 export interface BigModuleResult {
   module: string;
@@ -184,14 +208,15 @@ export async function calibrate(encoder: ModelProto, decoder: ModelProto, plan: 
   const enc = graphCalibration(plan, 'encoder', o);
   const encSession = await ort.InferenceSession.create(encodeModel(augmentFor(encoder, enc, o)), sessionOptions);
   const embeddings: { embedding: Float32Array; width: number; height: number }[] = [];
+  const io = FAMILY_IO[o.family ?? 'sam'];
   try {
     for (let i = 0; i < images.length; i++) {
       checkAborted(o.signal);
       report('encoder', i, images.length);
       const img = await images[i]!.image();
-      const input = samEncoderInput(img);
-      const out = await timed(() => encSession.run({ [encSession.inputNames[0]!]: new ort.Tensor('float32', input.tensor, [1, 3, 1024, 1024]) }));
-      embeddings.push({ embedding: Float32Array.from(out[encSession.outputNames[0]!]!.data as Float32Array), width: img.width, height: img.height });
+      const input = io.input(img);
+      const out = await timed(() => encSession.run({ [encSession.inputNames[0]!]: new ort.Tensor('float32', input, [1, 3, 1024, 1024]) }));
+      embeddings.push({ embedding: io.embedding(out, encSession.outputNames[0]!), width: img.width, height: img.height });
       observeImage(enc, [out], o.agqMacBudget);
     }
     report('encoder', images.length, images.length);
@@ -203,7 +228,7 @@ export async function calibrate(encoder: ModelProto, decoder: ModelProto, plan: 
     const passes: ort.InferenceSession.OnnxValueMapType[] = [];
     for (const p of prompts) {
       const e = embeddings[i]!;
-      const { feeds } = decoderFeeds(e.embedding, toSegmentPrompt(p), e.width, e.height);
+      const feeds = io.feeds(e.embedding, toSegmentPrompt(p), e.width, e.height);
       passes.push(await timed(() => session.run(feeds)));
     }
     return passes;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { countOps, graphInputs, graphOutputs, loadModel, saveModel, toNumber, type ModelProto } from '../onnx/index.ts';
 import { decodeImage } from '../sam/image/index.ts';
-import { computeModelId, DECODER_FILE, ENCODER_FILE, readModelInfo, writeModelInfo, type ModelInfo } from '../sam/model-dir.ts';
+import { computeModelId, DECODER_FILE, ENCODER_FILE, readModelInfo, writeModelInfo, type ModelFamily, type ModelInfo } from '../sam/model-dir.ts';
 import { calibrate, type BigModuleResult, type Progress } from './calibrate.ts';
 import { isPtq4samFamily, type Method } from './calibrators/index.ts';
 import { emitQuantizedGraph, weightValues, type EmitParams } from './emit/quantized-graph.ts';
@@ -71,15 +71,21 @@ export interface QuantizeOptions {
   signal?: AbortSignal;
 }
 
-const DECODER_INPUTS = ['image_embeddings', 'point_coords', 'point_labels', 'mask_input', 'has_mask_input', 'orig_im_size'];
+const PROMPT_INPUTS = ['point_coords', 'point_labels', 'mask_input', 'has_mask_input', 'orig_im_size'];
+/** What each family's graphs exchange: the encoder's first output and the decoder's inputs. */
+const SIGNATURES: Record<ModelFamily, { label: string; embedding: string; decoderInputs: string[] }> = {
+  sam: { label: 'SAM', embedding: 'image_embeddings', decoderInputs: ['image_embeddings', ...PROMPT_INPUTS] },
+  'sam2.1': { label: 'SAM 2.1', embedding: 'image_embed', decoderInputs: ['image_embed', 'high_res_feats_0', 'high_res_feats_1', ...PROMPT_INPUTS] },
+};
 
-function checkSam(dir: string, encoder: ModelProto, decoder: ModelProto): void {
+function checkSam(dir: string, family: ModelFamily, encoder: ModelProto, decoder: ModelProto): void {
   const encIn = graphInputs(encoder.graph!);
   const encOut = graphOutputs(encoder.graph!);
-  if (encIn.length !== 1 || encOut[0]?.name !== 'image_embeddings') throw new Error(`${join(dir, ENCODER_FILE)}: not a SAM image encoder (expects one input and an image_embeddings output)`);
+  const sig = SIGNATURES[family];
+  if (encIn.length !== 1 || !encOut.some((o) => o.name === sig.embedding)) throw new Error(`${join(dir, ENCODER_FILE)}: not a ${sig.label} image encoder (expects one input and an ${sig.embedding} output)`);
   const decIn = new Set(graphInputs(decoder.graph!).map((i) => i.name));
-  const missing = DECODER_INPUTS.filter((n) => !decIn.has(n));
-  if (missing.length) throw new Error(`${join(dir, DECODER_FILE)}: not a SAM decoder (missing inputs ${missing.join(', ')})`);
+  const missing = sig.decoderInputs.filter((n) => !decIn.has(n));
+  if (missing.length) throw new Error(`${join(dir, DECODER_FILE)}: not a ${sig.label} decoder (missing inputs ${missing.join(', ')})`);
 }
 
 function weightOptions(method: Method): WeightQuantizerOptions {
@@ -142,7 +148,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
   const info: ModelInfo = readModelInfo(o.modelDir);
   const encoder = loadModel(join(o.modelDir, ENCODER_FILE));
   const decoder = loadModel(join(o.modelDir, DECODER_FILE));
-  checkSam(o.modelDir, encoder, decoder);
+  checkSam(o.modelDir, info.family, encoder, decoder);
   const plan = planQuantization(encoder, decoder, { decoderTokenSide: o.decoderTokenSide ?? false });
   if (!plan.targets.some((t) => t.graph === 'encoder') || !plan.targets.some((t) => t.graph === 'decoder')) {
     throw new Error(`${o.modelDir}: no quantizable SAM layers found (expected image_encoder.blocks.* and mask_decoder.transformer.* linears)`);
@@ -170,7 +176,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
     // With AGQ requested but a uniform softmax chosen for speed (SOFTMAX_AT_8), that grid's top
     // end comes from the same output-aware search; --no-agq keeps the spec's plain quantizer.
     softmaxSearch: { encoder: agqRequested && !useAgq.encoder, decoder: agqRequested && !useAgq.decoder },
-    bigImages: 8, sampleSize: 4096, agqMacBudget: 1_000_000, hessians: method === 'gptq',
+    bigImages: 8, sampleSize: 4096, agqMacBudget: 1_000_000, hessians: method === 'gptq', family: info.family,
     onProgress: onCalibrationProgress, ...(o.signal ? { signal: o.signal } : {}),
   });
 

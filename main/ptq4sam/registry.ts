@@ -25,8 +25,9 @@ export const handlers: OpHandler[] = [qkHandler, avHandler, linearHandler, convH
  * over the 4096 image tokens stays quantized, with BIG and AGQ as specified.
  */
 export const DECODER_TOKEN_SIDE = {
-  linear: /^mask_decoder\.transformer\.(layers\.\d+\.(self_attn\.\w+|mlp\.\w+|cross_attn_token_to_image\.(q_proj|out_proj)|cross_attn_image_to_token\.(k_proj|v_proj))|final_attn_token_to_image\.(q_proj|out_proj))$/,
-  attention: /^mask_decoder\.transformer\.layers\.\d+\.self_attn$/,
+  // SAM: mask_decoder.*, mlp.lin1/lin2; SAM 2.1: sam_mask_decoder.*, mlp.layers.0/1
+  linear: /^(sam_)?mask_decoder\.transformer\.(layers\.\d+\.(self_attn\.\w+|mlp\.(lin\d|layers\.\d+)|cross_attn_token_to_image\.(q_proj|out_proj)|cross_attn_image_to_token\.(k_proj|v_proj))|final_attn_token_to_image\.(q_proj|out_proj))$/,
+  attention: /^(sam_)?mask_decoder\.transformer\.layers\.\d+\.self_attn$/,
 };
 
 export function isDecoderTokenSide(t: Target): boolean {

@@ -6,6 +6,15 @@
 import { EMBEDDING_SHAPE, type EmbeddingInfo } from './engine-api.ts';
 import type { Engine, LoadedModel } from './engine.ts';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../onnx/tensor.ts';
+import { SAM2_FEATURES_LENGTH } from './sam2-inference.ts';
+
+/**
+ * The stored shape: SAM's 1x256x64x64, or for SAM 2.1 the flat concatenation of its three
+ * feature maps (image_embed, high_res_feats_0, high_res_feats_1; 8 MB as fp16).
+ */
+function cacheShape(model: LoadedModel): number[] {
+  return model.info.family === 'sam2.1' ? [SAM2_FEATURES_LENGTH] : [...EMBEDDING_SHAPE];
+}
 
 export interface EmbeddingStore {
   getEmbedding(imageSha256: string, modelId: string): { data: Uint16Array } | null;
@@ -22,11 +31,12 @@ export async function warmEmbedding(
     return { imageHash: hash, modelId: model.info.id, width, height, encoderMs: 0, source: 'memory' };
   }
   const cached = store.getEmbedding(hash, model.info.id);
-  if (cached && width > 0 && height > 0) {
+  const expected = cacheShape(model).reduce((a, b) => a * b, 1);
+  if (cached && cached.data.length === expected && width > 0 && height > 0) {
     await engine.putEmbedding(model, hash, float16BitsToFloat32(cached.data), width, height);
     return { imageHash: hash, modelId: model.info.id, width, height, encoderMs: 0, source: 'cache' };
   }
   const { info, embedding } = await engine.encodeWithEmbedding(model, file, { imageHash: hash });
-  store.putEmbedding(hash, model.info.id, { shape: [...EMBEDDING_SHAPE], data: float32ToFloat16Bits(embedding) });
+  store.putEmbedding(hash, model.info.id, { shape: cacheShape(model), data: float32ToFloat16Bits(embedding) });
   return info;
 }

@@ -31,6 +31,8 @@ export interface SegmentResult {
   /** 1xKx256x256 logits */
   lowResMasks: Float32Array;
   decoderMs: number;
+  /** SAM 2.1 only: the object score logit (> 0: an object is present); the image predictor ignores it */
+  objectScore?: number;
 }
 
 /** The UI's variant: masks cropped to their bounding boxes (large images stay cheap to send). */

@@ -10,6 +10,7 @@ import { decodeImageBuffer, type RgbImage } from './image/index.ts';
 import { loadSam, runDecoder, runEncoder, runPredict, validatePrompt, type LoadedSam, type SessionSettings } from './inference.ts';
 import type { SegmentPrompt } from './engine-api.ts';
 import { answer } from '../../preload/contract/rpc.ts';
+import { SAM2_FEATURES_LENGTH } from './sam2-inference.ts';
 
 interface EmbeddingEntry { data: Float32Array; width: number; height: number }
 
@@ -90,7 +91,9 @@ const methods = {
     };
   },
   async putEmbedding(modelKey: string, imageHash: string, data: Float32Array, width: number, height: number) {
-    if (data.length !== 256 * 64 * 64) throw new Error(`embedding has ${data.length} values, expected 1x256x64x64`);
+    const m = model(modelKey);
+    const expected = m.info.family === 'sam2.1' ? SAM2_FEATURES_LENGTH : 256 * 64 * 64;
+    if (data.length !== expected) throw new Error(`embedding has ${data.length} values, expected ${m.info.family === 'sam2.1' ? 'image_embed + high_res_feats_0 + high_res_feats_1' : '1x256x64x64'} (${expected})`);
     remember(`${model(modelKey).info.id}:${imageHash}`, { data, width, height });
   },
   async hasEmbedding(modelKey: string, imageHash: string) {

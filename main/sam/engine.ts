@@ -17,7 +17,7 @@ export interface EngineOptions {
   /** intra-op threads for onnxruntime; 0 = onnxruntime's default */
   threads?: number;
   executionProvider?: ExecutionProviderName;
-  /** embeddings kept in memory (4 MB each) */
+  /** embeddings kept in memory (4 MB each; 16 MB for SAM 2.1's three feature maps) */
   lruSize?: number;
   /** the worker script; bundlers pass their emitted file */
   workerPath?: string;
@@ -70,7 +70,10 @@ export class Engine {
     return r.info;
   }
 
-  /** Encodes and returns the embedding itself (1x256x64x64 float32), e.g. to store in a cache. */
+  /**
+   * Encodes and returns the embedding itself (1x256x64x64 float32; for SAM 2.1 the three
+   * feature maps concatenated, see sam2-inference.ts), e.g. to store in a cache.
+   */
   async encodeWithEmbedding(model: LoadedModel | string, imagePath: string, opts: { imageHash?: string } = {}): Promise<{ info: EmbeddingInfo; embedding: Float32Array }> {
     const r = await this.rpc.call('encode', keyOf(model), imagePath, { ...opts, returnEmbedding: true });
     return { info: r.info, embedding: r.embedding! };

@@ -11,6 +11,8 @@ import { DECODER_FILE, ENCODER_FILE, readModelInfo, type ModelInfo } from './mod
 import { resizeBilinearPil, resizedSize, samEncoderInput, type RgbImage } from './image/index.ts';
 import { EMBEDDING_SHAPE, type PredictResult, type SegmentPrompt, type SegmentResult } from './engine-api.ts';
 import { maskCropFromLowRes } from './postprocess.ts';
+import { sam2EncoderInput } from './image/sam2-input.ts';
+import { concatSam2Features, SAM2_FEATURES_LENGTH, sam2BestMaskIndex, sam2DecoderFeeds, sam2MaskCropFromLowRes } from './sam2-inference.ts';
 import { decodeModel, encodeModel, loadModel, usesExternalData } from '../onnx/model-io.ts';
 import type { ModelProto } from '../onnx/proto.ts';
 
@@ -98,7 +100,7 @@ export async function loadSam(dir: string, settings: SessionSettings = {}): Prom
   let sessions;
   try {
     sessions = await open(provider);
-    if (provider !== 'cpu') await selfTest(sessions.decoderCore);
+    if (provider !== 'cpu') await selfTest(sessions.decoderCore, info);
   } catch (err) {
     if (provider === 'cpu') throw new Error(`${dir}: cannot load model (${(err as Error).message.split('\n')[0]})`);
     warnings.push(`execution provider ${provider} failed its self-test (${(err as Error).message.split('\n')[0]}); using cpu`);
@@ -109,9 +111,12 @@ export async function loadSam(dir: string, settings: SessionSettings = {}): Prom
 }
 
 /** One decoder call on a zero embedding: proves the provider can run the graph. */
-async function selfTest(decoderCore: ort.InferenceSession): Promise<void> {
-  const feeds = decoderFeeds(new Float32Array(256 * 64 * 64), { points: [{ x: 1, y: 1, label: 1 }] }, 64, 64);
-  const out = await decoderCore.run(feeds.feeds);
+async function selfTest(decoderCore: ort.InferenceSession, info: ModelInfo): Promise<void> {
+  const prompt: SegmentPrompt = { points: [{ x: 1, y: 1, label: 1 }] };
+  const feeds = info.family === 'sam2.1'
+    ? sam2DecoderFeeds(new Float32Array(SAM2_FEATURES_LENGTH), prompt, 64, 64)
+    : decoderFeeds(new Float32Array(256 * 64 * 64), prompt, 64, 64).feeds;
+  const out = await decoderCore.run(feeds);
   const iou = out.iou_predictions?.data as Float32Array | undefined;
   if (!iou || iou.some((v) => !Number.isFinite(v))) throw new Error('self-test produced non-finite scores');
 }
@@ -119,6 +124,7 @@ async function selfTest(decoderCore: ort.InferenceSession): Promise<void> {
 /** The encoder's input tensor for an image, per the model's preprocessing. */
 export function encoderFeeds(loaded: LoadedSam, img: RgbImage): Record<string, ort.Tensor> {
   const name = loaded.encoder.inputNames[0]!;
+  if (loaded.info.preprocessing.kind === 'sam2-stretch') return { [name]: new ort.Tensor('float32', sam2EncoderInput(img), [1, 3, 1024, 1024]) };
   if (loaded.info.preprocessing.kind === 'sam-hwc-resized') {
     const size = resizedSize(img.width, img.height, 1024);
     const resized = resizeBilinearPil(img, size.width, size.height);
@@ -128,8 +134,13 @@ export function encoderFeeds(loaded: LoadedSam, img: RgbImage): Record<string, o
   return { [name]: new ort.Tensor('float32', tensor, [1, 3, 1024, 1024]) };
 }
 
+/**
+ * The image's embedding: SAM's 1x256x64x64, or for SAM 2.1 its three feature maps concatenated
+ * (sam2-inference.ts SAM2_FEATURES).
+ */
 export async function runEncoder(loaded: LoadedSam, img: RgbImage): Promise<Float32Array> {
   const out = await loaded.encoder.run(encoderFeeds(loaded, img));
+  if (loaded.info.family === 'sam2.1') return concatSam2Features(out, join(loaded.dir, ENCODER_FILE));
   const t = out[loaded.encoder.outputNames[0]!]!;
   const data = t.data as Float32Array;
   if (data.length !== 256 * 64 * 64) throw new Error(`${loaded.dir}: encoder returned ${data.length} values, expected 1x256x64x64`);
@@ -201,9 +212,18 @@ export function bestMaskIndex(iou: ArrayLike<number>, numPoints: number): number
 }
 
 /** Full decoder: every mask at the original size (the `segment` contract). */
+/** The family's decoder feeds and its single-mask rule. */
+function familyFeeds(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number): { feeds: Record<string, ort.Tensor>; best: (iou: number[], lowRes: Float32Array) => number } {
+  if (loaded.info.family === 'sam2.1') {
+    return { feeds: sam2DecoderFeeds(embedding, prompt, width, height), best: (iou, lowRes) => sam2BestMaskIndex(lowRes, iou) };
+  }
+  const { feeds, numPoints } = decoderFeeds(embedding, prompt, width, height);
+  return { feeds, best: (iou) => bestMaskIndex(iou, numPoints) };
+}
+
 export async function runDecoder(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number): Promise<SegmentResult> {
   validatePrompt(prompt, width, height);
-  const { feeds, numPoints } = decoderFeeds(embedding, prompt, width, height);
+  const { feeds, best } = familyFeeds(loaded, embedding, prompt, width, height);
   const t0 = performance.now();
   const out = await loaded.decoder.run(feeds);
   const decoderMs = performance.now() - t0;
@@ -219,11 +239,14 @@ export async function runDecoder(loaded: LoadedSam, embedding: Float32Array, pro
     masks.push(m);
   }
   const iouPredictions = Array.from(out.iou_predictions!.data as Float32Array);
+  const lowResMasks = out.low_res_masks!.data as Float32Array;
+  const objectScore = out.object_score_logits ? (out.object_score_logits.data as Float32Array)[0]! : undefined;
   return {
     width, height, masks, iouPredictions,
-    best: bestMaskIndex(iouPredictions, numPoints),
-    lowResMasks: out.low_res_masks!.data as Float32Array,
+    best: best(iouPredictions, lowResMasks),
+    lowResMasks,
     decoderMs,
+    ...(objectScore !== undefined ? { objectScore } : {}),
   };
 }
 
@@ -234,18 +257,19 @@ export async function runDecoder(loaded: LoadedSam, embedding: Float32Array, pro
  */
 export async function runPredict(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number, opts: { onlyBest?: boolean } = {}): Promise<PredictResult> {
   validatePrompt(prompt, width, height);
-  const { feeds, numPoints } = decoderFeeds(embedding, prompt, width, height);
+  const { feeds, best: bestOf } = familyFeeds(loaded, embedding, prompt, width, height);
   const t0 = performance.now();
   const out = await loaded.decoderCore.run(feeds);
   const lowResMasks = out.low_res_masks!.data as Float32Array;
   const k = out.low_res_masks!.dims[1]!;
   const plane = LOW_RES * LOW_RES;
   const iouPredictions = Array.from(out.iou_predictions!.data as Float32Array);
-  const best = bestMaskIndex(iouPredictions, numPoints);
+  const best = bestOf(iouPredictions, lowResMasks);
   const empty = { x: 0, y: 0, width: 0, height: 0, data: new Uint8Array(0) };
+  const crop = loaded.info.family === 'sam2.1' ? sam2MaskCropFromLowRes : maskCropFromLowRes;
   const masks = Array.from({ length: k }, (_, i) => (opts.onlyBest && i !== best
     ? empty
-    : maskCropFromLowRes(lowResMasks.subarray(i * plane, (i + 1) * plane), width, height)));
+    : crop(lowResMasks.subarray(i * plane, (i + 1) * plane), width, height)));
   const decoderMs = performance.now() - t0;
   return { width, height, masks, iouPredictions, best, lowResMasks, decoderMs };
 }

@@ -9,13 +9,18 @@ import { copyFileSync, createReadStream, existsSync, readFileSync, statSync, wri
 import { basename, join, resolve } from 'node:path';
 import { loadModel, saveModel } from '../onnx/model-io.ts';
 import { graphInputs, graphOutputs, type TensorSignature } from '../onnx/graph.ts';
-import { DataLocation } from '../onnx/proto.ts';
+import { DataLocation, type ModelProto } from '../onnx/proto.ts';
 import { readCheckpoint, sha256File } from './checkpoint/index.ts';
 import { architectureOf, detectConfig, parseConfig, type Architecture, type SamConfig } from './builders/config.ts';
 import { buildDecoder } from './builders/decoder.ts';
 import { buildEncoder } from './builders/encoder.ts';
+import { buildSam2Decoder } from './builders/sam2-decoder.ts';
+import { detectSam2Config, isSam2StateDict, parseSam2Config, type Sam2Architecture, type Sam2Config } from './builders/sam2-config.ts';
+import { buildSam2Encoder } from './builders/hiera.ts';
 import { Weights } from './builders/weights.ts';
 import { synthConfig, synthStateDict } from './synth.ts';
+import { synthSam2StateDict } from './sam2-synth.ts';
+import { SAM2_PIXEL_MEAN, SAM2_PIXEL_STD } from './image/sam2-input.ts';
 
 export const ENCODER_FILE = 'encoder.onnx';
 export const DECODER_FILE = 'decoder.onnx';
@@ -27,16 +32,26 @@ const CREATED_BY = 'PTQ4SAM Studio 0.1.0';
  * - `sam-nchw`: our models and Meta-style exports: 1x3x1024x1024, normalised, zero-padded.
  * - `sam-hwc-resized`: samexporter's `--use-preprocess` encoders: the resized HxWx3 image on
  *   the 0-255 scale; normalisation and padding happen inside the graph.
+ * - `sam2-stretch`: SAM 2.1: 1x3x1024x1024, the image stretched to 1024x1024 (antialiased
+ *   float bilinear) on the 0-1 scale, ImageNet mean/std (image/sam2-input.ts).
  */
-export type Preprocessing = 'sam-nchw' | 'sam-hwc-resized';
+export type Preprocessing = 'sam-nchw' | 'sam-hwc-resized' | 'sam2-stretch';
+
+/**
+ * `sam`: SAM 1, encoder -> image_embeddings, decoder in the SAM ONNX contract.
+ * `sam2.1`: SAM 2 / 2.1 image predictor, encoder -> image_embed + high_res_feats_0/1, decoder
+ * takes all three (README "SAM 2.1 model directories").
+ */
+export type ModelFamily = 'sam' | 'sam2.1';
+const FAMILIES: ModelFamily[] = ['sam', 'sam2.1'];
 
 export interface ModelInfo {
   format: 1;
   id: string;
   name: string;
-  family: 'sam';
-  architecture: Architecture | 'unknown';
-  config: SamConfig | null;
+  family: ModelFamily;
+  architecture: Architecture | Sam2Architecture | 'unknown';
+  config: SamConfig | Sam2Config | null;
   preprocessing: { kind: Preprocessing; longSide: 1024; mean: number[]; std: number[]; encoderInput: string };
   /** decoder outputs per call: 4 for our models, 1 for single-mask exports */
   masks: number;
@@ -85,7 +100,7 @@ export function readModelInfo(dir: string): ModelInfo {
     throw new Error(`${path}: malformed model.json (${(err as Error).message})`);
   }
   for (const f of [ENCODER_FILE, DECODER_FILE]) if (!existsSync(join(dir, f))) throw new Error(`${dir}: model directory lacks ${f}`);
-  if (info.family !== 'sam' || typeof info.id !== 'string') throw new Error(`${path}: not a SAM model.json`);
+  if (!FAMILIES.includes(info.family) || typeof info.id !== 'string') throw new Error(`${path}: not a SAM model.json`);
   return info;
 }
 
@@ -103,16 +118,17 @@ export function writeModelInfo(dir: string, info: ModelInfo): void {
   writeFileSync(join(dir, MODEL_JSON), `${JSON.stringify(info, null, 2)}\n`);
 }
 
-function baseInfo(partial: Pick<ModelInfo, 'name' | 'architecture' | 'config' | 'source' | 'licence' | 'synthetic'> & { preprocessing?: Preprocessing; masks?: number; encoderInput?: string }): ModelInfo {
+function baseInfo(partial: Pick<ModelInfo, 'name' | 'architecture' | 'config' | 'source' | 'licence' | 'synthetic'> & { preprocessing?: Preprocessing; masks?: number; encoderInput?: string; family?: ModelFamily }): ModelInfo {
   const kind = partial.preprocessing ?? 'sam-nchw';
+  const sam2 = kind === 'sam2-stretch';
   return {
     format: 1,
     id: '',
     name: partial.name,
-    family: 'sam',
+    family: partial.family ?? 'sam',
     architecture: partial.architecture,
     config: partial.config,
-    preprocessing: { kind, longSide: 1024, mean: MEAN, std: STD, encoderInput: partial.encoderInput ?? 'input_image' },
+    preprocessing: { kind, longSide: 1024, mean: sam2 ? [...SAM2_PIXEL_MEAN] : MEAN, std: sam2 ? [...SAM2_PIXEL_STD] : STD, encoderInput: partial.encoderInput ?? (sam2 ? 'image' : 'input_image') },
     masks: partial.masks ?? 4,
     source: partial.source,
     licence: partial.licence,
@@ -141,21 +157,22 @@ function writeGraphs(w: Weights, cfg: SamConfig, outDir: string, onProgress?: Im
   onProgress?.('build decoder', 2, 2);
 }
 
-export async function importCheckpoint(file: string, outDir: string, opts: ImportOptions = {}): Promise<ModelInfo> {
-  let given: Partial<SamConfig> | undefined;
-  if (opts.configPath) {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(opts.configPath, 'utf8'));
-    } catch (err) {
-      throw new Error(`${opts.configPath}: cannot read config (${(err as Error).message})`);
-    }
-    given = parseConfig(raw, opts.configPath);
+function readConfigJson(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`${path}: cannot read config (${(err as Error).message})`);
   }
+}
+
+export async function importCheckpoint(file: string, outDir: string, opts: ImportOptions = {}): Promise<ModelInfo> {
+  const rawConfig = opts.configPath ? readConfigJson(opts.configPath) : undefined;
   const sha256 = await sha256File(file);
   checkAborted(opts.signal);
   const dict = await readCheckpoint(file, { signal: opts.signal, onProgress: (d, t) => opts.onProgress?.('read checkpoint', d, t) });
   const w = new Weights(dict, basename(file));
+  if (isSam2StateDict(w)) return importSam2(w, file, sha256, rawConfig, outDir, opts);
+  const given = opts.configPath ? parseConfig(rawConfig, opts.configPath) : undefined;
   if (!w.has('image_encoder.patch_embed.proj.weight') || !w.has('mask_decoder.iou_token.weight')) {
     throw new Error(`${basename(file)}: not a SAM checkpoint (no image_encoder / mask_decoder tensors; found e.g. ${w.keys().slice(0, 3).join(', ') || 'nothing'})`);
   }
@@ -173,6 +190,34 @@ export async function importCheckpoint(file: string, outDir: string, opts: Impor
     source: { kind: 'checkpoint', file: basename(file), sha256 },
     licence: opts.licence ?? (architecture === 'custom' ? 'unknown: see the checkpoint\'s source' : 'Apache-2.0 (Segment Anything, Meta AI)'),
     synthetic: false,
+  }));
+}
+
+/**
+ * SAM 2 / 2.1 checkpoints (`{"model": state_dict}`): the image encoder, prompt encoder and mask
+ * decoder are built; the video-only tensors (memory attention/encoder, object pointers,
+ * maskmem_tpos_enc, ...) are not read. SAM 2.0's `sam2_hiera_*.pt` share every image-path
+ * module and flag with 2.1 (2.1 changed only video-side parts), so they import the same way.
+ */
+async function importSam2(w: Weights, file: string, sha256: string, rawConfig: unknown, outDir: string, opts: ImportOptions): Promise<ModelInfo> {
+  const mlpDim = w.shape('sam_mask_decoder.transformer.layers.0.mlp.layers.0.weight')[0]!;
+  const given = opts.configPath ? parseSam2Config(rawConfig, opts.configPath, mlpDim) : undefined;
+  const { config, architecture } = detectSam2Config(w, given, opts.configPath);
+  checkAborted(opts.signal);
+  opts.onProgress?.('build encoder', 0, 2);
+  saveModel(buildSam2Encoder(w, config), join(outDir, ENCODER_FILE));
+  opts.onProgress?.('build decoder', 1, 2);
+  saveModel(buildSam2Decoder(w, config), join(outDir, DECODER_FILE));
+  opts.onProgress?.('build decoder', 2, 2);
+  return finish(outDir, baseInfo({
+    name: opts.name ?? basename(file).replace(/\.(pth|pt|safetensors)$/i, ''),
+    family: 'sam2.1',
+    architecture,
+    config,
+    source: { kind: 'checkpoint', file: basename(file), sha256 },
+    licence: opts.licence ?? (architecture === 'custom' ? 'unknown: see the checkpoint\'s source' : 'Apache-2.0 (SAM 2, Meta AI)'),
+    synthetic: false,
+    preprocessing: 'sam2-stretch',
   }));
 }
 
@@ -224,12 +269,39 @@ export function checkEncoderSignature(inputs: TensorSignature[], outputs: Tensor
   throw new Error(`${file}: not a SAM encoder: input ${describe(input)} is neither 1x3x1024x1024 nor HxWx3`);
 }
 
+const SAM2_ENCODER_OUTPUTS = ['image_embed', 'high_res_feats_0', 'high_res_feats_1'];
+const SAM2_DECODER_INPUTS = [...SAM2_ENCODER_OUTPUTS, 'point_coords', 'point_labels', 'mask_input', 'has_mask_input', 'orig_im_size'];
+const SAM2_DECODER_OUTPUTS = ['masks', 'iou_predictions', 'low_res_masks', 'object_score_logits'];
+
+/**
+ * Whether a pair follows our SAM 2.1 contract (README "SAM 2.1 model directories"). Other SAM 2
+ * exporters use the same feature names but differ in what the inference path relies on (three
+ * masks, 1024x1024 masks, no original size, padding point left to the caller), so a pair that
+ * names the SAM 2 features without the whole contract is refused rather than run wrongly.
+ */
+function sam2PairKind(enc: ModelProto, dec: ModelProto, decoderPath: string): boolean {
+  const encOut = graphOutputs(enc.graph!).map((o) => o.name);
+  const decIn = graphInputs(dec.graph!).map((i) => i.name);
+  const decOut = graphOutputs(dec.graph!);
+  if (!SAM2_ENCODER_OUTPUTS.some((n) => encOut.includes(n) || decIn.includes(n))) return false;
+  const missing = [
+    ...SAM2_ENCODER_OUTPUTS.filter((n) => !encOut.includes(n)).map((n) => `encoder output "${n}"`),
+    ...SAM2_DECODER_INPUTS.filter((n) => !decIn.includes(n)).map((n) => `decoder input "${n}"`),
+    ...SAM2_DECODER_OUTPUTS.filter((n) => !decOut.some((o) => o.name === n)).map((n) => `decoder output "${n}"`),
+  ];
+  const iou = decOut.find((o) => o.name === 'iou_predictions');
+  if (iou && iou.shape[1] !== 4) missing.push(`all 4 mask tokens (iou_predictions is [${iou.shape.join(',')}])`);
+  if (missing.length) throw new Error(`${decoderPath}: a SAM 2 ONNX pair in another exporter's contract (lacks ${missing.join(', ')}); import the sam2.1_hiera_*.pt checkpoint instead`);
+  return true;
+}
+
 /** Imports an existing SAM ONNX pair (a directory holding encoder.onnx and decoder.onnx). */
 export async function importOnnxPair(encoderPath: string, decoderPath: string, outDir: string, opts: ImportOptions = {}): Promise<ModelInfo> {
   const enc = loadModel(encoderPath, { loadExternalData: false });
   const dec = loadModel(decoderPath, { loadExternalData: false });
-  const preprocessing = checkEncoderSignature(graphInputs(enc.graph!), graphOutputs(enc.graph!), encoderPath);
-  const masks = checkDecoderSignature(graphInputs(dec.graph!), graphOutputs(dec.graph!), decoderPath);
+  const sam2 = sam2PairKind(enc, dec, decoderPath);
+  const preprocessing: Preprocessing = sam2 ? 'sam2-stretch' : checkEncoderSignature(graphInputs(enc.graph!), graphOutputs(enc.graph!), encoderPath);
+  const masks = sam2 ? 4 : checkDecoderSignature(graphInputs(dec.graph!), graphOutputs(dec.graph!), decoderPath);
   for (const [src, name, model] of [[encoderPath, ENCODER_FILE, enc], [decoderPath, DECODER_FILE, dec]] as const) {
     const external = (model.graph?.initializer ?? []).some((t) => t.dataLocation === DataLocation.EXTERNAL);
     if (external) saveModel(loadModel(src), join(outDir, name), { externalData: true });
@@ -249,6 +321,7 @@ export async function importOnnxPair(encoderPath: string, decoderPath: string, o
     preprocessing,
     masks,
     encoderInput: graphInputs(enc.graph!)[0]!.name,
+    family: sam2 ? 'sam2.1' : 'sam',
   }));
 }
 
@@ -277,5 +350,27 @@ export async function synthModel(arch: 'vit_b' | 'vit_l' | 'vit_h', outDir: stri
     source: { kind: 'synthetic', file: null, sha256: null },
     licence: 'synthetic random weights: for benchmarks only, no trained model',
     synthetic: true,
+  }));
+}
+
+/** A random-weight SAM 2.1 of an official size (benchmarks only; model.json says synthetic). */
+export async function synthSam2Model(arch: Exclude<Sam2Architecture, 'custom'>, outDir: string, opts: { seed?: number; onProgress?: ImportOptions['onProgress'] } = {}): Promise<ModelInfo> {
+  const seed = opts.seed ?? 0;
+  const { config, dict } = synthSam2StateDict(arch, seed);
+  const w = new Weights(dict, `synthetic ${arch}`);
+  opts.onProgress?.('build encoder', 0, 2);
+  saveModel(buildSam2Encoder(w, config), join(outDir, ENCODER_FILE));
+  opts.onProgress?.('build decoder', 1, 2);
+  saveModel(buildSam2Decoder(w, config), join(outDir, DECODER_FILE));
+  opts.onProgress?.('build decoder', 2, 2);
+  return finish(outDir, baseInfo({
+    name: `synthetic SAM 2.1 ${arch} seed ${seed}`,
+    family: 'sam2.1',
+    architecture: arch,
+    config,
+    source: { kind: 'synthetic', file: null, sha256: null },
+    licence: 'synthetic random weights: for benchmarks only, no trained model',
+    synthetic: true,
+    preprocessing: 'sam2-stretch',
   }));
 }

@@ -93,10 +93,15 @@ function uniformSource(seed: number): () => number {
  * normal: a ViT-H has 640 M parameters and this is four times faster).
  */
 export function synthStateDict(cfg: SamConfig, seed: number): Map<string, NamedTensor> {
+  return synthFromShapes(officialParameterShapes(cfg), seed);
+}
+
+/** Seeded weights for any parameter list (SAM and SAM 2.1 share the rule above). */
+export function synthFromShapes(shapes: Map<string, number[]>, seed: number): Map<string, NamedTensor> {
   const uniform = uniformSource(seed);
   const SQRT3 = Math.sqrt(3);
   const dict = new Map<string, NamedTensor>();
-  for (const [key, shape] of officialParameterShapes(cfg)) {
+  for (const [key, shape] of shapes) {
     const n = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);
     const isNorm = /\.norm\d?\.|norm_final_attn|neck\.[13]\.|mask_downscaling\.[14]\.|output_upscaling\.1\./.test(key);

@@ -180,7 +180,7 @@ export const HALF_STORAGE_MIN_ELEMENTS = 4096;
 function storeFloatPartsAsHalf(ctx: EmitContext): void {
   const { b } = ctx;
   for (const [name, t] of ctx.inits) {
-    if (ctx.replaced.has(name) || t.dataType !== DataType.FLOAT || !/^(image_encoder|prompt_encoder|mask_decoder)\./.test(name)) continue;
+    if (ctx.replaced.has(name) || t.dataType !== DataType.FLOAT || !/^(image_encoder|(sam_)?prompt_encoder|(sam_)?mask_decoder)\./.test(name)) continue;
     const dims = (t.dims ?? []).map(toNumber);
     if (dims.reduce((n, d) => n * d, 1) < HALF_STORAGE_MIN_ELEMENTS) continue;
     ctx.replaced.set(name, undefined);

@@ -8,8 +8,10 @@
 import type { OpHandler, Target } from './types.ts';
 
 const QUANTIZED_SCOPES: Record<string, RegExp> = {
-  encoder: /^image_encoder\.(blocks\.\d+\.|neck\.)/,
-  decoder: /^mask_decoder\.transformer\./,
+  // SAM's ViT blocks, or SAM 2.1's Hiera blocks (image_encoder.trunk.blocks.*)
+  encoder: /^image_encoder\.(blocks\.\d+\.|trunk\.blocks\.\d+\.|neck\.)/,
+  // SAM 2.1 names the module sam_mask_decoder
+  decoder: /^(sam_)?mask_decoder\.transformer\./,
 };
 
 export function moduleOf(nodeName: string): string {

@@ -63,7 +63,7 @@ function bilinearAxis(b: GraphBuilder, inSize: string, outSize: string): { i0: s
  * PyTorch's float32 source coordinates (scale = in/out, not ONNX Resize's out/in): on a
  * 1024x768 -> 320x240 resize the two differ by up to 1.3e-4 in logits.
  */
-function torchBilinearResize(b: GraphBuilder, x: string, inHW: string, outHW: string): string {
+export function torchBilinearResize(b: GraphBuilder, x: string, inHW: string, outHW: string): string {
   return b.scope('resize_to_original', () => {
     const pick = (t: string, i: number, dtype: 'f' | 'i') =>
       b.op('Squeeze', [b.op('Slice', [t, b.constI64([i]), b.constI64([i + 1])]), b.constI64([0])], {}, { name: `${b.path}/${dtype}${i}` });
@@ -80,7 +80,7 @@ function torchBilinearResize(b: GraphBuilder, x: string, inHW: string, outHW: st
   });
 }
 
-function attention(b: GraphBuilder, w: Weights, module: string, q: string, k: string, v: string): string {
+export function attention(b: GraphBuilder, w: Weights, module: string, q: string, k: string, v: string): string {
   return b.scope(module, () => {
     const [internal] = w.shape(`${module}.q_proj.weight`) as [number];
     const headDim = internal / DECODER_HEADS;

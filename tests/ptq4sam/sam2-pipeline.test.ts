@@ -1,0 +1,77 @@
+/**
+ * PTQ4SAM on SAM 2.1: the fixture's reduced Hiera model quantized w8a8 with BIG and AGQ on its
+ * three images. The fixture planted a +-3 per-channel k_proj bias in each of the decoder's three
+ * token-to-image attentions (a bimodal key statistic that leaves the outputs unchanged).
+ *
+ * The paper's test (one KDE over the whole K tensor, exactly two peaks) sees two of the three.
+ * Layer 0's keys are the image embedding itself (plus no_mem_embed, no_mask_embed and the
+ * positional encoding), not LayerNorm'ed as the later layers' are: on landscape.png its K has a
+ * within-channel std of 2.03 and its channel means (planted offset removed) spread by 1.79,
+ * against 1.02 / 0.71 for layer 1 and 0.90 / 0.80 for the final attention, so the +-3 modes
+ * merge into one peak on every fixture image and prompt (measured: one KDE peak each time).
+ * The test pins that outcome; flagging layer 0 would take a different statistic than the paper's.
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { evaluate } from '../../main/ptq4sam/eval.ts';
+import { listImageFiles } from '../../main/base/index.ts';
+import { quantizeModelDir } from '../../main/ptq4sam/pipeline.ts';
+import type { QuantReport } from '../../main/ptq4sam/report.ts';
+import { readModelInfo } from '../../main/sam/model-dir.ts';
+import { sam2Fixture, sam2TinyModelDir } from '../helpers/sam2-tiny.ts';
+
+const PLANTED = [
+  'sam_mask_decoder.transformer.layers.0.cross_attn_token_to_image',
+  'sam_mask_decoder.transformer.layers.1.cross_attn_token_to_image',
+  'sam_mask_decoder.transformer.final_attn_token_to_image',
+];
+/** the planted attentions whose K the paper's KDE test finds bimodal (see above) */
+const DETECTED = PLANTED.slice(1);
+
+let work: string;
+let fp32: { dir: string; cleanup: () => void };
+let calib: string;
+let q8: string;
+let report: QuantReport;
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'ptq4sam-sam2-'));
+  calib = join(work, 'calib');
+  q8 = join(work, 'q8');
+  mkdirSync(calib);
+  mkdirSync(q8);
+  for (const f of ['landscape.png', 'portrait.png', 'large.png']) copyFileSync(sam2Fixture(f), join(calib, f));
+  fp32 = await sam2TinyModelDir();
+  report = await quantizeModelDir({ modelDir: fp32.dir, calibDir: calib, outDir: q8, bits: { w: 8, a: 8 }, method: 'ptq4sam' });
+});
+afterAll(() => {
+  fp32.cleanup();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('PTQ4SAM w8a8 on the SAM 2.1 fixture', () => {
+  it('BIG examines exactly the three planted attentions and folds the two whose keys are bimodal by the paper\'s test', () => {
+    expect(report.big.examined.map((e) => e.module).sort()).toEqual([...PLANTED].sort());
+    expect([...report.big.bimodal].sort()).toEqual([...DETECTED].sort());
+    expect([...report.big.paper_bimodal].sort()).toEqual([...DETECTED].sort());
+    expect([...report.big.folded].sort()).toEqual([...DETECTED].sort());
+  });
+
+  it('quantizes Hiera\'s and the decoder\'s linears as integer kernels and searches AGQ on the decoder softmaxes', () => {
+    expect(report.quantized_layers).toBeGreaterThan(0);
+    expect(Object.values(report.integer_ops).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(report.integer_products_expected);
+    expect(report.agq.map((a) => a.name)).toEqual(expect.arrayContaining(PLANTED));
+    expect(report.size_bytes.quantized).toBeLessThan(report.size_bytes.fp32);
+    expect(readModelInfo(q8)).toMatchObject({ family: 'sam2.1', quantization: { method: 'ptq4sam', bits: { w: 8, a: 8 } } });
+  });
+
+  it('segments the fixture images close to fp32 (mean mask IoU reported and guarded)', async () => {
+    const r = await evaluate(q8, fp32.dir, listImageFiles(calib));
+    console.log(`SAM 2.1 fixture, ptq4sam w8a8 vs fp32: mean IoU ${r.mean_iou.toFixed(4)}, min ${r.min_iou.toFixed(4)} over ${r.prompts} prompts; feature rel. error ${r.embedding_rel_error.toFixed(4)}`);
+    expect(r.prompts).toBeGreaterThan(0);
+    // measured 0.917 (min 0.147: one prompt whose best token flips, the fixture keeps token 0 near the 0.98 stability threshold on purpose)
+    expect(r.mean_iou).toBeGreaterThanOrEqual(0.88);
+  });
+});
