@@ -19,7 +19,6 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { evaluate, listImages } from '../main/ptq4sam/eval.ts';
 import { quantizeModelDir, type SoftmaxChoice } from '../main/ptq4sam/pipeline.ts';
-import type { Method } from '../main/ptq4sam/calibrators/index.ts';
 import { decodeImage } from '../main/sam/image/index.ts';
 import { loadSam, runDecoder, runEncoder } from '../main/sam/inference.ts';
 import { importCheckpoint, synthModel } from '../main/sam/model-dir.ts';
@@ -122,7 +121,7 @@ async function vitB(root: string, calib: string, calibCount: number, runs: numbe
   }
 }
 
-interface Variant { name: string; method: Method; big?: boolean; agq?: boolean; softmaxAt8?: SoftmaxChoice; decoderTokenSide?: boolean }
+interface Variant { name: string; method: string; big?: boolean; agq?: boolean; softmaxAt8?: SoftmaxChoice; decoderTokenSide?: boolean }
 
 const ALL_AGQ: SoftmaxChoice = { encoder: 'agq', decoder: 'agq' };
 

@@ -168,7 +168,7 @@ export interface ModelReport {
   report: QuantReport;
   /** eval.json (the setup's comparison with fp32), when there is one */
   eval: EvalResult | null;
-  /** BIG's key activations before and after the fold, per attention examined (from report.html) */
+  /** BIG's key activations before and after the fold, per attention examined (from report.json) */
   keyHistograms: KeyHistogram[];
 }
 

@@ -6,8 +6,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { CliError, integerOption, optional, parseArgs, required, type CommandGroup } from './args.ts';
 import { withAtomicOutDir } from './output.ts';
 import { stderrProgress } from './progress.ts';
-import { METHODS, type Method } from '../ptq4sam/calibrators/index.ts';
 import { evaluate, listImages } from '../ptq4sam/eval.ts';
+import { methodNames } from '../ptq4sam/methods/index.ts';
 import { BIT_SETTINGS, DEFAULT_CALIB_COUNT, quantizeModelDir } from '../ptq4sam/pipeline.ts';
 import type { Prompt } from '../ptq4sam/prompts.ts';
 
@@ -19,8 +19,8 @@ export const quantizeCommand: CommandGroup = async (argv) => {
   const bitsName = optional(args, 'bits') ?? 'w8a8';
   const bits = BIT_SETTINGS[bitsName];
   if (!bits) throw new CliError(`--bits ${bitsName} is not offered (choose ${Object.keys(BIT_SETTINGS).join(', ')})`);
-  const method = (optional(args, 'method') ?? 'ptq4sam') as Method;
-  if (!METHODS.includes(method)) throw new CliError(`--method ${method} is not offered (choose ${METHODS.join(', ')})`);
+  const method = optional(args, 'method') ?? 'ptq4sam';
+  if (!methodNames().includes(method)) throw new CliError(`--method ${method} is not offered (choose ${methodNames().join(', ')})`);
   const calibCount = integerOption(args, 'calib-count', 1, 10_000) ?? DEFAULT_CALIB_COUNT;
   const projectDb = optional(args, 'project');
   if (!existsSync(modelDir)) throw new CliError(`${modelDir}: model directory not found`);

@@ -150,10 +150,6 @@ export class UniformSoftmaxSearch {
   }
 }
 
-export function agqObjective(samples: AttentionSample[], scale: number, tau: number, bits: number, variant: AgqVariant = 'paper'): number {
-  return objective(samples.map(prepare), scale, tau, bits, variant);
-}
-
 function objective(prepared: Prepared[], scale: number, tau: number, bits: number, variant: AgqVariant): number {
   return meanError(prepared, (p) => agqQuantized(p, scale, tau, bits, variant));
 }

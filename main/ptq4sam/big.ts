@@ -43,12 +43,6 @@ export function applySigns(k: Float32Array, gamma: Float32Array): Float32Array {
   return Float32Array.from(k, (x, i) => x * gamma[i % c]!);
 }
 
-export interface BigVotes {
-  module: string;
-  /** decision of each (image, prompt) examined, image-major */
-  votes: boolean[];
-}
-
 export function majority(votes: boolean[]): boolean {
   return votes.filter(Boolean).length * 2 > votes.length;
 }

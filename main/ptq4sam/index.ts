@@ -8,7 +8,8 @@
  */
 export { quantizeModelDir, BIT_SETTINGS, DEFAULT_CALIB_COUNT, INTEGER_OP_TYPES, type QuantizeOptions } from './pipeline.ts';
 export { evaluate, listImages, maskIou, type EvalResult, type EvalOptions } from './eval.ts';
-export { METHODS, type Method } from './calibrators/index.ts';
+export { methodNames, registerMethod, type QuantMethod } from './methods/index.ts';
+export { registerOp, type OpHandler, type Target } from './ops/index.ts';
 export type { Progress } from './calibrate.ts';
 export type { QuantReport } from './report.ts';
 export type { Prompt } from './prompts.ts';

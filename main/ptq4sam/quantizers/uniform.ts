@@ -39,11 +39,6 @@ export function fakeQuantize(x: number, p: UniformParams): number {
   return p.scale * (quantizeCode(x, p) - p.zeroPoint);
 }
 
-/** The representable interval [scale * (0 - z), scale * (2^b - 1 - z)]. */
-export function representableRange(p: UniformParams): [number, number] {
-  return [p.scale * -p.zeroPoint, p.scale * (levels(p.bits) - 1 - p.zeroPoint)];
-}
-
 /** mean |Q(x) - x|^p over the values: the error every range search in PTQ4SAM minimizes (p = 2.4). */
 export function quantizationError(values: ArrayLike<number>, params: UniformParams, power: number): number {
   let sum = 0;
