@@ -259,7 +259,7 @@ export interface Api {
   /** calibCount: how many calibration images (default the quantizer's) */
   modelQuantize(opts: { modelId: string; bits: QuantBits; calibCount?: number }): Promise<QuantizeJob>;
   modelQuantizeCancel(opts: { jobId: string }): Promise<void>;
-  /** the quantization report (report.json, eval.json and the histograms of report.html) */
+  /** the quantization report (report.json with its histograms, and eval.json) */
   modelReport(opts: { modelId: string }): Promise<ModelReport>;
 
   // First-run setup (issue 6)

@@ -7,7 +7,7 @@ import { CliError, integerOption, optional, parseArgs, required, type CommandGro
 import { withAtomicOutDir } from './output.ts';
 import { stderrProgress } from './progress.ts';
 import { evaluate, listImages } from '../ptq4sam/eval.ts';
-import { methodNames } from '../ptq4sam/methods/index.ts';
+import { methodNames } from '../ptq4sam/index.ts';
 import { BIT_SETTINGS, DEFAULT_CALIB_COUNT, quantizeModelDir } from '../ptq4sam/pipeline.ts';
 import type { Prompt } from '../ptq4sam/prompts.ts';
 

@@ -11,8 +11,7 @@
  */
 export { quantizeModelDir, BIT_SETTINGS, DEFAULT_CALIB_COUNT, INTEGER_OP_TYPES, type QuantizeOptions } from './pipeline.ts';
 export { evaluate, listImages, maskIou, type EvalResult, type EvalOptions } from './eval.ts';
-export { methodNames, registerMethod, type QuantMethod } from './methods/index.ts';
-export { registerOp, type OpHandler, type Target } from './ops/index.ts';
+export { methodNames } from './methods/index.ts';
 export type { Progress } from './calibrate.ts';
 export type { QuantReport } from './report.ts';
 export type { Prompt } from './prompts.ts';
