@@ -20,7 +20,6 @@ import { basename, join } from 'node:path';
 import { evaluate } from '../main/ptq4sam/eval.ts';
 import { listImageFiles } from '../main/base/index.ts';
 import { quantizeModelDir, type SoftmaxChoice } from '../main/ptq4sam/pipeline.ts';
-import type { Method } from '../main/ptq4sam/calibrators/index.ts';
 import { BIT_SETTINGS, QUANT_BITS } from '../preload/contract/enums.ts';
 import { decodeImage } from '../main/sam/image/index.ts';
 import { loadSam, runDecoder, runEncoder } from '../main/sam/inference.ts';
@@ -124,7 +123,7 @@ async function vitB(root: string, calib: string, calibCount: number, runs: numbe
   }
 }
 
-interface Variant { name: string; method: Method; big?: boolean; agq?: boolean; softmaxAt8?: SoftmaxChoice; decoderTokenSide?: boolean }
+interface Variant { name: string; method: string; big?: boolean; agq?: boolean; softmaxAt8?: SoftmaxChoice; decoderTokenSide?: boolean }
 
 const ALL_AGQ: SoftmaxChoice = { encoder: 'agq', decoder: 'agq' };
 

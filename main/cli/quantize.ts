@@ -8,8 +8,9 @@ import { withAtomicOutDir } from './output.ts';
 import { stageProgress } from './progress.ts';
 import { evaluate } from '../ptq4sam/eval.ts';
 import { listImageFiles, writeFileAtomic } from '../base/index.ts';
+import { methodNames } from '../ptq4sam/index.ts';
 import { DEFAULT_CALIB_COUNT, quantizeModelDir } from '../ptq4sam/pipeline.ts';
-import { BIT_SETTINGS, QUANT_BITS, QUANT_METHODS, type QuantBits, type QuantMethod } from '../../preload/contract/enums.ts';
+import { BIT_SETTINGS, QUANT_BITS, type QuantBits } from '../../preload/contract/enums.ts';
 import type { Prompt } from '../ptq4sam/prompts.ts';
 
 export const quantizeCommand: CommandGroup = async (argv) => {
@@ -20,8 +21,8 @@ export const quantizeCommand: CommandGroup = async (argv) => {
   const bitsName = (optional(args, 'bits') ?? 'w8a8') as QuantBits;
   if (!QUANT_BITS.includes(bitsName)) throw new CliError(`--bits ${bitsName} is not offered (choose ${QUANT_BITS.join(', ')})`);
   const bits = BIT_SETTINGS[bitsName];
-  const method = (optional(args, 'method') ?? 'ptq4sam') as QuantMethod;
-  if (!QUANT_METHODS.includes(method)) throw new CliError(`--method ${method} is not offered (choose ${QUANT_METHODS.join(', ')})`);
+  const method = optional(args, 'method') ?? 'ptq4sam';
+  if (!methodNames().includes(method)) throw new CliError(`--method ${method} is not offered (choose ${methodNames().join(', ')})`);
   const calibCount = integerOption(args, 'calib-count', 1, 10_000) ?? DEFAULT_CALIB_COUNT;
   const projectDb = optional(args, 'project');
   if (!existsSync(modelDir)) throw new CliError(`${modelDir}: model directory not found`);

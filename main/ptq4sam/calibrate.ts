@@ -6,19 +6,18 @@
  */
 import * as ort from 'onnxruntime-node';
 import { encodeModel, GraphBuilder, type ModelProto } from '../onnx/index.ts';
-import { decoderFeeds } from '../sam/inference.ts';
-import { samEncoderInput, type RgbImage } from '../sam/image/index.ts';
-import { sam2EncoderInput } from '../sam/image/sam2-input.ts';
+import { decoderFeeds, encoderTensor } from '../sam/inference.ts';
 import { concatSam2Features, sam2DecoderFeeds } from '../sam/sam2-inference.ts';
-import type { ModelFamily } from '../sam/model-dir.ts';
 import type { SegmentPrompt } from '../sam/engine-api.ts';
+import type { RgbImage } from '../sam/image/index.ts';
+import type { ModelFamily, Preprocessing } from '../sam/model-dir.ts';
 import { AgqSearch, subsampleRows, UniformSoftmaxSearch, type AttentionSample } from './agq.ts';
 import { applySigns, bigModules, channelSigns, foldedInitializers, isBimodal, keyTensorOf, majority } from './big.ts';
-import { createObserver, needsTails, type Method, type RangeObserver, type TensorStats } from './calibrators/index.ts';
-import { PERCENTILE_TAIL } from './calibrators/percentile.ts';
 import { augmentModel, statNames, type AugmentRequest } from './calibrators/stats-graph.ts';
+import type { RangeObserver, TensorStats } from './calibrators/types.ts';
 import { mergeBuilder } from './emit/merge.ts';
-import type { ActivationSite, AvTarget, GraphKind, LinearTarget, Target } from './ops/types.ts';
+import type { QuantMethod } from './methods/index.ts';
+import type { ActivationSite, GraphKind, Target } from './ops/types.ts';
 import { toSegmentPrompt, type Prompt } from './prompts.ts';
 import type { Range } from './quantizers/range-search.ts';
 import type { QuantPlan } from './registry.ts';
@@ -38,7 +37,11 @@ export interface Progress {
 }
 
 export interface CalibrationOptions {
-  method: Method;
+  method: QuantMethod;
+  /** how an image becomes the encoder's input: the model directory's, as inference does */
+  preprocessing: Preprocessing;
+  /** the model family: SAM 2.1 encoders return three feature maps, its decoder takes them all */
+  family?: ModelFamily;
   activationBits: number;
   big: boolean;
   /** AGQ search for the softmax outputs, per graph (the other graph's softmax takes the activation observer) */
@@ -55,27 +58,20 @@ export interface CalibrationOptions {
   sampleSize: number;
   /** cost cap of one AGQ objective evaluation, in multiply-adds */
   agqMacBudget: number;
-  /** accumulate X^T X of every linear's input (for GPTQ weight rounding) */
-  hessians?: boolean;
-  /** the model family: SAM 2.1 encoders take the stretched input and return three feature maps */
-  family?: ModelFamily;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
 }
 
-/** The family's encoder input, its embedding (SAM 2.1: the three maps concatenated) and decoder feeds. */
+/** The family's embedding (SAM 2.1: its three maps concatenated) and decoder feeds. */
 const FAMILY_IO: Record<ModelFamily, {
-  input: (img: RgbImage) => Float32Array;
   embedding: (out: ort.InferenceSession.OnnxValueMapType, outputName: string) => Float32Array;
   feeds: (embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number) => Record<string, ort.Tensor>;
 }> = {
   sam: {
-    input: (img) => samEncoderInput(img).tensor,
     embedding: (out, name) => Float32Array.from(out[name]!.data as Float32Array),
     feeds: (e, p, w, h) => decoderFeeds(e, p, w, h).feeds,
   },
   'sam2.1': {
-    input: sam2EncoderInput,
     embedding: (out) => concatSam2Features(out as Record<string, ort.Tensor>, 'calibration encoder'),
     feeds: sam2DecoderFeeds,
   },
@@ -100,7 +96,7 @@ export interface CalibrationResult {
   decoder: ModelProto;
   /** seconds spent in fp32 forward passes (augmented graphs), for the report */
   forwardSeconds: number;
-  /** X^T X ([in, in], summed over passes) by linear input tensor, when asked for */
+  /** X^T X ([in, in], summed over passes) by weight input tensor, when the method has a weight step */
   hessians: Map<string, Float64Array>;
 }
 
@@ -131,9 +127,12 @@ function readStats(out: ort.InferenceSession.OnnxValueMapType, tensor: string): 
   };
 }
 
-function readAttention(out: ort.InferenceSession.OnnxValueMapType, t: AvTarget): AttentionSample {
-  const rows = out[statNames.rows(t.probs.tensor)]!;
-  const v = out[statNames.full(t.v.tensor)]!;
+/** An attention target: its A.V operands. */
+type AttentionTarget = Target & Required<Pick<Target, 'attention'>>;
+
+function readAttention(out: ort.InferenceSession.OnnxValueMapType, t: AttentionTarget): AttentionSample {
+  const rows = out[statNames.rows(t.attention.probs.tensor)]!;
+  const v = out[statNames.full(t.attention.v.tensor)]!;
   const rd = rows.dims;
   const vd = v.dims;
   const groups = rd.slice(0, -2).reduce((a, b) => a * b, 1);
@@ -148,31 +147,34 @@ function readAttention(out: ort.InferenceSession.OnnxValueMapType, t: AvTarget):
 interface GraphCalibration {
   sites: ActivationSite[];
   /** attentions whose softmax output is searched on the attention-output error (AGQ or uniform) */
-  agqTargets: AvTarget[];
+  agqTargets: AttentionTarget[];
   observers: Map<string, RangeObserver>;
   searches: Map<string, AgqSearch | UniformSoftmaxSearch>;
-  /** linear input tensor -> running X^T X */
+  /** weight input tensor -> running X^T X */
   hessians: Map<string, Float64Array | null>;
 }
 
 function graphCalibration(plan: QuantPlan, graph: GraphKind, o: CalibrationOptions): GraphCalibration {
   const searched = o.agq[graph] || (o.softmaxSearch?.[graph] ?? false);
   const sites = plan.activations.filter((a) => a.graph === graph && !(searched && a.observer === 'softmax'));
-  const agqTargets = searched ? plan.targets.filter((t): t is AvTarget => t.kind === 'av' && t.graph === graph) : [];
-  const observerOpts = { method: o.method, bits: o.activationBits, big: o.big, searchSample: o.sampleSize };
+  const agqTargets = searched ? plan.targets.filter((t): t is AttentionTarget => t.attention !== undefined && t.graph === graph) : [];
+  const settings = { bits: o.activationBits, searchSample: o.sampleSize };
+  const keyObserver = o.big ? o.method.big?.keyObserver : undefined;
+  const observer = (s: ActivationSite) => (keyObserver && s.observer === 'key' ? keyObserver(settings) : o.method.observer(settings));
+  const weightInputs = o.method.weightStep ? plan.targets.flatMap((t) => (t.graph === graph && t.weight?.input ? [t.weight.input.tensor] : [])) : [];
   return {
     sites, agqTargets,
-    observers: new Map(sites.map((s) => [s.id, createObserver(s, observerOpts)])),
+    observers: new Map(sites.map((s) => [s.id, observer(s)])),
     searches: new Map(agqTargets.map((t) => [t.module, o.agq[graph] ? new AgqSearch(o.activationBits) : new UniformSoftmaxSearch(o.activationBits)])),
-    hessians: new Map(o.hessians ? plan.targets.filter((t) => t.graph === graph && t.kind === 'linear').map((t) => [(t as LinearTarget).input.tensor, null]) : []),
+    hessians: new Map(weightInputs.map((tensor) => [tensor, null])),
   };
 }
 
 function augmentFor(model: ModelProto, c: GraphCalibration, o: CalibrationOptions, full: string[] = []): ModelProto {
-  const tails = needsTails(o.method) ? PERCENTILE_TAIL : undefined;
+  const tails = o.method.tailFraction;
   const req: AugmentRequest = {
-    stats: [...c.sites.map((s) => ({ tensor: s.tensor, ...(tails ? { tailFraction: tails } : {}) })), ...c.agqTargets.map((t) => ({ tensor: t.probs.tensor }))],
-    rowSamples: c.agqTargets.map((t) => ({ probs: t.probs.tensor, v: t.v.tensor, macBudget: o.agqMacBudget })),
+    stats: [...c.sites.map((s) => ({ tensor: s.tensor, ...(tails ? { tailFraction: tails } : {}) })), ...c.agqTargets.map((t) => ({ tensor: t.attention.probs.tensor }))],
+    rowSamples: c.agqTargets.map((t) => ({ probs: t.attention.probs.tensor, v: t.attention.v.tensor, macBudget: o.agqMacBudget })),
     full,
     hessians: [...c.hessians.keys()],
     sampleSize: o.sampleSize,
@@ -192,7 +194,7 @@ function observeImage(c: GraphCalibration, passes: ort.InferenceSession.OnnxValu
     }
   }
   for (const t of c.agqTargets) {
-    const maxProb = Math.max(...passes.map((p) => (p[statNames.max(t.probs.tensor)]!.data as Float32Array)[0]!));
+    const maxProb = Math.max(...passes.map((p) => (p[statNames.max(t.attention.probs.tensor)]!.data as Float32Array)[0]!));
     // One image's objective costs at most the budget, whatever its number of prompts.
     const samples = passes.map((p) => readAttention(p, t)).map((s) => subsampleRows(s, Math.floor(macBudget / passes.length / (s.groups * s.keys * s.headDim))));
     c.searches.get(t.module)!.observeImage(samples, maxProb);
@@ -214,8 +216,8 @@ export async function calibrate(encoder: ModelProto, decoder: ModelProto, plan: 
       checkAborted(o.signal);
       report('encoder', i, images.length);
       const img = await images[i]!.image();
-      const input = io.input(img);
-      const out = await timed(() => encSession.run({ [encSession.inputNames[0]!]: new ort.Tensor('float32', input, [1, 3, 1024, 1024]) }));
+      const input = encoderTensor(o.preprocessing, img);
+      const out = await timed(() => encSession.run({ [encSession.inputNames[0]!]: input }));
       embeddings.push({ embedding: io.embedding(out, encSession.outputNames[0]!), width: img.width, height: img.height });
       observeImage(enc, [out], o.agqMacBudget);
     }
@@ -237,7 +239,8 @@ export async function calibrate(encoder: ModelProto, decoder: ModelProto, plan: 
   // 2. BIG on the fp32 decoder: decide, then fold.
   const big: BigModuleResult[] = [];
   let folded = decoder;
-  const decoderModules = plan.targets.filter((t: Target) => t.graph === 'decoder' && t.kind === 'qk').map((t) => t.module);
+  // The attentions whose keys take the key observer (the decoder's Q.K^T products).
+  const decoderModules = plan.targets.filter((t) => t.graph === 'decoder' && t.activations.some((a) => a.observer === 'key')).map((t) => t.module);
   const modules = o.big ? bigModules(decoderModules) : [];
   if (modules.length) {
     const keyTensors = modules.map((m) => keyTensorOf(decoder, m));
@@ -296,8 +299,8 @@ export async function calibrate(encoder: ModelProto, decoder: ModelProto, plan: 
     for (const s of c.sites) ranges.set(s.id, c.observers.get(s.id)!.range());
     for (const t of c.agqTargets) {
       const search = c.searches.get(t.module)!;
-      if (search instanceof AgqSearch) agq.set(t.probs.id, { module: t.module, ...search.result() });
-      else ranges.set(t.probs.id, { lo: 0, hi: search.result() });
+      if (search instanceof AgqSearch) agq.set(t.attention.probs.id, { module: t.module, ...search.result() });
+      else ranges.set(t.attention.probs.id, { lo: 0, hi: search.result() });
     }
   }
   const hessians = new Map<string, Float64Array>();

@@ -10,20 +10,21 @@ import { join } from 'node:path';
 import { countOps, graphInputs, graphOutputs, loadModel, saveModel, toNumber, type ModelProto } from '../onnx/index.ts';
 import { decodeImage } from '../sam/image/index.ts';
 import { computeModelId, DECODER_FILE, ENCODER_FILE, readModelInfo, writeModelInfo, type ModelFamily, type ModelInfo } from '../sam/model-dir.ts';
+import { calibrationPrompts } from '../project/index.ts';
 import { calibrate, type BigModuleResult, type Progress } from './calibrate.ts';
-import { isPtq4samFamily, type Method } from './calibrators/index.ts';
-import { emitQuantizedGraph, weightValues, type EmitParams } from './emit/quantized-graph.ts';
+import type { EmitParams } from './emit/context.ts';
+import { emitQuantizedGraph, weightValues } from './emit/quantized-graph.ts';
 import { evaluate, type EvalResult } from './eval.ts';
 import { dirBytes, listImageFiles } from '../base/index.ts';
-import type { ConvTarget, GraphKind, LinearTarget } from './ops/types.ts';
-import { automaticPrompts, boxesFor, projectBoxes, type Prompt } from './prompts.ts';
+import { getMethod, type QuantMethod } from './methods/index.ts';
+import type { GraphKind, Target, WeightSite } from './ops/types.ts';
+import { automaticPrompts, boxesFor, type Prompt } from './prompts.ts';
 import type { AgqParams } from './quantizers/log2.ts';
 import { paramsFromRange, type UniformParams } from './quantizers/uniform.ts';
-import { quantizeColumns, quantizeRows, type PerChannelWeights, type WeightQuantizerOptions } from './quantizers/weight-search.ts';
-import { gptqColumns } from './quantizers/gptq.ts';
+import { quantizeColumns, quantizeRows, type PerChannelWeights } from './quantizers/weight-search.ts';
 import { remainingSeconds } from './estimate.ts';
 import { planQuantization } from './registry.ts';
-import { writeReport, type QuantReport } from './report.ts';
+import { histogram, writeReport, type QuantReport } from './report.ts';
 
 export { BIT_SETTINGS } from '../../preload/contract/enums.ts';
 export const DEFAULT_CALIB_COUNT = 32;
@@ -53,8 +54,11 @@ export interface QuantizeOptions {
   /** where to write (an empty directory; the CLI passes its atomic temp dir) */
   outDir: string;
   bits: { w: number; a: number };
-  method: Method;
+  /** a registered method's name (methods/index.ts) */
+  method: string;
+  /** BIG, where the method has it (default on) */
   big?: boolean;
+  /** AGQ, where the method has it (default on) */
   agq?: boolean;
   /** quantize the decoder's token-only ops too (default: kept float, see DECODER_TOKEN_SIDE) */
   decoderTokenSide?: boolean;
@@ -88,29 +92,20 @@ function checkSam(dir: string, family: ModelFamily, encoder: ModelProto, decoder
   if (missing.length) throw new Error(`${join(dir, DECODER_FILE)}: not a ${sig.label} decoder (missing inputs ${missing.join(', ')})`);
 }
 
-function weightOptions(method: Method): WeightQuantizerOptions {
-  const table: Record<Method, WeightQuantizerOptions> = {
-    ptq4sam: { range: 'grid' },
-    gptq: { range: 'grid' },
-    omse: { range: 'grid', power: 2 },
-    minmax: { range: 'minmax' },
-    percentile: { range: 'minmax' },
-  };
-  return table[method];
-}
+type WeightTarget = Target & { weight: WeightSite };
 
 /**
- * Per-channel weights of every linear and conv. With `hessians` (the gptq method) each linear's
- * codes are re-chosen by GPTQ on its calibration inputs, keeping the per-channel grids.
+ * Per-channel weights of every target with one, by the method's weight quantizer; a method's
+ * weight step then re-chooses the codes of each weight with calibration inputs on its grids.
  */
-function quantizeWeights(model: ModelProto, targets: (LinearTarget | ConvTarget)[], bits: number, opts: WeightQuantizerOptions, hessians: Map<string, Float64Array> | null, onDone: () => void): Map<string, PerChannelWeights> {
+function quantizeWeights(model: ModelProto, targets: WeightTarget[], bits: number, method: QuantMethod, hessians: Map<string, Float64Array>, onDone: () => void): Map<string, PerChannelWeights> {
   const out = new Map<string, PerChannelWeights>();
-  for (const t of targets) {
-    const { data, dims } = weightValues(model, t.weight);
-    const q = t.kind === 'linear' ? quantizeColumns(data, dims[0]!, dims[1]!, bits, opts) : quantizeRows(data, dims[0]!, bits, opts);
-    const h = t.kind === 'linear' ? hessians?.get(t.input.tensor) : undefined;
-    if (h) q.codes = gptqColumns(data, dims[0]!, dims[1]!, h, q.scales, q.zeroPoints, bits);
-    out.set(t.weight, q);
+  for (const { weight } of targets) {
+    const { data, dims } = weightValues(model, weight.name);
+    const q = weight.channelAxis === 1 ? quantizeColumns(data, dims[0]!, dims[1]!, bits, method.weights) : quantizeRows(data, dims[0]!, bits, method.weights);
+    const h = weight.input ? hessians.get(weight.input.tensor) : undefined;
+    if (method.weightStep && h) q.codes = method.weightStep.codes(data, dims[0]!, dims[1]!, h, q, bits);
+    out.set(weight.name, q);
     onDone();
   }
   return out;
@@ -137,9 +132,9 @@ const MODEL_FILES = [ENCODER_FILE, `${ENCODER_FILE}.data`, DECODER_FILE, `${DECO
 
 export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport> {
   const started = performance.now();
-  const method = o.method;
-  const useBig = isPtq4samFamily(method) && (o.big ?? true);
-  const agqRequested = isPtq4samFamily(method) && (o.agq ?? true);
+  const method = getMethod(o.method);
+  const useBig = method.big !== undefined && (o.big ?? true);
+  const agqRequested = (method.agq ?? false) && (o.agq ?? true);
   const choice = o.softmaxAt8 ?? SOFTMAX_AT_8;
   const useAgq: Record<GraphKind, boolean> = {
     encoder: agqRequested && (o.bits.a < 8 || choice.encoder === 'agq'),
@@ -155,15 +150,15 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
   }
 
   const files = listImageFiles(o.calibDir).slice(0, o.calibCount ?? DEFAULT_CALIB_COUNT);
-  const boxes = o.projectDb ? projectBoxes(o.projectDb) : new Map<string, Prompt[]>();
+  const boxes: Map<string, Prompt[]> = o.projectDb ? calibrationPrompts(o.projectDb) : new Map();
   const images = await Promise.all(files.map(async (path) => {
     const img = await decodeImage(path);
     const fromProject = boxesFor(boxes, path);
     return { path, image: () => decodeImage(path), prompts: fromProject.length ? fromProject : automaticPrompts(img.width, img.height) };
   }));
 
-  const weightTargets = plan.targets.filter((t): t is LinearTarget | ConvTarget => t.kind === 'linear' || t.kind === 'conv');
-  const millionWeights = weightTargets.reduce((n, t) => n + weightCount(t.graph === 'encoder' ? encoder : decoder, t.weight), 0) / 1e6;
+  const weightTargets = plan.targets.filter((t): t is WeightTarget => t.weight !== undefined);
+  const millionWeights = weightTargets.reduce((n, t) => n + weightCount(t.graph === 'encoder' ? encoder : decoder, t.weight.name), 0) / 1e6;
   const calibrationStart = performance.now();
   const measureImages = Math.min(o.measureImages ?? 4, files.length);
   const onCalibrationProgress = (p: Progress) => {
@@ -172,11 +167,11 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
     o.onProgress?.({ ...p, etaSeconds: remainingSeconds({ images: p.total, imagesDone: p.done, secondsPerImage, millionWeights, weightBits: o.bits.w, measureImages }) });
   };
   const cal = await calibrate(encoder, decoder, plan, images, {
-    method, activationBits: o.bits.a, big: useBig, agq: useAgq,
+    method, preprocessing: info.preprocessing.kind, family: info.family, activationBits: o.bits.a, big: useBig, agq: useAgq,
     // With AGQ requested but a uniform softmax chosen for speed (SOFTMAX_AT_8), that grid's top
     // end comes from the same output-aware search; --no-agq keeps the spec's plain quantizer.
     softmaxSearch: { encoder: agqRequested && !useAgq.encoder, decoder: agqRequested && !useAgq.decoder },
-    bigImages: 8, sampleSize: 4096, agqMacBudget: 1_000_000, hessians: method === 'gptq', family: info.family,
+    bigImages: 8, sampleSize: 4096, agqMacBudget: 1_000_000,
     onProgress: onCalibrationProgress, ...(o.signal ? { signal: o.signal } : {}),
   });
 
@@ -187,11 +182,10 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
 
   let done = 0;
   const tick = () => o.onProgress?.({ phase: 'weights', done: ++done, total: weightTargets.length });
-  const wOpts = weightOptions(method);
   const byGraph = (g: GraphKind) => plan.targets.filter((t) => t.graph === g);
   const weights = new Map([
-    ...quantizeWeights(encoder, weightTargets.filter((t) => t.graph === 'encoder'), o.bits.w, wOpts, method === 'gptq' ? cal.hessians : null, tick),
-    ...quantizeWeights(cal.decoder, weightTargets.filter((t) => t.graph === 'decoder'), o.bits.w, wOpts, method === 'gptq' ? cal.hessians : null, tick),
+    ...quantizeWeights(encoder, weightTargets.filter((t) => t.graph === 'encoder'), o.bits.w, method, cal.hessians, tick),
+    ...quantizeWeights(cal.decoder, weightTargets.filter((t) => t.graph === 'decoder'), o.bits.w, method, cal.hessians, tick),
   ]);
 
   o.onProgress?.({ phase: 'emit', done: 0, total: 2 });
@@ -207,14 +201,13 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
   for (const f of [ENCODER_FILE, DECODER_FILE]) {
     for (const [op, n] of Object.entries(await optimizedOpCounts(join(o.outDir, f)))) if (INTEGER_OP_TYPES.has(op)) integerOps[op] = (integerOps[op] ?? 0) + n;
   }
-  const integerNeeded = plan.targets.filter((t) => t.kind === 'linear' || t.kind === 'qk' || (t.kind === 'av' && !agq.has(t.probs.id))).length;
 
   const quantInfo: ModelInfo = {
     ...info,
-    name: `${info.name} (${method} w${o.bits.w}a${o.bits.a})`,
+    name: `${info.name} (${method.name} w${o.bits.w}a${o.bits.a})`,
     source: { kind: 'quantized', file: info.id, sha256: null },
     createdAt: new Date().toISOString(),
-    quantization: { method, bits: o.bits, big: useBig, agq: useAgq.encoder || useAgq.decoder, from: info.id, calibrationImages: files.length },
+    quantization: { method: method.name, bits: o.bits, big: useBig, agq: useAgq.encoder || useAgq.decoder, from: info.id, calibrationImages: files.length },
   };
   quantInfo.id = await computeModelId(o.outDir);
   writeModelInfo(o.outDir, quantInfo);
@@ -223,13 +216,16 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
   const fidelity: EvalResult = await evaluate(o.outDir, o.modelDir, files, { maxImages: measureImages, encoderRepeats: 1 });
 
   const report: QuantReport = {
-    method,
+    method: method.name,
     bits: o.bits,
     big: {
       bimodal: cal.big.filter((b) => b.bimodal).map((b) => b.module),
       folded: cal.big.filter((b) => b.folded).map((b) => b.module),
       paper_bimodal: cal.big.filter((b) => b.paperBimodal).map((b) => b.module),
-      examined: cal.big.map((b: BigModuleResult) => ({ module: b.module, votes: b.votes.filter(Boolean).length, of: b.votes.length })),
+      examined: cal.big.map((b: BigModuleResult) => ({
+        module: b.module, votes: b.votes.filter(Boolean).length, of: b.votes.length, paper_bimodal: b.paperBimodal, folded: b.folded,
+        keys_before: histogram(b.before), keys_after: b.folded ? histogram(b.after) : null,
+      })),
     },
     agq: [...cal.agq.values()].map((a) => ({ name: a.module, tau: a.tau, scale: a.scale, errors: a.errors })),
     softmax: useAgq.encoder && useAgq.decoder ? 'agq' : !useAgq.encoder && !useAgq.decoder ? 'uniform' : 'mixed',
@@ -237,14 +233,14 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
     size_bytes: { fp32: dirBytes(o.modelDir, MODEL_FILES), quantized: dirBytes(o.outDir, MODEL_FILES) },
     integer_ops: integerOps,
     float_modules: plan.keptFloat,
-    integer_products_expected: integerNeeded,
+    integer_products_expected: qEncoder.integerProducts + qDecoder.integerProducts,
     quantized_layers: plan.targets.length,
     latency_ms: fidelity.latency_ms,
     fidelity: { prompts: fidelity.prompts, mean_iou: fidelity.mean_iou, min_iou: fidelity.min_iou, embedding_rel_error: fidelity.embedding_rel_error },
     calibration: { images: files.length, forward_seconds: cal.forwardSeconds, quantize_seconds: quantizeSeconds },
     model_id: quantInfo.id,
   };
-  writeReport(o.outDir, report, cal.big);
+  writeReport(o.outDir, report);
   return report;
 }
 

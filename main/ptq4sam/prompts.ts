@@ -2,12 +2,10 @@
  * Prompts for calibration and evaluation, in original-image pixels, shaped like the prompts file
  * of `eval --prompts` and the fixture manifest: `{ points, labels }` or `{ box }` (or both).
  * Without a project the set is automatic and deterministic: three single clicks and one box
- * per image, placed by fractions of the image size.
+ * per image, placed by fractions of the image size; with one, the boxes already drawn there
+ * (main/project's calibrationPrompts).
  */
-import { existsSync } from 'node:fs';
-import { basename, dirname, isAbsolute, resolve } from 'node:path';
-import type Database from 'better-sqlite3';
-import { openDatabase } from '../base/sqlite.ts';
+import { basename, resolve } from 'node:path';
 import type { SegmentPrompt } from '../sam/engine-api.ts';
 
 export interface Prompt {
@@ -29,35 +27,6 @@ export function automaticPrompts(width: number, height: number): Prompt[] {
 export function toSegmentPrompt(p: Prompt): SegmentPrompt {
   const points = (p.points ?? []).map(([x, y], i) => ({ x, y, label: (p.labels?.[i] ?? 1) === 0 ? 0 as const : 1 as const }));
   return p.box ? { points, box: p.box } : { points };
-}
-
-/**
- * Boxes already drawn in a project, per image file (absolute path), from its `annotations`
- * table. Image paths in the project are relative to the project file's folder or absolute.
- */
-export function projectBoxes(dbPath: string): Map<string, Prompt[]> {
-  if (!existsSync(dbPath)) throw new Error(`${dbPath}: project file not found`);
-  let db: Database.Database;
-  try {
-    db = openDatabase(dbPath, { readonly: true, fileMustExist: true });
-  } catch (err) {
-    throw new Error(`${dbPath}: not a readable project (${(err as Error).message})`);
-  }
-  try {
-    const rows = db.prepare('SELECT i.path AS path, a.bbox_x AS x, a.bbox_y AS y, a.bbox_w AS w, a.bbox_h AS h FROM annotations a JOIN images i ON i.id = a.image_id ORDER BY a.id').all() as { path: string; x: number; y: number; w: number; h: number }[];
-    const out = new Map<string, Prompt[]>();
-    for (const r of rows) {
-      const file = isAbsolute(r.path) ? r.path : resolve(dirname(dbPath), r.path);
-      const list = out.get(file) ?? [];
-      list.push({ box: [r.x, r.y, r.x + r.w, r.y + r.h] });
-      out.set(file, list);
-    }
-    return out;
-  } catch (err) {
-    throw new Error(`${dbPath}: not a project with annotations (${(err as Error).message})`);
-  } finally {
-    db.close();
-  }
 }
 
 /** A project's boxes for one calibration image: same absolute path, else same file name. */

@@ -1,14 +1,10 @@
 /**
- * Which ops get quantized and how: a table of handlers tried in order on every node (the first
- * match wins). A new op is one handler file in ops/ plus one line here.
+ * The quantization plan: which nodes of the two graphs the registered ops (ops/index.ts) target,
+ * which of those stay float by default, and every activation quantizer they read.
  */
 import { toNumber, type ModelProto } from '../onnx/index.ts';
-import { avHandler, qkHandler } from './ops/attention.ts';
-import { convHandler } from './ops/conv.ts';
-import { linearHandler } from './ops/linear.ts';
-import type { ActivationSite, GraphKind, OpHandler, Target } from './ops/types.ts';
-
-export const handlers: OpHandler[] = [qkHandler, avHandler, linearHandler, convHandler];
+import { opHandlers } from './ops/index.ts';
+import type { ActivationSite, GraphKind, Target } from './ops/types.ts';
 
 /**
  * The mask decoder's token-only ops, kept in float unless asked for: every product whose
@@ -24,14 +20,14 @@ export const handlers: OpHandler[] = [qkHandler, avHandler, linearHandler, convH
  * sam-tiny back to 0.935). Every product
  * over the 4096 image tokens stays quantized, with BIG and AGQ as specified.
  */
-export const DECODER_TOKEN_SIDE = {
+const DECODER_TOKEN_SIDE = {
   // SAM: mask_decoder.*, mlp.lin1/lin2; SAM 2.1: sam_mask_decoder.*, mlp.layers.0/1
   linear: /^(sam_)?mask_decoder\.transformer\.(layers\.\d+\.(self_attn\.\w+|mlp\.(lin\d|layers\.\d+)|cross_attn_token_to_image\.(q_proj|out_proj)|cross_attn_image_to_token\.(k_proj|v_proj))|final_attn_token_to_image\.(q_proj|out_proj))$/,
   attention: /^(sam_)?mask_decoder\.transformer\.layers\.\d+\.self_attn$/,
 };
 
-export function isDecoderTokenSide(t: Target): boolean {
-  return t.graph === 'decoder' && (t.kind === 'linear' ? DECODER_TOKEN_SIDE.linear : DECODER_TOKEN_SIDE.attention).test(t.module);
+function isDecoderTokenSide(t: Target): boolean {
+  return t.graph === 'decoder' && (DECODER_TOKEN_SIDE.linear.test(t.module) || DECODER_TOKEN_SIDE.attention.test(t.module));
 }
 
 export interface PlanOptions {
@@ -47,22 +43,13 @@ export interface QuantPlan {
   activations: ActivationSite[];
 }
 
-export function activationSitesOf(t: Target): ActivationSite[] {
-  switch (t.kind) {
-    case 'linear': return [t.input];
-    case 'conv': return [];
-    case 'qk': return [t.q, t.k];
-    case 'av': return [t.probs, t.v];
-  }
-}
-
-export function planGraph(model: ModelProto, graph: GraphKind): Target[] {
+function planGraph(model: ModelProto, graph: GraphKind): Target[] {
   const g = model.graph!;
   const constants = new Map((g.initializer ?? []).map((t) => [t.name ?? '', (t.dims ?? []).map(toNumber)]));
   const ctx = { graph, constants };
   const targets: Target[] = [];
   for (const node of g.node ?? []) {
-    for (const h of handlers) {
+    for (const h of opHandlers()) {
       const t = h.match(node, ctx);
       if (t) { targets.push(t); break; }
     }
@@ -76,6 +63,6 @@ export function planQuantization(encoder: ModelProto, decoder: ModelProto, opts:
   const targets = all.filter((t) => !floatTarget(t));
   const keptFloat = [...new Set(all.filter(floatTarget).map((t) => t.module))];
   const byId = new Map<string, ActivationSite>();
-  for (const t of targets) for (const a of activationSitesOf(t)) if (!byId.has(a.id)) byId.set(a.id, a);
+  for (const t of targets) for (const a of t.activations) if (!byId.has(a.id)) byId.set(a.id, a);
   return { targets, keptFloat, activations: [...byId.values()] };
 }

@@ -1,17 +1,16 @@
 /**
- * The quantizer's report: `report.json` (the contract the CLI checks rely on, plus details) and
- * `report.html`, a self-contained page whose histograms of BIG's key activations (before and
- * after the fold) are inline SVG.
+ * The quantizer's report: `report.json` holds every number (the contract the CLI checks rely on,
+ * the per-attention decisions, BIG's key-activation histograms before and after the fold), and
+ * `report.html`, a self-contained page with the histograms as inline SVG, is rendered from it
+ * alone, as the app's report view is.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BigModuleResult } from './calibrate.ts';
-import type { QuantReport } from '../../preload/contract/types.ts';
+
+import type { BigAttention, Histogram, QuantReport } from '../../preload/contract/types.ts';
 
 // report.json's shape is part of the app's contract (the report view reads it).
-export type { QuantReport };
-
-interface Histogram { lo: number; hi: number; counts: number[] }
+export type { BigAttention, Histogram, QuantReport };
 
 export function histogram(values: Float32Array, bins = 64): Histogram {
   let lo = Infinity;
@@ -48,11 +47,11 @@ function softmaxWords(c: 'agq' | 'uniform'): string {
   return c === 'agq' ? 'with AGQ (log2, float ops; A.V in float)' : 'uniformly (A.V as an integer kernel)';
 }
 
-export function reportHtml(r: QuantReport, big: BigModuleResult[]): string {
+function reportHtml(r: QuantReport): string {
   const mb = (b: number) => `${(b / 1e6).toFixed(2)} MB`;
   const ms = (v: number) => `${v.toFixed(1)} ms`;
-  const bigRows = big.map((b) => `<tr><td>${escapeHtml(b.module)}</td><td>${b.paperBimodal ? 'yes' : 'no'}</td><td>${b.votes.filter(Boolean).length}/${b.votes.length}</td><td>${b.folded ? 'yes' : 'no'}</td>`
-    + `<td>${svgHistogram(histogram(b.before), `${b.module} keys before`)}</td><td>${b.folded ? svgHistogram(histogram(b.after), `${b.module} keys after`) : ''}</td></tr>`).join('');
+  const bigRows = r.big.examined.map((b) => `<tr><td>${escapeHtml(b.module)}</td><td>${b.paper_bimodal ? 'yes' : 'no'}</td><td>${b.votes}/${b.of}</td><td>${b.folded ? 'yes' : 'no'}</td>`
+    + `<td>${svgHistogram(b.keys_before, `${b.module} keys before`)}</td><td>${b.keys_after ? svgHistogram(b.keys_after, `${b.module} keys after`) : ''}</td></tr>`).join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Quantization report: ${escapeHtml(r.method)} w${r.bits.w}a${r.bits.a}</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em;max-width:72em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:middle}</style></head><body>
 <h1>${escapeHtml(r.method)} W${r.bits.w}A${r.bits.a}</h1>
@@ -74,7 +73,7 @@ ${row(['model size', mb(r.size_bytes.fp32), mb(r.size_bytes.quantized), `${(r.si
 `;
 }
 
-export function writeReport(dir: string, r: QuantReport, big: BigModuleResult[]): void {
+export function writeReport(dir: string, r: QuantReport): void {
   writeFileSync(join(dir, 'report.json'), `${JSON.stringify(r, null, 2)}\n`);
-  writeFileSync(join(dir, 'report.html'), reportHtml(r, big));
+  writeFileSync(join(dir, 'report.html'), reportHtml(r));
 }

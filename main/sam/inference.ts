@@ -7,7 +7,7 @@
 import * as ort from 'onnxruntime-node';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DECODER_FILE, ENCODER_FILE, readModelInfo, type ModelInfo } from './model-dir.ts';
+import { DECODER_FILE, ENCODER_FILE, readModelInfo, type ModelInfo, type Preprocessing } from './model-dir.ts';
 import { resizeBilinearPil, resizedSize, samEncoderInput, type RgbImage } from './image/index.ts';
 import { EMBEDDING_SHAPE, type PredictResult, type SegmentPrompt, type SegmentResult } from './engine-api.ts';
 import { maskCropFromLowRes } from './postprocess.ts';
@@ -121,17 +121,20 @@ async function selfTest(decoderCore: ort.InferenceSession, info: ModelInfo): Pro
   if (!iou || iou.some((v) => !Number.isFinite(v))) throw new Error('self-test produced non-finite scores');
 }
 
-/** The encoder's input tensor for an image, per the model's preprocessing. */
-export function encoderFeeds(loaded: LoadedSam, img: RgbImage): Record<string, ort.Tensor> {
-  const name = loaded.encoder.inputNames[0]!;
-  if (loaded.info.preprocessing.kind === 'sam2-stretch') return { [name]: new ort.Tensor('float32', sam2EncoderInput(img), [1, 3, 1024, 1024]) };
-  if (loaded.info.preprocessing.kind === 'sam-hwc-resized') {
+/** The encoder's input tensor for an image, per a model's preprocessing (model.json). */
+export function encoderTensor(preprocessing: Preprocessing, img: RgbImage): ort.Tensor {
+  if (preprocessing === 'sam2-stretch') return new ort.Tensor('float32', sam2EncoderInput(img), [1, 3, 1024, 1024]);
+  if (preprocessing === 'sam-hwc-resized') {
     const size = resizedSize(img.width, img.height, 1024);
     const resized = resizeBilinearPil(img, size.width, size.height);
-    return { [name]: new ort.Tensor('float32', Float32Array.from(resized.data), [size.height, size.width, 3]) };
+    return new ort.Tensor('float32', Float32Array.from(resized.data), [size.height, size.width, 3]);
   }
   const { tensor } = samEncoderInput(img);
-  return { [name]: new ort.Tensor('float32', tensor, [1, 3, 1024, 1024]) };
+  return new ort.Tensor('float32', tensor, [1, 3, 1024, 1024]);
+}
+
+export function encoderFeeds(loaded: LoadedSam, img: RgbImage): Record<string, ort.Tensor> {
+  return { [loaded.encoder.inputNames[0]!]: encoderTensor(loaded.info.preprocessing.kind, img) };
 }
 
 /**

@@ -115,10 +115,27 @@ export interface EmbeddingInfo {
 
 // ---- the quantizer (main/ptq4sam) ----
 
+/** Counts of values in `counts.length` equal bins over [lo, hi]. */
+export interface Histogram { lo: number; hi: number; counts: number[] }
+
+/** BIG on one decoder attention: its votes, the paper's test, the fold and its keys (image 0, prompt 0). */
+export interface BigAttention {
+  module: string;
+  /** images whose first prompt's keys were bimodal */
+  votes: number;
+  of: number;
+  /** the paper's test: image 0, prompt 0 */
+  paper_bimodal: boolean;
+  folded: boolean;
+  keys_before: Histogram;
+  /** null where nothing was folded (the keys are unchanged) */
+  keys_after: Histogram | null;
+}
+
 export interface QuantReport {
   method: string;
   bits: { w: number; a: number };
-  big: { bimodal: string[]; folded: string[]; paper_bimodal: string[]; examined: { module: string; votes: number; of: number }[] };
+  big: { bimodal: string[]; folded: string[]; paper_bimodal: string[]; examined: BigAttention[] };
   agq: { name: string; tau: number; scale: number; errors: Record<number, number> }[];
   /** how the softmax output was quantized: AGQ (float ops) or uniform (integer A.V); `mixed`: see softmax_by_graph */
   softmax: 'agq' | 'uniform' | 'mixed';

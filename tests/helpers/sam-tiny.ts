@@ -3,6 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { GraphBuilder } from '../../main/onnx/builder.ts';
+import type { ModelProto } from '../../main/onnx/proto.ts';
 import { importModel } from '../../main/sam/model-dir.ts';
 
 export const SAM_TINY = join(import.meta.dirname, '../fixtures/sam-tiny');
@@ -64,4 +66,24 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
+}
+
+/**
+ * Prepends normalisation, HWC->NCHW and zero padding to 1024 in front of our encoder graph: an
+ * encoder with its preprocessing inside, as samexporter's --use-preprocess writes them.
+ */
+export function withBakedPreprocessing(encoder: ModelProto): ModelProto {
+  const b = new GraphBuilder({ constPrefix: 'preprocess_' });
+  const x = b.input('image', 'float32', ['h', 'w', 3]);
+  const norm = b.op('Div', [b.op('Sub', [x, b.constF([123.675, 116.28, 103.53])]), b.constF([58.395, 57.12, 57.375])]);
+  const nchw = b.op('Unsqueeze', [b.op('Transpose', [norm], { perm: [2, 0, 1] }), b.constI64([0])]);
+  const hw = b.op('Slice', [b.op('Shape', [nchw]), b.constI64([2]), b.constI64([4])]);
+  const pad = b.op('Sub', [b.constI64([1024, 1024]), hw]);
+  const pads = b.op('Concat', [b.constI64([0, 0, 0, 0, 0, 0]), pad], { axis: 0 });
+  b.op('Pad', [nchw, pads], {}, { outputs: ['input_image'] });
+  const g = encoder.graph!;
+  g.node = [...b.nodes, ...(g.node ?? [])];
+  g.initializer = [...b.initializers, ...(g.initializer ?? [])];
+  g.input = b.inputs;
+  return encoder;
 }

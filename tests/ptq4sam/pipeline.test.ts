@@ -13,6 +13,7 @@ import { quantizeModelDir } from '../../main/ptq4sam/pipeline.ts';
 import { planQuantization } from '../../main/ptq4sam/registry.ts';
 import type { QuantReport } from '../../main/ptq4sam/report.ts';
 import { importCheckpoint } from '../../main/sam/model-dir.ts';
+import { readModelReport } from '../../main/services/report.ts';
 import { readNpy } from '../../main/sam/npy.ts';
 
 const FIXTURES = 'tests/fixtures/sam-tiny';
@@ -130,6 +131,26 @@ describe('w8a8 ptq4sam model', () => {
     expect(posEmbed?.dataType).toBe(10); // FLOAT16
     expect(json.agq.length).toBeGreaterThan(0);
     expect(existsSync(join(q8, 'report.html'))).toBe(true);
+  });
+
+  it('keeps BIG\'s decisions and key histograms in report.json; report.html and the app render from them', () => {
+    const json = JSON.parse(readFileSync(join(q8, 'report.json'), 'utf8')) as QuantReport;
+    const examined = json.big.examined;
+    expect(examined.map((b) => b.module).sort()).toEqual([...PLANTED].sort());
+    const html = readFileSync(join(q8, 'report.html'), 'utf8');
+    for (const b of examined) {
+      expect(b).toMatchObject({ paper_bimodal: true, folded: true, votes: 3, of: 3 });
+      expect(b.keys_before.counts).toHaveLength(64);
+      expect(b.keys_before.lo).toBeLessThan(b.keys_before.hi);
+      // the fold flips channel signs of the same values: as many of them after as before
+      const total = b.keys_before.counts.reduce((x, y) => x + y, 0);
+      expect(b.keys_after!.counts.reduce((x, y) => x + y, 0)).toBe(total);
+      expect(html).toContain(`aria-label="${b.module} keys before"`);
+      expect(html).toContain(`aria-label="${b.module} keys after"`);
+    }
+    const view = readModelReport(q8, 'q8');
+    expect(view.keyHistograms.map((h) => h.module)).toEqual(examined.map((b) => b.module));
+    expect(view.keyHistograms.every((h) => Math.max(...h.before.bars) === 1 && h.after !== null)).toBe(true);
   });
 });
 

@@ -12,29 +12,12 @@ import type { ModelProto } from '../../main/onnx/proto.ts';
 import { readNpy, readNpyFloat32 } from '../../main/sam/npy.ts';
 import { importModel } from '../../main/sam/model-dir.ts';
 import { runCli } from '../helpers/cli.ts';
-import { maxAbsDiff, SAM_TINY, samTinyModelDir } from '../helpers/sam-tiny.ts';
+import { maxAbsDiff, SAM_TINY, samTinyModelDir, withBakedPreprocessing } from '../helpers/sam-tiny.ts';
 
 let model: { dir: string; cleanup: () => void };
 const work = mkdtempSync(join(tmpdir(), 'onnx-import-'));
 beforeAll(async () => { model = await samTinyModelDir(); });
 afterAll(() => { model.cleanup(); rmSync(work, { recursive: true, force: true }); });
-
-/** Prepends normalisation, HWC->NCHW and zero padding to 1024 in front of our encoder graph. */
-function withBakedPreprocessing(encoder: ModelProto): ModelProto {
-  const b = new GraphBuilder({ constPrefix: 'preprocess_' });
-  const x = b.input('image', 'float32', ['h', 'w', 3]);
-  const norm = b.op('Div', [b.op('Sub', [x, b.constF([123.675, 116.28, 103.53])]), b.constF([58.395, 57.12, 57.375])]);
-  const nchw = b.op('Unsqueeze', [b.op('Transpose', [norm], { perm: [2, 0, 1] }), b.constI64([0])]);
-  const hw = b.op('Slice', [b.op('Shape', [nchw]), b.constI64([2]), b.constI64([4])]);
-  const pad = b.op('Sub', [b.constI64([1024, 1024]), hw]);
-  const pads = b.op('Concat', [b.constI64([0, 0, 0, 0, 0, 0]), pad], { axis: 0 });
-  b.op('Pad', [nchw, pads], {}, { outputs: ['input_image'] });
-  const g = encoder.graph!;
-  g.node = [...b.nodes, ...(g.node ?? [])];
-  g.initializer = [...b.initializers, ...(g.initializer ?? [])];
-  g.input = b.inputs;
-  return encoder;
-}
 
 /** Keeps decoder output 0 only, as a single-mask export whose prompt forces mask 0. */
 function singleMask(decoder: ModelProto): ModelProto {

@@ -1,6 +1,8 @@
-/** What one forward pass tells an observer about one tensor (see stats-graph.ts). */
+/**
+ * calibrators/: the range observers the methods (methods/) choose from, and what one forward
+ * pass tells an observer about one tensor (see stats-graph.ts).
+ */
 import type { Range } from '../quantizers/range-search.ts';
-import type { QuantMethod as Method } from '../../../preload/contract/enums.ts';
 
 export interface TensorStats {
   min: number;
@@ -23,13 +25,6 @@ export interface TensorStats {
 export interface RangeObserver {
   observeImage(passes: TensorStats[]): void;
   range(): Range;
-}
-
-export type { Method };
-
-/** Methods built on PTQ4SAM (BIG, AGQ, its observers); `gptq` only changes the weight rounding. */
-export function isPtq4samFamily(method: Method): boolean {
-  return method === 'ptq4sam' || method === 'gptq';
 }
 
 /** Averages per-image ranges, as AvgMinMax does. */

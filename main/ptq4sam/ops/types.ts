@@ -1,5 +1,10 @@
-/** What the registry's handlers declare: which tensors get which quantizer, per graph. */
+/**
+ * What an op handler declares (ops/index.ts): which graph nodes it targets, which tensors get
+ * which quantizer there, and how the node is rewritten. The rest of the quantizer reads only the
+ * generic fields of a Target (activations, weight, attention), never its kind.
+ */
 import type { INodeProto } from '../../onnx/index.ts';
+import type { EmitContext } from '../emit/context.ts';
 
 export type GraphKind = 'encoder' | 'decoder';
 
@@ -16,46 +21,32 @@ export interface ActivationSite {
   observer: 'act' | 'key' | 'softmax';
 }
 
-export interface LinearTarget {
-  kind: 'linear';
-  graph: GraphKind;
-  node: string;
-  module: string;
-  /** initializer name of the [in, out] weight */
-  weight: string;
-  input: ActivationSite;
+/** A constant weight quantized per output channel by the method's weight quantizer. */
+export interface WeightSite {
+  /** initializer name */
+  name: string;
+  /** axis of the output channel: 1 for a MatMul's [in, out] weight, 0 for a Conv's [out, ...] */
+  channelAxis: 0 | 1;
+  /** the activation multiplied by it as [..., in] x [in, out]: the calibration inputs a weight step (GPTQ) works on */
+  input?: ActivationSite;
 }
 
-/** A conv: weight only (its input stays float, see emitConv in emit/quantized-graph.ts). */
-export interface ConvTarget {
-  kind: 'conv';
+export interface Target {
+  /** the kind of the handler that matched it (OpHandler.kind) */
+  kind: string;
   graph: GraphKind;
+  /** the matched node's name */
   node: string;
   module: string;
-  weight: string;
+  /** per-tensor activation quantizers this target reads, deduplicated across targets by id */
+  activations: ActivationSite[];
+  weight?: WeightSite;
+  /**
+   * An attention's A.V: its softmax output is quantized by AGQ or by a uniform grid whose top
+   * end is searched on the attention output (calibrate.ts), which needs the values with it.
+   */
+  attention?: { probs: ActivationSite; v: ActivationSite };
 }
-
-/** Q.K^T with both operands quantized per tensor: an integer MatMul. */
-export interface QkTarget {
-  kind: 'qk';
-  graph: GraphKind;
-  node: string;
-  module: string;
-  q: ActivationSite;
-  k: ActivationSite;
-}
-
-/** A.V: the softmax output (AGQ or uniform) times quantized V. */
-export interface AvTarget {
-  kind: 'av';
-  graph: GraphKind;
-  node: string;
-  module: string;
-  probs: ActivationSite;
-  v: ActivationSite;
-}
-
-export type Target = LinearTarget | ConvTarget | QkTarget | AvTarget;
 
 export interface MatchContext {
   graph: GraphKind;
@@ -63,7 +54,14 @@ export interface MatchContext {
   constants: Map<string, number[]>;
 }
 
-/** A handler recognises one kind of node and declares what to quantize in it. */
-export interface OpHandler {
-  match(node: INodeProto, ctx: MatchContext): Target | null;
+/**
+ * One kind of quantized op: recognises its nodes and declares what to quantize in them
+ * (`match`), then rewrites each matched node into its quantized form (`emit`; the node is
+ * already removed from the float graph). `emit` returns whether it wrote an integer product,
+ * which the pipeline then expects to find as an integer kernel in onnxruntime's optimized graph.
+ */
+export interface OpHandler<T extends Target = Target> {
+  kind: string;
+  match(node: INodeProto, ctx: MatchContext): T | null;
+  emit(ctx: EmitContext, t: T, node: INodeProto): boolean;
 }

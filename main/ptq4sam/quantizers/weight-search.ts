@@ -123,7 +123,7 @@ export function searchChannelRange(weights: ArrayLike<number>, bits: number, str
 }
 
 /** The strategy used by default: the exact spec where affordable (<= 6 bits), else coarse-to-fine. */
-export function defaultWeightStrategy(bits: number): WeightSearchStrategy {
+function defaultWeightStrategy(bits: number): WeightSearchStrategy {
   return bits <= 6 ? 'exhaustive' : 'coarse-to-fine';
 }
 

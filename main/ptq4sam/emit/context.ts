@@ -1,0 +1,119 @@
+/**
+ * What an op handler's `emit` works with (ops/): the scratch GraphBuilder, the calibrated
+ * parameters, and the shared pieces of every rewrite: an activation's [Clip] -> QuantizeLinear
+ * (shared by consumers with the same grid), fake quantization, a weight's int8 initializers,
+ * the bias Add after a MatMul, and the integer product of two quantized activations.
+ * Sub-8-bit grids: a b-bit code with zero point z is a subset of uint8 / int8, so clipping x to
+ * [s (0 - z), s (2^b - 1 - z)] before the 8-bit QuantizeLinear reproduces b-bit fake
+ * quantization exactly inside the int8 kernel; weights are stored as their b-bit codes.
+ */
+import { MS_DOMAIN, toNumber, type GraphBuilder, type INodeProto, type ITensorProto } from '../../onnx/index.ts';
+import type { AgqParams } from '../quantizers/log2.ts';
+import { levels, type UniformParams } from '../quantizers/uniform.ts';
+import type { PerChannelWeights } from '../quantizers/weight-search.ts';
+import type { ActivationSite } from '../ops/types.ts';
+
+export interface EmitParams {
+  activations: Map<string, UniformParams>;
+  /** softmax sites quantized with AGQ, by activation site id */
+  agq: Map<string, AgqParams>;
+  /** per-channel weight codes by weight initializer name */
+  weights: Map<string, PerChannelWeights>;
+}
+
+export interface EmitContext {
+  b: GraphBuilder;
+  p: EmitParams;
+  weightBits: number;
+  inits: Map<string, ITensorProto>;
+  /** initializers replaced (undefined: dropped) when the builder is merged */
+  replaced: Map<string, ITensorProto | undefined>;
+  consumers: Map<string, INodeProto[]>;
+  /** nodes of the float graph the rewrite removes (the matched node is already in it) */
+  remove: Set<string>;
+  quantCache: Map<string, { q: string; scale: string; zero: string }>;
+}
+
+function actParams(ctx: EmitContext, site: ActivationSite): UniformParams {
+  const p = ctx.p.activations.get(site.id);
+  if (!p) throw new Error(`no quantization parameters for ${site.id}`);
+  return p;
+}
+
+/** [Clip] -> QuantizeLinear for one activation tensor, shared by consumers with the same grid. */
+export function quantize(ctx: EmitContext, site: ActivationSite): { q: string; scale: string; zero: string } {
+  const p = actParams(ctx, site);
+  const key = `${site.tensor}|${p.scale}|${p.zeroPoint}|${p.bits}`;
+  const hit = ctx.quantCache.get(key);
+  if (hit) return hit;
+  const { b } = ctx;
+  const result = b.scope(`quant/${site.id}`, () => {
+    const scale = b.constF([p.scale]);
+    const zero = b.init(`${site.id}/zero_point`, [], new Uint8Array([p.zeroPoint]));
+    let x = site.tensor;
+    if (p.bits < 8) {
+      const lo = Math.fround(p.scale * -p.zeroPoint);
+      const hi = Math.fround(p.scale * (levels(p.bits) - 1 - p.zeroPoint));
+      x = b.op('Clip', [x, b.constF([lo]), b.constF([hi])]);
+    }
+    return { q: b.op('QuantizeLinear', [x, scale, zero]), scale, zero };
+  });
+  ctx.quantCache.set(key, result);
+  return result;
+}
+
+export function fakeQuant(ctx: EmitContext, site: ActivationSite): string {
+  const { q, scale, zero } = quantize(ctx, site);
+  return ctx.b.op('DequantizeLinear', [q, scale, zero], {}, { name: `quant/${site.id}/DequantizeLinear` });
+}
+
+/**
+ * A target's quantized weight as int8 initializers (codes, per-channel scales, zero points) and
+ * the weight's dims. Storage: b <= 7 as q - z with zero point 0; b = 8 as q - 128 with zero
+ * point z - 128.
+ */
+export function weightInitializers(ctx: EmitContext, name: string): { codes: string; scales: string; zeros: string; dims: number[] } {
+  const bits = ctx.weightBits;
+  const wInit = ctx.inits.get(name);
+  const w = ctx.p.weights.get(name);
+  if (!wInit || !w) throw new Error(`no quantized weight for ${name}`);
+  const dims = (wInit.dims ?? []).map(toNumber);
+  const shift = (c: number) => (bits < 8 ? w.zeroPoints[c]! : 128);
+  const channels = w.scales.length;
+  const codes = new Int8Array(w.codes.length);
+  const channelOf = dims.length === 2 ? (i: number) => i % channels : (i: number) => Math.floor(i / (w.codes.length / channels));
+  for (let i = 0; i < codes.length; i++) codes[i] = w.codes[i]! - shift(channelOf(i));
+  const zeros = Int8Array.from(w.zeroPoints, (z, c) => z - shift(c));
+  const { b } = ctx;
+  ctx.replaced.set(name, undefined);
+  return {
+    codes: b.init(`${name}/quantized`, dims, codes),
+    scales: b.init(`${name}/scale`, [channels], w.scales),
+    zeros: b.init(`${name}/zero_point`, [channels], zeros),
+    dims,
+  };
+}
+
+/** The bias Add right after a linear's MatMul (`<module>/Add` with a 1-D constant of N values), if any. */
+export function biasAddOf(ctx: EmitContext, matmulOutput: string, n: number): { node: INodeProto; bias: string } | null {
+  const uses = ctx.consumers.get(matmulOutput) ?? [];
+  if (uses.length !== 1 || uses[0]!.opType !== 'Add') return null;
+  const add = uses[0]!;
+  const bias = (add.input ?? []).find((i) => i !== matmulOutput);
+  const t = bias ? ctx.inits.get(bias) : undefined;
+  if (!bias || !t || (t.dims ?? []).length !== 1 || toNumber(t.dims![0]) !== n) return null;
+  return { node: add, bias };
+}
+
+/**
+ * QK^T and uniform A.V: both operands quantized per tensor, then com.microsoft
+ * MatMulIntegerToFloat, which takes non-constant batched operands and applies both scales in
+ * its epilogue. MatMulInteger -> Cast -> Mul would write the int32 product and then pass twice
+ * more over it in float: over a ViT-B global attention map (12 x 4096 x 4096) those two passes
+ * cost more than the integer product saves.
+ */
+export function integerMatMul(ctx: EmitContext, a: ActivationSite, c: ActivationSite, outputName: string, nodeName: string): void {
+  const qa = quantize(ctx, a);
+  const qc = quantize(ctx, c);
+  ctx.b.op('MatMulIntegerToFloat', [qa.q, qc.q, qa.scale, qc.scale, qa.zero, qc.zero], {}, { name: `${nodeName}/Integer`, domain: MS_DOMAIN, outputs: [outputName] });
+}
