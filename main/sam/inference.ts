@@ -10,6 +10,7 @@ import { DECODER_FILE, ENCODER_FILE, readModelInfo, type ModelInfo } from './mod
 import { resizeBilinearPil, resizedSize, samEncoderInput, type RgbImage } from './image/index.ts';
 import { EMBEDDING_SHAPE, type PredictResult, type SegmentPrompt, type SegmentResult } from './engine-api.ts';
 import { maskCropFromLowRes } from './postprocess.ts';
+import { viewMaskCrop } from './view-masks.ts';
 import { loadModel } from '../onnx/model-io.ts';
 import { encodeModel } from '../onnx/model-io.ts';
 import type { ModelProto } from '../onnx/proto.ts';
@@ -219,11 +220,18 @@ export async function runDecoder(loaded: LoadedSam, embedding: Float32Array, pro
 }
 
 /**
+ * How the UI's crops are postprocessed: `view` composes the two resizes and computes only near
+ * mask edges (view-masks.ts); `exact` emulates the graph's float32 arithmetic (postprocess.ts),
+ * kept selectable so benchmarks can measure one against the other.
+ */
+export type PredictPostprocess = 'view' | 'exact';
+
+/**
  * Decoder proper + postprocessing only inside each mask's bounding box (the UI's path). With
  * `onlyBest` (hover previews) the other candidates stay empty crops: on an 8000x6000 photo each
  * full-size candidate costs hundreds of milliseconds.
  */
-export async function runPredict(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number, opts: { onlyBest?: boolean } = {}): Promise<PredictResult> {
+export async function runPredict(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number, opts: { onlyBest?: boolean; postprocess?: PredictPostprocess } = {}): Promise<PredictResult> {
   validatePrompt(prompt, width, height);
   const { feeds, numPoints } = decoderFeeds(embedding, prompt, width, height);
   const t0 = performance.now();
@@ -234,9 +242,10 @@ export async function runPredict(loaded: LoadedSam, embedding: Float32Array, pro
   const iouPredictions = Array.from(out.iou_predictions!.data as Float32Array);
   const best = bestMaskIndex(iouPredictions, numPoints);
   const empty = { x: 0, y: 0, width: 0, height: 0, data: new Uint8Array(0) };
+  const crop = opts.postprocess === 'exact' ? maskCropFromLowRes : viewMaskCrop;
   const masks = Array.from({ length: k }, (_, i) => (opts.onlyBest && i !== best
     ? empty
-    : maskCropFromLowRes(lowResMasks.subarray(i * plane, (i + 1) * plane), width, height)));
+    : crop(lowResMasks.subarray(i * plane, (i + 1) * plane), width, height)));
   const decoderMs = performance.now() - t0;
   return { width, height, masks, iouPredictions, best, lowResMasks, decoderMs };
 }
