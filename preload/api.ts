@@ -246,7 +246,10 @@ export interface Api {
   samEncode(opts: { imageId: number }): Promise<EmbeddingInfo>;
   /** queues background encoding, in the given order, after the current request */
   samPrefetch(opts: { imageIds: number[] }): Promise<void>;
-  /** preview: the hover preview, only the best mask comes back and nothing is kept for refining */
+  /**
+   * preview: the hover preview, only the best mask comes back and nothing is kept for refining;
+   * no masks at all when a click reached the engine before the preview started (it was dropped)
+   */
   samPredict(opts: { imageId: number; prompt: SamPrompt; preview?: boolean }): Promise<Prediction>;
   /** stores candidate `candidate` of a kept answer, at full resolution, with its prompts and score */
   annotationAddPrediction(opts: { imageId: number; labelId: number; resultId: number; candidate: number }): Promise<AnnotationView>;

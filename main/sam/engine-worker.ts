@@ -1,12 +1,13 @@
 /**
  * The engine's worker thread: owns the onnxruntime sessions, decodes images, keeps an LRU of
- * embeddings. Messages are `{id, method, args}`; replies `{id, result}` or `{id, error}`.
+ * embeddings. Messages are `{id, method, args}`; replies `{id, result}` or `{id, error}`, with
+ * the result's typed arrays transferred, not copied.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { decodeImageBuffer, type RgbImage } from './image/index.ts';
-import { loadSam, runDecoder, runEncoder, runPredict, validatePrompt, type LoadedSam, type SessionSettings } from './inference.ts';
+import { loadSam, releaseSam, runDecoder, runEncoder, runPredict, splitDecoderSessions, validatePrompt, type LoadedSam, type SessionSettings } from './inference.ts';
 import type { SegmentPrompt } from './engine-api.ts';
 
 interface EmbeddingEntry { data: Float32Array; width: number; height: number }
@@ -70,6 +71,8 @@ async function embeddingFor(modelKey: string, imagePath: string, imageHash?: str
 const methods: Record<string, (...args: any[]) => Promise<unknown>> = {
   async loadModel(dir: string) {
     const loaded = await loadSam(dir, settings);
+    // the first click should not wait for the split decoder's sessions
+    await splitDecoderSessions(loaded);
     const key = loaded.info.id;
     models.get(key)?.encoder.release();
     models.set(key, loaded);
@@ -77,7 +80,7 @@ const methods: Record<string, (...args: any[]) => Promise<unknown>> = {
   },
   async unloadModel(key: string) {
     const m = models.get(key);
-    if (m) await Promise.all([m.encoder.release(), m.decoder.release(), m.decoderCore.release()]);
+    if (m) await releaseSam(m);
     models.delete(key);
   },
   async encode(modelKey: string, imagePath: string, opts: { imageHash?: string; returnEmbedding?: boolean } = {}) {
@@ -102,15 +105,64 @@ const methods: Record<string, (...args: any[]) => Promise<unknown>> = {
     const { entry } = await embeddingFor(modelKey, imagePath, opts.imageHash, (w, h) => validatePrompt(prompt, w, h));
     return runPredict(model(modelKey), entry.data, prompt, entry.width, entry.height, { onlyBest: opts.onlyBest ?? false });
   },
+  async hover(modelKey: string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string } = {}) {
+    return methods.predict!(modelKey, imagePath, prompt, { ...opts, onlyBest: true });
+  },
 };
 
-parentPort!.on('message', async (msg: { id: number; method: string; args: unknown[] }) => {
+type Message = { id: number; method: string; args: unknown[] };
+
+/** The typed arrays' buffers in a result, handed over instead of copied (each listed once). */
+function transferables(value: unknown, found = new Set<ArrayBuffer>()): ArrayBuffer[] {
+  if (ArrayBuffer.isView(value)) {
+    if (value.buffer instanceof ArrayBuffer && value.buffer.byteLength > 0) found.add(value.buffer);
+  } else if (Array.isArray(value)) {
+    for (const v of value) transferables(v, found);
+  } else if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) transferables(v, found);
+  }
+  return [...found];
+}
+
+async function answer(msg: Message): Promise<void> {
   try {
     const fn = methods[msg.method];
     if (!fn) throw new Error(`unknown engine method ${msg.method}`);
     const result = await fn(...msg.args);
-    parentPort!.postMessage({ id: msg.id, result });
+    parentPort!.postMessage({ id: msg.id, result }, transferables(result));
   } catch (err) {
     parentPort!.postMessage({ id: msg.id, error: err instanceof Error ? err.message : String(err) });
   }
+}
+
+/**
+ * Decoder calls run one at a time, in order, except hovers: a hover still waiting is dropped
+ * (answered null) when a click or a newer hover arrives, so a click waits at most for the one
+ * decoder call already running. Encoding and the rest run beside them.
+ */
+const decoderQueue: Message[] = [];
+let decoderRunning = false;
+
+async function pumpDecoder(): Promise<void> {
+  if (decoderRunning) return;
+  decoderRunning = true;
+  try {
+    while (decoderQueue.length) await answer(decoderQueue.shift()!);
+  } finally {
+    decoderRunning = false;
+  }
+}
+
+parentPort!.on('message', (msg: Message) => {
+  if (msg.method !== 'predict' && msg.method !== 'segment' && msg.method !== 'hover') {
+    void answer(msg);
+    return;
+  }
+  for (let i = decoderQueue.length - 1; i >= 0; i--) {
+    if (decoderQueue[i]!.method !== 'hover') continue;
+    parentPort!.postMessage({ id: decoderQueue[i]!.id, result: null });
+    decoderQueue.splice(i, 1);
+  }
+  decoderQueue.push(msg);
+  void pumpDecoder();
 });

@@ -1,7 +1,8 @@
 /**
  * The SAM engine as seen by the CLI and the app: a client for a worker thread that owns the
  * onnxruntime sessions, so the caller's thread never runs inference. Requests are queued in
- * the worker in order; the app drops stale hover requests before they are sent.
+ * the worker: decoder calls one at a time in order, a hover still waiting dropped when a click
+ * arrives; typed arrays cross the thread boundary transferred, not copied.
  */
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
@@ -65,57 +66,73 @@ export class Engine {
     this.worker.on('exit', (code) => fail(new Error(`engine worker exited (code ${code})`)));
   }
 
-  private call<T>(method: string, ...args: unknown[]): Promise<T> {
+  /** `transfer`: buffers handed to the worker (detached here) instead of copied. */
+  private call<T>(method: string, args: unknown[], transfer: ArrayBuffer[] = []): Promise<T> {
     if (this.exited) return Promise.reject(this.exited);
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, method, args });
+      this.worker.postMessage({ id, method, args }, transfer);
     });
   }
 
   loadModel(dir: string): Promise<LoadedModel> {
-    return this.call('loadModel', dir);
+    return this.call('loadModel', [dir]);
   }
 
   unloadModel(key: string): Promise<void> {
-    return this.call('unloadModel', key);
+    return this.call('unloadModel', [key]);
   }
 
   /** Encodes an image (or finds its embedding in memory). */
   async encode(model: LoadedModel | string, imagePath: string, opts: { imageHash?: string } = {}): Promise<EmbeddingInfo> {
-    const r = await this.call<{ info: EmbeddingInfo }>('encode', keyOf(model), imagePath, { ...opts, returnEmbedding: false });
+    const r = await this.call<{ info: EmbeddingInfo }>('encode', [keyOf(model), imagePath, { ...opts, returnEmbedding: false }]);
     return r.info;
   }
 
   /** Encodes and returns the embedding itself (1x256x64x64 float32), e.g. to store in a cache. */
   async encodeWithEmbedding(model: LoadedModel | string, imagePath: string, opts: { imageHash?: string } = {}): Promise<{ info: EmbeddingInfo; embedding: Float32Array }> {
-    const r = await this.call<{ info: EmbeddingInfo; embedding: Float32Array }>('encode', keyOf(model), imagePath, { ...opts, returnEmbedding: true });
+    const r = await this.call<{ info: EmbeddingInfo; embedding: Float32Array }>('encode', [keyOf(model), imagePath, { ...opts, returnEmbedding: true }]);
     return r;
   }
 
-  /** Puts an embedding from a persistent cache into the worker's memory. */
+  /** Puts an embedding from a persistent cache into the worker's memory; `embedding` is handed over (detached here). */
   putEmbedding(model: LoadedModel | string, imageHash: string, embedding: Float32Array, width: number, height: number): Promise<void> {
-    return this.call('putEmbedding', keyOf(model), imageHash, embedding, width, height);
+    return this.call('putEmbedding', [keyOf(model), imageHash, embedding, width, height], [embedding.buffer as ArrayBuffer]);
   }
 
   hasEmbedding(model: LoadedModel | string, imageHash: string): Promise<boolean> {
-    return this.call('hasEmbedding', keyOf(model), imageHash);
+    return this.call('hasEmbedding', [keyOf(model), imageHash]);
   }
 
-  /** Full-size masks, as the `segment` command writes them. */
+  /** Full-size masks, as the `segment` command writes them. A fed-back `maskInput` is handed over (detached here). */
   segment(model: LoadedModel | string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string } = {}): Promise<SegmentResult> {
-    return this.call('segment', keyOf(model), imagePath, prompt, opts);
+    return this.call('segment', [keyOf(model), imagePath, prompt, opts], maskBuffer(prompt));
   }
 
-  /** Masks cropped to their bounding boxes, for the UI; `onlyBest` leaves the other candidates empty (hover previews). */
+  /**
+   * Masks cropped to their bounding boxes, for the UI; `onlyBest` leaves the other candidates
+   * empty. A fed-back `maskInput` is handed over (detached here).
+   */
   predict(model: LoadedModel | string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string; onlyBest?: boolean } = {}): Promise<PredictResult> {
-    return this.call('predict', keyOf(model), imagePath, prompt, opts);
+    return this.call('predict', [keyOf(model), imagePath, prompt, opts], maskBuffer(prompt));
+  }
+
+  /**
+   * A hover preview: `predict` with only the best candidate upsampled, answered null when a click
+   * (or a newer hover) reached the engine before it started, so a click never waits behind it.
+   */
+  hover(model: LoadedModel | string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string } = {}): Promise<PredictResult | null> {
+    return this.call('hover', [keyOf(model), imagePath, prompt, opts], maskBuffer(prompt));
   }
 
   async dispose(): Promise<void> {
     await this.worker.terminate();
   }
+}
+
+function maskBuffer(prompt: SegmentPrompt): ArrayBuffer[] {
+  return prompt.maskInput ? [prompt.maskInput.buffer as ArrayBuffer] : [];
 }
 
 function keyOf(model: LoadedModel | string): string {

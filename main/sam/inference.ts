@@ -11,6 +11,7 @@ import { resizeBilinearPil, resizedSize, samEncoderInput, type RgbImage } from '
 import { EMBEDDING_SHAPE, type PredictResult, type SegmentPrompt, type SegmentResult } from './engine-api.ts';
 import { maskCropFromLowRes } from './postprocess.ts';
 import { viewMaskCrop } from './view-masks.ts';
+import { splitDecoder } from './decoder-split.ts';
 import { loadModel } from '../onnx/model-io.ts';
 import { encodeModel } from '../onnx/model-io.ts';
 import type { ModelProto } from '../onnx/proto.ts';
@@ -35,7 +36,14 @@ export interface LoadedSam {
   /** the execution provider actually in use after the self-test */
   provider: ExecutionProviderName;
   warnings: string[];
+  settings: SessionSettings;
+  /** the decoder split for clicks without a fed-back mask (decoder-split.ts), made on first use */
+  split?: Promise<SplitDecoderSessions>;
+  /** the split's image-part outputs for the embedding clicked on last */
+  imageSide?: { embedding: Float32Array; feeds: Record<string, ort.Tensor> };
 }
+
+export interface SplitDecoderSessions { image: ort.InferenceSession; prompt: ort.InferenceSession }
 
 function sessionOptions(s: SessionSettings, provider: ExecutionProviderName, encoder = false): ort.InferenceSession.SessionOptions {
   return {
@@ -97,7 +105,41 @@ export async function loadSam(dir: string, settings: SessionSettings = {}): Prom
     provider = 'cpu';
     sessions = await open('cpu');
   }
-  return { dir, info, ...sessions, provider, warnings };
+  return { dir, info, ...sessions, provider, warnings, settings };
+}
+
+/** The split decoder's sessions, cut from decoder.onnx on first use and kept. */
+export function splitDecoderSessions(loaded: LoadedSam): Promise<SplitDecoderSessions> {
+  loaded.split ??= (async () => {
+    const path = join(loaded.dir, DECODER_FILE);
+    const split = splitDecoder(loadModel(path), path);
+    const image = await createSession(encodeModel(split.image), loaded.settings, loaded.provider);
+    const prompt = await createSession(encodeModel(split.prompt), loaded.settings, loaded.provider);
+    return { image, prompt };
+  })();
+  return loaded.split;
+}
+
+/** Releases every onnxruntime session of a loaded model. */
+export async function releaseSam(loaded: LoadedSam): Promise<void> {
+  const split = loaded.split ? [await loaded.split] : [];
+  await Promise.all([loaded.encoder, loaded.decoder, loaded.decoderCore, ...split.flatMap((s) => [s.image, s.prompt])].map((s) => s.release()));
+}
+
+/**
+ * The decoder proper's outputs for a prompt. A click without a fed-back mask runs the split's
+ * prompt part, after the image part once per embedding (the last one is kept: clicks and hovers
+ * come on the image on screen); a refinement runs the whole decoder, whose dense embedding
+ * depends on the mask.
+ */
+async function runDecoderProper(loaded: LoadedSam, embedding: Float32Array, feeds: Record<string, ort.Tensor>, split: boolean): Promise<ort.InferenceSession.OnnxValueMapType> {
+  if (!split || feeds.has_mask_input!.data[0] !== 0) return loaded.decoderCore.run(feeds);
+  const parts = await splitDecoderSessions(loaded);
+  if (loaded.imageSide?.embedding !== embedding) {
+    loaded.imageSide = undefined;
+    loaded.imageSide = { embedding, feeds: await parts.image.run({ image_embeddings: feeds.image_embeddings! }) as Record<string, ort.Tensor> };
+  }
+  return parts.prompt.run({ point_coords: feeds.point_coords!, point_labels: feeds.point_labels!, ...loaded.imageSide.feeds });
 }
 
 /** One decoder call on a zero embedding: proves the provider can run the graph. */
@@ -231,11 +273,11 @@ export type PredictPostprocess = 'view' | 'exact';
  * `onlyBest` (hover previews) the other candidates stay empty crops: on an 8000x6000 photo each
  * full-size candidate costs hundreds of milliseconds.
  */
-export async function runPredict(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number, opts: { onlyBest?: boolean; postprocess?: PredictPostprocess } = {}): Promise<PredictResult> {
+export async function runPredict(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number, opts: { onlyBest?: boolean; postprocess?: PredictPostprocess; decoder?: 'split' | 'whole' } = {}): Promise<PredictResult> {
   validatePrompt(prompt, width, height);
   const { feeds, numPoints } = decoderFeeds(embedding, prompt, width, height);
   const t0 = performance.now();
-  const out = await loaded.decoderCore.run(feeds);
+  const out = await runDecoderProper(loaded, embedding, feeds, opts.decoder !== 'whole');
   const lowResMasks = out.low_res_masks!.data as Float32Array;
   const k = out.low_res_masks!.dims[1]!;
   const plane = LOW_RES * LOW_RES;
