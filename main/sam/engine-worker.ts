@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { decodeImageBuffer, type RgbImage } from './image/index.ts';
-import { loadSam, releaseSam, runDecoder, runEncoder, runPredict, splitDecoderSessions, validatePrompt, type LoadedSam, type SessionSettings } from './inference.ts';
+import { loadSam, releaseSam, runDecoder, runEncoder, runPredict, splitDecoderSessions, validatePrompt, type LoadedSam, type PredictPath, type SessionSettings } from './inference.ts';
 import type { SegmentPrompt } from './engine-api.ts';
 
 interface EmbeddingEntry { data: Float32Array; width: number; height: number }
@@ -16,6 +16,8 @@ const settings = workerData as SessionSettings & { lruSize?: number };
 const models = new Map<string, LoadedSam>();
 const embeddings = new Map<string, EmbeddingEntry>();
 const lruSize = settings.lruSize ?? 16;
+/** how `predict` runs: today's fast path unless a benchmark asks for the earlier one */
+let predictPath: PredictPath = { decoder: 'split', postprocess: 'view' };
 
 function remember(key: string, entry: EmbeddingEntry): void {
   embeddings.delete(key);
@@ -103,7 +105,11 @@ const methods: Record<string, (...args: any[]) => Promise<unknown>> = {
   },
   async predict(modelKey: string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string; onlyBest?: boolean } = {}) {
     const { entry } = await embeddingFor(modelKey, imagePath, opts.imageHash, (w, h) => validatePrompt(prompt, w, h));
-    return runPredict(model(modelKey), entry.data, prompt, entry.width, entry.height, { onlyBest: opts.onlyBest ?? false });
+    return runPredict(model(modelKey), entry.data, prompt, entry.width, entry.height, { onlyBest: opts.onlyBest ?? false, ...predictPath });
+  },
+  async setPredictPath(path: PredictPath) {
+    if (!['split', 'whole'].includes(path.decoder) || !['view', 'exact'].includes(path.postprocess)) throw new Error(`unknown predict path ${JSON.stringify(path)}`);
+    predictPath = { decoder: path.decoder, postprocess: path.postprocess };
   },
   async hover(modelKey: string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string } = {}) {
     return methods.predict!(modelKey, imagePath, prompt, { ...opts, onlyBest: true });

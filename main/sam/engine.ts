@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { EmbeddingInfo, PredictResult, SegmentPrompt, SegmentResult } from './engine-api.ts';
 import type { ModelInfo } from './model-dir.ts';
-import type { ExecutionProviderName } from './inference.ts';
+import type { ExecutionProviderName, PredictPath } from './inference.ts';
 
 export interface EngineOptions {
   /** intra-op threads for onnxruntime; 0 = onnxruntime's default */
@@ -124,6 +124,11 @@ export class Engine {
    */
   hover(model: LoadedModel | string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string } = {}): Promise<PredictResult | null> {
     return this.call('hover', [keyOf(model), imagePath, prompt, opts], maskBuffer(prompt));
+  }
+
+  /** Selects how `predict` and `hover` run from now on (benchmarks compare today's path with the earlier one). */
+  setPredictPath(path: PredictPath): Promise<void> {
+    return this.call('setPredictPath', [path]);
   }
 
   async dispose(): Promise<void> {

@@ -268,12 +268,15 @@ export async function runDecoder(loaded: LoadedSam, embedding: Float32Array, pro
  */
 export type PredictPostprocess = 'view' | 'exact';
 
+/** The decoder and postprocessing `runPredict` uses; `{ decoder: 'whole', postprocess: 'exact' }` is the path before the split. */
+export interface PredictPath { decoder: 'split' | 'whole'; postprocess: PredictPostprocess }
+
 /**
  * Decoder proper + postprocessing only inside each mask's bounding box (the UI's path). With
  * `onlyBest` (hover previews) the other candidates stay empty crops: on an 8000x6000 photo each
  * full-size candidate costs hundreds of milliseconds.
  */
-export async function runPredict(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number, opts: { onlyBest?: boolean; postprocess?: PredictPostprocess; decoder?: 'split' | 'whole' } = {}): Promise<PredictResult> {
+export async function runPredict(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number, opts: { onlyBest?: boolean } & Partial<PredictPath> = {}): Promise<PredictResult> {
   validatePrompt(prompt, width, height);
   const { feeds, numPoints } = decoderFeeds(embedding, prompt, width, height);
   const t0 = performance.now();
