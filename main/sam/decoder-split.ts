@@ -127,7 +127,7 @@ export function splitDecoder(model: ModelProto, nameForErrors: string): SplitDec
   // constant nodes feed either part; each part keeps the ones it reads
   const imageGraph = graphOf('sam_decoder_image_part', nodes.filter((n) => !(n.output ?? []).some((o) => prompt.has(o))), [IMAGE_INPUT], imageSide);
   const promptGraph = graphOf('sam_decoder_prompt_part', promptNodes, [...PROMPT_INPUTS, ...imageSide], OUTPUTS);
-  reassociateAttention(promptGraph);
+  reassociateAttention(promptGraph, lowRes[3]!);
   return { image: imageGraph, prompt: promptGraph, imageSide };
 }
 
@@ -146,7 +146,8 @@ const HEADS = 8;
  * Modules whose weights are not plain float initializers (a quantized decoder) are left as
  * they are.
  */
-export function reassociateAttention(model: ModelProto): void {
+export function reassociateAttention(model: ModelProto, lowRes: number): void {
+  const upscaling: [string, number][] = [['mask_decoder.output_upscaling.0', lowRes / 4], ['mask_decoder.output_upscaling.3', lowRes / 2]];
   const g = model.graph!;
   const nodes = g.node ?? [];
   const inits = new Map((g.initializer ?? []).map((t) => [t.name ?? '', t]));
@@ -233,6 +234,43 @@ export function reassociateAttention(model: ModelProto): void {
         node('MatMul', [pr, ur], outProj.output![0]!),
       ]);
     }
+  }
+  // The mask head's two ConvTransposes (kernel = stride = 2: no overlapping taps) as MatMuls over
+  // the pixels, whose outputs stay in blocked order (each pixel's 2x2 outputs apart): the layer
+  // norm, GELU and the second upscaling work per pixel, and the hypernetwork product per pixel,
+  // so one permutation of the 4 low-res planes puts the pixels in place at the end.
+  const convs = upscaling.map(([module, size]) => {
+    const conv = byName.get(`${module}/ConvTranspose`);
+    const t = conv ? inits.get(conv.input?.[1] ?? '') : undefined;
+    const b = conv ? inits.get(conv.input?.[2] ?? '') : undefined;
+    if (!conv || !t || !b || t.dataType !== DataType.FLOAT || b.dataType !== DataType.FLOAT || t.dims?.length !== 4 || Number(t.dims[2]) !== 2 || Number(t.dims[3]) !== 2) return null;
+    return { module, size, conv, w: tensorToFloat32(t), bias: tensorToFloat32(b), cin: Number(t.dims[0]), cout: Number(t.dims[1]) };
+  });
+  const hyper = byName.get('mask_decoder/hypernetwork/MatMul');
+  if (hyper && convs.every((c) => c)) {
+    for (const c of convs as NonNullable<(typeof convs)[number]>[]) {
+      const { module, size, conv, w, bias, cin, cout } = c;
+      // W [cin, cout, 2, 2] -> [(cout, i, j), cin]
+      const wt = new Float32Array(cout * 4 * cin), b4 = new Float32Array(cout * 4);
+      for (let ci = 0; ci < cin; ci++) for (let r = 0; r < cout * 4; r++) wt[r * cin + ci] = w[ci * cout * 4 + r]!;
+      for (let r = 0; r < cout * 4; r++) b4[r] = bias[r >> 2]!;
+      const xr = fresh(module, 'x_rows'), y = fresh(module, 'y'), yb = fresh(module, 'y_bias');
+      replacements.set(conv, [
+        node('Reshape', [conv.input![0]!, init(fresh(module, 'shape'), [2], BigInt64Array.of(BigInt(cin), -1n))], xr),
+        node('MatMul', [init(fresh(module, 'w'), [cout * 4, cin], wt), xr], y),
+        node('Add', [y, init(fresh(module, 'b'), [cout * 4, 1], b4)], yb),
+        node('Reshape', [yb, init(fresh(module, 'shape'), [4], BigInt64Array.of(1n, BigInt(cout), BigInt(2 * size), BigInt(2 * size)))], conv.output![0]!),
+      ]);
+    }
+    // pixels come out as (i2, j2, i1, j1, h, w): row 4h + 2 i1 + i2, column 4w + 2 j1 + j2
+    const grid = lowRes / 4, k = hyper.output![0]!;
+    const blocked = fresh('mask_decoder/hypernetwork', 'blocked'), split7 = fresh('mask_decoder/hypernetwork', 'split'), placed = fresh('mask_decoder/hypernetwork', 'placed');
+    replacements.set(hyper, [
+      { ...hyper, output: [blocked] },
+      node('Reshape', [blocked, init(fresh('mask_decoder/hypernetwork', 'shape'), [7], BigInt64Array.of(-1n, 2n, 2n, 2n, 2n, BigInt(grid), BigInt(grid)))], split7),
+      node('Transpose', [split7], placed, { perm: [0, 5, 3, 1, 6, 4, 2] }),
+      node('Reshape', [placed, init(fresh('mask_decoder/hypernetwork', 'shape'), [3], BigInt64Array.of(1n, -1n, BigInt(lowRes * lowRes)))], k),
+    ]);
   }
   if (replacements.size === 0) return;
   const rewritten = nodes.flatMap((n) => replacements.get(n) ?? [n]);

@@ -65,6 +65,24 @@ describe('the split decoder', () => {
     expect(maxAbsDiff(whole.iouPredictions, first.iouPredictions)).toBeLessThan(1e-4);
   });
 
+  it('computes the 4096-token projections of layer 0 in the image part and none per click', () => {
+    const path = join(model.dir, DECODER_FILE);
+    const split = splitDecoder(loadModel(path), path);
+    const names = (m: typeof split.image) => new Set(m.graph!.node!.map((n) => n.name ?? ''));
+    const image = names(split.image), prompt = names(split.prompt);
+    const t = 'mask_decoder.transformer';
+    for (const p of ['k_proj', 'v_proj']) expect(image.has(`${t}.layers.0.cross_attn_token_to_image.${p}/MatMul`)).toBe(true);
+    expect(image.has(`${t}.layers.0.cross_attn_image_to_token.q_proj/MatMul`)).toBe(true);
+    const perClickOverImage = [
+      `${t}.layers.1.cross_attn_token_to_image.k_proj/MatMul`, `${t}.layers.1.cross_attn_token_to_image.v_proj/MatMul`,
+      `${t}.final_attn_token_to_image.k_proj/MatMul`, `${t}.final_attn_token_to_image.v_proj/MatMul`,
+      `${t}.layers.1.cross_attn_image_to_token.q_proj/MatMul`, `${t}.layers.0.cross_attn_image_to_token.out_proj/MatMul`,
+      `${t}.layers.1.cross_attn_image_to_token.out_proj/MatMul`,
+    ];
+    expect(perClickOverImage.filter((n) => prompt.has(n) || image.has(n))).toEqual([]);
+    expect(split.prompt.graph!.node!.filter((n) => n.opType === 'ConvTranspose')).toEqual([]);
+  });
+
   it('refuses a graph without the SAM decoder inputs, naming the file', () => {
     const m = loadModel(join(model.dir, DECODER_FILE));
     m.graph!.input = m.graph!.input!.filter((i) => i.name !== 'has_mask_input');
