@@ -11,7 +11,7 @@ import { resizeBilinearPil, resizedSize, samEncoderInput, type RgbImage } from '
 import { EMBEDDING_SHAPE, type PredictResult, type SegmentPrompt, type SegmentResult } from './engine-api.ts';
 import { maskCropFromLowRes } from './postprocess.ts';
 import { viewMaskCrop } from './view-masks.ts';
-import { splitDecoder } from './decoder-split.ts';
+import { reassociateAttention, splitDecoder } from './decoder-split.ts';
 import { loadModel } from '../onnx/model-io.ts';
 import { encodeModel } from '../onnx/model-io.ts';
 import type { ModelProto } from '../onnx/proto.ts';
@@ -43,7 +43,8 @@ export interface LoadedSam {
   imageSide?: { embedding: Float32Array; feeds: Record<string, ort.Tensor> };
 }
 
-export interface SplitDecoderSessions { image: ort.InferenceSession; prompt: ort.InferenceSession }
+/** `refine`: the whole decoder proper with the prompt part's reassociations, for fed-back masks. */
+export interface SplitDecoderSessions { image: ort.InferenceSession; prompt: ort.InferenceSession; refine: ort.InferenceSession }
 
 function sessionOptions(s: SessionSettings, provider: ExecutionProviderName, encoder = false): ort.InferenceSession.SessionOptions {
   return {
@@ -112,10 +113,14 @@ export async function loadSam(dir: string, settings: SessionSettings = {}): Prom
 export function splitDecoderSessions(loaded: LoadedSam): Promise<SplitDecoderSessions> {
   loaded.split ??= (async () => {
     const path = join(loaded.dir, DECODER_FILE);
-    const split = splitDecoder(loadModel(path), path);
+    const model = loadModel(path);
+    const split = splitDecoder(model, path);
     const image = await createSession(encodeModel(split.image), loaded.settings, loaded.provider);
     const prompt = await createSession(encodeModel(split.prompt), loaded.settings, loaded.provider);
-    return { image, prompt };
+    const whole = pruneToOutputs(model, ['iou_predictions', 'low_res_masks']);
+    reassociateAttention(whole, LOW_RES);
+    const refine = await createSession(encodeModel(whole), loaded.settings, loaded.provider);
+    return { image, prompt, refine };
   })();
   return loaded.split;
 }
@@ -123,18 +128,19 @@ export function splitDecoderSessions(loaded: LoadedSam): Promise<SplitDecoderSes
 /** Releases every onnxruntime session of a loaded model. */
 export async function releaseSam(loaded: LoadedSam): Promise<void> {
   const split = loaded.split ? [await loaded.split] : [];
-  await Promise.all([loaded.encoder, loaded.decoder, loaded.decoderCore, ...split.flatMap((s) => [s.image, s.prompt])].map((s) => s.release()));
+  await Promise.all([loaded.encoder, loaded.decoder, loaded.decoderCore, ...split.flatMap((s) => [s.image, s.prompt, s.refine])].map((s) => s.release()));
 }
 
 /**
  * The decoder proper's outputs for a prompt. A click without a fed-back mask runs the split's
  * prompt part, after the image part once per embedding (the last one is kept: clicks and hovers
- * come on the image on screen); a refinement runs the whole decoder, whose dense embedding
- * depends on the mask.
+ * come on the image on screen); a refinement runs the whole decoder (its dense embedding depends
+ * on the mask) with the same reassociations.
  */
 async function runDecoderProper(loaded: LoadedSam, embedding: Float32Array, feeds: Record<string, ort.Tensor>, split: boolean): Promise<ort.InferenceSession.OnnxValueMapType> {
-  if (!split || feeds.has_mask_input!.data[0] !== 0) return loaded.decoderCore.run(feeds);
+  if (!split) return loaded.decoderCore.run(feeds);
   const parts = await splitDecoderSessions(loaded);
+  if (feeds.has_mask_input!.data[0] !== 0) return parts.refine.run(feeds);
   if (loaded.imageSide?.embedding !== embedding) {
     loaded.imageSide = undefined;
     loaded.imageSide = { embedding, feeds: await parts.image.run({ image_embeddings: feeds.image_embeddings! }) as Record<string, ort.Tensor> };
