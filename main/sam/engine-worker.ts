@@ -118,10 +118,14 @@ const methods: Record<string, (...args: any[]) => Promise<unknown>> = {
 
 type Message = { id: number; method: string; args: unknown[] };
 
-/** The typed arrays' buffers in a result, handed over instead of copied (each listed once). */
+/**
+ * The typed arrays' buffers in a result, handed over instead of copied (each listed once); a
+ * view into a larger buffer is copied, since the rest of that buffer may still be in use here.
+ */
 function transferables(value: unknown, found = new Set<ArrayBuffer>()): ArrayBuffer[] {
   if (ArrayBuffer.isView(value)) {
-    if (value.buffer instanceof ArrayBuffer && value.buffer.byteLength > 0) found.add(value.buffer);
+    const b = value.buffer;
+    if (b instanceof ArrayBuffer && b.byteLength > 0 && value.byteOffset === 0 && value.byteLength === b.byteLength) found.add(b);
   } else if (Array.isArray(value)) {
     for (const v of value) transferables(v, found);
   } else if (value && typeof value === 'object') {

@@ -96,9 +96,9 @@ export class Engine {
     return r;
   }
 
-  /** Puts an embedding from a persistent cache into the worker's memory; `embedding` is handed over (detached here). */
+  /** Puts an embedding from a persistent cache into the worker's memory; `embedding` is handed over (detached here) when it owns its buffer. */
   putEmbedding(model: LoadedModel | string, imageHash: string, embedding: Float32Array, width: number, height: number): Promise<void> {
-    return this.call('putEmbedding', [keyOf(model), imageHash, embedding, width, height], [embedding.buffer as ArrayBuffer]);
+    return this.call('putEmbedding', [keyOf(model), imageHash, embedding, width, height], ownBuffer(embedding));
   }
 
   hasEmbedding(model: LoadedModel | string, imageHash: string): Promise<boolean> {
@@ -136,8 +136,13 @@ export class Engine {
   }
 }
 
+/** The array's buffer when the array is all of it: a view into a larger buffer is copied, not handed over. */
+function ownBuffer(a: Float32Array): ArrayBuffer[] {
+  return a.buffer instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? [a.buffer] : [];
+}
+
 function maskBuffer(prompt: SegmentPrompt): ArrayBuffer[] {
-  return prompt.maskInput ? [prompt.maskInput.buffer as ArrayBuffer] : [];
+  return prompt.maskInput ? ownBuffer(prompt.maskInput) : [];
 }
 
 function keyOf(model: LoadedModel | string): string {
