@@ -76,8 +76,9 @@ const methods: Record<string, (...args: any[]) => Promise<unknown>> = {
     // the first click should not wait for the split decoder's sessions
     await splitDecoderSessions(loaded);
     const key = loaded.info.id;
-    models.get(key)?.encoder.release();
+    const replaced = models.get(key);
     models.set(key, loaded);
+    if (replaced) await releaseSam(replaced);
     return { key, info: loaded.info, provider: loaded.provider, warnings: loaded.warnings };
   },
   async unloadModel(key: string) {
