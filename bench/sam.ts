@@ -1,10 +1,13 @@
 /**
  * The fp32 SAM baselines the quantizer is measured against, on this machine, in one run:
- *   npm run bench -- sam [--runs N] [--threads T]
+ *   npm run bench -- sam [--runs N] [--threads T] [--skip-encoder]
  * - full-depth synthetic ViT-B encoder: latency (median after warm-up) and peak memory;
- * - decoder per prompt (one click): the decoder proper (to the 256x256 low-res masks), the
- *   graph with postprocessing to a 1024x768 original, and the app's path (decoder proper +
- *   postprocessing inside each mask's bounding box);
+ * - decoder per prompt (one click) at the real ViT-B decoder size (a depth-1 synthetic ViT-B:
+ *   the decoder does not depend on the encoder's depth): the decoder proper (to the 256x256
+ *   low-res masks), the graph with postprocessing to a 1024x768 original, and the app's path
+ *   (decoder proper + postprocessing inside each mask's bounding box), each interactive path
+ *   measured as it is now (split decoder, view postprocessing) and as it was (whole decoder,
+ *   exact float32 postprocessing), alternating in the same run, with their ratio;
  * - full-size synthetic SAM 2.1 Hiera-T and Hiera-S beside ViT-B: encoder fp32, decoder proper
  *   and the app's path for one click (issue 14: the CPU default is the fastest that holds up);
  * - the tiny model's end-to-end `segment` command (process start to files written).
@@ -16,7 +19,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importModel, synthModel, synthSam2Model } from '../main/sam/model-dir.ts';
 import { sam2DecoderFeeds } from '../main/sam/sam2-inference.ts';
-import { decoderFeeds, loadSam, runDecoder, runEncoder, runPredict } from '../main/sam/inference.ts';
+import { decoderFeeds, loadSam, runDecoder, runEncoder, runPredict, splitDecoderSessions, type LoadedSam } from '../main/sam/inference.ts';
+import { maskCropFromLowRes } from '../main/sam/postprocess.ts';
+import { viewMaskCrop } from '../main/sam/view-masks.ts';
 import type { RgbImage } from '../main/sam/image/index.ts';
 import { median } from './stats.ts';
 
@@ -42,6 +47,39 @@ async function timeIt(fn: () => Promise<unknown>, warmup: number, runs: number):
 
 const cpuNote = () => `CPU ${median(lastCpuMs).toFixed(0)} ms`;
 
+/**
+ * Two variants alternating run by run (the machine's load drifts less between them than
+ * between two blocks): wall-time medians, CPU-time medians, and the new / today ratio of each.
+ */
+async function timePair(now: () => Promise<unknown>, today: () => Promise<unknown>, warmup: number, runs: number): Promise<{ now: number; today: number; cpuNow: number; cpuToday: number; note: string }> {
+  for (let i = 0; i < warmup; i++) { await now(); await today(); }
+  const wall: [number[], number[]] = [[], []];
+  const cpu: [number[], number[]] = [[], []];
+  for (let i = 0; i < runs; i++) {
+    for (const [k, fn] of [now, today].entries()) {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      await fn();
+      wall[k]!.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpu[k]!.push((c.user + c.system) / 1000);
+    }
+  }
+  const r = { now: median(wall[0]), today: median(wall[1]), cpuNow: median(cpu[0]), cpuToday: median(cpu[1]) };
+  return { ...r, note: `today's path ${r.today.toFixed(1)} ms (CPU ${r.cpuToday.toFixed(0)} ms); now / today ${(r.now / r.today).toFixed(2)} wall, ${(r.cpuNow / r.cpuToday).toFixed(2)} CPU; now CPU ${r.cpuNow.toFixed(0)} ms` };
+}
+
+/** A synthetic ViT-B model directory, built once into the temp folder. */
+async function cachedSynth(dir: string, depth?: number): Promise<string> {
+  if (!existsSync(join(dir, 'model.json'))) {
+    process.stderr.write(`building a synthetic ViT-B${depth ? ` of depth ${depth}` : ' (full depth)'} (once; cached in the temp folder)\n`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir);
+    await synthModel('vit_b', dir, { seed: 0, ...(depth ? { depth } : {}) });
+  }
+  return dir;
+}
+
 function arg(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : fallback;
@@ -61,35 +99,72 @@ function testImage(): RgbImage {
   return { width, height, data, exifOrientation: 1 };
 }
 
+/** A low-res logit plane as a real SAM answer looks: an ellipse, positive inside (logits about +-20). */
+function ellipseLogits(cx: number, cy: number, rx: number, ry: number): Float32Array {
+  const plane = new Float32Array(256 * 256);
+  for (let y = 0; y < 256; y++) for (let x = 0; x < 256; x++) plane[y * 256 + x] = 20 * (1 - ((x - cx) / rx) ** 2 - ((y - cy) / ry) ** 2);
+  return plane;
+}
+
 export async function main(args: string[]): Promise<void> {
   const runs = arg(args, 'runs', 3);
   const threads = arg(args, 'threads', 2);
   const cache = join(tmpdir(), 'ptq4sam-bench');
   mkdirSync(cache, { recursive: true });
-  const vitB = join(cache, 'synth-vit_b');
-  if (!existsSync(join(vitB, 'model.json'))) {
-    process.stderr.write('building a full-depth synthetic ViT-B (once; cached in the temp folder)\n');
-    rmSync(vitB, { recursive: true, force: true });
-    mkdirSync(vitB);
-    await synthModel('vit_b', vitB, { seed: 0 });
-  }
   const rows: [string, string, string][] = [];
-  const sam = await loadSam(vitB, { threads });
   const img = testImage();
-  const rss0 = process.resourceUsage().maxRSS;
-  const enc = await timeIt(() => runEncoder(sam, img), 1, runs);
-  const peakMiB = process.resourceUsage().maxRSS / 1024;
-  rows.push(['ViT-B encoder fp32 (synthetic, full depth)', `${(median(enc) / 1000).toFixed(2)} s`, `median of ${runs} after 1 warm-up; ${threads} threads; ${cpuNote()}`]);
-  rows.push(['ViT-B encoder peak memory (process RSS)', `${peakMiB.toFixed(0)} MiB`, `RSS before encoding ${(rss0 / 1024).toFixed(0)} MiB`]);
+  if (!args.includes('--skip-encoder')) {
+    const sam = await loadSam(await cachedSynth(join(cache, 'synth-vit_b')), { threads });
+    const rss0 = process.resourceUsage().maxRSS;
+    const enc = await timeIt(() => runEncoder(sam, img), 1, runs);
+    const peakMiB = process.resourceUsage().maxRSS / 1024;
+    rows.push(['ViT-B encoder fp32 (synthetic, full depth)', `${(median(enc) / 1000).toFixed(2)} s`, `median of ${runs} after 1 warm-up; ${threads} threads; ${cpuNote()}`]);
+    rows.push(['ViT-B encoder peak memory (process RSS)', `${peakMiB.toFixed(0)} MiB`, `RSS before encoding ${(rss0 / 1024).toFixed(0)} MiB`]);
+    for (const s of [sam.encoder, sam.decoder, sam.decoderCore]) await s.release();
+  }
 
+  // the decoder at its real ViT-B size; its embedding from the depth-1 encoder
+  const sam: LoadedSam = await loadSam(await cachedSynth(join(cache, 'synth-vit_b-depth1'), 1), { threads });
   const embedding = await runEncoder(sam, img);
   const click = { points: [{ x: 500, y: 380, label: 1 as const }] };
-  const proper = await timeIt(() => sam.decoderCore.run(decoderFeeds(embedding, click, img.width, img.height).feeds), 10, 50);
-  rows.push(['decoder proper, one click (to 256x256 low-res masks)', `${median(proper).toFixed(1)} ms`, `median of 50 after 10 warm-up; ${cpuNote()}; target <= 15 ms`]);
-  const full = await timeIt(() => runDecoder(sam, embedding, click, img.width, img.height), 10, 50);
-  rows.push(['decoder + postprocessing to 1024x768 (graph, 4 masks)', `${median(full).toFixed(1)} ms`, `${cpuNote()}; target <= 50 ms; Meta's PyTorch: about 140 ms`]);
-  const app = await timeIt(() => runPredict(sam, embedding, click, img.width, img.height), 10, 50);
-  rows.push(['decoder + cropped postprocessing (the app\'s path)', `${median(app).toFixed(1)} ms`, `${cpuNote()}; masks cropped to their bounding boxes`]);
+  const feeds = decoderFeeds(embedding, click, img.width, img.height).feeds;
+  const parts = await splitDecoderSessions(sam);
+  const side = await parts.image.run({ image_embeddings: feeds.image_embeddings! });
+  const promptFeeds = { point_coords: feeds.point_coords!, point_labels: feeds.point_labels!, ...side };
+  const proper = await timePair(() => parts.prompt.run(promptFeeds), () => sam.decoderCore.run(feeds), 10, 40);
+  rows.push(['decoder proper, one click (to 256x256 low-res masks)', `${proper.now.toFixed(1)} ms`, `split decoder's prompt part; median of 40 after 10 warm-up; ${proper.note}; target <= 20 ms`]);
+  const imagePart = await timeIt(() => parts.image.run({ image_embeddings: feeds.image_embeddings! }), 3, 10);
+  rows.push(['  its image part, once per image', `${median(imagePart).toFixed(1)} ms`, `at the first click on an image; ${cpuNote()}`]);
+  const first = await runPredict(sam, embedding, click, img.width, img.height);
+  const k = 1 + first.iouPredictions.slice(1).indexOf(Math.max(...first.iouPredictions.slice(1)));
+  const refineFeeds = decoderFeeds(embedding, { points: [...click.points, { x: 560, y: 300, label: 1 }], maskInput: first.lowResMasks.slice(k * 65536, (k + 1) * 65536) }, img.width, img.height).feeds;
+  const refine = await timePair(() => parts.refine.run(refineFeeds), () => sam.decoderCore.run(refineFeeds), 5, 20);
+  rows.push(['decoder proper, with a fed-back low-res mask', `${refine.now.toFixed(1)} ms`, `the whole decoder, reassociated (the dense embedding depends on the mask); ${refine.note}; target <= 20 ms`]);
+  const full = await timeIt(() => runDecoder(sam, embedding, click, img.width, img.height), 5, 20);
+  rows.push(['decoder + postprocessing to 1024x768 (graph, 4 masks)', `${median(full).toFixed(1)} ms`, `${cpuNote()}; the \`segment\` path; Meta's PyTorch: about 140 ms`]);
+  const app = await timePair(
+    () => runPredict(sam, embedding, click, img.width, img.height),
+    () => runPredict(sam, embedding, click, img.width, img.height, { decoder: 'whole', postprocess: 'exact' }), 5, 20);
+  rows.push(['decoder + cropped postprocessing (the app\'s path)', `${app.now.toFixed(1)} ms`, `4 candidates; ${app.note}`]);
+
+  // postprocessing alone: the synthetic model's 4 candidates (random weights: noisy masks, every
+  // pixel near an edge, the view path's worst case) and 4 smooth masks as real weights give
+  const plane = 256 * 256;
+  const synthetic = first.lowResMasks;
+  const smooth = new Float32Array(4 * plane);
+  for (let i = 0; i < 4; i++) smooth.set(ellipseLogits(120 + 5 * i, 100, 40 + 15 * i, 30 + 10 * i), i * plane);
+  for (const [what, lowRes] of [['random-weight masks', synthetic], ['smooth masks', smooth]] as const) {
+    for (const [w, h] of [[1024, 768], [8000, 6000]] as const) {
+      const all = (crop: typeof viewMaskCrop) => async () => { for (let i = 0; i < 4; i++) crop(lowRes.subarray(i * plane, (i + 1) * plane), w, h); };
+      const big = w > 2000;
+      const pp = await timePair(all(viewMaskCrop), all(maskCropFromLowRes), big ? 1 : 3, big ? 3 : 15);
+      rows.push([`postprocessing of 4 candidates for the view, ${w}x${h}, ${what}`, `${pp.now.toFixed(1)} ms`, `${pp.note}${big ? '' : '; target <= 8 ms'}`]);
+    }
+  }
+  const huge = await timePair(
+    () => runPredict(sam, embedding, click, 8000, 6000),
+    () => runPredict(sam, embedding, click, 8000, 6000, { decoder: 'whole', postprocess: 'exact' }), 1, 3);
+  rows.push(['decoder + cropped postprocessing, 8000x6000 photo', `${huge.now.toFixed(1)} ms`, `4 candidates, random-weight masks; ${huge.note}`]);
 
   for (const [arch, label] of [['hiera_t', 'SAM 2.1 Hiera-T'], ['hiera_s', 'SAM 2.1 Hiera-S']] as const) {
     const dir = join(cache, `synth-sam2.1-${arch}`);
@@ -132,5 +207,5 @@ export async function main(args: string[]): Promise<void> {
   const lines = [`| ${'measure'.padEnd(w0)} | ${'value'.padEnd(w1)} | notes |`, `|${'-'.repeat(w0 + 2)}|${'-'.repeat(w1 + 2)}|---|`, ...rows.map((r) => `| ${r[0].padEnd(w0)} | ${r[1].padEnd(w1)} | ${r[2]} |`)];
   process.stdout.write(`${lines.join('\n')}\n`);
   mkdirSync(join(REPO, 'bench/results'), { recursive: true });
-  writeFileSync(join(REPO, 'bench/results/sam.json'), JSON.stringify({ rows, encoderMs: enc, decoderProperMs: proper, decoderFullMs: full, appPathMs: app, segmentMs: segTimes }, null, 2));
+  writeFileSync(join(REPO, 'bench/results/sam.json'), JSON.stringify({ rows, decoderProper: proper, decoderRefine: refine, decoderFullMs: full, appPath: app, segmentMs: segTimes }, null, 2));
 }

@@ -1,13 +1,13 @@
 /**
  * The engine's worker thread: owns the onnxruntime sessions, decodes images, keeps an LRU of
  * embeddings. It answers rpc.ts requests (preload/contract) with the methods below; their table's
- * type is what engine.ts calls.
+ * type is what engine.ts calls. The results' typed arrays are transferred, not copied.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { decodeImageBuffer, type RgbImage } from './image/index.ts';
-import { loadSam, runDecoder, runEncoder, runPredict, validatePrompt, type LoadedSam, type SessionSettings } from './inference.ts';
+import { loadSam, releaseSam, runDecoder, runEncoder, runPredict, splitDecoderSessions, validatePrompt, type LoadedSam, type PredictPath, type SessionSettings } from './inference.ts';
 import type { SegmentPrompt } from './engine-api.ts';
 import { answer } from '../../preload/contract/rpc.ts';
 import { SAM2_FEATURES_LENGTH } from './sam2-inference.ts';
@@ -18,6 +18,8 @@ const settings = workerData as SessionSettings & { lruSize?: number };
 const models = new Map<string, LoadedSam>();
 const embeddings = new Map<string, EmbeddingEntry>();
 const lruSize = settings.lruSize ?? 16;
+/** how `predict` runs: today's fast path unless a benchmark asks for the earlier one */
+let predictPath: PredictPath = { decoder: 'split', postprocess: 'view' };
 
 function remember(key: string, entry: EmbeddingEntry): void {
   embeddings.delete(key);
@@ -73,14 +75,17 @@ async function embeddingFor(modelKey: string, imagePath: string, imageHash?: str
 const methods = {
   async loadModel(dir: string) {
     const loaded = await loadSam(dir, settings);
+    // the first click should not wait for the split decoder's sessions
+    await splitDecoderSessions(loaded);
     const key = loaded.info.id;
-    models.get(key)?.encoder.release();
+    const replaced = models.get(key);
     models.set(key, loaded);
+    if (replaced) await releaseSam(replaced);
     return { key, info: loaded.info, provider: loaded.provider, warnings: loaded.warnings };
   },
   async unloadModel(key: string) {
     const m = models.get(key);
-    if (m) await Promise.all([m.encoder.release(), m.decoder.release(), m.decoderCore.release()]);
+    if (m) await releaseSam(m);
     models.delete(key);
   },
   async encode(modelKey: string, imagePath: string, opts: { imageHash?: string; returnEmbedding?: boolean } = {}) {
@@ -105,12 +110,70 @@ const methods = {
   },
   async predict(modelKey: string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string; onlyBest?: boolean } = {}) {
     const { entry } = await embeddingFor(modelKey, imagePath, opts.imageHash, (w, h) => validatePrompt(prompt, w, h));
-    return runPredict(model(modelKey), entry.data, prompt, entry.width, entry.height, { onlyBest: opts.onlyBest ?? false });
+    return runPredict(model(modelKey), entry.data, prompt, entry.width, entry.height, { onlyBest: opts.onlyBest ?? false, ...predictPath });
+  },
+  async setPredictPath(path: PredictPath) {
+    if (!['split', 'whole'].includes(path.decoder) || !['view', 'exact'].includes(path.postprocess)) throw new Error(`unknown predict path ${JSON.stringify(path)}`);
+    predictPath = { decoder: path.decoder, postprocess: path.postprocess };
+  },
+  async hover(modelKey: string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string } = {}) {
+    return methods.predict(modelKey, imagePath, prompt, { ...opts, onlyBest: true });
   },
 };
 
 export type EngineMethods = typeof methods;
+type EngineRequest = { kind: 'request'; id: number; method: string; args: unknown[] };
 
-parentPort!.on('message', async (request: unknown) => {
-  parentPort!.postMessage(await answer(methods, request));
+/**
+ * The typed arrays' buffers in a result, handed over instead of copied (each listed once); a
+ * view into a larger buffer is copied, since the rest of that buffer may still be in use here.
+ */
+function transferables(value: unknown, found = new Set<ArrayBuffer>()): ArrayBuffer[] {
+  if (ArrayBuffer.isView(value)) {
+    const b = value.buffer;
+    if (b instanceof ArrayBuffer && b.byteLength > 0 && value.byteOffset === 0 && value.byteLength === b.byteLength) found.add(b);
+  } else if (Array.isArray(value)) {
+    for (const v of value) transferables(v, found);
+  } else if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) transferables(v, found);
+  }
+  return [...found];
+}
+
+async function reply(request: unknown): Promise<void> {
+  const response = await answer(methods, request);
+  parentPort!.postMessage(response, 'result' in response ? transferables(response.result) : []);
+}
+
+/**
+ * Decoder calls run one at a time, in order, except hovers: a hover still waiting is dropped
+ * (answered null) when a click or a newer hover arrives, so a click waits at most for the one
+ * decoder call already running. Encoding and the rest run beside them.
+ */
+const DECODER_METHODS = new Set(['predict', 'segment', 'hover']);
+const decoderQueue: EngineRequest[] = [];
+let decoderRunning = false;
+
+async function pumpDecoder(): Promise<void> {
+  if (decoderRunning) return;
+  decoderRunning = true;
+  try {
+    while (decoderQueue.length) await reply(decoderQueue.shift()!);
+  } finally {
+    decoderRunning = false;
+  }
+}
+
+parentPort!.on('message', (request: EngineRequest) => {
+  if (!DECODER_METHODS.has(request?.method)) {
+    void reply(request);
+    return;
+  }
+  for (let i = decoderQueue.length - 1; i >= 0; i--) {
+    if (decoderQueue[i]!.method !== 'hover') continue;
+    parentPort!.postMessage({ kind: 'response', id: decoderQueue[i]!.id, result: null });
+    decoderQueue.splice(i, 1);
+  }
+  decoderQueue.push(request);
+  void pumpDecoder();
 });

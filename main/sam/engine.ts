@@ -1,8 +1,9 @@
 /**
  * The SAM engine as seen by the CLI and the app: a client for a worker thread that owns the
  * onnxruntime sessions, so the caller's thread never runs inference. Requests are queued in
- * the worker in order; the app drops stale hover requests before they are sent. The messages are
- * the contract's rpc.ts requests, typed by the worker's method table.
+ * the worker: decoder calls one at a time in order, a hover still waiting dropped when a click
+ * arrives. The messages are the contract's rpc.ts requests, typed by the worker's method table;
+ * typed arrays cross the thread boundary transferred, not copied.
  */
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { RpcClient } from '../../preload/contract/rpc.ts';
 import type { EmbeddingInfo, PredictResult, SegmentPrompt, SegmentResult } from './engine-api.ts';
 import type { EngineMethods } from './engine-worker.ts';
 import type { ModelInfo } from './model-dir.ts';
-import type { ExecutionProviderName } from './inference.ts';
+import type { ExecutionProviderName, PredictPath } from './inference.ts';
 
 export interface EngineOptions {
   /** intra-op threads for onnxruntime; 0 = onnxruntime's default */
@@ -50,7 +51,7 @@ export class Engine {
 
   constructor(opts: EngineOptions = {}) {
     this.worker = spawnWorker(opts, { threads: opts.threads ?? 0, executionProvider: opts.executionProvider ?? 'cpu', lruSize: opts.lruSize ?? 16 });
-    this.rpc = new RpcClient((request) => this.worker.postMessage(request));
+    this.rpc = new RpcClient((request, transfer) => this.worker.postMessage(request, transfer));
     this.worker.on('message', (msg: unknown) => this.rpc.receive(msg));
     this.worker.on('error', (err) => this.rpc.close(err));
     this.worker.on('exit', (code) => this.rpc.close(new Error(`engine worker exited (code ${code})`)));
@@ -79,28 +80,53 @@ export class Engine {
     return { info: r.info, embedding: r.embedding! };
   }
 
-  /** Puts an embedding from a persistent cache into the worker's memory. */
+  /** Puts an embedding from a persistent cache into the worker's memory; `embedding` is handed over (detached here) when it owns its buffer. */
   putEmbedding(model: LoadedModel | string, imageHash: string, embedding: Float32Array, width: number, height: number): Promise<void> {
-    return this.rpc.call('putEmbedding', keyOf(model), imageHash, embedding, width, height);
+    return this.rpc.callTransferring(ownBuffer(embedding), 'putEmbedding', keyOf(model), imageHash, embedding, width, height);
   }
 
   hasEmbedding(model: LoadedModel | string, imageHash: string): Promise<boolean> {
     return this.rpc.call('hasEmbedding', keyOf(model), imageHash);
   }
 
-  /** Full-size masks, as the `segment` command writes them. */
+  /** Full-size masks, as the `segment` command writes them. A fed-back `maskInput` is handed over (detached here). */
   segment(model: LoadedModel | string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string } = {}): Promise<SegmentResult> {
-    return this.rpc.call('segment', keyOf(model), imagePath, prompt, opts);
+    return this.rpc.callTransferring(maskBuffer(prompt), 'segment', keyOf(model), imagePath, prompt, opts);
   }
 
-  /** Masks cropped to their bounding boxes, for the UI; `onlyBest` leaves the other candidates empty (hover previews). */
+  /**
+   * Masks cropped to their bounding boxes, for the UI; `onlyBest` leaves the other candidates
+   * empty. A fed-back `maskInput` is handed over (detached here).
+   */
   predict(model: LoadedModel | string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string; onlyBest?: boolean } = {}): Promise<PredictResult> {
-    return this.rpc.call('predict', keyOf(model), imagePath, prompt, opts);
+    return this.rpc.callTransferring(maskBuffer(prompt), 'predict', keyOf(model), imagePath, prompt, opts);
+  }
+
+  /**
+   * A hover preview: `predict` with only the best candidate upsampled, answered null when a click
+   * (or a newer hover) reached the engine before it started, so a click never waits behind it.
+   */
+  hover(model: LoadedModel | string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string } = {}): Promise<PredictResult | null> {
+    return this.rpc.callTransferring(maskBuffer(prompt), 'hover', keyOf(model), imagePath, prompt, opts);
+  }
+
+  /** Selects how `predict` and `hover` run from now on (benchmarks compare today's path with the earlier one). */
+  setPredictPath(path: PredictPath): Promise<void> {
+    return this.rpc.call('setPredictPath', path);
   }
 
   async dispose(): Promise<void> {
     await this.worker.terminate();
   }
+}
+
+/** The array's buffer when the array is all of it: a view into a larger buffer is copied, not handed over. */
+function ownBuffer(a: Float32Array): ArrayBuffer[] {
+  return a.buffer instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? [a.buffer] : [];
+}
+
+function maskBuffer(prompt: SegmentPrompt): ArrayBuffer[] {
+  return prompt.maskInput ? ownBuffer(prompt.maskInput) : [];
 }
 
 function keyOf(model: LoadedModel | string): string {

@@ -14,6 +14,8 @@ import { maskCropFromLowRes } from './postprocess.ts';
 import { sam2EncoderInput } from './image/sam2-input.ts';
 import { concatSam2Features, SAM2_FEATURES_LENGTH, sam2BestMaskIndex, sam2DecoderFeeds, sam2MaskCropFromLowRes } from './sam2-inference.ts';
 import { decodeModel, encodeModel, loadModel, usesExternalData } from '../onnx/model-io.ts';
+import { viewMaskCrop } from './view-masks.ts';
+import { reassociateAttention, splitDecoder } from './decoder-split.ts';
 import type { ModelProto } from '../onnx/proto.ts';
 
 export const LOW_RES = 256;
@@ -36,7 +38,15 @@ export interface LoadedSam {
   /** the execution provider actually in use after the self-test */
   provider: ExecutionProviderName;
   warnings: string[];
+  settings: SessionSettings;
+  /** the decoder split for clicks without a fed-back mask (decoder-split.ts), made on first use */
+  split?: Promise<SplitDecoderSessions>;
+  /** the split's image-part outputs for the embedding clicked on last */
+  imageSide?: { embedding: Float32Array; feeds: Record<string, ort.Tensor> };
 }
+
+/** `refine`: the whole decoder proper with the prompt part's reassociations, for fed-back masks. */
+export interface SplitDecoderSessions { image: ort.InferenceSession; prompt: ort.InferenceSession; refine: ort.InferenceSession }
 
 function sessionOptions(s: SessionSettings, provider: ExecutionProviderName, encoder = false): ort.InferenceSession.SessionOptions {
   return {
@@ -107,7 +117,46 @@ export async function loadSam(dir: string, settings: SessionSettings = {}): Prom
     provider = 'cpu';
     sessions = await open('cpu');
   }
-  return { dir, info, ...sessions, provider, warnings };
+  return { dir, info, ...sessions, provider, warnings, settings };
+}
+
+/** The split decoder's sessions, cut from decoder.onnx on first use and kept. */
+export function splitDecoderSessions(loaded: LoadedSam): Promise<SplitDecoderSessions> {
+  loaded.split ??= (async () => {
+    const path = join(loaded.dir, DECODER_FILE);
+    const model = loadModel(path);
+    const split = splitDecoder(model, path);
+    const image = await createSession(encodeModel(split.image), loaded.settings, loaded.provider);
+    const prompt = await createSession(encodeModel(split.prompt), loaded.settings, loaded.provider);
+    const whole = pruneToOutputs(model, ['iou_predictions', 'low_res_masks']);
+    reassociateAttention(whole, LOW_RES);
+    const refine = await createSession(encodeModel(whole), loaded.settings, loaded.provider);
+    return { image, prompt, refine };
+  })();
+  return loaded.split;
+}
+
+/** Releases every onnxruntime session of a loaded model. */
+export async function releaseSam(loaded: LoadedSam): Promise<void> {
+  const split = loaded.split ? [await loaded.split] : [];
+  await Promise.all([loaded.encoder, loaded.decoder, loaded.decoderCore, ...split.flatMap((s) => [s.image, s.prompt, s.refine])].map((s) => s.release()));
+}
+
+/**
+ * The decoder proper's outputs for a prompt. A click without a fed-back mask runs the split's
+ * prompt part, after the image part once per embedding (the last one is kept: clicks and hovers
+ * come on the image on screen); a refinement runs the whole decoder (its dense embedding depends
+ * on the mask) with the same reassociations.
+ */
+async function runDecoderProper(loaded: LoadedSam, embedding: Float32Array, feeds: Record<string, ort.Tensor>, split: boolean): Promise<ort.InferenceSession.OnnxValueMapType> {
+  if (!split) return loaded.decoderCore.run(feeds);
+  const parts = await splitDecoderSessions(loaded);
+  if (feeds.has_mask_input!.data[0] !== 0) return parts.refine.run(feeds);
+  if (loaded.imageSide?.embedding !== embedding) {
+    loaded.imageSide = undefined;
+    loaded.imageSide = { embedding, feeds: await parts.image.run({ image_embeddings: feeds.image_embeddings! }) as Record<string, ort.Tensor> };
+  }
+  return parts.prompt.run({ point_coords: feeds.point_coords!, point_labels: feeds.point_labels!, ...loaded.imageSide.feeds });
 }
 
 /** One decoder call on a zero embedding: proves the provider can run the graph. */
@@ -254,22 +303,35 @@ export async function runDecoder(loaded: LoadedSam, embedding: Float32Array, pro
 }
 
 /**
+ * How the UI's crops are postprocessed: `view` composes the two resizes and computes only near
+ * mask edges (view-masks.ts); `exact` emulates the graph's float32 arithmetic (postprocess.ts),
+ * kept selectable so benchmarks can measure one against the other.
+ */
+export type PredictPostprocess = 'view' | 'exact';
+
+/** The decoder and postprocessing `runPredict` uses; `{ decoder: 'whole', postprocess: 'exact' }` is the path before the split. */
+export interface PredictPath { decoder: 'split' | 'whole'; postprocess: PredictPostprocess }
+
+/**
  * Decoder proper + postprocessing only inside each mask's bounding box (the UI's path). With
  * `onlyBest` (hover previews) the other candidates stay empty crops: on an 8000x6000 photo each
  * full-size candidate costs hundreds of milliseconds.
  */
-export async function runPredict(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number, opts: { onlyBest?: boolean } = {}): Promise<PredictResult> {
+export async function runPredict(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number, opts: { onlyBest?: boolean } & Partial<PredictPath> = {}): Promise<PredictResult> {
   validatePrompt(prompt, width, height);
   const { feeds, best: bestOf } = familyFeeds(loaded, embedding, prompt, width, height);
   const t0 = performance.now();
-  const out = await loaded.decoderCore.run(feeds);
+  // the split is cut from SAM's decoder graph (decoder-split.ts); SAM 2.1's runs whole
+  const out = await runDecoderProper(loaded, embedding, feeds, opts.decoder !== 'whole' && loaded.info.family === 'sam');
   const lowResMasks = out.low_res_masks!.data as Float32Array;
   const k = out.low_res_masks!.dims[1]!;
   const plane = LOW_RES * LOW_RES;
   const iouPredictions = Array.from(out.iou_predictions!.data as Float32Array);
   const best = bestOf(iouPredictions, lowResMasks);
   const empty = { x: 0, y: 0, width: 0, height: 0, data: new Uint8Array(0) };
-  const crop = loaded.info.family === 'sam2.1' ? sam2MaskCropFromLowRes : maskCropFromLowRes;
+  // SAM 2.1 resizes the logits straight to the original size (sam2-inference.ts); SAM's view
+  // path composes its two resizes (view-masks.ts), its exact path emulates the graph's
+  const crop = loaded.info.family === 'sam2.1' ? sam2MaskCropFromLowRes : opts.postprocess === 'exact' ? maskCropFromLowRes : viewMaskCrop;
   const masks = Array.from({ length: k }, (_, i) => (opts.onlyBest && i !== best
     ? empty
     : crop(lowResMasks.subarray(i * plane, (i + 1) * plane), width, height)));

@@ -11,10 +11,10 @@ const f = Math.fround;
 const LOW = 256;
 const FRAME = 1024;
 
-interface AxisTable { i0: Int32Array; i1: Int32Array; w0: Float32Array; w1: Float32Array }
+export interface AxisTable { i0: Int32Array; i1: Int32Array; w0: Float32Array; w1: Float32Array }
 
 /** F.interpolate(bilinear, align_corners=False) source indices/weights for outputs [from, to). */
-function axisTable(inSize: number, outSize: number, from: number, to: number): AxisTable {
+export function axisTable(inSize: number, outSize: number, from: number, to: number): AxisTable {
   const n = to - from;
   const t: AxisTable = { i0: new Int32Array(n), i1: new Int32Array(n), w0: new Float32Array(n), w1: new Float32Array(n) };
   const scale = f(inSize / outSize);

@@ -145,12 +145,17 @@ export class SamService {
     }
     const segment: SegmentPrompt = { points: prompt.points, ...(prompt.box ? { box: prompt.box } : {}) };
     if (prompt.refine) segment.maskInput = this.#lowRes(imageId, prompt.refine.resultId, prompt.refine.candidate);
-    const result = await this.engine.predict(model, file, segment, { imageHash: hash, onlyBest: preview });
-    this.lastDecoderMs = result.decoderMs;
-    const { width, height, iouPredictions, best, decoderMs } = result;
     if (preview) {
+      const result = await this.engine.hover(model, file, segment, { imageHash: hash });
+      // a click reached the engine first: the window ignores a hover's answer after a click
+      if (!result) return { resultId: 0, width: 0, height: 0, masks: [], iouPredictions: [], best: 0, decoderMs: 0 };
+      this.lastDecoderMs = result.decoderMs;
+      const { width, height, iouPredictions, best, decoderMs } = result;
       return { resultId: 0, width, height, masks: [maskView(result.masks[best]!)], iouPredictions: [iouPredictions[best]!], best: 0, decoderMs };
     }
+    const result = await this.engine.predict(model, file, segment, { imageHash: hash });
+    this.lastDecoderMs = result.decoderMs;
+    const { width, height, iouPredictions, best, decoderMs } = result;
     const resultId = this.#nextResult++;
     this.#results.set(resultId, { imageId, modelId: model.info.id, prompt: segment, result });
     for (const id of this.#results.keys()) if (this.#results.size > KEPT_RESULTS) this.#results.delete(id);

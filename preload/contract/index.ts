@@ -248,7 +248,10 @@ export const API = {
   samEncode: method(obj({ imageId: ID }), returns<EmbeddingInfo>()),
   /** queues background encoding, in the given order, after the current request */
   samPrefetch: method(obj({ imageIds: arr(ID, { max: 1000 }) }), returns<void>()),
-  /** preview: the hover preview, only the best mask comes back and nothing is kept for refining */
+  /**
+   * preview: the hover preview, only the best mask comes back and nothing is kept for refining;
+   * no masks at all when a click reached the engine before the preview started (it was dropped)
+   */
   samPredict: method(obj({ imageId: ID, prompt: SAM_PROMPT, preview: optional(bool()) }), returns<Prediction>()),
 
   // Models

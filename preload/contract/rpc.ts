@@ -58,21 +58,28 @@ export function notice<E>(event: E): Notice<E> {
 /**
  * The calling end. `send` delivers a request; a transport that replies to each message itself
  * (Electron's `invoke`) returns the reply's promise, any other passes replies to `receive`.
+ * `transfer` lists buffers a thread transport may hand over instead of copying (postMessage's
+ * transfer list; empty unless the caller asked with callTransferring).
  */
 export class RpcClient<M extends Methods> {
   #nextId = 1;
   readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   #closed: Error | null = null;
 
-  constructor(private readonly send: (request: Request<M>) => void | Promise<unknown>) {}
+  constructor(private readonly send: (request: Request<M>, transfer: ArrayBuffer[]) => void | Promise<unknown>) {}
 
   call<K extends Name<M>>(method: K, ...args: Args<M, K>): Promise<Result<M, K>> {
+    return this.callTransferring([], method, ...args);
+  }
+
+  /** A call whose `transfer` buffers are handed over (detached on this side) rather than copied. */
+  callTransferring<K extends Name<M>>(transfer: ArrayBuffer[], method: K, ...args: Args<M, K>): Promise<Result<M, K>> {
     if (this.#closed) return Promise.reject(this.#closed);
     const id = this.#nextId++;
     return new Promise<Result<M, K>>((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       try {
-        const reply = this.send({ kind: 'request', id, method, args } as Request<M>);
+        const reply = this.send({ kind: 'request', id, method, args } as Request<M>, transfer);
         // only a promise is a reply: other transports' send returns flags (ChildProcess.send) or nothing
         if (reply instanceof Promise) reply.then((r) => { if (!this.receive(r)) this.#settle(id, new Error(`malformed answer to ${method}`)); }, (err: unknown) => this.#settle(id, toError(err)));
       } catch (err) {

@@ -53,12 +53,12 @@ export interface Studio {
 }
 
 /** Everything up to (not including) loading the page, so tests can prepare the back end first. */
-export async function createStudio(opts: { rendererDir: string; resourcesDir?: string }): Promise<Omit<Studio, 'browser' | 'context' | 'page' | 'close'> & { open(): Promise<Studio> }> {
+export async function createStudio(opts: { rendererDir: string; resourcesDir?: string; engineThreads?: number }): Promise<Omit<Studio, 'browser' | 'context' | 'page' | 'close'> & { open(): Promise<Studio> }> {
   const dir = mkdtempSync(join(tmpdir(), 'studio-e2e-'));
   const appDataDir = join(dir, 'appdata');
   mkdirSync(appDataDir);
   const dialogs = new QueuedDialogs();
-  const engine = await createEngine({ threads: 1 });
+  const engine = await createEngine({ threads: opts.engineThreads ?? 1 });
   let page: Page | null = null;
   const emit = (e: ApiEvent) => { void page?.evaluate((ev) => (window as any).__apiEmit?.(ev), e).catch(() => undefined); };
   const { handlers, session } = createHandlers({

@@ -106,3 +106,39 @@ describe('execution providers', () => {
     }
   });
 });
+
+describe('decoder priority in the worker', () => {
+  it('drops a waiting hover when a click arrives, so the click runs next', async () => {
+    const reference = readNpyFloat32(join(SAM_TINY, 'landscape.embedding.npy')).data;
+    await engine.putEmbedding(loaded, 'priority-hash', reference, 320, 240);
+    const at = (x: number, y: number) => ({ points: [{ x, y, label: 1 as const }] });
+    const done: string[] = [];
+    const track = <T>(name: string, p: Promise<T>) => p.then((r) => { done.push(name); return r; });
+    // the first click is running when the hovers arrive; each arrival drops the hover waiting
+    const click0 = track('click0', engine.predict(loaded, landscape, at(100, 80), { imageHash: 'priority-hash' }));
+    const hover1 = track('hover1', engine.hover(loaded, landscape, at(110, 90), { imageHash: 'priority-hash' }));
+    const hover2 = track('hover2', engine.hover(loaded, landscape, at(120, 95), { imageHash: 'priority-hash' }));
+    const click3 = track('click3', engine.predict(loaded, landscape, at(200, 100), { imageHash: 'priority-hash' }));
+    const [r0, h1, h2, r3] = await Promise.all([click0, hover1, hover2, click3]);
+    expect(h1).toBeNull();
+    expect(h2).toBeNull();
+    expect(r0.masks).toHaveLength(4);
+    expect(r3.masks).toHaveLength(4);
+    expect(done.indexOf('click3')).toBeGreaterThan(done.indexOf('click0'));
+    // a hover with nothing after it is answered: only the best candidate upsampled
+    const alone = await engine.hover(loaded, landscape, at(100, 80), { imageHash: 'priority-hash' });
+    expect(alone!.best).toBe(r0.best);
+    expect(alone!.masks[alone!.best]).toEqual(r0.masks[r0.best]);
+    expect(alone!.masks.filter((m) => m.width > 0)).toHaveLength(1);
+  });
+
+  it('hands a fed-back mask to the worker instead of copying it', async () => {
+    const reference = readNpyFloat32(join(SAM_TINY, 'landscape.embedding.npy')).data;
+    await engine.putEmbedding(loaded, 'transfer-hash', reference, 320, 240);
+    expect(reference.byteLength).toBe(0); // transferred: detached on this side
+    const maskInput = new Float32Array(65536).fill(-1);
+    const r = await engine.predict(loaded, landscape, { points: [{ x: 100, y: 80, label: 1 }], maskInput }, { imageHash: 'transfer-hash' });
+    expect(maskInput.byteLength).toBe(0);
+    expect(r.lowResMasks.length).toBe(4 * 65536);
+  });
+});

@@ -1,0 +1,280 @@
+/**
+ * The decoder split at load time into what a prompt cannot change and what it can, for clicks
+ * without a fed-back mask. With no mask input the dense prompt embedding is a constant, so every
+ * node that reads only the image embedding and constants (image embedding + no_mask_embed, the
+ * layer-0 token-to-image key/value projections, the image-to-token query projection, their head
+ * reshapes) runs once per image in the image part; the prompt part takes their results as inputs.
+ * The nodes are the decoder graph's own, in the same order; the split is cut from decoder.onnx
+ * itself (float or quantized), which stays the standard SAM ONNX decoder on disk.
+ *
+ * In the prompt part, the cross attentions between the few prompt tokens (T, about 7) and the
+ * 4096 image tokens are then reassociated where their weights are plain float initializers, so
+ * that no per-click product is 4096 x 256 x 128 (see `reassociateAttention`). Both computations
+ * agree within float rounding (tested within 1e-4 of the official outputs).
+ */
+import { DataType, type INodeProto, type ITensorProto, type ModelProto } from '../onnx/proto.ts';
+import { valueInfo } from '../onnx/builder.ts';
+import { makeTensor, tensorToFloat32 } from '../onnx/tensor.ts';
+
+/** The decoder inputs a click sets; `mask_input` / `has_mask_input` are fixed to "no mask". */
+const PROMPT_INPUTS = ['point_coords', 'point_labels'];
+const IMAGE_INPUT = 'image_embeddings';
+const OUTPUTS = ['iou_predictions', 'low_res_masks'];
+
+export interface SplitDecoder {
+  /** image_embeddings -> the image-side tensors the prompt part reads */
+  image: ModelProto;
+  /** point_coords, point_labels + the image-side tensors -> iou_predictions, low_res_masks */
+  prompt: ModelProto;
+  /** names of the tensors passed from the image part to the prompt part */
+  imageSide: string[];
+}
+
+const elemNames: Record<number, string> = { [DataType.FLOAT]: 'float32', [DataType.INT64]: 'int64', [DataType.INT32]: 'int32', [DataType.UINT8]: 'uint8', [DataType.INT8]: 'int8', [DataType.BOOL]: 'bool', [DataType.FLOAT16]: 'float16' };
+
+/** The element type of each node output, from the inputs' types and each op's rule. */
+function elementTypes(nodes: INodeProto[], known: Map<string, number>): Map<string, number> {
+  const types = new Map(known);
+  const attr = (n: INodeProto, name: string) => n.attribute?.find((a) => a.name === name);
+  for (const n of nodes) {
+    const inType = (i: number) => types.get(n.input?.[i] ?? '') ?? 0;
+    const outs = n.output ?? [];
+    let t: number[];
+    switch (n.opType) {
+      case 'Shape': case 'Size': case 'ArgMax': case 'ArgMin': case 'NonZero': t = [DataType.INT64]; break;
+      case 'Cast': t = [Number(attr(n, 'to')?.i ?? 0)]; break;
+      case 'Equal': case 'Less': case 'Greater': case 'LessOrEqual': case 'GreaterOrEqual': case 'Not': case 'And': case 'Or': t = [DataType.BOOL]; break;
+      case 'QuantizeLinear': t = [n.input?.[2] ? inType(2) : DataType.UINT8]; break;
+      case 'DynamicQuantizeLinear': t = [DataType.UINT8, DataType.FLOAT, DataType.UINT8]; break;
+      case 'DequantizeLinear': t = [DataType.FLOAT]; break;
+      case 'MatMulInteger': case 'ConvInteger': t = [DataType.INT32]; break;
+      case 'Constant': t = [attr(n, 'value')?.t?.dataType ?? DataType.FLOAT]; break;
+      case 'ConstantOfShape': t = [attr(n, 'value')?.t?.dataType ?? DataType.FLOAT]; break;
+      case 'Where': t = [inType(1)]; break;
+      default: t = outs.map(() => inType(0));
+    }
+    outs.forEach((o, i) => types.set(o, t[i] ?? t[0]!));
+  }
+  return types;
+}
+
+/** Nodes needed for `outputs`, in graph order, and the tensor names they read. */
+function needed(nodes: INodeProto[], outputs: string[]): { nodes: INodeProto[]; reads: Set<string> } {
+  const want = new Set(outputs);
+  const keep: INodeProto[] = [];
+  for (const n of [...nodes].reverse()) {
+    if ((n.output ?? []).some((o) => want.has(o))) {
+      keep.unshift(n);
+      for (const i of n.input ?? []) if (i) want.add(i);
+    }
+  }
+  return { nodes: keep, reads: want };
+}
+
+/**
+ * Cuts the decoder into its image part and prompt part (see the file comment). Throws, naming
+ * the model, when the graph does not have the SAM decoder's inputs and outputs.
+ */
+export function splitDecoder(model: ModelProto, nameForErrors: string): SplitDecoder {
+  const g = model.graph!;
+  const inputNames = new Set((g.input ?? []).map((i) => i.name ?? ''));
+  for (const name of [IMAGE_INPUT, ...PROMPT_INPUTS, 'mask_input', 'has_mask_input']) {
+    if (!inputNames.has(name)) throw new Error(`${nameForErrors}: decoder has no input ${name}; cannot split it`);
+  }
+  const lowRes = g.input!.find((i) => i.name === 'mask_input')!.type?.tensorType?.shape?.dim?.map((d) => Number(d.dimValue ?? 0)) ?? [];
+  if (lowRes.length !== 4 || lowRes.some((d) => !(d > 0))) throw new Error(`${nameForErrors}: decoder input mask_input has no fixed shape; cannot split it`);
+  const noMask: ITensorProto[] = [
+    makeTensor('mask_input', lowRes, new Float32Array(lowRes.reduce((a, b) => a * b, 1))),
+    makeTensor('has_mask_input', [1], Float32Array.of(0)),
+  ];
+  const initializers = [...(g.initializer ?? []), ...noMask];
+  const nodes = needed(g.node ?? [], OUTPUTS).nodes;
+
+  // prompt-dependent, image-dependent (and not prompt-dependent), or constant
+  const prompt = new Set(PROMPT_INPUTS);
+  const image = new Set([IMAGE_INPUT]);
+  for (const n of nodes) {
+    const ins = (n.input ?? []).filter(Boolean);
+    const target = ins.some((i) => prompt.has(i)) ? prompt : ins.some((i) => image.has(i)) ? image : null;
+    if (target) for (const o of n.output ?? []) target.add(o);
+  }
+  const promptNodes = nodes.filter((n) => !(n.output ?? []).some((o) => image.has(o)));
+  const imageSide = [...new Set(promptNodes.flatMap((n) => (n.input ?? []).filter((i) => image.has(i))))];
+  if (imageSide.length === 0) throw new Error(`${nameForErrors}: no decoder node depends on the image embedding alone; nothing to split`);
+
+  const known = new Map<string, number>([[IMAGE_INPUT, DataType.FLOAT], ...PROMPT_INPUTS.map((p) => [p, DataType.FLOAT] as [string, number]), ...initializers.map((t) => [t.name ?? '', t.dataType ?? 0] as [string, number])]);
+  const types = elementTypes(nodes, known);
+  const signature = (name: string) => {
+    const type = elemNames[types.get(name) ?? 0];
+    if (!type) throw new Error(`${nameForErrors}: cannot tell the element type of decoder tensor ${name}; cannot split it`);
+    const v = valueInfo(name, type as 'float32', []);
+    delete v.type!.tensorType!.shape; // rank left open: onnxruntime infers it
+    return v;
+  };
+  const graphOf = (name: string, graphNodes: INodeProto[], inputs: string[], outputs: string[]): ModelProto => {
+    const use = needed(graphNodes, outputs);
+    const graph = {
+      ...g,
+      name,
+      node: use.nodes,
+      initializer: initializers.filter((t) => use.reads.has(t.name ?? '') && !inputs.includes(t.name ?? '')),
+      input: inputs.map((i) => (g.input ?? []).find((x) => x.name === i) ?? signature(i)),
+      output: outputs.map((o) => (g.output ?? []).find((x) => x.name === o) ?? signature(o)),
+      valueInfo: [],
+    };
+    return { ...model, graph } as unknown as ModelProto;
+  };
+  // constant nodes feed either part; each part keeps the ones it reads
+  const imageGraph = graphOf('sam_decoder_image_part', nodes.filter((n) => !(n.output ?? []).some((o) => prompt.has(o))), [IMAGE_INPUT], imageSide);
+  const promptGraph = graphOf('sam_decoder_prompt_part', promptNodes, [...PROMPT_INPUTS, ...imageSide], OUTPUTS);
+  reassociateAttention(promptGraph, lowRes[3]!);
+  return { image: imageGraph, prompt: promptGraph, imageSide };
+}
+
+const HEADS = 8;
+
+/**
+ * Rewrites, in place, the cross attentions of a prompt part whose projections are float
+ * MatMuls named as the builder names them (`<module>.k_proj/MatMul`, `<module>/qk/MatMul`, ...).
+ * With q, k, v the per-head projections (head dim d = 16 or 32), T prompt tokens and N = 4096
+ * image tokens:
+ * - token-to-image: q Wk^T x^T replaces q (x Wk)^T (the key bias adds a constant per row, which
+ *   softmax ignores), and (P x) Wv + bv replaces P (x Wv + bv) (rows of P sum to one): each a
+ *   T x 256 x N product per head instead of N x 256 x 128 once;
+ * - image-to-token: x (Wq k^T) + bq k^T replaces (x Wq + bq) k^T, and the output projection is
+ *   applied to v before P: P (v Wo) instead of (P v) Wo.
+ * Modules whose weights are not plain float initializers (a quantized decoder) are left as
+ * they are.
+ */
+export function reassociateAttention(model: ModelProto, lowRes: number): void {
+  const upscaling: [string, number][] = [['mask_decoder.output_upscaling.0', lowRes / 4], ['mask_decoder.output_upscaling.3', lowRes / 2]];
+  const g = model.graph!;
+  const nodes = g.node ?? [];
+  const inits = new Map((g.initializer ?? []).map((t) => [t.name ?? '', t]));
+  const byName = new Map(nodes.map((n) => [n.name ?? '', n]));
+  const floatWeight = (node: INodeProto | undefined): { data: Float32Array; rows: number; cols: number } | null => {
+    const t = node ? inits.get(node.input?.[1] ?? '') : undefined;
+    if (!t || t.dataType !== DataType.FLOAT || t.dims?.length !== 2) return null;
+    return { data: tensorToFloat32(t), rows: Number(t.dims[0]), cols: Number(t.dims[1]) };
+  };
+  const bias = (module: string) => {
+    const t = inits.get(`${module}.bias`);
+    return t && t.dataType === DataType.FLOAT ? tensorToFloat32(t) : null;
+  };
+  const replacements = new Map<INodeProto, INodeProto[]>();
+  let counter = 0;
+  const fresh = (module: string, what: string) => `${module}/reassociated/${what}_${counter++}`;
+  const init = (name: string, dims: number[], data: Float32Array | BigInt64Array) => { g.initializer!.push(makeTensor(name, dims, data)); return name; };
+  const node = (opType: string, input: string[], output: string, attrs: Record<string, number[]> = {}): INodeProto => ({
+    opType, input, output: [output], name: output,
+    attribute: Object.entries(attrs).map(([name, ints]) => ({ name, type: 7, ints })),
+  });
+  /** [in, H*d] (MatMul B) as per-head [H, d, in] when `transposed`, else [H, in, d] */
+  const perHead = (w: { data: Float32Array; rows: number; cols: number }, transposed: boolean) => {
+    const d = w.cols / HEADS;
+    const out = new Float32Array(w.data.length);
+    for (let h = 0; h < HEADS; h++) for (let i = 0; i < w.rows; i++) for (let j = 0; j < d; j++) {
+      const v = w.data[i * w.cols + h * d + j]!;
+      if (transposed) out[(h * d + j) * w.rows + i] = v;
+      else out[(h * w.rows + i) * d + j] = v;
+    }
+    return { data: out, d };
+  };
+
+  for (const module of new Set(nodes.map((n) => /^(.*cross_attn_(?:token_to_image|image_to_token)|.*final_attn_token_to_image)\//.exec(n.name ?? '')?.[1]).filter((m): m is string => !!m))) {
+    const qk = byName.get(`${module}/qk/MatMul`), av = byName.get(`${module}/av/MatMul`), softmax = byName.get(`${module}/Softmax`);
+    if (!qk || !av || !softmax) continue;
+    const [qh, khT] = qk.input as [string, string];
+    const [probs, vh] = av.input as [string, string];
+    if (module.includes('token_to_image')) {
+      const kProj = byName.get(`${module}.k_proj/MatMul`), vProj = byName.get(`${module}.v_proj/MatMul`);
+      const wk = floatWeight(kProj), wv = floatWeight(vProj), bv = bias(`${module}.v_proj`);
+      if (!kProj || !vProj || !wk || !wv || !bv) continue; // image-side projections (layer 0) or quantized
+      const k3 = perHead(wk, true), v3 = perHead(wv, false);
+      const a = fresh(module, 'q_wk'), kT = fresh(module, 'x_t'), kT4 = fresh(module, 'x_t4');
+      const bv3 = init(fresh(module, 'bv'), [HEADS, 1, v3.d], bv);
+      const vIn4 = fresh(module, 'x4'), pv = fresh(module, 'p_x'), pvw = fresh(module, 'p_x_wv');
+      replacements.set(qk, [
+        node('MatMul', [qh, init(fresh(module, 'wk'), [HEADS, k3.d, wk.rows], k3.data)], a),
+        node('Transpose', [kProj.input![0]!], kT, { perm: [0, 2, 1] }),
+        node('Unsqueeze', [kT, init(fresh(module, 'axis'), [1], BigInt64Array.of(1n))], kT4),
+        node('MatMul', [a, kT4], qk.output![0]!),
+      ]);
+      replacements.set(av, [
+        node('Unsqueeze', [vProj.input![0]!, init(fresh(module, 'axis'), [1], BigInt64Array.of(1n))], vIn4),
+        node('MatMul', [probs, vIn4], pv),
+        node('MatMul', [pv, init(fresh(module, 'wv'), [HEADS, wv.rows, v3.d], v3.data)], pvw),
+        node('Add', [pvw, bv3], av.output![0]!),
+      ]);
+    } else {
+      const outProj = byName.get(`${module}.out_proj/MatMul`);
+      const wo = floatWeight(outProj);
+      if (!outProj || !wo) continue;
+      const qProj = byName.get(`${module}.q_proj/MatMul`);
+      const wq = floatWeight(qProj), bq = bias(`${module}.q_proj`);
+      if (qProj && wq && bq) {
+        const q3 = perHead(wq, false);
+        const bmat = fresh(module, 'wq_k'), c = fresh(module, 'bq_k'), x4 = fresh(module, 'x4'), xb = fresh(module, 'x_wq_k');
+        replacements.set(qk, [
+          node('MatMul', [init(fresh(module, 'wq'), [HEADS, wq.rows, q3.d], q3.data), khT], bmat),
+          node('MatMul', [init(fresh(module, 'bq'), [HEADS, 1, q3.d], bq), khT], c),
+          node('Unsqueeze', [qProj.input![0]!, init(fresh(module, 'axis'), [1], BigInt64Array.of(1n))], x4),
+          node('MatMul', [x4, bmat], xb),
+          node('Add', [xb, c], qk.output![0]!),
+        ]);
+      }
+      // Wo [H*d, out] is already per head as [H, d, out]
+      const d = wo.rows / HEADS;
+      const u = fresh(module, 'v_wo'), ur = fresh(module, 'v_wo_rows'), pt = fresh(module, 'p_t'), pr = fresh(module, 'p_rows');
+      replacements.set(outProj, [
+        node('MatMul', [vh, init(fresh(module, 'wo'), [HEADS, d, wo.cols], wo.data)], u),
+        node('Reshape', [u, init(fresh(module, 'shape'), [3], BigInt64Array.of(1n, -1n, BigInt(wo.cols)))], ur),
+        node('Transpose', [probs], pt, { perm: [0, 2, 1, 3] }),
+        node('Reshape', [pt, init(fresh(module, 'shape'), [3], BigInt64Array.of(0n, 0n, -1n))], pr),
+        node('MatMul', [pr, ur], outProj.output![0]!),
+      ]);
+    }
+  }
+  // The mask head's two ConvTransposes (kernel = stride = 2: no overlapping taps) as MatMuls over
+  // the pixels, whose outputs stay in blocked order (each pixel's 2x2 outputs apart): the layer
+  // norm, GELU and the second upscaling work per pixel, and the hypernetwork product per pixel,
+  // so one permutation of the 4 low-res planes puts the pixels in place at the end.
+  const convs = upscaling.map(([module, size]) => {
+    const conv = byName.get(`${module}/ConvTranspose`);
+    const t = conv ? inits.get(conv.input?.[1] ?? '') : undefined;
+    const b = conv ? inits.get(conv.input?.[2] ?? '') : undefined;
+    if (!conv || !t || !b || t.dataType !== DataType.FLOAT || b.dataType !== DataType.FLOAT || t.dims?.length !== 4 || Number(t.dims[2]) !== 2 || Number(t.dims[3]) !== 2) return null;
+    return { module, size, conv, w: tensorToFloat32(t), bias: tensorToFloat32(b), cin: Number(t.dims[0]), cout: Number(t.dims[1]) };
+  });
+  const hyper = byName.get('mask_decoder/hypernetwork/MatMul');
+  if (hyper && convs.every((c) => c)) {
+    for (const c of convs as NonNullable<(typeof convs)[number]>[]) {
+      const { module, size, conv, w, bias, cin, cout } = c;
+      // W [cin, cout, 2, 2] -> [(cout, i, j), cin]
+      const wt = new Float32Array(cout * 4 * cin), b4 = new Float32Array(cout * 4);
+      for (let ci = 0; ci < cin; ci++) for (let r = 0; r < cout * 4; r++) wt[r * cin + ci] = w[ci * cout * 4 + r]!;
+      for (let r = 0; r < cout * 4; r++) b4[r] = bias[r >> 2]!;
+      const xr = fresh(module, 'x_rows'), y = fresh(module, 'y'), yb = fresh(module, 'y_bias');
+      replacements.set(conv, [
+        node('Reshape', [conv.input![0]!, init(fresh(module, 'shape'), [2], BigInt64Array.of(BigInt(cin), -1n))], xr),
+        node('MatMul', [init(fresh(module, 'w'), [cout * 4, cin], wt), xr], y),
+        node('Add', [y, init(fresh(module, 'b'), [cout * 4, 1], b4)], yb),
+        node('Reshape', [yb, init(fresh(module, 'shape'), [4], BigInt64Array.of(1n, BigInt(cout), BigInt(2 * size), BigInt(2 * size)))], conv.output![0]!),
+      ]);
+    }
+    // pixels come out as (i2, j2, i1, j1, h, w): row 4h + 2 i1 + i2, column 4w + 2 j1 + j2
+    const grid = lowRes / 4, k = hyper.output![0]!;
+    const blocked = fresh('mask_decoder/hypernetwork', 'blocked'), split7 = fresh('mask_decoder/hypernetwork', 'split'), placed = fresh('mask_decoder/hypernetwork', 'placed');
+    replacements.set(hyper, [
+      { ...hyper, output: [blocked] },
+      node('Reshape', [blocked, init(fresh('mask_decoder/hypernetwork', 'shape'), [7], BigInt64Array.of(-1n, 2n, 2n, 2n, 2n, BigInt(grid), BigInt(grid)))], split7),
+      node('Transpose', [split7], placed, { perm: [0, 5, 3, 1, 6, 4, 2] }),
+      node('Reshape', [placed, init(fresh('mask_decoder/hypernetwork', 'shape'), [3], BigInt64Array.of(1n, -1n, BigInt(lowRes * lowRes)))], k),
+    ]);
+  }
+  if (replacements.size === 0) return;
+  const rewritten = nodes.flatMap((n) => replacements.get(n) ?? [n]);
+  const live = needed(rewritten, (g.output ?? []).map((o) => o.name ?? ''));
+  g.node = live.nodes;
+  g.initializer = (g.initializer ?? []).filter((t) => live.reads.has(t.name ?? ''));
+}

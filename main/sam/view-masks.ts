@@ -1,0 +1,149 @@
+/**
+ * The view's postprocessing: the same geometry as SamOnnxModel.mask_postprocessing (bilinear x4
+ * to the 1024 frame, crop the pre-padding size, bilinear to the original size, threshold at 0),
+ * with the two resizes composed into one linear map per axis. Each output pixel is then a convex
+ * combination of at most 3x3 low-res logits (both resizes have non-negative weights summing to
+ * one), so a run of pixels whose logits are all positive (or all non-positive) is filled without
+ * arithmetic; only pixels near the mask's edge are computed. The rounding differs from the exact
+ * float32 path (postprocess.ts) only for logits within float error of 0: the masks agree by the
+ * fixture's rule (tested). `segment` and the fidelity checks keep the exact path.
+ */
+import type { MaskCrop } from './engine-api.ts';
+import { axisTable, prepaddedSize } from './postprocess.ts';
+
+const LOW = 256;
+const FRAME = 1024;
+const EMPTY: MaskCrop = { x: 0, y: 0, width: 0, height: 0, data: new Uint8Array(0) };
+
+/**
+ * Output index -> low-res taps `base`, `base + 1`, `base + 2` with weights w0..w2 (two adjacent
+ * frame samples read low-res cells at most one apart, so three taps always suffice). `runEnd[o]`
+ * is one past the last output index sharing `base[o]`.
+ */
+interface ComposedAxis { base: Int32Array; w0: Float64Array; w1: Float64Array; w2: Float64Array; runEnd: Int32Array }
+
+function composeAxis(pre: number, orig: number): ComposedAxis {
+  const frame = axisTable(LOW, FRAME, 0, pre);
+  const out = axisTable(pre, orig, 0, orig);
+  const axis: ComposedAxis = { base: new Int32Array(orig), w0: new Float64Array(orig), w1: new Float64Array(orig), w2: new Float64Array(orig), runEnd: new Int32Array(orig) };
+  const w = [0, 0, 0];
+  for (let o = 0; o < orig; o++) {
+    const fa = out.i0[o]!, fb = out.i1[o]!;
+    const base = frame.i0[fa]!;
+    w[0] = 0; w[1] = 0; w[2] = 0;
+    w[frame.i0[fa]! - base]! += out.w0[o]! * frame.w0[fa]!;
+    w[frame.i1[fa]! - base]! += out.w0[o]! * frame.w1[fa]!;
+    w[frame.i0[fb]! - base]! += out.w1[o]! * frame.w0[fb]!;
+    w[frame.i1[fb]! - base]! += out.w1[o]! * frame.w1[fb]!;
+    axis.base[o] = base;
+    axis.w0[o] = w[0]!; axis.w1[o] = w[1]!; axis.w2[o] = w[2]!;
+  }
+  for (let o = orig - 1; o >= 0; o--) axis.runEnd[o] = o + 1 < orig && axis.base[o + 1] === axis.base[o] ? axis.runEnd[o + 1]! : o + 1;
+  return axis;
+}
+
+/** The axes of the last image size: the candidates of one click (and the next clicks) share them. */
+let cached: { width: number; height: number; x: ComposedAxis; y: ComposedAxis } | null = null;
+
+function axesFor(width: number, height: number): { x: ComposedAxis; y: ComposedAxis } {
+  if (!cached || cached.width !== width || cached.height !== height) {
+    const pre = prepaddedSize(width, height);
+    cached = { width, height, x: composeAxis(pre.width, width), y: composeAxis(pre.height, height) };
+  }
+  return cached;
+}
+
+/** First output index whose base is >= `b` (bases never decrease along an axis). */
+function firstWithBase(axis: { base: Int32Array }, b: number): number {
+  let lo = 0, hi = axis.base.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (axis.base[mid]! < b) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * One mask at the original size, cropped to its bounding box, from its 256x256 logit plane:
+ * the view's counterpart of `maskCropFromLowRes`.
+ */
+export function viewMaskCrop(lowRes: Float32Array, width: number, height: number): MaskCrop {
+  let r0 = LOW, r1 = -1, c0 = LOW, c1 = -1;
+  for (let r = 0; r < LOW; r++) {
+    const row = r * LOW;
+    let first = -1, last = -1;
+    for (let c = 0; c < LOW; c++) {
+      if (lowRes[row + c]! > 0) {
+        if (first < 0) first = c;
+        last = c;
+      }
+    }
+    if (first < 0) continue;
+    if (r < r0) r0 = r;
+    r1 = r;
+    if (first < c0) c0 = first;
+    if (last > c1) c1 = last;
+  }
+  if (r1 < 0) return EMPTY;
+  const { x: ax, y: ay } = axesFor(width, height);
+  // Output rows/columns with a tap on the positive box: taps span base..base+2.
+  const ya = firstWithBase(ay, r0 - 2), yb = firstWithBase(ay, r1 + 1);
+  const xa = firstWithBase(ax, c0 - 2), xb = firstWithBase(ax, c1 + 1);
+  const boxW = xb - xa, boxH = yb - ya;
+  if (boxW <= 0 || boxH <= 0) return EMPTY;
+  const mask = new Uint8Array(boxW * boxH);
+  // Per row: the vertical combination over the low-res columns the box reads (2 cells of zero
+  // padding at the end: a clamped third tap has weight 0 there), then runs of output columns
+  // sharing their three taps; all-positive runs are merged and filled once.
+  const cLo = Math.max(0, c0 - 2), cHi = Math.min(LOW - 1, c1 + 2);
+  const v = new Float64Array(LOW + 2);
+  let top = boxH, bottom = -1, left = boxW, right = -1;
+  for (let y = ya; y < yb; y++) {
+    const by = ay.base[y]!;
+    const ra = by * LOW, rb = Math.min(by + 1, LOW - 1) * LOW, rc = Math.min(by + 2, LOW - 1) * LOW;
+    const wa = ay.w0[y]!, wb = ay.w1[y]!, wc = ay.w2[y]!;
+    for (let c = cLo; c <= cHi; c++) v[c] = wa * lowRes[ra + c]! + wb * lowRes[rb + c]! + wc * lowRes[rc + c]!;
+    const out = (y - ya) * boxW - xa;
+    let first = -1, last = -1;
+    let fillFrom = -1;
+    for (let x = xa; x < xb;) {
+      const bx = ax.base[x]!;
+      const end = Math.min(ax.runEnd[x]!, xb);
+      const p0 = v[bx]!, p1 = v[bx + 1]!, p2 = v[bx + 2]!;
+      if (p0 > 0 && p1 > 0 && p2 > 0) {
+        if (fillFrom < 0) fillFrom = x;
+        if (first < 0) first = x;
+        last = end - 1;
+      } else {
+        if (fillFrom >= 0) { mask.fill(1, out + fillFrom, out + x); fillFrom = -1; }
+        if (p0 > 0 || p1 > 0 || p2 > 0) {
+          let lo = -1, hi = -1;
+          for (let k = x; k < end; k++) {
+            const inside = ax.w0[k]! * p0 + ax.w1[k]! * p1 + ax.w2[k]! * p2 > 0 ? 1 : 0;
+            mask[out + k] = inside;
+            if (inside) { if (lo < 0) lo = k; hi = k; }
+          }
+          if (lo >= 0) {
+            if (first < 0) first = lo;
+            last = hi;
+          }
+        }
+      }
+      x = end;
+    }
+    if (fillFrom >= 0) mask.fill(1, out + fillFrom, out + xb);
+    if (first < 0) continue;
+    const row = y - ya;
+    if (row < top) top = row;
+    bottom = row;
+    if (first - xa < left) left = first - xa;
+    if (last - xa > right) right = last - xa;
+  }
+  if (bottom < 0) return EMPTY;
+  const cw = right - left + 1, ch = bottom - top + 1;
+  if (cw === boxW && ch === boxH) return { x: xa, y: ya, width: cw, height: ch, data: mask };
+  const data = new Uint8Array(cw * ch);
+  for (let r = 0; r < ch; r++) data.set(mask.subarray((top + r) * boxW + left, (top + r) * boxW + left + cw), r * cw);
+  return { x: xa + left, y: ya + top, width: cw, height: ch, data };
+}

@@ -1,0 +1,104 @@
+/**
+ * The decoder split into an image part (once per image) and a prompt part (per click), cut from
+ * sam_tiny's decoder.onnx: the official outputs within 1e-4 on every fixture case, decoder.onnx
+ * untouched, the image part run once per embedding, refinements through the whole decoder.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DECODER_FILE } from '../../main/sam/model-dir.ts';
+import { readNpyFloat32 } from '../../main/sam/npy.ts';
+import { loadSam, runPredict, splitDecoderSessions, type LoadedSam } from '../../main/sam/inference.ts';
+import { splitDecoder } from '../../main/sam/decoder-split.ts';
+import { loadModel } from '../../main/onnx/model-io.ts';
+import { manifest, maxAbsDiff, SAM_TINY, samTinyModelDir } from '../helpers/sam-tiny.ts';
+
+let model: { dir: string; cleanup: () => void };
+let sam: LoadedSam;
+const fixture = (name: string) => join(SAM_TINY, name);
+const embedding = readNpyFloat32(fixture('landscape.embedding.npy')).data;
+const cases = manifest().images.find((i) => i.image === 'landscape.png')!.cases;
+const tensor = (file: string) => { const a = readNpyFloat32(fixture(file)); return new ort.Tensor('float32', a.data, a.shape); };
+
+beforeAll(async () => {
+  model = await samTinyModelDir();
+  sam = await loadSam(model.dir, { threads: 2 });
+});
+afterAll(() => model.cleanup());
+
+describe('the split decoder', () => {
+  it('leaves decoder.onnx as it was', async () => {
+    const path = join(model.dir, DECODER_FILE);
+    const before = createHash('sha256').update(readFileSync(path)).digest('hex');
+    await splitDecoderSessions(sam);
+    expect(createHash('sha256').update(readFileSync(path)).digest('hex')).toBe(before);
+  });
+
+  for (const c of cases.filter((x) => x.decoder_inputs!.mask_input!.startsWith('zeros'))) {
+    it(`reproduces ${c.id} within 1e-4 through the image part and the prompt part`, async () => {
+      const parts = await splitDecoderSessions(sam);
+      const side = await parts.image.run({ image_embeddings: new ort.Tensor('float32', embedding, [1, 256, 64, 64]) });
+      const out = await parts.prompt.run({ point_coords: tensor(c.decoder_inputs!.point_coords!), point_labels: tensor(c.decoder_inputs!.point_labels!), ...side });
+      for (const name of ['iou_predictions', 'low_res_masks']) {
+        expect(maxAbsDiff(out[name]!.data as Float32Array, readNpyFloat32(fixture(c.decoder_outputs![name]!)).data), name).toBeLessThan(1e-4);
+      }
+    });
+  }
+
+  for (const c of cases.filter((x) => !x.decoder_inputs!.mask_input!.startsWith('zeros'))) {
+    it(`reproduces ${c.id} (a fed-back mask) within 1e-4 through the reassociated whole decoder`, async () => {
+      const parts = await splitDecoderSessions(sam);
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const [name, file] of Object.entries(c.decoder_inputs!)) feeds[name] = name === 'image_embeddings' ? new ort.Tensor('float32', embedding, [1, 256, 64, 64]) : tensor(file);
+      delete feeds.orig_im_size;
+      const out = await parts.refine.run(feeds);
+      for (const name of ['iou_predictions', 'low_res_masks']) {
+        expect(maxAbsDiff(out[name]!.data as Float32Array, readNpyFloat32(fixture(c.decoder_outputs![name]!)).data), name).toBeLessThan(1e-4);
+      }
+    });
+  }
+
+  it('runs the image part once per embedding and refines through the whole decoder', async () => {
+    const click = { points: [{ x: 100, y: 80, label: 1 as const }] };
+    const first = await runPredict(sam, embedding, click, 320, 240);
+    const side = sam.imageSide;
+    expect(side?.embedding).toBe(embedding);
+    await runPredict(sam, embedding, { points: [...click.points, { x: 150, y: 60, label: 1 }] }, 320, 240);
+    expect(sam.imageSide).toBe(side);
+    expect(maxAbsDiff(first.lowResMasks, readNpyFloat32(fixture('landscape.case0.out.low_res_masks.npy')).data)).toBeLessThan(1e-4);
+    // case4 feeds case0's best multimask output back: the dense embedding is no longer constant
+    const k = 1 + first.iouPredictions.slice(1).indexOf(Math.max(...first.iouPredictions.slice(1)));
+    const refined = await runPredict(sam, embedding, { points: [...click.points, { x: 150, y: 60, label: 1 }], maskInput: first.lowResMasks.slice(k * 65536, (k + 1) * 65536) }, 320, 240);
+    expect(maxAbsDiff(refined.lowResMasks, readNpyFloat32(fixture('landscape.case4.out.low_res_masks.npy')).data)).toBeLessThan(1e-3);
+    // the same answers as the whole decoder, for the same prompts
+    const whole = await runPredict(sam, embedding, click, 320, 240, { decoder: 'whole' });
+    expect(maxAbsDiff(whole.lowResMasks, first.lowResMasks)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(whole.iouPredictions, first.iouPredictions)).toBeLessThan(1e-4);
+  });
+
+  it('computes the 4096-token projections of layer 0 in the image part and none per click', () => {
+    const path = join(model.dir, DECODER_FILE);
+    const split = splitDecoder(loadModel(path), path);
+    const names = (m: typeof split.image) => new Set(m.graph!.node!.map((n) => n.name ?? ''));
+    const image = names(split.image), prompt = names(split.prompt);
+    const t = 'mask_decoder.transformer';
+    for (const p of ['k_proj', 'v_proj']) expect(image.has(`${t}.layers.0.cross_attn_token_to_image.${p}/MatMul`)).toBe(true);
+    expect(image.has(`${t}.layers.0.cross_attn_image_to_token.q_proj/MatMul`)).toBe(true);
+    const perClickOverImage = [
+      `${t}.layers.1.cross_attn_token_to_image.k_proj/MatMul`, `${t}.layers.1.cross_attn_token_to_image.v_proj/MatMul`,
+      `${t}.final_attn_token_to_image.k_proj/MatMul`, `${t}.final_attn_token_to_image.v_proj/MatMul`,
+      `${t}.layers.1.cross_attn_image_to_token.q_proj/MatMul`, `${t}.layers.0.cross_attn_image_to_token.out_proj/MatMul`,
+      `${t}.layers.1.cross_attn_image_to_token.out_proj/MatMul`,
+    ];
+    expect(perClickOverImage.filter((n) => prompt.has(n) || image.has(n))).toEqual([]);
+    expect(split.prompt.graph!.node!.filter((n) => n.opType === 'ConvTranspose')).toEqual([]);
+  });
+
+  it('refuses a graph without the SAM decoder inputs, naming the file', () => {
+    const m = loadModel(join(model.dir, DECODER_FILE));
+    m.graph!.input = m.graph!.input!.filter((i) => i.name !== 'has_mask_input');
+    expect(() => splitDecoder(m, '/models/x/decoder.onnx')).toThrow('/models/x/decoder.onnx: decoder has no input has_mask_input; cannot split it');
+  });
+});
