@@ -63,9 +63,11 @@ export interface AnnotationView {
   score: number | null;
   modelId: string | null;
   prompts: AnnotationPrompts | null;
-  /** width/height of the whole image the mask belongs to */
+  /** width/height of the whole image the mask belongs to; 0 for a box-only annotation */
   imageWidth: number;
   imageHeight: number;
+  /** a box without a mask yet (a detection import): `mask` is empty and `bbox` is the box */
+  boxOnly: boolean;
   mask: MaskView;
 }
 

@@ -187,7 +187,8 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
       const current = annotationId === null ? null : p.getAnnotation(annotationId);
       if (current && current.imageId !== imageId) throw new v.ApiInputError(`annotationBrush: annotation ${annotationId} is not on image ${imageId}`);
       if (!current && value === 0) throw new v.ApiInputError('annotationBrush: the eraser needs an annotation to erase from');
-      const before = current ? maskFromRle(current.rle) : { width, height, data: new Uint8Array(width * height) };
+      // a box-only annotation has no mask yet: the brush paints its first one
+      const before = current?.rle ? maskFromRle(current.rle) : { width, height, data: new Uint8Array(width * height) };
       const after = paintBrushStroke(before, points, radiusPx, value);
       const empty = !after.data.some((x) => x);
       if (current && empty) { p.deleteAnnotation(current.id); return null; }

@@ -6,8 +6,9 @@
  *   labels <db> list                            prints the labels as a JSON list
  *   annotate <db> --image <path> --label <name> --model <modelDir> [--point X,Y,L]... [--box X0,Y0,X1,Y1]
  *                                               prints the new annotation's id alone
- *   export <db> --format coco|coco-polygons|yolo|voc|labelme --out <dir> [--tolerance <px>]
- *                                               prints the export report as JSON
+ *   export <db> --format coco|coco-polygons|yolo|voc|labelme --out <dir> [--tolerance <px>] [--boxes-as-bboxes]
+ *                                               prints the export report as JSON; box-only annotations are
+ *                                               skipped and reported, or (COCO) written as bbox-only ones
  *   import <db> --format coco|yolo --from <path>  prints the import report as JSON
  *   stats <db>                                  prints counts as JSON
  */
@@ -130,7 +131,7 @@ const verbs: Record<string, (argv: string[]) => Promise<number | void>> = {
   },
 
   async export(argv) {
-    const args = parseArgs(argv, ['format', 'out', 'tolerance']);
+    const args = parseArgs(argv, ['format', 'out', 'tolerance'], ['boxes-as-bboxes']);
     const db = dbArgument(args.positional, 'export');
     noExtra(args.positional, 1, 'export');
     const format = required(args, 'format');
@@ -142,7 +143,7 @@ const verbs: Record<string, (argv: string[]) => Promise<number | void>> = {
     const out = required(args, 'out');
     const progress = progressPrinter('exporting images');
     const report = await withProject(db, (p) => withAtomicOutDir(out, (outDir) =>
-      exportDataset(p, exporter, { outDir, onProgress: progress, ...(tolerance === undefined ? {} : { polygonTolerancePx: tolerance }) })));
+      exportDataset(p, exporter, { outDir, onProgress: progress, boxesAsBboxes: args.switches.has('boxes-as-bboxes'), ...(tolerance === undefined ? {} : { polygonTolerancePx: tolerance }) })));
     printJson(report);
   },
 
