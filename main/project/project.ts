@@ -706,6 +706,12 @@ export class Project {
     });
   }
 
+  /** The images on which an edit of `kind` is in effect (made and not undone): how a batch run knows what it already did. */
+  imagesEditedBy(kind: string): number[] {
+    return this.all('SELECT DISTINCT image_id FROM edit_log WHERE kind = ? AND undone = 0 AND image_id IS NOT NULL ORDER BY image_id', kind)
+      .map((r) => r.image_id as number);
+  }
+
   historyState(): HistoryState {
     const undo = this.get('SELECT kind, image_id FROM edit_log WHERE undone = 0 ORDER BY id DESC LIMIT 1');
     const redo = this.get('SELECT kind, image_id FROM edit_log WHERE undone = 1 ORDER BY id ASC LIMIT 1');

@@ -6,7 +6,8 @@
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { EmbeddingInfo, PredictResult, SegmentPrompt, SegmentResult } from './engine-api.ts';
+import type { BoxBatchResult, EmbeddingInfo, EverythingResult, PredictResult, SegmentPrompt, SegmentResult } from './engine-api.ts';
+import type { AutomaticOptions } from './automatic.ts';
 import type { ModelInfo } from './model-dir.ts';
 import type { ExecutionProviderName } from './inference.ts';
 
@@ -111,6 +112,16 @@ export class Engine {
   /** Masks cropped to their bounding boxes, for the UI; `onlyBest` leaves the other candidates empty (hover previews). */
   predict(model: LoadedModel | string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string; onlyBest?: boolean } = {}): Promise<PredictResult> {
     return this.call('predict', keyOf(model), imagePath, prompt, opts);
+  }
+
+  /** Several boxes of one image in one call: for each, the mask `segment` gives for that box, as RLE. */
+  decodeBoxes(model: LoadedModel | string, imagePath: string, boxes: [number, number, number, number][], opts: { imageHash?: string } = {}): Promise<BoxBatchResult> {
+    return this.call('decodeBoxes', keyOf(model), imagePath, boxes, opts);
+  }
+
+  /** "Segment everything": the automatic mask generator's proposals for one image, best first. */
+  segmentEverything(model: LoadedModel | string, imagePath: string, options: Partial<AutomaticOptions> = {}, opts: { imageHash?: string } = {}): Promise<EverythingResult> {
+    return this.call('segmentEverything', keyOf(model), imagePath, options, opts);
   }
 
   async dispose(): Promise<void> {
