@@ -52,6 +52,24 @@ export interface Prediction {
   decoderMs: number;
 }
 
+/** One "segment everything" proposal as the window shows it (the main process keeps its full mask). */
+export interface Proposal {
+  /** its place in its set: what accepting names */
+  index: number;
+  /** predicted IoU */
+  score: number;
+  stability: number;
+  mask: MaskView;
+}
+
+/** The automatic mask generator's proposals for one image, best first, kept under `proposalsId`. */
+export interface ProposalSet {
+  proposalsId: number;
+  imageId: number;
+  proposals: Proposal[];
+  seconds: number;
+}
+
 /** An annotation as the UI draws it: the mask cropped to its bounding box. */
 export interface AnnotationView {
   id: number;
@@ -252,6 +270,13 @@ export interface Api {
   samPredict(opts: { imageId: number; prompt: SamPrompt; preview?: boolean }): Promise<Prediction>;
   /** stores candidate `candidate` of a kept answer, at full resolution, with its prompts and score */
   annotationAddPrediction(opts: { imageId: number; labelId: number; resultId: number; candidate: number }): Promise<AnnotationView>;
+  /**
+   * "segment everything": the automatic mask generator's proposals, with its defaults unless
+   * overridden (32 points per side, predicted IoU above 0.88, stability score at least 0.95)
+   */
+  samEverything(opts: { imageId: number; pointsPerSide?: number; predIouThresh?: number; stabilityThresh?: number }): Promise<ProposalSet>;
+  /** stores the chosen proposals of a kept set as annotations of one label, one undo step */
+  annotationsAcceptProposals(opts: { imageId: number; labelId: number; proposalsId: number; indices: number[] }): Promise<AnnotationView[]>;
 
   // Models
   modelsList(): Promise<ModelEntry[]>;
@@ -301,7 +326,7 @@ export const API_METHODS = [
   'labelsList', 'labelCreate', 'labelUpdate', 'labelDelete',
   'annotationsList', 'annotationAddPrediction', 'annotationAddPolygon', 'annotationBrush', 'annotationUpdate', 'annotationDelete',
   'undo', 'redo', 'historyState',
-  'engineStatus', 'samEncode', 'samPrefetch', 'samPredict',
+  'engineStatus', 'samEncode', 'samPrefetch', 'samPredict', 'samEverything', 'annotationsAcceptProposals',
   'modelsList', 'modelImportCheckpoint', 'modelImportOnnx', 'modelSetActive', 'modelQuantize', 'modelQuantizeCancel', 'modelReport',
   'setupState', 'setupCatalog', 'setupRun', 'setupCancel', 'setupSkip',
   'exportFormats', 'exportRun',

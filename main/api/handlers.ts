@@ -159,6 +159,20 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
       });
       return annotationView(p.getAnnotation(id));
     },
+    async annotationsAcceptProposals(input) {
+      const o = v.obj('annotationsAcceptProposals', input);
+      const imageId = v.int('imageId', o.imageId, 1);
+      const labelId = v.int('labelId', o.labelId, 1);
+      const { modelId, result } = s.sam.keptProposals(imageId, v.int('proposalsId', o.proposalsId, 1));
+      const indices = v.arr('indices', o.indices, (x) => v.int('indices[]', x, 0, result.masks.length - 1), 10_000);
+      if (indices.length === 0) return [];
+      const p = s.need();
+      const ids = p.addAnnotations(imageId, indices.map((i) => {
+        const m = result.masks[i]!;
+        return { labelId, rle: m.rle, prompts: { points: [{ x: m.point[0], y: m.point[1], label: 1 }] }, modelId, score: m.predictedIou };
+      }), 'autolabel.everything');
+      return ids.map((id) => annotationView(p.getAnnotation(id)));
+    },
     async annotationAddPolygon(input) {
       const o = v.obj('annotationAddPolygon', input);
       const imageId = v.int('imageId', o.imageId, 1);
@@ -217,6 +231,17 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
     },
     async samPrefetch(input) {
       s.sam.prefetch(s.need(), v.arr('imageIds', v.obj('samPrefetch', input).imageIds, (x) => v.int('imageId', x, 1), 1000));
+    },
+    async samEverything(input) {
+      const o = v.obj('samEverything', input);
+      const pointsPerSide = v.optional(o.pointsPerSide, (x) => v.int('pointsPerSide', x, 1, 64));
+      const predIouThresh = v.optional(o.predIouThresh, (x) => v.num('predIouThresh', x, 0, 1));
+      const stabilityScoreThresh = v.optional(o.stabilityThresh, (x) => v.num('stabilityThresh', x, 0, 1));
+      return s.sam.everything(s.need(), v.int('imageId', o.imageId, 1), {
+        ...(pointsPerSide === undefined ? {} : { pointsPerSide }),
+        ...(predIouThresh === undefined ? {} : { predIouThresh }),
+        ...(stabilityScoreThresh === undefined ? {} : { stabilityScoreThresh }),
+      });
     },
     async samPredict(input) {
       const o = v.obj('samPredict', input);

@@ -23,6 +23,10 @@ export interface ToolHost {
   commitPolygon(points: [number, number][]): void;
   commitStroke(points: [number, number][], value: 0 | 1): void;
   brushRadius(): number;
+  /** "segment everything": accept the proposal under a point */
+  pickProposal(at: Point): void;
+  /** "segment everything": accept every proposal shown */
+  acceptAllProposals(): void;
 }
 
 /** What the canvas draws for a gesture in progress. */
@@ -31,7 +35,7 @@ export type Draft =
   | { kind: 'polygon'; points: [number, number][]; cursor: Point | null; closing: boolean }
   | { kind: 'stroke'; points: [number, number][]; radiusPx: number; value: 0 | 1 };
 
-export type ToolId = 'point' | 'box' | 'polygon' | 'brush' | 'eraser';
+export type ToolId = 'point' | 'box' | 'everything' | 'polygon' | 'brush' | 'eraser';
 
 export interface Tool {
   readonly id: ToolId;
