@@ -89,6 +89,7 @@ async function models(cache: string, depth: number | undefined, calibDir: string
   if (!existsSync(join(w8a8, 'model.json'))) {
     process.stderr.write(`quantizing it to w8a8 with PTQ4SAM on ${calibCount} images (once; cached)\n`);
     rmSync(w8a8, { recursive: true, force: true });
+    mkdirSync(w8a8, { recursive: true });
     await quantizeModelDir({ modelDir: fp32, calibDir, outDir: w8a8, bits: { w: 8, a: 8 }, method: 'ptq4sam', calibCount, measureImages: 1 });
   }
   return { fp32, w8a8 };
