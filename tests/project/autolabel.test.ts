@@ -142,6 +142,32 @@ describe('project autolabel', () => {
     p.close();
   }, 300_000);
 
+  it('Ctrl-C finishes the image in progress, prints the summary of what was done and exits cleanly', async () => {
+    const db = await boxProject('cancelled', 4);
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'main/cli/index.ts'), 'project', 'autolabel', db, '--model', model, '--mode', 'boxes'], {
+      cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+    const code = await new Promise<number | null>((resolve, reject) => {
+      let stderr = '';
+      let sent = false;
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (!sent && /autolabel: 1\/5 images/.test(stderr)) { sent = true; child.kill('SIGINT'); }
+      });
+      child.on('exit', (c) => resolve(c));
+      child.on('error', reject);
+    });
+    expect(code).toBe(0);
+    const summary = JSON.parse(stdout);
+    expect(summary.images).toBeGreaterThanOrEqual(1);
+    expect(summary.images).toBeLessThan(5);
+    const p = openProject(db);
+    expect(p.stats().boxOnlyAnnotations).toBe(13 - summary.created);
+    p.close();
+  }, 300_000);
+
   it('--mode everything labels each image once with the given label', async () => {
     const db = await boxProject('everything', 1);
     runCli(['project', 'labels', db, 'add', 'thing']);
