@@ -77,6 +77,39 @@ describe('automatic mask generator stages', () => {
     expect(Array.from(uncropMask(maskOf(['#.', '.#']), [1, 1, 3, 3], 4, 3))).toEqual(Array.from(maskOf(['....', '.#..', '..#.'])));
   });
 
+  it('crop layers: crops are decoded in their own frame, masks touching an inner crop edge go, the smaller crop wins duplicates', async () => {
+    // 200x200, one crop layer: overlap int(512/1500 * 200) = 68, crops of 134 at x0, y0 in {0, 66}
+    const square = (cropW: number, cropH: number, x0: number, y0: number, size = 20) => {
+      const plane = new Float32Array(cropW * cropH).fill(-5);
+      for (let y = y0; y < y0 + size; y++) for (let x = x0; x < x0 + size; x++) plane[y * cropW + x] = 5;
+      return plane;
+    };
+    const empty = (w: number, h: number) => new Float32Array(w * h).fill(-5);
+    const answers: Record<string, { plane: (w: number, h: number) => Float32Array; iou: number }> = {
+      '0,0,200,200': { plane: (w, h) => square(w, h, 40, 40), iou: 0.9 },
+      '0,0,134,134': { plane: (w, h) => square(w, h, 40, 40), iou: 0.95 },
+      // touches the crop's top edge (y 66), far from the image's: dropped
+      '0,66,134,200': { plane: (w, h) => square(w, h, 40, 0), iou: 0.99 },
+      '66,0,200,134': { plane: (w, h) => square(w, h, 60, 60), iou: 0.91 },
+      '66,66,200,200': { plane: empty, iou: 0.99 },
+    };
+    const crops: string[] = [];
+    const decoderFor = async (crop: [number, number, number, number]): Promise<CropDecoder> => {
+      crops.push(crop.join(','));
+      const w = crop[2] - crop[0], h = crop[3] - crop[1];
+      const answer = answers[crop.join(',')]!;
+      return async (points) => points.map(() => ({ logits: [answer.plane(w, h), empty(w, h), empty(w, h)], iou: [answer.iou, 0.1, 0.1] }));
+    };
+    const { masks } = await generateMasks(200, 200, decoderFor, { pointsPerSide: 1, cropNLayers: 1 });
+    expect(crops).toEqual(['0,0,200,200', '0,0,134,134', '0,66,134,200', '66,0,200,134', '66,66,200,200']);
+    expect(masks.map((m) => [m.predictedIou, m.box, m.point, m.cropBox])).toEqual([
+      [0.95, [40, 40, 59, 59], [67, 67], [0, 0, 134, 134]],
+      [0.91, [126, 60, 145, 79], [133, 67], [66, 0, 200, 134]],
+    ]);
+    expect(masks[1]!.mask[60 * 200 + 126]).toBe(1);
+    expect(masks[1]!.mask.reduce((a, b) => a + b, 0)).toBe(400);
+  });
+
   it('the whole generator on hand-made logits: IoU and stability filters, then NMS order by predicted IoU', async () => {
     // 8x8 image, a 2x2 grid (points at 2 and 6): each point answers three candidates
     const plane = (rows: string[], inside = 3, outside = -3) => Float32Array.from(rows.join('').split(''), (c) => (c === '#' ? inside : c === '~' ? 0.5 : outside));
