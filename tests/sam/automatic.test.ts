@@ -110,6 +110,20 @@ describe('automatic mask generator stages', () => {
     expect(masks[1]!.mask.reduce((a, b) => a + b, 0)).toBe(400);
   });
 
+  it('small-region removal cleans masks, then an NMS prefers the masks it left untouched', async () => {
+    const plane = (rows: string[]) => Float32Array.from(rows.join('').split(''), (c) => (c === '#' ? 5 : -5));
+    const withIsland = ['......', '.##...', '.##...', '......', '......', '.....#'];
+    const clean = ['......', '.##...', '.##...', '......', '......', '......'];
+    const holed = ['#####.', '#.#.#.', '#####.', '......', '......', '......'];
+    const decode: CropDecoder = async (points) => points.map(() => ({ logits: [plane(withIsland), plane(clean), plane(holed)], iou: [0.95, 0.9, 0.89] }));
+    const without = await generateMasks(6, 6, async () => decode, { pointsPerSide: 1 });
+    expect(without.masks.map((m) => m.box)).toEqual([[1, 1, 5, 5], [1, 1, 2, 2], [0, 0, 4, 2]]);
+    const { masks } = await generateMasks(6, 6, async () => decode, { pointsPerSide: 1, minMaskRegionArea: 2 });
+    // the island mask, cleaned, duplicates the clean one and goes; the holed one is filled and kept
+    expect(masks.map((m) => [m.predictedIou, m.box])).toEqual([[0.9, [1, 1, 2, 2]], [0.89, [0, 0, 4, 2]]]);
+    expect(Array.from(masks[1]!.mask)).toEqual(Array.from(plane(['#####.', '#####.', '#####.', '......', '......', '......']), (v) => (v > 0 ? 1 : 0)));
+  });
+
   it('the whole generator on hand-made logits: IoU and stability filters, then NMS order by predicted IoU', async () => {
     // 8x8 image, a 2x2 grid (points at 2 and 6): each point answers three candidates
     const plane = (rows: string[], inside = 3, outside = -3) => Float32Array.from(rows.join('').split(''), (c) => (c === '#' ? inside : c === '~' ? 0.5 : outside));
