@@ -1,10 +1,11 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { exporters, importers } from '../../main/formats/index.ts';
 import { createProject, exportDataset, importDataset, openProject, SCHEMA_VERSION, type Project } from '../../main/project/index.ts';
 import { migrations } from '../../main/project/schema.ts';
+import { runCli } from '../helpers/cli.ts';
 import { rectRle, tempDir, writeImage } from './helpers.ts';
 
 let dir: string;
@@ -113,6 +114,21 @@ describe('box-only annotations', () => {
     expect(report.skipped.map((s) => s.reason)).toEqual(Array(3).fill('a box without a mask (box-only annotation)'));
     p.close();
   });
+
+  it('project export --boxes-as-bboxes writes box-only annotations into COCO as bboxes; without it they are skipped', async () => {
+    const p = await projectWithImages();
+    const label = p.addLabel({ name: 'car' });
+    const id = p.addAnnotation({ imageId: 2, labelId: label.id, rle: null, bbox: [2, 3, 4, 5] });
+    p.close();
+    const db = join(dir, 'p.db');
+    const plain = runCli(['project', 'export', db, '--format', 'coco', '--out', join(dir, 'plain')]);
+    expect(plain.code).toBe(0);
+    expect(JSON.parse(plain.stdout).skipped).toEqual([{ imageId: 2, annotationId: id, reason: 'a box without a mask (box-only annotation)' }]);
+    const boxes = runCli(['project', 'export', db, '--format', 'coco', '--out', join(dir, 'boxes'), '--boxes-as-bboxes']);
+    expect(boxes.code).toBe(0);
+    const doc = JSON.parse(readFileSync(join(dir, 'boxes', 'annotations.json'), 'utf8'));
+    expect(doc.annotations).toEqual([{ id, image_id: 2, category_id: 1, segmentation: [], area: 20, bbox: [2, 3, 4, 5], iscrowd: 0 }]);
+  }, 120_000);
 
   for (const [what, file, problem] of [
     ['a COCO bbox outside its image', 'coco', /det\.json: annotations\[1\]\.bbox: \[15,0,8,2\] lies outside the 20x10 image "a\.png"/],
