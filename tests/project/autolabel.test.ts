@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importers } from '../../main/formats/index.ts';
 import { rleFromMask } from '../../main/masks/index.ts';
@@ -33,12 +34,13 @@ afterAll(() => {
 
 const BOXES: [number, number, number, number][] = [[40, 30, 180, 170], [150, 20, 150, 100], [10, 100, 50, 130]];
 
-/** A project of `count` copies of the landscape fixture (plus the portrait one), each with BOXES as box-only "car" annotations. */
+/** A project of `count` variants of the landscape fixture (plus the portrait one), each with BOXES as box-only "car" annotations. */
 async function boxProject(name: string, count: number): Promise<string> {
   const db = join(dir, name, 'p.db');
   const p = createProject(db);
   const files = Array.from({ length: count }, (_, i) => join(dir, name, `land${i}.png`));
-  files.forEach((f) => copyFileSync(join(SAM_TINY, 'landscape.png'), f));
+  // each copy a little brighter: a different file, so each is encoded (a kill lands mid-run)
+  for (const [i, f] of files.entries()) await sharp(join(SAM_TINY, 'landscape.png')).modulate({ brightness: 1 + i * 0.05 }).png().toFile(f);
   copyFileSync(join(SAM_TINY, 'portrait.png'), join(dir, name, 'portrait.png'));
   await p.addImages([...files, join(dir, name, 'portrait.png')]);
   const images = [...files.map((f, i) => ({ id: i + 1, file_name: f, width: 320, height: 240 })), { id: count + 1, file_name: join(dir, name, 'portrait.png'), width: 180, height: 300 }];
