@@ -27,6 +27,7 @@ export interface Shortcut {
 export const SHORTCUTS: Shortcut[] = [
   { keys: ['S'], action: 'tool-point', group: 'Tools', description: 'SAM point tool' },
   { keys: ['X'], action: 'tool-box', group: 'Tools', description: 'SAM box tool' },
+  { keys: ['G'], action: 'tool-everything', group: 'Tools', description: 'Segment everything: proposals to accept' },
   { keys: ['P'], action: 'tool-polygon', group: 'Tools', description: 'Polygon tool' },
   { keys: ['B'], action: 'tool-brush', group: 'Tools', description: 'Brush (paints into the selected annotation)' },
   { keys: ['E'], action: 'tool-eraser', group: 'Tools', description: 'Eraser (removes from the selected annotation)' },

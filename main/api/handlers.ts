@@ -98,6 +98,17 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
       });
       return annotationView(p.getAnnotation(id));
     },
+    async annotationsAcceptProposals(o) {
+      const { modelId, result } = s.sam.keptProposals(o.imageId, o.proposalsId);
+      for (const i of o.indices) if (i >= result.masks.length) throw new ApiInputError(`annotationsAcceptProposals.indices: ${i} is not a proposal of set ${o.proposalsId} (it has ${result.masks.length})`);
+      if (o.indices.length === 0) return [];
+      const p = s.need();
+      const ids = p.addAnnotations(o.imageId, o.indices.map((i) => {
+        const m = result.masks[i]!;
+        return { labelId: o.labelId, rle: m.rle, prompts: { points: [{ x: m.point[0], y: m.point[1], label: 1 }] }, modelId, score: m.predictedIou };
+      }), 'autolabel.everything');
+      return ids.map((id) => annotationView(p.getAnnotation(id)));
+    },
     async annotationAddPolygon(o) {
       const { width, height } = imageSize(o.imageId);
       const mask = maskFromPolygons([{ outer: o.points.flat(), holes: [] }], width, height);
@@ -115,7 +126,8 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
       const current = annotationId === null ? null : p.getAnnotation(annotationId);
       if (current && current.imageId !== imageId) throw new ApiInputError(`annotationBrush: annotation ${annotationId} is not on image ${imageId}`);
       if (!current && value === 0) throw new ApiInputError('annotationBrush: the eraser needs an annotation to erase from');
-      const before = current ? maskFromRle(current.rle) : { width, height, data: new Uint8Array(width * height) };
+      // a box-only annotation has no mask yet: the brush paints its first one
+      const before = current?.rle ? maskFromRle(current.rle) : { width, height, data: new Uint8Array(width * height) };
       const after = paintBrushStroke(before, points, radiusPx, value);
       const empty = !after.data.some((x) => x);
       if (current && empty) { p.deleteAnnotation(current.id); return null; }
@@ -133,6 +145,13 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
     async engineStatus() { return models.engineStatus(); },
     async samEncode({ imageId }) { return s.sam.encode(s.need(), imageId); },
     async samPrefetch({ imageIds }) { s.sam.prefetch(s.need(), imageIds); },
+    async samEverything({ imageId, pointsPerSide, predIouThresh, stabilityThresh }) {
+      return s.sam.everything(s.need(), imageId, {
+        ...(pointsPerSide === undefined ? {} : { pointsPerSide }),
+        ...(predIouThresh === undefined ? {} : { predIouThresh }),
+        ...(stabilityThresh === undefined ? {} : { stabilityScoreThresh: stabilityThresh }),
+      });
+    },
     async samPredict({ imageId, prompt, preview }) {
       const { width, height } = imageSize(imageId);
       checkInsideImage('samPredict.prompt', prompt, width, height);

@@ -6,16 +6,22 @@
  *   labels <db> list                            prints the labels as a JSON list
  *   annotate <db> --image <path> --label <name> --model <modelDir> [--point X,Y,L]... [--box X0,Y0,X1,Y1]
  *                                               prints the new annotation's id alone
- *   export <db> --format coco|coco-polygons|yolo|voc|labelme --out <dir> [--tolerance <px>]
- *                                               prints the export report as JSON
- *   import <db> --format coco|yolo --from <path>  prints the import report as JSON
+ *   export <db> --format coco|coco-polygons|yolo|voc|labelme --out <dir> [--tolerance <px>] [--boxes-as-bboxes]
+ *                                               prints the export report as JSON; box-only annotations are
+ *                                               skipped and reported, or (COCO) written as bbox-only ones
+ *   import <db> --format coco|yolo --from <path>  prints the import report as JSON (COCO bbox-only annotations
+ *                                               and YOLO detection lines become box-only annotations)
+ *   autolabel <db> --model <modelDir> --mode boxes|everything [--label <name>] [--images <path>...]
+ *             [--points-per-side N] [--pred-iou-thresh x] [--stability-thresh x] [--min-area N]
+ *                                               boxes to masks, or segment everything; progress on stderr,
+ *                                               {"images", "created", "skipped", "seconds"} on stdout
  *   stats <db>                                  prints counts as JSON
  */
 import { exporters, importers, type ExportFormat, type ImportFormat } from '../formats/index.ts';
 import { rleFromMask } from '../masks/index.ts';
 import { exportDataset, importDataset } from '../project/dataset.ts';
 import { createProject, openProject, type Project } from '../project/index.ts';
-import { all, CliError, type CommandGroup, optional, parseArgs, required } from './args.ts';
+import { all, CliError, type CommandGroup, integerOption, optional, parseArgs, type ParsedArgs, required } from './args.ts';
 import { withAtomicOutDir } from './output.ts';
 import { stderrProgress } from './progress.ts';
 
@@ -47,6 +53,30 @@ function noExtra(positional: string[], count: number, verb: string): void {
 function progressPrinter(what: string): (done: number, total: number) => void {
   const print = stderrProgress();
   return (done, total) => print({ stage: what, fraction: total === 0 ? 1 : done / total, text: `${what} ${done}/${total}` });
+}
+
+/** A number option within [min, max], or undefined when absent. */
+function numberOption(args: ParsedArgs, name: string, min: number, max: number): number | undefined {
+  const text = optional(args, name);
+  if (text === undefined) return undefined;
+  const v = Number(text);
+  if (text.trim() === '' || !(v >= min && v <= max)) throw new CliError(`--${name} must be a number in [${min}, ${max}], got "${text}"`);
+  return v;
+}
+
+/** `project autolabel`: the generator's flags, checked; only everything mode takes them. */
+function everythingOptions(args: ParsedArgs, mode: string) {
+  const options = {
+    pointsPerSide: integerOption(args, 'points-per-side', 1, 1024),
+    predIouThresh: numberOption(args, 'pred-iou-thresh', 0, 1),
+    stabilityScoreThresh: numberOption(args, 'stability-thresh', 0, 1),
+    minMaskRegionArea: integerOption(args, 'min-area', 0, Number.MAX_SAFE_INTEGER),
+  };
+  const given = Object.entries(options).filter(([, v]) => v !== undefined);
+  if (mode !== 'everything' && given.length > 0) {
+    throw new CliError('project autolabel: --points-per-side, --pred-iou-thresh, --stability-thresh and --min-area apply to --mode everything only');
+  }
+  return Object.fromEntries(given);
 }
 
 const verbs: Record<string, (argv: string[]) => Promise<number | void>> = {
@@ -120,8 +150,55 @@ const verbs: Record<string, (argv: string[]) => Promise<number | void>> = {
     process.stdout.write(`${id}\n`);
   },
 
+  async autolabel(argv) {
+    const args = parseArgs(argv, ['model', 'mode', 'label', 'images', 'points-per-side', 'pred-iou-thresh', 'stability-thresh', 'min-area']);
+    const db = dbArgument(args.positional, 'autolabel');
+    const mode = required(args, 'mode');
+    if (mode !== 'boxes' && mode !== 'everything') throw new CliError(`project autolabel: --mode must be boxes or everything, got "${mode}"`);
+    const modelDir = required(args, 'model');
+    const labelName = optional(args, 'label');
+    if (mode === 'everything' && labelName === undefined) throw new CliError('project autolabel --mode everything needs --label <name> (the label of the new masks)');
+    // `--images a.png b.png`: the paths after the first stay positional
+    const imagePaths = args.values.has('images') ? [...all(args, 'images'), ...args.positional.slice(1)] : [];
+    if (!args.values.has('images')) noExtra(args.positional, 1, 'autolabel');
+    const everything = everythingOptions(args, mode);
+    const { withEngine } = await import('./segment.ts');
+    const { autolabelProject } = await import('../services/autolabel.ts');
+    const { formatDuration } = await import('../ptq4sam/estimate.ts');
+    const result = await withProject(db, async (p) => {
+      const label = labelName === undefined ? undefined : p.findLabelByName(labelName);
+      if (label === null) throw new CliError(`label "${labelName}" does not exist in project ${p.dbPath} (add it with: project labels add)`);
+      const imageIds = imagePaths.map((path) => {
+        const image = p.findImageByPath(path);
+        if (!image) throw new CliError(`image ${path} is not in project ${p.dbPath} (add it with: project add)`);
+        return image.id;
+      });
+      // Ctrl-C finishes the image in progress (its masks are committed) and prints the summary.
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        return await withEngine(async (engine) => {
+          const model = await engine.loadModel(modelDir);
+          return autolabelProject(p, engine, model, {
+            mode, ...(label ? { labelId: label.id } : {}), ...(imagePaths.length > 0 ? { imageIds } : {}), everything, signal: stop.signal,
+            onProgress: ({ done, total, created, masksPerSecond, etaSeconds }) => {
+              const eta = etaSeconds === undefined ? '' : `, ${formatDuration(etaSeconds)} left`;
+              process.stderr.write(`autolabel: ${done}/${total} images, ${created} masks, ${masksPerSecond.toFixed(1)} masks/s${eta}\n`);
+            },
+          });
+        });
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+    process.stdout.write(`${JSON.stringify({ images: result.images, created: result.created, skipped: result.skipped, seconds: Number(result.seconds.toFixed(3)) })}\n`);
+  },
+
   async export(argv) {
-    const args = parseArgs(argv, ['format', 'out', 'tolerance']);
+    const args = parseArgs(argv, ['format', 'out', 'tolerance'], ['boxes-as-bboxes']);
     const db = dbArgument(args.positional, 'export');
     noExtra(args.positional, 1, 'export');
     const format = required(args, 'format');
@@ -133,7 +210,7 @@ const verbs: Record<string, (argv: string[]) => Promise<number | void>> = {
     const out = required(args, 'out');
     const progress = progressPrinter('exporting images');
     const report = await withProject(db, (p) => withAtomicOutDir(out, (outDir) =>
-      exportDataset(p, exporter, { outDir, onProgress: progress, ...(tolerance === undefined ? {} : { polygonTolerancePx: tolerance }) })));
+      exportDataset(p, exporter, { outDir, onProgress: progress, boxesAsBboxes: args.switches.has('boxes-as-bboxes'), ...(tolerance === undefined ? {} : { polygonTolerancePx: tolerance }) })));
     printJson(report);
   },
 

@@ -5,13 +5,15 @@
  * centres, the list unioned, as pycocotools does). Every mask comes back as canonical compressed
  * RLE, so a pycocotools string is kept exactly. The whole file is checked before anything is
  * returned: any malformed element throws an error naming the file and the element.
- * Annotations without a segmentation (boxes only) or with an empty mask are skipped with a warning.
+ * Annotations without a segmentation (or an empty list) are boxes: their `bbox` [x, y, w, h] must
+ * lie inside the image with a positive size, and they become box-only annotations. Annotations
+ * with an empty mask are skipped with a warning.
  */
 import {
   type Rle, canonicalRleCounts, checkRleCounts, rleArea, rleCountsFromString, rleStringFromCounts,
 } from '../masks/index.ts';
 import { importedAnnotation, readText, rleOfPolygons } from './imported.ts';
-import type { ImportedAnnotation, Importer } from './types.ts';
+import type { ImportedAnnotation, ImportedBox, Importer } from './types.ts';
 
 interface CocoImage { key: string; width: number; height: number }
 
@@ -67,6 +69,7 @@ export const importCoco: Importer = async (from, ctx) => {
   }
 
   const annotations: ImportedAnnotation[] = [];
+  const boxes: ImportedBox[] = [];
   list('annotations').forEach((ann, i) => {
     const where = `annotations[${i}]`;
     const imageId = integerField(ann, 'image_id', where, fail);
@@ -77,15 +80,30 @@ export const importCoco: Importer = async (from, ctx) => {
     if (labelName === undefined) throw fail(where, `category_id ${categoryId} is not the id of any category`);
     const rle = segmentationRle((ann as Json).segmentation, image, `${where}.segmentation`, fail);
     if (rle === null) {
-      warnings.push(`${where}: no segmentation (a box only); skipped`);
+      const bbox = boxField((ann as Json).bbox, image, `${where}.bbox`, fail);
+      if (!mismatched.has(imageId)) boxes.push({ imageKey: image.key, labelName, bbox });
     } else if (rleArea(rle) === 0) {
       warnings.push(`${where}: the mask is empty; skipped`);
     } else if (!mismatched.has(imageId)) {
       annotations.push(importedAnnotation(image.key, labelName, rle));
     }
   });
-  return { labels, annotations, warnings };
+  return { labels, annotations, boxes, warnings };
 };
+
+/** A bbox-only annotation's box: four finite numbers [x, y, w, h], positive size, inside the image. */
+function boxField(bbox: unknown, image: CocoImage, where: string, fail: Fail): [number, number, number, number] {
+  if (bbox === undefined) throw fail(where, 'missing: an annotation needs a segmentation or a bbox');
+  if (!Array.isArray(bbox) || bbox.length !== 4 || !bbox.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+    throw fail(where, `${JSON.stringify(bbox)} is not [x, y, width, height] (four numbers)`);
+  }
+  const [x, y, w, h] = bbox as [number, number, number, number];
+  if (!(w > 0 && h > 0)) throw fail(where, `${JSON.stringify(bbox)} has no area (width and height must be positive)`);
+  if (x < 0 || y < 0 || x + w > image.width || y + h > image.height) {
+    throw fail(where, `${JSON.stringify(bbox)} lies outside the ${image.width}x${image.height} image ${JSON.stringify(image.key)}`);
+  }
+  return [x, y, w, h];
+}
 
 type Fail = (where: string, problem: string) => Error;
 

@@ -10,6 +10,9 @@
  * holes, so holes are filled and the report names every mask concerned); area and bbox still
  * come from the exact mask.
  *
+ * Box-only annotations are skipped and reported, or with `boxesAsBboxes` written as bbox-only
+ * annotations (segmentation [], area w*h), the form detection datasets use.
+ *
  * The file is streamed: images go straight to the file and annotations to a side file that is
  * appended at the end, so 100k annotations never sit in memory as one string.
  */
@@ -30,6 +33,7 @@ function cocoExporter(format: string, makeSegmentation: (report: ExportReport, t
     const tolerancePx = polygonTolerance(opts);
     const { segmentation, finish } = makeSegmentation(report, tolerancePx);
     const labelIndex = labelIndexById(labels);
+    let boxes = 0;
     const main = new ChunkedFile(outPath(opts, 'annotations.json'));
     const side = new ChunkedFile(outPath(opts, '.annotations.part'));
     try {
@@ -42,9 +46,10 @@ function cocoExporter(format: string, makeSegmentation: (report: ExportReport, t
       await visitImages(images, imageCount, opts, (image) => {
         main.write(`${report.images ? ',' : ''}\n${JSON.stringify({ id: image.id, file_name: image.path, width: image.width, height: image.height })}`);
         report.images++;
-        for (const { ann, labelIndex: index, area, bbox } of writableAnnotations(image, labelIndex, report)) {
+        for (const { ann, labelIndex: index, area, bbox } of writableAnnotations(image, labelIndex, report, opts.boxesAsBboxes ?? false)) {
+          if (ann.rle === null) boxes++;
           const entry = {
-            id: ann.id, image_id: image.id, category_id: index + 1, segmentation: segmentation(ann), area, bbox, iscrowd: 0,
+            id: ann.id, image_id: image.id, category_id: index + 1, segmentation: ann.rle === null ? [] : segmentation(ann), area, bbox, iscrowd: 0,
           };
           side.write(`${report.annotations ? ',' : ''}\n${JSON.stringify(entry)}`);
           report.annotations++;
@@ -61,6 +66,7 @@ function cocoExporter(format: string, makeSegmentation: (report: ExportReport, t
       rmSync(side.path, { force: true });
     }
     finish();
+    if (boxes > 0) report.notes.push(`${boxes} box-only annotation(s) written as bboxes with an empty segmentation`);
     report.files.push('annotations.json');
     return report;
   };
@@ -77,7 +83,7 @@ function appendFile(target: ChunkedFile, sourcePath: string): void {
 }
 
 export const exportCocoRle: Exporter = cocoExporter('coco', () => ({
-  segmentation: (ann) => ({ size: ann.rle.size, counts: ann.rle.counts }),
+  segmentation: (ann) => ({ size: ann.rle!.size, counts: ann.rle!.counts }),
   finish: () => {},
 }));
 

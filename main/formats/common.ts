@@ -34,6 +34,7 @@ export function labelIndexById(labels: DatasetLabel[]): Map<number, number> {
 }
 
 export interface WritableAnnotation {
+  /** `ann.rle` is null only when the caller asked for box-only annotations (`keepBoxes`). */
   ann: DatasetAnnotation;
   /** 0-based position of its label in the label list. */
   labelIndex: number;
@@ -43,20 +44,26 @@ export interface WritableAnnotation {
 
 /**
  * The image's annotations that can be written, measured; the others (unknown label, mask size
- * not the image size, empty mask) go to the report's skipped list with the reason.
+ * not the image size, empty mask, a box without a mask unless `keepBoxes`) go to the report's
+ * skipped list with the reason. A kept box is measured as its box: area w*h.
  */
-export function writableAnnotations(image: DatasetImage, labelIndex: Map<number, number>, report: ExportReport): WritableAnnotation[] {
+export function writableAnnotations(image: DatasetImage, labelIndex: Map<number, number>, report: ExportReport, keepBoxes = false): WritableAnnotation[] {
   const out: WritableAnnotation[] = [];
   for (const ann of image.annotations) {
     const skip = (reason: string) => report.skipped.push({ imageId: image.id, annotationId: ann.id, reason });
     const index = labelIndex.get(ann.labelId);
-    const [h, w] = ann.rle.size;
+    if (index !== undefined && ann.rle === null) {
+      if (keepBoxes && ann.box) out.push({ ann, labelIndex: index, area: ann.box[2] * ann.box[3], bbox: ann.box });
+      else skip('a box without a mask (box-only annotation)');
+      continue;
+    }
+    const [h, w] = ann.rle?.size ?? [0, 0];
     if (index === undefined) {
       skip(`label id ${ann.labelId} is not in the label list`);
     } else if (h !== image.height || w !== image.width) {
       skip(`mask is ${w}x${h} but image ${image.path} is ${image.width}x${image.height}`);
     } else {
-      const { area, bbox } = rleMeasure(ann.rle);
+      const { area, bbox } = rleMeasure(ann.rle!);
       if (area === 0) skip('empty mask');
       else out.push({ ann, labelIndex: index, area, bbox });
     }
@@ -153,6 +160,7 @@ export interface OuterRings {
 
 /** The outer ring of every part of a mask; holes are dropped (filled), and said so. */
 export function outerRings(ann: DatasetAnnotation, tolerancePx: number): OuterRings {
+  if (ann.rle === null) throw new Error(`annotation ${ann.id} has no mask to trace`);
   const polygons = polygonsFromRle(ann.rle, tolerancePx);
   return { rings: polygons.map((p) => p.outer), hadHoles: polygons.some((p) => p.holes.length > 0) };
 }

@@ -2,7 +2,7 @@
  * main/formats: dataset exporters and importers over plain data (types.ts), one file per format,
  * chosen through the tables below. Exporters stream images in, write into an existing empty
  * folder and return a report of what they wrote, skipped and changed; importers check a whole
- * file before returning masks as canonical COCO RLE. No SQLite here: main/project wires these to
+ * file before returning masks as canonical COCO RLE (and boxes without masks, from detection data). No SQLite here: main/project wires these to
  * the store. Uses main/masks for all mask maths; tests in tests/formats/.
  */
 import { exportCocoPolygons, exportCocoRle } from './coco.ts';

@@ -14,8 +14,10 @@ export interface DatasetLabel {
 export interface DatasetAnnotation {
   id: number;
   labelId: number;
-  /** At the image size, [height, width]. */
-  rle: Rle;
+  /** At the image size, [height, width]; null for a box-only annotation (no mask yet). */
+  rle: Rle | null;
+  /** The box [x, y, w, h] of a box-only annotation; unused when there is a mask. */
+  box?: [number, number, number, number];
   score?: number | null;
 }
 
@@ -37,6 +39,11 @@ export interface ExportOptions {
   polygonTolerancePx?: number;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
+  /**
+   * Box-only annotations (no mask yet) are skipped and reported by every format; with this set,
+   * the COCO formats write them as bbox-only annotations (empty segmentation) instead.
+   */
+  boxesAsBboxes?: boolean;
 }
 
 export interface SkippedItem {
@@ -75,10 +82,19 @@ export interface ImportedAnnotation {
   readonly mask: BinaryMask;
 }
 
+/** A box without a mask (COCO bbox-only, YOLO detection): becomes a box-only annotation. */
+export interface ImportedBox {
+  imageKey: string;
+  labelName: string;
+  /** [x, y, w, h] in image pixels, inside the image, w and h positive */
+  bbox: [number, number, number, number];
+}
+
 export interface ImportResult {
   /** Label names in the order the file defines them. */
   labels: string[];
   annotations: ImportedAnnotation[];
+  boxes: ImportedBox[];
   warnings: string[];
 }
 

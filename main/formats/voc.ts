@@ -53,7 +53,7 @@ export const exportVoc: Exporter = async (labels, images, imageCount, opts) => {
         continue;
       }
       instance++;
-      forEachInsideRun(ann.rle, (x, y, length) => {
+      forEachInsideRun(ann.rle!, (x, y, length) => {
         for (let k = 0, i = y * image.width + x; k < length; k++, i += image.width) {
           classPx[i] = classValue;
           objectPx[i] = instance;

@@ -1,17 +1,22 @@
 /**
- * YOLO segmentation import from a folder laid out as the YOLO export writes it: `classes.txt`
- * (names, one per line) and `labels/<image stem>.txt`. Each line `class x1 y1 x2 y2 ...`
- * (normalised coordinates) becomes one annotation: a line cannot say it belongs with another, so
- * an instance exported in several parts comes back as several. Label files are matched to the
+ * YOLO import from a folder laid out as the YOLO export writes it: `classes.txt` (names, one per
+ * line) and `labels/<image stem>.txt`. A segmentation line `class x1 y1 x2 y2 ...` (normalised
+ * coordinates, at least 3 pairs: 7 or more values, an odd count) becomes one mask annotation: a
+ * line cannot say it belongs with another, so an instance exported in several parts comes back
+ * as several. A detection line `class cx cy w h` (exactly 5 values: centre and size, normalised)
+ * becomes a box-only annotation; its box must lie inside the image. Label files are matched to the
  * project's images by stem; the sizes come from the project (`ctx.imageSize(stem)`). Every file
  * is checked before anything is returned: a malformed line throws an error naming file and line.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { importedAnnotation, readText, rleOfPolygons } from './imported.ts';
-import type { ImportedAnnotation, Importer } from './types.ts';
+import type { ImportedAnnotation, ImportedBox, Importer } from './types.ts';
 
-interface ParsedLine { classIndex: number; coords: number[] }
+interface ParsedLine { classIndex: number; coords: number[]; box: boolean }
+
+/** A box may poke out of [0, 1] by rounding of the 6 written decimals, no more. */
+const BOX_SLACK = 1e-6;
 
 export const importYolo: Importer = async (from, ctx) => {
   if (!existsSync(from) || !statSync(from).isDirectory()) throw new Error(`${from}: not a folder (expected a YOLO export with classes.txt and labels/)`);
@@ -30,6 +35,7 @@ export const importYolo: Importer = async (from, ctx) => {
 
   const warnings: string[] = [];
   const annotations: ImportedAnnotation[] = [];
+  const boxes: ImportedBox[] = [];
   for (const { file, lines } of parsed) {
     if (lines.length === 0) continue;
     const stem = file.slice(0, -'.txt'.length);
@@ -38,13 +44,21 @@ export const importYolo: Importer = async (from, ctx) => {
       warnings.push(`${join(labelsDir, file)}: no project image has the stem "${stem}"; its ${lines.length} polygon(s) were not imported`);
       continue;
     }
-    for (const { classIndex, coords } of lines) {
+    for (const { classIndex, coords, box } of lines) {
+      if (box) {
+        const [cx, cy, w, h] = coords as [number, number, number, number];
+        // corners in pixels first, clamped to the image (the slack allowed for rounding)
+        const x0 = Math.max(0, (cx - w / 2) * size.width), y0 = Math.max(0, (cy - h / 2) * size.height);
+        const x1 = Math.min(size.width, (cx + w / 2) * size.width), y1 = Math.min(size.height, (cy + h / 2) * size.height);
+        boxes.push({ imageKey: stem, labelName: classes[classIndex]!, bbox: [x0, y0, x1 - x0, y1 - y0] });
+        continue;
+      }
       const outer = coords.map((v, i) => v * (i % 2 === 0 ? size.width : size.height));
       const rle = rleOfPolygons([{ outer, holes: [] }], size.width, size.height);
       annotations.push(importedAnnotation(stem, classes[classIndex]!, rle));
     }
   }
-  return { labels: classes, annotations, warnings };
+  return { labels: classes, annotations, boxes, warnings };
 };
 
 function parseLabelFile(path: string, classCount: number): ParsedLine[] {
@@ -53,9 +67,9 @@ function parseLabelFile(path: string, classCount: number): ParsedLine[] {
     const where = `${path}:${i + 1}`;
     const values = text.trim().split(/\s+/).filter((v) => v.length > 0);
     if (values.length === 0) return;
-    if (values.length < 7 || values.length % 2 === 0) {
-      const box = values.length === 5 ? ' (a box line: this folder holds detection labels, not segmentation)' : '';
-      throw new Error(`${where}: ${values.length} values${box}; expected a class and at least 3 x y pairs`);
+    const box = values.length === 5;
+    if (!box && (values.length < 7 || values.length % 2 === 0)) {
+      throw new Error(`${where}: ${values.length} values; expected a class and cx cy w h (a box: 5 values) or at least 3 x y pairs (a polygon: 7 or more, odd)`);
     }
     const [classText, ...coordTexts] = values;
     if (!/^\d+$/.test(classText!) || Number(classText) >= classCount) {
@@ -66,7 +80,14 @@ function parseLabelFile(path: string, classCount: number): ParsedLine[] {
       if (!Number.isFinite(v) || v < 0 || v > 1) throw new Error(`${where}: value ${JSON.stringify(t)} in column ${j + 2} is not a number in [0, 1]`);
       return v;
     });
-    out.push({ classIndex: Number(classText), coords });
+    if (box) {
+      const [cx, cy, w, h] = coords as [number, number, number, number];
+      if (!(w > 0 && h > 0)) throw new Error(`${where}: box width ${w} and height ${h} must be positive`);
+      if (cx - w / 2 < -BOX_SLACK || cy - h / 2 < -BOX_SLACK || cx + w / 2 > 1 + BOX_SLACK || cy + h / 2 > 1 + BOX_SLACK) {
+        throw new Error(`${where}: box (centre ${cx}, ${cy}, size ${w} x ${h}) reaches outside the image`);
+      }
+    }
+    out.push({ classIndex: Number(classText), coords, box });
   });
   return out;
 }

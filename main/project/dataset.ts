@@ -32,7 +32,7 @@ export async function exportDataset(project: Project, exporter: Exporter, opts: 
       if (file === null) missing.push(image.path);
       yield {
         id: image.id, path: image.path, absPath: file ?? resolve(project.dir, image.path), width: image.width, height: image.height,
-        annotations: annotations.map((a) => ({ id: a.id, labelId: a.labelId, rle: a.rle, score: a.score })),
+        annotations: annotations.map((a) => ({ id: a.id, labelId: a.labelId, rle: a.rle, score: a.score, ...(a.rle === null ? { box: a.bbox } : {}) })),
       };
     }
   }
@@ -47,7 +47,10 @@ export interface DatasetImportReport {
   from: string;
   addedImages: number;
   addedLabels: string[];
+  /** annotations stored (masks and boxes together) */
   annotations: number;
+  /** of those, box-only annotations (boxes without a mask yet) */
+  boxes: number;
   warnings: string[];
 }
 
@@ -118,18 +121,22 @@ export async function importDataset(project: Project, format: ImportFormat, impo
     },
   });
   const newFiles = new Set<string>();
-  const annotations: ImportAnnotation[] = result.annotations.map((a) => {
-    const r = lookup(a.imageKey);
+  const imageOf = (key: string) => {
+    const r = lookup(key);
     if ('error' in r) throw new Error(r.error);
     if ('file' in r) newFiles.add(r.file);
-    return { ...('image' in r ? { imageId: r.image.id } : { imagePath: r.file }), labelName: a.labelName, rle: a.rle };
-  });
+    return 'image' in r ? { imageId: r.image.id } : { imagePath: r.file };
+  };
+  const annotations: ImportAnnotation[] = [
+    ...result.annotations.map((a) => ({ ...imageOf(a.imageKey), labelName: a.labelName, rle: a.rle })),
+    ...result.boxes.map((b) => ({ ...imageOf(b.imageKey), labelName: b.labelName, rle: null, bbox: b.bbox })),
+  ];
   const images = await scanImages([...newFiles], () => {});
   const before = new Set(project.listLabels().map((l) => l.name));
   const { addedImages, annotationIds } = project.importAnnotations({ images, labels: result.labels.map((name) => ({ name })), annotations });
   return {
     format, from: source, addedImages: addedImages.length,
     addedLabels: project.listLabels().map((l) => l.name).filter((n) => !before.has(n)),
-    annotations: annotationIds.length, warnings: result.warnings,
+    annotations: annotationIds.length, boxes: result.boxes.length, warnings: result.warnings,
   };
 }

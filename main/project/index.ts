@@ -1,7 +1,7 @@
 /**
  * main/project: the project store. One SQLite file per project (better-sqlite3, WAL,
  * synchronous FULL, foreign keys on) with images, labels, annotations (masks as COCO RLE,
- * exactly), the edit log behind undo/redo, the embedding cache and settings; schema migrations
+ * exactly, or box-only: a box waiting for its mask), the edit log behind undo/redo, the embedding cache and settings; schema migrations
  * in schema.ts. The only code that knows the SQL schema: others call its functions (readers.ts
  * for read-only use without opening a Project). Plain Node: imports main/formats, main/masks
  * and main/base, never electron. Tests in tests/project/.

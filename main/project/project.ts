@@ -24,7 +24,7 @@ import { APPLICATION_ID, migrate, SCHEMA_VERSION } from './schema.ts';
 import {
   type AddImagesOptions, type AddImagesResult, type Annotation, type AnnotationChange, type Bbox,
   type DatasetItem, type Embedding, type HistoryState, type HistoryStep, IMAGE_STATUSES, type ImagePage, type ImageRecord,
-  type ImageStatus, type Label, type LabelDeletePolicy, type NewAnnotation, type ProjectStats, type Rle,
+  type ImageStatus, type BoxMask, type Label, type LabelDeletePolicy, type NewAnnotation, type ProjectStats, type Rle,
 } from './types.ts';
 
 /** Default size of the embedding cache; a ViT image embedding in fp16 is 2 MiB (256x64x64). */
@@ -84,6 +84,19 @@ function checkRle(rle: Rle, what: string): void {
   checkRleCounts(rleCountsFromString(rle.counts), rle.size, what);
 }
 
+/** A box-only annotation's box: four finite numbers, positive size, inside the image when its size is known. */
+function checkBox(bbox: Bbox | undefined, image: DbRow, what: string): Bbox {
+  if (!Array.isArray(bbox) || bbox.length !== 4 || !bbox.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+    throw new Error(`${what}: an annotation without a mask needs a box [x, y, w, h] of four numbers`);
+  }
+  const [x, y, w, h] = bbox;
+  if (!(w > 0 && h > 0)) throw new Error(`${what}: box [${bbox.join(', ')}] has no area`);
+  if (x < 0 || y < 0 || (image.width !== null && (x + w > image.width || y + h > image.height))) {
+    throw new Error(`${what}: box [${bbox.join(', ')}] lies outside image ${image.path} (${image.width ?? '?'}x${image.height ?? '?'})`);
+  }
+  return [x, y, w, h];
+}
+
 function toImage(r: DbRow): ImageRecord {
   return {
     id: r.id, path: r.path, sha256: r.sha256, width: r.width, height: r.height, exifOrientation: r.exif_orientation,
@@ -97,7 +110,7 @@ function toLabel(r: DbRow): Label {
 
 function toAnnotation(r: DbRow): Annotation {
   return {
-    id: r.id, imageId: r.image_id, labelId: r.label_id, rle: { size: [r.rle_h, r.rle_w], counts: r.rle_counts },
+    id: r.id, imageId: r.image_id, labelId: r.label_id, rle: r.rle_counts === null ? null : { size: [r.rle_h, r.rle_w], counts: r.rle_counts },
     bbox: [r.bbox_x, r.bbox_y, r.bbox_w, r.bbox_h], area: r.area, prompts: r.prompts === null ? null : JSON.parse(r.prompts),
     modelId: r.model_id, score: r.score, hidden: r.hidden === 1, createdAt: r.created_at, updatedAt: r.updated_at,
   };
@@ -495,11 +508,15 @@ export class Project {
 
   // ---- annotations ----
 
-  /** Checks an annotation's image, label and mask, and fills in bbox and area from the mask. */
+  /**
+   * Checks an annotation's image, label and mask, and fills in bbox and area from the mask. A
+   * box-only annotation (no mask) needs a box of positive size inside the image; its area is 0.
+   */
   private prepareAnnotation(a: NewAnnotation, what: string): { bbox: Bbox; area: number } {
     const image = this.get('SELECT path, width, height FROM images WHERE id = ?', a.imageId);
     if (!image) throw new Error(`${what}: no image with id ${a.imageId}`);
     if (!this.get('SELECT 1 FROM labels WHERE id = ?', a.labelId)) throw new Error(`${what}: no label with id ${a.labelId}`);
+    if (a.rle === null) return { bbox: checkBox(a.bbox, image, what), area: 0 };
     checkRle(a.rle, what);
     const [h, w] = a.rle.size;
     if (image.width !== null && (h !== image.height || w !== image.width)) {
@@ -513,11 +530,67 @@ export class Project {
     const now = this.tick();
     const info = this.prepare(`INSERT INTO annotations (image_id, label_id, rle_counts, rle_h, rle_w, bbox_x, bbox_y, bbox_w, bbox_h,
       area, prompts, model_id, score, hidden, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`).run(
-      a.imageId, a.labelId, a.rle.counts, a.rle.size[0], a.rle.size[1], bbox[0], bbox[1], bbox[2], bbox[3], area,
+      a.imageId, a.labelId, a.rle?.counts ?? null, a.rle?.size[0] ?? null, a.rle?.size[1] ?? null, bbox[0], bbox[1], bbox[2], bbox[3], area,
       a.prompts == null ? null : JSON.stringify(a.prompts), a.modelId ?? null, a.score ?? null, now, now,
     );
     const id = Number(info.lastInsertRowid);
     return { table: 'annotations', id, before: null, after: this.snapshot('annotations', id) };
+  }
+
+  /**
+   * The images holding box-only annotations, in project order, as far as `imageIds` and
+   * `labelId` (when given) keep them: what automatic labelling still has to do.
+   */
+  imagesWithBoxes(options: { imageIds?: number[]; labelId?: number } = {}): number[] {
+    const { imageIds, labelId } = options;
+    const rows = this.all(`SELECT DISTINCT i.id, i.position FROM annotations a JOIN images i ON i.id = a.image_id
+      WHERE a.rle_counts IS NULL ${labelId === undefined ? '' : 'AND a.label_id = ?'} ORDER BY i.position`, ...(labelId === undefined ? [] : [labelId]));
+    const wanted = imageIds === undefined ? null : new Set(imageIds);
+    return rows.map((r) => r.id as number).filter((id) => wanted === null || wanted.has(id));
+  }
+
+  /** An image's box-only annotations (of one label when given), oldest first. */
+  listBoxAnnotations(imageId: number, labelId?: number): Annotation[] {
+    return this.all(`SELECT * FROM annotations WHERE image_id = ? AND rle_counts IS NULL ${labelId === undefined ? '' : 'AND label_id = ?'} ORDER BY id`,
+      imageId, ...(labelId === undefined ? [] : [labelId])).map(toAnnotation);
+  }
+
+  /**
+   * Gives box-only annotations of one image their masks, in place (same id and label), the box
+   * kept as the prompt: one transaction and one undo step for the image. Every annotation must
+   * still be a box on that image, so a second run over the same boxes fails instead of writing twice.
+   */
+  replaceBoxesWithMasks(imageId: number, masks: BoxMask[]): void {
+    if (masks.length === 0) return;
+    const checked = masks.map((m) => {
+      const what = `annotation ${m.annotationId}`;
+      const current = this.getAnnotation(m.annotationId);
+      if (current.imageId !== imageId) throw new Error(`${what} is on image ${current.imageId}, not ${imageId}`);
+      const { bbox, area } = this.prepareAnnotation({ ...current, rle: m.rle, bbox: undefined, area: undefined }, what);
+      const [x, y, w, h] = current.bbox;
+      return { m, bbox, area, prompts: JSON.stringify({ points: [], box: [x, y, x + w, y + h] }) };
+    });
+    this.edit('autolabel.boxes', imageId, () => {
+      const update = this.prepare(`UPDATE annotations SET rle_counts = ?, rle_h = ?, rle_w = ?, bbox_x = ?, bbox_y = ?, bbox_w = ?, bbox_h = ?,
+        area = ?, prompts = ?, model_id = ?, score = ?, updated_at = ? WHERE id = ? AND image_id = ? AND rle_counts IS NULL`);
+      const changes: RowChange[] = checked.map(({ m, bbox, area, prompts }) => {
+        const before = this.snapshot('annotations', m.annotationId);
+        const info = update.run(m.rle.counts, m.rle.size[0], m.rle.size[1], bbox[0], bbox[1], bbox[2], bbox[3], area, prompts, m.modelId, m.score,
+          this.tick(), m.annotationId, imageId);
+        if (info.changes !== 1) throw new Error(`annotation ${m.annotationId} already has a mask; nothing was changed on image ${imageId}`);
+        return { table: 'annotations', id: m.annotationId, before, after: this.snapshot('annotations', m.annotationId) };
+      });
+      return { result: undefined, changes };
+    });
+  }
+
+  /** Stores several masks of one image as annotations in one transaction and one undo step (`kind` names the edit). */
+  addAnnotations(imageId: number, list: Omit<NewAnnotation, 'imageId'>[], kind = 'annotation.add'): number[] {
+    const prepared = list.map((a, i) => ({ a: { ...a, imageId }, ...this.prepareAnnotation({ ...a, imageId }, `new annotation ${i + 1}`) }));
+    return this.edit(kind, imageId, () => {
+      const changes = prepared.map(({ a, bbox, area }) => this.insertAnnotation(a, bbox, area));
+      return { result: changes.map((c) => c.id), changes };
+    });
   }
 
   /** Stores a mask as an annotation (and its edit-log entry) in one transaction; returns its id. */
@@ -552,7 +625,7 @@ export class Project {
       const before = this.snapshot('annotations', id);
       this.prepare(`UPDATE annotations SET label_id = ?, rle_counts = ?, rle_h = ?, rle_w = ?, bbox_x = ?, bbox_y = ?, bbox_w = ?, bbox_h = ?,
         area = ?, prompts = ?, model_id = ?, score = ?, hidden = ?, updated_at = ? WHERE id = ?`).run(
-        next.labelId, next.rle.counts, next.rle.size[0], next.rle.size[1], bbox[0], bbox[1], bbox[2], bbox[3], area,
+        next.labelId, next.rle?.counts ?? null, next.rle?.size[0] ?? null, next.rle?.size[1] ?? null, bbox[0], bbox[1], bbox[2], bbox[3], area,
         next.prompts == null ? null : JSON.stringify(next.prompts), next.modelId, next.score,
         next.hidden ? 1 : 0, this.tick(), id,
       );
@@ -632,6 +705,12 @@ export class Project {
         annotationIds: touchedIds(states, 'annotations'), labelIds: touchedIds(states, 'labels'),
       };
     });
+  }
+
+  /** The images on which an edit of `kind` is in effect (made and not undone): how a batch run knows what it already did. */
+  imagesEditedBy(kind: string): number[] {
+    return this.all('SELECT DISTINCT image_id FROM edit_log WHERE kind = ? AND undone = 0 AND image_id IS NOT NULL ORDER BY image_id', kind)
+      .map((r) => r.image_id as number);
   }
 
   historyState(): HistoryState {
@@ -766,6 +845,7 @@ export class Project {
     return {
       images: count('SELECT count(*) AS n FROM images'),
       annotations: count('SELECT count(*) AS n FROM annotations'),
+      boxOnlyAnnotations: count('SELECT count(*) AS n FROM annotations WHERE rle_counts IS NULL'),
       labels: count('SELECT count(*) AS n FROM labels'),
       imagesByStatus,
       imagesWithErrors: count('SELECT count(*) AS n FROM images WHERE error IS NOT NULL'),

@@ -101,6 +101,51 @@ export const migrations: Migration[] = [
       );
     `);
   },
+  // 2: box-only annotations (a label and a box, no mask yet: detection imports waiting for SAM).
+  // SQLite cannot drop NOT NULL from a column, so the table is rebuilt with the mask columns
+  // nullable (all three null together, or none). Ids are copied and the AUTOINCREMENT counter
+  // carried over, so ids of deleted rows that the edit log may re-create are never handed out.
+  (db) => {
+    const seq = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'annotations'").get() as { seq: number } | undefined;
+    db.exec(`
+      CREATE TABLE annotations_v2 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        image_id INTEGER NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+        label_id INTEGER NOT NULL REFERENCES labels (id),
+        -- the mask exactly, as a COCO compressed RLE string of an rle_h x rle_w mask; all three
+        -- null for a box-only annotation, whose bbox_* is then the box itself
+        rle_counts TEXT,
+        rle_h INTEGER,
+        rle_w INTEGER,
+        bbox_x REAL NOT NULL,
+        bbox_y REAL NOT NULL,
+        bbox_w REAL NOT NULL,
+        bbox_h REAL NOT NULL,
+        -- mask pixels; 0 for a box-only annotation
+        area INTEGER NOT NULL,
+        prompts TEXT,
+        model_id TEXT,
+        score REAL,
+        hidden INTEGER NOT NULL DEFAULT 0 CHECK (hidden IN (0, 1)),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        CHECK ((rle_counts IS NULL) = (rle_h IS NULL) AND (rle_h IS NULL) = (rle_w IS NULL))
+      );
+      INSERT INTO annotations_v2 SELECT * FROM annotations;
+      DROP TABLE annotations;
+      ALTER TABLE annotations_v2 RENAME TO annotations;
+      CREATE INDEX annotations_image ON annotations (image_id);
+      CREATE INDEX annotations_label_image ON annotations (label_id, image_id);
+      -- finds the boxes still waiting for a mask without reading the masks
+      CREATE INDEX annotations_box_only ON annotations (image_id) WHERE rle_counts IS NULL;
+    `);
+    if (seq) {
+      // copying explicit ids set the counter to the largest id left, which may be below the old one
+      const now = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'annotations'").get() as { seq: number } | undefined;
+      if (now) db.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'annotations'").run(Math.max(now.seq, seq.seq));
+      else db.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('annotations', ?)").run(seq.seq);
+    }
+  },
 ];
 
 export const SCHEMA_VERSION = migrations.length;

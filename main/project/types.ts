@@ -17,8 +17,11 @@ export interface Annotation {
   id: number;
   imageId: number;
   labelId: number;
-  rle: Rle;
+  /** null for a box-only annotation (a label and a box, e.g. from a detection dataset, no mask yet) */
+  rle: Rle | null;
+  /** the mask's bounding box; for a box-only annotation, the box itself */
   bbox: Bbox;
+  /** mask pixels; 0 for a box-only annotation */
   area: number;
   prompts: AnnotationPrompts | null;
   modelId: string | null;
@@ -31,7 +34,8 @@ export interface Annotation {
 export interface NewAnnotation {
   imageId: number;
   labelId: number;
-  rle: Rle;
+  /** null for a box-only annotation, which then needs `bbox` */
+  rle: Rle | null;
   /** computed from the mask when left out */
   bbox?: Bbox;
   /** computed from the mask when left out */
@@ -78,6 +82,8 @@ export interface DatasetItem {
 export interface ProjectStats {
   images: number;
   annotations: number;
+  /** annotations that are a box without a mask yet */
+  boxOnlyAnnotations: number;
   labels: number;
   imagesByStatus: Record<ImageStatus, number>;
   imagesWithErrors: number;
@@ -85,4 +91,12 @@ export interface ProjectStats {
   historyEntries: number;
   embeddingCache: { entries: number; bytes: number; budgetBytes: number };
   schemaVersion: number;
+}
+
+/** A box annotation's mask, as automatic labelling found it. */
+export interface BoxMask {
+  annotationId: number;
+  rle: Rle;
+  modelId: string;
+  score: number | null;
 }

@@ -45,3 +45,41 @@ export interface PredictResult {
   lowResMasks: Float32Array;
   decoderMs: number;
 }
+
+/** One box's mask from a batch of boxes: the mask `segment` would pick for that box alone. */
+export interface BoxMaskResult {
+  /** COCO RLE of the full-size mask */
+  rle: { size: [number, number]; counts: string };
+  /** the predicted IoU of that mask */
+  score: number;
+  /** true when the mask has no pixel */
+  empty: boolean;
+}
+
+export interface BoxBatchResult {
+  width: number;
+  height: number;
+  masks: BoxMaskResult[];
+  decoderMs: number;
+}
+
+/** One proposal of the automatic generator ("segment everything"). */
+export interface EverythingMask {
+  rle: { size: [number, number]; counts: string };
+  /** inclusive pixel box [x0, y0, x1, y1] */
+  box: [number, number, number, number];
+  predictedIou: number;
+  stabilityScore: number;
+  /** the grid point that produced it, image pixels */
+  point: [number, number];
+  cropBox: [number, number, number, number];
+}
+
+export interface EverythingResult {
+  width: number;
+  height: number;
+  masks: EverythingMask[];
+  encoderMs: number;
+  decodeMs: number;
+  filterMs: number;
+}

@@ -7,12 +7,17 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { decodeImageBuffer, type RgbImage } from './image/index.ts';
-import { loadSam, releaseSam, runDecoder, runEncoder, runPredict, splitDecoderSessions, validatePrompt, type LoadedSam, type PredictPath, type SessionSettings } from './inference.ts';
-import type { SegmentPrompt } from './engine-api.ts';
+import { cropRgb, loadSam, releaseSam, runDecoder, runDecoderLogits, runDecoderScores, runEncoder, runPredict, splitDecoderSessions, validatePrompt, type LoadedSam, type PredictPath, type SessionSettings } from './inference.ts';
+import type { BoxBatchResult, EverythingResult, SegmentPrompt } from './engine-api.ts';
 import { answer } from '../../preload/contract/rpc.ts';
 import { SAM2_FEATURES_LENGTH } from './sam2-inference.ts';
+import { generateMasks, type AutomaticOptions, type CropDecoder } from './automatic.ts';
+import { rleFromMask } from '../masks/index.ts';
 
 interface EmbeddingEntry { data: Float32Array; width: number; height: number }
+
+/** Screening slack on predicted IoU between the pruned and the full decoder graph. */
+const SCREEN_MARGIN = 1e-3;
 
 const settings = workerData as SessionSettings & { lruSize?: number };
 const models = new Map<string, LoadedSam>();
@@ -119,6 +124,65 @@ const methods = {
   },
   async hover(modelKey: string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string } = {}) {
     return methods.predict(modelKey, imagePath, prompt, { ...opts, onlyBest: true });
+  },
+  /** Each box decoded alone (the decoder graph takes one prompt), all in one call; masks as RLE. */
+  async decodeBoxes(modelKey: string, imagePath: string, boxes: [number, number, number, number][], opts: { imageHash?: string } = {}): Promise<BoxBatchResult> {
+    const check = (w: number, h: number) => { for (const box of boxes) validatePrompt({ points: [], box }, w, h); };
+    const { entry } = await embeddingFor(modelKey, imagePath, opts.imageHash, check);
+    const { width, height } = entry;
+    const t0 = performance.now();
+    const masks = [];
+    for (const box of boxes) {
+      const r = await runDecoder(model(modelKey), entry.data, { points: [], box }, width, height);
+      const mask = r.masks[r.best]!;
+      masks.push({ rle: rleFromMask({ width, height, data: mask }), score: r.iouPredictions[r.best]!, empty: !mask.includes(1) });
+    }
+    return { width, height, masks, decoderMs: performance.now() - t0 };
+  },
+  /** The automatic mask generator over one image; crops beyond the whole image are encoded here. */
+  async segmentEverything(modelKey: string, imagePath: string, options: Partial<AutomaticOptions>, opts: { imageHash?: string } = {}): Promise<EverythingResult> {
+    const m = model(modelKey);
+    const { entry, encoderMs } = await embeddingFor(modelKey, imagePath, opts.imageHash);
+    const { width, height } = entry;
+    let image: RgbImage | null = null;
+    let cropEncoderMs = 0;
+    const decoderFor = async (crop: [number, number, number, number]): Promise<CropDecoder> => {
+      let embedding = entry.data;
+      const cropW = crop[2] - crop[0], cropH = crop[3] - crop[1];
+      if (cropW !== width || cropH !== height) {
+        image ??= (await readImage(imagePath)).img;
+        const t0 = performance.now();
+        embedding = await runEncoder(m, cropRgb(image, crop));
+        cropEncoderMs += performance.now() - t0;
+      }
+      // multimask output: the decoder's candidates 1..3 (candidate 0 is the single-mask answer)
+      return async (points, wanted) => {
+        const out = [];
+        for (const [x, y] of points) {
+          const prompt = { points: [{ x, y, label: 1 as const }] };
+          // Most points fail the IoU threshold: the pruned decoder's scores (no full-size upsampling)
+          // screen them first, with a margin so that a rounding difference between the two graphs
+          // never drops a candidate the full decoder would keep; the full decoder's scores decide.
+          const screen = await runDecoderScores(m, embedding, prompt, cropW, cropH);
+          if (!screen.slice(1).some((s) => wanted(s + SCREEN_MARGIN) || wanted(s - SCREEN_MARGIN))) {
+            out.push({ logits: [null, null, null], iou: screen.slice(1) });
+            continue;
+          }
+          const r = await runDecoderLogits(m, embedding, prompt, cropW, cropH);
+          const iou = r.iouPredictions.slice(1);
+          // copies only of the planes kept: the others go with the decoder's output buffer
+          out.push({ logits: r.logits.slice(1).map((plane, k) => (wanted(iou[k]!) ? plane.slice() : null)), iou });
+        }
+        return out;
+      };
+    };
+    const { masks, timings } = await generateMasks(width, height, decoderFor, options);
+    return {
+      width, height, encoderMs: encoderMs + cropEncoderMs, decodeMs: timings.decodeMs, filterMs: timings.filterMs,
+      masks: masks.map((a) => ({
+        rle: rleFromMask({ width, height, data: a.mask }), box: a.box, predictedIou: a.predictedIou, stabilityScore: a.stabilityScore, point: a.point, cropBox: a.cropBox,
+      })),
+    };
   },
 };
 

@@ -9,8 +9,9 @@ import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { RpcClient } from '../../preload/contract/rpc.ts';
-import type { EmbeddingInfo, PredictResult, SegmentPrompt, SegmentResult } from './engine-api.ts';
+import type { BoxBatchResult, EmbeddingInfo, EverythingResult, PredictResult, SegmentPrompt, SegmentResult } from './engine-api.ts';
 import type { EngineMethods } from './engine-worker.ts';
+import type { AutomaticOptions } from './automatic.ts';
 import type { ModelInfo } from './model-dir.ts';
 import type { ExecutionProviderName, PredictPath } from './inference.ts';
 
@@ -113,6 +114,16 @@ export class Engine {
   /** Selects how `predict` and `hover` run from now on (benchmarks compare today's path with the earlier one). */
   setPredictPath(path: PredictPath): Promise<void> {
     return this.rpc.call('setPredictPath', path);
+  }
+
+  /** Several boxes of one image in one call: for each, the mask `segment` gives for that box, as RLE. */
+  decodeBoxes(model: LoadedModel | string, imagePath: string, boxes: [number, number, number, number][], opts: { imageHash?: string } = {}): Promise<BoxBatchResult> {
+    return this.rpc.call('decodeBoxes', keyOf(model), imagePath, boxes, opts);
+  }
+
+  /** "Segment everything": the automatic mask generator's proposals for one image, best first. */
+  segmentEverything(model: LoadedModel | string, imagePath: string, options: Partial<AutomaticOptions> = {}, opts: { imageHash?: string } = {}): Promise<EverythingResult> {
+    return this.rpc.call('segmentEverything', keyOf(model), imagePath, options, opts);
   }
 
   async dispose(): Promise<void> {

@@ -338,3 +338,36 @@ export async function runPredict(loaded: LoadedSam, embedding: Float32Array, pro
   const decoderMs = performance.now() - t0;
   return { width, height, masks, iouPredictions, best, lowResMasks, decoderMs };
 }
+
+/**
+ * Full decoder for one prompt, the masks left as logits at the original size (no threshold):
+ * what the automatic generator needs for its stability score.
+ */
+export async function runDecoderLogits(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number): Promise<{ logits: Float32Array[]; iouPredictions: number[] }> {
+  validatePrompt(prompt, width, height);
+  const { feeds } = decoderFeeds(embedding, prompt, width, height);
+  const out = await loaded.decoder.run(feeds);
+  const all = out.masks!.data as Float32Array;
+  const k = out.masks!.dims[1]!;
+  const plane = width * height;
+  if (all.length !== k * plane) throw new Error(`${loaded.dir}: decoder returned masks of shape [${out.masks!.dims.join(',')}], expected [1,${k},${height},${width}]`);
+  return {
+    logits: Array.from({ length: k }, (_, i) => all.subarray(i * plane, (i + 1) * plane)),
+    iouPredictions: Array.from(out.iou_predictions!.data as Float32Array),
+  };
+}
+
+/** The pixels of [x0, x1) x [y0, y1) of an image. */
+export function cropRgb(img: RgbImage, [x0, y0, x1, y1]: [number, number, number, number]): RgbImage {
+  const width = x1 - x0, height = y1 - y0;
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) data.set(img.data.subarray(((y0 + y) * img.width + x0) * 3, ((y0 + y) * img.width + x1) * 3), y * width * 3);
+  return { width, height, data, exifOrientation: img.exifOrientation };
+}
+
+/** The predicted IoU of each candidate alone, from the decoder proper (no upsampling): cheap screening. */
+export async function runDecoderScores(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number): Promise<number[]> {
+  validatePrompt(prompt, width, height);
+  const out = await loaded.decoderCore.run(decoderFeeds(embedding, prompt, width, height).feeds);
+  return Array.from(out.iou_predictions!.data as Float32Array);
+}

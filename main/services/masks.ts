@@ -40,11 +40,14 @@ export function uncropMask(crop: MaskCrop, width: number, height: number, where:
 }
 
 export function annotationView(a: Annotation): AnnotationView {
-  const full = maskFromRle(a.rle);
-  return {
+  const common = {
     id: a.id, imageId: a.imageId, labelId: a.labelId, bbox: a.bbox, area: a.area, hidden: a.hidden, score: a.score,
-    modelId: a.modelId, prompts: a.prompts, imageWidth: a.rle.size[1], imageHeight: a.rle.size[0], mask: maskView(cropMask(full)),
+    modelId: a.modelId, prompts: a.prompts,
   };
+  if (a.rle === null) {
+    return { ...common, imageWidth: 0, imageHeight: 0, boxOnly: true, mask: { x: 0, y: 0, width: 0, height: 0, step: 1, data: new Uint8Array(0) } };
+  }
+  return { ...common, imageWidth: a.rle.size[1], imageHeight: a.rle.size[0], boxOnly: false, mask: maskView(cropMask(maskFromRle(a.rle))) };
 }
 
 export { rleFromMask, maskFromRle };

@@ -5,11 +5,13 @@
  * (main/sam/engine.ts) runs in a worker thread, so nothing here blocks the main process.
  */
 import type { Project } from '../project/index.ts';
-import type { EmbeddingInfo, MaskCrop, PredictResult, SegmentPrompt } from '../sam/engine-api.ts';
+import type { EmbeddingInfo, EverythingResult, MaskCrop, PredictResult, SegmentPrompt } from '../sam/engine-api.ts';
+import { maskFromRle } from '../masks/index.ts';
+import type { AutomaticOptions } from '../sam/automatic.ts';
 import type { Engine, LoadedModel } from '../sam/engine.ts';
 import { warmEmbedding } from '../sam/embedding-cache.ts';
-import type { ApiEvent, Prediction, SamPrompt } from '../../preload/contract/index.ts';
-import { maskView } from './masks.ts';
+import type { ApiEvent, Prediction, ProposalSet, SamPrompt } from '../../preload/contract/index.ts';
+import { cropMask, maskView } from './masks.ts';
 
 const LOW_RES = 256 * 256;
 /** answers kept for refining and accepting (an 8000x6000 answer holds up to 4 x 48 MB of masks) */
@@ -20,6 +22,8 @@ const KEPT_RESULTS = 3;
  * those images goes straight to the decoder (no round trip to ask, nothing re-encoded).
  */
 const KNOWN_IN_ENGINE = 8;
+/** "segment everything" sets kept for accepting (each holds its masks as RLE: small) */
+const KEPT_PROPOSAL_SETS = 2;
 
 /** An answer kept in the main process: what the window refines and accepts by id. */
 export interface KeptResult {
@@ -42,6 +46,8 @@ export class SamService {
   #known: string[] = [];
   #results = new Map<number, KeptResult>();
   #nextResult = 1;
+  /** the latest "segment everything" sets (full masks as RLE), for accepting */
+  #proposals = new Map<number, { imageId: number; modelId: string; result: EverythingResult }>();
 
   constructor(private readonly engine: Engine, private readonly emit: (e: ApiEvent) => void, readonly executionProvider: string) {}
 
@@ -182,6 +188,28 @@ export class SamService {
     return { mask, kept };
   }
 
+  /** "segment everything" on one image: the proposals as views, the set kept for accepting */
+  async everything(project: Project, imageId: number, options: Partial<AutomaticOptions> = {}): Promise<ProposalSet> {
+    const model = this.#need();
+    const { file, hash } = this.#image(project, imageId);
+    const t0 = performance.now();
+    await this.encode(project, imageId);
+    const result = await this.engine.segmentEverything(model, file, options, { imageHash: hash });
+    const proposalsId = this.#nextResult++;
+    this.#proposals.set(proposalsId, { imageId, modelId: model.info.id, result });
+    for (const id of this.#proposals.keys()) if (this.#proposals.size > KEPT_PROPOSAL_SETS) this.#proposals.delete(id);
+    return {
+      proposalsId, imageId, seconds: (performance.now() - t0) / 1000,
+      proposals: result.masks.map((m, index) => ({ index, score: m.predictedIou, stability: m.stabilityScore, mask: maskView(cropMask(maskFromRle(m.rle))) })),
+    };
+  }
+
+  keptProposals(imageId: number, proposalsId: number): { modelId: string; result: EverythingResult } {
+    const kept = this.#proposals.get(proposalsId);
+    if (!kept || kept.imageId !== imageId) throw new Error(`proposals ${proposalsId} for image ${imageId} are no longer kept; find them again`);
+    return kept;
+  }
+
   /** an image the engine cannot decode gets its error badge, so the list shows it */
   #recordDecodeError(project: Project, imageId: number, err: unknown): void {
     const message = (err as Error).message ?? String(err);
@@ -193,5 +221,6 @@ export class SamService {
   cancelAll(): void {
     this.#queue = [];
     this.#results.clear();
+    this.#proposals.clear();
   }
 }

@@ -54,6 +54,24 @@ export interface Prediction {
   decoderMs: number;
 }
 
+/** One "segment everything" proposal as the window shows it (the main process keeps its full mask). */
+export interface Proposal {
+  /** its place in its set: what accepting names */
+  index: number;
+  /** predicted IoU */
+  score: number;
+  stability: number;
+  mask: MaskView;
+}
+
+/** The automatic mask generator's proposals for one image, best first, kept under `proposalsId`. */
+export interface ProposalSet {
+  proposalsId: number;
+  imageId: number;
+  proposals: Proposal[];
+  seconds: number;
+}
+
 /** An annotation as the UI draws it: the mask cropped to its bounding box. */
 export interface AnnotationView {
   id: number;
@@ -65,9 +83,11 @@ export interface AnnotationView {
   score: number | null;
   modelId: string | null;
   prompts: AnnotationPrompts | null;
-  /** width/height of the whole image the mask belongs to */
+  /** width/height of the whole image the mask belongs to; 0 for a box-only annotation */
   imageWidth: number;
   imageHeight: number;
+  /** a box without a mask yet (a detection import): `mask` is empty and `bbox` is the box */
+  boxOnly: boolean;
   mask: MaskView;
 }
 
@@ -253,6 +273,13 @@ export const API = {
    * no masks at all when a click reached the engine before the preview started (it was dropped)
    */
   samPredict: method(obj({ imageId: ID, prompt: SAM_PROMPT, preview: optional(bool()) }), returns<Prediction>()),
+  /**
+   * "segment everything": the automatic mask generator's proposals, with its defaults unless
+   * overridden (32 points per side, predicted IoU above 0.88, stability score at least 0.95)
+   */
+  samEverything: method(obj({ imageId: ID, pointsPerSide: optional(int(1, 64)), predIouThresh: optional(num(0, 1)), stabilityThresh: optional(num(0, 1)) }), returns<ProposalSet>()),
+  /** stores the chosen proposals of a kept set as annotations of one label, one undo step */
+  annotationsAcceptProposals: method(obj({ imageId: ID, labelId: ID, proposalsId: ID, indices: arr(int(0, 10_000), { max: 10_000 }) }), returns<AnnotationView[]>()),
 
   // Models
   modelsList: method(NONE, returns<ModelEntry[]>()),

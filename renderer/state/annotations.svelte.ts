@@ -60,6 +60,16 @@ export class AnnotationsState {
     return a;
   }
 
+  /** stores chosen "segment everything" proposals with one label, one undo step */
+  async acceptProposals(labelId: number, proposalsId: number, indices: number[]): Promise<AnnotationView[]> {
+    const imageId = this.imageId;
+    if (imageId === null || indices.length === 0) return [];
+    const added = await this.#run(() => api.annotationsAcceptProposals({ imageId, labelId, proposalsId, indices }));
+    if (!added) return [];
+    if (imageId === this.imageId) this.#set([...this.items, ...added]);
+    return added;
+  }
+
   async addPolygon(labelId: number, points: [number, number][]): Promise<void> {
     const imageId = this.imageId;
     if (imageId === null) return;

@@ -11,6 +11,7 @@ import type { Point, Tool, ToolHost, ToolId } from '../tools/types.ts';
 import { AnnotationsState } from './annotations.svelte.ts';
 import { EngineState } from './engine.svelte.ts';
 import { ProjectState } from './project.svelte.ts';
+import { ProposalsState } from './proposals.svelte.ts';
 import { ViewState } from './view.svelte.ts';
 
 export type Screen = 'start' | 'annotate' | 'models' | 'wizard';
@@ -25,6 +26,7 @@ export class AppState implements ToolHost {
   readonly annotations = new AnnotationsState();
   readonly engine = new EngineState();
   readonly view = new ViewState();
+  readonly proposals = new ProposalsState();
   readonly tools: Record<ToolId, Tool>;
 
   screen = $state<Screen>('start');
@@ -69,6 +71,7 @@ export class AppState implements ToolHost {
   /** after the current image changed: load its annotations and start encoding it */
   async imageChanged(): Promise<void> {
     for (const t of Object.values(this.tools)) t.reset();
+    this.proposals.clear();
     const id = this.project.currentId;
     const image = this.project.current;
     const usable = image && !image.error ? id : null;
@@ -84,6 +87,31 @@ export class AppState implements ToolHost {
     this.toolId = id;
     this.notice = this.tools[id].needsModel && !this.engine.available ? this.noModelNotice() : null;
     this.draftVersion++;
+    if (id === 'everything') this.findProposals();
+  }
+
+  /** "segment everything" on the current image, unless its proposals are on screen already */
+  findProposals(): void {
+    const id = this.#samImage();
+    if (id !== null && this.proposals.set?.imageId !== id && !this.proposals.busy) void this.proposals.find(id);
+  }
+
+  pickProposal(at: Point): void {
+    const proposal = this.proposals.at(at);
+    if (proposal) void this.#acceptProposals([proposal.index]);
+  }
+
+  acceptAllProposals(): void {
+    void this.#acceptProposals(this.proposals.shown.map((p) => p.index));
+  }
+
+  async #acceptProposals(indices: number[]): Promise<void> {
+    const set = this.proposals.set;
+    if (!set || indices.length === 0 || set.imageId !== this.project.currentId) return;
+    const labelId = await this.#ensureLabel();
+    if (labelId === null) return;
+    const added = await this.annotations.acceptProposals(labelId, set.proposalsId, indices);
+    if (added.length > 0) this.proposals.markAccepted(indices);
   }
 
   noModelNotice(): string {
@@ -161,6 +189,7 @@ export class AppState implements ToolHost {
   readonly actions: Record<ActionId, (arg?: string) => void | Promise<void>> = {
     'tool-point': () => this.selectTool('point'),
     'tool-box': () => this.selectTool('box'),
+    'tool-everything': () => this.selectTool('everything'),
     'tool-polygon': () => this.selectTool('polygon'),
     'tool-brush': () => this.selectTool('brush'),
     'tool-eraser': () => this.selectTool('eraser'),

@@ -23,6 +23,10 @@ export interface ToolHost {
   commitPolygon(points: [number, number][]): void;
   commitStroke(points: [number, number][], value: 0 | 1): void;
   brushRadius(): number;
+  /** "segment everything": accept the proposal under a point */
+  pickProposal(at: Point): void;
+  /** "segment everything": accept every proposal shown */
+  acceptAllProposals(): void;
 }
 
 /** What the canvas draws for a gesture in progress. */
@@ -32,7 +36,7 @@ export type Draft =
   | { kind: 'stroke'; points: [number, number][]; radiusPx: number; value: 0 | 1 };
 
 /** The tools, in the toolbar's order. */
-export const TOOL_IDS = ['point', 'box', 'polygon', 'brush', 'eraser'] as const;
+export const TOOL_IDS = ['point', 'box', 'everything', 'polygon', 'brush', 'eraser'] as const;
 export type ToolId = (typeof TOOL_IDS)[number];
 
 export interface Tool {

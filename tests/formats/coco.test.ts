@@ -40,6 +40,22 @@ describe('COCO export', () => {
     expect(report).toMatchObject({ format: 'coco', images: 3, annotations: 3, files: ['annotations.json'], skipped: [] });
   });
 
+  it('skips box-only annotations and reports them; asked to, writes them as bbox-only annotations', async () => {
+    const images = [image(1, 'a.jpg', 12, 10, [annotation(101, 10, ringMask), { id: 102, labelId: 20, rle: null, box: [1, 2, 3.5, 4] }])];
+    const skipping = await exporters.coco(labels, images, 1, { outDir: tempDir() });
+    expect(skipping.skipped).toEqual([{ imageId: 1, annotationId: 102, reason: 'a box without a mask (box-only annotation)' }]);
+    expect(skipping.annotations).toBe(1);
+    const out = tempDir();
+    const writing = await exporters.coco(labels, images, 1, { outDir: out, boxesAsBboxes: true });
+    expect(writing.skipped).toEqual([]);
+    expect(writing.notes).toContain('1 box-only annotation(s) written as bboxes with an empty segmentation');
+    expect(readJson(join(out, 'annotations.json')).annotations[1]).toEqual({
+      id: 102, image_id: 1, category_id: 2, segmentation: [], area: 14, bbox: [1, 2, 3.5, 4], iscrowd: 0,
+    });
+    const yolo = await exporters.yolo(labels, images, 1, { outDir: tempDir(), boxesAsBboxes: true });
+    expect(yolo.skipped.map((s) => s.annotationId)).toEqual([102]);
+  });
+
   it('leaves only annotations.json in the folder', async () => {
     const out = tempDir();
     await exporters.coco(labels, sampleImages(), 3, { outDir: out });
@@ -188,12 +204,32 @@ describe('COCO import', () => {
     expect(Array.from(maskFromRle(result.annotations[0]!.rle).data)).toEqual([1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
   });
 
-  it('skips box-only annotations with a warning', async () => {
+  it('returns bbox-only annotations (no segmentation, or an empty one) as boxes', async () => {
     const doc = base();
-    doc.annotations.push({ id: 1, image_id: 7, category_id: 5, bbox: [0, 0, 1, 1] });
+    doc.annotations.push({ id: 1, image_id: 7, category_id: 5, bbox: [0, 0, 1.5, 1] }, { id: 2, image_id: 7, category_id: 5, segmentation: [], bbox: [1, 1, 3, 2] });
     const result = await importers.coco(writeCoco(doc), noProjectImages);
-    expect([result.annotations.length, result.warnings]).toEqual([0, ['annotations[0]: no segmentation (a box only); skipped']]);
+    expect(result.annotations).toEqual([]);
+    expect(result.boxes).toEqual([
+      { imageKey: 'x.jpg', labelName: 'cat', bbox: [0, 0, 1.5, 1] },
+      { imageKey: 'x.jpg', labelName: 'cat', bbox: [1, 1, 3, 2] },
+    ]);
+    expect(result.warnings).toEqual([]);
   });
+
+  for (const [what, bbox, problem] of [
+    ['missing', undefined, 'missing: an annotation needs a segmentation or a bbox'],
+    ['three numbers', [0, 0, 1], '[0,0,1] is not [x, y, width, height] (four numbers)'],
+    ['text', [0, 0, 'a', 1], '[0,0,"a",1] is not [x, y, width, height] (four numbers)'],
+    ['no width', [0, 0, 0, 1], '[0,0,0,1] has no area (width and height must be positive)'],
+    ['outside', [2, 1, 3, 2], '[2,1,3,2] lies outside the 4x3 image "x.jpg"'],
+  ] as const) {
+    it(`rejects a bbox-only annotation whose bbox is ${what}, naming the element`, async () => {
+      const doc = base();
+      doc.annotations.push({ id: 1, image_id: 7, category_id: 5, ...(bbox === undefined ? {} : { bbox }) });
+      const path = writeCoco(doc);
+      await expect(importers.coco(path, noProjectImages)).rejects.toThrow(`${path}: annotations[0].bbox: ${problem}`);
+    });
+  }
 
   it('rejects a file that is not JSON, naming the file', async () => {
     const path = writeCoco('{"images": [');

@@ -113,14 +113,31 @@ describe('YOLO import of malformed folders', () => {
     await expect(importers.yolo(out, ctx)).rejects.toThrow(/b.txt:1: class "3" is not an index into the 3 classes of classes.txt/);
   });
 
-  it('rejects a box line, saying it is detection data', async () => {
-    const out = await folderWith('0 0.5 0.5 0.2 0.2\n');
-    await expect(importers.yolo(out, ctx)).rejects.toThrow(/b.txt:1: 5 values \(a box line: this folder holds detection labels, not segmentation\)/);
+  it('reads detection lines (class cx cy w h) as boxes in pixels, beside segmentation lines', async () => {
+    const out = await folderWith('1 0.5 0.5 0.25 0.2\n0 0.1 0.1 0.5 0.1 0.5 0.5\n2 0.125 0.9 0.25 0.2\n');
+    const result = await importers.yolo(out, ctx);
+    expect(result.boxes).toEqual([
+      { imageKey: 'b', labelName: 'dog', bbox: [4.5, 4, 3, 2] },
+      { imageKey: 'b', labelName: 'traffic light', bbox: [0, 8, 3, 2] },
+    ]);
+    expect(result.annotations.filter((a) => a.imageKey === 'b')).toHaveLength(1);
   });
+
+  for (const [what, line, problem] of [
+    ['six values (a detection with a confidence)', '0 0.5 0.5 0.2 0.2 0.9', '6 values; expected a class and cx cy w h (a box: 5 values) or at least 3 x y pairs (a polygon: 7 or more, odd)'],
+    ['a zero width', '0 0.5 0.5 0 0.2', 'box width 0 and height 0.2 must be positive'],
+    ['a box reaching outside the image', '0 0.9 0.5 0.4 0.2', 'box (centre 0.9, 0.5, size 0.4 x 0.2) reaches outside the image'],
+    ['a centre outside [0, 1]', '0 1.5 0.5 0.2 0.2', 'value "1.5" in column 2 is not a number in [0, 1]'],
+  ] as const) {
+    it(`rejects a detection line with ${what}, naming file and line`, async () => {
+      const out = await folderWith(`0 0.5 0.5 0.2 0.2\n${line}\n`);
+      await expect(importers.yolo(out, ctx)).rejects.toThrow(`${join(out, 'labels/b.txt')}:2: ${problem}`);
+    });
+  }
 
   it('rejects a line with an odd number of coordinates', async () => {
     const out = await folderWith('0 0.1 0.1 0.5 0.1 0.5 0.5 0.2\n');
-    await expect(importers.yolo(out, ctx)).rejects.toThrow(/b.txt:1: 8 values; expected a class and at least 3 x y pairs/);
+    await expect(importers.yolo(out, ctx)).rejects.toThrow(/b.txt:1: 8 values; expected a class and cx cy w h/);
   });
 
   it('rejects text where a number should be', async () => {

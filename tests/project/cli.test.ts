@@ -121,7 +121,7 @@ describe('cli project', () => {
       const before = a.listAnnotations(a.findImageByPath(path)!.id);
       const after = b.listAnnotations(b.findImageByPath(path)!.id);
       expect(after.map((x) => b.getLabel(x.labelId).name)).toEqual(before.map((x) => a.getLabel(x.labelId).name));
-      after.forEach((x, i) => expect(iou(maskFromRle(x.rle).data, maskFromRle(before[i]!.rle).data)).toBeGreaterThan(0.9));
+      after.forEach((x, i) => expect(iou(maskFromRle(x.rle!).data, maskFromRle(before[i]!.rle!).data)).toBeGreaterThan(0.9));
     }
     a.close();
     b.close();

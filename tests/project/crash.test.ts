@@ -74,7 +74,7 @@ describe('crash safety', () => {
     for (const id of [...saved].filter((id) => present.has(id))) {
       const a = reopened.getAnnotation(id);
       expect(a.area).toBeGreaterThan(0);
-      expect(a.rle.size).toEqual([32, 32]);
+      expect(a.rle!.size).toEqual([32, 32]);
       expect(a.modelId).toBe('crash-test');
     }
     reopened.close();

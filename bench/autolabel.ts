@@ -1,0 +1,162 @@
+/**
+ * Automatic labelling at dataset scale, fp32 against PTQ4SAM w8a8 in the same run:
+ *   npm run bench -- autolabel [--images N] [--boxes N] [--depth N] [--threads N] [--points-per-side N] [--calib-count N]
+ * 1. Boxes to masks: a project of N synthetic 1024x768 images (default 20) with --boxes boxes each
+ *    (default 10) goes through `autolabelProject` (encode once per image, boxes decoded in one
+ *    engine call, one transaction per image); images per minute and masks per second. The
+ *    embedding cache starts empty, so every image is encoded.
+ * 2. One image alone: encoder time against decoding its boxes (target: decoding < 10% of the encoder).
+ * 3. Segment everything on one image: encoder, decoding and filtering times (--points-per-side,
+ *    default 32: 1024 points).
+ * The models: a synthetic ViT-B (random weights of the official shapes; --depth fewer blocks for a
+ * quick check) and its w8a8 PTQ4SAM quantization, both cached in the temp folder between runs.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { quantizeModelDir } from '../main/ptq4sam/pipeline.ts';
+import { createProject, openProject } from '../main/project/index.ts';
+import { createEngine } from '../main/sam/engine.ts';
+import { synthModel } from '../main/sam/model-dir.ts';
+import { autolabelProject } from '../main/services/autolabel.ts';
+
+function arg(args: string[], name: string, fallback: number): number {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+}
+
+/** A deterministic pseudo-random sequence (mulberry32). */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** 1024x768 images of coloured rectangles on a gradient, each different (so each is encoded). */
+async function writeImages(dir: string, from: number, to: number): Promise<string[]> {
+  const files: string[] = [];
+  for (let n = from; n < to; n++) {
+    const rand = random(n + 1);
+    const width = 1024, height = 768;
+    const data = new Uint8Array(width * height * 3);
+    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data.set([(x * 255) / width, (y * 255) / height, 96], (y * width + x) * 3);
+    for (let r = 0; r < 12; r++) {
+      const x0 = Math.floor(rand() * 900), y0 = Math.floor(rand() * 650), w = 40 + Math.floor(rand() * 120), h = 40 + Math.floor(rand() * 110);
+      const colour = [rand() * 255, rand() * 255, rand() * 255];
+      for (let y = y0; y < Math.min(height, y0 + h); y++) for (let x = x0; x < Math.min(width, x0 + w); x++) data.set(colour, (y * width + x) * 3);
+    }
+    const file = join(dir, `synthetic-${String(n).padStart(3, '0')}.png`);
+    await sharp(data, { raw: { width, height, channels: 3 } }).png().toFile(file);
+    files.push(file);
+  }
+  return files;
+}
+
+/** A fresh project over the images, each with `boxes` box-only annotations. */
+async function boxProject(db: string, files: string[], boxes: number): Promise<void> {
+  const p = createProject(db);
+  try {
+    await p.addImages(files);
+    const label = p.addLabel({ name: 'object' });
+    for (const image of p.listImages({ limit: files.length }).items) {
+      const rand = random(1000 + image.id);
+      p.addAnnotations(image.id, Array.from({ length: boxes }, () => {
+        const w = 60 + rand() * 300, h = 60 + rand() * 250;
+        return { labelId: label.id, rle: null, bbox: [rand() * (1024 - w), rand() * (768 - h), w, h] as [number, number, number, number] };
+      }));
+    }
+  } finally {
+    p.close();
+  }
+}
+
+async function models(cache: string, depth: number | undefined, calibDir: string, calibCount: number): Promise<Record<string, string>> {
+  const name = depth === undefined ? 'synth-vit_b' : `synth-vit_b-depth${depth}`;
+  const fp32 = join(cache, name);
+  if (!existsSync(join(fp32, 'model.json'))) {
+    process.stderr.write(`building a synthetic ViT-B${depth === undefined ? '' : ` of depth ${depth}`} (once; cached in ${cache})\n`);
+    rmSync(fp32, { recursive: true, force: true });
+    mkdirSync(fp32, { recursive: true });
+    await synthModel('vit_b', fp32, { seed: 0, ...(depth === undefined ? {} : { depth }) });
+  }
+  const w8a8 = join(cache, `${name}-w8a8`);
+  if (!existsSync(join(w8a8, 'model.json'))) {
+    process.stderr.write(`quantizing it to w8a8 with PTQ4SAM on ${calibCount} images (once; cached)\n`);
+    rmSync(w8a8, { recursive: true, force: true });
+    mkdirSync(w8a8, { recursive: true });
+    await quantizeModelDir({ modelDir: fp32, calibDir, outDir: w8a8, bits: { w: 8, a: 8 }, method: 'ptq4sam', calibCount, measureImages: 1 });
+  }
+  return { fp32, w8a8 };
+}
+
+export async function main(args: string[]): Promise<void> {
+  const imageCount = arg(args, 'images', 20);
+  const boxes = arg(args, 'boxes', 10);
+  const depthArg = arg(args, 'depth', 0);
+  const depth = depthArg > 0 ? depthArg : undefined;
+  const threads = arg(args, 'threads', 0);
+  const pointsPerSide = arg(args, 'points-per-side', 32);
+  const calibCount = arg(args, 'calib-count', 4);
+  const cache = join(tmpdir(), 'ptq4sam-bench');
+  mkdirSync(cache, { recursive: true });
+  const root = mkdtempSync(join(tmpdir(), 'bench-autolabel-'));
+  try {
+    const imagesDir = join(root, 'images');
+    mkdirSync(imagesDir);
+    const files = await writeImages(imagesDir, 0, imageCount);
+    const dirs = await models(cache, depth, imagesDir, Math.min(calibCount, imageCount));
+    const rows: string[][] = [];
+    for (const [variant, dir] of Object.entries(dirs)) {
+      const engine = await createEngine({ threads });
+      try {
+        const model = await engine.loadModel(dir);
+        const db = join(root, `${variant}.db`);
+        await boxProject(db, files, boxes);
+        const project = openProject(db);
+        let result;
+        try {
+          result = await autolabelProject(project, engine, model, {
+            mode: 'boxes',
+            onProgress: ({ done, total }) => process.stderr.write(`${variant}: ${done}/${total} images\r`),
+          });
+        } finally {
+          project.close();
+        }
+        process.stderr.write('\n');
+        // one more image alone: the encoder against decoding its boxes
+        const [extra] = await writeImages(root, imageCount, imageCount + 1);
+        const encoded = await engine.encode(model, extra!);
+        const boxList = Array.from({ length: boxes }, (_, i) => [50 + i * 20, 40 + i * 15, 400 + i * 20, 300 + i * 15] as [number, number, number, number]);
+        const decoded = await engine.decodeBoxes(model, extra!, boxList, { imageHash: encoded.imageHash });
+        const everything = await engine.segmentEverything(model, extra!, { pointsPerSide }, { imageHash: encoded.imageHash });
+        rows.push([
+          variant,
+          (result.images / (result.seconds / 60)).toFixed(2),
+          (result.created / result.seconds).toFixed(2),
+          `${(encoded.encoderMs / 1000).toFixed(2)} s`,
+          `${decoded.decoderMs.toFixed(0)} ms (${((100 * decoded.decoderMs) / encoded.encoderMs).toFixed(1)}%)`,
+          `${(everything.decodeMs / 1000).toFixed(2)} s`,
+          `${everything.filterMs.toFixed(0)} ms`,
+          String(everything.masks.length),
+        ]);
+      } finally {
+        await engine.dispose();
+      }
+    }
+    const header = ['model', 'images/min (boxes to masks)', 'masks/s', 'encoder, one image', `decode ${boxes} boxes (% of encoder)`,
+      `everything: decoding ${pointsPerSide}x${pointsPerSide} points`, 'everything: filtering', 'everything: masks'];
+    process.stdout.write(`\nautolabel: ${imageCount} images of 1024x768, ${boxes} boxes each, synthetic ViT-B${depth === undefined ? '' : ` depth ${depth}`}, threads ${threads || 'default'}\n\n`);
+    process.stdout.write(`| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|\n`);
+    for (const row of rows) process.stdout.write(`| ${row.join(' | ')} |\n`);
+    const [fp32, w8a8] = rows;
+    if (fp32 && w8a8) process.stdout.write(`\nw8a8 / fp32 images per minute: ${(Number(w8a8[1]) / Number(fp32[1])).toFixed(2)}x (target >= 2x)\n`);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * "Segment everything" in the window: the automatic mask generator's proposals for the current
+ * image (views; the main process keeps the full masks), the minimum score the slider sets, and
+ * which proposals were accepted already. Accepting goes through AnnotationsState, one undo step
+ * per acceptance.
+ */
+import { api, withErrorOn } from '../api.ts';
+import type { Proposal, ProposalSet } from '../../preload/contract/index.ts';
+
+type Point = { x: number; y: number };
+
+/**
+ * The window asks for proposals down to this predicted IoU, so that the slider can go below the
+ * generator's 0.88 default; lower would run the full decoder for most grid points.
+ */
+const ASKED_MIN_SCORE = 0.7;
+const DEFAULT_MIN_SCORE = 0.88;
+
+export class ProposalsState {
+  set = $state.raw<ProposalSet | null>(null);
+  /** proposals scoring below this are hidden; starts at the generator's own threshold */
+  minScore = $state(DEFAULT_MIN_SCORE);
+  accepted = $state.raw<ReadonlySet<number>>(new Set());
+  busy = $state(false);
+  error = $state<string | null>(null);
+
+  shown = $derived<Proposal[]>(this.set ? this.set.proposals.filter((p) => p.score >= this.minScore && !this.accepted.has(p.index)) : []);
+
+  #seq = 0;
+
+  async find(imageId: number): Promise<void> {
+    const seq = ++this.#seq;
+    this.busy = true;
+    try {
+      const set = await withErrorOn(this, () => api.samEverything({ imageId, predIouThresh: ASKED_MIN_SCORE }));
+      if (seq !== this.#seq || !set) return;
+      this.set = set;
+      this.accepted = new Set();
+    } finally {
+      if (seq === this.#seq) this.busy = false;
+    }
+  }
+
+  /** the smallest shown proposal covering a point (the one the user most likely means), or null */
+  at(p: Point): Proposal | null {
+    let best: Proposal | null = null;
+    let bestArea = Infinity;
+    for (const proposal of this.shown) {
+      const { x, y, width, height, step, data } = proposal.mask;
+      if (p.x < x || p.y < y || p.x >= x + width || p.y >= y + height) continue;
+      const w = Math.ceil(width / step);
+      if (!data[Math.floor((p.y - y) / step) * w + Math.floor((p.x - x) / step)]) continue;
+      if (width * height < bestArea) { best = proposal; bestArea = width * height; }
+    }
+    return best;
+  }
+
+  markAccepted(indices: number[]): void {
+    this.accepted = new Set([...this.accepted, ...indices]);
+  }
+
+  clear(): void {
+    this.#seq++;
+    this.set = null;
+    this.accepted = new Set();
+    this.busy = false;
+  }
+}

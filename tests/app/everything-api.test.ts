@@ -1,0 +1,61 @@
+/**
+ * "Segment everything" through the API handlers (no window): proposals come back best first as
+ * views with their scores; accepting some stores them with the label in one undo step, and the
+ * engine's proposals are those of the generator run directly.
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHandlers } from '../../main/api/handlers.ts';
+import { createEngine, type Engine } from '../../main/sam/engine.ts';
+
+const FIXTURES = join(import.meta.dirname, '../fixtures/sam-tiny');
+
+let dir: string;
+let engine: Engine;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'everything-api-'));
+  mkdirSync(join(dir, 'resources', 'samples'), { recursive: true });
+  engine = await createEngine({ threads: 1 });
+});
+
+afterAll(async () => {
+  await engine?.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('segment everything through the API', () => {
+  it('finds proposals, accepts the chosen ones with a label as one undo step, refuses a stale set', async () => {
+    const { handlers } = createHandlers({
+      appDataDir: join(dir, 'appdata'), resourcesDir: join(dir, 'resources'), engine, executionProvider: 'cpu',
+      emit: () => undefined, imageUrlBase: () => 'test://',
+      // the handlers take only paths the user chose in a dialog: these answer as a user would
+      dialogs: { openFiles: async () => chosen.shift() ?? [], openFolder: async () => null, saveFile: async () => join(dir, 'p.ptq4sam') },
+    });
+    copyFileSync(join(FIXTURES, 'landscape.png'), join(dir, 'landscape.png'));
+    const chosen = [[join(FIXTURES, 'sam_tiny.pth')], [join(FIXTURES, 'config.json')], [join(dir, 'landscape.png')]];
+    const pick = async () => (await handlers.dialogOpenFiles({ title: 'file', filters: [], multiple: false }))[0]!;
+    const model = await handlers.modelImportCheckpoint({ checkpointPath: await pick(), configPath: await pick() });
+    await handlers.modelSetActive({ modelId: model.id });
+    await handlers.projectCreate({ path: (await handlers.dialogSaveFile({ title: 'project', filters: [], defaultName: 'p.ptq4sam' }))! });
+    await handlers.imagesAdd({ paths: [await pick()] });
+    const label = await handlers.labelCreate({ name: 'thing' });
+
+    // sam-tiny's random weights score about 0.1: at the 0.88 default nothing would pass
+    const options = { pointsPerSide: 3, predIouThresh: 0.05, stabilityScoreThresh: 0.5 };
+    const set = await handlers.samEverything({ imageId: 1, pointsPerSide: 3, predIouThresh: 0.05, stabilityThresh: 0.5 });
+    const direct = await engine.segmentEverything(model.id, join(dir, 'landscape.png'), options);
+    expect(set.proposals.length).toBeGreaterThan(0);
+    expect(set.proposals.map((p) => [p.index, p.score, p.stability])).toEqual(direct.masks.map((m, i) => [i, m.predictedIou, m.stabilityScore]));
+    await expect(handlers.annotationsAcceptProposals({ imageId: 1, labelId: label.id, proposalsId: set.proposalsId + 99, indices: [0] }))
+      .rejects.toThrow(/no longer kept; find them again/);
+    const added = await handlers.annotationsAcceptProposals({ imageId: 1, labelId: label.id, proposalsId: set.proposalsId, indices: [0] });
+    expect(added.map((a) => [a.labelId, a.score, a.boxOnly, a.area])).toEqual([[label.id, set.proposals[0]!.score, false, expect.any(Number)]]);
+    expect(added[0]!.mask).toEqual(set.proposals[0]!.mask);
+    expect((await handlers.historyState(undefined)).undo).toEqual({ kind: 'autolabel.everything', imageId: 1 });
+    await handlers.undo(undefined);
+    expect(await handlers.annotationsList({ imageId: 1 })).toEqual([]);
+  }, 300_000);
+});
