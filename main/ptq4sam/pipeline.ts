@@ -13,7 +13,7 @@ import { computeModelId, DECODER_FILE, ENCODER_FILE, readModelInfo, writeModelIn
 import { calibrate, type BigModuleResult, type Progress } from './calibrate.ts';
 import { isPtq4samFamily, type Method } from './calibrators/index.ts';
 import { emitQuantizedGraph, weightValues, type EmitParams } from './emit/quantized-graph.ts';
-import { evaluate, listImages, type EvalResult } from './eval.ts';
+import { evaluate, fileSha256, listImages, type EvalResult } from './eval.ts';
 import type { ConvTarget, GraphKind, LinearTarget } from './ops/types.ts';
 import { automaticPrompts, boxesFor, projectBoxes, type Prompt } from './prompts.ts';
 import type { AgqParams } from './quantizers/log2.ts';
@@ -242,7 +242,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
     quantized_layers: plan.targets.length,
     latency_ms: fidelity.latency_ms,
     fidelity: { prompts: fidelity.prompts, mean_iou: fidelity.mean_iou, min_iou: fidelity.min_iou, embedding_rel_error: fidelity.embedding_rel_error },
-    calibration: { images: files.length, forward_seconds: cal.forwardSeconds, quantize_seconds: quantizeSeconds },
+    calibration: { images: files.length, forward_seconds: cal.forwardSeconds, quantize_seconds: quantizeSeconds, image_sha256: files.map(fileSha256) },
     model_id: quantInfo.id,
   };
   writeReport(o.outDir, report, cal.big);

@@ -25,7 +25,11 @@ export interface QuantReport {
   quantized_layers: number;
   latency_ms: { model: { encoder: number; decoder: number }; reference: { encoder: number; decoder: number } };
   fidelity: { prompts: number; mean_iou: number; min_iou: number; embedding_rel_error: number };
-  calibration: { images: number; forward_seconds: number; quantize_seconds: number };
+  calibration: {
+    images: number; forward_seconds: number; quantize_seconds: number;
+    /** content sha256 of each calibration image: `eval` reports held_out false on any of them */
+    image_sha256: string[];
+  };
   model_id: string;
 }
 
