@@ -28,7 +28,7 @@ const f3 = (v: number | null) => (v === null ? '-' : v.toFixed(3));
 function row(name: string, bits: string, r: EvalResult, seconds: number | null): string {
   const k = r.by_kind;
   const g = r.gt!;
-  return `| ${name} | ${bits} | ${f3(k.points.mean_iou)} / ${f3(k.points.min_iou)} | ${f3(k.boxes.mean_iou)} | `
+  return `| ${name} | ${bits} | ${f3(k.points.mean_iou)} / ${f3(k.points.min_iou)} | ${f3(k.points.nonempty_reference.mean_iou)} (${k.points.nonempty_reference.n}) | ${f3(k.boxes.mean_iou)} | `
     + `${f3(k.boxes.nonempty_reference.mean_iou)} (${k.boxes.nonempty_reference.n}) | ${r.embedding_rel_error.toExponential(1)} | `
     + `${f3(g.model.clicks.miou)} / ${f3(g.model.clicks.mask_ap)} | ${f3(g.model.boxes.miou)} / ${f3(g.model.boxes.mask_ap)} | `
     + `${seconds === null ? '-' : seconds.toFixed(0)} |\n`;
@@ -52,8 +52,8 @@ export async function main(args: string[]): Promise<void> {
     const gt: GroundTruth = await readGroundTruth(await writeGroundTruthCoco(join(root, 'gt'), HELD_OUT_SPLIT), images);
     process.stdout.write(`\nsam-shapes, calibrated on ${CALIBRATION_SPLIT.join(', ')}, evaluated on ${HELD_OUT_SPLIT.join(', ')} `
       + '(eval\'s default prompts; ground truth: one box and one interior click per object)\n\n'
-      + '| method | bits | points IoU vs fp32 mean / min | boxes IoU vs fp32 | boxes, fp32 mask not empty (n) | embedding error | GT clicks mIoU / AP | GT boxes mIoU / AP | quantize s |\n'
-      + '|---|---|---|---|---|---|---|---|---|\n');
+      + '| method | bits | points IoU vs fp32 mean / min | points, fp32 mask not empty (n) | boxes IoU vs fp32 | boxes, fp32 mask not empty (n) | embedding error | GT clicks mIoU / AP | GT boxes mIoU / AP | quantize s |\n'
+      + '|---|---|---|---|---|---|---|---|---|---|\n');
     process.stdout.write(row('fp32', '-', await evaluate(fp32, fp32, images, { gt }), null));
     process.stdout.write(row('float16 weights', '-', await evaluate(fp16, fp32, images, { gt }), null));
     for (const bits of bitsList) {
