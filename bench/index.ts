@@ -6,6 +6,7 @@ export {};
 
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   autolabel: async (args) => (await import('./autolabel.ts')).main(args),
+  fidelity: async (args) => (await import('./fidelity.ts')).main(args),
   image: async (args) => (await import('./image-preprocess.ts')).main(args),
   project: async (args) => (await import('./project.ts')).main(args),
   quant: async (args) => (await import('./quant.ts')).main(args),

@@ -21,6 +21,7 @@ import { evaluate } from '../main/ptq4sam/eval.ts';
 import { listImageFiles } from '../main/base/index.ts';
 import { quantizeModelDir, type SoftmaxChoice } from '../main/ptq4sam/pipeline.ts';
 import { BIT_SETTINGS, QUANT_BITS } from '../preload/contract/enums.ts';
+import { automaticPrompts, type Prompt } from '../main/ptq4sam/prompts.ts';
 import { decodeImage } from '../main/sam/image/index.ts';
 import { loadSam, runDecoder, runEncoder } from '../main/sam/inference.ts';
 import { importCheckpoint, synthModel } from '../main/sam/model-dir.ts';
@@ -145,13 +146,19 @@ async function fidelityTable(root: string, calib: string): Promise<void> {
   mkdirSync(fp32);
   await importCheckpoint(join(FIXTURES, 'sam_tiny.pth'), fp32, { configPath: join(FIXTURES, 'config.json') });
   const images = listImageFiles(calib);
+  // the calibration prompts (3 clicks, 1 box per image), as this table has always used, not eval's default set
+  const prompts: Record<string, Prompt[]> = {};
+  for (const f of images) {
+    const { width, height } = await decodeImage(f);
+    prompts[basename(f)] = automaticPrompts(width, height);
+  }
   process.stdout.write(`\nsam-tiny fidelity against fp32 (mean / min mask IoU over 12 prompts)\n\n| method | ${QUANT_BITS.join(' | ')} |\n|---${'|---'.repeat(QUANT_BITS.length)}|\n`);
   for (const v of VARIANTS) {
     const cells: string[] = [];
     for (const bits of QUANT_BITS.map((b) => BIT_SETTINGS[b])) {
       const out = mkdtempSync(join(root, 'q-'));
       await quantizeModelDir({ modelDir: fp32, calibDir: calib, outDir: out, bits, method: v.method, measureImages: 1, ...(v.big === undefined ? {} : { big: v.big }), ...(v.agq === undefined ? {} : { agq: v.agq }), ...(v.softmaxAt8 ? { softmaxAt8: v.softmaxAt8 } : {}), ...(v.decoderTokenSide ? { decoderTokenSide: true } : {}) });
-      const r = await evaluate(out, fp32, images);
+      const r = await evaluate(out, fp32, images, { prompts });
       cells.push(`${r.mean_iou.toFixed(3)} / ${r.min_iou.toFixed(3)}`);
       rmSync(out, { recursive: true, force: true });
     }

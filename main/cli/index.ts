@@ -12,7 +12,7 @@ const groups: Record<string, () => Promise<CommandGroup>> = {
   segment: async () => (await import('./segment.ts')).segmentCommand,
   project: async () => (await import('./project.ts')).projectCommands,
   quantize: async () => (await import('./quantize.ts')).quantizeCommand,
-  eval: async () => (await import('./quantize.ts')).evalCommand,
+  eval: async () => (await import('./eval.ts')).evalCommand,
   setup: async () => (await import('./setup.ts')).setupCommand,
 };
 

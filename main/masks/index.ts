@@ -1,7 +1,8 @@
 /**
  * main/masks: mask maths, pure and synchronous. COCO RLE bit-identical to pycocotools (the store's
  * exact form of every mask), polygons with holes and several parts (tracing, simplification,
- * rasterising), bbox, area, and the raster edits the tools make (union, subtract, brush).
+ * rasterising), bbox, area, the raster edits the tools make (union, subtract, brush), and the
+ * distance transform (a mask's most interior pixel).
  * Imports nothing outside this folder and no I/O; tests in tests/masks/.
  */
 export {
@@ -12,3 +13,4 @@ export {
   rleMeasure, rleStringFromCounts,
 } from './rle.ts';
 export { type Polygon, maskFromPolygons, polygonsFromMask, polygonsFromRle } from './polygons.ts';
+export { distanceToEdge, mostInteriorPixel } from './distance.ts';

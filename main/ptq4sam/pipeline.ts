@@ -14,7 +14,7 @@ import { calibrationPrompts } from '../project/index.ts';
 import { calibrate, type BigModuleResult, type Progress } from './calibrate.ts';
 import type { EmitParams } from './emit/context.ts';
 import { emitQuantizedGraph, weightValues } from './emit/quantized-graph.ts';
-import { evaluate, type EvalResult } from './eval.ts';
+import { evaluate, fileSha256, type EvalResult } from './eval.ts';
 import { dirBytes, listImageFiles } from '../base/index.ts';
 import { getMethod, type QuantMethod } from './methods/index.ts';
 import type { GraphKind, Target, WeightSite } from './ops/types.ts';
@@ -237,7 +237,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
     quantized_layers: plan.targets.length,
     latency_ms: fidelity.latency_ms,
     fidelity: { prompts: fidelity.prompts, mean_iou: fidelity.mean_iou, min_iou: fidelity.min_iou, embedding_rel_error: fidelity.embedding_rel_error },
-    calibration: { images: files.length, forward_seconds: cal.forwardSeconds, quantize_seconds: quantizeSeconds },
+    calibration: { images: files.length, forward_seconds: cal.forwardSeconds, quantize_seconds: quantizeSeconds, image_sha256: files.map(fileSha256) },
     model_id: quantInfo.id,
   };
   writeReport(o.outDir, report);

@@ -150,14 +150,40 @@ export interface QuantReport {
   quantized_layers: number;
   latency_ms: { model: { encoder: number; decoder: number }; reference: { encoder: number; decoder: number } };
   fidelity: { prompts: number; mean_iou: number; min_iou: number; embedding_rel_error: number };
-  calibration: { images: number; forward_seconds: number; quantize_seconds: number };
+  calibration: {
+    images: number; forward_seconds: number; quantize_seconds: number;
+    /** content sha256 of each calibration image: `eval` reports held_out false on any of them */
+    image_sha256: string[];
+  };
   model_id: string;
 }
+
+export interface KindResult {
+  /** null when the prompt set has no prompt of this kind */
+  mean_iou: number | null;
+  min_iou: number | null;
+  n: number;
+  /**
+   * Only the prompts whose reference mask is not empty: two empty masks count as IoU 1 and say
+   * nothing (a model whose single-mask output is nearly empty, as sam-shapes' for boxes).
+   */
+  nonempty_reference: { mean_iou: number | null; n: number };
+}
+
+export interface GtScores { miou: number; mask_ap: number }
+export interface GtModelScores { boxes: GtScores; clicks: GtScores }
 
 export interface EvalResult {
   prompts: number;
   mean_iou: number;
   min_iou: number;
+  by_kind: { points: KindResult; boxes: KindResult };
+  /** false when an evaluated image is among the model's calibration images, or when the model's report.json does not record them */
+  held_out: boolean;
+  /** evaluated images whose content is among the model's calibration images */
+  calibration_overlap: string[];
   embedding_rel_error: number;
   latency_ms: { model: { encoder: number; decoder: number }; reference: { encoder: number; decoder: number } };
+  /** with ground truth: per-object box and click prompts scored against the GT masks */
+  gt?: { images: number; objects: number; model: GtModelScores; reference: GtModelScores };
 }

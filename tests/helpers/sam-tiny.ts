@@ -1,5 +1,8 @@
-/** The sam-tiny fixture: paths, manifest, a model directory built once per test file. */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+/**
+ * The reference fixtures (sam-tiny, random weights; sam-shapes, trained): paths, manifest, a
+ * model directory built once per test file, and the README's mask agreement rule.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -22,18 +25,40 @@ export interface ManifestCase {
 }
 export interface ManifestImage { image: string; width: number; height: number; cases: ManifestCase[] }
 
-export function manifest(): { images: ManifestImage[] } {
-  return JSON.parse(readFileSync(join(SAM_TINY, 'manifest.json'), 'utf8'));
+/** One reference fixture folder: the same files and manifest layout for both models. */
+export interface ReferenceFixture {
+  name: string;
+  dir: string;
+  /** the float32 checkpoint the references were computed with, and its float16 copy */
+  pth: string;
+  pthFp16: string;
+  config: string;
 }
 
-/** Imports sam_tiny.pth into a fresh model directory; returns it and a cleanup function. */
-export async function samTinyModelDir(): Promise<{ dir: string; cleanup: () => void }> {
-  const root = mkdtempSync(join(tmpdir(), 'sam-tiny-'));
+export const SAM_TINY_FIXTURE: ReferenceFixture = {
+  name: 'sam-tiny', dir: SAM_TINY, pth: SAM_TINY_PTH, pthFp16: join(SAM_TINY, 'sam_tiny_fp16.pth'), config: SAM_TINY_CONFIG,
+};
+
+const SAM_SHAPES = join(import.meta.dirname, '../fixtures/sam-shapes');
+export const SAM_SHAPES_FIXTURE: ReferenceFixture = {
+  name: 'sam-shapes', dir: SAM_SHAPES, pth: join(SAM_SHAPES, 'sam_shapes.pth'), pthFp16: join(SAM_SHAPES, 'sam_shapes_fp16.pth'), config: join(SAM_SHAPES, 'config.json'),
+};
+
+export function manifest(fixture: ReferenceFixture = SAM_TINY_FIXTURE): { images: ManifestImage[] } {
+  return JSON.parse(readFileSync(join(fixture.dir, 'manifest.json'), 'utf8'));
+}
+
+/** Imports the fixture's checkpoint into a fresh model directory; returns it and a cleanup function. */
+export async function fixtureModelDir(fixture: ReferenceFixture): Promise<{ dir: string; cleanup: () => void }> {
+  const root = mkdtempSync(join(tmpdir(), `${fixture.name}-`));
   const dir = join(root, 'model');
-  const { mkdirSync } = await import('node:fs');
   mkdirSync(dir);
-  await importModel(SAM_TINY_PTH, dir, { configPath: SAM_TINY_CONFIG });
+  await importModel(fixture.pth, dir, { configPath: fixture.config });
   return { dir, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+export function samTinyModelDir(): Promise<{ dir: string; cleanup: () => void }> {
+  return fixtureModelDir(SAM_TINY_FIXTURE);
 }
 
 /** An 8-bit grey PNG as a 0/1 mask. */

@@ -8,6 +8,7 @@ import { dictPickle, float32Bytes, op, tensorPickle, tuple, writeSyntheticPth, t
 const fixtures = join(import.meta.dirname, '../fixtures/sam-tiny');
 const fp32Path = join(fixtures, 'sam_tiny.pth');
 const fp16Path = join(fixtures, 'sam_tiny_fp16.pth');
+const shapesFixtures = join(import.meta.dirname, '../fixtures/sam-shapes');
 
 let dir: string;
 let fp32: StateDict;
@@ -110,10 +111,15 @@ describe('readCheckpoint on torch.save zip files', () => {
     expect(meanAbs).toBeCloseTo(382.85709047317505 / 128, 6);
   });
 
-  it('reads the float16 checkpoint as exactly the float32 values rounded to half precision', async () => {
-    const fp16 = await readCheckpoint(fp16Path);
-    expect([...fp16.keys()]).toEqual([...fp32.keys()]);
-    for (const [name, full] of fp32) {
+  it.each([
+    ['sam_tiny_fp16.pth', fp16Path, null],
+    ['sam_shapes_fp16.pth', join(shapesFixtures, 'sam_shapes_fp16.pth'), join(shapesFixtures, 'sam_shapes.pth')],
+  ])('reads %s as exactly the float32 checkpoint\'s values rounded to half precision', async (_name, halfPath, fullPath) => {
+    const full32 = fullPath ? await readCheckpoint(fullPath) : fp32;
+    const fp16 = await readCheckpoint(halfPath);
+    expect(fp16.size).toBe(202);
+    expect([...fp16.keys()]).toEqual([...full32.keys()]);
+    for (const [name, full] of full32) {
       const half = fp16.get(name)!;
       expect(half.dtype).toBe('float16');
       expect(half.shape).toEqual(full.shape);

@@ -22,14 +22,16 @@ function compare(a: Uint8Array, b: Uint8Array): { maxAbsDiff: number; differing:
 
 describe('resizing like PIL', () => {
   it.each([
-    ['landscape', 320, 240, 1024, 768],
-    ['large', 1400, 1000, 1024, 731],
-  ])('resizes %s.png (%ix%i) to %ix%i with exactly the bytes PIL produced', async (name, w, h, outW, outH) => {
-    const img = await decodeImage(join(samTiny, `${name}.png`));
+    ['sam-tiny', 'landscape', 320, 240, 1024, 768],
+    ['sam-tiny', 'large', 1400, 1000, 1024, 731],
+    ['sam-shapes', 'landscape', 320, 240, 1024, 768],
+    ['sam-shapes', 'large', 1400, 1000, 1024, 731],
+  ])('%s: resizes %s.png (%ix%i) to %ix%i with exactly the bytes PIL produced', async (fixture, name, w, h, outW, outH) => {
+    const img = await decodeImage(join(import.meta.dirname, '..', 'fixtures', fixture, `${name}.png`));
     expect([img.width, img.height]).toEqual([w, h]);
     const size = resizedSize(img.width, img.height);
     expect([size.width, size.height]).toEqual([outW, outH]);
-    const reference = readNpy(join(samTiny, `${name}.resized.npy`));
+    const reference = readNpy(join(import.meta.dirname, '..', 'fixtures', fixture, `${name}.resized.npy`));
     expect(reference.shape).toEqual([outH, outW, 3]);
     const resized = resizeBilinearPil(img, size.width, size.height);
     expect(compare(resized.data, reference.data as Uint8Array)).toEqual({ maxAbsDiff: 0, differing: 0 });
