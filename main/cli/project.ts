@@ -134,7 +134,8 @@ const verbs: Record<string, (argv: string[]) => Promise<number | void>> = {
     const db = dbArgument(args.positional, 'export');
     noExtra(args.positional, 1, 'export');
     const format = required(args, 'format');
-    const exporter = exporters[format as ExportFormat];
+    // own keys only: "constructor" or "__proto__" must not pass as a format
+    const exporter = Object.hasOwn(exporters, format) ? exporters[format as ExportFormat] : undefined;
     if (!exporter) throw new CliError(`project export: unknown --format "${format}" (expected one of: ${Object.keys(exporters).join(', ')})`);
     const toleranceText = optional(args, 'tolerance');
     const tolerance = toleranceText === undefined ? undefined : Number(toleranceText);
@@ -151,7 +152,7 @@ const verbs: Record<string, (argv: string[]) => Promise<number | void>> = {
     const db = dbArgument(args.positional, 'import');
     noExtra(args.positional, 1, 'import');
     const format = required(args, 'format');
-    if (!(format in importers)) throw new CliError(`project import: unknown --format "${format}" (expected one of: ${Object.keys(importers).join(', ')})`);
+    if (!Object.hasOwn(importers, format)) throw new CliError(`project import: unknown --format "${format}" (expected one of: ${Object.keys(importers).join(', ')})`);
     const from = required(args, 'from');
     const report = await withProject(db, (p) => importDataset(p, format as ImportFormat, importers[format as ImportFormat], from));
     printJson(report);
@@ -167,7 +168,7 @@ const verbs: Record<string, (argv: string[]) => Promise<number | void>> = {
 
 export const projectCommands: CommandGroup = async (argv) => {
   const [verb, ...rest] = argv;
-  const run = verb === undefined ? undefined : verbs[verb];
+  const run = verb !== undefined && Object.hasOwn(verbs, verb) ? verbs[verb] : undefined;
   if (!run) {
     const expected = Object.keys(verbs).join(', ');
     throw new CliError(verb === undefined ? `project: give a verb (${expected})` : `project: unknown verb "${verb}" (expected one of: ${expected})`);

@@ -17,7 +17,7 @@ export const quantizeCommand: CommandGroup = async (argv) => {
   const calibDir = required(args, 'calib');
   const out = required(args, 'out');
   const bitsName = optional(args, 'bits') ?? 'w8a8';
-  const bits = BIT_SETTINGS[bitsName];
+  const bits = Object.hasOwn(BIT_SETTINGS, bitsName) ? BIT_SETTINGS[bitsName] : undefined;
   if (!bits) throw new CliError(`--bits ${bitsName} is not offered (choose ${Object.keys(BIT_SETTINGS).join(', ')})`);
   const method = (optional(args, 'method') ?? 'ptq4sam') as Method;
   if (!METHODS.includes(method)) throw new CliError(`--method ${method} is not offered (choose ${METHODS.join(', ')})`);

@@ -186,7 +186,7 @@ class SetupRun {
 
   constructor(private readonly o: SetupOptions) {
     this.bits = o.bits ?? 'w8a8';
-    if (!BIT_SETTINGS[this.bits]) throw new Error(`bits "${this.bits}" is not offered (choose ${Object.keys(BIT_SETTINGS).join(', ')})`);
+    if (!Object.hasOwn(BIT_SETTINGS, this.bits)) throw new Error(`bits "${this.bits}" is not offered (choose ${Object.keys(BIT_SETTINGS).join(', ')})`);
     this.outDir = checkSetupOut(o.outDir);
     const args: Record<string, string | null> = {
       model: o.model.id,
