@@ -10,8 +10,7 @@ import { DECODER_FILE, ENCODER_FILE, readModelInfo, type ModelInfo } from './mod
 import { resizeBilinearPil, resizedSize, samEncoderInput, type RgbImage } from './image/index.ts';
 import { EMBEDDING_SHAPE, type PredictResult, type SegmentPrompt, type SegmentResult } from './engine-api.ts';
 import { maskCropFromLowRes } from './postprocess.ts';
-import { loadModel } from '../onnx/model-io.ts';
-import { encodeModel } from '../onnx/model-io.ts';
+import { encodeSelfContained, loadModel } from '../onnx/model-io.ts';
 import type { ModelProto } from '../onnx/proto.ts';
 
 export const LOW_RES = 256;
@@ -78,8 +77,10 @@ export async function loadSam(dir: string, settings: SessionSettings = {}): Prom
   const info = readModelInfo(dir);
   const warnings: string[] = [];
   let provider = settings.executionProvider ?? 'cpu';
+  // onnxruntime follows the encoder's external data itself: check where it points first
+  loadModel(join(dir, ENCODER_FILE), { loadExternalData: false });
   const decoderModel = loadModel(join(dir, DECODER_FILE));
-  const coreBytes = encodeModel(pruneToOutputs(decoderModel, ['iou_predictions', 'low_res_masks']));
+  const coreBytes = encodeSelfContained(pruneToOutputs(decoderModel, ['iou_predictions', 'low_res_masks']), join(dir, DECODER_FILE));
   const open = async (p: ExecutionProviderName) => {
     const encoder = await createSession(join(dir, ENCODER_FILE), settings, p, true);
     const decoder = await createSession(join(dir, DECODER_FILE), settings, p);
