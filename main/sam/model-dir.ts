@@ -154,11 +154,14 @@ export async function importCheckpoint(file: string, outDir: string, opts: Impor
   }
   const sha256 = await sha256File(file);
   checkAborted(opts.signal);
-  const dict = await readCheckpoint(file, { signal: opts.signal, onProgress: (d, t) => opts.onProgress?.('read checkpoint', d, t) });
+  // the names are checked before any storage is read: a file that is not SAM costs no memory
+  const checkNames = (names: string[]) => {
+    if (!names.includes('image_encoder.patch_embed.proj.weight') || !names.includes('mask_decoder.iou_token.weight')) {
+      throw new Error(`${basename(file)}: not a SAM checkpoint (no image_encoder / mask_decoder tensors; found e.g. ${names.slice(0, 3).join(', ') || 'nothing'})`);
+    }
+  };
+  const dict = await readCheckpoint(file, { signal: opts.signal, checkNames, onProgress: (d, t) => opts.onProgress?.('read checkpoint', d, t) });
   const w = new Weights(dict, basename(file));
-  if (!w.has('image_encoder.patch_embed.proj.weight') || !w.has('mask_decoder.iou_token.weight')) {
-    throw new Error(`${basename(file)}: not a SAM checkpoint (no image_encoder / mask_decoder tensors; found e.g. ${w.keys().slice(0, 3).join(', ') || 'nothing'})`);
-  }
   const cfg = detectConfig(w, given);
   const architecture = architectureOf(cfg);
   if (architecture === 'custom' && !given) {
