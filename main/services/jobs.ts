@@ -1,7 +1,8 @@
 /**
  * Long jobs out of the main process. Quantizing (alone, or as a step of the first-run setup)
  * spends tens of seconds in JavaScript; on the main process's thread it would stall every API
- * call the window makes meanwhile (hover previews, clicks). Each job runs in a child process of
+ * call the window makes meanwhile (hover previews, clicks). Model imports run there too: a
+ * hostile checkpoint that exhausts memory then takes down the job, not the app. Each job runs in a child process of
  * its own (job-process.ts; under Electron, `fork` runs the app's binary as Node), sends its
  * progress, and is cancelled through its AbortSignal. The quantizer checks its signal only while
  * calibrating, so a job still running after a short grace period is killed: a cancel always
@@ -12,12 +13,19 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Progress, QuantizeOptions, QuantReport } from '../ptq4sam/index.ts';
+import type { ImportOptions, ModelInfo } from '../sam/model-dir.ts';
 import { SetupError, type SetupOptions, type SetupProgress, type SetupResult, type SetupStep } from '../setup/pipeline.ts';
 
 /** What crosses into the job: the options without their callbacks. */
 export type JobRequest =
   | { kind: 'quantize'; options: Omit<QuantizeOptions, 'onProgress' | 'signal'> }
-  | { kind: 'setup'; options: Omit<SetupOptions, 'onProgress' | 'signal' | 'activate' | 'env'> };
+  | { kind: 'setup'; options: Omit<SetupOptions, 'onProgress' | 'signal' | 'activate' | 'env'> }
+  | { kind: 'import'; source: ModelImportSource; outDir: string; options: Omit<ImportOptions, 'onProgress' | 'signal'> };
+
+/** A checkpoint file (with an optional config.json), or an ONNX encoder/decoder pair. */
+export type ModelImportSource =
+  | { type: 'checkpoint'; file: string }
+  | { type: 'onnx'; encoder: string; decoder: string };
 
 export type JobMessage =
   | { type: 'progress'; progress: unknown }
@@ -68,6 +76,14 @@ function runJob<R>(request: JobRequest, onProgress: (p: unknown) => void, signal
 
 export function quantizeInProcess(options: Omit<QuantizeOptions, 'onProgress' | 'signal'>, onProgress: (p: Progress) => void, signal?: AbortSignal): Promise<QuantReport> {
   return runJob({ kind: 'quantize', options }, (p) => onProgress(p as Progress), signal);
+}
+
+/**
+ * Imports a model in the job process: a checkpoint from someone else may be crafted to exhaust
+ * memory, and an out-of-memory there ends the job, not the app.
+ */
+export function importInProcess(source: ModelImportSource, outDir: string, options: Omit<ImportOptions, 'onProgress' | 'signal'>, signal?: AbortSignal): Promise<ModelInfo> {
+  return runJob({ kind: 'import', source, outDir, options }, () => {}, signal);
 }
 
 export function setupInProcess(options: Omit<SetupOptions, 'onProgress' | 'signal' | 'activate' | 'env'>, onProgress: (p: SetupProgress) => void, signal?: AbortSignal): Promise<SetupResult> {
