@@ -12,7 +12,7 @@
  *   stats <db>                                  prints counts as JSON
  */
 import { exporters, importers, type ExportFormat, type ImportFormat } from '../formats/index.ts';
-import { rleFromMask } from '../masks/index.ts';
+import { rleArea, rleFromMask } from '../masks/index.ts';
 import { exportDataset, importDataset } from '../project/dataset.ts';
 import { createProject, openProject, type Project } from '../project/index.ts';
 import { all, CliError, type CommandGroup, optional, parseArgs, required } from './args.ts';
@@ -120,6 +120,8 @@ const verbs: Record<string, (argv: string[]) => Promise<number | void>> = {
         if (image.sha256) await warmEmbedding(engine, model, p, { file, hash: image.sha256, width: image.width ?? 0, height: image.height ?? 0 });
         const result = await engine.segment(model, file, prompt, image.sha256 ? { imageHash: image.sha256 } : {});
         const rle = rleFromMask({ width: result.width, height: result.height, data: result.masks[result.best]! });
+        // as in the app ("Nothing to accept"): an empty mask is no annotation
+        if (rleArea(rle) === 0) throw new CliError(`the prompt gives an empty mask on ${image.path}; nothing was stored (try a point on the object, or a box around it)`);
         return p.addAnnotation({
           imageId: image.id, labelId: label.id, rle, prompts: { points: prompt.points, ...(prompt.box ? { box: prompt.box } : {}) },
           modelId: model.info.id, score: result.iouPredictions[result.best] ?? null,

@@ -1,10 +1,12 @@
 /** The command line against hostile or large input: output arrives whole, lookups take only real names. */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readCheckpoint } from '../../main/sam/checkpoint/index.ts';
 import { runCli } from '../helpers/cli.ts';
+import { writeStateDictPth } from '../helpers/torch-save.ts';
 
 const repo = join(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'hostile-cli-'));
@@ -51,4 +53,26 @@ describe('names looked up in tables', () => {
     expect(imported.code).toBe(1);
     expect(imported.stderr).toMatch(new RegExp(`^error: project import: unknown --format "${format}"`, 'm'));
   });
+});
+
+describe('project annotate', () => {
+  it('refuses a prompt whose mask is empty, storing nothing', async () => {
+    // sam-tiny with the mask hypernetworks' last layers zeroed: every mask logit is 0, no pixel is in
+    const dict = await readCheckpoint(join(repo, 'tests/fixtures/sam-tiny/sam_tiny.pth'));
+    for (const [name, t] of dict) if (/^mask_decoder\.output_hypernetworks_mlps\.\d+\.layers\.2\./.test(name)) t.data.fill(0);
+    const pth = join(dir, 'empty-masks.pth');
+    writeStateDictPth(pth, dict);
+    const model = join(dir, 'empty-model');
+    expect(runCli(['model', 'import', pth, '--config', join(repo, 'tests/fixtures/sam-tiny/config.json'), '--out', model]).code).toBe(0);
+    const db = join(dir, 'annotate.db');
+    copyFileSync(join(repo, 'resources/samples/coins.png'), join(dir, 'coins.png'));
+    expect(runCli(['project', 'init', db]).code).toBe(0);
+    expect(runCli(['project', 'add', db, join(dir, 'coins.png')]).code).toBe(0);
+    expect(runCli(['project', 'labels', db, 'add', 'coin']).code).toBe(0);
+    const r = runCli(['project', 'annotate', db, '--image', join(dir, 'coins.png'), '--label', 'coin', '--model', model, '--point', '50,50,1']);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^error: the prompt gives an empty mask on .*coins\.png; nothing was stored \(try a point on the object, or a box around it\)$/m);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(runCli(['project', 'stats', db]).stdout).annotations).toBe(0);
+  }, 180_000);
 });
