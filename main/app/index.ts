@@ -1,7 +1,8 @@
 /**
  * main/app: the Electron shell, the only part of main/ that imports electron. It makes the
  * window (contextIsolation, sandbox, no nodeIntegration, a CSP on every response, no remote
- * content, no new windows or navigation), serves the open project's images through the
+ * content, no new windows or navigation, no permissions, one instance, DevTools only in
+ * development), serves the open project's images through the
  * `studio-image:` protocol, registers the API handlers of main/api on one IPC channel (checking
  * that the sender is our main frame), and provides native menus and dialogs. Window state is
  * remembered in the app's data folder. Nothing here is tested without the Electron binary; the
@@ -24,6 +25,11 @@ const CSP = [
 protocol.registerSchemesAsPrivileged([{ scheme: IMAGE_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
 
 async function main(): Promise<void> {
+  // one instance: two would race on the preferences, the window state and the model folders
+  if (!app.requestSingleInstanceLock()) {
+    app.quit();
+    return;
+  }
   await app.whenReady();
   const appDataDir = app.getPath('userData');
   const resourcesDir = app.isPackaged ? join(process.resourcesPath, 'resources') : join(app.getAppPath(), 'resources');
@@ -55,7 +61,10 @@ async function main(): Promise<void> {
   session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } });
   });
+  // the page needs no permission (camera, notifications, USB, ...): asked or checked, the answer is no
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+  session.defaultSession.setPermissionCheckHandler(() => false);
+  session.defaultSession.setDevicePermissionHandler(() => false);
 
   ipcMain.handle(CHANNEL_CALL, async (event, method: unknown, arg: unknown) => {
     // only our own top frame may call: no iframes, no other windows
@@ -70,13 +79,19 @@ async function main(): Promise<void> {
     webPreferences: {
       preload: join(import.meta.dirname, '../preload/index.cjs'),
       contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true, spellcheck: false,
+      devTools: !app.isPackaged,
     },
   });
   if (state.maximized) win.maximize();
   trackWindowState(win, appDataDir);
   win.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
   win.webContents.on('will-navigate', (e) => e.preventDefault());
-  buildMenu((command) => emit({ type: 'menu', command }));
+  buildMenu((command) => emit({ type: 'menu', command }), { devTools: !app.isPackaged });
+  app.on('second-instance', () => {
+    if (!win || win.isDestroyed()) return;
+    if (win.isMinimized()) win.restore();
+    win.focus();
+  });
   win.once('ready-to-show', () => win?.show());
 
   if (process.env.ELECTRON_RENDERER_URL) await win.loadURL(process.env.ELECTRON_RENDERER_URL);
