@@ -152,6 +152,7 @@ function linkProjectImages(projectDb: string, dir: string): void {
   let paths: string[];
   const db = new Database(projectDb, { readonly: true, fileMustExist: true });
   try {
+    db.pragma('trusted_schema = OFF'); // the project file may come from someone else
     paths = (db.prepare('SELECT path FROM images ORDER BY id').all() as { path: string }[]).map((r) => resolve(dirname(projectDb), r.path));
   } catch (err) {
     throw new Error(`${projectDb}: cannot list the project's images (${(err as Error).message})`);
