@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { copyFileSync, createReadStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { loadModel, saveModel } from '../onnx/model-io.ts';
+import { allTensors, loadModel, saveModel } from '../onnx/model-io.ts';
 import { graphInputs, graphOutputs, type TensorSignature } from '../onnx/graph.ts';
 import { DataLocation } from '../onnx/proto.ts';
 import { readCheckpoint, sha256File } from './checkpoint/index.ts';
@@ -234,7 +234,7 @@ export async function importOnnxPair(encoderPath: string, decoderPath: string, o
   const preprocessing = checkEncoderSignature(graphInputs(enc.graph!), graphOutputs(enc.graph!), encoderPath);
   const masks = checkDecoderSignature(graphInputs(dec.graph!), graphOutputs(dec.graph!), decoderPath);
   for (const [src, name, model] of [[encoderPath, ENCODER_FILE, enc], [decoderPath, DECODER_FILE, dec]] as const) {
-    const external = (model.graph?.initializer ?? []).some((t) => t.dataLocation === DataLocation.EXTERNAL);
+    const external = allTensors(model).some((t) => t.dataLocation === DataLocation.EXTERNAL);
     if (external) saveModel(loadModel(src), join(outDir, name), { externalData: true });
     else copyFileSync(src, join(outDir, name));
     checkAborted(opts.signal);
