@@ -1,6 +1,7 @@
 /**
  * main/app: the Electron shell, the only part of main/ that imports electron. It makes the
- * window (contextIsolation, sandbox, no nodeIntegration, a CSP on every response, no remote
+ * window (contextIsolation, sandbox, no nodeIntegration, the renderer served from `studio-app:`
+ * rather than file://, a CSP on every response, no remote
  * content, no new windows or navigation, no permissions, one instance, DevTools only in
  * development), serves the open project's images through the
  * `studio-image:` protocol, registers the API handlers of main/api on one IPC channel (checking
@@ -14,7 +15,7 @@ import { createHandlers } from '../api/handlers.ts';
 import { CHANNEL_CALL, CHANNEL_EVENT, type ApiEvent } from '../../preload/api.ts';
 import { createEngine } from '../sam/engine.ts';
 import { buildMenu } from './menu.ts';
-import { IMAGE_SCHEME, registerImageProtocol } from './protocol.ts';
+import { APP_SCHEME, IMAGE_SCHEME, registerAppProtocol, registerImageProtocol } from './protocol.ts';
 import { loadWindowState, trackWindowState } from './window-state.ts';
 
 const CSP = [
@@ -22,7 +23,11 @@ const CSP = [
   "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
 ].join('; ');
 
-protocol.registerSchemesAsPrivileged([{ scheme: IMAGE_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
+protocol.registerSchemesAsPrivileged([
+  { scheme: IMAGE_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } },
+  // the renderer's own origin (module scripts are fetched in CORS mode)
+  { scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true, corsEnabled: true } },
+]);
 
 async function main(): Promise<void> {
   // one instance: two would race on the preferences, the window state and the model folders
@@ -58,6 +63,7 @@ async function main(): Promise<void> {
   });
 
   registerImageProtocol(apiSession);
+  registerAppProtocol(join(import.meta.dirname, '../renderer'));
   session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } });
   });
@@ -95,7 +101,7 @@ async function main(): Promise<void> {
   win.once('ready-to-show', () => win?.show());
 
   if (process.env.ELECTRON_RENDERER_URL) await win.loadURL(process.env.ELECTRON_RENDERER_URL);
-  else await win.loadFile(join(import.meta.dirname, '../renderer/index.html'));
+  else await win.loadURL(`${APP_SCHEME}://renderer/index.html`);
 
   app.on('window-all-closed', () => {
     apiSession.close();
