@@ -1,7 +1,9 @@
 /**
  * main/app: the Electron shell, the only part of main/ that imports electron. It makes the
- * window (contextIsolation, sandbox, no nodeIntegration, a CSP on every response, no remote
- * content, no new windows or navigation), serves the open project's images through the
+ * window (contextIsolation, sandbox, no nodeIntegration, the renderer served from `studio-app:`
+ * rather than file://, a CSP on every response, no remote
+ * content, no new windows or navigation, no permissions, one instance, DevTools only in
+ * development), serves the open project's images through the
  * `studio-image:` protocol, registers the API handlers of main/api on one IPC channel (checking
  * that the sender is our main frame), and provides native menus and dialogs. Window state is
  * remembered in the app's data folder. Tested as built (out/) under a stand-in electron module
@@ -14,7 +16,7 @@ import { CHANNEL_CALL, CHANNEL_EVENT, type ApiEvent } from '../../preload/contra
 import { answer } from '../../preload/contract/rpc.ts';
 import { createEngine } from '../sam/engine.ts';
 import { buildMenu } from './menu.ts';
-import { IMAGE_SCHEME, registerImageProtocol } from './protocol.ts';
+import { APP_SCHEME, IMAGE_SCHEME, registerAppProtocol, registerImageProtocol } from './protocol.ts';
 import { loadWindowState, trackWindowState } from './window-state.ts';
 
 const CSP = [
@@ -22,9 +24,18 @@ const CSP = [
   "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
 ].join('; ');
 
-protocol.registerSchemesAsPrivileged([{ scheme: IMAGE_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
+protocol.registerSchemesAsPrivileged([
+  { scheme: IMAGE_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } },
+  // the renderer's own origin (module scripts are fetched in CORS mode)
+  { scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true, corsEnabled: true } },
+]);
 
 async function main(): Promise<void> {
+  // one instance: two would race on the preferences, the window state and the model folders
+  if (!app.requestSingleInstanceLock()) {
+    app.quit();
+    return;
+  }
   await app.whenReady();
   const appDataDir = app.getPath('userData');
   const resourcesDir = app.isPackaged ? join(process.resourcesPath, 'resources') : join(app.getAppPath(), 'resources');
@@ -53,10 +64,14 @@ async function main(): Promise<void> {
   });
 
   registerImageProtocol(apiSession);
+  registerAppProtocol(join(import.meta.dirname, '../renderer'));
   session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } });
   });
+  // the page needs no permission (camera, notifications, USB, ...): asked or checked, the answer is no
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+  session.defaultSession.setPermissionCheckHandler(() => false);
+  session.defaultSession.setDevicePermissionHandler(() => false);
 
   ipcMain.handle(CHANNEL_CALL, async (event, request: unknown) => {
     // only our own top frame may call: no iframes, no other windows
@@ -70,13 +85,19 @@ async function main(): Promise<void> {
     webPreferences: {
       preload: join(import.meta.dirname, '../preload/index.cjs'),
       contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true, spellcheck: false,
+      devTools: !app.isPackaged,
     },
   });
   if (state.maximized) win.maximize();
   trackWindowState(win, appDataDir);
   win.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
   win.webContents.on('will-navigate', (e) => e.preventDefault());
-  buildMenu((command) => emit({ type: 'menu', command }));
+  buildMenu((command) => emit({ type: 'menu', command }), { devTools: !app.isPackaged });
+  app.on('second-instance', () => {
+    if (!win || win.isDestroyed()) return;
+    if (win.isMinimized()) win.restore();
+    win.focus();
+  });
   win.once('ready-to-show', () => win?.show());
 
   // Closing the window quits (every platform: one window is the whole app). Cleanup waits in
@@ -94,7 +115,7 @@ async function main(): Promise<void> {
   // only electron-vite's dev server sets the URL; a packaged app never loads one from outside
   const devUrl = app.isPackaged ? undefined : process.env.ELECTRON_RENDERER_URL;
   if (devUrl) await win.loadURL(devUrl);
-  else await win.loadFile(join(import.meta.dirname, '../renderer/index.html'));
+  else await win.loadURL(`${APP_SCHEME}://renderer/index.html`);
 }
 
 void main();

@@ -2,7 +2,8 @@
 import { Menu, type MenuItemConstructorOptions } from 'electron';
 import type { MenuCommand } from '../../preload/contract/index.ts';
 
-export function buildMenu(send: (command: MenuCommand) => void): void {
+/** `devTools`: offer the developer tools (development builds only: a packaged app has none). */
+export function buildMenu(send: (command: MenuCommand) => void, options: { devTools: boolean }): void {
   const item = (label: string, command: MenuCommand, accelerator?: string): MenuItemConstructorOptions => ({ label, click: () => send(command), ...(accelerator ? { accelerator } : {}) });
   const template: MenuItemConstructorOptions[] = [
     ...(process.platform === 'darwin' ? [{ role: 'appMenu' as const }] : []),
@@ -23,7 +24,7 @@ export function buildMenu(send: (command: MenuCommand) => void): void {
     // Undo/redo go to the project's edit log, not the text fields' history; the renderer's own
     // key handler does the same for Ctrl+Z, so these carry no accelerator (no double undo).
     { label: 'Edit', submenu: [item('Undo', 'undo'), item('Redo', 'redo'), { type: 'separator' }, { role: 'cut' }, { role: 'copy' }, { role: 'paste' }] },
-    { label: 'View', submenu: [item('Models', 'models'), { role: 'togglefullscreen' }, { role: 'toggleDevTools' }] },
+    { label: 'View', submenu: [item('Models', 'models'), { role: 'togglefullscreen' }, ...(options.devTools ? [{ role: 'toggleDevTools' as const }] : [])] },
     { label: 'Help', submenu: [item('Keyboard Shortcuts', 'shortcuts')] },
   ];
   Menu.setApplicationMenu(Menu.buildFromTemplate(template));

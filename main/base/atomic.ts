@@ -1,10 +1,12 @@
 /**
  * Results that appear whole or not at all: work happens in a hidden temporary sibling, which is
  * renamed into place only when it is complete, so a failure or Ctrl-C leaves nothing behind and
- * a reader never sees half a model folder or half a JSON file.
+ * a reader never sees half a model folder or half a JSON file; what a killed run left is removed
+ * by the next run into the same place.
  */
 import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { removeStaleTemporaries, temporaryPrefix } from './stale-temporaries.ts';
 
 /** An output path that is a file, or a folder that is not empty: refused, never overwritten. */
 export class OutputExistsError extends Error {}
@@ -19,9 +21,13 @@ export function checkEmptyOutputDir(out: string): string {
   return abs;
 }
 
-/** The hidden sibling a result is built in (leading dot: folder listings and model lists skip it). */
+/**
+ * The hidden sibling a result is built in (leading dot: folder listings and model lists skip it),
+ * named `.<name>.tmp-<pid>-<time>` so a later run can tell a killed run's leftovers
+ * (stale-temporaries.ts).
+ */
 function temporarySibling(abs: string): string {
-  return join(dirname(abs), `.${basename(abs)}.tmp-${process.pid}-${Date.now()}`);
+  return join(dirname(abs), `${temporaryPrefix(`.${basename(abs)}.tmp-`)}${Date.now()}`);
 }
 
 /**
@@ -33,6 +39,7 @@ function temporarySibling(abs: string): string {
 export async function withAtomicDir<T>(out: string, work: (tmpDir: string) => Promise<T>, options: { replace?: boolean } = {}): Promise<T> {
   const abs = options.replace ? resolve(out) : checkEmptyOutputDir(out);
   mkdirSync(dirname(abs), { recursive: true });
+  removeStaleTemporaries(dirname(abs), `.${basename(abs)}.tmp-`);
   const tmp = temporarySibling(abs);
   mkdirSync(tmp, { recursive: true });
   const cleanup = () => rmSync(tmp, { recursive: true, force: true });

@@ -37,7 +37,7 @@ const verbs: Record<string, (argv: string[]) => Promise<void>> = {
 
 export const modelCommands: CommandGroup = async (argv) => {
   const [verb, ...rest] = argv;
-  const run = verb ? verbs[verb] : undefined;
+  const run = verb && Object.hasOwn(verbs, verb) ? verbs[verb] : undefined;
   if (!run) throw new CliError(`usage: model <${Object.keys(verbs).join('|')}> ...`);
   await run(rest);
 };

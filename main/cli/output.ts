@@ -1,6 +1,7 @@
 /**
  * `--out` folders of commands: one that exists and is not empty is refused (naming the flag),
- * and the result appears whole or not at all (main/base's atomic folder).
+ * and the result appears whole or not at all (main/base's atomic folder, which also removes what
+ * a killed run left).
  */
 import { checkEmptyOutputDir, OutputExistsError, withAtomicDir } from '../base/index.ts';
 import { CliError } from './args.ts';

@@ -18,7 +18,7 @@
  *   stats <db>                                  prints counts as JSON
  */
 import { exporters, importers, type ExportFormat, type ImportFormat } from '../formats/index.ts';
-import { rleFromMask } from '../masks/index.ts';
+import { rleArea, rleFromMask } from '../masks/index.ts';
 import { exportDataset, importDataset } from '../project/dataset.ts';
 import { createProject, openProject, type Project } from '../project/index.ts';
 import { all, CliError, type CommandGroup, integerOption, optional, parseArgs, type ParsedArgs, required } from './args.ts';
@@ -141,6 +141,8 @@ const verbs: Record<string, (argv: string[]) => Promise<number | void>> = {
         if (image.sha256) await warmEmbedding(engine, model, p, { file, hash: image.sha256, width: image.width ?? 0, height: image.height ?? 0 });
         const result = await engine.segment(model, file, prompt, image.sha256 ? { imageHash: image.sha256 } : {});
         const rle = rleFromMask({ width: result.width, height: result.height, data: result.masks[result.best]! });
+        // as in the app ("Nothing to accept"): an empty mask is no annotation
+        if (rleArea(rle) === 0) throw new CliError(`the prompt gives an empty mask on ${image.path}; nothing was stored (try a point on the object, or a box around it)`);
         return p.addAnnotation({
           imageId: image.id, labelId: label.id, rle, prompts: { points: prompt.points, ...(prompt.box ? { box: prompt.box } : {}) },
           modelId: model.info.id, score: result.iouPredictions[result.best] ?? null,
@@ -202,7 +204,8 @@ const verbs: Record<string, (argv: string[]) => Promise<number | void>> = {
     const db = dbArgument(args.positional, 'export');
     noExtra(args.positional, 1, 'export');
     const format = required(args, 'format');
-    const exporter = exporters[format as ExportFormat];
+    // own keys only: "constructor" or "__proto__" must not pass as a format
+    const exporter = Object.hasOwn(exporters, format) ? exporters[format as ExportFormat] : undefined;
     if (!exporter) throw new CliError(`project export: unknown --format "${format}" (expected one of: ${Object.keys(exporters).join(', ')})`);
     const toleranceText = optional(args, 'tolerance');
     const tolerance = toleranceText === undefined ? undefined : Number(toleranceText);
@@ -219,7 +222,7 @@ const verbs: Record<string, (argv: string[]) => Promise<number | void>> = {
     const db = dbArgument(args.positional, 'import');
     noExtra(args.positional, 1, 'import');
     const format = required(args, 'format');
-    if (!(format in importers)) throw new CliError(`project import: unknown --format "${format}" (expected one of: ${Object.keys(importers).join(', ')})`);
+    if (!Object.hasOwn(importers, format)) throw new CliError(`project import: unknown --format "${format}" (expected one of: ${Object.keys(importers).join(', ')})`);
     const from = required(args, 'from');
     const report = await withProject(db, (p) => importDataset(p, format as ImportFormat, importers[format as ImportFormat], from));
     printJson(report);
@@ -235,7 +238,7 @@ const verbs: Record<string, (argv: string[]) => Promise<number | void>> = {
 
 export const projectCommands: CommandGroup = async (argv) => {
   const [verb, ...rest] = argv;
-  const run = verb === undefined ? undefined : verbs[verb];
+  const run = verb !== undefined && Object.hasOwn(verbs, verb) ? verbs[verb] : undefined;
   if (!run) {
     const expected = Object.keys(verbs).join(', ');
     throw new CliError(verb === undefined ? `project: give a verb (${expected})` : `project: unknown verb "${verb}" (expected one of: ${expected})`);

@@ -12,6 +12,7 @@
 import {
   type Rle, canonicalRleCounts, checkRleCounts, rleArea, rleCountsFromString, rleStringFromCounts,
 } from '../masks/index.ts';
+import { MAX_IMAGE_PIXELS } from '../base/image-limits.ts';
 import { importedAnnotation, readText, rleOfPolygons } from './imported.ts';
 import type { ImportedAnnotation, ImportedBox, Importer } from './types.ts';
 
@@ -59,12 +60,18 @@ export const importCoco: Importer = async (from, ctx) => {
     images.set(id, { key, width, height });
   });
 
-  const mismatched = new Set<number>();
+  // Declared sizes are checked against the real image before any mask is drawn at that size: a
+  // file may claim 50000x50000 for a small picture, and its polygons would be rasterised at it.
+  const skipped = new Set<number>();
   for (const [id, img] of images) {
-    const projectSize = ctx.imageSize(img.key);
-    if (projectSize && (projectSize.width !== img.width || projectSize.height !== img.height)) {
-      mismatched.add(id);
-      warnings.push(`image ${JSON.stringify(img.key)} is ${img.width}x${img.height} in ${from} but ${projectSize.width}x${projectSize.height} in the project; its annotations were not imported`);
+    const real = await ctx.imageSize(img.key);
+    if (real && (real.width !== img.width || real.height !== img.height)) {
+      skipped.add(id);
+      const where = real.of === 'file' ? 'in its file' : 'in the project';
+      warnings.push(`image ${JSON.stringify(img.key)} is ${img.width}x${img.height} in ${from} but ${real.width}x${real.height} ${where}; its annotations were not imported`);
+    } else if (!real && img.width * img.height > MAX_IMAGE_PIXELS) {
+      skipped.add(id);
+      warnings.push(`image ${JSON.stringify(img.key)} is ${img.width}x${img.height} in ${from}, more than the ${MAX_IMAGE_PIXELS} pixels an image may have; its annotations were not imported`);
     }
   }
 
@@ -78,13 +85,14 @@ export const importCoco: Importer = async (from, ctx) => {
     const categoryId = integerField(ann, 'category_id', where, fail);
     const labelName = categoryName.get(categoryId);
     if (labelName === undefined) throw fail(where, `category_id ${categoryId} is not the id of any category`);
+    if (skipped.has(imageId)) return;
     const rle = segmentationRle((ann as Json).segmentation, image, `${where}.segmentation`, fail);
     if (rle === null) {
       const bbox = boxField((ann as Json).bbox, image, `${where}.bbox`, fail);
-      if (!mismatched.has(imageId)) boxes.push({ imageKey: image.key, labelName, bbox });
+      boxes.push({ imageKey: image.key, labelName, bbox });
     } else if (rleArea(rle) === 0) {
       warnings.push(`${where}: the mask is empty; skipped`);
-    } else if (!mismatched.has(imageId)) {
+    } else {
       annotations.push(importedAnnotation(image.key, labelName, rle));
     }
   });

@@ -1,6 +1,8 @@
 /**
  * COCO instances export, `<outDir>/annotations.json`: info, licenses, categories (ids 1..n in
- * label order), images (id, file_name = the path as the project stores it, width, height) and
+ * label order), images (id, file_name = the path relative to the project folder, or for an image
+ * outside it relative to the export folder, never absolute unless on another drive; the report
+ * says which; width, height) and
  * annotations (id, image_id, category_id, segmentation, area, bbox [x,y,w,h], iscrowd 0).
  *
  * `coco` writes each mask exactly as compressed RLE {size: [h, w], counts: string}. With iscrowd
@@ -17,6 +19,7 @@
  * appended at the end, so 100k annotations never sit in memory as one string.
  */
 import { closeSync, openSync, readSync, rmSync } from 'node:fs';
+import { isAbsolute, relative, sep } from 'node:path';
 import {
   ChunkedFile, labelIndexById, newReport, noteIds, outPath, outerRings, polygonTolerance, visitImages,
   writableAnnotations,
@@ -32,6 +35,7 @@ function cocoExporter(format: string, makeSegmentation: (report: ExportReport, t
     const report = newReport(format);
     const tolerancePx = polygonTolerance(opts);
     const { segmentation, finish } = makeSegmentation(report, tolerancePx);
+    const fileNameBases = { project: 0, export: 0, absolute: 0 };
     const labelIndex = labelIndexById(labels);
     let boxes = 0;
     const main = new ChunkedFile(outPath(opts, 'annotations.json'));
@@ -44,7 +48,9 @@ function cocoExporter(format: string, makeSegmentation: (report: ExportReport, t
       const categories = labels.map((l, i) => ({ id: i + 1, name: l.name, supercategory: '' }));
       main.write(`{"info":${JSON.stringify(info)},"licenses":[],"categories":${JSON.stringify(categories)},"images":[`);
       await visitImages(images, imageCount, opts, (image) => {
-        main.write(`${report.images ? ',' : ''}\n${JSON.stringify({ id: image.id, file_name: image.path, width: image.width, height: image.height })}`);
+        const fileName = cocoFileName(image.path, image.absPath, opts.outDir);
+        fileNameBases[fileName.base]++;
+        main.write(`${report.images ? ',' : ''}\n${JSON.stringify({ id: image.id, file_name: fileName.name, width: image.width, height: image.height })}`);
         report.images++;
         for (const { ann, labelIndex: index, area, bbox } of writableAnnotations(image, labelIndex, report, opts.boxesAsBboxes ?? false)) {
           if (ann.rle === null) boxes++;
@@ -67,9 +73,34 @@ function cocoExporter(format: string, makeSegmentation: (report: ExportReport, t
     }
     finish();
     if (boxes > 0) report.notes.push(`${boxes} box-only annotation(s) written as bboxes with an empty segmentation`);
+    report.notes.push(describeFileNames(fileNameBases));
     report.files.push('annotations.json');
     return report;
   };
+}
+
+type FileNameBase = 'project' | 'export' | 'absolute';
+
+/**
+ * An image's file_name: the project-relative path the store keeps, else (an image outside the
+ * project folder) the path relative to the export folder, so a shared dataset does not carry
+ * absolute paths that name this computer's folders (and its user). Absolute only where no
+ * relative path exists (another drive).
+ */
+function cocoFileName(storedPath: string, absPath: string, outDir: string): { name: string; base: FileNameBase } {
+  if (!isAbsolute(storedPath)) return { name: storedPath, base: 'project' };
+  const fromExport = relative(outDir, absPath);
+  if (isAbsolute(fromExport)) return { name: storedPath, base: 'absolute' };
+  return { name: fromExport.split(sep).join('/'), base: 'export' };
+}
+
+function describeFileNames(counts: Record<FileNameBase, number>): string {
+  const parts = [
+    counts.project ? `${counts.project} relative to the project folder` : '',
+    counts.export ? `${counts.export} relative to this export's folder` : '',
+    counts.absolute ? `${counts.absolute} absolute (on another drive)` : '',
+  ].filter(Boolean);
+  return `image file_names: ${parts.join(', ') || 'none'}`;
 }
 
 function appendFile(target: ChunkedFile, sourcePath: string): void {

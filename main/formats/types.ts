@@ -98,13 +98,16 @@ export interface ImportResult {
   warnings: string[];
 }
 
+/** An image's real size: of the project image, or read from the header of a file not yet added. */
+export type ImageSizeAnswer = { width: number; height: number; of?: 'project' | 'file' } | undefined;
+
 export interface ImportContext {
   /**
    * The size of the project image an imageKey names, or undefined if the project has none.
    * YOLO needs it (its coordinates are normalised); COCO uses its own sizes and only checks them
-   * against this where it answers.
+   * against this where it answers (for a file not yet in the project, the size in its header).
    */
-  imageSize(imageKey: string): { width: number; height: number } | undefined;
+  imageSize(imageKey: string): ImageSizeAnswer | Promise<ImageSizeAnswer>;
 }
 
 /** `from`: COCO, the annotations JSON file; YOLO, the folder an export wrote. Throws on malformed input. */

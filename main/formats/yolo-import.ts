@@ -39,7 +39,7 @@ export const importYolo: Importer = async (from, ctx) => {
   for (const { file, lines } of parsed) {
     if (lines.length === 0) continue;
     const stem = file.slice(0, -'.txt'.length);
-    const size = ctx.imageSize(stem);
+    const size = await ctx.imageSize(stem);
     if (!size) {
       warnings.push(`${join(labelsDir, file)}: no project image has the stem "${stem}"; its ${lines.length} polygon(s) were not imported`);
       continue;

@@ -57,7 +57,9 @@ function dataYaml(labels: DatasetLabel[]): string {
     '# YOLO segmentation dataset exported by PTQ4SAM Studio.',
     '# labels/ holds one <image stem>.txt per image. Images are not copied: put them (or links to',
     '# them) in images/ beside labels/, under the same stems, for training code to pair them.',
-    'path: .',
+    // No "path": Ultralytics then takes this file's folder as the dataset root. "path: ." would
+    // be resolved against the working directory training starts in, not against this file.
+    '# No "path" key: the dataset root is the folder of this file, wherever training is started.',
     'train: images',
     'val: images',
     `nc: ${labels.length}`,

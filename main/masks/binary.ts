@@ -77,8 +77,33 @@ export function maskSubtract(a: BinaryMask, b: BinaryMask): BinaryMask {
  * mask: every pixel whose centre lies within `radiusPx` of the polyline gets `value`. A single
  * point stamps one disc. The input mask is left unchanged.
  */
+/**
+ * Most pixel tests one stroke may cost: a long drag of a big brush over a large photo stays far
+ * below (about a second of work), a crafted stroke of 100k points at radius 2000 (minutes of a
+ * blocked main process) does not.
+ */
+export const MAX_BRUSH_PIXEL_TESTS = 400_000_000;
+
+/** The pixel tests a stroke costs: the clipped bounding box of each segment's capsule. */
+export function brushStrokeCost(width: number, height: number, points: [number, number][], radiusPx: number): number {
+  let cost = 0;
+  const segments = points.length === 1 ? 1 : points.length - 1;
+  for (let i = 0; i < segments; i++) {
+    const [ax, ay] = points[i]!;
+    const [bx, by] = points[Math.min(i + 1, points.length - 1)]!;
+    const w = Math.min(width, Math.ceil(Math.max(ax, bx) + radiusPx + 0.5)) - Math.max(0, Math.floor(Math.min(ax, bx) - radiusPx - 0.5));
+    const h = Math.min(height, Math.ceil(Math.max(ay, by) + radiusPx + 0.5)) - Math.max(0, Math.floor(Math.min(ay, by) - radiusPx - 0.5));
+    cost += Math.max(0, w) * Math.max(0, h);
+  }
+  return cost;
+}
+
 export function paintBrushStroke(m: BinaryMask, points: [number, number][], radiusPx: number, value: 0 | 1): BinaryMask {
   if (!(radiusPx >= 0)) throw new Error(`brush stroke: radius ${radiusPx} is not a non-negative number`);
+  const cost = brushStrokeCost(m.width, m.height, points, radiusPx);
+  if (cost > MAX_BRUSH_PIXEL_TESTS) {
+    throw new Error(`brush stroke: ${points.length} points at radius ${radiusPx} px would test ${cost} pixels (at most ${MAX_BRUSH_PIXEL_TESTS}); paint it in shorter strokes or with a smaller brush`);
+  }
   const out: BinaryMask = { width: m.width, height: m.height, data: Uint8Array.from(m.data, (v) => (v ? 1 : 0)) };
   if (points.length === 0) return out;
   const r2 = radiusPx * radiusPx;

@@ -1,9 +1,10 @@
 /**
  * Masks to polygons and back.
  *
- * Tracing: every 8-connected part of the mask (background is then 4-connected, so a hole touching
- * the outside only at a corner is not a hole) becomes one Polygon: its outer ring and one ring per
- * hole. Rings run along pixel edges with vertices on pixel corners (integer coordinates, the
+ * Tracing: every 8-connected part of the mask becomes one Polygon: its outer ring and one ring per
+ * hole. The background is then 4-connected, so a gap that reaches the outside only through a pixel
+ * corner is a hole: the part's two pixels meeting at that corner close it (it is filled, and named,
+ * where a format cannot carry holes). Rings run along pixel edges with vertices on pixel corners (integer coordinates, the
  * corner (x, y) is the top-left of pixel (x, y)), listed only where the direction changes. Outer
  * rings run clockwise on screen (y down) and holes anticlockwise. Where two pixels of a part
  * touch only at a corner the ring passes through that corner twice.

@@ -3,9 +3,9 @@
  * message over 2 GB, so large models (ViT-H) keep their initializer bytes in a side file
  * `<model>.data` referenced by (location, offset, length) entries.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { DataLocation, onnx, type ITensorProto, type ModelProto } from './proto.ts';
+import { closeSync, existsSync, fstatSync, lstatSync, openSync, readFileSync, readSync, realpathSync, writeSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { DataLocation, onnx, type IGraphProto, type ITensorProto, type ModelProto } from './proto.ts';
 
 /** Above this many bytes of initializers a model is saved with external data. */
 export const EXTERNAL_DATA_THRESHOLD_BYTES = 1.5 * 1024 ** 3;
@@ -33,7 +33,8 @@ function externalEntry(t: ITensorProto, key: string): string | undefined {
 
 /**
  * Loads a model file. External data is read into each tensor's raw_data unless
- * `loadExternalData` is false (enough to inspect a signature without reading gigabytes).
+ * `loadExternalData` is false (enough to inspect a signature without reading gigabytes); every
+ * external reference is checked either way, since onnxruntime will follow them later.
  */
 /** Whether any initializer of the main graph keeps its bytes in an external-data file. */
 export function usesExternalData(model: ModelProto): boolean {
@@ -43,29 +44,109 @@ export function usesExternalData(model: ModelProto): boolean {
 export function loadModel(path: string, opts: { loadExternalData?: boolean } = {}): ModelProto {
   if (!existsSync(path)) throw new Error(`${path}: file not found`);
   const model = decodeModel(readFileSync(path), path);
-  if (opts.loadExternalData ?? true) loadExternalData(model, dirname(resolve(path)), path);
+  resolveExternalData(model, dirname(resolve(path)), path, opts.loadExternalData ?? true);
   return model;
 }
 
-function loadExternalData(model: ModelProto, baseDir: string, modelPath: string): void {
+/**
+ * Every tensor a model holds: initializers, sparse initializers, and the tensors of node
+ * attributes (a Constant's value), in the main graph and in every subgraph (If, Loop, Scan).
+ * Each may name external data, so each is checked.
+ */
+export function allTensors(model: ModelProto): ITensorProto[] {
+  const found: ITensorProto[] = [];
+  const visit = (graph: IGraphProto | null | undefined): void => {
+    if (!graph) return;
+    found.push(...(graph.initializer ?? []));
+    for (const sparse of graph.sparseInitializer ?? []) {
+      if (sparse.values) found.push(sparse.values);
+      if (sparse.indices) found.push(sparse.indices);
+    }
+    for (const node of graph.node ?? []) {
+      for (const attribute of node.attribute ?? []) {
+        if (attribute.t) found.push(attribute.t);
+        found.push(...(attribute.tensors ?? []));
+        for (const sparse of [attribute.sparseTensor, ...(attribute.sparseTensors ?? [])]) {
+          if (sparse?.values) found.push(sparse.values);
+          if (sparse?.indices) found.push(sparse.indices);
+        }
+        visit(attribute.g);
+        for (const g of attribute.graphs ?? []) visit(g);
+      }
+    }
+  };
+  visit(model.graph);
+  return found;
+}
+
+/**
+ * Encodes a model for a session created from bytes. Such a session has no folder, so
+ * onnxruntime would resolve external data against the process's working directory: the model
+ * must hold all its bytes.
+ */
+export function encodeSelfContained(model: ModelProto, nameForErrors: string): Uint8Array {
+  const external = allTensors(model).find((t) => t.dataLocation === DataLocation.EXTERNAL);
+  if (external) throw new Error(`${nameForErrors}: tensor ${external.name} still refers to external data; load the model with its data first`);
+  return encodeModel(model);
+}
+
+/** A non-negative integer written in decimal, as the ONNX writer emits offset and length. */
+function externalNumber(t: ITensorProto, key: 'offset' | 'length', modelPath: string): number | undefined {
+  const text = externalEntry(t, key);
+  if (text === undefined) return undefined;
+  const value = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value)) throw new Error(`${modelPath}: tensor ${t.name}: external data ${key} "${text}" is not a non-negative integer`);
+  return value;
+}
+
+/**
+ * The data file a tensor names, proven to be a regular file inside the model's folder: the
+ * comparison is on real paths with a separator (so "../<folder>-evil/x" fails), and a symlink is
+ * refused rather than followed.
+ */
+function externalFile(t: ITensorProto, baseDir: string, modelPath: string): string {
+  const location = externalEntry(t, 'location');
+  if (!location) throw new Error(`${modelPath}: tensor ${t.name} has external data without a location`);
+  const escapes = () => new Error(`${modelPath}: external data path escapes the model folder: ${location}`);
+  if (isAbsolute(location) || location.includes('\0')) throw escapes();
+  const realBase = realpathSync(baseDir);
+  const file = resolve(realBase, location);
+  if (!isInside(realBase, file)) throw escapes();
+  let stat;
+  try {
+    stat = lstatSync(file);
+  } catch {
+    throw new Error(`${modelPath}: external data file ${location} not found`);
+  }
+  if (stat.isSymbolicLink()) throw new Error(`${modelPath}: external data file ${location} is a symbolic link; copy the file into the model folder`);
+  if (!stat.isFile()) throw new Error(`${modelPath}: external data ${location} is not a regular file`);
+  if (!isInside(realBase, realpathSync(file))) throw escapes();
+  return file;
+}
+
+function isInside(dir: string, path: string): boolean {
+  const rel = relative(dir, path);
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+}
+
+/** Checks every external reference and, when `load`, reads the bytes into the tensors. */
+function resolveExternalData(model: ModelProto, baseDir: string, modelPath: string, load: boolean): void {
   const fds = new Map<string, number>();
   try {
-    for (const t of model.graph?.initializer ?? []) {
+    for (const t of allTensors(model)) {
       if (t.dataLocation !== DataLocation.EXTERNAL) continue;
+      const file = externalFile(t, baseDir, modelPath);
       const location = externalEntry(t, 'location');
-      if (!location) throw new Error(`${modelPath}: tensor ${t.name} has external data without a location`);
-      const file = resolve(baseDir, location);
-      if (!file.startsWith(resolve(baseDir))) throw new Error(`${modelPath}: external data path escapes the model folder: ${location}`);
       let fd = fds.get(file);
       if (fd === undefined) {
-        if (!existsSync(file)) throw new Error(`${modelPath}: external data file ${location} not found`);
         fd = openSync(file, 'r');
         fds.set(file, fd);
       }
-      const offset = Number(externalEntry(t, 'offset') ?? 0);
       const size = fstatSync(fd).size;
-      const length = Number(externalEntry(t, 'length') ?? size - offset);
-      if (offset + length > size) throw new Error(`${modelPath}: external data ${location} is truncated (tensor ${t.name} needs bytes ${offset}..${offset + length}, file has ${size})`);
+      const offset = externalNumber(t, 'offset', modelPath) ?? 0;
+      const length = externalNumber(t, 'length', modelPath) ?? size - offset;
+      if (offset + length > size || length < 0) throw new Error(`${modelPath}: external data ${location} is truncated (tensor ${t.name} needs bytes ${offset}..${offset + length}, file has ${size})`);
+      if (!load) continue;
       const buf = new Uint8Array(length);
       let done = 0;
       while (done < length) done += readSync(fd, buf, done, length - done, offset + done);

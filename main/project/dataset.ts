@@ -5,12 +5,12 @@
  * not in the project yet) and store everything in one transaction, so a malformed file changes
  * nothing.
  */
-import { existsSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { imageStem } from '../formats/common.ts';
 import type { DatasetImage, DatasetLabel, Exporter, ExportOptions, ExportReport, Importer, ImportFormat } from '../formats/index.ts';
 import type { ImportAnnotation, Project } from './project.ts';
-import { scanImages } from './scan.ts';
+import { scanImage, type ScannedImage } from './scan.ts';
 import type { ImageRecord } from './types.ts';
 
 /**
@@ -57,11 +57,17 @@ export interface DatasetImportReport {
 /** How each format's image keys name images: what an importer's key resolves to. */
 interface KeyResolver {
   /** the project image the key names, or a file to add, or why neither (thrown when the import cannot go on) */
-  resolve(key: string): { image: ImageRecord } | { file: string } | { error: string };
+  resolve(key: string): { image: ImageRecord } | { file: string } | { error: string } | { refused: string };
 }
 
-/** COCO file_name: relative to the annotations file, then to the project (or absolute). */
+/**
+ * COCO file_name: relative to the annotations file, then to the project (or absolute). A file not
+ * yet in the project is added only from inside the annotation file's folder or the project's
+ * folder (real paths compared, so a symlink cannot lead out): a COCO file from someone else must
+ * not pull a system file into the project. Anything else is refused and named in the report.
+ */
 function cocoResolver(project: Project, from: string): KeyResolver {
+  const roots = [dirname(from), project.dir].map((d) => realpathOrSelf(d));
   return {
     resolve(key) {
       const places = isAbsolute(key) ? [key] : [resolve(dirname(from), key), resolve(project.dir, key)];
@@ -70,10 +76,27 @@ function cocoResolver(project: Project, from: string): KeyResolver {
         if (image) return { image };
       }
       const file = places.find((p) => existsSync(p) && statSync(p).isFile());
-      if (file) return { file };
-      return { error: `image "${key}" named in ${from} is not in the project and was not found at ${places.join(' or ')}` };
+      if (!file) return { error: `image "${key}" named in ${from} is not in the project and was not found at ${places.join(' or ')}` };
+      const real = realpathOrSelf(file);
+      if (!roots.some((root) => isInside(root, real))) {
+        return { refused: `image "${key}" named in ${from} is outside the annotation file's folder and the project's folder (${real}); it was not added and its annotations were not imported` };
+      }
+      return { file };
     },
   };
+}
+
+function realpathOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
+}
+
+function isInside(dir: string, path: string): boolean {
+  const rel = relative(dir, path);
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
 }
 
 /** YOLO label file stem: the project image with that file stem (which must be unique). */
@@ -113,30 +136,55 @@ export async function importDataset(project: Project, format: ImportFormat, impo
     if (!r) resolved.set(key, (r = resolver.resolve(key)));
     return r;
   };
+  // a new file's header is read once: its size answers the importer, its scan is what gets added
+  const scanned = new Map<string, ScannedImage>();
+  const scan = async (file: string) => {
+    let image = scanned.get(file);
+    if (!image) scanned.set(file, (image = await scanImage(file)));
+    return image;
+  };
   const result = await importer(source, {
-    imageSize(key) {
+    async imageSize(key) {
       const r = lookup(key);
-      if (!('image' in r) || r.image.width === null || r.image.height === null) return undefined;
-      return { width: r.image.width, height: r.image.height };
+      if ('image' in r && r.image.width !== null && r.image.height !== null) return { width: r.image.width, height: r.image.height, of: 'project' };
+      if ('file' in r) {
+        const image = await scan(r.file);
+        if (image.width !== null && image.height !== null) return { width: image.width, height: image.height, of: 'file' };
+      }
+      return undefined;
     },
   });
+  const warnings = [...result.warnings];
+  const refusedKeys = new Set<string>();
   const newFiles = new Set<string>();
-  const imageOf = (key: string) => {
+  // each annotation's image: an id of the project, a new file to add, or null where the file was
+  // refused (outside the annotation file's folder and the project: named once in the warnings)
+  const imageOf = (key: string): { imageId: number } | { imagePath: string } | null => {
     const r = lookup(key);
     if ('error' in r) throw new Error(r.error);
+    if ('refused' in r) {
+      if (!refusedKeys.has(key)) warnings.push(r.refused);
+      refusedKeys.add(key);
+      return null;
+    }
     if ('file' in r) newFiles.add(r.file);
     return 'image' in r ? { imageId: r.image.id } : { imagePath: r.file };
   };
-  const annotations: ImportAnnotation[] = [
-    ...result.annotations.map((a) => ({ ...imageOf(a.imageKey), labelName: a.labelName, rle: a.rle })),
-    ...result.boxes.map((b) => ({ ...imageOf(b.imageKey), labelName: b.labelName, rle: null, bbox: b.bbox })),
-  ];
-  const images = await scanImages([...newFiles], () => {});
+  const annotations: ImportAnnotation[] = [];
+  for (const a of result.annotations) {
+    const image = imageOf(a.imageKey);
+    if (image) annotations.push({ ...image, labelName: a.labelName, rle: a.rle });
+  }
+  for (const b of result.boxes) {
+    const image = imageOf(b.imageKey);
+    if (image) annotations.push({ ...image, labelName: b.labelName, rle: null, bbox: b.bbox });
+  }
+  const images = await Promise.all([...newFiles].map(scan));
   const before = new Set(project.listLabels().map((l) => l.name));
   const { addedImages, annotationIds } = project.importAnnotations({ images, labels: result.labels.map((name) => ({ name })), annotations });
   return {
     format, from: source, addedImages: addedImages.length,
     addedLabels: project.listLabels().map((l) => l.name).filter((n) => !before.has(n)),
-    annotations: annotationIds.length, boxes: result.boxes.length, warnings: result.warnings,
+    annotations: annotationIds.length, boxes: result.boxes.length, warnings,
   };
 }

@@ -11,8 +11,9 @@
  * an import) is one transaction, so one sync.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { openDatabase } from '../base/sqlite.ts';
 import { checkRleCounts, rleArea, rleBbox, rleCountsFromString } from '../masks/index.ts';
@@ -124,7 +125,16 @@ function sha256OfFile(file: string): string | null {
   }
 }
 
+/**
+ * Project files may come from other people: a schema's triggers and views must not call
+ * functions with side effects (SQLite's trusted_schema), whatever the file says.
+ */
+function harden(db: Database.Database): void {
+  db.pragma('trusted_schema = OFF');
+}
+
 function configure(db: Database.Database): void {
+  harden(db);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
@@ -152,14 +162,48 @@ export function createProject(dbPath: string): Project {
   return new Project(db, abs);
 }
 
-/** Opens a project file, upgrading its schema if it is older. */
+/** True when this process may write `path` (a read-only medium answers EROFS even to root). */
+function canWrite(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A project on a medium that cannot be written (a DVD, a read-only share) cannot be opened in
+ * place: SQLite needs to create the WAL index next to the file even to read. It is read from a
+ * private copy instead, opened read-only; exports and every listing work, edits are refused.
+ */
+function readOnlySnapshot(abs: string): { db: Database.Database; dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'ptq4sam-readonly-'));
+  try {
+    const copy = join(dir, basename(abs));
+    copyFileSync(abs, copy);
+    if (existsSync(`${abs}-wal`)) copyFileSync(`${abs}-wal`, `${copy}-wal`);
+    return { db: openDatabase(copy, { readonly: true, fileMustExist: true }), dir };
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`cannot open project ${abs}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Opens a project file, upgrading its schema if it is older. A project that cannot be written
+ * opens read-only (`project.readOnly`).
+ */
 export function openProject(dbPath: string): Project {
   const abs = resolve(dbPath);
   if (!existsSync(abs)) throw new Error(`project file not found: ${abs}`);
   if (statSync(abs).isDirectory()) throw new Error(`not a project file: ${abs} is a folder`);
+  const readOnly = !canWrite(abs) || !canWrite(dirname(abs));
   let db: Database.Database;
+  let snapshotDir: string | null = null;
   try {
-    db = openDatabase(abs, { fileMustExist: true });
+    if (readOnly) ({ db, dir: snapshotDir } = readOnlySnapshot(abs));
+    else db = openDatabase(abs, { fileMustExist: true });
   } catch (err) {
     throw new Error(`cannot open project ${abs}: ${(err as Error).message}`);
   }
@@ -172,15 +216,21 @@ export function openProject(dbPath: string): Project {
     if (version > SCHEMA_VERSION) {
       throw new Error(`project ${abs} was written by a newer version of the app (schema ${version}; this version knows up to ${SCHEMA_VERSION})`);
     }
-    configure(db);
-    migrate(db, version);
+    if (readOnly) {
+      if (version < SCHEMA_VERSION) throw new Error(`project ${abs} cannot be written and was made by an older version of the app (schema ${version}): copy it somewhere writable to open it`);
+      harden(db);
+    } else {
+      configure(db);
+      migrate(db, version);
+    }
   } catch (err) {
     db.close();
+    if (snapshotDir) rmSync(snapshotDir, { recursive: true, force: true });
     const code = (err as { code?: string }).code;
     if (code === 'SQLITE_NOTADB') throw new Error(`not a PTQ4SAM Studio project: ${abs} (the file is not a SQLite database)`);
     throw describeDbError(err, abs);
   }
-  return new Project(db, abs);
+  return new Project(db, abs, snapshotDir);
 }
 
 export class Project {
@@ -193,15 +243,23 @@ export class Project {
   private readonly relocated = new Map<number, string>();
   private lastTick = 0;
 
+  /** the project file cannot be written: it was opened from a private read-only copy */
+  readonly readOnly: boolean;
+  /** the folder of that copy, removed on close */
+  private readonly snapshotDir: string | null;
+
   /** Use createProject / openProject. */
-  constructor(db: Database.Database, dbPath: string) {
+  constructor(db: Database.Database, dbPath: string, snapshotDir: string | null = null) {
     this.db = db;
     this.dbPath = dbPath;
     this.dir = dirname(dbPath);
+    this.readOnly = snapshotDir !== null;
+    this.snapshotDir = snapshotDir;
   }
 
   close(): void {
     if (this.db.open) this.db.close();
+    if (this.snapshotDir) rmSync(this.snapshotDir, { recursive: true, force: true });
   }
 
   private readonly prepare: Prepare = (sql) => {
@@ -731,7 +789,7 @@ export class Project {
    */
   *iterateDataset(options: { batchSize?: number } = {}): Generator<DatasetItem> {
     const batchSize = options.batchSize ?? 256;
-    const reader = openDatabase(this.dbPath, { readonly: true, fileMustExist: true });
+    const reader = openDatabase(this.db.name, { readonly: true, fileMustExist: true });
     try {
       reader.exec('BEGIN');
       const images = reader.prepare('SELECT * FROM images WHERE position > ? ORDER BY position LIMIT ?');

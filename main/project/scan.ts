@@ -8,6 +8,7 @@ import { open, readdir, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { isImageFile } from '../base/index.ts';
+import { MAX_IMAGE_PIXELS } from '../base/image-limits.ts';
 
 
 export interface ScannedImage {
@@ -94,6 +95,7 @@ async function readBmpHeader(file: string): Promise<Header> {
     const width = buf.readInt32LE(18);
     const height = Math.abs(buf.readInt32LE(22)); // negative height = rows stored top-down
     if (width <= 0 || height <= 0) throw new Error(`BMP header gives size ${width}x${height}`);
+    if (width * height > MAX_IMAGE_PIXELS) throw new Error(`${width}x${height} exceeds the pixel limit of ${MAX_IMAGE_PIXELS}`);
     return { width, height, orientation: 1 };
   } finally {
     await handle.close();
@@ -102,8 +104,9 @@ async function readBmpHeader(file: string): Promise<Header> {
 
 async function readHeader(file: string): Promise<Header> {
   if (extname(file).toLowerCase() === '.bmp') return readBmpHeader(file);
-  const meta = await sharp(file).metadata();
+  const meta = await sharp(file, { limitInputPixels: MAX_IMAGE_PIXELS }).metadata();
   if (!meta.width || !meta.height) throw new Error('no image size in the header');
+  if (meta.width * meta.height > MAX_IMAGE_PIXELS) throw new Error(`${meta.width}x${meta.height} exceeds the pixel limit of ${MAX_IMAGE_PIXELS}`);
   return { width: meta.width, height: meta.height, orientation: meta.orientation ?? 1 };
 }
 

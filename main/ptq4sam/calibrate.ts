@@ -5,7 +5,7 @@
  * Only the encoder embeddings (4 MB per image) are kept between phases.
  */
 import * as ort from 'onnxruntime-node';
-import { encodeModel, GraphBuilder, type ModelProto } from '../onnx/index.ts';
+import { encodeSelfContained, GraphBuilder, type ModelProto } from '../onnx/index.ts';
 import { decoderFeeds, encoderTensor } from '../sam/inference.ts';
 import { concatSam2Features, sam2DecoderFeeds } from '../sam/sam2-inference.ts';
 import type { SegmentPrompt } from '../sam/engine-api.ts';
@@ -208,7 +208,7 @@ export async function calibrate(encoder: ModelProto, decoder: ModelProto, plan: 
 
   // 1. Encoder statistics; keep each image's embedding for the decoder passes.
   const enc = graphCalibration(plan, 'encoder', o);
-  const encSession = await ort.InferenceSession.create(encodeModel(augmentFor(encoder, enc, o)), sessionOptions);
+  const encSession = await ort.InferenceSession.create(encodeSelfContained(augmentFor(encoder, enc, o), 'encoder'), sessionOptions);
   const embeddings: { embedding: Float32Array; width: number; height: number }[] = [];
   const io = FAMILY_IO[o.family ?? 'sam'];
   try {
@@ -244,7 +244,7 @@ export async function calibrate(encoder: ModelProto, decoder: ModelProto, plan: 
   const modules = o.big ? bigModules(decoderModules) : [];
   if (modules.length) {
     const keyTensors = modules.map((m) => keyTensorOf(decoder, m));
-    const bigSession = await ort.InferenceSession.create(encodeModel(augmentModel(decoder, { stats: [], full: keyTensors, sampleSize: 1 })), sessionOptions);
+    const bigSession = await ort.InferenceSession.create(encodeSelfContained(augmentModel(decoder, { stats: [], full: keyTensors, sampleSize: 1 }), 'decoder'), sessionOptions);
     const votes = modules.map(() => [] as boolean[]);
     const image0Keys = modules.map(() => [] as Float32Array[]);
     const channels = modules.map(() => 0);
@@ -281,7 +281,7 @@ export async function calibrate(encoder: ModelProto, decoder: ModelProto, plan: 
 
   // 3. Decoder statistics on the folded decoder, one pass per prompt.
   const dec = graphCalibration(plan, 'decoder', o);
-  const decSession = await ort.InferenceSession.create(encodeModel(augmentFor(folded, dec, o)), sessionOptions);
+  const decSession = await ort.InferenceSession.create(encodeSelfContained(augmentFor(folded, dec, o), 'decoder'), sessionOptions);
   try {
     for (let i = 0; i < images.length; i++) {
       checkAborted(o.signal);

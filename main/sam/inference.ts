@@ -13,7 +13,7 @@ import { EMBEDDING_SHAPE, type PredictResult, type SegmentPrompt, type SegmentRe
 import { maskCropFromLowRes } from './postprocess.ts';
 import { sam2EncoderInput } from './image/sam2-input.ts';
 import { concatSam2Features, SAM2_FEATURES_LENGTH, sam2BestMaskIndex, sam2DecoderFeeds, sam2MaskCropFromLowRes } from './sam2-inference.ts';
-import { decodeModel, encodeModel, loadModel, usesExternalData } from '../onnx/model-io.ts';
+import { decodeModel, encodeModel, encodeSelfContained, loadModel, usesExternalData } from '../onnx/model-io.ts';
 import { viewMaskCrop } from './view-masks.ts';
 import { reassociateAttention, splitDecoder } from './decoder-split.ts';
 import type { ModelProto } from '../onnx/proto.ts';
@@ -90,17 +90,19 @@ export async function loadSam(dir: string, settings: SessionSettings = {}): Prom
   const info = readModelInfo(dir);
   const warnings: string[] = [];
   let provider = settings.executionProvider ?? 'cpu';
+  // onnxruntime follows the encoder's external data itself: check where it points first
+  loadModel(join(dir, ENCODER_FILE), { loadExternalData: false });
   // The decoder file is read once: its bytes make the full session and, parsed, the pruned one.
   // Decoders are small (~16 MB for ViT-H) and never use external data; one that did is read
-  // with its data inlined.
+  // with its data inlined (checked where it points) and re-encoded self-contained.
   const decoderPath = join(dir, DECODER_FILE);
   let decoderBytes: Uint8Array = readFileSync(decoderPath);
   let decoderModel = decodeModel(decoderBytes, decoderPath);
   if (usesExternalData(decoderModel)) {
     decoderModel = loadModel(decoderPath);
-    decoderBytes = encodeModel(decoderModel);
+    decoderBytes = encodeSelfContained(decoderModel, decoderPath);
   }
-  const coreBytes = encodeModel(pruneToOutputs(decoderModel, ['iou_predictions', 'low_res_masks']));
+  const coreBytes = encodeSelfContained(pruneToOutputs(decoderModel, ['iou_predictions', 'low_res_masks']), decoderPath);
   const open = async (p: ExecutionProviderName) => {
     const encoder = await createSession(join(dir, ENCODER_FILE), settings, p, true);
     const decoder = await createSession(decoderBytes, settings, p);

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { copyFileSync, createReadStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { loadModel, saveModel } from '../onnx/model-io.ts';
+import { allTensors, loadModel, saveModel } from '../onnx/model-io.ts';
 import { graphInputs, graphOutputs, type TensorSignature } from '../onnx/graph.ts';
 import { DataLocation, type ModelProto } from '../onnx/proto.ts';
 import { readCheckpoint, sha256File } from './checkpoint/index.ts';
@@ -169,13 +169,19 @@ export async function importCheckpoint(file: string, outDir: string, opts: Impor
   const rawConfig = opts.configPath ? readConfigJson(opts.configPath) : undefined;
   const sha256 = await sha256File(file);
   checkAborted(opts.signal);
-  const dict = await readCheckpoint(file, { signal: opts.signal, onProgress: (d, t) => opts.onProgress?.('read checkpoint', d, t) });
+  // the names are checked before any storage is read: a file that is not SAM costs no memory
+  const checkNames = (names: string[]) => {
+    const has = (n: string) => names.includes(n);
+    const sam = has('image_encoder.patch_embed.proj.weight') && has('mask_decoder.iou_token.weight');
+    const sam2 = has('image_encoder.trunk.patch_embed.proj.weight') && has('sam_mask_decoder.iou_token.weight');
+    if (!sam && !sam2) {
+      throw new Error(`${basename(file)}: not a SAM checkpoint (no image_encoder / mask_decoder tensors; found e.g. ${names.slice(0, 3).join(', ') || 'nothing'})`);
+    }
+  };
+  const dict = await readCheckpoint(file, { signal: opts.signal, checkNames, onProgress: (d, t) => opts.onProgress?.('read checkpoint', d, t) });
   const w = new Weights(dict, basename(file));
   if (isSam2StateDict(w)) return importSam2(w, file, sha256, rawConfig, outDir, opts);
   const given = opts.configPath ? parseConfig(rawConfig, opts.configPath) : undefined;
-  if (!w.has('image_encoder.patch_embed.proj.weight') || !w.has('mask_decoder.iou_token.weight')) {
-    throw new Error(`${basename(file)}: not a SAM checkpoint (no image_encoder / mask_decoder tensors; found e.g. ${w.keys().slice(0, 3).join(', ') || 'nothing'})`);
-  }
   const cfg = detectConfig(w, given);
   const architecture = architectureOf(cfg);
   if (architecture === 'custom' && !given) {
@@ -303,7 +309,7 @@ export async function importOnnxPair(encoderPath: string, decoderPath: string, o
   const preprocessing: Preprocessing = sam2 ? 'sam2-stretch' : checkEncoderSignature(graphInputs(enc.graph!), graphOutputs(enc.graph!), encoderPath);
   const masks = sam2 ? 4 : checkDecoderSignature(graphInputs(dec.graph!), graphOutputs(dec.graph!), decoderPath);
   for (const [src, name, model] of [[encoderPath, ENCODER_FILE, enc], [decoderPath, DECODER_FILE, dec]] as const) {
-    const external = (model.graph?.initializer ?? []).some((t) => t.dataLocation === DataLocation.EXTERNAL);
+    const external = allTensors(model).some((t) => t.dataLocation === DataLocation.EXTERNAL);
     if (external) saveModel(loadModel(src), join(outDir, name), { externalData: true });
     else copyFileSync(src, join(outDir, name));
     checkAborted(opts.signal);

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import sharp from 'sharp';
+import { MAX_IMAGE_PIXELS } from '../base/image-limits.ts';
 import type { Project } from '../project/index.ts';
 
 export interface ServedImage { status: number; mime: string; body: Uint8Array }
@@ -41,7 +42,7 @@ export class ImageServer {
       const native = NATIVE_MIME[extname(file).toLowerCase()];
       if (native) return { status: 200, mime: native, body: new Uint8Array(await readFile(file)) };
       // TIFF and friends: oriented PNG
-      return { status: 200, mime: 'image/png', body: new Uint8Array(await sharp(file).rotate().png({ compressionLevel: 1 }).toBuffer()) };
+      return { status: 200, mime: 'image/png', body: new Uint8Array(await sharp(file, { limitInputPixels: MAX_IMAGE_PIXELS }).rotate().png({ compressionLevel: 1 }).toBuffer()) };
     } catch (err) {
       return text(415, `${file}: ${(err as Error).message}`);
     }
@@ -50,7 +51,7 @@ export class ImageServer {
   async #thumb(file: string): Promise<Uint8Array> {
     const hit = this.#thumbs.get(file);
     if (hit) return hit;
-    const body = new Uint8Array(await sharp(file).rotate().resize(THUMB_PX, THUMB_PX, { fit: 'inside' }).jpeg({ quality: 70 }).toBuffer());
+    const body = new Uint8Array(await sharp(file, { limitInputPixels: MAX_IMAGE_PIXELS }).rotate().resize(THUMB_PX, THUMB_PX, { fit: 'inside' }).jpeg({ quality: 70 }).toBuffer());
     if (this.#thumbs.size >= THUMB_CACHE_ENTRIES) this.#thumbs.delete(this.#thumbs.keys().next().value!);
     this.#thumbs.set(file, body);
     return body;

@@ -1,7 +1,8 @@
 /**
  * Long jobs out of the main process. Quantizing (alone, or as a step of the first-run setup)
  * spends tens of seconds in JavaScript; on the main process's thread it would stall every API
- * call the window makes meanwhile (hover previews, clicks). Each job runs in a child process of
+ * call the window makes meanwhile (hover previews, clicks). Model imports run there too: a
+ * hostile checkpoint that exhausts memory then takes down the job, not the app. Each job runs in a child process of
  * its own (job-process.ts; under Electron, `fork` runs the app's binary as Node), sends its
  * progress, and is cancelled through its AbortSignal. The quantizer checks its signal only while
  * calibrating, so a job still running after a short grace period is killed: a cancel always
@@ -16,6 +17,8 @@ import { SETUP_STEPS, type SetupStep } from '../../preload/contract/enums.ts';
 import { isNotice, RpcClient, RpcError } from '../../preload/contract/rpc.ts';
 import { SetupError, type SetupProgress, type SetupResult } from '../setup/pipeline.ts';
 import type { JobMethods } from './job-process.ts';
+import type { ModelInfo } from '../sam/model-dir.ts';
+import type { ModelImportSource } from './job-process.ts';
 
 const CANCEL_GRACE_MS = 2000;
 
@@ -89,6 +92,14 @@ function runJob<R>(start: (rpc: RpcClient<JobMethods>) => Promise<R>, onProgress
 
 export function quantizeInProcess(options: Parameters<JobMethods['quantize']>[0], onProgress: (p: Progress) => void, signal?: AbortSignal): Promise<QuantReport> {
   return runJob((rpc) => rpc.call('quantize', options), (p) => onProgress(p as Progress), signal);
+}
+
+/**
+ * Imports a model in the job process: a checkpoint from someone else may be crafted to exhaust
+ * memory, and an out-of-memory there ends the job, not the app.
+ */
+export function importInProcess(source: ModelImportSource, outDir: string, options: Parameters<JobMethods['import']>[2], signal?: AbortSignal): Promise<ModelInfo> {
+  return runJob((rpc) => rpc.call('import', source, outDir, options), () => {}, signal);
 }
 
 export function setupInProcess(options: Parameters<JobMethods['setup']>[0], onProgress: (p: SetupProgress) => void, signal?: AbortSignal): Promise<SetupResult> {

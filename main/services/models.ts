@@ -7,9 +7,10 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSy
 import { basename, join } from 'node:path';
 import { dirBytes } from '../base/index.ts';
 import { BIT_SETTINGS, DEFAULT_CALIB_COUNT } from '../ptq4sam/index.ts';
+import { removeStaleTemporaries, temporaryPrefix } from '../base/stale-temporaries.ts';
 import type { Project } from '../project/index.ts';
-import { quantizeInProcess } from './jobs.ts';
-import { importCheckpoint, importOnnxPair, readModelInfo, type ModelInfo } from '../sam/model-dir.ts';
+import { importInProcess, quantizeInProcess } from './jobs.ts';
+import { readModelInfo, type ModelInfo } from '../sam/model-dir.ts';
 import type { EngineStatus, ModelEntry, ModelReport, QuantBits, QuantizeJob } from '../../preload/contract/index.ts';
 import { readModelReport } from './report.ts';
 import type { Session } from './session.ts';
@@ -72,7 +73,9 @@ export class ModelService {
     mkdirSync(this.s.modelsDir, { recursive: true });
     // inside modelsDir's parent folder, so the final rename stays on one file system; the
     // leading dot keeps it out of the model list
-    const tmp = mkdtempSync(join(this.s.ctx.appDataDir, '.model-'));
+    // what an instance killed mid-install left behind goes first (named by its process id)
+    removeStaleTemporaries(this.s.ctx.appDataDir, '.model-');
+    const tmp = mkdtempSync(join(this.s.ctx.appDataDir, temporaryPrefix('.model-')));
     try {
       const info = await build(tmp);
       const dest = join(this.s.modelsDir, info.id);
@@ -86,11 +89,11 @@ export class ModelService {
   }
 
   async importCheckpoint(file: string, configPath: string | null, name?: string): Promise<ModelEntry> {
-    return this.#install((tmp) => importCheckpoint(file, tmp, { ...(configPath ? { configPath } : {}), ...(name ? { name } : {}) }));
+    return this.#install((tmp) => importInProcess({ type: 'checkpoint', file }, tmp, { ...(configPath ? { configPath } : {}), ...(name ? { name } : {}) }));
   }
 
   async importOnnx(encoder: string, decoder: string, name?: string): Promise<ModelEntry> {
-    return this.#install((tmp) => importOnnxPair(encoder, decoder, tmp, name ? { name } : {}));
+    return this.#install((tmp) => importInProcess({ type: 'onnx', encoder, decoder }, tmp, name ? { name } : {}));
   }
 
   /** loads the model into the engine, then remembers it as active */

@@ -18,6 +18,35 @@ export interface AppPrefs {
 
 const DEFAULTS: AppPrefs = { recentProjects: [], activeModelId: null, setup: { done: [], choice: null, modelId: null, skipped: false }, catalog: null, ui: {} };
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+const isNullableString = (v: unknown): v is string | null => v === null || typeof v === 'string';
+
+/**
+ * The saved preferences, field by field: a field of the wrong shape (hand-edited, or written by
+ * another version) falls back to its default instead of stopping the app at start.
+ */
+function withValidFields(saved: unknown): AppPrefs {
+  const prefs = structuredClone(DEFAULTS);
+  if (!isObject(saved)) return prefs;
+  if (isStringList(saved.recentProjects)) prefs.recentProjects = saved.recentProjects;
+  if (isNullableString(saved.activeModelId)) prefs.activeModelId = saved.activeModelId;
+  if (isNullableString(saved.catalog)) prefs.catalog = saved.catalog;
+  if (isObject(saved.ui)) {
+    for (const [key, value] of Object.entries(saved.ui)) {
+      if (['string', 'number', 'boolean'].includes(typeof value)) prefs.ui[key] = value as PrefValue;
+    }
+  }
+  const setup = saved.setup;
+  if (isObject(setup)) {
+    if (isStringList(setup.done)) prefs.setup.done = setup.done;
+    if (setup.choice === null || (isObject(setup.choice) && typeof setup.choice.catalogId === 'string' && typeof setup.choice.bits === 'string')) prefs.setup.choice = setup.choice as SetupChoice | null;
+    if (isNullableString(setup.modelId)) prefs.setup.modelId = setup.modelId;
+    if (typeof setup.skipped === 'boolean') prefs.setup.skipped = setup.skipped;
+  }
+  return prefs;
+}
+
 export class PrefsFile {
   readonly path: string;
   #prefs: AppPrefs;
@@ -25,11 +54,13 @@ export class PrefsFile {
   constructor(appDataDir: string) {
     this.path = join(appDataDir, 'prefs.json');
     this.#prefs = structuredClone(DEFAULTS);
+    let saved: unknown;
     try {
-      this.#prefs = { ...this.#prefs, ...JSON.parse(readFileSync(this.path, 'utf8')) };
+      saved = JSON.parse(readFileSync(this.path, 'utf8'));
     } catch {
       // missing or unreadable: defaults (the file is rewritten on the next change)
     }
+    this.#prefs = withValidFields(saved);
   }
 
   get(): AppPrefs { return this.#prefs; }

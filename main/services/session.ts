@@ -9,7 +9,7 @@
  * app preferences, the SAM service and the image server. One per window.
  */
 import { existsSync, mkdirSync, copyFileSync, readdirSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { createProject, openProject, type Project } from '../project/index.ts';
 import type { ProjectInfo } from '../../preload/contract/index.ts';
 import type { ApiContext } from './context.ts';
@@ -48,9 +48,11 @@ export class Session {
     return this.project;
   }
 
-  /** the open project is the bundled sample project */
+  /** the open project is the bundled sample project (a folder named like it is not) */
   isSample(): boolean {
-    return this.project?.dbPath.startsWith(this.sampleDir) ?? false;
+    if (!this.project) return false;
+    const rel = relative(this.sampleDir, this.project.dbPath);
+    return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
   }
 
   info(sample = this.isSample()): ProjectInfo {
@@ -60,6 +62,7 @@ export class Session {
       name: basename(p.dbPath).replace(/\.[^.]+$/, ''),
       lastImageId: p.getSetting<number>(LAST_IMAGE_KEY) ?? null,
       sample,
+      readOnly: p.readOnly,
       imageUrlBase: this.ctx.imageUrlBase(this.generation),
     };
   }
@@ -95,6 +98,8 @@ export class Session {
   }
 
   setLastImage(imageId: number): void {
+    // a convenience, not an edit: a read-only project simply does not remember it
+    if (this.need().readOnly) return;
     this.need().setSetting(LAST_IMAGE_KEY, imageId);
   }
 

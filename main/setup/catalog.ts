@@ -80,8 +80,26 @@ function checkDigest(value: unknown, algorithm: HashAlgorithm, source: string, w
   return value.toLowerCase();
 }
 
-function fileName(url: string): string {
-  return decodeURIComponent(new URL(url).pathname.split('/').pop()!);
+/**
+ * A downloaded file is stored under this name in the download cache, so it must stay a plain
+ * name there: letters, digits, ".", "_", "+" and "-", not starting with a dot. A catalog comes
+ * from other people, and a last segment such as "..%2F..%2Fautostart" would otherwise name a
+ * file outside the cache.
+ */
+const safeFileName = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+
+function fileName(url: string, source: string, where: string, field: string): string {
+  const segment = new URL(url).pathname.split('/').pop()!;
+  let name: string;
+  try {
+    name = decodeURIComponent(segment);
+  } catch {
+    throw entryError(source, where, field, `has a malformed "%" escape in its file name "${segment}"`);
+  }
+  if (!safeFileName.test(name) || name.length > 200) {
+    throw entryError(source, where, field, `must end with a plain file name (letters, digits, ".", "_", "+", "-"), got ${JSON.stringify(name)}`);
+  }
+  return name;
 }
 
 /** Finds which of sha256/md5 (or sha256s/md5s) the entry gives: exactly one. */
@@ -101,7 +119,7 @@ function parseFiles(entry: Entry, format: CatalogFormat, source: string, where: 
   if (format === 'pth') {
     const url = checkUrl(entry.url, source, where, 'url');
     const digest = checkDigest(entry[hashField], algorithm, source, where, hashField);
-    return [{ role: 'checkpoint', url, expected: { algorithm, digest }, fileName: fileName(url) }];
+    return [{ role: 'checkpoint', url, expected: { algorithm, digest }, fileName: fileName(url, source, where, 'url') }];
   }
   const urls = entry.urls as Entry | undefined;
   const digests = entry[hashField] as Entry | undefined;
@@ -110,7 +128,7 @@ function parseFiles(entry: Entry, format: CatalogFormat, source: string, where: 
   return pairRoles.map((role) => {
     const url = checkUrl(urls[role], source, where, `urls.${role}`);
     const digest = checkDigest(digests[role], algorithm, source, where, `${hashField}.${role}`);
-    return { role, url, expected: { algorithm, digest }, fileName: fileName(url) };
+    return { role, url, expected: { algorithm, digest }, fileName: fileName(url, source, where, `urls.${role}`) };
   });
 }
 

@@ -20,11 +20,11 @@
  */
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CatalogModel } from './catalog.ts';
 import { describeProgress, downloadFile, downloadsDir, type DownloadProgress } from './download/index.ts';
-import { hashFile } from './download/hash.ts';
+import { hashFile, type ExpectedHash } from './download/hash.ts';
 import { importModel, isModelDir } from '../sam/model-dir.ts';
 import { evaluate, quantizeModelDir, type EvalResult, type QuantReport } from '../ptq4sam/index.ts';
 import { formatDuration } from '../ptq4sam/estimate.ts';
@@ -212,11 +212,19 @@ class SetupRun {
   /** What the build reads: the local file, the downloaded checkpoint, or the folder of an ONNX pair. */
   importSource(): string {
     if (this.o.localFile) return resolve(this.o.localFile);
-    return this.o.model.format === 'pth' ? join(this.downloadDir, this.o.model.files[0]!.fileName) : this.downloadDir;
+    return this.o.model.format === 'pth' ? this.downloadedPaths()[0]! : this.downloadDir;
   }
 
+  /** Where each file is downloaded to, each proven to be a file directly in the download folder. */
   downloadedPaths(): string[] {
-    return this.o.model.files.map((f) => join(this.downloadDir, f.role === 'checkpoint' ? f.fileName : `${f.role}.onnx`));
+    return this.o.model.files.map((f) => {
+      const name = f.role === 'checkpoint' ? f.fileName : `${f.role}.onnx`;
+      const path = resolve(this.downloadDir, name);
+      if (dirname(path) !== resolve(this.downloadDir) || basename(path) !== name) {
+        throw new SetupError('download', `${this.o.model.id}: the file name ${JSON.stringify(name)} would leave the download folder ${this.downloadDir}`);
+      }
+      return path;
+    });
   }
 }
 
@@ -224,11 +232,16 @@ async function stepDownload(run: SetupRun, o: SetupOptions): Promise<void> {
   const paths = run.downloadedPaths();
   if (isModelDir(run.fp32Dir)) return run.skip('download', `not needed, ${run.fp32Dir} is built`);
   if (o.localFile) return checkLocalFile(run, o);
-  if (paths.every((p) => existsSync(p))) return run.skip('download', 'already downloaded and verified');
   const model = o.model;
+  // a file already in the cache is trusted only after its hash is checked again: the cache
+  // folder is writable by anything running as the user, and a crash may have left it short
+  const verified: boolean[] = [];
+  for (const [i, file] of model.files.entries()) verified.push(await hasExpectedHash(paths[i]!, file.expected, o.signal));
+  if (verified.every(Boolean)) return run.skip('download', 'already downloaded and verified');
   for (const [i, file] of model.files.entries()) {
     const dest = paths[i]!;
-    if (existsSync(dest)) continue;
+    if (verified[i]) continue;
+    rmSync(dest, { force: true });
     const label = model.files.length > 1 ? `${file.role} ` : '';
     await downloadFile({
       url: file.url,
@@ -248,6 +261,11 @@ async function stepDownload(run: SetupRun, o: SetupOptions): Promise<void> {
     });
   }
   run.markDone('download');
+}
+
+async function hasExpectedHash(path: string, expected: ExpectedHash, signal: AbortSignal | undefined): Promise<boolean> {
+  if (!existsSync(path) || !statSync(path).isFile()) return false;
+  return (await hashFile(path, expected.algorithm, signal)) === expected.digest;
 }
 
 /** A user's own copy of a catalog model: checked against the catalog's hash and built from in place. */

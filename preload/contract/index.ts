@@ -98,6 +98,8 @@ export interface ProjectInfo {
   lastImageId: number | null;
   /** true for the bundled sample project (opened when there is nothing else) */
   sample: boolean;
+  /** the project file cannot be written (a read-only medium): it is shown and exported, not edited */
+  readOnly: boolean;
   /** prefix of the URLs serving this project's images: `${imageUrlBase}full/<id>` and `thumb/<id>` */
   imageUrlBase: string;
 }

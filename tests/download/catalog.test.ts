@@ -54,6 +54,17 @@ describe('the bundled catalog', () => {
 });
 
 describe('parseCatalog', () => {
+  it('refuses a file name that decodes to a path leaving the download folder', () => {
+    expect(problem({ ...pth, url: 'https://h/..%2F..%2F..%2F..%2F.config%2Fautostart%2Fx.desktop' }))
+      .toBe('test.json: model "tiny": "url" must end with a plain file name (letters, digits, ".", "_", "+", "-"), got "../../../../.config/autostart/x.desktop"');
+    expect(problem({ ...pth, url: 'https://h/..%5Cevil.pth' })).toMatch(/"url" must end with a plain file name .* got "\.\.\\\\evil\.pth"$/);
+    expect(problem({ ...pth, url: 'https://h/.hidden' })).toMatch(/"url" must end with a plain file name/);
+  });
+
+  it('names the entry when a "%" escape in its URL is malformed', () => {
+    expect(problem({ ...pth, url: 'https://h/sam%E0%A4%A.pth' })).toBe('test.json: model "tiny": "url" has a malformed "%" escape in its file name "sam%E0%A4%A.pth"');
+  });
+
   it('accepts an entry with a config for a size that is not ViT-B/L/H', () => {
     const catalog = parseCatalog(withModel({ ...pth, config: tinyConfig }), 'test.json');
     expect(catalog.models[0]!.config?.encoder_embed_dim).toBe(64);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -34,4 +34,6 @@ it('says "disk full while writing" when a file-size limit stops the write, and p
   expect(outcome.code).toBe('disk-full');
   expect(outcome.message).toMatch(/^disk full while writing .*sam_tiny\.pth-[0-9a-f]{12}\.part \(EFBIG\)$/);
   expect(existsSync(join(dir, 'models'))).toBe(false);
+  // the partial file that filled the disk is deleted: it would only keep the disk full
+  expect(readdirSync(join(dir, 'cache')).filter((n) => n.endsWith('.part'))).toEqual([]);
 });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { downloadFile, DownloadError, type DownloadProgress, type DownloadRequest } from '../../main/setup/download/index.ts';
+import { redirectTarget } from '../../main/setup/download/http.ts';
 import { partialPaths, writeSidecar } from '../../main/setup/download/partial.ts';
 import { redirect, serveBytes, stall, startServer, type TestServer } from './fixture-server.ts';
 
@@ -160,6 +161,28 @@ describe('downloadFile', () => {
     const result = await downloadFile(request('/a'));
     expect(server.requests.map((r) => r.url)).toEqual(['/a', '/b', '/c', '/files/sam_tiny.pth']);
     expect(readFileSync(result.path).equals(checkpoint)).toBe(true);
+  });
+
+  it('refuses a redirect from https to plain http, and follows https to https', () => {
+    expect(() => redirectTarget(new URL('https://models.example/sam.pth'), 'http://mirror.example/sam.pth'))
+      .toThrow('https://models.example/sam.pth redirected to http://mirror.example/sam.pth: a download over https is not continued over plain http');
+    expect(redirectTarget(new URL('https://models.example/sam.pth'), '//cdn.example/x.pth').href).toBe('https://cdn.example/x.pth');
+    expect(redirectTarget(new URL('http://models.example/sam.pth'), 'https://cdn.example/x.pth').href).toBe('https://cdn.example/x.pth');
+  });
+
+  it('stops a body without Content-Length at twice the catalog size and deletes it', async () => {
+    server.route('/endless', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' }); // chunked: no size given
+      const chunk = Buffer.alloc(64 * 1024, 7);
+      const pump = () => { while (res.write(chunk)) { /* until the socket pushes back */ } };
+      res.on('drain', pump);
+      res.on('close', () => res.off('drain', pump));
+      pump();
+    });
+    const err = await failure(request('/endless', { bytes: 1 << 20 }));
+    expect(err.code).toBe('too-large');
+    expect(err.message).toBe(`${server.url('/endless')} sent more than 2.1 MB without giving its size; the download was stopped and deleted`);
+    expect(readdirSync(join(dir, 'cache')).filter((n) => n.endsWith('.part'))).toEqual([]);
   });
 
   it('stops after too many redirects', async () => {

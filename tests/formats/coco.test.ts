@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exporters, importers } from '../../main/formats/index.ts';
@@ -110,6 +110,18 @@ describe('COCO export', () => {
     const onProgress = (done: number) => done === 1 && controller.abort();
     await expect(exporters.coco(labels, sampleImages(), 3, { outDir: tempDir(), onProgress, signal: controller.signal }))
       .rejects.toThrow(/cancelled after 1 of 3 images/);
+  });
+});
+
+describe('COCO file_name', () => {
+  it('writes an image outside the project relative to the export folder, not as an absolute path, and says so', async () => {
+    const out = join(tempDir(), 'exports', 'dataset');
+    mkdirSync(out, { recursive: true });
+    const outside = { ...image(9, '', 12, 10, []), path: join(out, '..', '..', 'photos', 'x.png'), absPath: join(out, '..', '..', 'photos', 'x.png') };
+    const report = await exporters.coco(labels, [image(1, 'shots/a.jpg', 12, 10, []), outside], 2, { outDir: out });
+    const doc = readJson(join(out, 'annotations.json')) as { images: { file_name: string }[] };
+    expect(doc.images.map((i) => i.file_name)).toEqual(['shots/a.jpg', '../../photos/x.png']);
+    expect(report.notes).toContain("image file_names: 1 relative to the project folder, 1 relative to this export's folder");
   });
 });
 

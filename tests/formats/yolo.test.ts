@@ -1,5 +1,5 @@
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exporters, importers } from '../../main/formats/index.ts';
 import { maskUnion, rleFromMask } from '../../main/masks/index.ts';
@@ -32,7 +32,30 @@ describe('YOLO segmentation export', () => {
     const { out } = await exportSample();
     const yaml = readFileSync(join(out, 'data.yaml'), 'utf8');
     expect(yaml).toContain('nc: 3\nnames:\n  0: "cat"\n  1: "dog"\n  2: "traffic light"\n');
-    expect(yaml).toMatch(/^path: \.$/m);
+    expect(yaml).not.toMatch(/^path:/m);
+  });
+
+  /**
+   * Ultralytics' dataset root (ultralytics/data/utils.py, check_det_dataset): `path` if given,
+   * else the folder of the yaml file as the user named it; a root that does not exist and is not
+   * absolute is taken under its datasets folder. train/val are then joined to the root.
+   */
+  function ultralyticsTrainDir(yamlArg: string, cwd: string, datasetsDir: string): string {
+    const yaml = readFileSync(resolve(cwd, yamlArg), 'utf8');
+    const pathValue = /^path:\s*(.+)$/m.exec(yaml)?.[1]?.trim();
+    const train = /^train:\s*(.+)$/m.exec(yaml)![1]!.trim();
+    let root = pathValue ?? dirname(yamlArg);
+    if (!existsSync(resolve(cwd, root)) && !isAbsolute(root)) root = join(datasetsDir, root);
+    return resolve(cwd, root, train);
+  }
+
+  it('writes a data.yaml whose images resolve to the export folder wherever training starts', async () => {
+    const { out } = await exportSample();
+    const elsewhere = tempDir();
+    const datasets = join(elsewhere, 'datasets');
+    for (const [yamlArg, cwd] of [[join(out, 'data.yaml'), elsewhere], ['data.yaml', out], [relative(elsewhere, join(out, 'data.yaml')), elsewhere]] as const) {
+      expect(ultralyticsTrainDir(yamlArg, cwd, datasets), `${yamlArg} from ${cwd}`).toBe(join(out, 'images'));
+    }
   });
 
   it('writes class index and coordinates normalised with 6 decimals', async () => {

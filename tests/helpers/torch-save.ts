@@ -3,35 +3,42 @@
  * opcodes, enough for synthetic checkpoints (strided tensors, other models' keys).
  */
 import { writeFileSync } from 'node:fs';
-import { crc32 } from 'node:zlib';
+import { crc32, deflateRawSync } from 'node:zlib';
 
-/** A minimal zip writer (method 0, "stored"), the way torch.save lays out its archive. */
-export function writeStoredZip(path: string, files: [string, Uint8Array][]): void {
+/**
+ * A minimal zip writer, the way torch.save lays out its archive: method 0 ("stored"), or
+ * method 8 (deflate) for the names in `deflated`.
+ */
+export function writeStoredZip(path: string, files: [string, Uint8Array][], deflated: ReadonlySet<string> = new Set()): void {
   const parts: Buffer[] = [];
   const central: Buffer[] = [];
   let offset = 0;
   for (const [name, data] of files) {
     const nameBytes = Buffer.from(name);
     const crc = crc32(data) >>> 0;
+    const method = deflated.has(name) ? 8 : 0;
+    const body = method === 8 ? deflateRawSync(data) : Buffer.from(data);
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(20, 4);
+    local.writeUInt16LE(method, 8);
     local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(body.length, 18);
     local.writeUInt32LE(data.length, 22);
     local.writeUInt16LE(nameBytes.length, 26);
     const entry = Buffer.alloc(46);
     entry.writeUInt32LE(0x02014b50, 0);
     entry.writeUInt16LE(20, 4);
     entry.writeUInt16LE(20, 6);
+    entry.writeUInt16LE(method, 10);
     entry.writeUInt32LE(crc, 16);
-    entry.writeUInt32LE(data.length, 20);
+    entry.writeUInt32LE(body.length, 20);
     entry.writeUInt32LE(data.length, 24);
     entry.writeUInt16LE(nameBytes.length, 28);
     entry.writeUInt32LE(offset, 42);
-    parts.push(local, nameBytes, Buffer.from(data));
+    parts.push(local, nameBytes, body);
     central.push(entry, nameBytes);
-    offset += 30 + nameBytes.length + data.length;
+    offset += 30 + nameBytes.length + body.length;
   }
   const directory = Buffer.concat(central);
   const end = Buffer.alloc(22);

@@ -10,6 +10,18 @@ function pixels(m: { width: number; data: Uint8Array }): string[] {
 }
 
 describe('mask operations', () => {
+  it('refuses at once a brush stroke no person draws (100k points at radius 2000), painting nothing', () => {
+    const mask = { width: 4000, height: 3000, data: new Uint8Array(4000 * 3000) };
+    const points = Array.from({ length: 100_000 }, (_, i): [number, number] => [(i * 37) % 4000, (i * 91) % 3000]);
+    const started = performance.now();
+    expect(() => paintBrushStroke(mask, points, 2000, 1)).toThrow(/^brush stroke: 100000 points at radius 2000 px would test \d+ pixels \(at most 400000000\); paint it in shorter strokes or with a smaller brush$/);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(mask.data.some((x) => x)).toBe(false);
+    // a long drag of a big brush across the photo is still painted
+    const drag = Array.from({ length: 400 }, (_, i): [number, number] => [10 * i, 1500]);
+    expect(maskArea(paintBrushStroke(mask, drag, 100, 1))).toBeGreaterThan(3990 * 200);
+  });
+
   it('unions two masks', () => {
     expect(Array.from(maskUnion(left, middle).data)).toEqual([1, 1, 1, 0]);
   });

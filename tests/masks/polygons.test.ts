@@ -77,10 +77,12 @@ describe('polygons from masks', () => {
     expect(polygonsFromMask(diagonalParts, 0)).toHaveLength(1);
   });
 
-  it('does not count background that reaches the outside through a corner as a hole', () => {
+  it('counts a gap that reaches the outside only through a pixel corner as a hole, as the text says', () => {
     const polys = polygonsFromMask(holeTouchingOutsideAtCorner, 0);
     expect(polys).toHaveLength(1);
-    expect(polys[0]!.holes).toHaveLength(1); // the pixel at (1,1) only; (2,2) is outside via corners
+    // the pixel at (1,1), closed by the part's pixels (2,1) and (1,2) meeting at corner (2,2);
+    // the background pixel (2,2) itself is outside (it reaches (2,3) through an edge)
+    expect(polys[0]!.holes).toEqual([[1, 2, 2, 2, 2, 1, 1, 1]]);
   });
 
   it('returns no polygons for an empty mask', () => {

@@ -1,11 +1,12 @@
 /** ONNX files: round trips, external data for large models, clear errors. */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../main/onnx/builder.ts';
-import { loadModel, saveModel } from '../../main/onnx/model-io.ts';
+import { encodeModel, encodeSelfContained, loadModel, saveModel } from '../../main/onnx/model-io.ts';
+import { AttributeType, DataLocation } from '../../main/onnx/proto.ts';
 import { tensorToFloat32 } from '../../main/onnx/tensor.ts';
 import { float32ToFloat16Bits, float16BitsToFloat32 } from '../../main/onnx/tensor.ts';
 
@@ -80,5 +81,69 @@ describe('ONNX model files', () => {
     const values = Float32Array.of(0, 1, -2, 65504, 1e-8, 0.1, 3.14159, 70000, -Infinity);
     const back = float16BitsToFloat32(float32ToFloat16Bits(values));
     expect(Array.from(back)).toEqual([0, 1, -2, 65504, 0, 0.0999755859375, 3.140625, Infinity, -Infinity]);
+  });
+});
+
+describe('external data from other people', () => {
+  /** A model folder `<name>/model.onnx` with external data, and a sibling `<name>-evil/secret`. */
+  function externalModelDir(name: string): { path: string; folder: string } {
+    const folder = join(dir, name);
+    mkdirSync(folder);
+    const path = join(folder, 'model.onnx');
+    saveModel(affineModel().model, path, { externalData: true });
+    mkdirSync(`${folder}-evil`);
+    writeFileSync(join(`${folder}-evil`, 'secret'), readFileSync(`${path}.data`));
+    return { path, folder };
+  }
+
+  /** Sets `key` of every external tensor's entries (and saves the file back). */
+  function rewriteExternal(path: string, key: string, value: string): void {
+    const model = loadModel(path, { loadExternalData: false });
+    for (const t of model.graph!.initializer!) {
+      for (const e of t.externalData ?? []) if (e.key === key) e.value = value;
+    }
+    writeFileSync(path, encodeModel(model));
+  }
+
+  it('refuses a location in a sibling folder whose name starts with the model folder', () => {
+    const { path } = externalModelDir('sibling');
+    rewriteExternal(path, 'location', '../sibling-evil/secret');
+    expect(() => loadModel(path)).toThrow(`${path}: external data path escapes the model folder: ../sibling-evil/secret`);
+    expect(() => loadModel(path, { loadExternalData: false })).toThrow(/escapes the model folder/);
+  });
+
+  it('refuses a data file that is a symbolic link, even one pointing at the right bytes', () => {
+    const { path, folder } = externalModelDir('linked');
+    rmSync(`${path}.data`);
+    symlinkSync(join(`${folder}-evil`, 'secret'), `${path}.data`);
+    expect(() => loadModel(path)).toThrow(`${path}: external data file model.onnx.data is a symbolic link; copy the file into the model folder`);
+  });
+
+  it.each([['offset', '-8'], ['offset', 'abc'], ['length', '1e3'], ['length', '-1']])('names a %s of "%s"', (key, value) => {
+    const { path } = externalModelDir(`number-${key}-${value}`);
+    rewriteExternal(path, key, value);
+    expect(() => loadModel(path)).toThrow(`external data ${key} "${value}" is not a non-negative integer`);
+  });
+
+  it('names a length beyond the end of the data file', () => {
+    const { path } = externalModelDir('huge');
+    rewriteExternal(path, 'length', '99999999999');
+    expect(() => loadModel(path)).toThrow(/external data model\.onnx\.data is truncated \(tensor layer\.weight needs bytes \d+\.\.\d+, file has \d+\)/);
+  });
+
+  it('checks tensors in node attributes and subgraphs too', () => {
+    const { path } = externalModelDir('attribute');
+    const model = loadModel(path);
+    const escaping = { name: 'hidden', dims: [1], dataType: 1, dataLocation: DataLocation.EXTERNAL, externalData: [{ key: 'location', value: '../attribute-evil/secret' }, { key: 'length', value: '4' }] };
+    const inner = { name: 'then', node: [{ opType: 'Constant', output: ['c'], attribute: [{ name: 'value', type: AttributeType.TENSOR, t: escaping }] }] };
+    model.graph!.node!.push({ opType: 'If', input: ['cond'], output: ['unused'], attribute: [{ name: 'then_branch', type: AttributeType.GRAPH, g: inner }] });
+    writeFileSync(path, encodeModel(model));
+    expect(() => loadModel(path)).toThrow(`${path}: external data path escapes the model folder: ../attribute-evil/secret`);
+  });
+
+  it('refuses to give onnxruntime bytes that still refer to external data', () => {
+    const { path } = externalModelDir('bytes');
+    expect(() => encodeSelfContained(loadModel(path, { loadExternalData: false }), 'model.onnx')).toThrow('model.onnx: tensor layer.weight still refers to external data; load the model with its data first');
+    expect(encodeSelfContained(loadModel(path), 'model.onnx').length).toBeGreaterThan(512 * 512 * 4);
   });
 });

@@ -190,6 +190,6 @@ describe('exporting', () => {
     mkdirSync(out);
     const report = await exportDataset(project, exporters.coco, { outDir: out });
     expect(report).toMatchObject({ images: 1, annotations: 1, skipped: [] });
-    expect(report.notes).toEqual(['1 image file(s) could not be found (their annotations were exported): a.png']);
+    expect(report.notes).toEqual(['image file_names: 1 relative to the project folder', '1 image file(s) could not be found (their annotations were exported): a.png']);
   });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -103,5 +103,27 @@ describe('runSetup', () => {
     const calibrating = events.find((p) => p.step === 'quantize')!;
     const calibDir = calibrating.message.replace(/^calibrating on /, '');
     expect(readdirSync(calibDir).sort()).toEqual(['coins.png', 'rocket.jpg']);
+  });
+
+  it('refuses a catalog file name that would leave the download folder, writing nothing outside it', async () => {
+    const o = await options({});
+    const evil = { ...o.model, files: [{ ...o.model.files[0]!, fileName: '../../../escaped.pth' }] };
+    const error = await runSetup({ ...o, model: evil }).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(SetupError);
+    expect((error as SetupError).message).toMatch(/^sam_tiny: the file name "\.\.\/\.\.\/\.\.\/escaped\.pth" would leave the download folder /);
+    expect(server.requests).toHaveLength(0);
+    expect(existsSync(join(dir, 'escaped.pth'))).toBe(false);
+  });
+
+  it('hashes a file already in the download folder again before trusting it', async () => {
+    const o = await options({});
+    const cached = join(dir, 'cache', 'downloads', `sam_tiny-${md5.slice(0, 6)}`, 'sam_tiny.pth');
+    mkdirSync(join(cached, '..'), { recursive: true });
+    writeFileSync(cached, 'not the checkpoint');
+    const { events } = await runUntil((p) => p.download?.phase === 'done');
+    expect(o.model.files[0]!.fileName).toBe('sam_tiny.pth');
+    expect(events.some((p) => p.skipped)).toBe(false);
+    expect(server.requests).toHaveLength(1);
+    expect(createHash('md5').update(readFileSync(cached)).digest('hex')).toBe(md5);
   });
 });

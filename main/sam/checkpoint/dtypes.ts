@@ -51,6 +51,23 @@ export function lastElementIndex(layout: StridedLayout): number {
   return layout.shape.reduce((last, size, d) => last + (size - 1) * layout.stride[d]!, layout.offset);
 }
 
+/**
+ * True when no two elements of the layout share a storage element (no stride 0 over a size above
+ * 1, no dimension stepping inside another's extent). A layout that overlaps reads more elements
+ * than its storage holds, so a few bytes of file could ask for gigabytes of float32 output.
+ */
+export function isNonOverlapping(layout: StridedLayout): boolean {
+  const dims = layout.shape.map((size, d) => ({ size, stride: layout.stride[d]! })).filter((d) => d.size > 1);
+  if (dims.length === 0) return true;
+  dims.sort((a, b) => a.stride - b.stride);
+  let extent = 1; // storage elements spanned by the dimensions with smaller strides
+  for (const { size, stride } of dims) {
+    if (stride < extent) return false;
+    extent = stride * (size - 1) + extent;
+  }
+  return true;
+}
+
 export function isContiguous(layout: StridedLayout): boolean {
   let expected = 1;
   for (let d = layout.shape.length - 1; d >= 0; d--) {

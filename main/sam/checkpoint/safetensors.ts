@@ -64,6 +64,13 @@ function parseHeader(path: string, json: string, dataBytes: number): HeaderEntry
     if (end > dataBytes) throw checkpointError(path, `truncated checkpoint (tensor '${name}' ends past the end of the file)`);
     entries.push({ name, dtype, shape, begin, end });
   }
+  // each byte of the file belongs to at most one tensor: overlapping ranges would let a small
+  // file be read as many large tensors
+  const byBegin = [...entries].sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < byBegin.length; i++) {
+    const [before, entry] = [byBegin[i - 1]!, byBegin[i]!];
+    if (entry.begin < before.end) throw checkpointError(path, `tensors '${before.name}' and '${entry.name}' overlap in the file (data_offsets ${before.begin}..${before.end} and ${entry.begin}..${entry.end})`);
+  }
   return entries;
 }
 
@@ -79,6 +86,7 @@ export async function readSafetensors(path: string, options: ReadCheckpointOptio
     const json = new TextDecoder().decode(await readExactly(handle, headerBytes, 8));
     const dataStart = 8 + headerBytes;
     const entries = parseHeader(path, json, fileBytes - dataStart);
+    options.checkNames?.(entries.map((e) => e.name));
 
     const total = entries.reduce((sum, entry) => sum + entry.end - entry.begin, 0);
     let done = 0;

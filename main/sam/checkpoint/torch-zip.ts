@@ -6,7 +6,7 @@
  */
 import { crc32 } from 'node:zlib';
 import yauzl from 'yauzl';
-import { bytesPerElement, elementCount, gatherFloat32, isContiguous, lastElementIndex, type StridedLayout } from './dtypes.ts';
+import { bytesPerElement, elementCount, gatherFloat32, isContiguous, isNonOverlapping, lastElementIndex, type StridedLayout } from './dtypes.ts';
 import { checkpointError } from './errors.ts';
 import { unpickle, type PickleCallable } from './pickle.ts';
 import type { CheckpointDtype, CheckpointTensor, ReadCheckpointOptions, StateDict } from './types.ts';
@@ -101,6 +101,13 @@ function selectStateDict(path: string, root: unknown): Map<unknown, unknown> {
 
 type Entries = Map<string, yauzl.Entry>;
 
+/** A SAM state dict's pickle is tens of kilobytes (ViT-H: about 600 tensors). */
+const maxPickleBytes = 16 << 20;
+/** How many times over the tensors of a state dict may read one storage (a tensor and its tied copy). */
+const maxViewsPerStorage = 2;
+/** Float weights deflate by a few percent; far beyond this ratio an entry is a zip bomb. */
+const maxInflateRatio = 8;
+
 function openZip(path: string): Promise<yauzl.ZipFile> {
   return new Promise((resolve, reject) => {
     yauzl.open(path, { lazyEntries: true, autoClose: false, validateEntrySizes: true }, (error, zip) => {
@@ -167,6 +174,9 @@ function planTensors(path: string, stateDict: Map<unknown, unknown>): PlannedTen
     if (lastElementIndex(value.layout) >= value.storage.numel) {
       throw checkpointError(path, `tensor '${name}' reads past the end of its storage ${value.storage.key}`);
     }
+    if (!isNonOverlapping(value.layout)) {
+      throw checkpointError(path, `tensor '${name}' has a size/stride layout whose elements overlap (stride [${value.layout.stride.join(', ')}] for size [${value.layout.shape.join(', ')}])`);
+    }
     planned.push({ name, ref: value, dtype: type.dtype });
   }
   if (planned.length === 0) throw checkpointError(path, 'no tensors found in data.pkl');
@@ -193,7 +203,11 @@ async function readTensors(path: string, zip: yauzl.ZipFile, options: ReadCheckp
     if (byteOrder !== 'little') throw checkpointError(path, `${byteOrder}-endian storages are not supported`);
   }
 
-  const pickleBytes = await readEntry(path, zip, entries.get(pickleName)!);
+  const pickleEntry = entries.get(pickleName)!;
+  if (pickleEntry.uncompressedSize > maxPickleBytes) {
+    throw checkpointError(path, `data.pkl would inflate to ${pickleEntry.uncompressedSize} bytes, more than the ${maxPickleBytes} a state dict's pickle needs`);
+  }
+  const pickleBytes = await readEntry(path, zip, pickleEntry);
   let root: unknown;
   try {
     root = unpickle(pickleBytes, { resolveGlobal, persistentLoad });
@@ -201,6 +215,7 @@ async function readTensors(path: string, zip: yauzl.ZipFile, options: ReadCheckp
     throw checkpointError(path, `data.pkl: ${error instanceof Error ? error.message : String(error)}`);
   }
   const planned = planTensors(path, selectStateDict(path, root));
+  options.checkNames?.(planned.map((t) => t.name));
 
   const byStorage = new Map<string, PlannedTensor[]>();
   for (const tensor of planned) {
@@ -214,9 +229,19 @@ async function readTensors(path: string, zip: yauzl.ZipFile, options: ReadCheckp
     const entry = entries.get(entryName);
     if (!entry) throw checkpointError(path, `storage ${key} of tensor '${users[0]!.name}' is missing (no zip entry ${entryName})`);
     const { storage } = users[0]!.ref;
+    // Views of one storage may overlap (a tied weight, a slice of a larger tensor), but a state
+    // dict never reads a storage many times over: that would turn a small file into gigabytes.
+    const viewed = users.reduce((sum, t) => sum + elementCount(t.ref.layout.shape), 0);
+    if (viewed > maxViewsPerStorage * storage.numel) {
+      throw checkpointError(path, `storage ${key} of ${storage.numel} elements is read as ${viewed} elements by ${users.length} tensors`);
+    }
     const needed = storage.numel * bytesPerElement[users[0]!.dtype];
     if (entry.uncompressedSize < needed) {
       throw checkpointError(path, `storage ${key} holds ${entry.uncompressedSize} bytes but ${storage.numel} ${users[0]!.dtype} elements need ${needed}`);
+    }
+    // a compressed storage may not claim more than deflate can give from its bytes in the file
+    if (entry.compressionMethod !== 0 && entry.uncompressedSize > maxInflateRatio * entry.compressedSize + 1024) {
+      throw checkpointError(path, `storage ${key} would inflate from ${entry.compressedSize} to ${entry.uncompressedSize} bytes; weights do not compress that well`);
     }
     total += entry.uncompressedSize;
   }

@@ -15,4 +15,9 @@ export interface ReadCheckpointOptions {
   /** Called after each tensor's bytes are read: storage bytes done and in all. */
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
+  /**
+   * Called with the tensor names before any tensor's bytes are read; throws to refuse the file
+   * (a checkpoint that is not the expected model is refused before it costs memory).
+   */
+  checkNames?: (names: string[]) => void;
 }

@@ -17,11 +17,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
+import { MAX_IMAGE_PIXELS } from '../../base/image-limits.ts';
 import { decodeBmp, isBmp } from './bmp.ts';
 import type { RgbImage } from './types.ts';
 
-/** Largest image accepted: 20000 x 20000 pixels (1.2 GB of RGB), above sharp's default 16383^2. */
-export const MAX_INPUT_PIXELS = 20000 * 20000;
+/** Largest image accepted, the same everywhere in the app (see main/base/image-limits.ts). */
+export const MAX_INPUT_PIXELS = MAX_IMAGE_PIXELS;
 
 const decoderOptions: sharp.SharpOptions = {
   ignoreIcc: true,

@@ -6,10 +6,11 @@
 export type DownloadErrorCode =
   | 'not-found' // HTTP 404
   | 'http' // any other non-success status
-  | 'redirects' // too many redirects, or a redirect without a Location
+  | 'redirects' // too many redirects, a redirect without a Location, or from https to http
   | 'checksum' // the whole file arrived but its hash is wrong (the file is deleted)
   | 'stall' // no byte for the stall timeout
-  | 'disk-full' // ENOSPC / EFBIG while writing
+  | 'disk-full' // ENOSPC / EFBIG while writing (the partial file is deleted)
+  | 'too-large' // a body without Content-Length that runs past any sensible size (deleted)
   | 'no-space' // the free-space check before starting failed
   | 'io' // any other failure to write the cache
   | 'busy' // another process is downloading the same file

@@ -73,8 +73,26 @@ export async function openGet(start: string, options: GetOptions): Promise<OpenR
     const location = response.headers.location;
     if (!location) throw new DownloadError('redirects', `${url.href} redirected (HTTP ${status}) without a Location header`);
     if (redirects >= options.maxRedirects) throw new DownloadError('redirects', `too many redirects (more than ${options.maxRedirects}) starting at ${start}`);
-    url = new URL(location, url);
+    url = redirectTarget(url, location);
   }
+}
+
+/**
+ * Where a redirect leads. A transfer that started over https is never continued over plain
+ * http: anyone on the path could then replace the file (the hash would catch it, but only after
+ * gigabytes) or read which model is fetched.
+ */
+export function redirectTarget(from: URL, location: string): URL {
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch {
+    throw new DownloadError('redirects', `${from.href} redirected to "${location}", which is not a URL`);
+  }
+  if (from.protocol === 'https:' && next.protocol === 'http:') {
+    throw new DownloadError('redirects', `${from.href} redirected to ${next.href}: a download over https is not continued over plain http`);
+  }
+  return next;
 }
 
 function getOnce(url: URL, options: GetOptions): Promise<OpenResponse> {

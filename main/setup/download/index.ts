@@ -52,6 +52,8 @@ export interface DownloadResult {
 
 export const defaultStallTimeoutMs = 30_000;
 const retryDelayMs = 1000;
+/** The most a download of unknown size may take when the catalog gives no size either. */
+const maxUnsizedBytes = 64 * 1024 ** 3;
 
 /** Downloads `url` to `dest`, resuming a previous partial file, and verifies its hash. */
 export async function downloadFile(request: DownloadRequest): Promise<DownloadResult> {
@@ -168,10 +170,20 @@ async function attemptDownload(request: DownloadRequest): Promise<DownloadResult
 
     const resumedFrom = existing;
     meter.start(existing, total ?? request.bytes);
-    const received = await receiveBody(opened, paths.data, existing, (chunk) => {
-      hasher.update(chunk);
-      meter.add(chunk.length);
-    });
+    // without a Content-Length the body has no end the server promised: stop at twice the
+    // catalog's size (the hash would refuse more anyway) rather than fill the disk
+    const limit = total ?? (request.bytes !== undefined ? 2 * request.bytes : maxUnsizedBytes);
+    let received: number;
+    try {
+      received = await receiveBody(opened, paths.data, existing, limit, (chunk) => {
+        hasher.update(chunk);
+        meter.add(chunk.length);
+      });
+    } catch (err) {
+      // a partial file that filled the disk, or one past any sensible size, is of no use to a resume
+      if (err instanceof DownloadError && (err.code === 'disk-full' || err.code === 'too-large')) discardPartial(paths);
+      throw err;
+    }
     if (total !== undefined && received !== total) {
       throw new DownloadError('connection-lost', `connection to ${opened.url.host} ended after ${received} of ${total} bytes; run again to resume`);
     }
@@ -183,7 +195,7 @@ async function attemptDownload(request: DownloadRequest): Promise<DownloadResult
 }
 
 /** Appends the body to the partial file (from `offset`); returns the file's size at the end. */
-async function receiveBody(opened: OpenResponse, file: string, offset: number, onChunk: (chunk: Buffer) => void): Promise<number> {
+async function receiveBody(opened: OpenResponse, file: string, offset: number, limit: number, onChunk: (chunk: Buffer) => void): Promise<number> {
   let handle: FileHandle;
   try {
     handle = await open(file, offset > 0 ? 'r+' : 'w');
@@ -196,6 +208,9 @@ async function receiveBody(opened: OpenResponse, file: string, offset: number, o
     try {
       for await (const chunk of opened.response as AsyncIterable<Buffer>) {
         opened.touch();
+        if (position + chunk.length > limit) {
+          throw new DownloadError('too-large', `${opened.url.href} sent more than ${formatBytes(limit)} without giving its size; the download was stopped and deleted`);
+        }
         await writeAll(handle, chunk, position, file);
         position += chunk.length;
         onChunk(chunk);
