@@ -7,11 +7,12 @@ import { resolve } from 'node:path';
 import { stderrProgress } from './progress.ts';
 import { CliError, integerOption, optional, parseArgs, required, type CommandGroup } from './args.ts';
 import { findModel, loadCatalog } from '../setup/catalog.ts';
+import { resolveHubModel } from '../setup/hub.ts';
 import { appCacheDir } from '../setup/download/index.ts';
 import { checkSetupOut, runSetup, type SetupProgress } from '../setup/pipeline.ts';
 import { QUANT_BITS, type QuantBits } from '../../preload/contract/enums.ts';
 
-const usage = `usage: setup --model <catalog id> [--catalog <url|file>] [--bits ${QUANT_BITS.join('|')}] [--calib <dir>] [--file <local copy>] [--cache-dir <dir>] [--stall-timeout <s>] --out <modelDir>`;
+const usage = `usage: setup --model <catalog id> [--catalog <url|file>] [--bits ${QUANT_BITS.join('|')}] [--calib <dir>] [--file <local copy>] [--cache-dir <dir>] [--stall-timeout <s>] [--use-alternative] --out <modelDir>`;
 
 /** One stderr line per step change and per 10% within a step (and per download phase and calibration image). */
 function stderrSetupProgress(): (p: SetupProgress) => void {
@@ -23,7 +24,7 @@ function stderrSetupProgress(): (p: SetupProgress) => void {
 }
 
 export const setupCommand: CommandGroup = async (argv) => {
-  const args = parseArgs(argv, ['model', 'catalog', 'bits', 'calib', 'out', 'cache-dir', 'stall-timeout', 'file']);
+  const args = parseArgs(argv, ['model', 'catalog', 'bits', 'calib', 'out', 'cache-dir', 'stall-timeout', 'file'], ['use-alternative']);
   if (args.positional.length > 0) throw new CliError(`unexpected argument "${args.positional[0]}"; ${usage}`);
   const id = required(args, 'model');
   const out = required(args, 'out');
@@ -36,7 +37,14 @@ export const setupCommand: CommandGroup = async (argv) => {
     throw new CliError(`--out ${(err as Error).message}`);
   }
   const catalog = await loadCatalog(optional(args, 'catalog'));
-  const model = findModel(catalog, id);
+  // A hub entry's sha256 is read now; its unverified alternative only with --use-alternative.
+  const model = await resolveHubModel(findModel(catalog, id), {
+    confirmAlternative: (offer) => {
+      if (!args.switches.has('use-alternative')) return false;
+      process.stderr.write(`setup: ${offer.reason}; downloading ${offer.url} instead, checked by its size only (${offer.bytes} bytes)\n`);
+      return true;
+    },
+  });
   const calibDir = optional(args, 'calib');
   const localFile = optional(args, 'file');
 

@@ -12,7 +12,7 @@ import type { SegmentPrompt } from '../sam/engine-api.ts';
 import type { RgbImage } from '../sam/image/index.ts';
 import type { ModelFamily, Preprocessing } from '../sam/model-dir.ts';
 import { AgqSearch, subsampleRows, UniformSoftmaxSearch, type AttentionSample } from './agq.ts';
-import { applySigns, bigModules, channelSigns, foldedInitializers, isBimodal, keyTensorOf, majority } from './big.ts';
+import { applySigns, bigModules, centresBimodal, channelSigns, foldedInitializers, keyTensorOf, majority, pooledBimodal } from './big.ts';
 import { augmentModel, statNames, type AugmentRequest } from './calibrators/stats-graph.ts';
 import type { RangeObserver, TensorStats } from './calibrators/types.ts';
 import { mergeBuilder } from './emit/merge.ts';
@@ -79,7 +79,9 @@ const FAMILY_IO: Record<ModelFamily, {
 
 export interface BigModuleResult {
   module: string;
+  /** the paper's test (one KDE over all of K) on image #0's first prompt */
   paperBimodal: boolean;
+  /** the per-channel centres' test on each BIG image's first prompt; their majority is `bimodal` */
   votes: boolean[];
   bimodal: boolean;
   folded: boolean;
@@ -261,8 +263,8 @@ export async function calibrate(encoder: ModelProto, decoder: ModelProto, plan: 
           channels[m] = t.dims[t.dims.length - 1]!;
           if (i === 0) image0Keys[m]!.push(Float32Array.from(k));
         }));
-        // Votes: the first prompt of each image (image #0's is the paper's decision).
-        modules.forEach((_, m) => votes[m]!.push(isBimodal(passes[0]![statNames.full(keyTensors[m]!)]!.data as Float32Array)));
+        // Votes: the per-channel centres' test on the first prompt of each image (big.ts).
+        modules.forEach((_, m) => votes[m]!.push(centresBimodal(passes[0]![statNames.full(keyTensors[m]!)]!.data as Float32Array, channels[m]!)));
       }
       report('big', n, n);
     } finally {
@@ -274,7 +276,7 @@ export async function calibrate(encoder: ModelProto, decoder: ModelProto, plan: 
       const gamma = channelSigns(image0Keys[m]!, channels[m]!);
       if (bimodal) for (const [k, v] of foldedInitializers(decoder, module, gamma)) replacements.set(k, v);
       const before = image0Keys[m]![0]!;
-      big.push({ module, paperBimodal: votes[m]![0]!, votes: votes[m]!, bimodal, folded: bimodal, before, after: bimodal ? applySigns(before, gamma) : before });
+      big.push({ module, paperBimodal: pooledBimodal(before), votes: votes[m]!, bimodal, folded: bimodal, before, after: bimodal ? applySigns(before, gamma) : before });
     });
     if (replacements.size) folded = mergeBuilder(decoder, new GraphBuilder(), 'big', { initializers: replacements });
   }

@@ -12,6 +12,7 @@ import { decodeImage } from '../sam/image/index.ts';
 import { computeModelId, DECODER_FILE, ENCODER_FILE, readModelInfo, writeModelInfo, type ModelFamily, type ModelInfo } from '../sam/model-dir.ts';
 import { calibrationPrompts } from '../project/index.ts';
 import { calibrate, type BigModuleResult, type Progress } from './calibrate.ts';
+import { BIG_DECISION } from './big.ts';
 import type { EmitParams } from './emit/context.ts';
 import { emitQuantizedGraph, weightValues } from './emit/quantized-graph.ts';
 import { evaluate, fileSha256, type EvalResult } from './eval.ts';
@@ -219,6 +220,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
     method: method.name,
     bits: o.bits,
     big: {
+      test: BIG_DECISION,
       bimodal: cal.big.filter((b) => b.bimodal).map((b) => b.module),
       folded: cal.big.filter((b) => b.folded).map((b) => b.module),
       paper_bimodal: cal.big.filter((b) => b.paperBimodal).map((b) => b.module),

@@ -65,7 +65,7 @@ ${row(['model size', mb(r.size_bytes.fp32), mb(r.size_bytes.quantized), `${(r.si
 <table>${row(['op type', 'count'], 'th')}${Object.entries(r.integer_ops).map(([k, v]) => row([k, v])).join('')}</table>
 <p>${r.integer_products_expected} products were written as integer products; the softmax output was quantized in the encoder ${softmaxWords(r.softmax_by_graph.encoder)}, in the decoder ${softmaxWords(r.softmax_by_graph.decoder)}.${r.float_modules.length ? ` Kept in float (the decoder's token-only ops, about 1.5% of its multiply-adds): ${escapeHtml(r.float_modules.join(', '))}.` : ''}</p>
 <h2>Bimodal Integration</h2>
-<table>${row(['attention', 'paper test (image 0, prompt 0)', 'bimodal votes', 'folded', 'keys before', 'keys after'], 'th')}${bigRows}</table>
+<table>${row(['attention', 'paper test (image 0, prompt 0)', 'channel-centre votes', 'folded', 'keys before', 'keys after'], 'th')}${bigRows}</table>
 <h2>AGQ</h2>
 <table>${row(['attention', 'tau', 'scale'], 'th')}${r.agq.map((a) => row([a.name, a.tau, a.scale.toPrecision(5)])).join('')}</table>
 <p>Calibration: ${r.calibration.images} images, ${r.calibration.forward_seconds.toFixed(1)} s of fp32 forward passes, ${r.calibration.quantize_seconds.toFixed(1)} s in all.</p>

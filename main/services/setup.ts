@@ -10,6 +10,7 @@
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { findModel, loadCatalog, type CatalogModel } from '../setup/catalog.ts';
+import { resolveHubModel } from '../setup/hub.ts';
 import { isModelDir, readModelInfo } from '../sam/model-dir.ts';
 import { fp32DirFor, SETUP_STEPS, SetupError, type SetupProgress } from '../setup/pipeline.ts';
 import { setupInProcess } from './jobs.ts';
@@ -89,11 +90,14 @@ export class SetupService {
     this.#emit(p);
   }
 
-  async #run(model: CatalogModel, choice: SetupChoice, signal: AbortSignal): Promise<string> {
+  async #run(entry: CatalogModel, choice: SetupChoice, signal: AbortSignal): Promise<string> {
     const quantize = choice.quantize ?? true;
-    const outDir = join(this.s.modelsDir, `${model.id}-${quantize ? choice.bits : 'fp32'}`);
+    const outDir = join(this.s.modelsDir, `${entry.id}-${quantize ? choice.bits : 'fp32'}`);
     // a finished run whose activation was cut short (or the same model set up again): use it
     if (isModelDir(outDir)) return this.#activate(outDir);
+    // A hub entry's sha256 is read before anything is downloaded. The wizard has no confirmation
+    // for an entry's unverified alternative yet, so that route stays declined here.
+    const model = await resolveHubModel(entry, { signal });
     const project = this.s.project && !this.s.isSample() ? this.s.project.dbPath : undefined;
     // without quantization the run stops once the quantize step starts: the fp32 model is built
     const stop = new AbortController();

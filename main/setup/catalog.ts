@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parseConfig, type SamConfig } from '../sam/builders/config.ts';
 import { hexLength, type ExpectedHash, type HashAlgorithm } from './download/hash.ts';
 import { openGet } from './download/http.ts';
+import { parseHubSource, type HubSource } from './hub.ts';
 import { defaultStallTimeoutMs } from './download/index.ts';
 import { CATALOG_FORMATS, type CatalogFormat } from '../../preload/contract/enums.ts';
 
@@ -21,6 +22,8 @@ export interface CatalogFile {
   expected: ExpectedHash;
   /** the URL's last path segment, e.g. sam_vit_b_01ec64.pth */
   fileName: string;
+  /** set only on a hub entry's confirmed alternative (hub.ts): check this size, not `expected` */
+  sizeOnly?: number;
 }
 
 export interface CatalogModel {
@@ -34,6 +37,8 @@ export interface CatalogModel {
   licence: string;
   /** hyper-parameters for sizes that are not ViT-B/L/H */
   config?: Partial<SamConfig>;
+  /** a model hub file (hub.ts): `files` stays empty until `resolveHubModel` reads its sha256 */
+  hub?: HubSource;
 }
 
 export interface Catalog {
@@ -147,7 +152,9 @@ function parseEntry(raw: unknown, index: number, source: string): CatalogModel {
   if (!isCatalogFormat(format)) throw entryError(source, where, 'format', `must be ${CATALOG_FORMATS.map((f) => JSON.stringify(f)).join(' or ')}, got ${JSON.stringify(format)}`);
   if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes <= 0) throw entryError(source, where, 'bytes', 'must be a positive integer');
   if (typeof licence !== 'string' || licence.trim() === '') throw entryError(source, where, 'licence', 'must name the licence, e.g. "Apache-2.0"');
-  const model: CatalogModel = { id, name, format, files: parseFiles(entry, format, source, where), bytes, licence };
+  const hub = entry.hub !== undefined ? parseHubSource(entry, source, where) : undefined;
+  const model: CatalogModel = { id, name, format, files: hub ? [] : parseFiles(entry, format, source, where), bytes, licence };
+  if (hub) model.hub = hub;
   if (entry.config !== undefined) model.config = parseConfig(entry.config, `${source}: ${where}: "config"`);
   return model;
 }

@@ -249,6 +249,7 @@ async function stepDownload(run: SetupRun, o: SetupOptions): Promise<void> {
       dest,
       cacheDir: downloadsDir(o.cacheDir),
       bytes: Math.ceil(model.bytes / model.files.length),
+      ...(file.sizeOnly !== undefined ? { sizeOnly: file.sizeOnly } : {}),
       stallTimeoutMs: o.stallTimeoutMs,
       signal: o.signal,
       env: o.env,

@@ -121,10 +121,10 @@ export interface Histogram { lo: number; hi: number; counts: number[] }
 /** BIG on one decoder attention: its votes, the paper's test, the fold and its keys (image 0, prompt 0). */
 export interface BigAttention {
   module: string;
-  /** images whose first prompt's keys were bimodal */
+  /** images whose first prompt's keys had bimodal per-channel centres (the test named in `big.test`) */
   votes: number;
   of: number;
-  /** the paper's test: image 0, prompt 0 */
+  /** the paper's test (one KDE over all values of K): image 0, prompt 0 */
   paper_bimodal: boolean;
   folded: boolean;
   keys_before: Histogram;
@@ -135,7 +135,8 @@ export interface BigAttention {
 export interface QuantReport {
   method: string;
   bits: { w: number; a: number };
-  big: { bimodal: string[]; folded: string[]; paper_bimodal: string[]; examined: BigAttention[] };
+  /** `test`: the statistic behind `bimodal` (the fold's decision), in words */
+  big: { test: string; bimodal: string[]; folded: string[]; paper_bimodal: string[]; examined: BigAttention[] };
   agq: { name: string; tau: number; scale: number; errors: Record<number, number> }[];
   /** how the softmax output was quantized: AGQ (float ops) or uniform (integer A.V); `mixed`: see softmax_by_graph */
   softmax: 'agq' | 'uniform' | 'mixed';

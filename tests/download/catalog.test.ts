@@ -31,9 +31,9 @@ function problem(model: Record<string, unknown>): string {
 }
 
 describe('the bundled catalog', () => {
-  it('lists the official SAM ViT-B, ViT-L and ViT-H checkpoints by MD5 under Apache-2.0', async () => {
+  it('lists the official SAM ViT-B, ViT-L and ViT-H checkpoints by MD5 under Apache-2.0, then SAM 2.1 from the hub (hub.test.ts)', async () => {
     const catalog = await loadCatalog();
-    expect(catalog.models.map((m) => m.id)).toEqual(['sam_vit_b', 'sam_vit_l', 'sam_vit_h']);
+    expect(catalog.models.map((m) => m.id)).toEqual(['sam_vit_b', 'sam_vit_l', 'sam_vit_h', 'sam2.1_hiera_tiny', 'sam2.1_hiera_small', 'sam2.1_hiera_base_plus', 'sam2.1_hiera_large']);
     const vitB = findModel(catalog, 'sam_vit_b');
     expect(vitB.files).toEqual([{
       role: 'checkpoint',
@@ -46,7 +46,7 @@ describe('the bundled catalog', () => {
 
   it('names each file after the first six digits of its MD5', async () => {
     const catalog = await loadCatalog();
-    for (const model of catalog.models) {
+    for (const model of catalog.models.filter((m) => !m.hub)) {
       const file = model.files[0]!;
       expect(file.fileName).toBe(`${model.id}_${file.expected.digest.slice(0, 6)}.pth`);
     }
@@ -158,6 +158,6 @@ describe('loadCatalog', () => {
 
   it('lists the known ids when a model is not in the catalog', async () => {
     const catalog = await loadCatalog();
-    expect(() => findModel(catalog, 'sam_vit_x')).toThrow('no model "sam_vit_x" (known: sam_vit_b, sam_vit_l, sam_vit_h)');
+    expect(() => findModel(catalog, 'sam_vit_x')).toThrow('no model "sam_vit_x" (known: sam_vit_b, sam_vit_l, sam_vit_h, sam2.1_hiera_tiny, sam2.1_hiera_small, sam2.1_hiera_base_plus, sam2.1_hiera_large)');
   });
 });

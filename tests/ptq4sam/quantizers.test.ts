@@ -3,6 +3,7 @@ import { roundHalfEven } from '../../main/ptq4sam/quantizers/round.ts';
 import { fakeQuantize, paramsFromRange, quantizationError, quantizeCode } from '../../main/ptq4sam/quantizers/uniform.ts';
 import { minimizeScalarBounded } from '../../main/ptq4sam/quantizers/brent.ts';
 import { bimodalTest, findPeaks, gaussianKde } from '../../main/ptq4sam/quantizers/kde.ts';
+import { centresBimodal, channelMeans, pooledBimodal } from '../../main/ptq4sam/big.ts';
 import { agqCode, agqQuantize, agqTable } from '../../main/ptq4sam/quantizers/log2.ts';
 import { keyRangeSearch, omseRange, quantileSorted } from '../../main/ptq4sam/quantizers/range-search.ts';
 import { gptqColumns } from '../../main/ptq4sam/quantizers/gptq.ts';
@@ -82,6 +83,49 @@ describe('Gaussian KDE and peaks', () => {
     }
     expect(bimodalTest(two).bimodal).toBe(true);
     expect(bimodalTest(one).bimodal).toBe(false);
+  });
+});
+
+/** Seeded standard normals (mulberry32 + Box-Muller): the same keys on every run. */
+function normals(seed: number): () => number {
+  let a = seed >>> 0;
+  const uniform = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+}
+
+/** K as [4096 tokens, 128 channels]: channel c centred at centre[c], spread `within` around it. */
+function keys(centre: Float64Array, within: number, seed: number): Float32Array {
+  const z = normals(seed);
+  const k = new Float32Array(4096 * 128);
+  for (let i = 0; i < k.length; i++) k[i] = centre[i % 128]! + within * z();
+  return k;
+}
+
+describe('BIG decision on per-channel centres', () => {
+  // SAM 2.1 fixture layer 0's numbers: centres spread 1.79 before the planted +-3, within-channel std 2.03.
+  const z = normals(7);
+  const spread = Float64Array.from({ length: 128 }, () => 1.79 * z());
+  const signs = Float64Array.from({ length: 128 }, (_, c) => ((c * 37) % 128 < 60 ? -1 : 1));
+  const planted = keys(spread.map((s, c) => s + 3 * signs[c]!), 2.03, 1);
+
+  it('finds +-3 channel offsets that one KDE over all values (the paper\'s test) misses', () => {
+    expect(pooledBimodal(planted)).toBe(false);
+    expect(centresBimodal(planted, 128)).toBe(true);
+  });
+
+  it('flags neither the same keys without the offsets nor offsets all of one sign (nothing a sign fold merges)', () => {
+    expect(centresBimodal(keys(spread, 2.03, 2), 128)).toBe(false);
+    expect(centresBimodal(keys(spread.map((s) => s + 3), 2.03, 3), 128)).toBe(false);
+  });
+
+  it('averages each channel over every row of every tensor given', () => {
+    expect(Array.from(channelMeans([Float32Array.of(1, 10, 3, 20), Float32Array.of(5, 30)], 2))).toEqual([3, 20]);
+    expect(() => channelMeans([new Float32Array(5)], 2)).toThrow(/not \[rows, 2\]/);
   });
 });
 

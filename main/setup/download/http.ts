@@ -11,6 +11,8 @@ import { openTunnel, proxyAuthorization, proxyFor, proxyPort } from './proxy.ts'
 
 export interface GetOptions {
   headers?: Record<string, string>;
+  /** default GET; HEAD reads a file's metadata (the model hub's checksum headers) without its body */
+  method?: 'GET' | 'HEAD';
   /** destroy the transfer after this long without a byte (connecting included) */
   stallTimeoutMs: number;
   maxRedirects: number;
@@ -31,9 +33,9 @@ export interface OpenResponse {
 const redirectStatuses = new Set([301, 302, 303, 307, 308]);
 const userAgent = 'ptq4sam-studio-downloader';
 
-async function sendRequest(url: URL, headers: Record<string, string>, env: NodeJS.ProcessEnv): Promise<ClientRequest> {
+async function sendRequest(url: URL, method: 'GET' | 'HEAD', headers: Record<string, string>, env: NodeJS.ProcessEnv): Promise<ClientRequest> {
   const proxy = proxyFor(url, env);
-  const base = { method: 'GET', headers: { host: url.host, ...headers }, agent: false as const };
+  const base = { method, headers: { host: url.host, ...headers }, agent: false as const };
   if (!proxy) {
     const client = url.protocol === 'https:' ? https : http;
     return client.request(url, base);
@@ -95,7 +97,8 @@ export function redirectTarget(from: URL, location: string): URL {
   return next;
 }
 
-function getOnce(url: URL, options: GetOptions): Promise<OpenResponse> {
+/** One request to `url`, redirects not followed (the caller reads them). */
+export function getOnce(url: URL, options: GetOptions): Promise<OpenResponse> {
   const env = options.env ?? process.env;
   const headers = { 'user-agent': userAgent, 'accept-encoding': 'identity', ...options.headers };
   const host = url.host;
@@ -126,7 +129,7 @@ function getOnce(url: URL, options: GetOptions): Promise<OpenResponse> {
     if (options.signal?.aborted) return onAbort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     touch();
-    sendRequest(url, headers, env).then(
+    sendRequest(url, options.method ?? 'GET', headers, env).then(
       (req) => {
         request = req;
         if (settled) return void req.destroy();

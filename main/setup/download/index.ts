@@ -29,6 +29,12 @@ export interface DownloadRequest {
   cacheDir: string;
   /** advisory size (the catalog's), for the free-space check before the server answers */
   bytes?: number;
+  /**
+   * A source without a published digest that the user chose anyway (a catalog entry's size-checked
+   * alternative): the file is accepted when it has exactly this many bytes, and `expected.digest`
+   * is not compared (it only names the partial file). The result's digest is what arrived.
+   */
+  sizeOnly?: number;
   /** default 30 s */
   stallTimeoutMs?: number;
   /** default 10 */
@@ -243,7 +249,12 @@ async function writeAll(handle: FileHandle, chunk: Buffer, position: number, fil
 function finish(request: DownloadRequest, paths: PartialPaths, digest: string, bytes: number, resumedFromBytes: number, meter: ProgressMeter): DownloadResult {
   meter.setPhase('verifying');
   const { expected, dest, url } = request;
-  if (digest !== expected.digest) {
+  if (request.sizeOnly !== undefined) {
+    if (bytes !== request.sizeOnly) {
+      discardPartial(paths);
+      throw new DownloadError('checksum', `size mismatch for ${url}: expected ${request.sizeOnly} bytes, got ${bytes}; the downloaded file was deleted`);
+    }
+  } else if (digest !== expected.digest) {
     discardPartial(paths);
     throw new DownloadError('checksum', `checksum mismatch for ${url}: expected ${expected.algorithm} ${expected.digest}, got ${digest}; the downloaded file was deleted`);
   }
