@@ -15,7 +15,7 @@ import { registerOp, type OpHandler, type Target, type WeightSite } from '../../
 import { moduleOf } from '../../main/ptq4sam/ops/linear.ts';
 import { quantizeModelDir } from '../../main/ptq4sam/pipeline.ts';
 import type { QuantReport } from '../../main/ptq4sam/report.ts';
-import { SAM_TINY, samTinyModelDir } from '../helpers/sam-tiny.ts';
+import { calibrationPromptSet, SAM_TINY, samTinyModelDir } from '../helpers/sam-tiny.ts';
 import { QUANT_METHODS } from '../../preload/contract/enums.ts';
 
 /** Symmetric ranges: [-m, m] with m the largest |x| seen over all images. */
@@ -118,7 +118,8 @@ describe('an op of a new kind registered in a test', () => {
 
   it('still agrees with fp32 on the fixture images, integer kernels included', async () => {
     expect(Object.values(report.integer_ops).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(report.integer_products_expected);
-    const r = await evaluate(out, model.dir, listImageFiles(calib));
+    const files = listImageFiles(calib);
+    const r = await evaluate(out, model.dir, files, { prompts: await calibrationPromptSet(files) });
     expect(r.prompts).toBe(12);
     expect(r.mean_iou).toBeGreaterThanOrEqual(0.9);
   });

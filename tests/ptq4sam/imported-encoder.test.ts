@@ -13,7 +13,7 @@ import { listImageFiles } from '../../main/base/index.ts';
 import { quantizeModelDir } from '../../main/ptq4sam/pipeline.ts';
 import type { QuantReport } from '../../main/ptq4sam/report.ts';
 import { importModel } from '../../main/sam/model-dir.ts';
-import { SAM_TINY, samTinyModelDir, withBakedPreprocessing } from '../helpers/sam-tiny.ts';
+import { calibrationPromptSet, SAM_TINY, samTinyModelDir, withBakedPreprocessing } from '../helpers/sam-tiny.ts';
 
 let work: string;
 let fp32: { dir: string; cleanup: () => void };
@@ -53,7 +53,8 @@ describe('quantizing an encoder with its own preprocessing', () => {
   });
 
   it('agrees with the fp32 model of the usual layout at mean IoU >= 0.95 (same images, same prompts)', async () => {
-    const r = await evaluate(out, fp32.dir, listImageFiles(calib));
+    const files = listImageFiles(calib);
+    const r = await evaluate(out, fp32.dir, files, { prompts: await calibrationPromptSet(files) });
     expect(r.prompts).toBe(12);
     expect(r.mean_iou).toBeGreaterThanOrEqual(0.95);
     expect(r.embedding_rel_error).toBeLessThan(0.1);

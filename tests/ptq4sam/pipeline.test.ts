@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeModel, GraphBuilder, loadModel } from '../../main/onnx/index.ts';
@@ -10,13 +10,12 @@ import { mergeBuilder } from '../../main/ptq4sam/emit/merge.ts';
 import { evaluate, fileSha256 } from '../../main/ptq4sam/eval.ts';
 import { listImageFiles } from '../../main/base/index.ts';
 import { quantizeModelDir } from '../../main/ptq4sam/pipeline.ts';
-import { automaticPrompts, type Prompt } from '../../main/ptq4sam/prompts.ts';
+import { calibrationPromptSet } from '../helpers/sam-tiny.ts';
 import { planQuantization } from '../../main/ptq4sam/registry.ts';
 import type { QuantReport } from '../../main/ptq4sam/report.ts';
 import { importCheckpoint } from '../../main/sam/model-dir.ts';
 import { readModelReport } from '../../main/services/report.ts';
 import { readNpy } from '../../main/sam/npy.ts';
-import { decodeImage } from '../../main/sam/image/index.ts';
 
 const FIXTURES = 'tests/fixtures/sam-tiny';
 const PLANTED = [
@@ -94,12 +93,7 @@ describe('w8a8 ptq4sam model', () => {
     // move a lot under any perturbation with the multi-point prompts of eval's default set
     // (measured there: 0.916), so this guard keeps the prompts it always had.
     const files = listImageFiles(calib);
-    const prompts: Record<string, Prompt[]> = {};
-    for (const f of files) {
-      const { width, height } = await decodeImage(f);
-      prompts[basename(f)] = automaticPrompts(width, height);
-    }
-    const r = await evaluate(q8, fp32, files, { prompts });
+    const r = await evaluate(q8, fp32, files, { prompts: await calibrationPromptSet(files) });
     expect(r.prompts).toBe(12);
     expect(r.mean_iou).toBeGreaterThanOrEqual(0.95);
     expect(r.held_out).toBe(false);

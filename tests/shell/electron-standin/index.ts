@@ -408,6 +408,9 @@ const defaultSession = honest('session.defaultSession', {
   /** Kept, never asked: a headless page requests no permissions the stand-in could route here. */
   setPermissionRequestHandler(h: unknown): void { defaultSession.permissionRequestHandler = h; },
   setPermissionCheckHandler(h: unknown): void { defaultSession.permissionCheckHandler = h; },
+  devicePermissionHandler: null as unknown,
+  /** Kept, never asked, like the two above (no device chooser in a headless page). */
+  setDevicePermissionHandler(h: unknown): void { defaultSession.devicePermissionHandler = h; },
 });
 
 export const session = honest('session', { defaultSession });
