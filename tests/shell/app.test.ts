@@ -8,7 +8,6 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_METHODS } from '../../preload/contract/index.ts';
@@ -197,9 +196,15 @@ describe('the built app in its shell', () => {
     const packagedData = join(dir, 'packaged');
     mkdirSync(packagedData);
     app = await launchApp({ outDir, userData: packagedData, browser, env: { STANDIN_PACKAGED: '1', ELECTRON_RENDERER_URL: 'http://localhost:5173/' } });
-    expect(page().url()).toBe(pathToFileURL(join(outDir, 'renderer/index.html')).href);
+    // the renderer's own page, served by the app's studio-app: protocol (as the stand-in shows it)
+    expect(page().url()).toBe('http://renderer.studio-app.standin/index.html');
     await page().locator('[data-testid=wizard]').waitFor();
     expect(app.events.filter((e) => e.type === 'blocked')).toEqual([]);
+    // the protocol serves the renderer's folder and nothing beside it (the built main process is one folder up)
+    const status = (path: string) => page().evaluate((p) => fetch(p).then((r) => r.status), path);
+    expect(await status('/index.html')).toBe(200);
+    expect(await status('/%2e%2e%2fmain%2findex.js')).toBe(404);
+    expect(await status('/..%2f..%2fpackage.json')).toBe(404);
     await app.close();
     expect(await app.exited).toEqual({ code: 0, signal: null });
   });

@@ -90,7 +90,7 @@ export async function launchApp(opts: { outDir: string; userData: string; browse
   const page = await Promise.race([pageOpened, failed]);
   page.on('pageerror', (err) => console.error('page error:', err.message));
   // the page starts as about:blank; the window's own page follows
-  await Promise.race([page.waitForURL((url) => url.protocol === 'file:', { timeout: 60_000 }), failed]);
+  await Promise.race([page.waitForURL((url) => url.protocol === 'file:' || url.hostname.endsWith('.standin'), { timeout: 60_000 }), failed]);
   return {
     child, page, events, exited,
     output: () => output,

@@ -17,7 +17,10 @@
  *   `senderFrame` set from the calling frame, so the main process's sender check is exercised.
  * - protocol.handle and loadFile are served through the page's request routing: file: URLs from
  *   disk with session.webRequest's response headers applied (the CSP), handled schemes through
- *   their handler. Every other request is refused: the stand-in has no network.
+ *   their handler. Every other request is refused: the stand-in has no network. Chromium
+ *   without Electron cannot navigate to a scheme it does not know, so a window loading
+ *   `<scheme>://<host>/<path>` shows `http://<host>.<scheme>.standin/<path>` instead (same
+ *   paths, one origin per host, as Electron gives a standard scheme), served by the same handler.
  * - dialog answers from queues the test fills and reports each dialog it was asked to show.
  * - Menu keeps the template; the test clicks items by label. Of the roles only 'quit' works.
  * - app.quit() follows Electron's order (before-quit, windows close, will-quit, quit) and then
@@ -73,9 +76,35 @@ function applyHeaderListener(url: string, headers: Record<string, string>): Prom
   }));
 }
 
+const STAND_IN_SUFFIX = '.standin';
+
+/** What a window shows for a page of a handled scheme (see the header). */
+function toStandInUrl(url: string): string {
+  const u = new URL(url);
+  const scheme = u.protocol.slice(0, -1);
+  if (!schemeHandlers.has(scheme)) return url;
+  return `http://${u.host}.${scheme}${STAND_IN_SUFFIX}${u.pathname}${u.search}${u.hash}`;
+}
+
+/** The handled-scheme URL a stand-in page URL names, or null. */
+function fromStandInUrl(url: URL): URL | null {
+  if (url.protocol !== 'http:' || !url.hostname.endsWith(STAND_IN_SUFFIX)) return null;
+  const labels = url.hostname.slice(0, -STAND_IN_SUFFIX.length).split('.');
+  const scheme = labels.pop()!;
+  if (!schemeHandlers.has(scheme) || labels.length === 0) return null;
+  return new URL(`${scheme}://${labels.join('.')}${url.pathname}${url.search}`);
+}
+
 async function serve(route: Route): Promise<void> {
   const request = route.request();
   const url = new URL(request.url());
+  const standIn = fromStandInUrl(url);
+  if (standIn) {
+    const handler = schemeHandlers.get(standIn.protocol.slice(0, -1))!;
+    const response = await handler(new Request(standIn.href, { method: request.method(), headers: request.headers() }));
+    const headers = await applyHeaderListener(standIn.href, Object.fromEntries(response.headers.entries()));
+    return route.fulfill({ status: response.status, headers, body: Buffer.from(await response.arrayBuffer()) });
+  }
   const scheme = url.protocol.slice(0, -1);
   if (scheme === 'file') {
     let body: Buffer;
@@ -280,7 +309,7 @@ export class BrowserWindow extends EventEmitter {
 
   async loadURL(url: string): Promise<void> {
     const page = await this.#opened;
-    await page.goto(url);
+    await page.goto(toStandInUrl(url));
     this.emit('ready-to-show');
   }
 
