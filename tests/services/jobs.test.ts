@@ -76,11 +76,12 @@ describe('the job process', () => {
   it('ends within a second when its parent is killed, even while it works', async () => {
     // a stand-in parent: starts the job process as the app does and prints its id once the
     // quantization reports progress, then waits; the model is the one the first test imported
-    const request = { kind: 'quantize', options: { modelDir: join(dir, 'tiny'), calibDir: join(import.meta.dirname, '../../resources/samples'), outDir: join(dir, 'orphan'), bits: { w: 8, a: 8 }, method: 'ptq4sam' } };
+    // an rpc.ts request, as jobs.ts sends it; the first message back is a progress notice
+    const request = { kind: 'request', id: 1, method: 'quantize', args: [{ modelDir: join(dir, 'tiny'), calibDir: join(import.meta.dirname, '../../resources/samples'), outDir: join(dir, 'orphan'), bits: { w: 8, a: 8 }, method: 'ptq4sam' }] };
     const parentScript = `
       const { fork } = require('node:child_process');
       const child = fork(${JSON.stringify(join(import.meta.dirname, '../../main/services/job-process.ts'))}, [], { execArgv: ['--import', 'tsx'], serialization: 'advanced', stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
-      child.send({ type: 'run', request: ${JSON.stringify(request)} });
+      child.send(${JSON.stringify(request)});
       child.once('message', () => console.log(child.pid));
       setInterval(() => {}, 1000);
     `;
