@@ -1,15 +1,18 @@
 /**
  * The fidelity table on held-out images of the trained sam-shapes model:
- *   npm run bench -- fidelity [--bits w8a8,w6a6,w4a4] [--methods minmax,percentile,omse,ptq4sam,gptq]
+ *   npm run bench -- fidelity [--bits w8a8,w6a6,w4a4] [--methods minmax,percentile,omse,ptq4sam,gptq] [--validation]
  * Each method x bit width is quantized on the fixture's calibration split and evaluated on its
  * held-out split (tests/helpers/sam-shapes.ts) with eval's default prompts (IoU against fp32
  * per prompt kind) and against ground truth (per-object box and interior-click prompts: mIoU
  * and mask AP). The first rows are fp32 itself and the float16-weights model (the fp16
  * checkpoint imported: weights rounded to float16, computed in float32), the noise floor.
+ * `--validation` evaluates on the validation images instead (the calibration image and the
+ * sample photos, tests/helpers/sam-shapes.ts), where quantizer choices are decided, without the
+ * ground-truth columns.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { evaluate, type EvalResult, type GroundTruth } from '../main/ptq4sam/eval.ts';
 import { listImageFiles } from '../main/base/index.ts';
 import { methodNames } from '../main/ptq4sam/index.ts';
@@ -17,7 +20,7 @@ import { quantizeModelDir } from '../main/ptq4sam/pipeline.ts';
 import { BIT_SETTINGS, QUANT_BITS, type QuantBits } from '../preload/contract/enums.ts';
 import { importCheckpoint } from '../main/sam/model-dir.ts';
 import { readGroundTruth } from '../main/cli/eval.ts';
-import { CALIBRATION_SPLIT, HELD_OUT_SPLIT, imageFolder, writeGroundTruthCoco } from '../tests/helpers/sam-shapes.ts';
+import { CALIBRATION_SPLIT, HELD_OUT_SPLIT, imageFolder, validationFolder, writeGroundTruthCoco } from '../tests/helpers/sam-shapes.ts';
 import { SAM_SHAPES_FIXTURE } from '../tests/helpers/sam-tiny.ts';
 
 function listArg(args: string[], name: string, fallback: string[]): string[] {
@@ -29,10 +32,11 @@ const f3 = (v: number | null) => (v === null ? '-' : v.toFixed(3));
 
 function row(name: string, bits: string, r: EvalResult, seconds: number | null): string {
   const k = r.by_kind;
-  const g = r.gt!;
+  const g = r.gt;
+  const gtCells = g ? `${f3(g.model.clicks.miou)} / ${f3(g.model.clicks.mask_ap)} | ${f3(g.model.boxes.miou)} / ${f3(g.model.boxes.mask_ap)}` : '- | -';
   return `| ${name} | ${bits} | ${f3(k.points.mean_iou)} / ${f3(k.points.min_iou)} | ${f3(k.points.nonempty_reference.mean_iou)} (${k.points.nonempty_reference.n}) | ${f3(k.boxes.mean_iou)} | `
     + `${f3(k.boxes.nonempty_reference.mean_iou)} (${k.boxes.nonempty_reference.n}) | ${r.embedding_rel_error.toExponential(1)} | `
-    + `${f3(g.model.clicks.miou)} / ${f3(g.model.clicks.mask_ap)} | ${f3(g.model.boxes.miou)} / ${f3(g.model.boxes.mask_ap)} | `
+    + `${gtCells} | `
     + `${seconds === null ? '-' : seconds.toFixed(0)} |\n`;
 }
 
@@ -50,21 +54,23 @@ export async function main(args: string[]): Promise<void> {
     await importCheckpoint(SAM_SHAPES_FIXTURE.pth, fp32, { configPath: SAM_SHAPES_FIXTURE.config });
     await importCheckpoint(SAM_SHAPES_FIXTURE.pthFp16, fp16, { configPath: SAM_SHAPES_FIXTURE.config });
     const calib = imageFolder(join(root, 'calib'), CALIBRATION_SPLIT);
-    const images = listImageFiles(imageFolder(join(root, 'held-out'), HELD_OUT_SPLIT));
-    const gt: GroundTruth = await readGroundTruth(await writeGroundTruthCoco(join(root, 'gt'), HELD_OUT_SPLIT), images);
-    process.stdout.write(`\nsam-shapes, calibrated on ${CALIBRATION_SPLIT.join(', ')}, evaluated on ${HELD_OUT_SPLIT.join(', ')} `
+    const validation = args.includes('--validation');
+    const images = listImageFiles(validation ? validationFolder(join(root, 'validation')) : imageFolder(join(root, 'held-out'), HELD_OUT_SPLIT));
+    const gt: GroundTruth | undefined = validation ? undefined : await readGroundTruth(await writeGroundTruthCoco(join(root, 'gt'), HELD_OUT_SPLIT), images);
+    const opts = gt ? { gt } : {};
+    process.stdout.write(`\nsam-shapes, calibrated on ${CALIBRATION_SPLIT.join(', ')}, evaluated on ${images.map((i) => basename(i)).join(', ')} `
       + '(eval\'s default prompts; ground truth: one box and one interior click per object)\n\n'
       + '| method | bits | points IoU vs fp32 mean / min | points, fp32 mask not empty (n) | boxes IoU vs fp32 | boxes, fp32 mask not empty (n) | embedding error | GT clicks mIoU / AP | GT boxes mIoU / AP | quantize s |\n'
       + '|---|---|---|---|---|---|---|---|---|---|\n');
-    process.stdout.write(row('fp32', '-', await evaluate(fp32, fp32, images, { gt }), null));
-    process.stdout.write(row('float16 weights', '-', await evaluate(fp16, fp32, images, { gt }), null));
+    process.stdout.write(row('fp32', '-', await evaluate(fp32, fp32, images, opts), null));
+    process.stdout.write(row('float16 weights', '-', await evaluate(fp16, fp32, images, opts), null));
     for (const bits of bitsList) {
       for (const method of methods) {
         const out = mkdtempSync(join(root, 'q-'));
         const t0 = performance.now();
         await quantizeModelDir({ modelDir: fp32, calibDir: calib, outDir: out, bits: BIT_SETTINGS[bits as QuantBits], method, measureImages: 1 });
         const seconds = (performance.now() - t0) / 1000;
-        process.stdout.write(row(method, bits, await evaluate(out, fp32, images, { gt }), seconds));
+        process.stdout.write(row(method, bits, await evaluate(out, fp32, images, opts), seconds));
         rmSync(out, { recursive: true, force: true });
       }
     }

@@ -48,6 +48,8 @@ function elementTypes(nodes: INodeProto[], known: Map<string, number>): Map<stri
       case 'DynamicQuantizeLinear': t = [DataType.UINT8, DataType.FLOAT, DataType.UINT8]; break;
       case 'DequantizeLinear': t = [DataType.FLOAT]; break;
       case 'MatMulInteger': case 'ConvInteger': t = [DataType.INT32]; break;
+      // integer inputs, float output (a quantized linear whose consumer is a float op)
+      case 'MatMulIntegerToFloat': case 'DynamicQuantizeMatMul': t = [DataType.FLOAT]; break;
       case 'Constant': t = [attr(n, 'value')?.t?.dataType ?? DataType.FLOAT]; break;
       case 'ConstantOfShape': t = [attr(n, 'value')?.t?.dataType ?? DataType.FLOAT]; break;
       case 'Where': t = [inType(1)]; break;

@@ -19,6 +19,20 @@ export const SAM_SHAPES = SAM_SHAPES_FIXTURE.dir;
 export const CALIBRATION_SPLIT = ['large.png'];
 export const HELD_OUT_SPLIT = ['landscape.png', 'portrait.png'];
 
+/**
+ * The images quantizer choices are decided on: the calibration image and the real photos of
+ * resources/samples, which are neither calibration nor held-out (no ground truth: judged by IoU
+ * against fp32 only).
+ */
+export const VALIDATION_PHOTOS = ['astronaut.png', 'chelsea.png', 'coffee.png', 'coins.png', 'hubble_deep_field.jpg', 'retina.jpg', 'rocket.jpg'];
+
+/** A new folder `dir` holding the validation images (see VALIDATION_PHOTOS). */
+export function validationFolder(dir: string): string {
+  imageFolder(dir, CALIBRATION_SPLIT);
+  for (const n of VALIDATION_PHOTOS) copyFileSync(join('resources', 'samples', n), join(dir, n));
+  return dir;
+}
+
 export interface ShapesObject { id: number; mask: string; box: [number, number, number, number]; area: number; click: [number, number]; kind: string; fill: string }
 export interface ShapesImage { image: string; width: number; height: number; objects: ShapesObject[] }
 

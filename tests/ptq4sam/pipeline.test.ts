@@ -109,14 +109,15 @@ describe('w8a8 ptq4sam model', () => {
     const decoder = loadModel(join(fp32, 'decoder.onnx'));
     const byDefault = planQuantization(encoder, decoder);
     // the float linears keep their weights, stored as float16 like every float part
-    const floatLinears = byDefault.keptFloat.filter((m) => !m.endsWith('.self_attn'));
-    expect(floatLinears.length).toBe(byDefault.keptFloat.length - 2);
+    const floatLinears = byDefault.keptFloat.filter((m) => !/\.(self_attn|cross_attn_image_to_token)$/.test(m));
+    expect(floatLinears.length).toBe(byDefault.keptFloat.length - 4);
+    expect(report.float_modules).toContain('mask_decoder.transformer.layers.1.cross_attn_image_to_token');
     const stored = new Map(loadModel(join(q8, 'decoder.onnx')).graph!.initializer!.map((t) => [t.name, t.dataType]));
     for (const m of floatLinears) expect(stored.get(`ptq4sam/${m}.weight/float16`)).toBe(10); // FLOAT16
     const all = planQuantization(encoder, decoder, { decoderTokenSide: true });
     expect(all.keptFloat).toEqual([]);
-    // the float linears, and QK^T and A.V of both self-attentions
-    expect(all.targets.length).toBe(byDefault.targets.length + floatLinears.length + 4);
+    // the float linears, and QK^T and A.V of both self-attentions and both image-to-token attentions
+    expect(all.targets.length).toBe(byDefault.targets.length + floatLinears.length + 8);
   });
 
   it('runs through the segment command unchanged', () => {
