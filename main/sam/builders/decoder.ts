@@ -100,10 +100,15 @@ export function attention(b: GraphBuilder, w: Weights, module: string, q: string
   });
 }
 
-function twoWayBlock(
-  b: GraphBuilder, w: Weights, index: number, queries: string, keys: string, queryPe: string, keyPe: string,
+/** Where a two-way transformer's weights live: SAM's names, or SAM 2.1's (sam2-decoder.ts). */
+export interface TwoWayNames { transformer: string; mlp: [string, string] }
+const SAM_TWO_WAY: TwoWayNames = { transformer: 'mask_decoder.transformer', mlp: ['mlp.lin1', 'mlp.lin2'] };
+
+/** One layer of the two-way transformer, the same module in SAM and SAM 2.1 but for its names. */
+export function twoWayBlock(
+  b: GraphBuilder, w: Weights, index: number, queries: string, keys: string, queryPe: string, keyPe: string, names: TwoWayNames = SAM_TWO_WAY,
 ): [string, string] {
-  const m = `mask_decoder.transformer.layers.${index}`;
+  const m = `${names.transformer}.layers.${index}`;
   return b.scope(m, () => {
     let q: string;
     if (index === 0) {
@@ -117,8 +122,8 @@ function twoWayBlock(
     let kWithPe = b.op('Add', [keys, keyPe]);
     q = b.op('Add', [q, attention(b, w, `${m}.cross_attn_token_to_image`, qWithPe, kWithPe, keys)]);
     q = layerNorm(b, w, `${m}.norm2`, q, TRANSFORMER_LN_EPS);
-    const hidden = b.op('Relu', [linear(b, w, `${m}.mlp.lin1`, q)], {}, { name: `${m}.mlp/Relu` });
-    q = b.op('Add', [q, linear(b, w, `${m}.mlp.lin2`, hidden)]);
+    const hidden = b.op('Relu', [linear(b, w, `${m}.${names.mlp[0]}`, q)], {}, { name: `${m}.mlp/Relu` });
+    q = b.op('Add', [q, linear(b, w, `${m}.${names.mlp[1]}`, hidden)]);
     q = layerNorm(b, w, `${m}.norm3`, q, TRANSFORMER_LN_EPS);
     qWithPe = b.op('Add', [q, queryPe]);
     kWithPe = b.op('Add', [keys, keyPe]);

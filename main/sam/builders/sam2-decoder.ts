@@ -11,7 +11,7 @@
  */
 import { GraphBuilder } from '../../onnx/builder.ts';
 import type { ModelProto } from '../../onnx/proto.ts';
-import { attention, densePositionalEncoding, torchBilinearResize } from './decoder.ts';
+import { attention, densePositionalEncoding, torchBilinearResize, twoWayBlock, type TwoWayNames } from './decoder.ts';
 import { conv2d, convTranspose2d, gelu, layerNorm, layerNorm2d, linear, mlp } from './layers.ts';
 import { SAM2_IMAGE_SIZE, type Sam2Config } from './sam2-config.ts';
 import type { Weights } from './weights.ts';
@@ -24,31 +24,7 @@ const MD = 'sam_mask_decoder';
 /** SAM2ImagePredictor clamps the low-res logits it returns (and users feed back) to this. */
 const LOW_RES_CLAMP = 32;
 
-function twoWayBlock(b: GraphBuilder, w: Weights, index: number, queries: string, keys: string, queryPe: string, keyPe: string): [string, string] {
-  const m = `${MD}.transformer.layers.${index}`;
-  return b.scope(m, () => {
-    let q: string;
-    if (index === 0) {
-      q = attention(b, w, `${m}.self_attn`, queries, queries, queries); // skip_first_layer_pe
-    } else {
-      const qpe = b.op('Add', [queries, queryPe]);
-      q = b.op('Add', [queries, attention(b, w, `${m}.self_attn`, qpe, qpe, queries)]);
-    }
-    q = layerNorm(b, w, `${m}.norm1`, q, TRANSFORMER_LN_EPS);
-    let qWithPe = b.op('Add', [q, queryPe]);
-    let kWithPe = b.op('Add', [keys, keyPe]);
-    q = b.op('Add', [q, attention(b, w, `${m}.cross_attn_token_to_image`, qWithPe, kWithPe, keys)]);
-    q = layerNorm(b, w, `${m}.norm2`, q, TRANSFORMER_LN_EPS);
-    const hidden = b.op('Relu', [linear(b, w, `${m}.mlp.layers.0`, q)], {}, { name: `${m}.mlp/Relu` });
-    q = b.op('Add', [q, linear(b, w, `${m}.mlp.layers.1`, hidden)]);
-    q = layerNorm(b, w, `${m}.norm3`, q, TRANSFORMER_LN_EPS);
-    qWithPe = b.op('Add', [q, queryPe]);
-    kWithPe = b.op('Add', [keys, keyPe]);
-    let k = b.op('Add', [keys, attention(b, w, `${m}.cross_attn_image_to_token`, kWithPe, qWithPe, q)]);
-    k = layerNorm(b, w, `${m}.norm4`, k, TRANSFORMER_LN_EPS);
-    return [q, k];
-  });
-}
+const SAM2_TWO_WAY: TwoWayNames = { transformer: `${MD}.transformer`, mlp: ['mlp.layers.0', 'mlp.layers.1'] };
 
 export function buildSam2Decoder(w: Weights, cfg: Sam2Config): ModelProto {
   const b = new GraphBuilder();
@@ -117,7 +93,7 @@ export function buildSam2Decoder(w: Weights, cfg: Sam2Config): ModelProto {
 
   let queries = tokens;
   let keys = keys0;
-  for (let i = 0; i < DECODER_DEPTH; i++) [queries, keys] = twoWayBlock(b, w, i, queries, keys, tokens, keyPe);
+  for (let i = 0; i < DECODER_DEPTH; i++) [queries, keys] = twoWayBlock(b, w, i, queries, keys, tokens, keyPe, SAM2_TWO_WAY);
   const finalAttn = `${MD}.transformer.final_attn_token_to_image`;
   const qFinal = b.op('Add', [queries, tokens]);
   const kFinal = b.op('Add', [keys, keyPe]);
