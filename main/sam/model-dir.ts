@@ -148,12 +148,12 @@ function checkAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw new Error('cancelled');
 }
 
-/** Builds the two graphs from a state dict and writes them into `outDir`. */
-function writeGraphs(w: Weights, cfg: SamConfig, outDir: string, onProgress?: ImportOptions['onProgress']): void {
+/** Builds the two graphs (SAM's, or SAM 2.1's builders) and writes them into `outDir`. */
+function writeGraphs(outDir: string, onProgress: ImportOptions['onProgress'], encoder: () => ModelProto, decoder: () => ModelProto): void {
   onProgress?.('build encoder', 0, 2);
-  saveModel(buildEncoder(w, cfg), join(outDir, ENCODER_FILE));
+  saveModel(encoder(), join(outDir, ENCODER_FILE));
   onProgress?.('build decoder', 1, 2);
-  saveModel(buildDecoder(w, cfg), join(outDir, DECODER_FILE));
+  saveModel(decoder(), join(outDir, DECODER_FILE));
   onProgress?.('build decoder', 2, 2);
 }
 
@@ -188,7 +188,7 @@ export async function importCheckpoint(file: string, outDir: string, opts: Impor
     throw new Error(`${basename(file)}: not an official ViT-B/L/H (embed ${cfg.encoder_embed_dim}, depth ${cfg.encoder_depth}); pass --config with its hyper-parameters`);
   }
   checkAborted(opts.signal);
-  writeGraphs(w, cfg, outDir, opts.onProgress);
+  writeGraphs(outDir, opts.onProgress, () => buildEncoder(w, cfg), () => buildDecoder(w, cfg));
   return finish(outDir, baseInfo({
     name: opts.name ?? basename(file).replace(/\.(pth|pt|safetensors)$/i, ''),
     architecture,
@@ -210,11 +210,7 @@ async function importSam2(w: Weights, file: string, sha256: string, rawConfig: u
   const given = opts.configPath ? parseSam2Config(rawConfig, opts.configPath, mlpDim) : undefined;
   const { config, architecture } = detectSam2Config(w, given, opts.configPath);
   checkAborted(opts.signal);
-  opts.onProgress?.('build encoder', 0, 2);
-  saveModel(buildSam2Encoder(w, config), join(outDir, ENCODER_FILE));
-  opts.onProgress?.('build decoder', 1, 2);
-  saveModel(buildSam2Decoder(w, config), join(outDir, DECODER_FILE));
-  opts.onProgress?.('build decoder', 2, 2);
+  writeGraphs(outDir, opts.onProgress, () => buildSam2Encoder(w, config), () => buildSam2Decoder(w, config));
   return finish(outDir, baseInfo({
     name: opts.name ?? basename(file).replace(/\.(pth|pt|safetensors)$/i, ''),
     family: 'sam2.1',
@@ -348,7 +344,7 @@ export async function synthModel(arch: 'vit_b' | 'vit_l' | 'vit_h', outDir: stri
   const cfg = synthConfig(arch, opts.depth);
   const seed = opts.seed ?? 0;
   const w = new Weights(synthStateDict(cfg, seed), `synthetic ${arch}`);
-  writeGraphs(w, cfg, outDir, opts.onProgress);
+  writeGraphs(outDir, opts.onProgress, () => buildEncoder(w, cfg), () => buildDecoder(w, cfg));
   return finish(outDir, baseInfo({
     name: `synthetic ${arch}${opts.depth !== undefined ? ` depth ${opts.depth}` : ''} seed ${seed}`,
     architecture: arch,
@@ -364,11 +360,7 @@ export async function synthSam2Model(arch: Exclude<Sam2Architecture, 'custom'>, 
   const seed = opts.seed ?? 0;
   const { config, dict } = synthSam2StateDict(arch, seed);
   const w = new Weights(dict, `synthetic ${arch}`);
-  opts.onProgress?.('build encoder', 0, 2);
-  saveModel(buildSam2Encoder(w, config), join(outDir, ENCODER_FILE));
-  opts.onProgress?.('build decoder', 1, 2);
-  saveModel(buildSam2Decoder(w, config), join(outDir, DECODER_FILE));
-  opts.onProgress?.('build decoder', 2, 2);
+  writeGraphs(outDir, opts.onProgress, () => buildSam2Encoder(w, config), () => buildSam2Decoder(w, config));
   return finish(outDir, baseInfo({
     name: `synthetic SAM 2.1 ${arch} seed ${seed}`,
     family: 'sam2.1',
