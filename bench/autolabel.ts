@@ -19,6 +19,7 @@ import { quantizeModelDir } from '../main/ptq4sam/pipeline.ts';
 import { createProject, openProject } from '../main/project/index.ts';
 import { createEngine } from '../main/sam/engine.ts';
 import { synthModel } from '../main/sam/model-dir.ts';
+import { mulberry32 } from '../main/sam/synth.ts';
 import { autolabelProject } from '../main/services/autolabel.ts';
 
 function arg(args: string[], name: string, fallback: number): number {
@@ -26,23 +27,12 @@ function arg(args: string[], name: string, fallback: number): number {
   return i >= 0 ? Number(args[i + 1]) : fallback;
 }
 
-/** A deterministic pseudo-random sequence (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** 1024x768 images of coloured rectangles on a gradient, each different (so each is encoded). */
 async function writeImages(dir: string, from: number, to: number): Promise<string[]> {
   const files: string[] = [];
   for (let n = from; n < to; n++) {
-    const rand = random(n + 1);
+    const rand = mulberry32(n + 1);
     const width = 1024, height = 768;
     const data = new Uint8Array(width * height * 3);
     for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data.set([(x * 255) / width, (y * 255) / height, 96], (y * width + x) * 3);
@@ -65,7 +55,7 @@ async function boxProject(db: string, files: string[], boxes: number): Promise<v
     await p.addImages(files);
     const label = p.addLabel({ name: 'object' });
     for (const image of p.listImages({ limit: files.length }).items) {
-      const rand = random(1000 + image.id);
+      const rand = mulberry32(1000 + image.id);
       p.addAnnotations(image.id, Array.from({ length: boxes }, () => {
         const w = 60 + rand() * 300, h = 60 + rand() * 250;
         return { labelId: label.id, rle: null, bbox: [rand() * (1024 - w), rand() * (768 - h), w, h] as [number, number, number, number] };

@@ -75,16 +75,22 @@ export function officialParameterShapes(cfg: SamConfig): Map<string, number[]> {
   return s;
 }
 
-/** A seeded PRNG (mulberry32): the same seed gives the same model. Uniform in [-1, 1). */
-function uniformSource(seed: number): () => number {
+/** A seeded PRNG (mulberry32), uniform in [0, 1): the same seed gives the same sequence. */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2147483648 - 1;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** Uniform in [-1, 1) from mulberry32: the same seed gives the same model (the scaling is exact). */
+function uniformSource(seed: number): () => number {
+  const next = mulberry32(seed);
+  return () => next() * 2 - 1;
 }
 
 /**

@@ -1,16 +1,7 @@
 // Deterministic test masks: a seeded generator and the shapes the checks reuse.
 import type { BinaryMask } from '../../main/masks/index.ts';
 
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as seededRandom } from '../../main/sam/synth.ts';
 
 export function maskOf(width: number, height: number, inside: (x: number, y: number) => boolean): BinaryMask {
   const data = new Uint8Array(width * height);

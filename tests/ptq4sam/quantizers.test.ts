@@ -8,6 +8,7 @@ import { agqCode, agqQuantize, agqTable } from '../../main/ptq4sam/quantizers/lo
 import { keyRangeSearch, omseRange, quantileSorted } from '../../main/ptq4sam/quantizers/range-search.ts';
 import { gptqColumns } from '../../main/ptq4sam/quantizers/gptq.ts';
 import { quantizeColumns } from '../../main/ptq4sam/quantizers/weight-search.ts';
+import { mulberry32 } from '../../main/sam/synth.ts';
 
 describe('round half to even', () => {
   it('rounds exact halves to the even neighbour like torch.round and ONNX Round', () => {
@@ -88,13 +89,9 @@ describe('Gaussian KDE and peaks', () => {
 
 /** Seeded standard normals (mulberry32 + Box-Muller): the same keys on every run. */
 function normals(seed: number): () => number {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
+  const next = mulberry32(seed);
+  // half a step up, so log() never sees 0 (the shift is exact)
+  const uniform = () => next() + 2 ** -33;
   return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
 }
 
