@@ -36,8 +36,14 @@ export function sqliteBinding(versions: Record<string, string | undefined> = pro
   return file;
 }
 
-/** `new Database(path, options)` with the binary of the runtime we are in. */
+/**
+ * `new Database(path, options)` with the binary of the runtime we are in. Every file the app
+ * opens is a project, and projects come from other people: a schema's triggers and views must
+ * not call functions with side effects (SQLite's trusted_schema), whatever the file says.
+ */
 export function openDatabase(path: string, options: Database.Options = {}): Database.Database {
   const nativeBinding = sqliteBinding();
-  return new Database(path, nativeBinding ? { ...options, nativeBinding } : options);
+  const db = new Database(path, nativeBinding ? { ...options, nativeBinding } : options);
+  db.pragma('trusted_schema = OFF');
+  return db;
 }

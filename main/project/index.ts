@@ -10,9 +10,8 @@ export {
   createProject, DEFAULT_EMBEDDING_BUDGET_BYTES, type ImportAnnotation, type ImportInput, type ImportResult, type LabelInput,
   openProject, Project,
 } from './project.ts';
-export { type CalibrationBox, calibrationPrompts } from './calibration.ts';
 export { type DatasetImportReport, exportDataset, importDataset } from './dataset.ts';
-export { projectImagePaths } from './readers.ts';
+export { type CalibrationBox, calibrationPrompts, projectImagePaths } from './readers.ts';
 export { findImageFiles, type ScannedImage, scanImage, scanImages } from './scan.ts';
 export { SCHEMA_VERSION } from './schema.ts';
 export { IMAGE_STATUSES } from './types.ts';

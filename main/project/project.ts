@@ -125,16 +125,7 @@ function sha256OfFile(file: string): string | null {
   }
 }
 
-/**
- * Project files may come from other people: a schema's triggers and views must not call
- * functions with side effects (SQLite's trusted_schema), whatever the file says.
- */
-function harden(db: Database.Database): void {
-  db.pragma('trusted_schema = OFF');
-}
-
 function configure(db: Database.Database): void {
-  harden(db);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
@@ -218,7 +209,6 @@ export function openProject(dbPath: string): Project {
     }
     if (readOnly) {
       if (version < SCHEMA_VERSION) throw new Error(`project ${abs} cannot be written and was made by an older version of the app (schema ${version}): copy it somewhere writable to open it`);
-      harden(db);
     } else {
       configure(db);
       migrate(db, version);

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { sqliteBinding } from '../../main/base/sqlite.ts';
+import { openDatabase, sqliteBinding } from '../../main/base/sqlite.ts';
 
 const root = join(import.meta.dirname, '../..');
 const nodeBuild = join(dirname(createRequire(import.meta.url).resolve('better-sqlite3/package.json')), 'build/Release/better_sqlite3.node');
@@ -55,6 +55,25 @@ describe('the better-sqlite3 binary', () => {
     const { app } = appFolder('upgraded', '41.7.1');
     const missing = join(app, 'native/electron-42.0.0/better_sqlite3.node');
     expect(() => sqliteBinding({ electron: '42.0.0' }, join(app, 'out/main'))).toThrow(`${missing} is missing: better-sqlite3 has not been built for Electron 42.0.0. Run "npm run native:electron"`);
+  });
+});
+
+describe('a connection from openDatabase', () => {
+  it('has trusted_schema off, read-only ones included (project files come from other people)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sqlite-trusted-'));
+    try {
+      const path = join(dir, 'p.db');
+      const plain = new Database(path);
+      expect(plain.pragma('trusted_schema', { simple: true })).toBe(1);
+      plain.close();
+      for (const options of [{}, { readonly: true, fileMustExist: true }]) {
+        const db = openDatabase(path, options);
+        expect(db.pragma('trusted_schema', { simple: true })).toBe(0);
+        db.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
