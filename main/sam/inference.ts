@@ -41,6 +41,8 @@ export interface LoadedSam {
   settings: SessionSettings;
   /** the decoder split for clicks without a fed-back mask (decoder-split.ts), made on first use */
   split?: Promise<SplitDecoderSessions>;
+  /** decoder.onnx as parsed at load, kept until the split is cut from it (so the file is read once) */
+  decoderGraph?: ModelProto;
   /** the split's image-part outputs for the embedding clicked on last */
   imageSide?: { embedding: Float32Array; feeds: Record<string, ort.Tensor> };
 }
@@ -119,14 +121,15 @@ export async function loadSam(dir: string, settings: SessionSettings = {}): Prom
     provider = 'cpu';
     sessions = await open('cpu');
   }
-  return { dir, info, ...sessions, provider, warnings, settings };
+  return { dir, info, ...sessions, provider, warnings, settings, ...(info.family === 'sam' ? { decoderGraph: decoderModel } : {}) };
 }
 
 /** The split decoder's sessions, cut from decoder.onnx on first use and kept. */
 export function splitDecoderSessions(loaded: LoadedSam): Promise<SplitDecoderSessions> {
   loaded.split ??= (async () => {
     const path = join(loaded.dir, DECODER_FILE);
-    const model = loadModel(path);
+    const model = loaded.decoderGraph ?? loadModel(path);
+    loaded.decoderGraph = undefined;
     const split = splitDecoder(model, path);
     const image = await createSession(encodeModel(split.image), loaded.settings, loaded.provider);
     const prompt = await createSession(encodeModel(split.prompt), loaded.settings, loaded.provider);
