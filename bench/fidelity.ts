@@ -1,11 +1,13 @@
 /**
  * The fidelity table on held-out images of the trained sam-shapes model:
- *   npm run bench -- fidelity [--bits w8a8,w6a6,w4a4] [--methods minmax,percentile,omse,ptq4sam,gptq] [--validation]
+ *   npm run bench -- fidelity [--bits w8a8,w6a6,w4a4] [--methods minmax,percentile,omse,ptq4sam,gptq] [--ablations] [--validation]
  * Each method x bit width is quantized on the fixture's calibration split and evaluated on its
  * held-out split (tests/helpers/sam-shapes.ts) with eval's default prompts (IoU against fp32
  * per prompt kind) and against ground truth (per-object box and interior-click prompts: mIoU
  * and mask AP). The first rows are fp32 itself and the float16-weights model (the fp16
  * checkpoint imported: weights rounded to float16, computed in float32), the noise floor.
+ * `--ablations` adds PTQ4SAM without BIG, without AGQ, and with the spec's b-bit AGQ encoder
+ * softmax (`--encoder-softmax agq`) instead of the default uniform grid (8-bit below a8).
  * `--validation` evaluates on the validation images instead (the calibration image and the
  * sample photos, tests/helpers/sam-shapes.ts), where quantizer choices are decided, without the
  * ground-truth columns.
@@ -16,7 +18,7 @@ import { basename, join } from 'node:path';
 import { evaluate, type EvalResult, type GroundTruth } from '../main/ptq4sam/eval.ts';
 import { listImageFiles } from '../main/base/index.ts';
 import { methodNames } from '../main/ptq4sam/index.ts';
-import { quantizeModelDir } from '../main/ptq4sam/pipeline.ts';
+import { DEFAULT_SOFTMAX, quantizeModelDir, type QuantizeOptions } from '../main/ptq4sam/pipeline.ts';
 import { BIT_SETTINGS, QUANT_BITS, type QuantBits } from '../preload/contract/enums.ts';
 import { importCheckpoint } from '../main/sam/model-dir.ts';
 import { readGroundTruth } from '../main/cli/eval.ts';
@@ -27,6 +29,15 @@ function listArg(args: string[], name: string, fallback: string[]): string[] {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1]!.split(',') : fallback;
 }
+
+/** A table row: a method with PTQ4SAM's switches as `quantize` takes them. */
+type Variant = { name: string; options: Pick<QuantizeOptions, 'method' | 'big' | 'agq' | 'softmax'> };
+
+const ABLATIONS: Variant[] = [
+  { name: 'ptq4sam -BIG', options: { method: 'ptq4sam', big: false } },
+  { name: 'ptq4sam -AGQ', options: { method: 'ptq4sam', agq: false } },
+  { name: 'ptq4sam, encoder softmax AGQ', options: { method: 'ptq4sam', softmax: { ...DEFAULT_SOFTMAX, encoder: 'agq' } } },
+];
 
 const f3 = (v: number | null) => (v === null ? '-' : v.toFixed(3));
 
@@ -64,13 +75,14 @@ export async function main(args: string[]): Promise<void> {
       + '|---|---|---|---|---|---|---|---|---|---|\n');
     process.stdout.write(row('fp32', '-', await evaluate(fp32, fp32, images, opts), null));
     process.stdout.write(row('float16 weights', '-', await evaluate(fp16, fp32, images, opts), null));
+    const variants: Variant[] = [...methods.map((method) => ({ name: method, options: { method } })), ...(args.includes('--ablations') ? ABLATIONS : [])];
     for (const bits of bitsList) {
-      for (const method of methods) {
+      for (const v of variants) {
         const out = mkdtempSync(join(root, 'q-'));
         const t0 = performance.now();
-        await quantizeModelDir({ modelDir: fp32, calibDir: calib, outDir: out, bits: BIT_SETTINGS[bits as QuantBits], method, measureImages: 1 });
+        await quantizeModelDir({ modelDir: fp32, calibDir: calib, outDir: out, bits: BIT_SETTINGS[bits as QuantBits], measureImages: 1, ...v.options });
         const seconds = (performance.now() - t0) / 1000;
-        process.stdout.write(row(method, bits, await evaluate(out, fp32, images, opts), seconds));
+        process.stdout.write(row(v.name, bits, await evaluate(out, fp32, images, opts), seconds));
         rmSync(out, { recursive: true, force: true });
       }
     }

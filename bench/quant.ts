@@ -1,7 +1,8 @@
 /**
  * The quantizer on this machine, in one run:
- *   npm run bench -- quant [--calib-count N] [--runs N] [--depth N] [--bits w8a8,w6a6,w4a4] [--skip-vit-b] [--skip-table]
- * (--depth builds the synthetic ViT-B with fewer blocks, for a quick check; the global-attention
+ *   npm run bench -- quant [--calib-count N] [--runs N] [--depth N] [--bits w8a8,w6a6,w4a4,w6a6:agq] [--skip-vit-b] [--skip-table]
+ * (`<bits>:agq` quantizes with `--encoder-softmax agq`, the spec's b-bit log2 softmax grid
+ * instead of the default 8-bit uniform one; --depth builds the synthetic ViT-B with fewer blocks, for a quick check; the global-attention
  * blocks among them keep their places. The ViT-B calibration folder holds the sample photos and
  * the fixture images, repeated under new names up to --calib-count: the timing depends on the
  * image count, not on which photos they are.)
@@ -63,10 +64,11 @@ function timingCalibFolder(root: string, count: number): string {
 }
 
 /** Runs `quantize` as a child process; returns wall seconds and peak RSS (MB). */
-function quantizeChild(model: string, calib: string, out: string, bits: string, calibCount: number): { seconds: number; peakMb: number } {
+function quantizeChild(model: string, calib: string, out: string, setting: string, calibCount: number): { seconds: number; peakMb: number } {
   const t0 = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', 'npx', 'tsx', join(REPO, 'main/cli/index.ts'), 'quantize', '--model', model, '--calib', calib, '--out', out, '--bits', bits, '--calib-count', String(calibCount)], { encoding: 'utf8', cwd: REPO });
-  if (r.status !== 0) throw new Error(`quantize ${bits} failed: ${r.stderr.split('\n').slice(-3).join(' ')}`);
+  const [bits, encoderSoftmax] = setting.split(':') as [string, string | undefined];
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', 'npx', 'tsx', join(REPO, 'main/cli/index.ts'), 'quantize', '--model', model, '--calib', calib, '--out', out, '--bits', bits, '--calib-count', String(calibCount), ...(encoderSoftmax ? ['--encoder-softmax', encoderSoftmax] : [])], { encoding: 'utf8', cwd: REPO });
+  if (r.status !== 0) throw new Error(`quantize ${setting} failed: ${r.stderr.split('\n').slice(-3).join(' ')}`);
   const lines = r.stderr.trim().split('\n');
   return { seconds: (performance.now() - t0) / 1000, peakMb: Number(lines[lines.length - 1]) / 1024 };
 }
@@ -101,7 +103,7 @@ async function vitB(root: string, calib: string, calibCount: number, runs: numbe
   const dirs: Record<string, string> = { fp32 };
   const cost: Record<string, { seconds: number; peakMb: number }> = {};
   for (const bits of settings) {
-    dirs[bits] = join(root, `vit_b-${bits}`);
+    dirs[bits] = join(root, `vit_b-${bits.replace(':', '-')}`);
     cost[bits] = quantizeChild(fp32, calib, dirs[bits]!, bits, calibCount);
   }
   // The unavoidable part: fp32 forward passes (encoder + decoder prompts) over the same images.
@@ -124,7 +126,7 @@ async function vitB(root: string, calib: string, calibCount: number, runs: numbe
   }
 }
 
-interface Variant { name: string; method: string; big?: boolean; agq?: boolean; softmaxAt8?: SoftmaxChoice; decoderTokenSide?: boolean }
+interface Variant { name: string; method: string; big?: boolean; agq?: boolean; softmax?: SoftmaxChoice; decoderTokenSide?: boolean }
 
 const ALL_AGQ: SoftmaxChoice = { encoder: 'agq', decoder: 'agq' };
 
@@ -134,8 +136,8 @@ const VARIANTS: Variant[] = [
   { name: 'omse', method: 'omse' },
   { name: 'ptq4sam -BIG -AGQ', method: 'ptq4sam', big: false, agq: false },
   { name: 'ptq4sam +BIG', method: 'ptq4sam', agq: false },
-  { name: 'ptq4sam +AGQ', method: 'ptq4sam', big: false, softmaxAt8: ALL_AGQ },
-  { name: 'ptq4sam +BIG +AGQ', method: 'ptq4sam', softmaxAt8: ALL_AGQ },
+  { name: 'ptq4sam +AGQ', method: 'ptq4sam', big: false, softmax: ALL_AGQ },
+  { name: 'ptq4sam +BIG +AGQ', method: 'ptq4sam', softmax: ALL_AGQ },
   { name: 'ptq4sam default (a8: encoder uniform, decoder AGQ)', method: 'ptq4sam' },
   { name: 'ptq4sam default + --quantize-token-side', method: 'ptq4sam', decoderTokenSide: true },
   { name: 'gptq (ptq4sam + GPTQ rounding)', method: 'gptq' },
@@ -157,7 +159,7 @@ async function fidelityTable(root: string, calib: string): Promise<void> {
     const cells: string[] = [];
     for (const bits of QUANT_BITS.map((b) => BIT_SETTINGS[b])) {
       const out = mkdtempSync(join(root, 'q-'));
-      await quantizeModelDir({ modelDir: fp32, calibDir: calib, outDir: out, bits, method: v.method, measureImages: 1, ...(v.big === undefined ? {} : { big: v.big }), ...(v.agq === undefined ? {} : { agq: v.agq }), ...(v.softmaxAt8 ? { softmaxAt8: v.softmaxAt8 } : {}), ...(v.decoderTokenSide ? { decoderTokenSide: true } : {}) });
+      await quantizeModelDir({ modelDir: fp32, calibDir: calib, outDir: out, bits, method: v.method, measureImages: 1, ...(v.big === undefined ? {} : { big: v.big }), ...(v.agq === undefined ? {} : { agq: v.agq }), ...(v.softmax ? { softmax: v.softmax } : {}), ...(v.decoderTokenSide ? { decoderTokenSide: true } : {}) });
       const r = await evaluate(out, fp32, images, { prompts });
       cells.push(`${r.mean_iou.toFixed(3)} / ${r.min_iou.toFixed(3)}`);
       rmSync(out, { recursive: true, force: true });

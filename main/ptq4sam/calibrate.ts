@@ -52,6 +52,8 @@ export interface CalibrationOptions {
    * uniform quantizer, as in the --no-agq ablation).
    */
   softmaxSearch?: Record<GraphKind, boolean>;
+  /** bits of a searched uniform softmax grid, per graph (default activationBits) */
+  softmaxBits?: Record<GraphKind, number>;
   /** images whose first prompt votes in the robust BIG decision (the paper uses only image #0) */
   bigImages: number;
   /** values kept per tensor per pass for the searches */
@@ -167,7 +169,7 @@ function graphCalibration(plan: QuantPlan, graph: GraphKind, o: CalibrationOptio
   return {
     sites, agqTargets,
     observers: new Map(sites.map((s) => [s.id, observer(s)])),
-    searches: new Map(agqTargets.map((t) => [t.module, o.agq[graph] ? new AgqSearch(o.activationBits) : new UniformSoftmaxSearch(o.activationBits)])),
+    searches: new Map(agqTargets.map((t) => [t.module, o.agq[graph] ? new AgqSearch(o.activationBits) : new UniformSoftmaxSearch(o.softmaxBits?.[graph] ?? o.activationBits)])),
     hessians: new Map(weightInputs.map((tensor) => [tensor, null])),
   };
 }

@@ -33,18 +33,22 @@ export const DEFAULT_CALIB_COUNT = 32;
 export type SoftmaxChoice = Record<GraphKind, 'agq' | 'uniform'>;
 
 /**
- * The a8 softmax choice, measured (README, PTQ4SAM section). Encoder: uniform. At 8 bits a
- * uniform grid keeps the image encoder's attention as close to fp32 as AGQ does (sam-tiny
- * encoder-only quantization: mean mask IoU 0.995 uniform, 0.997 AGQ), while AGQ's log2
- * quantizer adds float passes over every global attention map and made the encoder slower than
- * fp32 (sam-tiny 3.9 s vs 1.0 s). Decoder: AGQ. Its attention maps are tiny (about 7 x 4096),
- * so AGQ costs nothing there, and it was the more faithful choice for the token-to-image maps
- * whose probabilities are almost all tiny while every decoder op was quantized (sam-tiny
- * decoder with AGQ: mean IoU 0.946-0.956 against 0.887-0.900 with a uniform grid). With the
- * token-only ops kept float (registry.ts) the fixture no longer separates the two (README
- * table: 0.980 with AGQ, 0.989-0.990 without), and AGQ stays as the method specifies.
+ * The softmax choice, per graph, at every bit width (README, PTQ4SAM section). Encoder:
+ * uniform. At 8 bits a uniform grid keeps the image encoder's attention as close to fp32 as
+ * AGQ does (sam-tiny encoder-only quantization: mean mask IoU 0.995 uniform, 0.997 AGQ), while
+ * AGQ's log2 quantizer adds float passes over every global attention map and made the encoder
+ * slower than fp32 (sam-tiny 3.9 s vs 1.0 s; ViT-B w6a6 and w4a4 0.75x fp32). Below 8 bits that
+ * uniform grid keeps 8 bits (SOFTMAX_GRID_BITS), the one named deviation that makes a lower
+ * width run faster than fp32: the A.V product stays an integer kernel, every other tensor takes
+ * the chosen width. `softmax: {encoder: 'agq', ...}` is the spec's exact b-bit model.
+ * Decoder: AGQ. Its attention maps are tiny (about 7 x 4096), so AGQ costs nothing there, and
+ * it was the more faithful choice for the token-to-image maps whose probabilities are almost
+ * all tiny while every decoder op was quantized (sam-tiny decoder with AGQ: mean IoU
+ * 0.946-0.956 against 0.887-0.900 with a uniform grid).
  */
-export const SOFTMAX_AT_8: SoftmaxChoice = { encoder: 'uniform', decoder: 'agq' };
+export const DEFAULT_SOFTMAX: SoftmaxChoice = { encoder: 'uniform', decoder: 'agq' };
+/** bits of a uniform softmax grid chosen for speed where AGQ was asked for (at least these) */
+export const SOFTMAX_GRID_BITS = 8;
 
 /** op types onnxruntime runs as integer kernels (names without domain) */
 export const INTEGER_OP_TYPES = new Set(['MatMulInteger', 'MatMulIntegerToFloat', 'QLinearMatMul', 'QGemm', 'QLinearConv', 'ConvInteger', 'DynamicQuantizeMatMul', 'QAttention']);
@@ -64,10 +68,11 @@ export interface QuantizeOptions {
   /** quantize the decoder's token-only ops too (default: kept float, see DECODER_TOKEN_SIDE) */
   decoderTokenSide?: boolean;
   /**
-   * At 8-bit activations, per graph, whether the softmax output takes AGQ (float ops, A.V in
-   * float) or a uniform grid (integer A.V). Default SOFTMAX_AT_8: measured choice, see there.
+   * Per graph, whether the softmax output takes AGQ (float ops, A.V in float) or a uniform grid
+   * (integer A.V, at least SOFTMAX_GRID_BITS bits when AGQ was asked for). Default
+   * DEFAULT_SOFTMAX: measured choice, see there.
    */
-  softmaxAt8?: SoftmaxChoice;
+  softmax?: SoftmaxChoice;
   calibCount?: number;
   projectDb?: string;
   /** images for the report's fidelity numbers (default 4 of the calibration images) */
@@ -136,10 +141,16 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
   const method = getMethod(o.method);
   const useBig = method.big !== undefined && (o.big ?? true);
   const agqRequested = (method.agq ?? false) && (o.agq ?? true);
-  const choice = o.softmaxAt8 ?? SOFTMAX_AT_8;
+  const choice = o.softmax ?? DEFAULT_SOFTMAX;
   const useAgq: Record<GraphKind, boolean> = {
-    encoder: agqRequested && (o.bits.a < 8 || choice.encoder === 'agq'),
-    decoder: agqRequested && (o.bits.a < 8 || choice.decoder === 'agq'),
+    encoder: agqRequested && choice.encoder === 'agq',
+    decoder: agqRequested && choice.decoder === 'agq',
+  };
+  // A uniform softmax chosen for speed where AGQ was asked for keeps an 8-bit grid (A.V stays
+  // an integer product at every width); --no-agq and methods without AGQ keep the chosen width.
+  const softmaxBits: Record<GraphKind, number> = {
+    encoder: agqRequested && !useAgq.encoder ? Math.max(SOFTMAX_GRID_BITS, o.bits.a) : o.bits.a,
+    decoder: agqRequested && !useAgq.decoder ? Math.max(SOFTMAX_GRID_BITS, o.bits.a) : o.bits.a,
   };
   const info: ModelInfo = readModelInfo(o.modelDir);
   const encoder = loadModel(join(o.modelDir, ENCODER_FILE));
@@ -169,15 +180,20 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
   };
   const cal = await calibrate(encoder, decoder, plan, images, {
     method, preprocessing: info.preprocessing.kind, family: info.family, activationBits: o.bits.a, big: useBig, agq: useAgq,
-    // With AGQ requested but a uniform softmax chosen for speed (SOFTMAX_AT_8), that grid's top
+    // With AGQ requested but a uniform softmax chosen for speed (DEFAULT_SOFTMAX), that grid's top
     // end comes from the same output-aware search; --no-agq keeps the spec's plain quantizer.
     softmaxSearch: { encoder: agqRequested && !useAgq.encoder, decoder: agqRequested && !useAgq.decoder },
+    softmaxBits,
     bigImages: 8, sampleSize: 4096, agqMacBudget: 1_000_000,
     onProgress: onCalibrationProgress, ...(o.signal ? { signal: o.signal } : {}),
   });
 
   const activations = new Map<string, UniformParams>();
-  for (const [id, r] of cal.ranges) activations.set(id, paramsFromRange(r.lo, r.hi, o.bits.a));
+  const softmaxIds = new Map(plan.targets.flatMap((t) => (t.attention ? [[t.attention.probs.id, t.graph] as const] : [])));
+  for (const [id, r] of cal.ranges) {
+    const graph = softmaxIds.get(id);
+    activations.set(id, paramsFromRange(r.lo, r.hi, graph ? softmaxBits[graph] : o.bits.a));
+  }
   const agq = new Map<string, AgqParams>();
   for (const [id, a] of cal.agq) agq.set(id, { scale: a.scale, tau: a.tau, bits: o.bits.a, variant: 'paper' });
 
@@ -205,7 +221,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
 
   const quantInfo: ModelInfo = {
     ...info,
-    name: `${info.name} (${method.name} w${o.bits.w}a${o.bits.a})`,
+    name: `${info.name} (${method.name} w${o.bits.w}a${o.bits.a}${softmaxBits.encoder > o.bits.a ? ', encoder A.V 8-bit' : ''})`,
     source: { kind: 'quantized', file: info.id, sha256: null },
     createdAt: new Date().toISOString(),
     quantization: { method: method.name, bits: o.bits, big: useBig, agq: useAgq.encoder || useAgq.decoder, from: info.id, calibrationImages: files.length },
@@ -232,6 +248,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
     agq: [...cal.agq.values()].map((a) => ({ name: a.module, tau: a.tau, scale: a.scale, errors: a.errors })),
     softmax: useAgq.encoder && useAgq.decoder ? 'agq' : !useAgq.encoder && !useAgq.decoder ? 'uniform' : 'mixed',
     softmax_by_graph: { encoder: useAgq.encoder ? 'agq' : 'uniform', decoder: useAgq.decoder ? 'agq' : 'uniform' },
+    softmax_bits: softmaxBits,
     size_bytes: { fp32: dirBytes(o.modelDir, MODEL_FILES), quantized: dirBytes(o.outDir, MODEL_FILES) },
     integer_ops: integerOps,
     float_modules: plan.keptFloat,

@@ -43,8 +43,10 @@ function row(cells: (string | number)[], tag = 'td'): string {
   return `<tr>${cells.map((c) => `<${tag}>${escapeHtml(String(c))}</${tag}>`).join('')}</tr>`;
 }
 
-function softmaxWords(c: 'agq' | 'uniform'): string {
-  return c === 'agq' ? 'with AGQ (log2, float ops; A.V in float)' : 'uniformly (A.V as an integer kernel)';
+function softmaxWords(c: 'agq' | 'uniform', bits: number | undefined, activationBits: number): string {
+  if (c === 'agq') return 'with AGQ (log2, float ops; A.V in float)';
+  const wider = bits !== undefined && bits > activationBits ? ` at ${bits} bits, wider than the other activations so that A.V stays an integer kernel` : '';
+  return `uniformly${wider} (A.V as an integer kernel)`;
 }
 
 function reportHtml(r: QuantReport): string {
@@ -63,7 +65,7 @@ ${row(['model size', mb(r.size_bytes.fp32), mb(r.size_bytes.quantized), `${(r.si
 <p>Mask IoU against fp32 over ${r.fidelity.prompts} prompts: mean ${r.fidelity.mean_iou.toFixed(4)}, min ${r.fidelity.min_iou.toFixed(4)}. Embedding relative error ${r.fidelity.embedding_rel_error.toExponential(3)}.</p>
 <h2>Integer kernels in onnxruntime's optimized graphs</h2>
 <table>${row(['op type', 'count'], 'th')}${Object.entries(r.integer_ops).map(([k, v]) => row([k, v])).join('')}</table>
-<p>${r.integer_products_expected} products were written as integer products; the softmax output was quantized in the encoder ${softmaxWords(r.softmax_by_graph.encoder)}, in the decoder ${softmaxWords(r.softmax_by_graph.decoder)}.${r.float_modules.length ? ` Kept in float (the decoder's ops whose operands are only its few prompt and output tokens, about 2.5% of its multiply-adds): ${escapeHtml(r.float_modules.join(', '))}.` : ''}</p>
+<p>${r.integer_products_expected} products were written as integer products; the softmax output was quantized in the encoder ${softmaxWords(r.softmax_by_graph.encoder, r.softmax_bits?.encoder, r.bits.a)}, in the decoder ${softmaxWords(r.softmax_by_graph.decoder, r.softmax_bits?.decoder, r.bits.a)}.${r.float_modules.length ? ` Kept in float (the decoder's ops whose operands are only its few prompt and output tokens, about 2.5% of its multiply-adds): ${escapeHtml(r.float_modules.join(', '))}.` : ''}</p>
 <h2>Bimodal Integration</h2>
 <table>${row(['attention', 'paper test (image 0, prompt 0)', 'channel-centre votes', 'folded', 'keys before', 'keys after'], 'th')}${bigRows}</table>
 <h2>AGQ</h2>

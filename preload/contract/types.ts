@@ -141,6 +141,11 @@ export interface QuantReport {
   /** how the softmax output was quantized: AGQ (float ops) or uniform (integer A.V); `mixed`: see softmax_by_graph */
   softmax: 'agq' | 'uniform' | 'mixed';
   softmax_by_graph: { encoder: 'agq' | 'uniform'; decoder: 'agq' | 'uniform' };
+  /**
+   * bits of each graph's softmax grid: a uniform grid chosen for speed keeps 8 bits below a8
+   * (the named deviation that keeps A.V an integer product); older reports lack it
+   */
+  softmax_bits?: { encoder: number; decoder: number };
   size_bytes: { fp32: number; quantized: number };
   /** integer kernels in onnxruntime's optimized encoder + decoder graphs */
   integer_ops: Record<string, number>;

@@ -1,11 +1,11 @@
 /**
  * What an op handler's `emit` works with (ops/): the scratch GraphBuilder, the calibrated
- * parameters, and the shared pieces of every rewrite: an activation's [Clip] -> QuantizeLinear
+ * parameters, and the shared pieces of every rewrite: an activation's QuantizeLinear [-> Clip]
  * (shared by consumers with the same grid), fake quantization, a weight's int8 initializers,
  * the bias Add after a MatMul, and the integer product of two quantized activations.
- * Sub-8-bit grids: a b-bit code with zero point z is a subset of uint8 / int8, so clipping x to
- * [s (0 - z), s (2^b - 1 - z)] before the 8-bit QuantizeLinear reproduces b-bit fake
- * quantization exactly inside the int8 kernel; weights are stored as their b-bit codes.
+ * Sub-8-bit grids: a b-bit code with zero point z is a subset of uint8 / int8, so clipping the
+ * 8-bit QuantizeLinear's codes to [0, 2^b - 1] reproduces b-bit fake quantization exactly
+ * inside the int8 kernel; weights are stored as their b-bit codes.
  */
 import { MS_DOMAIN, toNumber, type GraphBuilder, type INodeProto, type ITensorProto } from '../../onnx/index.ts';
 import type { AgqParams } from '../quantizers/log2.ts';
@@ -40,7 +40,7 @@ function actParams(ctx: EmitContext, site: ActivationSite): UniformParams {
   return p;
 }
 
-/** [Clip] -> QuantizeLinear for one activation tensor, shared by consumers with the same grid. */
+/** QuantizeLinear [-> Clip] for one activation tensor, shared by consumers with the same grid. */
 export function quantize(ctx: EmitContext, site: ActivationSite): { q: string; scale: string; zero: string } {
   const p = actParams(ctx, site);
   const key = `${site.tensor}|${p.scale}|${p.zeroPoint}|${p.bits}`;
@@ -50,13 +50,13 @@ export function quantize(ctx: EmitContext, site: ActivationSite): { q: string; s
   const result = b.scope(`quant/${site.id}`, () => {
     const scale = b.constF([p.scale]);
     const zero = b.init(`${site.id}/zero_point`, [], new Uint8Array([p.zeroPoint]));
-    let x = site.tensor;
-    if (p.bits < 8) {
-      const lo = Math.fround(p.scale * -p.zeroPoint);
-      const hi = Math.fround(p.scale * (levels(p.bits) - 1 - p.zeroPoint));
-      x = b.op('Clip', [x, b.constF([lo]), b.constF([hi])]);
-    }
-    return { q: b.op('QuantizeLinear', [x, scale, zero]), scale, zero };
+    const q = b.op('QuantizeLinear', [site.tensor, scale, zero]);
+    if (p.bits >= 8) return { q, scale, zero };
+    // A b-bit grid is the 8-bit grid's codes 0..2^b-1: QuantizeLinear saturates at 0 (the grid's
+    // low end), and a Clip on the uint8 codes gives the top end, exactly what clipping the
+    // float input to [lo, hi] first gives, in a pass over 1-byte instead of 4-byte values.
+    const top = b.init(`${site.id}/code_max`, [], new Uint8Array([levels(p.bits) - 1]));
+    return { q: b.op('Clip', [q, b.init(`${site.id}/code_min`, [], new Uint8Array([0])), top]), scale, zero };
   });
   ctx.quantCache.set(key, result);
   return result;
