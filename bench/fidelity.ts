@@ -8,11 +8,14 @@
  * checkpoint imported: weights rounded to float16, computed in float32), the noise floor.
  * `--ablations` adds PTQ4SAM without BIG, without AGQ, and with the spec's b-bit AGQ encoder
  * softmax (`--encoder-softmax agq`) instead of the default uniform grid (8-bit below a8).
+ * `--sam-tiny` measures the random-weight sam-tiny instead: calibrated on its 3 fixture images,
+ * evaluated on images it never saw (sam-shapes' 3 synthetic images and the 7 sample photos),
+ * against fp32 only.
  * `--validation` evaluates on the validation images instead (the calibration image and the
  * sample photos, tests/helpers/sam-shapes.ts), where quantizer choices are decided, without the
  * ground-truth columns.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { evaluate, type EvalResult, type GroundTruth } from '../main/ptq4sam/eval.ts';
@@ -22,8 +25,17 @@ import { DEFAULT_SOFTMAX, quantizeModelDir, type QuantizeOptions } from '../main
 import { BIT_SETTINGS, QUANT_BITS, type QuantBits } from '../preload/contract/enums.ts';
 import { importCheckpoint } from '../main/sam/model-dir.ts';
 import { readGroundTruth } from '../main/cli/eval.ts';
-import { CALIBRATION_SPLIT, HELD_OUT_SPLIT, imageFolder, validationFolder, writeGroundTruthCoco } from '../tests/helpers/sam-shapes.ts';
-import { SAM_SHAPES_FIXTURE } from '../tests/helpers/sam-tiny.ts';
+import { CALIBRATION_SPLIT, HELD_OUT_SPLIT, imageFolder, SAM_SHAPES, VALIDATION_PHOTOS, validationFolder, writeGroundTruthCoco } from '../tests/helpers/sam-shapes.ts';
+import { SAM_SHAPES_FIXTURE, SAM_TINY, SAM_TINY_FIXTURE } from '../tests/helpers/sam-tiny.ts';
+
+const SAM_TINY_IMAGES = ['landscape.png', 'portrait.png', 'large.png'];
+
+/** A new folder `dir` holding copies of `files` (full paths), under their `names`. */
+function folderOf(dir: string, files: [string, string][]): string {
+  mkdirSync(dir, { recursive: true });
+  for (const [from, name] of files) copyFileSync(from, join(dir, name));
+  return dir;
+}
 
 function listArg(args: string[], name: string, fallback: string[]): string[] {
   const i = args.indexOf(`--${name}`);
@@ -62,14 +74,27 @@ export async function main(args: string[]): Promise<void> {
     const fp16 = join(root, 'fp16');
     mkdirSync(fp32);
     mkdirSync(fp16);
-    await importCheckpoint(SAM_SHAPES_FIXTURE.pth, fp32, { configPath: SAM_SHAPES_FIXTURE.config });
-    await importCheckpoint(SAM_SHAPES_FIXTURE.pthFp16, fp16, { configPath: SAM_SHAPES_FIXTURE.config });
-    const calib = imageFolder(join(root, 'calib'), CALIBRATION_SPLIT);
+    const samTiny = args.includes('--sam-tiny');
+    const fixture = samTiny ? SAM_TINY_FIXTURE : SAM_SHAPES_FIXTURE;
+    await importCheckpoint(fixture.pth, fp32, { configPath: fixture.config });
+    await importCheckpoint(fixture.pthFp16, fp16, { configPath: fixture.config });
     const validation = args.includes('--validation');
-    const images = listImageFiles(validation ? validationFolder(join(root, 'validation')) : imageFolder(join(root, 'held-out'), HELD_OUT_SPLIT));
-    const gt: GroundTruth | undefined = validation ? undefined : await readGroundTruth(await writeGroundTruthCoco(join(root, 'gt'), HELD_OUT_SPLIT), images);
+    let calib: string;
+    let images: string[];
+    let gt: GroundTruth | undefined;
+    if (samTiny) {
+      calib = folderOf(join(root, 'calib'), SAM_TINY_IMAGES.map((n) => [join(SAM_TINY, n), n]));
+      images = listImageFiles(folderOf(join(root, 'unseen'), [
+        ...SAM_TINY_IMAGES.map((n): [string, string] => [join(SAM_SHAPES, n), `shapes-${n}`]),
+        ...VALIDATION_PHOTOS.map((n): [string, string] => [join('resources', 'samples', n), n]),
+      ]));
+    } else {
+      calib = imageFolder(join(root, 'calib'), CALIBRATION_SPLIT);
+      images = listImageFiles(validation ? validationFolder(join(root, 'validation')) : imageFolder(join(root, 'held-out'), HELD_OUT_SPLIT));
+      gt = validation ? undefined : await readGroundTruth(await writeGroundTruthCoco(join(root, 'gt'), HELD_OUT_SPLIT), images);
+    }
     const opts = gt ? { gt } : {};
-    process.stdout.write(`\nsam-shapes, calibrated on ${CALIBRATION_SPLIT.join(', ')}, evaluated on ${images.map((i) => basename(i)).join(', ')} `
+    process.stdout.write(`\n${fixture.name}, calibrated on ${listImageFiles(calib).map((i) => basename(i)).join(', ')}, evaluated on ${images.map((i) => basename(i)).join(', ')} `
       + '(eval\'s default prompts; ground truth: one box and one interior click per object)\n\n'
       + '| method | bits | points IoU vs fp32 mean / min | points, fp32 mask not empty (n) | boxes IoU vs fp32 | boxes, fp32 mask not empty (n) | embedding error | GT clicks mIoU / AP | GT boxes mIoU / AP | quantize s |\n'
       + '|---|---|---|---|---|---|---|---|---|---|\n');

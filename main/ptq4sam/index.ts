@@ -9,7 +9,7 @@
  * report (report.ts: report.json, and report.html rendered from it). Plain Node: no Electron.
  * Spec: docs/PTQ4SAM.md. Tests: tests/ptq4sam/.
  */
-export { quantizeModelDir, BIT_SETTINGS, DEFAULT_CALIB_COUNT, INTEGER_OP_TYPES, type QuantizeOptions } from './pipeline.ts';
+export { quantizeModelDir, spread, BIT_SETTINGS, DEFAULT_CALIB_COUNT, INTEGER_OP_TYPES, type QuantizeOptions } from './pipeline.ts';
 export { evaluate, maskIou, type EvalResult, type EvalOptions } from './eval.ts';
 export { methodNames } from './methods/index.ts';
 export type { Progress } from './calibrate.ts';

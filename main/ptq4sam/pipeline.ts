@@ -6,7 +6,7 @@
 import * as ort from 'onnxruntime-node';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { countOps, graphInputs, graphOutputs, loadModel, saveModel, toNumber, type ModelProto } from '../onnx/index.ts';
 import { decodeImage } from '../sam/image/index.ts';
 import { computeModelId, DECODER_FILE, ENCODER_FILE, readModelInfo, writeModelInfo, type ModelFamily, type ModelInfo } from '../sam/model-dir.ts';
@@ -74,8 +74,16 @@ export interface QuantizeOptions {
    */
   softmax?: SoftmaxChoice;
   calibCount?: number;
+  /** the calibration images, in place of calibDir's listing (the setup's calibration split) */
+  calibFiles?: string[];
   projectDb?: string;
-  /** images for the report's fidelity numbers (default 4 of the calibration images) */
+  /**
+   * images for the report's fidelity numbers, none of them a calibration image (the setup's
+   * held-out split); default: the folder's images beyond calibCount, else the calibration
+   * images themselves, which the report then marks `held_out: false`
+   */
+  measureFiles?: string[];
+  /** at most this many images measured for the report (default 4) */
   measureImages?: number;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
@@ -134,6 +142,24 @@ async function optimizedOpCounts(bytesPath: string): Promise<Record<string, numb
   }
 }
 
+/**
+ * What the report measures on: up to `max` of the candidates that are not calibration images
+ * (by content: the same photo under two names is still a calibration image), spread over the
+ * list; with none left, the first calibration images, and the report says so.
+ */
+export function measurementImages(candidates: string[], calibration: string[], max: number): { images: string[]; heldOut: boolean } {
+  const seen = new Set(calibration.map(fileSha256));
+  const unseen = candidates.filter((f) => !seen.has(fileSha256(f)));
+  if (unseen.length === 0) return { images: calibration.slice(0, max), heldOut: false };
+  return { images: spread(unseen, max), heldOut: true };
+}
+
+/** `n` items of `list` at evenly spaced positions (all of them when it has no more). */
+export function spread<T>(list: T[], n: number): T[] {
+  if (list.length <= n) return [...list];
+  return Array.from({ length: n }, (_, i) => list[Math.floor(((i + 0.5) * list.length) / n)]!);
+}
+
 const MODEL_FILES = [ENCODER_FILE, `${ENCODER_FILE}.data`, DECODER_FILE, `${DECODER_FILE}.data`];
 
 export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport> {
@@ -161,7 +187,10 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
     throw new Error(`${o.modelDir}: no quantizable SAM layers found (expected image_encoder.blocks.* and mask_decoder.transformer.* linears)`);
   }
 
-  const files = listImageFiles(o.calibDir).slice(0, o.calibCount ?? DEFAULT_CALIB_COUNT);
+  const listed = o.calibFiles ?? listImageFiles(o.calibDir);
+  if (listed.length === 0) throw new Error(`${o.calibDir}: no calibration images`);
+  const files = listed.slice(0, o.calibCount ?? DEFAULT_CALIB_COUNT);
+  const measured = measurementImages(o.measureFiles ?? listed.slice(files.length), files, o.measureImages ?? 4);
   const boxes: Map<string, Prompt[]> = o.projectDb ? calibrationPrompts(o.projectDb) : new Map();
   const images = await Promise.all(files.map(async (path) => {
     const img = await decodeImage(path);
@@ -172,7 +201,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
   const weightTargets = plan.targets.filter((t): t is WeightTarget => t.weight !== undefined);
   const millionWeights = weightTargets.reduce((n, t) => n + weightCount(t.graph === 'encoder' ? encoder : decoder, t.weight.name), 0) / 1e6;
   const calibrationStart = performance.now();
-  const measureImages = Math.min(o.measureImages ?? 4, files.length);
+  const measureImages = measured.images.length;
   const onCalibrationProgress = (p: Progress) => {
     if (p.phase !== 'encoder' || p.done === 0) return o.onProgress?.(p);
     const secondsPerImage = (performance.now() - calibrationStart) / 1000 / p.done;
@@ -230,7 +259,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
   writeModelInfo(o.outDir, quantInfo);
 
   o.onProgress?.({ phase: 'measure', done: 0, total: 1 });
-  const fidelity: EvalResult = await evaluate(o.outDir, o.modelDir, files, { maxImages: measureImages, encoderRepeats: 1 });
+  const fidelity: EvalResult = await evaluate(o.outDir, o.modelDir, measured.images, { encoderRepeats: 1 });
 
   const report: QuantReport = {
     method: method.name,
@@ -255,7 +284,10 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
     integer_products_expected: qEncoder.integerProducts + qDecoder.integerProducts,
     quantized_layers: plan.targets.length,
     latency_ms: fidelity.latency_ms,
-    fidelity: { prompts: fidelity.prompts, mean_iou: fidelity.mean_iou, min_iou: fidelity.min_iou, embedding_rel_error: fidelity.embedding_rel_error },
+    fidelity: {
+      prompts: fidelity.prompts, mean_iou: fidelity.mean_iou, min_iou: fidelity.min_iou, embedding_rel_error: fidelity.embedding_rel_error,
+      images: measured.images.map((f) => basename(f)), held_out: measured.heldOut,
+    },
     calibration: { images: files.length, forward_seconds: cal.forwardSeconds, quantize_seconds: quantizeSeconds, image_sha256: files.map(fileSha256) },
     model_id: quantInfo.id,
   };

@@ -49,6 +49,16 @@ function softmaxWords(c: 'agq' | 'uniform', bits: number | undefined, activation
   return `uniformly${wider} (A.V as an integer kernel)`;
 }
 
+/** on which images the fidelity was measured, for the report's sentence */
+function measuredOn(r: QuantReport): string {
+  const names = r.fidelity.images;
+  if (!names) return '';
+  const list = escapeHtml(names.join(', '));
+  return r.fidelity.held_out
+    ? ` on ${names.length} image${names.length === 1 ? '' : 's'} not used for calibration (${list})`
+    : ` on calibration images (${list}; no other image was given, so this is not a held-out measurement)`;
+}
+
 function reportHtml(r: QuantReport): string {
   const mb = (b: number) => `${(b / 1e6).toFixed(2)} MB`;
   const ms = (v: number) => `${v.toFixed(1)} ms`;
@@ -62,7 +72,7 @@ function reportHtml(r: QuantReport): string {
 ${row(['encoder latency (median)', ms(r.latency_ms.reference.encoder), ms(r.latency_ms.model.encoder), `${(r.latency_ms.reference.encoder / r.latency_ms.model.encoder).toFixed(2)}x faster`])}
 ${row(['decoder latency (median)', ms(r.latency_ms.reference.decoder), ms(r.latency_ms.model.decoder), `${(r.latency_ms.reference.decoder / r.latency_ms.model.decoder).toFixed(2)}x faster`])}
 ${row(['model size', mb(r.size_bytes.fp32), mb(r.size_bytes.quantized), `${(r.size_bytes.fp32 / r.size_bytes.quantized).toFixed(2)}x smaller`])}</table>
-<p>Mask IoU against fp32 over ${r.fidelity.prompts} prompts: mean ${r.fidelity.mean_iou.toFixed(4)}, min ${r.fidelity.min_iou.toFixed(4)}. Embedding relative error ${r.fidelity.embedding_rel_error.toExponential(3)}.</p>
+<p>Mask IoU against fp32 over ${r.fidelity.prompts} prompts${measuredOn(r)}: mean ${r.fidelity.mean_iou.toFixed(4)}, min ${r.fidelity.min_iou.toFixed(4)}. Embedding relative error ${r.fidelity.embedding_rel_error.toExponential(3)}.</p>
 <h2>Integer kernels in onnxruntime's optimized graphs</h2>
 <table>${row(['op type', 'count'], 'th')}${Object.entries(r.integer_ops).map(([k, v]) => row([k, v])).join('')}</table>
 <p>${r.integer_products_expected} products were written as integer products; the softmax output was quantized in the encoder ${softmaxWords(r.softmax_by_graph.encoder, r.softmax_bits?.encoder, r.bits.a)}, in the decoder ${softmaxWords(r.softmax_by_graph.decoder, r.softmax_bits?.decoder, r.bits.a)}.${r.float_modules.length ? ` Kept in float (the decoder's ops whose operands are only its few prompt and output tokens, about 2.5% of its multiply-adds): ${escapeHtml(r.float_modules.join(', '))}.` : ''}</p>

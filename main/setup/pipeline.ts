@@ -6,7 +6,8 @@
  *
  * First-run setup as a service: download a catalog model (or take a local copy of it) -> build
  * the fp32 model directory -> quantize it with PTQ4SAM, calibrated on the user's images (a folder
- * or an open project) or else on the bundled sample photos -> evaluate against fp32 -> place the
+ * or an open project) or else on the bundled sample photos, a fifth of which (at most 4) are held
+ * out (splitImages) -> evaluate against fp32 on the held-out images -> place the
  * quantized model at `outDir` and make it active. Progress events per step, cancel through an
  * AbortSignal, and every step resumable: a rerun with the same arguments skips finished steps and
  * resumes a half-done download.
@@ -26,7 +27,7 @@ import type { CatalogModel } from './catalog.ts';
 import { describeProgress, downloadFile, downloadsDir, type DownloadProgress } from './download/index.ts';
 import { hashFile, type ExpectedHash } from './download/hash.ts';
 import { importModel, isModelDir } from '../sam/model-dir.ts';
-import { evaluate, quantizeModelDir, type EvalResult, type QuantReport } from '../ptq4sam/index.ts';
+import { evaluate, quantizeModelDir, spread, type EvalResult, type QuantReport } from '../ptq4sam/index.ts';
 import { formatDuration } from '../ptq4sam/estimate.ts';
 import { projectImagePaths } from '../project/index.ts';
 import { isImageFile, listImageFiles, moveDir, withAtomicDir, writeFileAtomic } from '../base/index.ts';
@@ -321,15 +322,42 @@ function calibrationDir(run: SetupRun, o: SetupOptions): { dir: string; from: 'u
   return { dir: o.samplesDir ?? bundledSamplesDir, from: 'samples' };
 }
 
-async function stepQuantize(run: SetupRun, o: SetupOptions): Promise<void> {
-  if (run.isDone('quantize') && isModelDir(run.quantDir)) return run.skip('quantize', 'already quantized');
+/** The available images, split: the comparison with fp32 never judges on a calibration image. */
+interface ImageSplit { dir: string; from: 'user' | 'project' | 'samples'; calibration: string[]; heldOut: string[] }
+
+/**
+ * Holds out a fifth of the available images (at least one when there are two or more, at most
+ * `evalImages`), spread over the sorted list, for the comparison step and the report; the rest
+ * calibrate (a single image can only do both, and the comparison then says so).
+ */
+export function splitImages(files: string[]): { calibration: string[]; heldOut: string[] } {
+  const count = files.length < 2 ? 0 : Math.min(evalImages, Math.max(1, Math.floor(files.length / 5)));
+  const heldOut = spread(files, count);
+  return { calibration: files.filter((f) => !heldOut.includes(f)), heldOut };
+}
+
+function imageSplit(run: SetupRun, o: SetupOptions): ImageSplit {
   const calib = calibrationDir(run, o);
+  return { ...calib, ...splitImages(listImageFiles(calib.dir)) };
+}
+
+function describeSplit(split: ImageSplit): string {
+  const from = split.from === 'samples' ? 'the sample images' : split.dir;
+  const held = split.heldOut.length ? `, holding out ${split.heldOut.map((f) => basename(f)).join(', ')} for the comparison` : ' (one image: nothing to hold out)';
+  return `calibrating on ${split.calibration.length} image${split.calibration.length === 1 ? '' : 's'} of ${from}${held}`;
+}
+
+async function stepQuantize(run: SetupRun, o: SetupOptions, split: () => ImageSplit): Promise<void> {
+  if (run.isDone('quantize') && isModelDir(run.quantDir)) return run.skip('quantize', 'already quantized');
+  const { dir, calibration, heldOut } = split();
   rmSync(run.quantDir, { recursive: true, force: true });
   mkdirSync(run.quantDir, { recursive: true });
-  run.progress({ step: 'quantize', fraction: 0, message: `calibrating on ${calib.from === 'samples' ? 'the sample images' : calib.dir}` });
+  run.progress({ step: 'quantize', fraction: 0, message: describeSplit(split()) });
   await quantizeModelDir({
     modelDir: run.fp32Dir,
-    calibDir: calib.dir,
+    calibDir: dir,
+    calibFiles: calibration,
+    measureFiles: heldOut,
     outDir: run.quantDir,
     bits: BIT_SETTINGS[run.bits],
     method: 'ptq4sam',
@@ -340,18 +368,19 @@ async function stepQuantize(run: SetupRun, o: SetupOptions): Promise<void> {
   run.markDone('quantize');
 }
 
-async function stepEval(run: SetupRun, o: SetupOptions): Promise<EvalResult> {
+async function stepEval(run: SetupRun, split: () => ImageSplit): Promise<EvalResult> {
   const evalPath = join(run.quantDir, 'eval.json');
   if (run.isDone('eval') && existsSync(evalPath)) {
     run.skip('eval', 'already evaluated');
     return JSON.parse(readFileSync(evalPath, 'utf8')) as EvalResult;
   }
-  // the samples are images the quantizer did not calibrate on when the user gave their own
-  const images = listImageFiles(o.samplesDir ?? bundledSamplesDir).slice(0, evalImages);
-  run.progress({ step: 'eval', fraction: 0, message: `comparing with fp32 on ${images.length} images` });
+  const { calibration, heldOut } = split();
+  const images = heldOut.length ? heldOut : calibration.slice(0, evalImages);
+  const which = heldOut.length ? `${images.length} held-out image${images.length === 1 ? '' : 's'} (${images.map((f) => basename(f)).join(', ')})` : 'the calibration image (the only one given: not a held-out measurement)';
+  run.progress({ step: 'eval', fraction: 0, message: `comparing with fp32 on ${which}` });
   const result = await evaluate(run.quantDir, run.fp32Dir, images);
   writeFileSync(evalPath, `${JSON.stringify(result, null, 2)}\n`);
-  run.progress({ step: 'eval', fraction: 1, message: `mean mask IoU against fp32 ${result.mean_iou.toFixed(4)} over ${result.prompts} prompts` });
+  run.progress({ step: 'eval', fraction: 1, message: `mean mask IoU against fp32 ${result.mean_iou.toFixed(4)} over ${result.prompts} prompts on ${which}` });
   run.markDone('eval');
   return result;
 }
@@ -359,14 +388,16 @@ async function stepEval(run: SetupRun, o: SetupOptions): Promise<EvalResult> {
 /** Runs (or resumes) the whole setup. */
 export async function runSetup(o: SetupOptions): Promise<SetupResult> {
   const run = new SetupRun(o);
+  let images: ImageSplit | undefined;
+  const split = () => (images ??= imageSplit(run, o));
   let evalResult: EvalResult | undefined;
   let report: QuantReport | undefined;
   const steps: Record<SetupStep, () => Promise<unknown>> = {
     download: () => stepDownload(run, o),
     build: () => stepBuild(run, o),
-    quantize: () => stepQuantize(run, o),
+    quantize: () => stepQuantize(run, o, split),
     eval: async () => {
-      evalResult = await stepEval(run, o);
+      evalResult = await stepEval(run, split);
     },
     activate: async () => {
       report = JSON.parse(readFileSync(join(run.quantDir, 'report.json'), 'utf8')) as QuantReport;

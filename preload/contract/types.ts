@@ -155,7 +155,11 @@ export interface QuantReport {
   integer_products_expected: number;
   quantized_layers: number;
   latency_ms: { model: { encoder: number; decoder: number }; reference: { encoder: number; decoder: number } };
-  fidelity: { prompts: number; mean_iou: number; min_iou: number; embedding_rel_error: number };
+  fidelity: {
+    prompts: number; mean_iou: number; min_iou: number; embedding_rel_error: number;
+    /** the measured images' file names, and whether none of them was a calibration image (older reports lack both) */
+    images?: string[]; held_out?: boolean;
+  };
   calibration: {
     images: number; forward_seconds: number; quantize_seconds: number;
     /** content sha256 of each calibration image: `eval` reports held_out false on any of them */

@@ -62,6 +62,9 @@ describe('w4a4 ptq4sam on sam-tiny', () => {
     expect(fast.bits).toEqual({ w: 4, a: 4 });
     expect(fast.softmax_by_graph).toEqual({ encoder: 'uniform', decoder: 'agq' });
     expect(fast.softmax_bits).toEqual({ encoder: 8, decoder: 4 });
+    // its only image calibrated, so the report's measurement is on it and says so
+    expect(fast.fidelity).toMatchObject({ images: ['large.png'], held_out: false });
+    expect(readFileSync(join(dirs.fast, 'report.html'), 'utf8')).toContain('on calibration images (large.png; no other image was given, so this is not a held-out measurement)');
     const info = JSON.parse(readFileSync(join(dirs.fast, 'model.json'), 'utf8')) as { name: string };
     expect(info.name).toMatch(/w4a4, encoder A\.V 8-bit\)$/);
     expect(readFileSync(join(dirs.fast, 'report.html'), 'utf8')).toContain('at 8 bits, wider than the other activations');

@@ -46,7 +46,7 @@ it('setup killed mid-download resumes with a Range request, then builds, quantiz
   const downloads = join(cache, 'downloads');
   const calib = join(dir, 'calib');
   mkdirSync(calib);
-  copyFileSync(new URL('../../resources/samples/coins.png', import.meta.url), join(calib, 'coins.png'));
+  for (const f of ['chelsea.png', 'coins.png']) copyFileSync(new URL(`../../resources/samples/${f}`, import.meta.url), join(calib, f));
   const catalog = writeTinyCatalog(dir, server.url('/sam_tiny.pth'), md5);
   const args = ['setup', '--model', 'sam_tiny', '--catalog', catalog, '--calib', calib, '--out', out, '--cache-dir', cache];
 
@@ -78,6 +78,12 @@ it('setup killed mid-download resumes with a Range request, then builds, quantiz
   const evaluation = JSON.parse(readFileSync(join(out, 'eval.json'), 'utf8'));
   expect(evaluation.prompts).toBeGreaterThan(0);
   expect(evaluation.mean_iou).toBeGreaterThan(0);
+  // two images: one calibrates, the other is held out; the comparison and the report judge on it
+  expect(report.calibration.images).toBe(1);
+  expect(report.fidelity).toMatchObject({ images: ['coins.png'], held_out: true });
+  expect(evaluation.held_out).toBe(true);
+  expect(second.stderr).toMatch(/calibrating on 1 image of .*calib, holding out coins\.png for the comparison/);
+  expect(second.stderr).toMatch(/comparing with fp32 on 1 held-out image \(coins\.png\)/);
   expect(JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')).quantization.bits).toEqual({ w: 8, a: 8 });
 
   // the fp32 model was built from exactly the served bytes, and nothing half-done is left
