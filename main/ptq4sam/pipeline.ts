@@ -15,6 +15,7 @@ import { calibrate, type BigModuleResult, type Progress } from './calibrate.ts';
 import { BIG_DECISION } from './big.ts';
 import type { EmitParams } from './emit/context.ts';
 import { emitQuantizedGraph, weightValues } from './emit/quantized-graph.ts';
+import { signedWeightsSaturate } from './emit/kernel-probe.ts';
 import { evaluate, fileSha256, type EvalResult } from './eval.ts';
 import { dirBytes, listImageFiles } from '../base/index.ts';
 import { getMethod, type QuantMethod } from './methods/index.ts';
@@ -83,6 +84,8 @@ export interface QuantizeOptions {
    * images themselves, which the report then marks `held_out: false`
    */
   measureFiles?: string[];
+  /** 8-bit weights as uint8 (default: where this machine's u8 x s8 kernel saturates, emit/kernel-probe.ts) */
+  unsignedWeights?: boolean;
   /** at most this many images measured for the report (default 4) */
   measureImages?: number;
   onProgress?: (p: Progress) => void;
@@ -236,8 +239,10 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
 
   o.onProgress?.({ phase: 'emit', done: 0, total: 2 });
   const params: EmitParams = { activations, agq, weights };
-  const qEncoder = emitQuantizedGraph(encoder, byGraph('encoder'), params, o.bits.w);
-  const qDecoder = emitQuantizedGraph(cal.decoder, byGraph('decoder'), params, o.bits.w);
+  // 8-bit weights as uint8 where this machine's u8 x s8 kernel saturates (emit/kernel-probe.ts)
+  const unsignedWeights = o.bits.w >= 8 && (o.unsignedWeights ?? await signedWeightsSaturate());
+  const qEncoder = emitQuantizedGraph(encoder, byGraph('encoder'), params, o.bits.w, unsignedWeights);
+  const qDecoder = emitQuantizedGraph(cal.decoder, byGraph('decoder'), params, o.bits.w, unsignedWeights);
   saveModel(qEncoder.model, join(o.outDir, ENCODER_FILE));
   saveModel(qDecoder.model, join(o.outDir, DECODER_FILE));
   const quantizeSeconds = (performance.now() - started) / 1000;
@@ -278,6 +283,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
     softmax: useAgq.encoder && useAgq.decoder ? 'agq' : !useAgq.encoder && !useAgq.decoder ? 'uniform' : 'mixed',
     softmax_by_graph: { encoder: useAgq.encoder ? 'agq' : 'uniform', decoder: useAgq.decoder ? 'agq' : 'uniform' },
     softmax_bits: softmaxBits,
+    weight_codes: o.bits.w >= 8 ? (unsignedWeights ? 'uint8' : 'int8') : 'int8',
     size_bytes: { fp32: dirBytes(o.modelDir, MODEL_FILES), quantized: dirBytes(o.outDir, MODEL_FILES) },
     integer_ops: integerOps,
     float_modules: plan.keptFloat,

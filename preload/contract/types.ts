@@ -146,6 +146,12 @@ export interface QuantReport {
    * (the named deviation that keeps A.V an integer product); older reports lack it
    */
   softmax_bits?: { encoder: number; decoder: number };
+  /**
+   * how the integer linears store their weight codes: int8 (u8 x s8 kernels), or uint8 where the
+   * quantizing machine's u8 x s8 kernel adds product pairs in saturating 16 bits (CPUs without
+   * VNNI); older reports lack it
+   */
+  weight_codes?: 'int8' | 'uint8';
   size_bytes: { fp32: number; quantized: number };
   /** integer kernels in onnxruntime's optimized encoder + decoder graphs */
   integer_ops: Record<string, number>;

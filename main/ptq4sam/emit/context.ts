@@ -25,6 +25,8 @@ export interface EmitContext {
   b: GraphBuilder;
   p: EmitParams;
   weightBits: number;
+  /** 8-bit weights stored as uint8 codes with uint8 zero points (kernel-probe.ts says why) */
+  unsignedWeights: boolean;
   inits: Map<string, ITensorProto>;
   /** initializers replaced (undefined: dropped) when the builder is merged */
   replaced: Map<string, ITensorProto | undefined>;
@@ -69,8 +71,9 @@ export function fakeQuant(ctx: EmitContext, site: ActivationSite): string {
 
 /**
  * A target's quantized weight as int8 initializers (codes, per-channel scales, zero points) and
- * the weight's dims. Storage: b <= 7 as q - z with zero point 0; b = 8 as q - 128 with zero
- * point z - 128.
+ * the weight's dims. Storage: b <= 7 as q - z with zero point 0 (|q - z| < 128, so no pair of
+ * u8 x s8 products can saturate 16 bits); b = 8 as q - 128 with zero point z - 128, or, with
+ * `unsignedWeights`, as the uint8 codes q with zero point z.
  */
 export function weightInitializers(ctx: EmitContext, name: string): { codes: string; scales: string; zeros: string; dims: number[] } {
   const bits = ctx.weightBits;
@@ -78,13 +81,22 @@ export function weightInitializers(ctx: EmitContext, name: string): { codes: str
   const w = ctx.p.weights.get(name);
   if (!wInit || !w) throw new Error(`no quantized weight for ${name}`);
   const dims = (wInit.dims ?? []).map(toNumber);
+  const { b } = ctx;
+  if (bits >= 8 && ctx.unsignedWeights) {
+    ctx.replaced.set(name, undefined);
+    return {
+      codes: b.init(`${name}/quantized`, dims, Uint8Array.from(w.codes)),
+      scales: b.init(`${name}/scale`, [w.scales.length], w.scales),
+      zeros: b.init(`${name}/zero_point`, [w.scales.length], Uint8Array.from(w.zeroPoints)),
+      dims,
+    };
+  }
   const shift = (c: number) => (bits < 8 ? w.zeroPoints[c]! : 128);
   const channels = w.scales.length;
   const codes = new Int8Array(w.codes.length);
   const channelOf = dims.length === 2 ? (i: number) => i % channels : (i: number) => Math.floor(i / (w.codes.length / channels));
   for (let i = 0; i < codes.length; i++) codes[i] = w.codes[i]! - shift(channelOf(i));
   const zeros = Int8Array.from(w.zeroPoints, (z, c) => z - shift(c));
-  const { b } = ctx;
   ctx.replaced.set(name, undefined);
   return {
     codes: b.init(`${name}/quantized`, dims, codes),

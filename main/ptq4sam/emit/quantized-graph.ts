@@ -39,10 +39,11 @@ export interface EmitResult {
   integerProducts: number;
 }
 
-export function emitQuantizedGraph(model: ModelProto, targets: Target[], p: EmitParams, weightBits: number): EmitResult {
+/** `unsignedWeights`: 8-bit weights as uint8 (kernel-probe.ts: where u8 x s8 saturates) */
+export function emitQuantizedGraph(model: ModelProto, targets: Target[], p: EmitParams, weightBits: number, unsignedWeights = false): EmitResult {
   const g = model.graph!;
   const ctx: EmitContext = {
-    b: new GraphBuilder(), p, weightBits, inits: new Map((g.initializer ?? []).map((t) => [t.name ?? '', t])), replaced: new Map(), quantCache: new Map(),
+    b: new GraphBuilder(), p, weightBits, unsignedWeights, inits: new Map((g.initializer ?? []).map((t) => [t.name ?? '', t])), replaced: new Map(), quantCache: new Map(),
     consumers: consumers(g), remove: new Set(),
   };
   const nodes = new Map((g.node ?? []).map((n) => [n.name ?? '', n]));
