@@ -15,7 +15,7 @@ import { calibrate, type BigModuleResult, type Progress } from './calibrate.ts';
 import { BIG_DECISION } from './big.ts';
 import type { EmitParams } from './emit/context.ts';
 import { emitQuantizedGraph, weightValues } from './emit/quantized-graph.ts';
-import { signedWeightsSaturate } from './emit/kernel-probe.ts';
+import { signedWeightsSaturate } from '../sam/int8-kernel.ts';
 import { evaluate, fileSha256, type EvalResult } from './eval.ts';
 import { dirBytes, listImageFiles } from '../base/index.ts';
 import { getMethod, type QuantMethod } from './methods/index.ts';
@@ -84,7 +84,7 @@ export interface QuantizeOptions {
    * images themselves, which the report then marks `held_out: false`
    */
   measureFiles?: string[];
-  /** 8-bit weights as uint8 (default: where this machine's u8 x s8 kernel saturates, emit/kernel-probe.ts) */
+  /** 8-bit weights as uint8 (default: where this machine's u8 x s8 kernel saturates, sam/int8-kernel.ts) */
   unsignedWeights?: boolean;
   /** at most this many images measured for the report (default 4) */
   measureImages?: number;
@@ -239,7 +239,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
 
   o.onProgress?.({ phase: 'emit', done: 0, total: 2 });
   const params: EmitParams = { activations, agq, weights };
-  // 8-bit weights as uint8 where this machine's u8 x s8 kernel saturates (emit/kernel-probe.ts)
+  // 8-bit weights as uint8 where this machine's u8 x s8 kernel saturates (sam/int8-kernel.ts)
   const unsignedWeights = o.bits.w >= 8 && (o.unsignedWeights ?? await signedWeightsSaturate());
   const qEncoder = emitQuantizedGraph(encoder, byGraph('encoder'), params, o.bits.w, unsignedWeights);
   const qDecoder = emitQuantizedGraph(cal.decoder, byGraph('decoder'), params, o.bits.w, unsignedWeights);
@@ -258,7 +258,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
     name: `${info.name} (${method.name} w${o.bits.w}a${o.bits.a}${softmaxBits.encoder > o.bits.a ? ', encoder A.V 8-bit' : ''})`,
     source: { kind: 'quantized', file: info.id, sha256: null },
     createdAt: new Date().toISOString(),
-    quantization: { method: method.name, bits: o.bits, big: useBig, agq: useAgq.encoder || useAgq.decoder, from: info.id, calibrationImages: files.length },
+    quantization: { method: method.name, bits: o.bits, big: useBig, agq: useAgq.encoder || useAgq.decoder, from: info.id, calibrationImages: files.length, weightCodes: o.bits.w >= 8 && unsignedWeights ? 'uint8' : 'int8' },
   };
   quantInfo.id = await computeModelId(o.outDir);
   writeModelInfo(o.outDir, quantInfo);

@@ -7,7 +7,8 @@
 import * as ort from 'onnxruntime-node';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DECODER_FILE, ENCODER_FILE, readModelInfo, type ModelInfo, type Preprocessing } from './model-dir.ts';
+import { DECODER_FILE, ENCODER_FILE, readModelInfo, writeModelInfo, type ModelInfo, type Preprocessing } from './model-dir.ts';
+import { convertModelFileToUnsignedWeights, signedWeightsSaturate } from './int8-kernel.ts';
 import { resizeBilinearPil, resizedSize, samEncoderInput, type RgbImage } from './image/index.ts';
 import { EMBEDDING_SHAPE, type PredictResult, type SegmentPrompt, type SegmentResult } from './engine-api.ts';
 import { maskCropFromLowRes } from './postprocess.ts';
@@ -92,6 +93,7 @@ export async function loadSam(dir: string, settings: SessionSettings = {}): Prom
   const info = readModelInfo(dir);
   const warnings: string[] = [];
   let provider = settings.executionProvider ?? 'cpu';
+  await matchWeightCodesToThisCpu(dir, info, warnings);
   // onnxruntime follows the encoder's external data itself: check where it points first
   loadModel(join(dir, ENCODER_FILE), { loadExternalData: false });
   // The decoder file is read once: its bytes make the full session and, parsed, the pruned one.
@@ -122,6 +124,24 @@ export async function loadSam(dir: string, settings: SessionSettings = {}): Prom
     sessions = await open('cpu');
   }
   return { dir, info, ...sessions, provider, warnings, settings, ...(info.family === 'sam' ? { decoderGraph: decoderModel } : {}) };
+}
+
+/**
+ * A model quantized with int8 8-bit weights (on a CPU with VNNI), loaded where the u8 x s8 kernel
+ * saturates, would compute wrong products: its files are converted once to uint8 weights
+ * (int8-kernel.ts) and model.json records it, so later loads skip the check.
+ */
+async function matchWeightCodesToThisCpu(dir: string, info: ModelInfo, warnings: string[]): Promise<void> {
+  const q = info.quantization as { bits?: { w?: number }; weightCodes?: string } | undefined;
+  if (!q || q.bits?.w !== 8 || q.weightCodes === 'uint8' || !(await signedWeightsSaturate())) return;
+  try {
+    let changed = 0;
+    for (const file of [ENCODER_FILE, DECODER_FILE]) changed += convertModelFileToUnsignedWeights(join(dir, file), dir, file);
+    writeModelInfo(dir, { ...info, quantization: { ...info.quantization, weightCodes: 'uint8' } });
+    if (changed) warnings.push(`${dir}: ${changed} int8 weights stored as uint8 for this CPU (its int8 kernel adds products in saturating 16 bits)`);
+  } catch (err) {
+    warnings.push(`${dir}: this CPU's int8 kernel saturates and the model's int8 weights could not be converted (${(err as Error).message}); its masks may be less accurate`);
+  }
 }
 
 /** The split decoder's sessions, cut from decoder.onnx on first use and kept. */

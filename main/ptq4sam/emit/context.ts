@@ -25,7 +25,7 @@ export interface EmitContext {
   b: GraphBuilder;
   p: EmitParams;
   weightBits: number;
-  /** 8-bit weights stored as uint8 codes with uint8 zero points (kernel-probe.ts says why) */
+  /** 8-bit weights stored as uint8 codes with uint8 zero points (sam/int8-kernel.ts says why) */
   unsignedWeights: boolean;
   inits: Map<string, ITensorProto>;
   /** initializers replaced (undefined: dropped) when the builder is merged */

@@ -39,7 +39,7 @@ export interface EmitResult {
   integerProducts: number;
 }
 
-/** `unsignedWeights`: 8-bit weights as uint8 (kernel-probe.ts: where u8 x s8 saturates) */
+/** `unsignedWeights`: 8-bit weights as uint8 (sam/int8-kernel.ts: where u8 x s8 saturates) */
 export function emitQuantizedGraph(model: ModelProto, targets: Target[], p: EmitParams, weightBits: number, unsignedWeights = false): EmitResult {
   const g = model.graph!;
   const ctx: EmitContext = {
