@@ -1,6 +1,7 @@
 /**
  * The quantizer on this machine, in one run:
- *   npm run bench -- quant [--calib-count N] [--runs N] [--depth N] [--bits w8a8,w6a6,w4a4,w6a6:agq] [--skip-vit-b] [--skip-table]
+ *   npm run bench -- quant [--calib-count N] [--runs N] [--depth N] [--bits w8a8,w6a6,w4a4,w6a6:agq] [--skip-vit-b]
+ *                          [--sam2 tiny,small | --skip-sam2] [--skip-table]
  * (`<bits>:agq` quantizes with `--encoder-softmax agq`, the spec's b-bit log2 softmax grid
  * instead of the default 8-bit uniform one; --depth builds the synthetic ViT-B with fewer blocks, for a quick check; the global-attention
  * blocks among them keep their places. The ViT-B calibration folder holds the sample photos and
@@ -10,13 +11,15 @@
  *    ptq4sam at w8a8 / w6a6 / w4a4 (medians after warm-up, measured alternately in the same
  *    process), size ratio, and the wall time and peak memory of the `quantize` command (a child
  *    process, peak RSS from /usr/bin/time) against the fp32 forward passes over the same images.
+ *    Full-size synthetic SAM 2.1 Hiera-T and Hiera-S (`--sam2`, default both) get the same rows
+ *    in the same run and table (issue 14: which model is the CPU default).
  * 2. Fidelity on sam-tiny: methods x bits, and PTQ4SAM with and without BIG and AGQ (mean and
  *    min mask IoU against fp32 over the fixture images' automatic prompts).
  * Set MALLOC_MMAP_THRESHOLD_=268435456 MALLOC_TRIM_THRESHOLD_=1073741824 MALLOC_TOP_PAD_=67108864.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from 'node:os';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { evaluate } from '../main/ptq4sam/eval.ts';
 import { listImageFiles } from '../main/base/index.ts';
@@ -25,7 +28,7 @@ import { BIT_SETTINGS, QUANT_BITS } from '../preload/contract/enums.ts';
 import { automaticPrompts, type Prompt } from '../main/ptq4sam/prompts.ts';
 import { decodeImage } from '../main/sam/image/index.ts';
 import { loadSam, runDecoder, runEncoder } from '../main/sam/inference.ts';
-import { importCheckpoint, synthModel } from '../main/sam/model-dir.ts';
+import { importCheckpoint, synthModel, synthSam2Model } from '../main/sam/model-dir.ts';
 import { median } from './stats.ts';
 
 const REPO = join(import.meta.dirname, '..');
@@ -51,9 +54,9 @@ function calibFolder(root: string): string {
   return dir;
 }
 
-/** `count` calibration images for the ViT-B timing: the sample photos and the fixture images, cycled. */
+/** `count` calibration images for the timing rows: the sample photos and the fixture images, cycled. */
 function timingCalibFolder(root: string, count: number): string {
-  const dir = join(root, 'calib-vit-b');
+  const dir = join(root, 'calib-timing');
   mkdirSync(dir);
   const sources = [...listImageFiles(join(REPO, 'resources/samples')), ...['landscape.png', 'portrait.png', 'large.png'].map((f) => join(FIXTURES, f))];
   for (let i = 0; i < count; i++) {
@@ -96,14 +99,16 @@ async function latency(dirs: Record<string, string>, image: string, runs: number
   return Object.fromEntries(Object.entries(times).map(([k, t]) => [k, { encoder: median(t.e), encoderCpu: median(t.c), decoder: median(t.d) }]));
 }
 
-async function vitB(root: string, calib: string, calibCount: number, runs: number, depth: number | undefined, settings: string[]): Promise<void> {
-  const fp32 = join(root, 'vit_b');
-  mkdirSync(fp32);
-  await synthModel('vit_b', fp32, depth ? { depth } : {});
+/** One model's rows: the fp32 directory and its quantized copies for each bit setting. */
+interface Measured { label: string; fp32: string; dirs: Record<string, string>; cost: Record<string, { seconds: number; peakMb: number }>; forwardSeconds: number }
+
+/** Quantizes `fp32` at each setting (the `quantize` command, a child process) and times the fp32 forward passes over the same images. */
+async function quantizeAll(label: string, fp32: string, root: string, calib: string, calibCount: number, settings: string[]): Promise<Measured> {
   const dirs: Record<string, string> = { fp32 };
   const cost: Record<string, { seconds: number; peakMb: number }> = {};
   for (const bits of settings) {
-    dirs[bits] = join(root, `vit_b-${bits.replace(':', '-')}`);
+    dirs[bits] = join(root, `${basename(fp32)}-${bits.replace(':', '-')}`);
+    process.stderr.write(`quantizing ${label} ${bits}\n`);
     cost[bits] = quantizeChild(fp32, calib, dirs[bits]!, bits, calibCount);
   }
   // The unavoidable part: fp32 forward passes (encoder + decoder prompts) over the same images.
@@ -116,14 +121,59 @@ async function vitB(root: string, calib: string, calibCount: number, runs: numbe
   }
   const forwardSeconds = (performance.now() - t0) / 1000;
   for (const s of [l.encoder, l.decoder, l.decoderCore]) await s.release();
-  const lat = await latency(dirs, join(FIXTURES, 'landscape.png'), runs);
-  process.stdout.write(`\nViT-B (synthetic, ${depth ? `depth ${depth}` : 'full depth'}), ${calibCount} calibration images; fp32 forward passes over them: ${forwardSeconds.toFixed(1)} s\n\n`);
-  process.stdout.write('| model | encoder ms | speed-up | encoder CPU ms | CPU speed-up | decoder ms | speed-up | size MB | smaller | quantize s | x fp32 forward | peak RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n');
-  for (const [k, d] of Object.entries(dirs)) {
-    const t = lat[k]!;
-    const c = cost[k];
-    process.stdout.write(`| ${k} | ${t.encoder.toFixed(0)} | ${(lat.fp32!.encoder / t.encoder).toFixed(2)}x | ${t.encoderCpu.toFixed(0)} | ${(lat.fp32!.encoderCpu / t.encoderCpu).toFixed(2)}x | ${t.decoder.toFixed(1)} | ${(lat.fp32!.decoder / t.decoder).toFixed(2)}x | ${(dirSize(d) / 1e6).toFixed(1)} | ${(dirSize(fp32) / dirSize(d)).toFixed(2)}x | ${c ? c.seconds.toFixed(0) : '-'} | ${c ? (c.seconds / forwardSeconds).toFixed(1) : '-'} | ${c ? c.peakMb.toFixed(0) : '-'} |\n`);
+  return { label, fp32, dirs, cost, forwardSeconds };
+}
+
+async function printTable(models: Measured[], runs: number): Promise<void> {
+  process.stdout.write('\n| model | precision | encoder ms | speed-up | encoder CPU ms | CPU speed-up | decoder ms | speed-up | size MB | smaller | quantize s | x fp32 forward | peak RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n');
+  for (const m of models) {
+    // one model's variants alternate run by run, so load changes hit them alike
+    const lat = await latency(m.dirs, join(FIXTURES, 'landscape.png'), runs);
+    for (const [k, d] of Object.entries(m.dirs)) {
+      const t = lat[k]!;
+      const c = m.cost[k];
+      process.stdout.write(`| ${m.label} | ${k} | ${t.encoder.toFixed(0)} | ${(lat.fp32!.encoder / t.encoder).toFixed(2)}x | ${t.encoderCpu.toFixed(0)} | ${(lat.fp32!.encoderCpu / t.encoderCpu).toFixed(2)}x | ${t.decoder.toFixed(1)} | ${(lat.fp32!.decoder / t.decoder).toFixed(2)}x | ${(dirSize(d) / 1e6).toFixed(1)} | ${(dirSize(m.fp32) / dirSize(d)).toFixed(2)}x | ${c ? c.seconds.toFixed(0) : '-'} | ${c ? (c.seconds / m.forwardSeconds).toFixed(1) : '-'} | ${c ? c.peakMb.toFixed(0) : '-'} |\n`);
+    }
   }
+  process.stdout.write(`\nfp32 forward passes over the calibration images: ${models.map((m) => `${m.label} ${m.forwardSeconds.toFixed(1)} s`).join(', ')}; load average at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
+}
+
+async function vitB(root: string, calib: string, calibCount: number, depth: number | undefined, settings: string[]): Promise<Measured> {
+  const fp32 = join(root, 'vit_b');
+  mkdirSync(fp32);
+  await synthModel('vit_b', fp32, depth ? { depth } : {});
+  return quantizeAll(`ViT-B (synthetic, ${depth ? `depth ${depth}` : 'full depth'})`, fp32, root, calib, calibCount, settings);
+}
+
+const SAM2_SIZES = { tiny: ['hiera_t', 'Hiera-T'], small: ['hiera_s', 'Hiera-S'] } as const;
+type Sam2Size = keyof typeof SAM2_SIZES;
+
+/**
+ * A full-size synthetic SAM 2.1 model (random weights: the timing and size depend on the shapes
+ * only), cached beside `bench -- sam`'s copy so the two benches build it once.
+ */
+async function sam2(size: Sam2Size, root: string, calib: string, calibCount: number, settings: string[]): Promise<Measured> {
+  const [arch, label] = SAM2_SIZES[size];
+  const cache = join(tmpdir(), 'ptq4sam-bench', `synth-sam2.1-${arch}`);
+  if (!existsSync(join(cache, 'model.json'))) {
+    process.stderr.write(`building a full-size synthetic SAM 2.1 ${label} (once; cached in ${cache})\n`);
+    rmSync(cache, { recursive: true, force: true });
+    mkdirSync(cache, { recursive: true });
+    await synthSam2Model(arch, cache, { seed: 0 });
+  }
+  const fp32 = join(root, `sam2.1-${arch}`);
+  cpSync(cache, fp32, { recursive: true });
+  return quantizeAll(`SAM 2.1 ${label} (synthetic, full size)`, fp32, root, calib, calibCount, settings);
+}
+
+/** `--sam2 tiny,small` (the default) or `--skip-sam2` */
+function sam2Sizes(args: string[]): Sam2Size[] {
+  if (args.includes('--skip-sam2')) return [];
+  const at = args.indexOf('--sam2');
+  if (at < 0) return ['tiny', 'small'];
+  const sizes = (args[at + 1] ?? '').split(',');
+  for (const s of sizes) if (!(s in SAM2_SIZES)) throw new Error(`--sam2 ${args[at + 1]}: sizes are ${Object.keys(SAM2_SIZES).join(', ')}`);
+  return sizes as Sam2Size[];
 }
 
 interface Variant { name: string; method: string; big?: boolean; agq?: boolean; softmax?: SoftmaxChoice; decoderTokenSide?: boolean }
@@ -176,7 +226,15 @@ export async function main(args: string[]): Promise<void> {
     const bitsAt = args.indexOf('--bits');
     const settings = bitsAt >= 0 ? args[bitsAt + 1]!.split(',') : [...QUANT_BITS];
     const calibCount = arg(args, 'calib-count', 3);
-    if (!args.includes('--skip-vit-b')) await vitB(root, timingCalibFolder(root, calibCount), calibCount, arg(args, 'runs', 5), depth, settings);
+    const models: Measured[] = [];
+    const sizes = sam2Sizes(args);
+    if (!args.includes('--skip-vit-b') || sizes.length > 0) {
+      const timingCalib = timingCalibFolder(root, calibCount);
+      if (!args.includes('--skip-vit-b')) models.push(await vitB(root, timingCalib, calibCount, depth, settings));
+      for (const size of sizes) models.push(await sam2(size, root, timingCalib, calibCount, settings));
+      process.stdout.write(`\n${calibCount} calibration images (the sample photos and fixture images, cycled), ${arg(args, 'runs', 5)} timed runs each`);
+      await printTable(models, arg(args, 'runs', 5));
+    }
     if (!args.includes('--skip-table')) await fidelityTable(root, calib);
   } finally {
     rmSync(root, { recursive: true, force: true });

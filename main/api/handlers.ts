@@ -190,6 +190,7 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
     },
     async setupCancel() { setup.cancel(); },
     async setupSkip() { return setup.skip(); },
+    async setupAnswerAlternative({ offerId, accept }) { return setup.answerAlternative(offerId, accept); },
 
     // ---- export ----
     async exportFormats() { return exportFormats(); },

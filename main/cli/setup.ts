@@ -37,16 +37,17 @@ export const setupCommand: CommandGroup = async (argv) => {
     throw new CliError(`--out ${(err as Error).message}`);
   }
   const catalog = await loadCatalog(optional(args, 'catalog'));
+  const calibDir = optional(args, 'calib');
+  const localFile = optional(args, 'file');
   // A hub entry's sha256 is read now; its unverified alternative only with --use-alternative.
   const model = await resolveHubModel(findModel(catalog, id), {
     confirmAlternative: (offer) => {
       if (!args.switches.has('use-alternative')) return false;
-      process.stderr.write(`setup: ${offer.reason}; downloading ${offer.url} instead, checked by its size only (${offer.bytes} bytes)\n`);
+      const instead = localFile ? `checking ${localFile} against the size of ${offer.url}` : `downloading ${offer.url} instead, checked by its size`;
+      process.stderr.write(`setup: ${offer.reason}; ${instead} only (${offer.bytes} bytes)\n`);
       return true;
     },
   });
-  const calibDir = optional(args, 'calib');
-  const localFile = optional(args, 'file');
 
   const controller = new AbortController();
   const onInterrupt = () => controller.abort();

@@ -5,16 +5,19 @@
  * the app preferences, and runSetup keeps its own resumable state in the app's cache, so a
  * restart resumes where it stopped (a half-done download continues with a Range request).
  * Calibration uses the open project's images, or the bundled samples when only the sample
- * project is open.
+ * project is open. When the hub cannot give a hub entry's sha256 and the entry names an
+ * alternative URL, the run waits for the user's answer to a 'setup-alternative' offer
+ * (setupAnswerAlternative): declined, the setup ends with the hub's reason; accepted, the
+ * alternative is downloaded and checked by its size.
  */
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
-import { findModel, loadCatalog, type CatalogModel } from '../setup/catalog.ts';
-import { resolveHubModel } from '../setup/hub.ts';
+import { findModel, loadCatalog, preferredModel, speedClass, type CatalogModel } from '../setup/catalog.ts';
+import { resolveHubModel, type AlternativeOffer } from '../setup/hub.ts';
 import { isModelDir, readModelInfo } from '../sam/model-dir.ts';
 import { fp32DirFor, SETUP_STEPS, SetupError, type SetupProgress } from '../setup/pipeline.ts';
 import { setupInProcess } from './jobs.ts';
-import type { CatalogEntry, SetupChoice, SetupDownload, SetupState, SetupStep } from '../../preload/contract/index.ts';
+import type { CatalogEntry, SetupAlternativeOffer, SetupChoice, SetupDownload, SetupState, SetupStep } from '../../preload/contract/index.ts';
 import type { ModelService } from './models.ts';
 import type { Session } from './session.ts';
 import { withAtomicDir } from '../base/index.ts';
@@ -27,6 +30,9 @@ function downloadOf(p: SetupProgress): SetupDownload | null {
 export class SetupService {
   #abort: AbortController | null = null;
   #error: string | null = null;
+  /** the offer the running setup waits on, and how to answer it */
+  #offer: { offer: SetupAlternativeOffer; answer(accept: boolean): void } | null = null;
+  #offers = 0;
 
   constructor(private readonly s: Session, private readonly models: ModelService) {}
 
@@ -37,12 +43,17 @@ export class SetupService {
 
   state(): SetupState {
     const p = this.s.prefs.get().setup;
-    return { done: p.done as SetupStep[], choice: p.choice ?? null, modelId: p.modelId, running: this.#abort !== null, error: this.#error, skipped: p.skipped };
+    return { done: p.done as SetupStep[], choice: p.choice ?? null, modelId: p.modelId, running: this.#abort !== null, error: this.#error, skipped: p.skipped, offer: this.#offer?.offer ?? null };
   }
 
   async catalog(): Promise<CatalogEntry[]> {
     const c = await loadCatalog(this.#catalogSource);
-    return c.models.map((m) => ({ id: m.id, name: m.name, bytes: m.bytes, licence: m.licence, format: m.format }));
+    const preferred = preferredModel(c);
+    return c.models.map((m) => ({
+      id: m.id, name: m.name, bytes: m.bytes, licence: m.licence, format: m.format,
+      speed: m.speed ? { ...m.speed, speedClass: speedClass(m.speed) } : null,
+      preferred: m === preferred,
+    }));
   }
 
   /** Starts (or resumes) a setup; returns at once, the run reports through events. */
@@ -95,9 +106,10 @@ export class SetupService {
     const outDir = join(this.s.modelsDir, `${entry.id}-${quantize ? choice.bits : 'fp32'}`);
     // a finished run whose activation was cut short (or the same model set up again): use it
     if (isModelDir(outDir)) return this.#activate(outDir);
-    // A hub entry's sha256 is read before anything is downloaded. The wizard has no confirmation
-    // for an entry's unverified alternative yet, so that route stays declined here.
-    const model = await resolveHubModel(entry, { signal });
+    // A hub entry's sha256 is read before anything is downloaded; its unverified alternative
+    // only with the user's answer.
+    if (entry.hub) this.#progress({ step: 'download', fraction: 0, message: 'reading the file\'s sha256 from the model hub' });
+    const model = await resolveHubModel(entry, { signal, confirmAlternative: (offer) => this.#ask(offer, signal) });
     const project = this.s.project && !this.s.isSample() ? this.s.project.dbPath : undefined;
     // without quantization the run stops once the quantize step starts: the fp32 model is built
     const stop = new AbortController();
@@ -131,6 +143,32 @@ export class SetupService {
     const id = readModelInfo(dir).id;
     await this.models.setActive(id);
     return id;
+  }
+
+  /** Tells the window about the offer and waits for its answer; a cancel answers no. */
+  #ask(offer: AlternativeOffer, signal: AbortSignal): Promise<boolean> {
+    return new Promise((resolve) => {
+      const pending: SetupAlternativeOffer = { offerId: ++this.#offers, ...offer };
+      const answer = (accept: boolean) => {
+        if (this.#offer?.offer !== pending) return;
+        this.#offer = null;
+        signal.removeEventListener('abort', onAbort);
+        resolve(accept);
+      };
+      const onAbort = () => answer(false);
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#offer = { offer: pending, answer };
+      this.s.ctx.emit({ type: 'setup-alternative', offer: pending });
+    });
+  }
+
+  answerAlternative(offerId: number, accept: boolean): SetupState {
+    const waiting = this.#offer;
+    if (!waiting || waiting.offer.offerId !== offerId) {
+      throw new Error(waiting ? `offer ${offerId} was replaced by offer ${waiting.offer.offerId}` : `no setup waits for an answer to offer ${offerId}`);
+    }
+    waiting.answer(accept);
+    return this.state();
   }
 
   cancel(): void { this.#abort?.abort(); }

@@ -39,6 +39,44 @@ export interface CatalogModel {
   config?: Partial<SamConfig>;
   /** a model hub file (hub.ts): `files` stays empty until `resolveHubModel` reads its sha256 */
   hub?: HubSource;
+  /** how fast the fp32 model runs on a CPU (the wizard's speed class), when known */
+  speed?: CatalogSpeed;
+}
+
+/**
+ * An entry's `"speed": {"encoder_cpu_s", "click_cpu_ms", "estimated"}`: CPU time (all threads
+ * together, steadier than wall time on a shared machine) of one fp32 encoder pass and of one
+ * click to mask (the app's path), measured by `npm run bench -- sam` on the 2-core build machine;
+ * `estimated: true` where the numbers are scaled from a measured model instead (README, "Model
+ * catalog").
+ */
+export interface CatalogSpeed {
+  encoderCpuSeconds: number;
+  clickCpuMs: number;
+  estimated: boolean;
+}
+
+export type SpeedClass = 'fast' | 'medium' | 'slow';
+
+/**
+ * Fixed thresholds on the encoder's CPU seconds: on 2 cores an encoder pass takes about half
+ * that in wall time, so "fast" is a few seconds per new image, "medium" up to about ten, "slow"
+ * more (ViT-L/H). The click time does not enter: every catalog model's click is 0.1-0.2 s.
+ */
+export const SPEED_CLASS_LIMITS: readonly [SpeedClass, number][] = [['fast', 8], ['medium', 20], ['slow', Infinity]];
+
+export function speedClass(speed: CatalogSpeed): SpeedClass {
+  return SPEED_CLASS_LIMITS.find(([, limit]) => speed.encoderCpuSeconds <= limit)![0];
+}
+
+/**
+ * The wizard's first choice: the entry with the fastest measured encoder (estimates do not
+ * count), else the catalog's first entry.
+ */
+export function preferredModel(catalog: Catalog): CatalogModel | undefined {
+  const measured = catalog.models.filter((m) => m.speed && !m.speed.estimated);
+  if (measured.length === 0) return catalog.models[0];
+  return measured.reduce((a, b) => (b.speed!.encoderCpuSeconds < a.speed!.encoderCpuSeconds ? b : a));
 }
 
 export interface Catalog {
@@ -137,6 +175,17 @@ function parseFiles(entry: Entry, format: CatalogFormat, source: string, where: 
   });
 }
 
+function parseSpeed(value: unknown, source: string, where: string): CatalogSpeed {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw entryError(source, where, 'speed', 'must be an object {"encoder_cpu_s", "click_cpu_ms", "estimated"}');
+  const { encoder_cpu_s: encoder, click_cpu_ms: click, estimated, ...rest } = value as Entry;
+  const extra = Object.keys(rest)[0];
+  if (extra !== undefined) throw entryError(source, where, `speed.${extra}`, 'is not a speed field (encoder_cpu_s, click_cpu_ms, estimated)');
+  if (typeof encoder !== 'number' || !Number.isFinite(encoder) || encoder <= 0) throw entryError(source, where, 'speed.encoder_cpu_s', 'must be the CPU seconds of one fp32 encoder pass, a positive number');
+  if (typeof click !== 'number' || !Number.isFinite(click) || click <= 0) throw entryError(source, where, 'speed.click_cpu_ms', 'must be the CPU milliseconds of one click to mask, a positive number');
+  if (estimated !== undefined && typeof estimated !== 'boolean') throw entryError(source, where, 'speed.estimated', 'must be true or false');
+  return { encoderCpuSeconds: encoder, clickCpuMs: click, estimated: estimated ?? false };
+}
+
 function isCatalogFormat(x: unknown): x is CatalogFormat {
   return CATALOG_FORMATS.includes(x as CatalogFormat);
 }
@@ -156,6 +205,7 @@ function parseEntry(raw: unknown, index: number, source: string): CatalogModel {
   const model: CatalogModel = { id, name, format, files: hub ? [] : parseFiles(entry, format, source, where), bytes, licence };
   if (hub) model.hub = hub;
   if (entry.config !== undefined) model.config = parseConfig(entry.config, `${source}: ${where}: "config"`);
+  if (entry.speed !== undefined) model.speed = parseSpeed(entry.speed, source, where);
   return model;
 }
 

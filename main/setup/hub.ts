@@ -37,6 +37,23 @@ export interface HubSource {
 
 export const hubEndpoint = 'https://huggingface.co';
 
+/**
+ * The hub's origin: `HF_ENDPOINT` where set (the variable the hub's own client reads, e.g. for a
+ * mirror), else huggingface.co.
+ */
+export function defaultHubEndpoint(env: NodeJS.ProcessEnv = process.env): string {
+  const given = env.HF_ENDPOINT?.trim();
+  if (!given) return hubEndpoint;
+  let url: URL;
+  try {
+    url = new URL(given);
+  } catch {
+    throw new Error(`HF_ENDPOINT ${JSON.stringify(given)} is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`HF_ENDPOINT ${JSON.stringify(given)} must be an http(s) URL`);
+  return given;
+}
+
 type Entry = Record<string, unknown>;
 
 const repositoryPattern = /^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -86,7 +103,7 @@ export function parseHubSource(entry: Entry, source: string, where: string): Hub
 }
 
 /** https://huggingface.co/<repository>/resolve/<revision>/<file> */
-export function hubFileUrl(file: HubFile, endpoint = hubEndpoint): string {
+export function hubFileUrl(file: HubFile, endpoint = defaultHubEndpoint()): string {
   const path = file.file.split('/').map(encodeURIComponent).join('/');
   return `${endpoint.replace(/\/+$/, '')}/${file.repository}/resolve/${encodeURIComponent(file.revision)}/${path}`;
 }
@@ -98,7 +115,7 @@ export interface HubMetadata {
 }
 
 export interface HubRequestOptions {
-  /** the hub's origin, default https://huggingface.co (tests point it at a local server) */
+  /** the hub's origin, default `defaultHubEndpoint(env)` (tests point it at a local server) */
   endpoint?: string;
   stallTimeoutMs?: number;
   signal?: AbortSignal;
@@ -120,7 +137,7 @@ function etagValue(etag: string): string {
  * Redirects without it (a renamed repository) are followed on the hub's own origin only.
  */
 export async function readHubMetadata(file: HubFile, o: HubRequestOptions = {}): Promise<HubMetadata> {
-  const start = hubFileUrl(file, o.endpoint);
+  const start = hubFileUrl(file, o.endpoint ?? defaultHubEndpoint(o.env));
   let url = new URL(start);
   for (let redirects = 0; ; redirects++) {
     const opened = await getOnce(url, { method: 'HEAD', stallTimeoutMs: o.stallTimeoutMs ?? defaultStallTimeoutMs, maxRedirects: 0, signal: o.signal, env: o.env });
@@ -173,10 +190,11 @@ function lastSegment(path: string): string {
 export async function resolveHubModel(model: CatalogModel, o: ResolveOptions = {}): Promise<CatalogModel> {
   if (!model.hub) return model;
   const { file, alternative } = model.hub;
+  const endpoint = o.endpoint ?? defaultHubEndpoint(o.env);
   let reason: string;
   try {
-    const meta = await readHubMetadata(file, o);
-    const resolved: CatalogFile = { role: 'checkpoint', url: hubFileUrl(file, o.endpoint), expected: { algorithm: 'sha256', digest: meta.sha256 }, fileName: lastSegment(file.file) };
+    const meta = await readHubMetadata(file, { ...o, endpoint });
+    const resolved: CatalogFile = { role: 'checkpoint', url: hubFileUrl(file, endpoint), expected: { algorithm: 'sha256', digest: meta.sha256 }, fileName: lastSegment(file.file) };
     return { ...model, files: [resolved] };
   } catch (err) {
     if (o.signal?.aborted || (err instanceof DownloadError && err.code === 'cancelled')) throw err;

@@ -23,9 +23,9 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CatalogModel } from './catalog.ts';
+import type { CatalogFile, CatalogModel } from './catalog.ts';
 import { describeProgress, downloadFile, downloadsDir, type DownloadProgress } from './download/index.ts';
-import { hashFile, type ExpectedHash } from './download/hash.ts';
+import { hashFile } from './download/hash.ts';
 import { importModel, isModelDir } from '../sam/model-dir.ts';
 import { evaluate, quantizeModelDir, spread, type EvalResult, type QuantReport } from '../ptq4sam/index.ts';
 import { formatDuration } from '../ptq4sam/estimate.ts';
@@ -237,7 +237,7 @@ async function stepDownload(run: SetupRun, o: SetupOptions): Promise<void> {
   // a file already in the cache is trusted only after its hash is checked again: the cache
   // folder is writable by anything running as the user, and a crash may have left it short
   const verified: boolean[] = [];
-  for (const [i, file] of model.files.entries()) verified.push(await hasExpectedHash(paths[i]!, file.expected, o.signal));
+  for (const [i, file] of model.files.entries()) verified.push(await hasExpected(paths[i]!, file, o.signal));
   if (verified.every(Boolean)) return run.skip('download', 'already downloaded and verified');
   for (const [i, file] of model.files.entries()) {
     const dest = paths[i]!;
@@ -265,17 +265,27 @@ async function stepDownload(run: SetupRun, o: SetupOptions): Promise<void> {
   run.markDone('download');
 }
 
-async function hasExpectedHash(path: string, expected: ExpectedHash, signal: AbortSignal | undefined): Promise<boolean> {
+/** A size-checked alternative (hub.ts) has no digest: its size is the whole check, as when it was downloaded. */
+async function hasExpected(path: string, file: CatalogFile, signal: AbortSignal | undefined): Promise<boolean> {
   if (!existsSync(path) || !statSync(path).isFile()) return false;
-  return (await hashFile(path, expected.algorithm, signal)) === expected.digest;
+  if (file.sizeOnly !== undefined) return statSync(path).size === file.sizeOnly;
+  return (await hashFile(path, file.expected.algorithm, signal)) === file.expected.digest;
 }
 
-/** A user's own copy of a catalog model: checked against the catalog's hash and built from in place. */
+/** A user's own copy of a catalog model: checked against the catalog's hash (a confirmed alternative's: its size) and built from in place. */
 async function checkLocalFile(run: SetupRun, o: SetupOptions): Promise<void> {
   const file = o.model.files[0]!;
   if (o.model.format !== 'pth') throw new SetupError('download', `${o.model.id} is an ONNX pair: import its folder with "model import" instead of --file`);
   if (!existsSync(o.localFile!)) throw new SetupError('download', `${o.localFile}: no such file`);
   run.progress({ step: 'download', fraction: 0, message: `checking ${o.localFile}` });
+  if (file.sizeOnly !== undefined) {
+    const size = statSync(o.localFile!).size;
+    if (size !== file.sizeOnly) {
+      throw new SetupError('download', `${o.localFile}: ${size} bytes, but ${o.model.id}'s file ${file.url} is ${file.sizeOnly} bytes (its size is the only check: it publishes no checksum)`);
+    }
+    run.markDone('download');
+    return;
+  }
   const digest = await hashFile(o.localFile!, file.expected.algorithm, o.signal);
   if (digest !== file.expected.digest) {
     throw new SetupError('download', `${o.localFile}: ${file.expected.algorithm} ${digest} does not match the catalog's ${file.expected.digest} for ${o.model.id}`);

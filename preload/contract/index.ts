@@ -161,6 +161,24 @@ export interface SetupState {
   error: string | null;
   /** the user chose to skip the wizard */
   skipped: boolean;
+  /** the running setup waits for the user's answer to this offer (setupAnswerAlternative), or null */
+  offer: SetupAlternativeOffer | null;
+}
+
+/**
+ * The hub could not give a catalog entry's sha256, and the entry names an alternative URL that
+ * publishes none: the setup asks the user before it downloads from there, checked by size only.
+ */
+export interface SetupAlternativeOffer {
+  /** what the answer names, so a late answer cannot confirm a later offer */
+  offerId: number;
+  /** the catalog entry's id */
+  model: string;
+  url: string;
+  /** the file's size, the only check on this route */
+  bytes: number;
+  /** why the hub could not be used */
+  reason: string;
 }
 
 export interface SetupDownload {
@@ -193,6 +211,20 @@ export interface CatalogEntry {
   bytes: number;
   licence: string;
   format: CatalogFormat;
+  /** the fp32 model's CPU times and speed class (main/setup/catalog.ts), null where the catalog gives none */
+  speed: CatalogEntrySpeed | null;
+  /** the wizard's first choice: the fastest measured model */
+  preferred: boolean;
+}
+
+export interface CatalogEntrySpeed {
+  /** CPU seconds (all threads) of one fp32 encoder pass on the 2-core build machine */
+  encoderCpuSeconds: number;
+  /** CPU milliseconds of one click to mask */
+  clickCpuMs: number;
+  /** scaled from a measured model, not measured itself */
+  estimated: boolean;
+  speedClass: 'fast' | 'medium' | 'slow';
 }
 
 /** Events the main process pushes to the renderer. */
@@ -201,6 +233,7 @@ export type ApiEvent =
   | { type: 'encode-progress'; imageId: number; queued: number; done: boolean; error: string | null }
   | { type: 'quantize-progress'; jobId: string; phase: string; fraction: number; done: boolean; error: string | null; modelId: string | null }
   | { type: 'setup-progress'; step: SetupStep; fraction: number; message: string; download: SetupDownload | null; skipped: boolean; done: boolean; error: string | null; modelId: string | null }
+  | { type: 'setup-alternative'; offer: SetupAlternativeOffer }
   | { type: 'export-progress'; done: number; total: number }
   | { type: 'menu'; command: MenuCommand };
 
@@ -301,6 +334,8 @@ export const API = {
   setupRun: method(SETUP_CHOICE, returns<SetupState>()),
   setupCancel: method(NONE, returns<void>()),
   setupSkip: method(NONE, returns<SetupState>()),
+  /** the user's answer to a 'setup-alternative' offer: accept downloads from its URL checked by size, decline ends the setup */
+  setupAnswerAlternative: method(obj({ offerId: ID, accept: bool() }), returns<SetupState>()),
 
   // Export
   exportFormats: method(NONE, returns<ExportFormatInfo[]>()),

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findModel, loadCatalog, parseCatalog } from '../../main/setup/catalog.ts';
+import { findModel, loadCatalog, parseCatalog, preferredModel, speedClass } from '../../main/setup/catalog.ts';
 import { startServer, type TestServer } from './fixture-server.ts';
 
 const tinyConfig = JSON.parse(readFileSync(new URL('../fixtures/sam-tiny/config.json', import.meta.url), 'utf8'));
@@ -31,9 +31,9 @@ function problem(model: Record<string, unknown>): string {
 }
 
 describe('the bundled catalog', () => {
-  it('lists the official SAM ViT-B, ViT-L and ViT-H checkpoints by MD5 under Apache-2.0, then SAM 2.1 from the hub (hub.test.ts)', async () => {
+  it('lists SAM 2.1 from the hub (hub.test.ts), then the official SAM ViT-B, ViT-L and ViT-H checkpoints by MD5, all under Apache-2.0', async () => {
     const catalog = await loadCatalog();
-    expect(catalog.models.map((m) => m.id)).toEqual(['sam_vit_b', 'sam_vit_l', 'sam_vit_h', 'sam2.1_hiera_tiny', 'sam2.1_hiera_small', 'sam2.1_hiera_base_plus', 'sam2.1_hiera_large']);
+    expect(catalog.models.map((m) => m.id)).toEqual(['sam2.1_hiera_tiny', 'sam2.1_hiera_small', 'sam2.1_hiera_base_plus', 'sam2.1_hiera_large', 'sam_vit_b', 'sam_vit_l', 'sam_vit_h']);
     const vitB = findModel(catalog, 'sam_vit_b');
     expect(vitB.files).toEqual([{
       role: 'checkpoint',
@@ -42,6 +42,24 @@ describe('the bundled catalog', () => {
       fileName: 'sam_vit_b_01ec64.pth',
     }]);
     expect(catalog.models.every((m) => m.licence === 'Apache-2.0' && m.format === 'pth')).toBe(true);
+  });
+
+  it('gives every model its CPU speed: measured by bench sam for ViT-B, Hiera-T and Hiera-S, estimated for the others', async () => {
+    const catalog = await loadCatalog();
+    const speeds = Object.fromEntries(catalog.models.map((m) => [m.id, [m.speed!.encoderCpuSeconds, m.speed!.clickCpuMs, m.speed!.estimated, speedClass(m.speed!)]]));
+    expect(speeds).toEqual({
+      'sam2.1_hiera_tiny': [4.4, 181, false, 'fast'],
+      'sam2.1_hiera_small': [4.8, 133, false, 'fast'],
+      'sam2.1_hiera_base_plus': [9.8, 157, true, 'medium'],
+      'sam2.1_hiera_large': [32.4, 157, true, 'slow'],
+      sam_vit_b: [14, 143, false, 'medium'],
+      sam_vit_l: [49.8, 143, true, 'slow'],
+      sam_vit_h: [103.7, 143, true, 'slow'],
+    });
+  });
+
+  it('makes SAM 2.1 Hiera-T, the fastest measured encoder, the first choice', async () => {
+    expect(preferredModel(await loadCatalog())?.id).toBe('sam2.1_hiera_tiny');
   });
 
   it('names each file after the first six digits of its MD5', async () => {
@@ -54,6 +72,29 @@ describe('the bundled catalog', () => {
 });
 
 describe('parseCatalog', () => {
+  it('reads "speed" and refuses a speed that is not positive CPU time, or an unknown speed field', () => {
+    const speed = { encoder_cpu_s: 7.5, click_cpu_ms: 120 };
+    expect(parseCatalog(withModel({ ...pth, speed }), 'test.json').models[0]!.speed).toEqual({ encoderCpuSeconds: 7.5, clickCpuMs: 120, estimated: false });
+    expect(problem({ ...pth, speed: { ...speed, encoder_cpu_s: 0 } })).toBe('test.json: model "tiny": "speed.encoder_cpu_s" must be the CPU seconds of one fp32 encoder pass, a positive number');
+    expect(problem({ ...pth, speed: { ...speed, click_cpu_ms: '120' } })).toBe('test.json: model "tiny": "speed.click_cpu_ms" must be the CPU milliseconds of one click to mask, a positive number');
+    expect(problem({ ...pth, speed: { ...speed, estimated: 'yes' } })).toBe('test.json: model "tiny": "speed.estimated" must be true or false');
+    expect(problem({ ...pth, speed: { ...speed, encoder_s: 3 } })).toBe('test.json: model "tiny": "speed.encoder_s" is not a speed field (encoder_cpu_s, click_cpu_ms, estimated)');
+    expect(problem({ ...pth, speed: [1, 2] })).toMatch(/"speed" must be an object/);
+  });
+
+  it('classes speeds by fixed encoder thresholds and prefers the fastest measured model, not an estimate', () => {
+    const at = (s: number) => speedClass({ encoderCpuSeconds: s, clickCpuMs: 100, estimated: false });
+    expect([at(1), at(8), at(8.1), at(20), at(20.1)]).toEqual(['fast', 'fast', 'medium', 'medium', 'slow']);
+    const models = [
+      { ...pth, id: 'a', speed: { encoder_cpu_s: 10, click_cpu_ms: 100 } },
+      { ...pth, id: 'b', speed: { encoder_cpu_s: 1, click_cpu_ms: 100, estimated: true } },
+      { ...pth, id: 'c', speed: { encoder_cpu_s: 5, click_cpu_ms: 100 } },
+      { ...pth, id: 'd' },
+    ];
+    expect(preferredModel(parseCatalog(JSON.stringify({ models }), 'test.json'))?.id).toBe('c');
+    expect(preferredModel(parseCatalog(JSON.stringify({ models: [models[3], models[1]] }), 'test.json'))?.id).toBe('d');
+  });
+
   it('refuses a file name that decodes to a path leaving the download folder', () => {
     expect(problem({ ...pth, url: 'https://h/..%2F..%2F..%2F..%2F.config%2Fautostart%2Fx.desktop' }))
       .toBe('test.json: model "tiny": "url" must end with a plain file name (letters, digits, ".", "_", "+", "-"), got "../../../../.config/autostart/x.desktop"');
@@ -158,6 +199,6 @@ describe('loadCatalog', () => {
 
   it('lists the known ids when a model is not in the catalog', async () => {
     const catalog = await loadCatalog();
-    expect(() => findModel(catalog, 'sam_vit_x')).toThrow('no model "sam_vit_x" (known: sam_vit_b, sam_vit_l, sam_vit_h, sam2.1_hiera_tiny, sam2.1_hiera_small, sam2.1_hiera_base_plus, sam2.1_hiera_large)');
+    expect(() => findModel(catalog, 'sam_vit_x')).toThrow('no model "sam_vit_x" (known: sam2.1_hiera_tiny, sam2.1_hiera_small, sam2.1_hiera_base_plus, sam2.1_hiera_large, sam_vit_b, sam_vit_l, sam_vit_h)');
   });
 });

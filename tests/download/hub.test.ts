@@ -12,7 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { findModel, loadCatalog, parseCatalog, type CatalogModel } from '../../main/setup/catalog.ts';
 import { downloadFile, DownloadError, type DownloadRequest } from '../../main/setup/download/index.ts';
-import { hubFileUrl, readHubMetadata, resolveHubModel, type AlternativeOffer } from '../../main/setup/hub.ts';
+import { defaultHubEndpoint, hubFileUrl, readHubMetadata, resolveHubModel, type AlternativeOffer } from '../../main/setup/hub.ts';
 import { serveBytes, startServer, type TestServer } from './fixture-server.ts';
 
 const checkpoint = readFileSync(new URL('../fixtures/sam2.1-tiny-random/sam2.1_tiny_random.pt', import.meta.url));
@@ -144,6 +144,19 @@ describe('reading the sha256 from the hub', () => {
       res.end();
     });
     expect((await rejection(readHubMetadata(hub, { endpoint: server.origin, env: {} }))).message).toMatch(/redirected to http:\/\/127\.0\.0\.1:1 without the file's sha256/);
+  });
+});
+
+describe('the hub\'s origin', () => {
+  it('is HF_ENDPOINT where set (as for the hub\'s own client), else huggingface.co; a bad one is refused by name', async () => {
+    expect(defaultHubEndpoint({})).toBe('https://huggingface.co');
+    expect(defaultHubEndpoint({ HF_ENDPOINT: 'https://hf-mirror.example' })).toBe('https://hf-mirror.example');
+    expect(() => defaultHubEndpoint({ HF_ENDPOINT: 'file:///etc' })).toThrow('HF_ENDPOINT "file:///etc" must be an http(s) URL');
+    expect(() => defaultHubEndpoint({ HF_ENDPOINT: 'hub' })).toThrow('HF_ENDPOINT "hub" is not a URL');
+    server.route(HUB_PATH, hubLfs(sha256, checkpoint.length));
+    const resolved = await resolveHubModel(model(), { env: { HF_ENDPOINT: server.origin } });
+    expect(resolved.files[0]!.url).toBe(server.url(HUB_PATH));
+    expect(server.requests.map((r) => `${r.method} ${r.url}`)).toEqual([`HEAD ${HUB_PATH}`]);
   });
 });
 

@@ -24,7 +24,13 @@ afterAll(async () => {
 describe('first launch without a model', () => {
   it('offers the setup wizard with the catalog models', async () => {
     await studio.page.locator('[data-testid=wizard]').waitFor();
-    await expect.poll(() => studio.page.locator('[data-testid=wizard] input[type=radio]').count()).toBeGreaterThan(0);
+    await expect.poll(() => studio.page.locator('[data-testid=wizard] input[type=radio]').count()).toBe(7);
+    // the bundled catalog's fastest measured encoder is chosen first (issue 14)
+    expect(await studio.page.locator('[data-testid=wizard] input[type=radio]:checked').getAttribute('value')).toBe('sam2.1_hiera_tiny');
+    const speed = (id: string) => studio.page.locator(`[data-testid=wizard] tr[data-model="${id}"] [data-testid=model-speed]`);
+    expect(await speed('sam2.1_hiera_tiny').textContent()).toBe('fast encoder 4.4 s, click 181 ms CPU');
+    expect(await speed('sam_vit_b').getAttribute('data-speed')).toBe('medium');
+    expect(await speed('sam_vit_h').textContent()).toBe('slow encoder 103.7 s, click 143 ms CPU (estimated)');
     await screenshot(studio.page, 'wizard');
   });
 

@@ -118,3 +118,52 @@ describe('setup failures', () => {
     expectNoModelDirectory();
   });
 });
+
+describe('a hub entry on the command line when the hub gives no sha256', () => {
+  const HUB_PATH = '/test/sam-tiny/resolve/main/sam_tiny.pth';
+  const ALT_PATH = '/files/sam_tiny.pth';
+  const tinyConfig = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/sam-tiny/config.json'), 'utf8'));
+  // the hub's own client reads HF_ENDPOINT, and so does `setup`
+  const env = () => ({ ...process.env, HF_ENDPOINT: server.origin });
+
+  function writeHubCatalog(): string {
+    const path = join(dir, 'hub-catalog.json');
+    writeFileSync(path, JSON.stringify({
+      models: [{
+        id: 'sam_tiny', name: 'SAM tiny from the hub', format: 'pth',
+        hub: { repository: 'test/sam-tiny', file: 'sam_tiny.pth', revision: 'main' },
+        alternative: { url: server.url(ALT_PATH), bytes: checkpoint.length },
+        bytes: checkpoint.length, licence: 'Apache-2.0', config: tinyConfig,
+      }],
+    }));
+    return path;
+  }
+
+  beforeEach(() => {
+    server.route(HUB_PATH, (_req, res) => {
+      res.writeHead(503);
+      res.end();
+    });
+    server.route(ALT_PATH, serveBytes(checkpoint));
+  });
+
+  it('declines the unverified alternative without --use-alternative and downloads nothing', async () => {
+    const run = await runCliAsync(setupArgs(writeHubCatalog()), { env: env() });
+    expect(run.code).toBe(1);
+    expect(lastLine(run.stderr)).toBe(`error: sam_tiny: cannot read the file's sha256 from the hub (${server.url(HUB_PATH)}: HTTP 503 from the hub, no sha256 read); the alternative ${server.url(ALT_PATH)} publishes no checksum (only its size, ${checkpoint.length} bytes, would be checked) and was not confirmed`);
+    expect(server.requests.map((r) => `${r.method} ${r.url}`)).toEqual([`HEAD ${HUB_PATH}`]);
+    expectNoModelDirectory();
+  });
+
+  it('with --use-alternative and --file, refuses a local copy whose size is not the alternative\'s, naming the file', async () => {
+    const fake = join(dir, 'sam_tiny.pth');
+    writeFileSync(fake, 'not a checkpoint');
+    const run = await runCliAsync(setupArgs(writeHubCatalog(), '--use-alternative', '--file', fake), { env: env() });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`setup: ${server.url(HUB_PATH)}: HTTP 503 from the hub, no sha256 read; checking ${fake} against the size of ${server.url(ALT_PATH)} only (${checkpoint.length} bytes)`);
+    expect(lastLine(run.stderr)).toBe(`error: ${fake}: 16 bytes, but sam_tiny's file ${server.url(ALT_PATH)} is ${checkpoint.length} bytes (its size is the only check: it publishes no checksum)`);
+    // the local copy is what is checked: nothing is fetched from the alternative
+    expect(server.requests.map((r) => `${r.method} ${r.url}`)).toEqual([`HEAD ${HUB_PATH}`]);
+    expectNoModelDirectory();
+  });
+});
