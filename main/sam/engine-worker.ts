@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { decodeImageBuffer, type RgbImage } from './image/index.ts';
-import { cropRgb, loadSam, releaseSam, runDecoder, runDecoderLogits, runDecoderScores, runEncoder, runPredict, splitDecoderSessions, validatePrompt, type LoadedSam, type PredictPath, type SessionSettings } from './inference.ts';
+import { cropRgb, loadSam, releaseSam, runBoxDecoder, runDecoder, runDecoderLogits, runDecoderScores, runEncoder, runPredict, splitDecoderSessions, validatePrompt, type LoadedSam, type PredictPath, type SessionSettings } from './inference.ts';
 import type { BoxBatchResult, EverythingResult, SegmentPrompt } from './engine-api.ts';
 import { answer } from '../../preload/contract/rpc.ts';
 import { SAM2_FEATURES_LENGTH } from './sam2-inference.ts';
@@ -125,7 +125,10 @@ const methods = {
   async hover(modelKey: string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string } = {}) {
     return methods.predict(modelKey, imagePath, prompt, { ...opts, onlyBest: true });
   },
-  /** Each box decoded alone (the decoder graph takes one prompt), all in one call; masks as RLE. */
+  /**
+   * Each box decoded as `segment` decodes it (the decoder graph takes one prompt a run), all in
+   * one call, only the kept candidate upsampled (runBoxDecoder); masks as RLE.
+   */
   async decodeBoxes(modelKey: string, imagePath: string, boxes: [number, number, number, number][], opts: { imageHash?: string } = {}): Promise<BoxBatchResult> {
     const check = (w: number, h: number) => { for (const box of boxes) validatePrompt({ points: [], box }, w, h); };
     const { entry } = await embeddingFor(modelKey, imagePath, opts.imageHash, check);
@@ -133,9 +136,8 @@ const methods = {
     const t0 = performance.now();
     const masks = [];
     for (const box of boxes) {
-      const r = await runDecoder(model(modelKey), entry.data, { points: [], box }, width, height);
-      const mask = r.masks[r.best]!;
-      masks.push({ rle: rleFromMask({ width, height, data: mask }), score: r.iouPredictions[r.best]!, empty: !mask.includes(1) });
+      const { mask, score } = await runBoxDecoder(model(modelKey), entry.data, box, width, height);
+      masks.push({ rle: rleFromMask({ width, height, data: mask }), score, empty: !mask.includes(1) });
     }
     return { width, height, masks, decoderMs: performance.now() - t0 };
   },

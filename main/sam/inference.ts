@@ -15,7 +15,7 @@ import { sam2EncoderInput } from './image/sam2-input.ts';
 import { concatSam2Features, SAM2_FEATURES_LENGTH, sam2BestMaskIndex, sam2DecoderFeeds, sam2MaskCropFromLowRes } from './sam2-inference.ts';
 import { decodeModel, encodeModel, encodeSelfContained, loadModel, usesExternalData } from '../onnx/model-io.ts';
 import { viewMaskCrop } from './view-masks.ts';
-import { reassociateAttention, splitDecoder } from './decoder-split.ts';
+import { POSTPROCESS_INPUT, postprocessDecoder, reassociateAttention, splitDecoder } from './decoder-split.ts';
 import type { ModelProto } from '../onnx/proto.ts';
 
 export const LOW_RES = 256;
@@ -45,6 +45,12 @@ export interface LoadedSam {
   decoderGraph?: ModelProto;
   /** the split's image-part outputs for the embedding clicked on last */
   imageSide?: { embedding: Float32Array; feeds: Record<string, ort.Tensor> };
+  /**
+   * The decoder's postprocessing for one candidate, cut from decoder.onnx on the first box
+   * decoded (decoder-split.ts `postprocessDecoder`); null where the graph's `masks` cannot be
+   * cut from its `low_res_masks` (SAM 2.1's are resized before the clamp), so boxes run whole.
+   */
+  postprocess?: Promise<ort.InferenceSession | null>;
 }
 
 /** `refine`: the whole decoder proper with the prompt part's reassociations, for fed-back masks. */
@@ -141,10 +147,27 @@ export function splitDecoderSessions(loaded: LoadedSam): Promise<SplitDecoderSes
   return loaded.split;
 }
 
+/** The one-candidate postprocessing session (see `LoadedSam.postprocess`), made on first use and kept. */
+function postprocessSession(loaded: LoadedSam): Promise<ort.InferenceSession | null> {
+  loaded.postprocess ??= (async () => {
+    const path = join(loaded.dir, DECODER_FILE);
+    const decoder = loadModel(path);
+    let graph: ModelProto;
+    try {
+      graph = postprocessDecoder(decoder, path);
+    } catch {
+      return null; // a graph whose postprocessing is not a function of low_res_masks alone
+    }
+    return createSession(encodeModel(graph), loaded.settings, loaded.provider);
+  })();
+  return loaded.postprocess;
+}
+
 /** Releases every onnxruntime session of a loaded model. */
 export async function releaseSam(loaded: LoadedSam): Promise<void> {
   const split = loaded.split ? [await loaded.split] : [];
-  await Promise.all([loaded.encoder, loaded.decoder, loaded.decoderCore, ...split.flatMap((s) => [s.image, s.prompt, s.refine])].map((s) => s.release()));
+  const postprocess = loaded.postprocess ? [await loaded.postprocess].filter((s) => s !== null) : [];
+  await Promise.all([loaded.encoder, loaded.decoder, loaded.decoderCore, ...split.flatMap((s) => [s.image, s.prompt, s.refine]), ...postprocess].map((s) => s.release()));
 }
 
 /**
@@ -305,6 +328,36 @@ export async function runDecoder(loaded: LoadedSam, embedding: Float32Array, pro
     decoderMs,
     ...(objectScore !== undefined ? { objectScore } : {}),
   };
+}
+
+/**
+ * One box's mask and score exactly as `runDecoder` (`segment`) gives them, at a fraction of its
+ * cost: the pruned decoder (decoder.onnx's nodes up to low_res_masks and iou_predictions, so the
+ * same values bit for bit), the single-mask rule, then the decoder's own postprocessing on the
+ * kept candidate alone, where the whole graph upsamples all four to the image size. Models whose
+ * postprocessing cannot be cut run the whole decoder.
+ */
+export async function runBoxDecoder(loaded: LoadedSam, embedding: Float32Array, box: [number, number, number, number], width: number, height: number): Promise<{ mask: Uint8Array; score: number }> {
+  const prompt = { points: [], box };
+  const postprocess = await postprocessSession(loaded);
+  if (!postprocess) {
+    const r = await runDecoder(loaded, embedding, prompt, width, height);
+    return { mask: r.masks[r.best]!, score: r.iouPredictions[r.best]! };
+  }
+  validatePrompt(prompt, width, height);
+  const { feeds, best: bestOf } = familyFeeds(loaded, embedding, prompt, width, height);
+  const out = await loaded.decoderCore.run(feeds);
+  const iou = out.iou_predictions!.data as Float32Array;
+  const lowRes = out.low_res_masks!.data as Float32Array;
+  const plane = LOW_RES * LOW_RES;
+  const best = bestOf(Array.from(iou), lowRes);
+  const one = new ort.Tensor('float32', lowRes.subarray(best * plane, (best + 1) * plane), [1, 1, LOW_RES, LOW_RES]);
+  const logits = (await postprocess.run({ [POSTPROCESS_INPUT]: one, orig_im_size: feeds.orig_im_size! })).masks!;
+  if (logits.data.length !== width * height) throw new Error(`${loaded.dir}: decoder postprocessing returned a mask of shape [${logits.dims.join(',')}], expected [1,1,${height},${width}]`);
+  const data = logits.data as Float32Array;
+  const mask = new Uint8Array(data.length);
+  for (let p = 0; p < data.length; p++) mask[p] = data[p]! > 0 ? 1 : 0;
+  return { mask, score: iou[best]! };
 }
 
 /**
