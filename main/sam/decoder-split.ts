@@ -343,7 +343,7 @@ export function postprocessDecoder(model: ModelProto, nameForErrors: string): Mo
     node: ordered,
     initializer: initializers,
     input: [valueInfo(POSTPROCESS_INPUT, 'float32', [1, 1, 'low_res', 'low_res']), (g.input ?? []).find((i) => i.name === 'orig_im_size')!],
-    output: [(g.output ?? []).find((o) => o.name === 'masks')!],
+    output: [valueInfo('masks', 'float32', [1, 1, 'height', 'width'])],
     valueInfo: [],
   };
   return { ...model, graph } as unknown as ModelProto;
