@@ -75,9 +75,12 @@ function needed(nodes: INodeProto[], outputs: string[]): { nodes: INodeProto[]; 
 
 /**
  * Cuts the decoder into its image part and prompt part (see the file comment). Throws, naming
- * the model, when the graph does not have the SAM decoder's inputs and outputs.
+ * the model, when the graph does not have the SAM decoder's inputs and outputs. With
+ * `reassociate: false` the prompt part keeps the graph's own nodes, for box decoding, which must
+ * give the whole decoder's values bit for bit: then give the prompt part's image-side inputs
+ * their shapes (`setInputShapes`), or onnxruntime optimizes it otherwise than the whole graph.
  */
-export function splitDecoder(model: ModelProto, nameForErrors: string): SplitDecoder {
+export function splitDecoder(model: ModelProto, nameForErrors: string, opts: { reassociate?: boolean } = {}): SplitDecoder {
   const g = model.graph!;
   const inputNames = new Set((g.input ?? []).map((i) => i.name ?? ''));
   for (const name of [IMAGE_INPUT, ...PROMPT_INPUTS, 'mask_input', 'has_mask_input']) {
@@ -129,7 +132,7 @@ export function splitDecoder(model: ModelProto, nameForErrors: string): SplitDec
   // constant nodes feed either part; each part keeps the ones it reads
   const imageGraph = graphOf('sam_decoder_image_part', nodes.filter((n) => !(n.output ?? []).some((o) => prompt.has(o))), [IMAGE_INPUT], imageSide);
   const promptGraph = graphOf('sam_decoder_prompt_part', promptNodes, [...PROMPT_INPUTS, ...imageSide], OUTPUTS);
-  reassociateAttention(promptGraph, lowRes[3]!);
+  if (opts.reassociate ?? true) reassociateAttention(promptGraph, lowRes[3]!);
   return { image: imageGraph, prompt: promptGraph, imageSide };
 }
 
@@ -279,6 +282,18 @@ export function reassociateAttention(model: ModelProto, lowRes: number): void {
   const live = needed(rewritten, (g.output ?? []).map((o) => o.name ?? ''));
   g.node = live.nodes;
   g.initializer = (g.initializer ?? []).filter((t) => live.reads.has(t.name ?? ''));
+}
+
+/**
+ * Gives graph inputs fixed shapes, in place. Where the image-side tensors' shapes are known, as
+ * they are inside the whole decoder, onnxruntime makes the same fusions in the prompt part as in
+ * the whole graph; without them its arithmetic differs (by up to 1e-4 in the logits).
+ */
+export function setInputShapes(model: ModelProto, shapes: Record<string, readonly number[]>): void {
+  for (const input of model.graph!.input ?? []) {
+    const dims = shapes[input.name ?? ''];
+    if (dims) input.type!.tensorType!.shape = { dim: dims.map((d) => ({ dimValue: d })) };
+  }
 }
 
 /** The postprocessing graph's input: one candidate's low-res logits, [1, 1, 256, 256]. */

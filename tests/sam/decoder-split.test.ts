@@ -127,13 +127,17 @@ describe('the decoder postprocessing cut for one candidate (box decoding)', () =
     await post.release();
   });
 
-  it('box decoding gives segment\'s mask and score bit for bit', async () => {
-    for (const box of [[40, 30, 220, 200], [0, 0, 320, 240], [150.5, 20.25, 300, 120]] as [number, number, number, number][]) {
+  it('box decoding gives segment\'s mask and score bit for bit, the image part run once per embedding', async () => {
+    for (const box of [[40, 30, 220, 200], [0, 0, 320, 240], [150.5, 20.25, 300, 120], [10, 100, 60, 230]] as [number, number, number, number][]) {
       const whole = await runDecoder(sam, embedding, { points: [], box }, 320, 240);
       const ours = await runBoxDecoder(sam, embedding, box, 320, 240);
       expect(ours.score).toBe(whole.iouPredictions[whole.best]);
       expect(ours.mask).toEqual(whole.masks[whole.best]);
+      expect(sam.boxSide?.embedding).toBe(embedding);
     }
+    const side = sam.boxSide;
+    await runBoxDecoder(sam, embedding, [1, 2, 3, 4], 320, 240);
+    expect(sam.boxSide).toBe(side);
   });
 
   it('refuses a graph whose masks read more than low_res_masks (SAM 2.1 resizes before its clamp), naming the file; its boxes run whole', async () => {
@@ -145,7 +149,7 @@ describe('the decoder postprocessing cut for one candidate (box decoding)', () =
       const features = new Float32Array((await import('../../main/sam/sam2-inference.ts')).SAM2_FEATURES_LENGTH).map((_, i) => Math.sin(i));
       const whole = await runDecoder(loaded, features, { points: [], box: [40, 30, 220, 200] }, 320, 240);
       const ours = await runBoxDecoder(loaded, features, [40, 30, 220, 200], 320, 240);
-      expect(await loaded.postprocess).toBeNull();
+      expect(await loaded.boxDecoder).toBeNull();
       expect(ours).toEqual({ mask: whole.masks[whole.best], score: whole.iouPredictions[whole.best] });
     } finally {
       sam2.cleanup();
