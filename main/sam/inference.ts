@@ -156,6 +156,7 @@ export function splitDecoderSessions(loaded: LoadedSam): Promise<SplitDecoderSes
 /** Box decoding's sessions (see `BoxDecoderSessions`), made on first use and kept. */
 function boxDecoderSessions(loaded: LoadedSam): Promise<BoxDecoderSessions | null> {
   loaded.boxDecoder ??= (async () => {
+    if (loaded.info.family !== 'sam') return null;
     const path = join(loaded.dir, DECODER_FILE);
     const decoder = loadModel(path);
     let cut;
