@@ -75,9 +75,12 @@ function needed(nodes: INodeProto[], outputs: string[]): { nodes: INodeProto[]; 
 
 /**
  * Cuts the decoder into its image part and prompt part (see the file comment). Throws, naming
- * the model, when the graph does not have the SAM decoder's inputs and outputs.
+ * the model, when the graph does not have the SAM decoder's inputs and outputs. With
+ * `reassociate: false` the prompt part keeps the graph's own nodes, for box decoding, which must
+ * give the whole decoder's values bit for bit: then give the prompt part's image-side inputs
+ * their shapes (`setInputShapes`), or onnxruntime optimizes it otherwise than the whole graph.
  */
-export function splitDecoder(model: ModelProto, nameForErrors: string): SplitDecoder {
+export function splitDecoder(model: ModelProto, nameForErrors: string, opts: { reassociate?: boolean } = {}): SplitDecoder {
   const g = model.graph!;
   const inputNames = new Set((g.input ?? []).map((i) => i.name ?? ''));
   for (const name of [IMAGE_INPUT, ...PROMPT_INPUTS, 'mask_input', 'has_mask_input']) {
@@ -129,7 +132,7 @@ export function splitDecoder(model: ModelProto, nameForErrors: string): SplitDec
   // constant nodes feed either part; each part keeps the ones it reads
   const imageGraph = graphOf('sam_decoder_image_part', nodes.filter((n) => !(n.output ?? []).some((o) => prompt.has(o))), [IMAGE_INPUT], imageSide);
   const promptGraph = graphOf('sam_decoder_prompt_part', promptNodes, [...PROMPT_INPUTS, ...imageSide], OUTPUTS);
-  reassociateAttention(promptGraph, lowRes[3]!);
+  if (opts.reassociate ?? true) reassociateAttention(promptGraph, lowRes[3]!);
   return { image: imageGraph, prompt: promptGraph, imageSide };
 }
 
@@ -279,4 +282,84 @@ export function reassociateAttention(model: ModelProto, lowRes: number): void {
   const live = needed(rewritten, (g.output ?? []).map((o) => o.name ?? ''));
   g.node = live.nodes;
   g.initializer = (g.initializer ?? []).filter((t) => live.reads.has(t.name ?? ''));
+}
+
+/**
+ * Gives graph inputs fixed shapes, in place. Where the image-side tensors' shapes are known, as
+ * they are inside the whole decoder, onnxruntime makes the same fusions in the prompt part as in
+ * the whole graph; without them its arithmetic differs (by up to 1e-4 in the logits).
+ */
+export function setInputShapes(model: ModelProto, shapes: Record<string, readonly number[]>): void {
+  for (const input of model.graph!.input ?? []) {
+    const dims = shapes[input.name ?? ''];
+    if (dims) input.type!.tensorType!.shape = { dim: dims.map((d) => ({ dimValue: d })) };
+  }
+}
+
+/** The postprocessing graph's input: one candidate's low-res logits, [1, 1, 256, 256]. */
+export const POSTPROCESS_INPUT = 'low_res_mask';
+
+/**
+ * The decoder's own postprocessing (`low_res_masks` -> `masks` at `orig_im_size`) cut out of
+ * decoder.onnx for one candidate at a time: box decoding keeps one mask of four, and upsampling
+ * the other three to the image size was most of a box's cost. The nodes are the graph's own, so
+ * the mask is `segment`'s bit for bit (each candidate's plane is resized on its own either way).
+ * A Resize given output `sizes` takes its batch and channel sizes from its input instead, since
+ * the graph's may say four candidates. Throws, naming the model, when `masks` depends on more
+ * than `low_res_masks` and `orig_im_size`.
+ */
+export function postprocessDecoder(model: ModelProto, nameForErrors: string): ModelProto {
+  const g = model.graph!;
+  const nodes = g.node ?? [];
+  if (!(g.output ?? []).some((o) => o.name === 'masks') || !(g.output ?? []).some((o) => o.name === 'low_res_masks')) {
+    throw new Error(`${nameForErrors}: decoder has no outputs masks and low_res_masks; cannot cut its postprocessing`);
+  }
+  // low_res_masks and the tensors it is an Identity of: the postprocessing may read any of them
+  const lowRes = new Set(['low_res_masks']);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const n of nodes) {
+      if (n.opType === 'Identity' && lowRes.has(n.output?.[0] ?? '') && !lowRes.has(n.input?.[0] ?? '')) { lowRes.add(n.input![0]!); grew = true; }
+    }
+  }
+  const want = new Set(['masks']);
+  const keep: INodeProto[] = [];
+  for (const n of [...nodes].reverse()) {
+    if (!(n.output ?? []).some((o) => want.has(o) && !lowRes.has(o))) continue;
+    keep.unshift(n);
+    for (const i of n.input ?? []) if (i) want.add(i);
+  }
+  const graphInputs = new Set((g.input ?? []).map((i) => i.name ?? ''));
+  const stray = [...want].filter((t) => graphInputs.has(t) && t !== 'orig_im_size' && !lowRes.has(t));
+  if (stray.length > 0) throw new Error(`${nameForErrors}: decoder output masks reads ${stray.join(', ')} besides low_res_masks; cannot cut its postprocessing`);
+  if (![...lowRes].some((t) => want.has(t))) throw new Error(`${nameForErrors}: decoder output masks does not read low_res_masks; cannot cut its postprocessing`);
+  const initializers = (g.initializer ?? []).filter((t) => want.has(t.name ?? ''));
+  const ordered: INodeProto[] = [];
+  for (const n of keep) {
+    const input = (n.input ?? []).map((i) => (lowRes.has(i) ? POSTPROCESS_INPUT : i));
+    if (n.opType !== 'Resize' || !input[3]) {
+      ordered.push({ ...n, input });
+      continue;
+    }
+    // sizes = the input's [batch, channels] and the graph's [height, width]
+    const name = (what: string) => `${n.output![0]!}/one_candidate/${what}`;
+    for (const i of [0, 2, 4]) initializers.push(makeTensor(name(`at${i}`), [1], BigInt64Array.of(BigInt(i))));
+    ordered.push(
+      { opType: 'Shape', input: [input[0]!], output: [name('shape')], name: name('shape') },
+      { opType: 'Slice', input: [name('shape'), name('at0'), name('at2')], output: [name('batch_channels')], name: name('batch_channels') },
+      { opType: 'Slice', input: [input[3], name('at2'), name('at4')], output: [name('hw')], name: name('hw') },
+      { opType: 'Concat', input: [name('batch_channels'), name('hw')], output: [name('sizes')], name: name('sizes'), attribute: [{ name: 'axis', type: 2, i: 0 }] },
+      { ...n, input: [...input.slice(0, 3), name('sizes')] },
+    );
+  }
+  const graph = {
+    ...g,
+    name: 'sam_decoder_postprocessing',
+    node: ordered,
+    initializer: initializers,
+    input: [valueInfo(POSTPROCESS_INPUT, 'float32', [1, 1, 'low_res', 'low_res']), (g.input ?? []).find((i) => i.name === 'orig_im_size')!],
+    output: [valueInfo('masks', 'float32', [1, 1, 'height', 'width'])],
+    valueInfo: [],
+  };
+  return { ...model, graph } as unknown as ModelProto;
 }

@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { decodeImageBuffer, type RgbImage } from './image/index.ts';
-import { cropRgb, loadSam, releaseSam, runDecoder, runDecoderLogits, runDecoderScores, runEncoder, runPredict, splitDecoderSessions, validatePrompt, type LoadedSam, type PredictPath, type SessionSettings } from './inference.ts';
+import { cropRgb, loadSam, releaseSam, runBoxDecoder, runDecoder, runDecoderLogits, runDecoderScores, runEncoder, runPredict, splitDecoderSessions, validatePrompt, type LoadedSam, type PredictPath, type SessionSettings } from './inference.ts';
 import type { BoxBatchResult, EverythingResult, SegmentPrompt } from './engine-api.ts';
 import { answer } from '../../preload/contract/rpc.ts';
 import { SAM2_FEATURES_LENGTH } from './sam2-inference.ts';
@@ -36,6 +36,20 @@ function recall(key: string): EmbeddingEntry | undefined {
   const e = embeddings.get(key);
   if (e) { embeddings.delete(key); embeddings.set(key, e); }
   return e;
+}
+
+/**
+ * Set by `shutdown`: requests not yet started are refused, and the batch methods stop between
+ * two onnxruntime runs. Terminating the thread under a native run kills the whole process, so
+ * the engine's dispose waits, through `shutdown`, for the runs in flight.
+ */
+let closing = false;
+/** requests being answered, `shutdown` aside */
+let active = 0;
+let idle: (() => void) | null = null;
+
+function checkOpen(): void {
+  if (closing) throw new Error('engine disposed');
 }
 
 function model(key: string): LoadedSam {
@@ -70,6 +84,7 @@ async function embeddingFor(modelKey: string, imagePath: string, imageHash?: str
   const key = `${m.info.id}:${hash}`;
   const hit = recall(key);
   if (hit) return { entry: hit, hash, source: 'memory', encoderMs: 0 };
+  checkOpen();
   const t0 = performance.now();
   const data = await runEncoder(m, img);
   const entry = { data, width: img.width, height: img.height };
@@ -125,7 +140,10 @@ const methods = {
   async hover(modelKey: string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string } = {}) {
     return methods.predict(modelKey, imagePath, prompt, { ...opts, onlyBest: true });
   },
-  /** Each box decoded alone (the decoder graph takes one prompt), all in one call; masks as RLE. */
+  /**
+   * Each box decoded as `segment` decodes it (the decoder graph takes one prompt a run), all in
+   * one call, only the kept candidate upsampled (runBoxDecoder); masks as RLE.
+   */
   async decodeBoxes(modelKey: string, imagePath: string, boxes: [number, number, number, number][], opts: { imageHash?: string } = {}): Promise<BoxBatchResult> {
     const check = (w: number, h: number) => { for (const box of boxes) validatePrompt({ points: [], box }, w, h); };
     const { entry } = await embeddingFor(modelKey, imagePath, opts.imageHash, check);
@@ -133,9 +151,9 @@ const methods = {
     const t0 = performance.now();
     const masks = [];
     for (const box of boxes) {
-      const r = await runDecoder(model(modelKey), entry.data, { points: [], box }, width, height);
-      const mask = r.masks[r.best]!;
-      masks.push({ rle: rleFromMask({ width, height, data: mask }), score: r.iouPredictions[r.best]!, empty: !mask.includes(1) });
+      checkOpen();
+      const { mask, score } = await runBoxDecoder(model(modelKey), entry.data, box, width, height);
+      masks.push({ rle: rleFromMask({ width, height, data: mask }), score, empty: !mask.includes(1) });
     }
     return { width, height, masks, decoderMs: performance.now() - t0 };
   },
@@ -151,6 +169,7 @@ const methods = {
       const cropW = crop[2] - crop[0], cropH = crop[3] - crop[1];
       if (cropW !== width || cropH !== height) {
         image ??= (await readImage(imagePath)).img;
+        checkOpen();
         const t0 = performance.now();
         embedding = await runEncoder(m, cropRgb(image, crop));
         cropEncoderMs += performance.now() - t0;
@@ -159,6 +178,7 @@ const methods = {
       return async (points, wanted) => {
         const out = [];
         for (const [x, y] of points) {
+          checkOpen();
           const prompt = { points: [{ x, y, label: 1 as const }] };
           // Most points fail the IoU threshold: the pruned decoder's scores (no full-size upsampling)
           // screen them first, with a margin so that a rounding difference between the two graphs
@@ -186,7 +206,16 @@ const methods = {
   },
 };
 
-export type EngineMethods = typeof methods;
+/** Refuses new work, waits for the requests in flight to end, then releases every session. */
+async function shutdown(): Promise<void> {
+  closing = true;
+  if (active > 0) await new Promise<void>((resolve) => { idle = resolve; });
+  for (const m of models.values()) await releaseSam(m);
+  models.clear();
+  embeddings.clear();
+}
+
+export type EngineMethods = typeof methods & { shutdown: typeof shutdown };
 type EngineRequest = { kind: 'request'; id: number; method: string; args: unknown[] };
 
 /**
@@ -205,9 +234,21 @@ function transferables(value: unknown, found = new Set<ArrayBuffer>()): ArrayBuf
   return [...found];
 }
 
-async function reply(request: unknown): Promise<void> {
-  const response = await answer(methods, request);
-  parentPort!.postMessage(response, 'result' in response ? transferables(response.result) : []);
+async function reply(request: EngineRequest): Promise<void> {
+  if (request?.method === 'shutdown') {
+    const response = await answer({ shutdown }, request);
+    parentPort!.postMessage(response);
+    return;
+  }
+  active++;
+  try {
+    const response = closing
+      ? { kind: 'response' as const, id: request.id, error: { message: 'engine disposed', code: null } }
+      : await answer(methods, request);
+    parentPort!.postMessage(response, 'result' in response ? transferables(response.result) : []);
+  } finally {
+    if (--active === 0 && idle) { idle(); idle = null; }
+  }
 }
 
 /**

@@ -49,6 +49,7 @@ function spawnWorker(opts: EngineOptions, workerData: unknown): Worker {
 export class Engine {
   private readonly worker: Worker;
   private readonly rpc: RpcClient<EngineMethods>;
+  #disposed: Promise<void> | null = null;
 
   constructor(opts: EngineOptions = {}) {
     this.worker = spawnWorker(opts, { threads: opts.threads ?? 0, executionProvider: opts.executionProvider ?? 'cpu', lruSize: opts.lruSize ?? 16 });
@@ -126,8 +127,23 @@ export class Engine {
     return this.rpc.call('segmentEverything', keyOf(model), imagePath, options, opts);
   }
 
-  async dispose(): Promise<void> {
-    await this.worker.terminate();
+  /**
+   * Stops the engine. The worker refuses new work and ends its batch calls between two
+   * onnxruntime runs ("engine disposed"), and the thread is terminated only once no run is in
+   * flight: terminating it under a native run aborts the whole process. A run already going (an
+   * encode) is waited for.
+   */
+  dispose(): Promise<void> {
+    this.#disposed ??= (async () => {
+      try {
+        await this.rpc.call('shutdown');
+      } catch {
+        // the worker is already gone: nothing runs there
+      }
+      this.rpc.close(new Error('engine disposed'));
+      await this.worker.terminate();
+    })();
+    return this.#disposed;
   }
 }
 

@@ -16,7 +16,7 @@ import { sam2EncoderInput } from './image/sam2-input.ts';
 import { concatSam2Features, SAM2_FEATURES_LENGTH, sam2BestMaskIndex, sam2DecoderFeeds, sam2MaskCropFromLowRes } from './sam2-inference.ts';
 import { decodeModel, encodeModel, encodeSelfContained, loadModel, usesExternalData } from '../onnx/model-io.ts';
 import { viewMaskCrop } from './view-masks.ts';
-import { reassociateAttention, splitDecoder } from './decoder-split.ts';
+import { POSTPROCESS_INPUT, postprocessDecoder, reassociateAttention, setInputShapes, splitDecoder } from './decoder-split.ts';
 import type { ModelProto } from '../onnx/proto.ts';
 
 export const LOW_RES = 256;
@@ -46,7 +46,19 @@ export interface LoadedSam {
   decoderGraph?: ModelProto;
   /** the split's image-part outputs for the embedding clicked on last */
   imageSide?: { embedding: Float32Array; feeds: Record<string, ort.Tensor> };
+  /** box decoding's sessions (`BoxDecoderSessions`), cut on the first box decoded; null: boxes run whole */
+  boxDecoder?: Promise<BoxDecoderSessions | null>;
+  /** the box split's image-part outputs for the embedding of the boxes decoded last */
+  boxSide?: { embedding: Float32Array; feeds: Record<string, ort.Tensor> };
 }
+
+/**
+ * Box decoding, `segment`'s values bit for bit: decoder.onnx split without reassociation (its
+ * image part runs once per image) and its postprocessing for one candidate (decoder-split.ts).
+ * Null where the graph cannot be cut so (SAM 2.1 resizes its masks before the clamp that gives
+ * low_res_masks): its boxes run the whole decoder.
+ */
+export interface BoxDecoderSessions { image: ort.InferenceSession; prompt: ort.InferenceSession; postprocess: ort.InferenceSession }
 
 /** `refine`: the whole decoder proper with the prompt part's reassociations, for fed-back masks. */
 export interface SplitDecoderSessions { image: ort.InferenceSession; prompt: ort.InferenceSession; refine: ort.InferenceSession }
@@ -161,10 +173,37 @@ export function splitDecoderSessions(loaded: LoadedSam): Promise<SplitDecoderSes
   return loaded.split;
 }
 
+/** Box decoding's sessions (see `BoxDecoderSessions`), made on first use and kept. */
+function boxDecoderSessions(loaded: LoadedSam): Promise<BoxDecoderSessions | null> {
+  loaded.boxDecoder ??= (async () => {
+    if (loaded.info.family !== 'sam') return null;
+    const path = join(loaded.dir, DECODER_FILE);
+    const decoder = loadModel(path);
+    let cut;
+    try {
+      cut = { split: splitDecoder(decoder, path, { reassociate: false }), postprocess: postprocessDecoder(decoder, path) };
+    } catch {
+      return null; // not the SAM decoder's graph, or masks that are not a function of low_res_masks
+    }
+    const image = await createSession(encodeModel(cut.split.image), loaded.settings, loaded.provider);
+    // the image-side tensors' shapes, from one run of the image part
+    const side = await image.run({ image_embeddings: new ort.Tensor('float32', new Float32Array(256 * 64 * 64), [...EMBEDDING_SHAPE]) });
+    setInputShapes(cut.split.prompt, Object.fromEntries(Object.entries(side).map(([name, t]) => [name, t.dims])));
+    const prompt = await createSession(encodeModel(cut.split.prompt), loaded.settings, loaded.provider);
+    const postprocess = await createSession(encodeModel(cut.postprocess), loaded.settings, loaded.provider);
+    return { image, prompt, postprocess };
+  })();
+  return loaded.boxDecoder;
+}
+
 /** Releases every onnxruntime session of a loaded model. */
 export async function releaseSam(loaded: LoadedSam): Promise<void> {
   const split = loaded.split ? [await loaded.split] : [];
-  await Promise.all([loaded.encoder, loaded.decoder, loaded.decoderCore, ...split.flatMap((s) => [s.image, s.prompt, s.refine])].map((s) => s.release()));
+  const boxes = loaded.boxDecoder ? await loaded.boxDecoder : null;
+  await Promise.all([
+    loaded.encoder, loaded.decoder, loaded.decoderCore, ...split.flatMap((s) => [s.image, s.prompt, s.refine]),
+    ...(boxes ? [boxes.image, boxes.prompt, boxes.postprocess] : []),
+  ].map((s) => s.release()));
 }
 
 /**
@@ -325,6 +364,40 @@ export async function runDecoder(loaded: LoadedSam, embedding: Float32Array, pro
     decoderMs,
     ...(objectScore !== undefined ? { objectScore } : {}),
   };
+}
+
+/**
+ * One box's mask and score exactly as `runDecoder` (`segment`) gives them, at a fraction of its
+ * cost: the box split's image part once per embedding, its prompt part per box (the graph's own
+ * nodes: the same values bit for bit), the single-mask rule, then the decoder's own
+ * postprocessing on the kept candidate alone, where the whole graph upsamples all four to the
+ * image size. A model whose decoder cannot be cut so runs the whole decoder.
+ */
+export async function runBoxDecoder(loaded: LoadedSam, embedding: Float32Array, box: [number, number, number, number], width: number, height: number): Promise<{ mask: Uint8Array; score: number }> {
+  const prompt = { points: [], box };
+  const parts = await boxDecoderSessions(loaded);
+  if (!parts) {
+    const r = await runDecoder(loaded, embedding, prompt, width, height);
+    return { mask: r.masks[r.best]!, score: r.iouPredictions[r.best]! };
+  }
+  validatePrompt(prompt, width, height);
+  const { feeds, numPoints } = decoderFeeds(embedding, prompt, width, height);
+  if (loaded.boxSide?.embedding !== embedding) {
+    loaded.boxSide = undefined;
+    loaded.boxSide = { embedding, feeds: await parts.image.run({ image_embeddings: feeds.image_embeddings! }) as Record<string, ort.Tensor> };
+  }
+  const out = await parts.prompt.run({ point_coords: feeds.point_coords!, point_labels: feeds.point_labels!, ...loaded.boxSide.feeds });
+  const iou = out.iou_predictions!.data as Float32Array;
+  const lowRes = out.low_res_masks!.data as Float32Array;
+  const plane = LOW_RES * LOW_RES;
+  const best = bestMaskIndex(iou, numPoints);
+  const one = new ort.Tensor('float32', lowRes.subarray(best * plane, (best + 1) * plane), [1, 1, LOW_RES, LOW_RES]);
+  const logits = (await parts.postprocess.run({ [POSTPROCESS_INPUT]: one, orig_im_size: feeds.orig_im_size! })).masks!;
+  if (logits.data.length !== width * height) throw new Error(`${loaded.dir}: decoder postprocessing returned a mask of shape [${logits.dims.join(',')}], expected [1,1,${height},${width}]`);
+  const data = logits.data as Float32Array;
+  const mask = new Uint8Array(data.length);
+  for (let p = 0; p < data.length; p++) mask[p] = data[p]! > 0 ? 1 : 0;
+  return { mask, score: iou[best]! };
 }
 
 /**

@@ -10,8 +10,10 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DECODER_FILE } from '../../main/sam/model-dir.ts';
 import { readNpyFloat32 } from '../../main/sam/npy.ts';
-import { loadSam, runPredict, splitDecoderSessions, type LoadedSam } from '../../main/sam/inference.ts';
-import { splitDecoder } from '../../main/sam/decoder-split.ts';
+import { decoderFeeds, loadSam, runBoxDecoder, runDecoder, runPredict, splitDecoderSessions, type LoadedSam } from '../../main/sam/inference.ts';
+import { POSTPROCESS_INPUT, postprocessDecoder, splitDecoder } from '../../main/sam/decoder-split.ts';
+import { encodeModel } from '../../main/onnx/model-io.ts';
+import { sam2TinyModelDir } from '../helpers/sam2-tiny.ts';
 import { loadModel } from '../../main/onnx/model-io.ts';
 import { manifest, maxAbsDiff, SAM_TINY, samTinyModelDir } from '../helpers/sam-tiny.ts';
 
@@ -100,5 +102,57 @@ describe('the split decoder', () => {
     const m = loadModel(join(model.dir, DECODER_FILE));
     m.graph!.input = m.graph!.input!.filter((i) => i.name !== 'has_mask_input');
     expect(() => splitDecoder(m, '/models/x/decoder.onnx')).toThrow('/models/x/decoder.onnx: decoder has no input has_mask_input; cannot split it');
+  });
+});
+
+describe('the decoder postprocessing cut for one candidate (box decoding)', () => {
+  it('gives each candidate\'s plane of the whole decoder\'s masks bit for bit, at any image size', async () => {
+    const path = join(model.dir, DECODER_FILE);
+    const post = await ort.InferenceSession.create(encodeModel(postprocessDecoder(loadModel(path), path)));
+    for (const [width, height] of [[320, 240], [180, 300], [1024, 768], [1400, 1000]] as const) {
+      const { feeds } = decoderFeeds(embedding, { points: [], box: [10, 20, width / 2, height / 2] }, width, height);
+      const whole = await sam.decoder.run(feeds);
+      const lowRes = whole.low_res_masks!.data as Float32Array;
+      const masks = whole.masks!.data as Float32Array;
+      for (let k = 0; k < 4; k++) {
+        const one = await post.run({ [POSTPROCESS_INPUT]: new ort.Tensor('float32', lowRes.slice(k * 65536, (k + 1) * 65536), [1, 1, 256, 256]), orig_im_size: feeds.orig_im_size! });
+        expect(one.masks!.dims).toEqual([1, 1, height, width]);
+        const plane = masks.subarray(k * width * height, (k + 1) * width * height);
+        const ours = one.masks!.data as Float32Array;
+        let differing = 0;
+        for (let p = 0; p < plane.length; p++) if (!Object.is(ours[p], plane[p])) differing++;
+        expect(differing, `${width}x${height} candidate ${k}`).toBe(0);
+      }
+    }
+    await post.release();
+  });
+
+  it('box decoding gives segment\'s mask and score bit for bit, the image part run once per embedding', async () => {
+    for (const box of [[40, 30, 220, 200], [0, 0, 320, 240], [150.5, 20.25, 300, 120], [10, 100, 60, 230]] as [number, number, number, number][]) {
+      const whole = await runDecoder(sam, embedding, { points: [], box }, 320, 240);
+      const ours = await runBoxDecoder(sam, embedding, box, 320, 240);
+      expect(ours.score).toBe(whole.iouPredictions[whole.best]);
+      expect(ours.mask).toEqual(whole.masks[whole.best]);
+      expect(sam.boxSide?.embedding).toBe(embedding);
+    }
+    const side = sam.boxSide;
+    await runBoxDecoder(sam, embedding, [1, 2, 3, 4], 320, 240);
+    expect(sam.boxSide).toBe(side);
+  });
+
+  it('refuses a graph whose masks read more than low_res_masks (SAM 2.1 resizes before its clamp), naming the file; its boxes run whole', async () => {
+    const sam2 = await sam2TinyModelDir();
+    try {
+      const path = join(sam2.dir, DECODER_FILE);
+      expect(() => postprocessDecoder(loadModel(path), '/models/y/decoder.onnx')).toThrow(/^\/models\/y\/decoder\.onnx: decoder output masks reads .* besides low_res_masks; cannot cut its postprocessing$/);
+      const loaded = await loadSam(sam2.dir, { threads: 2 });
+      const features = new Float32Array((await import('../../main/sam/sam2-inference.ts')).SAM2_FEATURES_LENGTH).map((_, i) => Math.sin(i));
+      const whole = await runDecoder(loaded, features, { points: [], box: [40, 30, 220, 200] }, 320, 240);
+      const ours = await runBoxDecoder(loaded, features, [40, 30, 220, 200], 320, 240);
+      expect(await loaded.boxDecoder).toBeNull();
+      expect(ours).toEqual({ mask: whole.masks[whole.best], score: whole.iouPredictions[whole.best] });
+    } finally {
+      sam2.cleanup();
+    }
   });
 });
