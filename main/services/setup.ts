@@ -148,6 +148,7 @@ export class SetupService {
   /** Tells the window about the offer and waits for its answer; a cancel answers no. */
   #ask(offer: AlternativeOffer, signal: AbortSignal): Promise<boolean> {
     return new Promise((resolve) => {
+      if (signal.aborted) { resolve(false); return; }
       const pending: SetupAlternativeOffer = { offerId: ++this.#offers, ...offer };
       const answer = (accept: boolean) => {
         if (this.#offer?.offer !== pending) return;
