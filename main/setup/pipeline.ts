@@ -359,6 +359,8 @@ function describeSplit(split: ImageSplit): string {
 
 async function stepQuantize(run: SetupRun, o: SetupOptions, split: () => ImageSplit): Promise<void> {
   if (run.isDone('quantize') && isModelDir(run.quantDir)) return run.skip('quantize', 'already quantized');
+  // announced before the images are listed: a full-precision setup stops at this event
+  run.progress({ step: 'quantize', fraction: 0, message: 'choosing calibration images' });
   const { dir, calibration, heldOut } = split();
   rmSync(run.quantDir, { recursive: true, force: true });
   mkdirSync(run.quantDir, { recursive: true });

@@ -99,8 +99,8 @@ describe('runSetup', () => {
     } finally {
       project.close();
     }
-    const { events } = await runUntil((p) => p.step === 'quantize', { projectDb: db });
-    const calibrating = events.find((p) => p.step === 'quantize')!;
+    const { events } = await runUntil((p) => p.step === 'quantize' && p.message.startsWith('calibrating'), { projectDb: db });
+    const calibrating = events.find((p) => p.step === 'quantize' && p.message.startsWith('calibrating'))!;
     const [, calibDir] = /^calibrating on 1 image of (.*), holding out rocket\.jpg for the comparison$/.exec(calibrating.message)!;
     expect(readdirSync(calibDir!).sort()).toEqual(['coins.png', 'rocket.jpg']);
   });
