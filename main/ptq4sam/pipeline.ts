@@ -150,8 +150,8 @@ async function optimizedOpCounts(bytesPath: string): Promise<Record<string, numb
  * (by content: the same photo under two names is still a calibration image), spread over the
  * list; with none left, the first calibration images, and the report says so.
  */
-export function measurementImages(candidates: string[], calibration: string[], max: number): { images: string[]; heldOut: boolean } {
-  const seen = new Set(calibration.map(fileSha256));
+export function measurementImages(candidates: string[], calibration: string[], max: number, calibrationSha256 = calibration.map(fileSha256)): { images: string[]; heldOut: boolean } {
+  const seen = new Set(calibrationSha256);
   const unseen = candidates.filter((f) => !seen.has(fileSha256(f)));
   if (unseen.length === 0) return { images: calibration.slice(0, max), heldOut: false };
   return { images: spread(unseen, max), heldOut: true };
@@ -175,11 +175,13 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
     encoder: agqRequested && choice.encoder === 'agq',
     decoder: agqRequested && choice.decoder === 'agq',
   };
-  // A uniform softmax chosen for speed where AGQ was asked for keeps an 8-bit grid (A.V stays
-  // an integer product at every width); --no-agq and methods without AGQ keep the chosen width.
+  // A uniform softmax where AGQ was asked for is chosen for speed: its grid's top end comes from
+  // AGQ's output-aware search and it keeps 8 bits (A.V stays an integer product at every width);
+  // --no-agq and methods without AGQ keep the spec's plain quantizer at the chosen width.
+  const uniformForSpeed: Record<GraphKind, boolean> = { encoder: agqRequested && !useAgq.encoder, decoder: agqRequested && !useAgq.decoder };
   const softmaxBits: Record<GraphKind, number> = {
-    encoder: agqRequested && !useAgq.encoder ? Math.max(SOFTMAX_GRID_BITS, o.bits.a) : o.bits.a,
-    decoder: agqRequested && !useAgq.decoder ? Math.max(SOFTMAX_GRID_BITS, o.bits.a) : o.bits.a,
+    encoder: uniformForSpeed.encoder ? Math.max(SOFTMAX_GRID_BITS, o.bits.a) : o.bits.a,
+    decoder: uniformForSpeed.decoder ? Math.max(SOFTMAX_GRID_BITS, o.bits.a) : o.bits.a,
   };
   const info: ModelInfo = readModelInfo(o.modelDir);
   const encoder = loadModel(join(o.modelDir, ENCODER_FILE));
@@ -193,7 +195,8 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
   const listed = o.calibFiles ?? listImageFiles(o.calibDir);
   if (listed.length === 0) throw new Error(`${o.calibDir}: no calibration images`);
   const files = listed.slice(0, o.calibCount ?? DEFAULT_CALIB_COUNT);
-  const measured = measurementImages(o.measureFiles ?? listed.slice(files.length), files, o.measureImages ?? 4);
+  const calibrationSha256 = files.map(fileSha256);
+  const measured = measurementImages(o.measureFiles ?? listed.slice(files.length), files, o.measureImages ?? 4, calibrationSha256);
   const boxes: Map<string, Prompt[]> = o.projectDb ? calibrationPrompts(o.projectDb) : new Map();
   const images = await Promise.all(files.map(async (path) => {
     const img = await decodeImage(path);
@@ -212,9 +215,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
   };
   const cal = await calibrate(encoder, decoder, plan, images, {
     method, preprocessing: info.preprocessing.kind, family: info.family, activationBits: o.bits.a, big: useBig, agq: useAgq,
-    // With AGQ requested but a uniform softmax chosen for speed (DEFAULT_SOFTMAX), that grid's top
-    // end comes from the same output-aware search; --no-agq keeps the spec's plain quantizer.
-    softmaxSearch: { encoder: agqRequested && !useAgq.encoder, decoder: agqRequested && !useAgq.decoder },
+    softmaxSearch: uniformForSpeed,
     softmaxBits,
     bigImages: 8, sampleSize: 4096, agqMacBudget: 1_000_000,
     onProgress: onCalibrationProgress, ...(o.signal ? { signal: o.signal } : {}),
@@ -241,6 +242,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
   const params: EmitParams = { activations, agq, weights };
   // 8-bit weights as uint8 where this machine's u8 x s8 kernel saturates (sam/int8-kernel.ts)
   const unsignedWeights = o.bits.w >= 8 && (o.unsignedWeights ?? await signedWeightsSaturate());
+  const weightCodes = unsignedWeights ? 'uint8' : 'int8';
   const qEncoder = emitQuantizedGraph(encoder, byGraph('encoder'), params, o.bits.w, unsignedWeights);
   const qDecoder = emitQuantizedGraph(cal.decoder, byGraph('decoder'), params, o.bits.w, unsignedWeights);
   saveModel(qEncoder.model, join(o.outDir, ENCODER_FILE));
@@ -258,7 +260,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
     name: `${info.name} (${method.name} w${o.bits.w}a${o.bits.a}${softmaxBits.encoder > o.bits.a ? ', encoder A.V 8-bit' : ''})`,
     source: { kind: 'quantized', file: info.id, sha256: null },
     createdAt: new Date().toISOString(),
-    quantization: { method: method.name, bits: o.bits, big: useBig, agq: useAgq.encoder || useAgq.decoder, from: info.id, calibrationImages: files.length, weightCodes: o.bits.w >= 8 && unsignedWeights ? 'uint8' : 'int8' },
+    quantization: { method: method.name, bits: o.bits, big: useBig, agq: useAgq.encoder || useAgq.decoder, from: info.id, calibrationImages: files.length, weightCodes },
   };
   quantInfo.id = await computeModelId(o.outDir);
   writeModelInfo(o.outDir, quantInfo);
@@ -283,7 +285,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
     softmax: useAgq.encoder && useAgq.decoder ? 'agq' : !useAgq.encoder && !useAgq.decoder ? 'uniform' : 'mixed',
     softmax_by_graph: { encoder: useAgq.encoder ? 'agq' : 'uniform', decoder: useAgq.decoder ? 'agq' : 'uniform' },
     softmax_bits: softmaxBits,
-    weight_codes: o.bits.w >= 8 ? (unsignedWeights ? 'uint8' : 'int8') : 'int8',
+    weight_codes: weightCodes,
     size_bytes: { fp32: dirBytes(o.modelDir, MODEL_FILES), quantized: dirBytes(o.outDir, MODEL_FILES) },
     integer_ops: integerOps,
     float_modules: plan.keptFloat,
@@ -294,7 +296,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
       prompts: fidelity.prompts, mean_iou: fidelity.mean_iou, min_iou: fidelity.min_iou, embedding_rel_error: fidelity.embedding_rel_error,
       images: measured.images.map((f) => basename(f)), held_out: measured.heldOut,
     },
-    calibration: { images: files.length, forward_seconds: cal.forwardSeconds, quantize_seconds: quantizeSeconds, image_sha256: files.map(fileSha256) },
+    calibration: { images: files.length, forward_seconds: cal.forwardSeconds, quantize_seconds: quantizeSeconds, image_sha256: calibrationSha256 },
     model_id: quantInfo.id,
   };
   writeReport(o.outDir, report);

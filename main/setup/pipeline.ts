@@ -361,15 +361,15 @@ async function stepQuantize(run: SetupRun, o: SetupOptions, split: () => ImageSp
   if (run.isDone('quantize') && isModelDir(run.quantDir)) return run.skip('quantize', 'already quantized');
   // announced before the images are listed: a full-precision setup stops at this event
   run.progress({ step: 'quantize', fraction: 0, message: 'choosing calibration images' });
-  const { dir, calibration, heldOut } = split();
+  const images = split();
   rmSync(run.quantDir, { recursive: true, force: true });
   mkdirSync(run.quantDir, { recursive: true });
-  run.progress({ step: 'quantize', fraction: 0, message: describeSplit(split()) });
+  run.progress({ step: 'quantize', fraction: 0, message: describeSplit(images) });
   await quantizeModelDir({
     modelDir: run.fp32Dir,
-    calibDir: dir,
-    calibFiles: calibration,
-    measureFiles: heldOut,
+    calibDir: images.dir,
+    calibFiles: images.calibration,
+    measureFiles: images.heldOut,
     outDir: run.quantDir,
     bits: BIT_SETTINGS[run.bits],
     method: 'ptq4sam',
