@@ -89,12 +89,11 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
       const { width, height } = imageSize(o.imageId);
       const { mask, kept } = s.sam.keptMask(o.imageId, o.resultId, o.candidate);
       if (mask.width === 0) throw new ApiInputError('annotationAddPrediction: that candidate mask is empty');
-      const candidate = kept.result.masks.indexOf(mask);
       const { points, box } = kept.prompt;
       const p = s.need();
       const id = p.addAnnotation({
         imageId: o.imageId, labelId: o.labelId, rle: rleFromMask(uncropMask(mask, width, height, 'annotationAddPrediction')),
-        prompts: { points, ...(box ? { box } : {}) }, modelId: kept.modelId, score: kept.result.iouPredictions[candidate] ?? null,
+        prompts: { points, ...(box ? { box } : {}) }, modelId: kept.modelId, score: kept.result.iouPredictions[o.candidate] ?? null,
       });
       return annotationView(p.getAnnotation(id));
     },

@@ -4,8 +4,9 @@
  * sees (MaskCrop, EmbeddingInfo) are declared in the contract (preload/contract).
  */
 import type { EmbeddingInfo, MaskCrop } from '../../preload/contract/types.ts';
+import type { MaskView } from '../../preload/contract/index.ts';
 
-export type { EmbeddingInfo, MaskCrop };
+export type { EmbeddingInfo, MaskCrop, MaskView };
 
 /** The image encoder's output, 1x256x64x64 float32 (4 MB; 2 MB as fp16 in a cache). */
 export const EMBEDDING_SHAPE = [1, 256, 64, 64] as const;
@@ -40,6 +41,21 @@ export interface PredictResult {
   width: number;
   height: number;
   masks: MaskCrop[];
+  iouPredictions: number[];
+  best: number;
+  lowResMasks: Float32Array;
+  decoderMs: number;
+}
+
+/**
+ * The window's variant: each candidate as the view the window draws (thinned when its box holds
+ * more than MASK_VIEW_MAX_PIXELS), never at full size; the full crop is made from `lowResMasks`
+ * when a candidate is accepted.
+ */
+export interface PredictViews {
+  width: number;
+  height: number;
+  views: MaskView[];
   iouPredictions: number[];
   best: number;
   lowResMasks: Float32Array;

@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { decodeImageBuffer, type RgbImage } from './image/index.ts';
-import { cropRgb, loadSam, releaseSam, runBoxDecoder, runDecoder, runDecoderLogits, runDecoderScores, runEncoder, runPredict, splitDecoderSessions, validatePrompt, type LoadedSam, type PredictPath, type SessionSettings } from './inference.ts';
+import { cropRgb, loadSam, releaseSam, runBoxDecoder, runDecoder, runDecoderLogits, runDecoderScores, runEncoder, runPredict, runPredictViews, splitDecoderSessions, validatePrompt, type LoadedSam, type PredictPath, type SessionSettings } from './inference.ts';
 import type { BoxBatchResult, EverythingResult, SegmentPrompt } from './engine-api.ts';
 import { answer } from '../../preload/contract/rpc.ts';
 import { SAM2_FEATURES_LENGTH } from './sam2-inference.ts';
@@ -137,8 +137,12 @@ const methods = {
     if (!['split', 'whole'].includes(path.decoder) || !['view', 'exact'].includes(path.postprocess)) throw new Error(`unknown predict path ${JSON.stringify(path)}`);
     predictPath = { decoder: path.decoder, postprocess: path.postprocess };
   },
+  async predictViews(modelKey: string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string; onlyBest?: boolean } = {}) {
+    const { entry } = await embeddingFor(modelKey, imagePath, opts.imageHash, (w, h) => validatePrompt(prompt, w, h));
+    return runPredictViews(model(modelKey), entry.data, prompt, entry.width, entry.height, { onlyBest: opts.onlyBest ?? false, ...predictPath });
+  },
   async hover(modelKey: string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string } = {}) {
-    return methods.predict(modelKey, imagePath, prompt, { ...opts, onlyBest: true });
+    return methods.predictViews(modelKey, imagePath, prompt, { ...opts, onlyBest: true });
   },
   /**
    * Each box decoded as `segment` decodes it (the decoder graph takes one prompt a run), all in
@@ -256,7 +260,7 @@ async function reply(request: EngineRequest): Promise<void> {
  * (answered null) when a click or a newer hover arrives, so a click waits at most for the one
  * decoder call already running. Encoding and the rest run beside them.
  */
-const DECODER_METHODS = new Set(['predict', 'segment', 'hover']);
+const DECODER_METHODS = new Set(['predict', 'predictViews', 'segment', 'hover']);
 const decoderQueue: EngineRequest[] = [];
 let decoderRunning = false;
 

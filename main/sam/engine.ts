@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { RpcClient } from '../../preload/contract/rpc.ts';
-import type { BoxBatchResult, EmbeddingInfo, EverythingResult, PredictResult, SegmentPrompt, SegmentResult } from './engine-api.ts';
+import type { BoxBatchResult, EmbeddingInfo, EverythingResult, PredictResult, PredictViews, SegmentPrompt, SegmentResult } from './engine-api.ts';
 import type { EngineMethods } from './engine-worker.ts';
 import type { AutomaticOptions } from './automatic.ts';
 import type { ModelInfo } from './model-dir.ts';
@@ -105,10 +105,18 @@ export class Engine {
   }
 
   /**
-   * A hover preview: `predict` with only the best candidate upsampled, answered null when a click
-   * (or a newer hover) reached the engine before it started, so a click never waits behind it.
+   * The window's answer: each candidate as the view it draws (thinned for large masks), computed
+   * straight from the logits, never at full size (`runPredictViews`).
    */
-  hover(model: LoadedModel | string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string } = {}): Promise<PredictResult | null> {
+  predictViews(model: LoadedModel | string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string } = {}): Promise<PredictViews> {
+    return this.rpc.callTransferring(maskBuffer(prompt), 'predictViews', keyOf(model), imagePath, prompt, opts);
+  }
+
+  /**
+   * A hover preview: `predictViews` with only the best candidate's view made, answered null when a
+   * click (or a newer hover) reached the engine before it started, so a click never waits behind it.
+   */
+  hover(model: LoadedModel | string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string } = {}): Promise<PredictViews | null> {
     return this.rpc.callTransferring(maskBuffer(prompt), 'hover', keyOf(model), imagePath, prompt, opts);
   }
 

@@ -10,12 +10,14 @@ import { join } from 'node:path';
 import { DECODER_FILE, ENCODER_FILE, readModelInfo, writeModelInfo, type ModelInfo, type Preprocessing } from './model-dir.ts';
 import { convertModelFileToUnsignedWeights, signedWeightsSaturate } from './int8-kernel.ts';
 import { resizeBilinearPil, resizedSize, samEncoderInput, type RgbImage } from './image/index.ts';
-import { EMBEDDING_SHAPE, type PredictResult, type SegmentPrompt, type SegmentResult } from './engine-api.ts';
-import { maskCropFromLowRes } from './postprocess.ts';
+import { EMBEDDING_SHAPE, type MaskCrop, type PredictResult, type PredictViews, type SegmentPrompt, type SegmentResult } from './engine-api.ts';
 import { sam2EncoderInput } from './image/sam2-input.ts';
-import { concatSam2Features, SAM2_FEATURES_LENGTH, sam2BestMaskIndex, sam2DecoderFeeds, sam2MaskCropFromLowRes } from './sam2-inference.ts';
+import { concatSam2Features, SAM2_FEATURES_LENGTH, sam2BestMaskIndex, sam2DecoderFeeds } from './sam2-inference.ts';
 import { decodeModel, encodeModel, encodeSelfContained, loadModel, usesExternalData } from '../onnx/model-io.ts';
-import { viewMaskCrop } from './view-masks.ts';
+import { maskCropOfCandidate, thinnedView, viewMaskThinned, type PredictPostprocess } from './view-masks.ts';
+
+export type { PredictPostprocess };
+import { MASK_VIEW_MAX_PIXELS } from '../../preload/contract/index.ts';
 import { POSTPROCESS_INPUT, postprocessDecoder, reassociateAttention, setInputShapes, splitDecoder } from './decoder-split.ts';
 import type { ModelProto } from '../onnx/proto.ts';
 
@@ -400,42 +402,60 @@ export async function runBoxDecoder(loaded: LoadedSam, embedding: Float32Array, 
   return { mask, score: iou[best]! };
 }
 
-/**
- * How the UI's crops are postprocessed: `view` composes the two resizes and computes only near
- * mask edges (view-masks.ts); `exact` emulates the graph's float32 arithmetic (postprocess.ts),
- * kept selectable so benchmarks can measure one against the other.
- */
-export type PredictPostprocess = 'view' | 'exact';
 
 /** The decoder and postprocessing `runPredict` uses; `{ decoder: 'whole', postprocess: 'exact' }` is the path before the split. */
 export interface PredictPath { decoder: 'split' | 'whole'; postprocess: PredictPostprocess }
 
-/**
- * Decoder proper + postprocessing only inside each mask's bounding box (the UI's path). With
- * `onlyBest` (hover previews) the other candidates stay empty crops: on an 8000x6000 photo each
- * full-size candidate costs hundreds of milliseconds.
- */
-export async function runPredict(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number, opts: { onlyBest?: boolean } & Partial<PredictPath> = {}): Promise<PredictResult> {
+/** The decoder proper's answer to one prompt: every candidate's low-res logits and the single-mask choice. */
+interface Candidates { lowResMasks: Float32Array; count: number; iouPredictions: number[]; best: number; t0: number }
+
+async function decodeCandidates(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number, decoder: PredictPath['decoder'] = 'split'): Promise<Candidates> {
   validatePrompt(prompt, width, height);
   const { feeds, best: bestOf } = familyFeeds(loaded, embedding, prompt, width, height);
   const t0 = performance.now();
   // the split is cut from SAM's decoder graph (decoder-split.ts); SAM 2.1's runs whole
-  const out = await runDecoderProper(loaded, embedding, feeds, opts.decoder !== 'whole' && loaded.info.family === 'sam');
+  const out = await runDecoderProper(loaded, embedding, feeds, decoder !== 'whole' && loaded.info.family === 'sam');
   const lowResMasks = out.low_res_masks!.data as Float32Array;
-  const k = out.low_res_masks!.dims[1]!;
-  const plane = LOW_RES * LOW_RES;
   const iouPredictions = Array.from(out.iou_predictions!.data as Float32Array);
-  const best = bestOf(iouPredictions, lowResMasks);
+  return { lowResMasks, count: out.low_res_masks!.dims[1]!, iouPredictions, best: bestOf(iouPredictions, lowResMasks), t0 };
+}
+
+/**
+ * Decoder proper + postprocessing only inside each mask's bounding box. With `onlyBest` (hover
+ * previews) the other candidates stay empty crops: on an 8000x6000 photo each full-size
+ * candidate costs hundreds of milliseconds.
+ */
+export async function runPredict(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number, opts: { onlyBest?: boolean } & Partial<PredictPath> = {}): Promise<PredictResult> {
+  const { lowResMasks, count, iouPredictions, best, t0 } = await decodeCandidates(loaded, embedding, prompt, width, height, opts.decoder);
+  const plane = LOW_RES * LOW_RES;
   const empty = { x: 0, y: 0, width: 0, height: 0, data: new Uint8Array(0) };
-  // SAM 2.1 resizes the logits straight to the original size (sam2-inference.ts); SAM's view
-  // path composes its two resizes (view-masks.ts), its exact path emulates the graph's
-  const crop = loaded.info.family === 'sam2.1' ? sam2MaskCropFromLowRes : opts.postprocess === 'exact' ? maskCropFromLowRes : viewMaskCrop;
-  const masks = Array.from({ length: k }, (_, i) => (opts.onlyBest && i !== best
+  const masks = Array.from({ length: count }, (_, i) => (opts.onlyBest && i !== best
     ? empty
-    : crop(lowResMasks.subarray(i * plane, (i + 1) * plane), width, height)));
+    : maskCropOfCandidate(loaded.info.family, lowResMasks.subarray(i * plane, (i + 1) * plane), width, height, opts.postprocess)));
   const decoderMs = performance.now() - t0;
   return { width, height, masks, iouPredictions, best, lowResMasks, decoderMs };
 }
+
+/**
+ * The window's path: decoder proper, then each candidate as the view the window draws
+ * (`thinnedView` of its crop, MASK_VIEW_MAX_PIXELS at most), made straight from the logits on
+ * SAM's view path (`viewMaskThinned`: an 8000x6000 photo's candidates are never computed at full
+ * size). The full crop of a candidate is made when it is accepted (`maskCropOfCandidate`).
+ */
+export async function runPredictViews(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number, opts: { onlyBest?: boolean } & Partial<PredictPath> = {}): Promise<PredictViews> {
+  const { lowResMasks, count, iouPredictions, best, t0 } = await decodeCandidates(loaded, embedding, prompt, width, height, opts.decoder);
+  const plane = LOW_RES * LOW_RES;
+  const views = Array.from({ length: count }, (_, i) => {
+    if (opts.onlyBest && i !== best) return thinnedView(EMPTY_CROP, MASK_VIEW_MAX_PIXELS);
+    const logits = lowResMasks.subarray(i * plane, (i + 1) * plane);
+    if (loaded.info.family === 'sam' && opts.postprocess !== 'exact') return viewMaskThinned(logits, width, height, MASK_VIEW_MAX_PIXELS);
+    return thinnedView(maskCropOfCandidate(loaded.info.family, logits, width, height, opts.postprocess), MASK_VIEW_MAX_PIXELS);
+  });
+  const decoderMs = performance.now() - t0;
+  return { width, height, views, iouPredictions, best, lowResMasks, decoderMs };
+}
+
+const EMPTY_CROP: MaskCrop = { x: 0, y: 0, width: 0, height: 0, data: new Uint8Array(0) };
 
 /**
  * Full decoder for one prompt, the masks left as logits at the original size (no threshold):

@@ -6,7 +6,7 @@
  * of SAM2_FEATURES, so every layer that passes "an embedding" around carries them unchanged.
  */
 import * as ort from 'onnxruntime-node';
-import type { MaskCrop, SegmentPrompt } from './engine-api.ts';
+import type { SegmentPrompt } from './engine-api.ts';
 
 export const SAM2_FEATURES = [
   { name: 'image_embed', shape: [1, 256, 64, 64] },
@@ -105,54 +105,3 @@ export function sam2BestMaskIndex(lowResMasks: Float32Array, iou: ArrayLike<numb
   return best;
 }
 
-/**
- * SAM2Transforms.postprocess_masks for one mask, evaluated only inside its bounding box:
- * bilinear (align_corners=False) from 256x256 straight to H x W in PyTorch's float32 source
- * coordinates, threshold at 0. The UI's counterpart of the decoder graph's `masks` output.
- */
-export function sam2MaskCropFromLowRes(lowRes: Float32Array, width: number, height: number): MaskCrop {
-  const f = Math.fround;
-  let r0 = LOW, r1 = -1, c0 = LOW, c1 = -1;
-  for (let r = 0; r < LOW; r++) {
-    for (let c = 0; c < LOW; c++) {
-      if (lowRes[r * LOW + c]! > 0) { r0 = Math.min(r0, r); r1 = Math.max(r1, r); c0 = Math.min(c0, c); c1 = Math.max(c1, c); }
-    }
-  }
-  const empty = { x: 0, y: 0, width: 0, height: 0, data: new Uint8Array(0) };
-  if (r1 < 0) return empty;
-  // Output pixels whose two source cells can include a positive one (one cell of margin).
-  const sy = LOW / height, sx = LOW / width;
-  const y0 = Math.max(0, Math.floor((r0 - 1) / sy) - 1), y1 = Math.min(height, Math.ceil((r1 + 2) / sy) + 1);
-  const x0 = Math.max(0, Math.floor((c0 - 1) / sx) - 1), x1 = Math.min(width, Math.ceil((c1 + 2) / sx) + 1);
-  const axis = (outSize: number, from: number, to: number) => {
-    const scale = f(LOW / outSize);
-    return Array.from({ length: to - from }, (_, k) => {
-      const src = Math.max(f(f(scale * f(from + k + 0.5)) - 0.5), 0);
-      const i0 = Math.floor(src);
-      const w1 = f(src - i0);
-      return { i0, i1: Math.min(i0 + 1, LOW - 1), w0: f(1 - w1), w1 };
-    });
-  };
-  const ty = axis(height, y0, y1);
-  const tx = axis(width, x0, x1);
-  const outW = x1 - x0, outH = y1 - y0;
-  const full = new Uint8Array(outW * outH);
-  let by0 = outH, by1 = -1, bx0 = outW, bx1 = -1;
-  for (let a = 0; a < outH; a++) {
-    const { i0: ra, i1: rb, w0: wa, w1: wb } = ty[a]!;
-    for (let b = 0; b < outW; b++) {
-      const { i0: ca, i1: cb, w0: va, w1: vb } = tx[b]!;
-      const top = f(f(lowRes[ra * LOW + ca]! * va) + f(lowRes[ra * LOW + cb]! * vb));
-      const bottom = f(f(lowRes[rb * LOW + ca]! * va) + f(lowRes[rb * LOW + cb]! * vb));
-      if (f(f(top * wa) + f(bottom * wb)) > 0) {
-        full[a * outW + b] = 1;
-        by0 = Math.min(by0, a); by1 = Math.max(by1, a); bx0 = Math.min(bx0, b); bx1 = Math.max(bx1, b);
-      }
-    }
-  }
-  if (by1 < 0) return empty;
-  const cw = bx1 - bx0 + 1, ch = by1 - by0 + 1;
-  const data = new Uint8Array(cw * ch);
-  for (let a = 0; a < ch; a++) data.set(full.subarray((by0 + a) * outW + bx0, (by0 + a) * outW + bx0 + cw), a * cw);
-  return { x: x0 + bx0, y: y0 + by0, width: cw, height: ch, data };
-}

@@ -8,8 +8,17 @@
  * float32 path (postprocess.ts) only for logits within float error of 0: the masks agree by the
  * fixture's rule (tested). `segment` and the fidelity checks keep the exact path.
  */
+import type { MaskView } from '../../preload/contract/index.ts';
 import type { MaskCrop } from './engine-api.ts';
-import { axisTable, prepaddedSize } from './postprocess.ts';
+import { axisTable, maskCropFromLowRes, prepaddedSize, sam2MaskCropFromLowRes } from './postprocess.ts';
+import type { ModelFamily } from './model-dir.ts';
+
+/**
+ * How the UI's crops are postprocessed: `view` composes the two resizes and computes only near
+ * mask edges (this file); `exact` emulates the graph's float32 arithmetic (postprocess.ts), kept
+ * selectable so benchmarks can measure one against the other.
+ */
+export type PredictPostprocess = 'view' | 'exact';
 
 const LOW = 256;
 const FRAME = 1024;
@@ -18,14 +27,14 @@ const EMPTY: MaskCrop = { x: 0, y: 0, width: 0, height: 0, data: new Uint8Array(
 /**
  * Output index -> low-res taps `base`, `base + 1`, `base + 2` with weights w0..w2 (two adjacent
  * frame samples read low-res cells at most one apart, so three taps always suffice). `runEnd[o]`
- * is one past the last output index sharing `base[o]`.
+ * is one past the last output index sharing `base[o]`, `runStart[o]` the first.
  */
-interface ComposedAxis { base: Int32Array; w0: Float64Array; w1: Float64Array; w2: Float64Array; runEnd: Int32Array }
+interface ComposedAxis { base: Int32Array; w0: Float64Array; w1: Float64Array; w2: Float64Array; runEnd: Int32Array; runStart: Int32Array }
 
 function composeAxis(pre: number, orig: number): ComposedAxis {
   const frame = axisTable(LOW, FRAME, 0, pre);
   const out = axisTable(pre, orig, 0, orig);
-  const axis: ComposedAxis = { base: new Int32Array(orig), w0: new Float64Array(orig), w1: new Float64Array(orig), w2: new Float64Array(orig), runEnd: new Int32Array(orig) };
+  const axis: ComposedAxis = { base: new Int32Array(orig), w0: new Float64Array(orig), w1: new Float64Array(orig), w2: new Float64Array(orig), runEnd: new Int32Array(orig), runStart: new Int32Array(orig) };
   const w = [0, 0, 0];
   for (let o = 0; o < orig; o++) {
     const fa = out.i0[o]!, fb = out.i1[o]!;
@@ -39,6 +48,7 @@ function composeAxis(pre: number, orig: number): ComposedAxis {
     axis.w0[o] = w[0]!; axis.w1[o] = w[1]!; axis.w2[o] = w[2]!;
   }
   for (let o = orig - 1; o >= 0; o--) axis.runEnd[o] = o + 1 < orig && axis.base[o + 1] === axis.base[o] ? axis.runEnd[o + 1]! : o + 1;
+  for (let o = 0; o < orig; o++) axis.runStart[o] = o > 0 && axis.base[o - 1] === axis.base[o] ? axis.runStart[o - 1]! : o;
   return axis;
 }
 
@@ -69,6 +79,17 @@ function firstWithBase(axis: { base: Int32Array }, b: number): number {
  * the view's counterpart of `maskCropFromLowRes`.
  */
 export function viewMaskCrop(lowRes: Float32Array, width: number, height: number): MaskCrop {
+  const box = candidateBox(lowRes, width, height);
+  return box ? cropInBox(lowRes, box) : EMPTY;
+}
+
+/**
+ * The output pixels [xa, xb) x [ya, yb) that can be inside (some tap on a positive low-res cell),
+ * with the low-res columns [cLo, cHi] they read; null when no logit is positive.
+ */
+interface CandidateBox { ax: ComposedAxis; ay: ComposedAxis; xa: number; xb: number; ya: number; yb: number; cLo: number; cHi: number }
+
+function candidateBox(lowRes: Float32Array, width: number, height: number): CandidateBox | null {
   let r0 = LOW, r1 = -1, c0 = LOW, c1 = -1;
   for (let r = 0; r < LOW; r++) {
     const row = r * LOW;
@@ -85,25 +106,44 @@ export function viewMaskCrop(lowRes: Float32Array, width: number, height: number
     if (first < c0) c0 = first;
     if (last > c1) c1 = last;
   }
-  if (r1 < 0) return EMPTY;
+  if (r1 < 0) return null;
   const { x: ax, y: ay } = axesFor(width, height);
   // Output rows/columns with a tap on the positive box: taps span base..base+2.
   const ya = firstWithBase(ay, r0 - 2), yb = firstWithBase(ay, r1 + 1);
   const xa = firstWithBase(ax, c0 - 2), xb = firstWithBase(ax, c1 + 1);
+  if (xb <= xa || yb <= ya) return null;
+  return { ax, ay, xa, xb, ya, yb, cLo: Math.max(0, c0 - 2), cHi: Math.min(LOW - 1, c1 + 2) };
+}
+
+/**
+ * Output row y's vertical combination over the low-res columns [cLo, cHi], into `v` (2 cells of
+ * zero padding at the end: a clamped third tap has weight 0 there).
+ */
+function rowTaps(lowRes: Float32Array, ay: ComposedAxis, y: number, cLo: number, cHi: number, v: Float64Array): void {
+  const by = ay.base[y]!;
+  const ra = by * LOW, rb = Math.min(by + 1, LOW - 1) * LOW, rc = Math.min(by + 2, LOW - 1) * LOW;
+  const wa = ay.w0[y]!, wb = ay.w1[y]!, wc = ay.w2[y]!;
+  for (let c = cLo; c <= cHi; c++) v[c] = wa * lowRes[ra + c]! + wb * lowRes[rb + c]! + wc * lowRes[rc + c]!;
+}
+
+/** Whether output column x of a row with taps `v` is inside: the same decision `cropInBox` makes. */
+function insideAt(ax: ComposedAxis, x: number, v: Float64Array): boolean {
+  const bx = ax.base[x]!;
+  const p0 = v[bx]!, p1 = v[bx + 1]!, p2 = v[bx + 2]!;
+  if (p0 > 0 && p1 > 0 && p2 > 0) return true;
+  if (!(p0 > 0 || p1 > 0 || p2 > 0)) return false;
+  return ax.w0[x]! * p0 + ax.w1[x]! * p1 + ax.w2[x]! * p2 > 0;
+}
+
+function cropInBox(lowRes: Float32Array, { ax, ay, xa, xb, ya, yb, cLo, cHi }: CandidateBox): MaskCrop {
   const boxW = xb - xa, boxH = yb - ya;
-  if (boxW <= 0 || boxH <= 0) return EMPTY;
   const mask = new Uint8Array(boxW * boxH);
-  // Per row: the vertical combination over the low-res columns the box reads (2 cells of zero
-  // padding at the end: a clamped third tap has weight 0 there), then runs of output columns
-  // sharing their three taps; all-positive runs are merged and filled once.
-  const cLo = Math.max(0, c0 - 2), cHi = Math.min(LOW - 1, c1 + 2);
+  // Per row: the vertical combination, then runs of output columns sharing their three taps;
+  // all-positive runs are merged and filled once.
   const v = new Float64Array(LOW + 2);
   let top = boxH, bottom = -1, left = boxW, right = -1;
   for (let y = ya; y < yb; y++) {
-    const by = ay.base[y]!;
-    const ra = by * LOW, rb = Math.min(by + 1, LOW - 1) * LOW, rc = Math.min(by + 2, LOW - 1) * LOW;
-    const wa = ay.w0[y]!, wb = ay.w1[y]!, wc = ay.w2[y]!;
-    for (let c = cLo; c <= cHi; c++) v[c] = wa * lowRes[ra + c]! + wb * lowRes[rb + c]! + wc * lowRes[rc + c]!;
+    rowTaps(lowRes, ay, y, cLo, cHi, v);
     const out = (y - ya) * boxW - xa;
     let first = -1, last = -1;
     let fillFrom = -1;
@@ -146,4 +186,118 @@ export function viewMaskCrop(lowRes: Float32Array, width: number, height: number
   const data = new Uint8Array(cw * ch);
   for (let r = 0; r < ch; r++) data.set(mask.subarray((top + r) * boxW + left, (top + r) * boxW + left + cw), r * cw);
   return { x: xa + left, y: ya + top, width: cw, height: ch, data };
+}
+
+/**
+ * What the window draws of one mask, straight from its 256x256 logit plane: exactly
+ * `thinnedView(viewMaskCrop(lowRes, width, height), maxPixels)`, without computing the full-size
+ * crop when it would be thinned. The tight box comes from each row's first and last inside
+ * pixel (found run by run from both ends), then only the sampled pixels (block centres) are
+ * evaluated: a click on an 8000x6000 photo touches about maxPixels pixels per candidate, not 48
+ * million. The full crop is made when a mask is accepted.
+ */
+export function viewMaskThinned(lowRes: Float32Array, width: number, height: number, maxPixels: number): MaskView {
+  const box = candidateBox(lowRes, width, height);
+  if (!box) return thinnedView(EMPTY, maxPixels);
+  const { ax, ay, xa, xb, ya, yb, cLo, cHi } = box;
+  if ((xb - xa) * (yb - ya) <= maxPixels) return thinnedView(cropInBox(lowRes, box), maxPixels);
+  const v = new Float64Array(LOW + 2);
+  let top = -1, bottom = -1, left = xb, right = xa - 1;
+  for (let y = ya; y < yb; y++) {
+    rowTaps(lowRes, ay, y, cLo, cHi, v);
+    // only a pixel left of `left` or right of `right` can widen the box
+    const first = firstInside(ax, xa, left, v);
+    if (first >= 0) left = first;
+    const last = lastInside(ax, right + 1, xb, v);
+    if (last >= 0) right = last;
+    if (first < 0 && last < 0 && !(left <= right && firstInside(ax, left, right + 1, v) >= 0)) continue;
+    if (top < 0) top = y;
+    bottom = y;
+  }
+  if (top < 0) return thinnedView(EMPTY, maxPixels);
+  const crop = { x: left, y: top, width: right - left + 1, height: bottom - top + 1 };
+  const step = viewStep(crop.width, crop.height, maxPixels);
+  if (step === 1) return thinnedView(cropInBox(lowRes, box), maxPixels);
+  const w = Math.ceil(crop.width / step), h = Math.ceil(crop.height / step), half = step >> 1;
+  const data = new Uint8Array(w * h);
+  const columns = Int32Array.from({ length: w }, (_, c) => crop.x + Math.min(crop.width - 1, c * step + half));
+  // sampled columns sharing their three taps: a group is filled, skipped or computed at once
+  const groupEnd = new Int32Array(w);
+  for (let c = w - 1; c >= 0; c--) groupEnd[c] = c + 1 < w && ax.base[columns[c + 1]!] === ax.base[columns[c]!] ? groupEnd[c + 1]! : c + 1;
+  for (let r = 0; r < h; r++) {
+    rowTaps(lowRes, ay, crop.y + Math.min(crop.height - 1, r * step + half), cLo, cHi, v);
+    const out = r * w;
+    let fillFrom = -1;
+    for (let c = 0; c < w;) {
+      const bx = ax.base[columns[c]!]!, end = groupEnd[c]!;
+      const p0 = v[bx]!, p1 = v[bx + 1]!, p2 = v[bx + 2]!;
+      if (p0 > 0 && p1 > 0 && p2 > 0) {
+        if (fillFrom < 0) fillFrom = c;
+      } else {
+        if (fillFrom >= 0) { data.fill(1, out + fillFrom, out + c); fillFrom = -1; }
+        if (p0 > 0 || p1 > 0 || p2 > 0) {
+          for (let k = c; k < end; k++) {
+            const x = columns[k]!;
+            if (ax.w0[x]! * p0 + ax.w1[x]! * p1 + ax.w2[x]! * p2 > 0) data[out + k] = 1;
+          }
+        }
+      }
+      c = end;
+    }
+    if (fillFrom >= 0) data.fill(1, out + fillFrom, out + w);
+  }
+  return { ...crop, step, data };
+}
+
+/** First inside column in [from, to), -1 if none; whole runs of taps that are all <= 0 are skipped. */
+function firstInside(ax: ComposedAxis, from: number, to: number, v: Float64Array): number {
+  for (let x = from; x < to;) {
+    const bx = ax.base[x]!;
+    const end = Math.min(ax.runEnd[x]!, to);
+    if (v[bx]! > 0 || v[bx + 1]! > 0 || v[bx + 2]! > 0) for (let k = x; k < end; k++) if (insideAt(ax, k, v)) return k;
+    x = end;
+  }
+  return -1;
+}
+
+/** Last inside column in [from, to), -1 if none. */
+function lastInside(ax: ComposedAxis, from: number, to: number, v: Float64Array): number {
+  for (let x = to - 1; x >= from;) {
+    const bx = ax.base[x]!;
+    const start = Math.max(ax.runStart[x]!, from);
+    if (v[bx]! > 0 || v[bx + 1]! > 0 || v[bx + 2]! > 0) for (let k = x; k >= start; k--) if (insideAt(ax, k, v)) return k;
+    x = start - 1;
+  }
+  return -1;
+}
+
+/** The sampling step of a box: 1 (every pixel) unless it holds more than maxPixels. */
+function viewStep(width: number, height: number, maxPixels: number): number {
+  return Math.max(1, Math.ceil(Math.sqrt((width * height) / maxPixels)));
+}
+
+/** What the window draws of a crop: every pixel, or every step-th one (block centres) when the box is large. */
+export function thinnedView(crop: MaskCrop, maxPixels: number): MaskView {
+  const { x, y, width, height } = crop;
+  const step = viewStep(width, height, maxPixels);
+  if (step === 1) return { x, y, width, height, step, data: crop.data };
+  const w = Math.ceil(width / step);
+  const h = Math.ceil(height / step);
+  const data = new Uint8Array(w * h);
+  const half = step >> 1;
+  for (let r = 0; r < h; r++) {
+    const row = Math.min(height - 1, r * step + half) * width;
+    for (let c = 0; c < w; c++) data[r * w + c] = crop.data[row + Math.min(width - 1, c * step + half)]!;
+  }
+  return { x, y, width, height, step, data };
+}
+
+/**
+ * One candidate's full-size mask, cropped to its bounding box, from its 256x256 logits: SAM 2.1
+ * resizes the logits straight to the original size (sam2-inference.ts); SAM's view path
+ * composes its two resizes (view-masks.ts), its exact path emulates the graph's.
+ */
+export function maskCropOfCandidate(family: ModelFamily, lowRes: Float32Array, width: number, height: number, postprocess: PredictPostprocess = 'view'): MaskCrop {
+  if (family === 'sam2.1') return sam2MaskCropFromLowRes(lowRes, width, height);
+  return postprocess === 'exact' ? maskCropFromLowRes(lowRes, width, height) : viewMaskCrop(lowRes, width, height);
 }

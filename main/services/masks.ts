@@ -1,6 +1,7 @@
 /** Conversions between the store's masks (COCO RLE at image size) and the UI's cropped masks. */
 import { type BinaryMask, emptyMask, maskBbox, maskFromRle, rleFromMask } from '../masks/index.ts';
 import type { Annotation } from '../project/index.ts';
+import { thinnedView } from '../sam/view-masks.ts';
 import { MASK_VIEW_MAX_PIXELS, type AnnotationView, type MaskCrop, type MaskView } from '../../preload/contract/index.ts';
 
 export function cropMask(m: BinaryMask): MaskCrop {
@@ -12,18 +13,7 @@ export function cropMask(m: BinaryMask): MaskCrop {
 
 /** What the window draws of a crop: every pixel, or every step-th one (block centres) when the box is large. */
 export function maskView(crop: MaskCrop): MaskView {
-  const { x, y, width, height } = crop;
-  const step = Math.max(1, Math.ceil(Math.sqrt((width * height) / MASK_VIEW_MAX_PIXELS)));
-  if (step === 1) return { x, y, width, height, step, data: crop.data };
-  const w = Math.ceil(width / step);
-  const h = Math.ceil(height / step);
-  const data = new Uint8Array(w * h);
-  const half = step >> 1;
-  for (let r = 0; r < h; r++) {
-    const row = Math.min(height - 1, r * step + half) * width;
-    for (let c = 0; c < w; c++) data[r * w + c] = crop.data[row + Math.min(width - 1, c * step + half)]!;
-  }
-  return { x, y, width, height, step, data };
+  return thinnedView(crop, MASK_VIEW_MAX_PIXELS);
 }
 
 /** The full-size mask a crop stands for; pixels outside the image are an error. */

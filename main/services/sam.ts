@@ -5,7 +5,9 @@
  * (main/sam/engine.ts) runs in a worker thread, so nothing here blocks the main process.
  */
 import type { Project } from '../project/index.ts';
-import type { EmbeddingInfo, EverythingResult, MaskCrop, PredictResult, SegmentPrompt } from '../sam/engine-api.ts';
+import type { EmbeddingInfo, EverythingResult, MaskCrop, PredictViews, SegmentPrompt } from '../sam/engine-api.ts';
+import { maskCropOfCandidate } from '../sam/view-masks.ts';
+import type { ModelFamily } from '../sam/model-dir.ts';
 import { maskFromRle } from '../masks/index.ts';
 import type { AutomaticOptions } from '../sam/automatic.ts';
 import type { Engine, LoadedModel } from '../sam/engine.ts';
@@ -14,7 +16,7 @@ import type { ApiEvent, Prediction, ProposalSet, SamPrompt } from '../../preload
 import { cropMask, maskView } from './masks.ts';
 
 const LOW_RES = 256 * 256;
-/** answers kept for refining and accepting (an 8000x6000 answer holds up to 4 x 48 MB of masks) */
+/** answers kept for refining and accepting (each holds its views and 4 x 256 KB of logits) */
 const KEPT_RESULTS = 3;
 /**
  * Embeddings this service put into the engine, most recent last. The engine keeps 16 in its own
@@ -29,8 +31,9 @@ const KEPT_PROPOSAL_SETS = 2;
 export interface KeptResult {
   imageId: number;
   modelId: string;
+  family: ModelFamily;
   prompt: SegmentPrompt;
-  result: PredictResult;
+  result: PredictViews;
 }
 
 export class SamService {
@@ -157,15 +160,15 @@ export class SamService {
       if (!result) return { resultId: 0, width: 0, height: 0, masks: [], iouPredictions: [], best: 0, decoderMs: 0 };
       this.lastDecoderMs = result.decoderMs;
       const { width, height, iouPredictions, best, decoderMs } = result;
-      return { resultId: 0, width, height, masks: [maskView(result.masks[best]!)], iouPredictions: [iouPredictions[best]!], best: 0, decoderMs };
+      return { resultId: 0, width, height, masks: [result.views[best]!], iouPredictions: [iouPredictions[best]!], best: 0, decoderMs };
     }
-    const result = await this.engine.predict(model, file, segment, { imageHash: hash });
+    const result = await this.engine.predictViews(model, file, segment, { imageHash: hash });
     this.lastDecoderMs = result.decoderMs;
     const { width, height, iouPredictions, best, decoderMs } = result;
     const resultId = this.#nextResult++;
-    this.#results.set(resultId, { imageId, modelId: model.info.id, prompt: segment, result });
+    this.#results.set(resultId, { imageId, modelId: model.info.id, family: model.info.family, prompt: segment, result });
     for (const id of this.#results.keys()) if (this.#results.size > KEPT_RESULTS) this.#results.delete(id);
-    return { resultId, width, height, masks: result.masks.map(maskView), iouPredictions, best, decoderMs };
+    return { resultId, width, height, masks: result.views, iouPredictions, best, decoderMs };
   }
 
   kept(imageId: number, resultId: number): KeptResult {
@@ -176,16 +179,20 @@ export class SamService {
 
   #lowRes(imageId: number, resultId: number, candidate: number): Float32Array {
     const { result } = this.kept(imageId, resultId);
-    if (candidate >= result.masks.length) throw new Error(`answer ${resultId} has no candidate ${candidate}`);
+    if (candidate >= result.views.length) throw new Error(`answer ${resultId} has no candidate ${candidate}`);
     return result.lowResMasks.slice(candidate * LOW_RES, (candidate + 1) * LOW_RES);
   }
 
-  /** the full-resolution mask of a kept answer's candidate */
+  /**
+   * The full-resolution mask of a kept answer's candidate, made now from its logits by the
+   * postprocessing its view came from (the window only ever got views).
+   */
   keptMask(imageId: number, resultId: number, candidate: number): { mask: MaskCrop; kept: KeptResult } {
     const kept = this.kept(imageId, resultId);
-    const mask = kept.result.masks[candidate];
-    if (!mask) throw new Error(`answer ${resultId} has no candidate ${candidate}`);
-    return { mask, kept };
+    const { result } = kept;
+    if (candidate >= result.views.length) throw new Error(`answer ${resultId} has no candidate ${candidate}`);
+    const logits = result.lowResMasks.subarray(candidate * LOW_RES, (candidate + 1) * LOW_RES);
+    return { mask: maskCropOfCandidate(kept.family, logits, result.width, result.height), kept };
   }
 
   /** "segment everything" on one image: the proposals as views, the set kept for accepting */

@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine, type LoadedModel } from '../../main/sam/engine.ts';
 import { readNpyFloat32 } from '../../main/sam/npy.ts';
 import { fullMaskFromCrop } from '../../main/sam/postprocess.ts';
+import { thinnedView } from '../../main/sam/view-masks.ts';
+import { MASK_VIEW_MAX_PIXELS } from '../../preload/contract/index.ts';
 import { maxAbsDiff, SAM_TINY, samTinyModelDir } from '../helpers/sam-tiny.ts';
 
 const landscape = join(SAM_TINY, 'landscape.png');
@@ -128,8 +130,34 @@ describe('decoder priority in the worker', () => {
     // a hover with nothing after it is answered: only the best candidate upsampled
     const alone = await engine.hover(loaded, landscape, at(100, 80), { imageHash: 'priority-hash' });
     expect(alone!.best).toBe(r0.best);
-    expect(alone!.masks[alone!.best]).toEqual(r0.masks[r0.best]);
-    expect(alone!.masks.filter((m) => m.width > 0)).toHaveLength(1);
+    expect(alone!.views[alone!.best]).toEqual({ ...r0.masks[r0.best], step: 1 });
+    expect(alone!.views.filter((m) => m.width > 0)).toHaveLength(1);
+  });
+
+  it('answers the window with views equal to the full crops, thinned on a large photo', async () => {
+    const reference = readNpyFloat32(join(SAM_TINY, 'landscape.embedding.npy')).data;
+    const prompt = { points: [{ x: 60, y: 200, label: 1 as const }] };
+    await engine.putEmbedding(loaded, 'views-hash', reference.slice(), 320, 240);
+    const crops = await engine.predict(loaded, landscape, prompt, { imageHash: 'views-hash' });
+    const views = await engine.predictViews(loaded, landscape, prompt, { imageHash: 'views-hash' });
+    expect(views.best).toBe(crops.best);
+    expect(views.iouPredictions).toEqual(crops.iouPredictions);
+    for (let k = 0; k < 4; k++) expect(views.views[k]).toEqual({ ...crops.masks[k], step: 1 });
+    // the same embedding standing for an 8000x6000 photo: views within the budget, the same
+    // pixels as the full-size crop thinned
+    await engine.putEmbedding(loaded, 'views-big', reference.slice(), 8000, 6000);
+    const bigPrompt = { points: [{ x: 1500, y: 5000, label: 1 as const }] };
+    const big = await engine.predictViews(loaded, landscape, bigPrompt, { imageHash: 'views-big' });
+    const bigCrops = await engine.predict(loaded, landscape, bigPrompt, { imageHash: 'views-big' });
+    let thinned = 0;
+    for (let k = 0; k < 4; k++) {
+      const v = big.views[k]!;
+      expect(v.data.length).toBeLessThanOrEqual(MASK_VIEW_MAX_PIXELS);
+      const expected = thinnedView(bigCrops.masks[k]!, MASK_VIEW_MAX_PIXELS);
+      expect({ ...v, data: Buffer.from(v.data).toString('base64') }).toEqual({ ...expected, data: Buffer.from(expected.data).toString('base64') });
+      if (v.step > 1) thinned++;
+    }
+    expect(thinned).toBeGreaterThan(0);
   });
 
   it('hands a fed-back mask to the worker instead of copying it', async () => {

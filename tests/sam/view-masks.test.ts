@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseNpy } from '../../main/sam/npy.ts';
 import { fullMaskFromCrop, maskCropFromLowRes } from '../../main/sam/postprocess.ts';
-import { viewMaskCrop } from '../../main/sam/view-masks.ts';
+import { thinnedView, viewMaskCrop, viewMaskThinned } from '../../main/sam/view-masks.ts';
 import { manifest, masksAgree, SAM_TINY } from '../helpers/sam-tiny.ts';
 
 const npy = (file: string) => parseNpy(readFileSync(join(SAM_TINY, file)), file).data as Float32Array;
@@ -55,3 +55,52 @@ describe('the view postprocessing', () => {
     expect(viewMaskCrop(new Float32Array(PLANE).fill(-3), 640, 480)).toMatchObject({ width: 0, height: 0 });
   });
 });
+
+/** A plane of noise (every pixel near an edge: the synthetic models' worst case), seeded. */
+function noisePlane(seed: number, bias: number): Float32Array {
+  let x = seed >>> 0;
+  return Float32Array.from({ length: PLANE }, () => {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    return (x / 2 ** 32 - 0.5) * 10 + bias;
+  });
+}
+
+/** A plane with a few positive blobs (two apart: the box spans both, with empty rows between). */
+function blobsPlane(): Float32Array {
+  const p = new Float32Array(PLANE).fill(-8);
+  for (let r = 0; r < 256; r++) for (let c = 0; c < 256; c++) {
+    const a = 12 - ((r - 40) ** 2 + (c - 200) ** 2) / 30;
+    const b = 12 - ((r - 190) ** 2 + (c - 60) ** 2) / 80;
+    p[r * 256 + c] = Math.max(a, b, -8);
+  }
+  return p;
+}
+
+describe('the thinned view straight from the logits', () => {
+  const MAX = 1 << 16; // small, so that modest sizes are thinned too
+  const planes: [string, Float32Array][] = [
+    ['noise', noisePlane(7, 0)], ['mostly inside noise', noisePlane(11, 4)], ['sparse noise', noisePlane(3, -4.5)],
+    ['two blobs', blobsPlane()], ['all inside', new Float32Array(PLANE).fill(2)], ['nothing inside', new Float32Array(PLANE).fill(-2)],
+    ...cases.slice(0, 2).map((c) => [c.id, npy(c.decoder_outputs!.low_res_masks!).subarray(0, PLANE)] as [string, Float32Array]),
+  ];
+  for (const [name, plane] of planes) {
+    it(`equals the full crop thinned for ${name}, at every size`, () => {
+      for (const [w, h] of [[320, 240], [700, 500], [1500, 800], [601, 1999]] as const) {
+        const expected = thinnedView(viewMaskCrop(plane, w, h), MAX);
+        const got = viewMaskThinned(plane, w, h, MAX);
+        expect({ ...got, data: [...got.data] }, `${w}x${h}`).toEqual({ ...expected, data: [...expected.data] });
+      }
+    });
+  }
+  it('thins an 8000x6000 answer to at most the view budget, equal to the full crop thinned', () => {
+    for (const plane of [noisePlane(5, 1), blobsPlane()]) {
+      const got = viewMaskThinned(plane, 8000, 6000, 1 << 22);
+      const expected = thinnedView(viewMaskCrop(plane, 8000, 6000), 1 << 22);
+      expect(got.step).toBeGreaterThan(1);
+      expect(got.data.length).toBeLessThanOrEqual(1 << 22);
+      expect(got.data.length).toBe(Math.ceil(got.width / got.step) * Math.ceil(got.height / got.step));
+      expect({ ...got, data: Buffer.from(got.data).toString('base64') }).toEqual({ ...expected, data: Buffer.from(expected.data).toString('base64') });
+    }
+  });
+});
+
