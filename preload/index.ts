@@ -1,16 +1,17 @@
 /**
  * The preload: exposes `window.api` (the contract in preload/contract) through contextBridge,
  * each method one rpc.ts request sent with `ipcRenderer.invoke` on a single channel, and events
- * through one subscription. Built as CommonJS (out/preload/index.cjs): a sandboxed preload cannot
- * be an ES module.
+ * through one subscription; mask views in answers come packed and are unpacked here. Built as
+ * CommonJS (out/preload/index.cjs): a sandboxed preload cannot be an ES module.
  */
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
-import { API_METHODS, CHANNEL_CALL, CHANNEL_EVENT, type Api, type ApiEvent } from './contract/index.ts';
+import { API_METHODS, CHANNEL_CALL, CHANNEL_EVENT, unpackMaskViews, type Api, type ApiEvent } from './contract/index.ts';
 import { RpcClient } from './contract/rpc.ts';
 
 const rpc = new RpcClient<Api>((request) => ipcRenderer.invoke(CHANNEL_CALL, request));
 
-const api: Record<string, unknown> = Object.fromEntries(API_METHODS.map((m) => [m, (...args: unknown[]) => rpc.call(m, ...(args as Parameters<Api[typeof m]>))]));
+// mask views arrive packed (contract/mask-packing.ts): the window gets them whole
+const api: Record<string, unknown> = Object.fromEntries(API_METHODS.map((m) => [m, async (...args: unknown[]) => unpackMaskViews(await rpc.call(m, ...(args as Parameters<Api[typeof m]>)))]));
 
 api.onEvent = (listener: (event: ApiEvent) => void) => {
   const wrapped = (_e: IpcRendererEvent, event: ApiEvent) => listener(event);

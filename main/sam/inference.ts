@@ -67,9 +67,11 @@ export interface SplitDecoderSessions { image: ort.InferenceSession; prompt: ort
 
 function sessionOptions(s: SessionSettings, provider: ExecutionProviderName, encoder = false): ort.InferenceSession.SessionOptions {
   return {
-    // The encoder's large kernels gain nothing from spinning threads, and spinning would take
-    // the CPU from the decoder's clicks while a background encode runs.
-    ...(encoder ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
+    // No session spins its idle threads: the encoder's large kernels gain nothing from it and it
+    // would take the CPU from the clicks while a background encode runs; after a decoder run the
+    // spinning threads took the cores from the main process and the window just when the answer
+    // had to cross to them (a click's latency is the same either way).
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
     // For the encoder, onnxruntime's planned memory pattern pre-allocates every global
     // attention map at once: ViT-B peaked at 6.9 GB RSS with it and 3.8 GB without, at the
     // same speed (bench notes in the README).

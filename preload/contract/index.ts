@@ -367,3 +367,5 @@ export type WindowApi = Api & {
 /** The IPC channel names, shared by preload and main/app. */
 export const CHANNEL_CALL = 'api:call';
 export const CHANNEL_EVENT = 'api:event';
+
+export { packMaskViews, unpackMaskViews } from './mask-packing.ts';

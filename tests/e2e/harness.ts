@@ -15,7 +15,8 @@ import { createHandlers, type Handlers } from '../../main/api/handlers.ts';
 import type { Dialogs } from '../../main/services/context.ts';
 import type { Session } from '../../main/services/session.ts';
 import { createEngine, type Engine } from '../../main/sam/engine.ts';
-import { API_METHODS, type ApiEvent } from '../../preload/contract/index.ts';
+import { API_METHODS, packMaskViews, type ApiEvent } from '../../preload/contract/index.ts';
+import { unpackMaskData, unpackMaskViews } from '../../preload/contract/mask-packing.ts';
 import { launchTestBrowser, type TestBrowser } from '../helpers/browser.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -87,17 +88,19 @@ export async function createStudio(opts: { rendererDir: string; resourcesDir?: s
     await context.exposeBinding('__apiCall', async (_source, method: string, arg: unknown) => {
       const h = (handlers as Record<string, (a: unknown) => Promise<unknown>>)[method];
       if (!h) throw new Error(`unknown API method ${method}`);
-      return h(arg);
+      // as main/app answers: mask views packed, unpacked in the page as the preload does
+      return packMaskViews(await h(arg));
     });
     // tsx (esbuild keepNames) wraps named functions in __name(); functions serialized into the
     // page (init scripts, page.evaluate from bench scripts) need it defined there too
     await context.addInitScript({ content: 'globalThis.__name = globalThis.__name || ((f) => f);' });
+    await context.addInitScript({ content: `${unpackMaskData.toString()}\n${unpackMaskViews.toString()}\nglobalThis.__unpackMaskViews = unpackMaskViews;` });
     await context.addInitScript((methods: string[]) => {
       const listeners = new Set<(e: unknown) => void>();
       const api: Record<string, unknown> = {
         onEvent: (l: (e: unknown) => void) => { listeners.add(l); return () => listeners.delete(l); },
       };
-      for (const m of methods) api[m] = (arg: unknown) => (window as any).__apiCall(m, arg);
+      for (const m of methods) api[m] = async (arg: unknown) => (window as any).__unpackMaskViews(await (window as any).__apiCall(m, arg));
       (window as any).__studioDebug = true;
       (window as any).__apiEmit = (e: unknown) => { for (const l of listeners) l(e); };
       (window as any).api = Object.freeze(api);
