@@ -201,8 +201,9 @@ export function reassociateAttention(model: ModelProto, lowRes: number): void {
       const vIn4 = fresh(module, 'x4'), pv = fresh(module, 'p_x'), pvw = fresh(module, 'p_x_wv');
       replacements.set(qk, [
         node('MatMul', [qh, init(fresh(module, 'wk'), [HEADS, k3.d, wk.rows], k3.data)], a),
-        node('Transpose', [kProj.input![0]!], kT, { perm: [0, 2, 1] }),
-        node('Unsqueeze', [kT, init(fresh(module, 'axis'), [1], BigInt64Array.of(1n))], kT4),
+        // unsqueezed first: onnxruntime fuses a last-two-axes Transpose into the MatMul
+        node('Unsqueeze', [kProj.input![0]!, init(fresh(module, 'axis'), [1], BigInt64Array.of(1n))], kT),
+        node('Transpose', [kT], kT4, { perm: [0, 1, 3, 2] }),
         node('MatMul', [a, kT4], qk.output![0]!),
       ]);
       replacements.set(av, [

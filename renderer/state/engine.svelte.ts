@@ -1,9 +1,9 @@
 /**
  * The SAM engine as the UI sees it: status (model, execution provider, last decoder latency),
  * background encoding progress, the hover preview and the prompts of the object being made.
- * Hover requests are coalesced: at most one in flight, only the latest pending one is kept,
- * and answers that arrive after the prompts changed are dropped; a hover asks for the best mask
- * only. Clicks never wait for a hover: they are serialized among themselves only, so each one
+ * Hover requests are coalesced: at most two in flight (one decoding, one waiting), only the
+ * latest pending one is kept, and answers that arrive after the prompts changed are dropped; a
+ * hover asks for the best mask only. Clicks never wait for a hover: they are serialized among themselves only, so each one
  * refines with the previous answer (kept in the main process, named by its id: the low-res
  * logits never cross to the window, and neither does a mask at more than display resolution).
  */
@@ -11,6 +11,9 @@ import { api, errorMessage } from '../api.ts';
 import type { EngineStatus, MaskView, Prediction, SamPrompt } from '../../preload/contract/index.ts';
 
 type Point = { x: number; y: number };
+
+/** hover requests out at once: one decoding, the next waiting in the engine */
+const HOVERS_IN_FLIGHT = 2;
 type PointPrompt = SamPrompt['points'][number];
 
 export class EngineState {
@@ -41,7 +44,9 @@ export class EngineState {
 
   #imageId: number | null = null;
   #generation = 0;
-  #hoverBusy = false;
+  #hoversInFlight = 0;
+  #hoverSent = 0;
+  #hoverShown = 0;
   #hoverNext: { imageId: number; at: Point } | null = null;
   #clicks: Promise<void> = Promise.resolve();
 
@@ -80,28 +85,33 @@ export class EngineState {
   hover(imageId: number, at: Point): void {
     if (!this.available || this.hasPrompt) return;
     this.#hoverNext = { imageId, at };
-    if (!this.#hoverBusy) void this.#pumpHover();
+    this.#sendHovers();
   }
 
-  async #pumpHover(): Promise<void> {
-    this.#hoverBusy = true;
-    try {
-      while (this.#hoverNext) {
-        const { imageId, at } = this.#hoverNext;
-        this.#hoverNext = null;
-        const generation = this.#generation;
-        try {
-          const r = await api.samPredict({ imageId, prompt: { points: [{ x: at.x, y: at.y, label: 1 }] }, preview: true });
-          if (generation === this.#generation && imageId === this.#imageId && !this.hasPrompt) {
-            this.preview = r;
-            this.#shown(r);
-          }
-        } catch (err) {
-          this.error = errorMessage(err);
+  /**
+   * Sends the latest hover position while fewer than HOVERS_IN_FLIGHT are out: the engine decodes
+   * the next one while this window takes the answer before it, so previews come as fast as the
+   * decoder gives them. A click drops the one waiting in the engine, never the one running.
+   */
+  #sendHovers(): void {
+    while (this.#hoverNext && this.#hoversInFlight < HOVERS_IN_FLIGHT) {
+      const { imageId, at } = this.#hoverNext;
+      this.#hoverNext = null;
+      const generation = this.#generation;
+      const sequence = ++this.#hoverSent;
+      this.#hoversInFlight++;
+      void api.samPredict({ imageId, prompt: { points: [{ x: at.x, y: at.y, label: 1 }] }, preview: true }).then((r) => {
+        // no masks: the engine dropped it for a click; an answer older than the one shown is stale
+        if (r.masks.length === 0 || sequence < this.#hoverShown) return;
+        if (generation === this.#generation && imageId === this.#imageId && !this.hasPrompt) {
+          this.#hoverShown = sequence;
+          this.preview = r;
+          this.#shown(r);
         }
-      }
-    } finally {
-      this.#hoverBusy = false;
+      }, (err) => { this.error = errorMessage(err); }).finally(() => {
+        this.#hoversInFlight--;
+        this.#sendHovers();
+      });
     }
   }
 
