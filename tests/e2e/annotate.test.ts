@@ -64,6 +64,33 @@ describe('annotating with SAM through the real renderer', () => {
     await screenshot(studio.page, 'annotate-hover');
   });
 
+  it('keeps two hover requests out while the pointer moves, coalescing the moves between answers', async () => {
+    const r = await studio.page.evaluate(async () => {
+      const w = window as any;
+      const el = document.querySelector('.canvas') as HTMLElement;
+      const box = el.getBoundingClientRect();
+      const call = w.__apiCall;
+      let out = 0, most = 0, previews = 0;
+      w.__apiCall = async (m: string, a: { preview?: boolean }) => {
+        if (m !== 'samPredict' || !a.preview) return call(m, a);
+        out++; previews++;
+        most = Math.max(most, out);
+        try { return await call(m, a); } finally { out--; }
+      };
+      const start = Number(el.dataset.shownCount);
+      for (let i = 0; i < 150; i++) {
+        el.dispatchEvent(new PointerEvent('pointermove', { clientX: box.left + box.width / 2 + 80 * Math.cos(i / 10), clientY: box.top + box.height / 2 + 60 * Math.sin(i / 10), bubbles: true, pointerId: 1 }));
+        await new Promise((res) => setTimeout(res, 4));
+      }
+      while (out > 0) await new Promise((res) => setTimeout(res, 20));
+      w.__apiCall = call;
+      return { most, previews, shown: Number(el.dataset.shownCount) - start };
+    });
+    expect(r.most).toBe(2);
+    expect(r.previews).toBeLessThan(150); // coalesced: moves while two are out wait, the latest wins
+    expect(r.shown).toBeGreaterThan(1);
+  });
+
   it('draws the engine mask pixel for pixel after a click', async () => {
     await studio.page.keyboard.press('o');
     const before = await shownCount();
