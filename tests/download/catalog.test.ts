@@ -1,9 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
+
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findModel, loadCatalog, parseCatalog, preferredModel, speedClass } from '../../main/setup/catalog.ts';
-import { startServer, type TestServer } from './fixture-server.ts';
+import { closeServerAndFolder, openServerAndFolder, type TestServer } from './fixture-server.ts';
 
 const tinyConfig = JSON.parse(readFileSync(new URL('../fixtures/sam-tiny/config.json', import.meta.url), 'utf8'));
 
@@ -171,14 +171,8 @@ describe('parseCatalog', () => {
 describe('loadCatalog', () => {
   let server: TestServer;
   let dir: string;
-  beforeAll(async () => {
-    server = await startServer();
-    dir = mkdtempSync(join(tmpdir(), 'catalog-test-'));
-  });
-  afterAll(async () => {
-    await server.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  beforeAll(async () => ({ server, dir } = await openServerAndFolder('catalog-test-')));
+  afterAll(() => closeServerAndFolder(server, dir));
 
   it('reads a catalog from a file', async () => {
     const file = join(dir, 'catalog.json');

@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { downloadInChild } from './child.ts';
-import { serveBytes, startServer, type TestServer } from './fixture-server.ts';
+import { closeServerAndFolder, openServerAndFolder, serveBytes, type TestServer } from './fixture-server.ts';
 
 const checkpoint = readFileSync(new URL('../fixtures/sam-tiny/sam_tiny.pth', import.meta.url));
 const md5 = createHash('md5').update(checkpoint).digest('hex');
@@ -12,15 +11,8 @@ const md5 = createHash('md5').update(checkpoint).digest('hex');
 let server: TestServer;
 let dir: string;
 
-beforeEach(async () => {
-  server = await startServer();
-  dir = mkdtempSync(join(tmpdir(), 'disk-full-test-'));
-});
-
-afterEach(async () => {
-  await server.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+beforeEach(async () => ({ server, dir } = await openServerAndFolder('disk-full-test-')));
+afterEach(() => closeServerAndFolder(server, dir));
 
 it('says "disk full while writing" when a file-size limit stops the write, and places no file', async () => {
   server.route('/sam_tiny.pth', serveBytes(checkpoint));

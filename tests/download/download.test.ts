@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { downloadFile, DownloadError, type DownloadProgress, type DownloadRequest } from '../../main/setup/download/index.ts';
 import { redirectTarget } from '../../main/setup/download/http.ts';
 import { partialPaths, writeSidecar } from '../../main/setup/download/partial.ts';
-import { redirect, serveBytes, stall, startServer, type TestServer } from './fixture-server.ts';
+import { closeServerAndFolder, openServerAndFolder, redirect, serveBytes, stall, startServer, type TestServer } from './fixture-server.ts';
 
 const checkpoint = readFileSync(new URL('../fixtures/sam-tiny/sam_tiny.pth', import.meta.url));
 const md5 = createHash('md5').update(checkpoint).digest('hex');
@@ -15,15 +14,8 @@ const sha256 = createHash('sha256').update(checkpoint).digest('hex');
 let server: TestServer;
 let dir: string;
 
-beforeEach(async () => {
-  server = await startServer();
-  dir = mkdtempSync(join(tmpdir(), 'download-test-'));
-});
-
-afterEach(async () => {
-  await server.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+beforeEach(async () => ({ server, dir } = await openServerAndFolder('download-test-')));
+afterEach(() => closeServerAndFolder(server, dir));
 
 function request(path: string, extra: Partial<DownloadRequest> = {}): DownloadRequest {
   return {

@@ -5,6 +5,9 @@
  */
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface RecordedRequest {
   method: string;
@@ -112,4 +115,15 @@ export function redirect(to: string, status = 302): Handler {
     res.writeHead(status, { location: to });
     res.end();
   };
+}
+
+/** A fresh server and an empty temporary folder named `<prefix>...`, for one test or one suite. */
+export async function openServerAndFolder(prefix: string): Promise<{ server: TestServer; dir: string }> {
+  return { server: await startServer(), dir: mkdtempSync(join(tmpdir(), prefix)) };
+}
+
+/** Closes what `openServerAndFolder` opened and removes the folder. */
+export async function closeServerAndFolder(server: TestServer, dir: string): Promise<void> {
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
 }

@@ -5,15 +5,14 @@
  * plain file URL (no checksum published).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { findModel, loadCatalog, parseCatalog, type CatalogModel } from '../../main/setup/catalog.ts';
 import { downloadFile, DownloadError, type DownloadRequest } from '../../main/setup/download/index.ts';
 import { defaultHubEndpoint, hubFileUrl, readHubMetadata, resolveHubModel, type AlternativeOffer } from '../../main/setup/hub.ts';
-import { serveBytes, startServer, type TestServer } from './fixture-server.ts';
+import { closeServerAndFolder, openServerAndFolder, serveBytes, type TestServer } from './fixture-server.ts';
 
 const checkpoint = readFileSync(new URL('../fixtures/sam2.1-tiny-random/sam2.1_tiny_random.pt', import.meta.url));
 const sha256 = createHash('sha256').update(checkpoint).digest('hex');
@@ -23,15 +22,8 @@ const META_PATH = '/segment_anything_2/092824/sam2.1_hiera_tiny.pt';
 let server: TestServer;
 let dir: string;
 
-beforeEach(async () => {
-  server = await startServer();
-  dir = mkdtempSync(join(tmpdir(), 'hub-test-'));
-});
-
-afterEach(async () => {
-  await server.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+beforeEach(async () => ({ server, dir } = await openServerAndFolder('hub-test-')));
+afterEach(() => closeServerAndFolder(server, dir));
 
 /** The hub's answer for an LFS file: a redirect to storage, with the object id and size. */
 function hubLfs(digest: string, size: number): (req: IncomingMessage, res: ServerResponse) => void {
