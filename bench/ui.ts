@@ -267,7 +267,7 @@ export async function main(args: string[]): Promise<void> {
       ['pan frame, 8000x6000 photo (median / p90)', `${median(hugeFrameMs).toFixed(2)} / ${p90(hugeFrameMs).toFixed(2)} ms`, '< 16 ms', ''],
       ['click to mask on screen, 8000x6000 photo (median / p90)', mp(main.hugeMs), '<= 150 ms', vs((r) => median(r.hugeMs))],
       ['  the decoder and the views (engine worker)', mp(hugeParts.decoderMs), '', ''],
-      ['  main process beyond the decoder (handler, packing)', mp(hugeParts.mainMs), '', ''],
+      ['  main process beyond the decoder (handler)', mp(hugeParts.mainMs), '', ''],
       ['  renderer (event to request, answer to drawn frame)', mp(hugeParts.rendererMs), '', ''],
       ['  test transport (Playwright binding; Electron IPC in the app)', mp(hugeParts.transportMs), '', ''],
       ['click to mask on screen, 8000x6000 photo, trained model (sam-shapes: smooth masks)', mp(trainedHugeMs), '<= 150 ms', ''],
