@@ -18,16 +18,25 @@ import { makeTensor, tensorToFloat32 } from '../onnx/tensor.ts';
 
 /** The decoder inputs a click sets; `mask_input` / `has_mask_input` are fixed to "no mask". */
 const PROMPT_INPUTS = ['point_coords', 'point_labels'];
-const IMAGE_INPUT = 'image_embeddings';
+/** The image's inputs: SAM's embedding, or SAM 2.1's embedding and its two high-resolution maps. */
+const IMAGE_INPUTS = { sam: ['image_embeddings'], sam2: ['image_embed', 'high_res_feats_0', 'high_res_feats_1'] } as const;
 const OUTPUTS = ['iou_predictions', 'low_res_masks'];
 
 export interface SplitDecoder {
-  /** image_embeddings -> the image-side tensors the prompt part reads */
+  /** the image's embedding (`image_embeddings`, SAM 2.1: `image_embed`) -> the image-side tensors the prompt part reads */
   image: ModelProto;
-  /** point_coords, point_labels + the image-side tensors -> iou_predictions, low_res_masks */
+  /** its inputs: the image's embedding, and SAM 2.1's high-resolution maps when it reorders them */
+  imageInputs: string[];
+  /**
+   * point_coords, point_labels + the image-side tensors -> iou_predictions, low_res_masks; SAM
+   * 2.1's high-resolution maps are read by the mask head only, with prompt-dependent tensors, so
+   * they are inputs of this part as they come from the encoder
+   */
   prompt: ModelProto;
   /** names of the tensors passed from the image part to the prompt part */
   imageSide: string[];
+  /** image inputs the prompt part reads as they are (SAM 2.1's high-resolution maps) */
+  passedThrough: string[];
 }
 
 const elemNames: Record<number, string> = { [DataType.FLOAT]: 'float32', [DataType.INT64]: 'int64', [DataType.INT32]: 'int32', [DataType.UINT8]: 'uint8', [DataType.INT8]: 'int8', [DataType.BOOL]: 'bool', [DataType.FLOAT16]: 'float16' };
@@ -83,7 +92,8 @@ function needed(nodes: INodeProto[], outputs: string[]): { nodes: INodeProto[]; 
 export function splitDecoder(model: ModelProto, nameForErrors: string, opts: { reassociate?: boolean } = {}): SplitDecoder {
   const g = model.graph!;
   const inputNames = new Set((g.input ?? []).map((i) => i.name ?? ''));
-  for (const name of [IMAGE_INPUT, ...PROMPT_INPUTS, 'mask_input', 'has_mask_input']) {
+  const imageInputs: readonly string[] = inputNames.has(IMAGE_INPUTS.sam2[0]) ? IMAGE_INPUTS.sam2 : IMAGE_INPUTS.sam;
+  for (const name of [...imageInputs, ...PROMPT_INPUTS, 'mask_input', 'has_mask_input']) {
     if (!inputNames.has(name)) throw new Error(`${nameForErrors}: decoder has no input ${name}; cannot split it`);
   }
   const lowRes = g.input!.find((i) => i.name === 'mask_input')!.type?.tensorType?.shape?.dim?.map((d) => Number(d.dimValue ?? 0)) ?? [];
@@ -97,17 +107,20 @@ export function splitDecoder(model: ModelProto, nameForErrors: string, opts: { r
 
   // prompt-dependent, image-dependent (and not prompt-dependent), or constant
   const prompt = new Set(PROMPT_INPUTS);
-  const image = new Set([IMAGE_INPUT]);
+  const image = new Set<string>(imageInputs);
   for (const n of nodes) {
     const ins = (n.input ?? []).filter(Boolean);
     const target = ins.some((i) => prompt.has(i)) ? prompt : ins.some((i) => image.has(i)) ? image : null;
     if (target) for (const o of n.output ?? []) target.add(o);
   }
   const promptNodes = nodes.filter((n) => !(n.output ?? []).some((o) => image.has(o)));
-  const imageSide = [...new Set(promptNodes.flatMap((n) => (n.input ?? []).filter((i) => image.has(i))))];
+  const read = [...new Set(promptNodes.flatMap((n) => (n.input ?? []).filter((i) => image.has(i))))];
+  const passedThrough = read.filter((i) => imageInputs.includes(i));
+  const imageSide = read.filter((i) => !imageInputs.includes(i));
   if (imageSide.length === 0) throw new Error(`${nameForErrors}: no decoder node depends on the image embedding alone; nothing to split`);
+  const imageInput = imageInputs[0]!;
 
-  const known = new Map<string, number>([[IMAGE_INPUT, DataType.FLOAT], ...PROMPT_INPUTS.map((p) => [p, DataType.FLOAT] as [string, number]), ...initializers.map((t) => [t.name ?? '', t.dataType ?? 0] as [string, number])]);
+  const known = new Map<string, number>([...imageInputs.map((i) => [i, DataType.FLOAT] as [string, number]), ...PROMPT_INPUTS.map((p) => [p, DataType.FLOAT] as [string, number]), ...initializers.map((t) => [t.name ?? '', t.dataType ?? 0] as [string, number])]);
   const types = elementTypes(nodes, known);
   const signature = (name: string) => {
     const type = elemNames[types.get(name) ?? 0];
@@ -130,10 +143,49 @@ export function splitDecoder(model: ModelProto, nameForErrors: string, opts: { r
     return { ...model, graph } as unknown as ModelProto;
   };
   // constant nodes feed either part; each part keeps the ones it reads
-  const imageGraph = graphOf('sam_decoder_image_part', nodes.filter((n) => !(n.output ?? []).some((o) => prompt.has(o))), [IMAGE_INPUT], imageSide);
-  const promptGraph = graphOf('sam_decoder_prompt_part', promptNodes, [...PROMPT_INPUTS, ...imageSide], OUTPUTS);
-  if (opts.reassociate ?? true) reassociateAttention(promptGraph, lowRes[3]!);
-  return { image: imageGraph, prompt: promptGraph, imageSide };
+  const imageGraph = graphOf('sam_decoder_image_part', nodes.filter((n) => !(n.output ?? []).some((o) => prompt.has(o))), [imageInput], imageSide);
+  const imageGraphInputs = new Set((imageGraph.graph!.node ?? []).flatMap((n) => n.input ?? []));
+  const stray = imageInputs.filter((i) => i !== imageInput && imageGraphInputs.has(i));
+  if (stray.length > 0) throw new Error(`${nameForErrors}: decoder input ${stray.join(', ')} is read with the embedding alone; cannot split it`);
+  const promptGraph = graphOf('sam_decoder_prompt_part', promptNodes, [...PROMPT_INPUTS, ...passedThrough, ...imageSide], OUTPUTS);
+  if (!(opts.reassociate ?? true)) return { image: imageGraph, imageInputs: [imageInput], prompt: promptGraph, imageSide, passedThrough };
+  reassociateAttention(promptGraph, lowRes[3]!);
+  return hoistImageNodes({ image: imageGraph, imageInputs: [imageInput], prompt: promptGraph, imageSide, passedThrough });
+}
+
+/**
+ * Moves the prompt part's nodes that read only passed-through image inputs (and constants) into
+ * the image part, so they run once per image: SAM 2.1's high-resolution maps put in the mask
+ * head's blocked pixel order (`reassociateAttention`). The image part then reads those inputs too.
+ */
+function hoistImageNodes(split: SplitDecoder): SplitDecoder {
+  const prompt = split.prompt.graph!, image = split.image.graph!;
+  const constants = new Set((prompt.initializer ?? []).map((t) => t.name ?? ''));
+  const fromImage = new Set(split.passedThrough);
+  const hoisted: INodeProto[] = [];
+  for (const n of prompt.node ?? []) {
+    const ins = (n.input ?? []).filter(Boolean);
+    if (ins.some((i) => fromImage.has(i)) && ins.every((i) => fromImage.has(i) || constants.has(i))) {
+      hoisted.push(n);
+      for (const o of n.output ?? []) fromImage.add(o);
+    }
+  }
+  if (hoisted.length === 0) return split;
+  const rest = (prompt.node ?? []).filter((n) => !hoisted.includes(n));
+  const restReads = new Set(rest.flatMap((n) => n.input ?? []));
+  const handed = hoisted.flatMap((n) => n.output ?? []).filter((o) => restReads.has(o));
+  const hoistedReads = new Set(hoisted.flatMap((n) => n.input ?? []));
+  const imageReads = split.passedThrough.filter((i) => hoistedReads.has(i));
+  const passedThrough = split.passedThrough.filter((i) => restReads.has(i));
+  const float = (name: string) => { const v = valueInfo(name, 'float32', []); delete v.type!.tensorType!.shape; return v; };
+  image.node = [...(image.node ?? []), ...hoisted];
+  image.input = [...(image.input ?? []), ...(prompt.input ?? []).filter((i) => imageReads.includes(i.name ?? ''))];
+  image.output = [...(image.output ?? []), ...handed.map(float)];
+  image.initializer = [...(image.initializer ?? []), ...(prompt.initializer ?? []).filter((t) => hoistedReads.has(t.name ?? ''))];
+  prompt.node = rest;
+  prompt.input = [...(prompt.input ?? []).filter((i) => !split.passedThrough.includes(i.name ?? '') || passedThrough.includes(i.name ?? '')), ...handed.map(float)];
+  prompt.initializer = (prompt.initializer ?? []).filter((t) => restReads.has(t.name ?? ''));
+  return { ...split, imageInputs: [...split.imageInputs, ...imageReads], imageSide: [...split.imageSide, ...handed], passedThrough };
 }
 
 const HEADS = 8;
@@ -152,9 +204,11 @@ const HEADS = 8;
  * they are.
  */
 export function reassociateAttention(model: ModelProto, lowRes: number): void {
-  const upscaling: [string, number][] = [['mask_decoder.output_upscaling.0', lowRes / 4], ['mask_decoder.output_upscaling.3', lowRes / 2]];
   const g = model.graph!;
   const nodes = g.node ?? [];
+  // SAM's mask decoder module, or SAM 2.1's
+  const md = nodes.some((n) => n.name === 'sam_mask_decoder/hypernetwork/MatMul') ? 'sam_mask_decoder' : 'mask_decoder';
+  const upscaling: [string, number][] = [[`${md}.output_upscaling.0`, lowRes / 4], [`${md}.output_upscaling.3`, lowRes / 2]];
   const inits = new Map((g.initializer ?? []).map((t) => [t.name ?? '', t]));
   const byName = new Map(nodes.map((n) => [n.name ?? '', n]));
   const floatWeight = (node: INodeProto | undefined): { data: Float32Array; rows: number; cols: number } | null => {
@@ -244,7 +298,9 @@ export function reassociateAttention(model: ModelProto, lowRes: number): void {
   // The mask head's two ConvTransposes (kernel = stride = 2: no overlapping taps) as MatMuls over
   // the pixels, whose outputs stay in blocked order (each pixel's 2x2 outputs apart): the layer
   // norm, GELU and the second upscaling work per pixel, and the hypernetwork product per pixel,
-  // so one permutation of the 4 low-res planes puts the pixels in place at the end.
+  // so one permutation of the 4 low-res planes puts the pixels in place at the end. SAM 2.1 adds
+  // a high-resolution map (a graph input) to each upscaling's output: the map is put in the same
+  // blocked order (nodes that read the graph input alone: the split runs them once per image).
   const convs = upscaling.map(([module, size]) => {
     const conv = byName.get(`${module}/ConvTranspose`);
     const t = conv ? inits.get(conv.input?.[1] ?? '') : undefined;
@@ -252,8 +308,31 @@ export function reassociateAttention(model: ModelProto, lowRes: number): void {
     if (!conv || !t || !b || t.dataType !== DataType.FLOAT || b.dataType !== DataType.FLOAT || t.dims?.length !== 4 || Number(t.dims[2]) !== 2 || Number(t.dims[3]) !== 2) return null;
     return { module, size, conv, w: tensorToFloat32(t), bias: tensorToFloat32(b), cin: Number(t.dims[0]), cout: Number(t.dims[1]) };
   });
-  const hyper = byName.get('mask_decoder/hypernetwork/MatMul');
+  const hyper = byName.get(`${md}/hypernetwork/MatMul`);
+  const graphInputs = new Set((g.input ?? []).map((i) => i.name ?? ''));
+  // raster [1, C, n*s, n*s] -> the order the upscalings leave their pixels in
+  const blockedOrder = [
+    { split: (s: number) => [1, -1, s, 2, s, 2], perm: [0, 1, 3, 5, 2, 4] }, // (h, i1, w, j1) -> (i1, j1, h, w)
+    { split: (s: number) => [1, -1, s, 2, 2, s, 2, 2], perm: [0, 1, 4, 7, 3, 6, 2, 5] }, // (h, i1, i2, w, j1, j2) -> (i2, j2, i1, j1, h, w)
+  ];
+  const grid = lowRes / 4;
+  const mapAdds = (convs as ({ conv: INodeProto } | null)[]).map((c) => {
+    const add = c && nodes.find((n) => n.opType === 'Add' && n.input?.[0] === c.conv.output?.[0] && graphInputs.has(n.input?.[1] ?? ''));
+    return add ?? null;
+  });
   if (hyper && convs.every((c) => c)) {
+    mapAdds.forEach((add, level) => {
+      if (!add) return;
+      const map = add.input![1]!, at = `${map}/blocked`;
+      const order = blockedOrder[level]!;
+      const [split, moved, blocked] = [`${at}/split`, `${at}/moved`, at];
+      replacements.set(add, [
+        node('Reshape', [map, init(fresh(at, 'shape'), [order.split(grid).length], BigInt64Array.from(order.split(grid), BigInt))], split),
+        node('Transpose', [split], moved, { perm: order.perm }),
+        node('Reshape', [moved, init(fresh(at, 'shape'), [4], BigInt64Array.of(1n, -1n, BigInt(grid * 2 ** (level + 1)), BigInt(grid * 2 ** (level + 1))))], blocked),
+        { ...add, input: [add.input![0]!, blocked] },
+      ]);
+    });
     for (const c of convs as NonNullable<(typeof convs)[number]>[]) {
       const { module, size, conv, w, bias, cin, cout } = c;
       // W [cin, cout, 2, 2] -> [(cout, i, j), cin]
@@ -270,7 +349,6 @@ export function reassociateAttention(model: ModelProto, lowRes: number): void {
     }
     // pixels come out as (i2, j2, i1, j1, h, w): row 4h + 2 i1 + i2, column 4w + 2 j1 + j2; one
     // Gather along the pixel axis places them (a 7-d Transpose did the same at 6x its cost)
-    const grid = lowRes / 4;
     const order = new BigInt64Array(lowRes * lowRes);
     for (let i2 = 0; i2 < 2; i2++) for (let j2 = 0; j2 < 2; j2++) for (let i1 = 0; i1 < 2; i1++) for (let j1 = 0; j1 < 2; j1++) {
       for (let h = 0; h < grid; h++) for (let w = 0; w < grid; w++) {
@@ -278,10 +356,10 @@ export function reassociateAttention(model: ModelProto, lowRes: number): void {
         order[(4 * h + 2 * i1 + i2) * lowRes + 4 * w + 2 * j1 + j2] = BigInt(from);
       }
     }
-    const blocked = fresh('mask_decoder/hypernetwork', 'blocked');
+    const blocked = fresh(`${md}/hypernetwork`, 'blocked');
     replacements.set(hyper, [
       { ...hyper, output: [blocked] },
-      { ...node('Gather', [blocked, init(fresh('mask_decoder/hypernetwork', 'order'), [lowRes * lowRes], order)], hyper.output![0]!), attribute: [{ name: 'axis', type: 2, i: -1 }] },
+      { ...node('Gather', [blocked, init(fresh(`${md}/hypernetwork`, 'order'), [lowRes * lowRes], order)], hyper.output![0]!), attribute: [{ name: 'axis', type: 2, i: -1 }] },
     ]);
   }
   if (replacements.size === 0) return;

@@ -95,9 +95,8 @@ async function embeddingFor(modelKey: string, imagePath: string, imageHash?: str
 const methods = {
   async loadModel(dir: string) {
     const loaded = await loadSam(dir, settings);
-    // the first click should not wait for the split decoder's sessions (SAM's graph only: SAM
-    // 2.1's decoder runs whole)
-    if (loaded.info.family === 'sam') await splitDecoderSessions(loaded);
+    // the first click should not wait for the split decoder's sessions
+    await splitDecoderSessions(loaded);
     const key = loaded.info.id;
     const replaced = models.get(key);
     models.set(key, loaded);

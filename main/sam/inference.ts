@@ -62,8 +62,12 @@ export interface LoadedSam {
  */
 export interface BoxDecoderSessions { image: ort.InferenceSession; prompt: ort.InferenceSession; postprocess: ort.InferenceSession }
 
-/** `refine`: the whole decoder proper with the prompt part's reassociations, for fed-back masks. */
-export interface SplitDecoderSessions { image: ort.InferenceSession; prompt: ort.InferenceSession; refine: ort.InferenceSession }
+/**
+ * `refine`: the whole decoder proper with the prompt part's reassociations, for fed-back masks;
+ * `imageInputs`: the image part's inputs; `passedThrough`: the image inputs the prompt part reads
+ * as they are.
+ */
+export interface SplitDecoderSessions { image: ort.InferenceSession; prompt: ort.InferenceSession; refine: ort.InferenceSession; imageInputs: string[]; passedThrough: string[] }
 
 function sessionOptions(s: SessionSettings, provider: ExecutionProviderName, encoder = false): ort.InferenceSession.SessionOptions {
   return {
@@ -172,7 +176,7 @@ export function splitDecoderSessions(loaded: LoadedSam): Promise<SplitDecoderSes
     const whole = pruneToOutputs(model, ['iou_predictions', 'low_res_masks']);
     reassociateAttention(whole, LOW_RES);
     const refine = await createSession(encodeModel(whole), loaded.settings, loaded.provider);
-    return { image, prompt, refine };
+    return { image, prompt, refine, imageInputs: split.imageInputs, passedThrough: split.passedThrough };
   })();
   return loaded.split;
 }
@@ -222,9 +226,10 @@ async function runDecoderProper(loaded: LoadedSam, embedding: Float32Array, feed
   if (feeds.has_mask_input!.data[0] !== 0) return parts.refine.run(feeds);
   if (loaded.imageSide?.embedding !== embedding) {
     loaded.imageSide = undefined;
-    loaded.imageSide = { embedding, feeds: await parts.image.run({ image_embeddings: feeds.image_embeddings! }) as Record<string, ort.Tensor> };
+    loaded.imageSide = { embedding, feeds: await parts.image.run(Object.fromEntries(parts.imageInputs.map((name) => [name, feeds[name]!]))) as Record<string, ort.Tensor> };
   }
-  return parts.prompt.run({ point_coords: feeds.point_coords!, point_labels: feeds.point_labels!, ...loaded.imageSide.feeds });
+  const passed = Object.fromEntries(parts.passedThrough.map((name) => [name, feeds[name]!]));
+  return parts.prompt.run({ point_coords: feeds.point_coords!, point_labels: feeds.point_labels!, ...passed, ...loaded.imageSide.feeds });
 }
 
 /** One decoder call on a zero embedding: proves the provider can run the graph. */
@@ -415,8 +420,8 @@ async function decodeCandidates(loaded: LoadedSam, embedding: Float32Array, prom
   validatePrompt(prompt, width, height);
   const { feeds, best: bestOf } = familyFeeds(loaded, embedding, prompt, width, height);
   const t0 = performance.now();
-  // the split is cut from SAM's decoder graph (decoder-split.ts); SAM 2.1's runs whole
-  const out = await runDecoderProper(loaded, embedding, feeds, decoder !== 'whole' && loaded.info.family === 'sam');
+  // the split is cut from the decoder graph itself (decoder-split.ts)
+  const out = await runDecoderProper(loaded, embedding, feeds, decoder !== 'whole');
   const lowResMasks = out.low_res_masks!.data as Float32Array;
   const iouPredictions = Array.from(out.iou_predictions!.data as Float32Array);
   return { lowResMasks, count: out.low_res_masks!.dims[1]!, iouPredictions, best: bestOf(iouPredictions, lowResMasks), t0 };
@@ -441,7 +446,7 @@ export async function runPredict(loaded: LoadedSam, embedding: Float32Array, pro
 /**
  * The window's path: decoder proper, then each candidate as the view the window draws
  * (`thinnedView` of its crop, MASK_VIEW_MAX_PIXELS at most), made straight from the logits on
- * SAM's view path (`viewMaskThinned`: an 8000x6000 photo's candidates are never computed at full
+ * the view path (`viewMaskThinned`: an 8000x6000 photo's candidates are never computed at full
  * size). The full crop of a candidate is made when it is accepted (`maskCropOfCandidate`).
  */
 export async function runPredictViews(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number, opts: { onlyBest?: boolean } & Partial<PredictPath> = {}): Promise<PredictViews> {
@@ -450,7 +455,7 @@ export async function runPredictViews(loaded: LoadedSam, embedding: Float32Array
   const views = Array.from({ length: count }, (_, i) => {
     if (opts.onlyBest && i !== best) return thinnedView(EMPTY_CROP, MASK_VIEW_MAX_PIXELS);
     const logits = lowResMasks.subarray(i * plane, (i + 1) * plane);
-    if (loaded.info.family === 'sam' && opts.postprocess !== 'exact') return viewMaskThinned(logits, width, height, MASK_VIEW_MAX_PIXELS);
+    if (opts.postprocess !== 'exact') return viewMaskThinned(logits, width, height, MASK_VIEW_MAX_PIXELS, loaded.info.family);
     return thinnedView(maskCropOfCandidate(loaded.info.family, logits, width, height, opts.postprocess), MASK_VIEW_MAX_PIXELS);
   });
   const decoderMs = performance.now() - t0;

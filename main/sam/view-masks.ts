@@ -6,7 +6,8 @@
  * one), so a run of pixels whose logits are all positive (or all non-positive) is filled without
  * arithmetic; only pixels near the mask's edge are computed. The rounding differs from the exact
  * float32 path (postprocess.ts) only for logits within float error of 0: the masks agree by the
- * fixture's rule (tested). `segment` and the fidelity checks keep the exact path.
+ * fixture's rule (tested). `segment` and the fidelity checks keep the exact path. SAM 2.1's one
+ * resize (256 straight to the original size) takes the same form with two taps per axis.
  */
 import type { MaskView } from '../../preload/contract/index.ts';
 import type { MaskCrop } from './engine-api.ts';
@@ -47,18 +48,44 @@ function composeAxis(pre: number, orig: number): ComposedAxis {
     axis.base[o] = base;
     axis.w0[o] = w[0]!; axis.w1[o] = w[1]!; axis.w2[o] = w[2]!;
   }
-  for (let o = orig - 1; o >= 0; o--) axis.runEnd[o] = o + 1 < orig && axis.base[o + 1] === axis.base[o] ? axis.runEnd[o + 1]! : o + 1;
-  for (let o = 0; o < orig; o++) axis.runStart[o] = o > 0 && axis.base[o - 1] === axis.base[o] ? axis.runStart[o - 1]! : o;
+  return withRuns(axis);
+}
+
+/**
+ * SAM 2.1's one resize, 256 straight to the original size (SAM2Transforms.postprocess_masks):
+ * two taps, `base` and `base + 1` (the third weight 0), in the same form as SAM's composed axis.
+ */
+function directAxis(orig: number): ComposedAxis {
+  const t = axisTable(LOW, orig, 0, orig);
+  const axis: ComposedAxis = { base: new Int32Array(orig), w0: new Float64Array(orig), w1: new Float64Array(orig), w2: new Float64Array(orig), runEnd: new Int32Array(orig), runStart: new Int32Array(orig) };
+  for (let o = 0; o < orig; o++) {
+    axis.base[o] = t.i0[o]!;
+    axis.w0[o] = t.w0[o]!;
+    // the last cell's second tap is itself (clamped): its weight joins the first
+    if (t.i1[o] === t.i0[o]) axis.w0[o] = t.w0[o]! + t.w1[o]!;
+    else axis.w1[o] = t.w1[o]!;
+  }
+  return withRuns(axis);
+}
+
+function withRuns(axis: ComposedAxis): ComposedAxis {
+  const n = axis.base.length;
+  for (let o = n - 1; o >= 0; o--) axis.runEnd[o] = o + 1 < n && axis.base[o + 1] === axis.base[o] ? axis.runEnd[o + 1]! : o + 1;
+  for (let o = 0; o < n; o++) axis.runStart[o] = o > 0 && axis.base[o - 1] === axis.base[o] ? axis.runStart[o - 1]! : o;
   return axis;
 }
 
-/** The axes of the last image size: the candidates of one click (and the next clicks) share them. */
-let cached: { width: number; height: number; x: ComposedAxis; y: ComposedAxis } | null = null;
+/** The axes of the last image size and family: the candidates of one click (and the next clicks) share them. */
+let cached: { width: number; height: number; family: ModelFamily; x: ComposedAxis; y: ComposedAxis } | null = null;
 
-function axesFor(width: number, height: number): { x: ComposedAxis; y: ComposedAxis } {
-  if (!cached || cached.width !== width || cached.height !== height) {
-    const pre = prepaddedSize(width, height);
-    cached = { width, height, x: composeAxis(pre.width, width), y: composeAxis(pre.height, height) };
+function axesFor(width: number, height: number, family: ModelFamily): { x: ComposedAxis; y: ComposedAxis } {
+  if (!cached || cached.width !== width || cached.height !== height || cached.family !== family) {
+    if (family === 'sam2.1') {
+      cached = { width, height, family, x: directAxis(width), y: directAxis(height) };
+    } else {
+      const pre = prepaddedSize(width, height);
+      cached = { width, height, family, x: composeAxis(pre.width, width), y: composeAxis(pre.height, height) };
+    }
   }
   return cached;
 }
@@ -78,8 +105,8 @@ function firstWithBase(axis: { base: Int32Array }, b: number): number {
  * One mask at the original size, cropped to its bounding box, from its 256x256 logit plane:
  * the view's counterpart of `maskCropFromLowRes`.
  */
-export function viewMaskCrop(lowRes: Float32Array, width: number, height: number): MaskCrop {
-  const box = candidateBox(lowRes, width, height);
+export function viewMaskCrop(lowRes: Float32Array, width: number, height: number, family: ModelFamily = 'sam'): MaskCrop {
+  const box = candidateBox(lowRes, width, height, family);
   return box ? cropInBox(lowRes, box) : EMPTY;
 }
 
@@ -89,7 +116,7 @@ export function viewMaskCrop(lowRes: Float32Array, width: number, height: number
  */
 interface CandidateBox { ax: ComposedAxis; ay: ComposedAxis; xa: number; xb: number; ya: number; yb: number; cLo: number; cHi: number }
 
-function candidateBox(lowRes: Float32Array, width: number, height: number): CandidateBox | null {
+function candidateBox(lowRes: Float32Array, width: number, height: number, family: ModelFamily): CandidateBox | null {
   let r0 = LOW, r1 = -1, c0 = LOW, c1 = -1;
   for (let r = 0; r < LOW; r++) {
     const row = r * LOW;
@@ -107,7 +134,7 @@ function candidateBox(lowRes: Float32Array, width: number, height: number): Cand
     if (last > c1) c1 = last;
   }
   if (r1 < 0) return null;
-  const { x: ax, y: ay } = axesFor(width, height);
+  const { x: ax, y: ay } = axesFor(width, height, family);
   // Output rows/columns with a tap on the positive box: taps span base..base+2.
   const ya = firstWithBase(ay, r0 - 2), yb = firstWithBase(ay, r1 + 1);
   const xa = firstWithBase(ax, c0 - 2), xb = firstWithBase(ax, c1 + 1);
@@ -196,8 +223,8 @@ function cropInBox(lowRes: Float32Array, { ax, ay, xa, xb, ya, yb, cLo, cHi }: C
  * evaluated: a click on an 8000x6000 photo touches about maxPixels pixels per candidate, not 48
  * million. The full crop is made when a mask is accepted.
  */
-export function viewMaskThinned(lowRes: Float32Array, width: number, height: number, maxPixels: number): MaskView {
-  const box = candidateBox(lowRes, width, height);
+export function viewMaskThinned(lowRes: Float32Array, width: number, height: number, maxPixels: number, family: ModelFamily = 'sam'): MaskView {
+  const box = candidateBox(lowRes, width, height, family);
   if (!box) return thinnedView(EMPTY, maxPixels);
   const { ax, ay, xa, xb, ya, yb, cLo, cHi } = box;
   if ((xb - xa) * (yb - ya) <= maxPixels) return thinnedView(cropInBox(lowRes, box), maxPixels);
@@ -293,11 +320,11 @@ export function thinnedView(crop: MaskCrop, maxPixels: number): MaskView {
 }
 
 /**
- * One candidate's full-size mask, cropped to its bounding box, from its 256x256 logits: SAM 2.1
- * resizes the logits straight to the original size (sam2-inference.ts); SAM's view path
- * composes its two resizes (view-masks.ts), its exact path emulates the graph's.
+ * One candidate's full-size mask, cropped to its bounding box, from its 256x256 logits: the view
+ * path (this file, either family), or the exact path that emulates the graph's float32
+ * arithmetic (postprocess.ts: SAM's two resizes, SAM 2.1's one).
  */
 export function maskCropOfCandidate(family: ModelFamily, lowRes: Float32Array, width: number, height: number, postprocess: PredictPostprocess = 'view'): MaskCrop {
-  if (family === 'sam2.1') return sam2MaskCropFromLowRes(lowRes, width, height);
-  return postprocess === 'exact' ? maskCropFromLowRes(lowRes, width, height) : viewMaskCrop(lowRes, width, height);
+  if (postprocess === 'view') return viewMaskCrop(lowRes, width, height, family);
+  return family === 'sam2.1' ? sam2MaskCropFromLowRes(lowRes, width, height) : maskCropFromLowRes(lowRes, width, height);
 }

@@ -1,6 +1,6 @@
 /**
  * The decoder split into an image part (once per image) and a prompt part (per click), cut from
- * sam_tiny's decoder.onnx: the official outputs within 1e-4 on every fixture case, decoder.onnx
+ * sam_tiny's decoder.onnx (and SAM 2.1's, against its whole decoder): the official outputs within 1e-4 on every fixture case, decoder.onnx
  * untouched, the image part run once per embedding, refinements through the whole decoder.
  */
 import { createHash } from 'node:crypto';
@@ -10,10 +10,11 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DECODER_FILE } from '../../main/sam/model-dir.ts';
 import { readNpyFloat32 } from '../../main/sam/npy.ts';
-import { decoderFeeds, loadSam, runBoxDecoder, runDecoder, runPredict, splitDecoderSessions, type LoadedSam } from '../../main/sam/inference.ts';
+import { decoderFeeds, loadSam, releaseSam, runBoxDecoder, runDecoder, runEncoder, runPredict, splitDecoderSessions, type LoadedSam } from '../../main/sam/inference.ts';
+import { decodeImage } from '../../main/sam/image/index.ts';
 import { POSTPROCESS_INPUT, postprocessDecoder, splitDecoder } from '../../main/sam/decoder-split.ts';
 import { encodeModel } from '../../main/onnx/model-io.ts';
-import { sam2TinyModelDir } from '../helpers/sam2-tiny.ts';
+import { SAM2_TINY, sam2TinyModelDir } from '../helpers/sam2-tiny.ts';
 import { loadModel } from '../../main/onnx/model-io.ts';
 import { manifest, maxAbsDiff, SAM_TINY, samTinyModelDir } from '../helpers/sam-tiny.ts';
 
@@ -96,6 +97,35 @@ describe('the split decoder', () => {
     ];
     expect(perClickOverImage.filter((n) => prompt.has(n) || image.has(n))).toEqual([]);
     expect(split.prompt.graph!.node!.filter((n) => n.opType === 'ConvTranspose')).toEqual([]);
+  });
+
+  it('splits SAM 2.1\'s decoder too: its high-resolution maps reordered once per image, the answers those of the whole decoder', async () => {
+    const sam2 = await sam2TinyModelDir();
+    try {
+      const loaded = await loadSam(sam2.dir, { threads: 2 });
+      const path = join(sam2.dir, DECODER_FILE);
+      const split = splitDecoder(loadModel(path), path);
+      // the high-resolution maps are put in the mask head's blocked order once per image
+      expect(split.imageInputs).toEqual(['image_embed', 'high_res_feats_1', 'high_res_feats_0']);
+      expect(split.passedThrough).toEqual([]);
+      expect(split.image.graph!.node!.filter((n) => n.opType === 'Transpose' && /high_res_feats_[01]\/blocked/.test(n.output![0]!))).toHaveLength(2);
+      expect(split.prompt.graph!.node!.filter((n) => n.opType === 'ConvTranspose')).toEqual([]);
+      const promptNodes = split.prompt.graph!.node!.map((n) => n.name ?? '');
+      expect(promptNodes.filter((n) => n.includes('/reassociated/')).length).toBeGreaterThan(10);
+      expect(promptNodes.filter((n) => /final_attn_token_to_image\.[kv]_proj\/MatMul$/.test(n))).toEqual([]);
+      const features = await runEncoder(loaded, await decodeImage(join(SAM2_TINY, 'landscape.png')));
+      for (const prompt of [{ points: [{ x: 100, y: 80, label: 1 as const }] }, { points: [{ x: 200, y: 150, label: 1 as const }, { x: 60, y: 40, label: 0 as const }] }, { points: [], box: [40, 30, 220, 200] as [number, number, number, number] }]) {
+        const splitAnswer = await runPredict(loaded, features, prompt, 320, 240);
+        const whole = await runPredict(loaded, features, prompt, 320, 240, { decoder: 'whole' });
+        expect(maxAbsDiff(splitAnswer.lowResMasks, whole.lowResMasks)).toBeLessThan(1e-4);
+        expect(maxAbsDiff(splitAnswer.iouPredictions, whole.iouPredictions)).toBeLessThan(1e-4);
+        expect(splitAnswer.best).toBe(whole.best);
+      }
+      expect(loaded.imageSide?.embedding).toBe(features);
+      await releaseSam(loaded);
+    } finally {
+      sam2.cleanup();
+    }
   });
 
   it('refuses a graph without the SAM decoder inputs, naming the file', () => {

@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseNpy } from '../../main/sam/npy.ts';
-import { fullMaskFromCrop, maskCropFromLowRes } from '../../main/sam/postprocess.ts';
+import { fullMaskFromCrop, maskCropFromLowRes, sam2MaskCropFromLowRes } from '../../main/sam/postprocess.ts';
+import { readF32 } from '../helpers/sam2-tiny.ts';
 import { thinnedView, viewMaskCrop, viewMaskThinned } from '../../main/sam/view-masks.ts';
 import { manifest, masksAgree, SAM_TINY } from '../helpers/sam-tiny.ts';
 
@@ -50,6 +51,24 @@ describe('the view postprocessing', () => {
       const a = masksAgree(ours, official);
       expect(a.agree, `mask ${k}: ${a.differing} pixels differ`).toBe(true);
     }
+  });
+  it('agrees with SAM 2.1\'s exact resize on every candidate of its fixture case, at every size, and thins equally', () => {
+    const lowRes = readF32('landscape.case0.low_res_masks.npy').data;
+    let nonEmpty = 0;
+    for (const [w, h] of [...SIZES, [1024, 1024], [8000, 6000]] as [number, number][]) {
+      for (let k = 0; k < 4; k++) {
+        const plane = lowRes.subarray(k * PLANE, (k + 1) * PLANE);
+        const exact = fullMaskFromCrop(sam2MaskCropFromLowRes(plane, w, h), w, h);
+        const fast = viewMaskCrop(plane, w, h, 'sam2.1');
+        const a = masksAgree(fullMaskFromCrop(fast, w, h), exact);
+        expect(a.agree, `${w}x${h} mask ${k}: ${a.differing} pixels differ, IoU ${a.iou}`).toBe(true);
+        if (fast.width > 0) nonEmpty++;
+        const thinned = viewMaskThinned(plane, w, h, 1 << 16, 'sam2.1');
+        const expected = thinnedView(fast, 1 << 16);
+        expect({ ...thinned, data: Buffer.from(thinned.data).toString('base64') }).toEqual({ ...expected, data: Buffer.from(expected.data).toString('base64') });
+      }
+    }
+    expect(nonEmpty).toBeGreaterThan(0);
   });
   it('gives an empty crop for a plane without a positive logit', () => {
     expect(viewMaskCrop(new Float32Array(PLANE).fill(-3), 640, 480)).toMatchObject({ width: 0, height: 0 });
