@@ -9,7 +9,8 @@
  *   measured as it is now (split decoder, view postprocessing) and as it was (whole decoder,
  *   exact float32 postprocessing), alternating in the same run, with their ratio;
  * - full-size synthetic SAM 2.1 Hiera-T and Hiera-S beside ViT-B: encoder fp32, decoder proper
- *   and the app's path for one click (issue 14: the CPU default is the fastest that holds up);
+ *   and the app's path for one click, split against whole (the CPU default is the fastest that
+ *   holds up);
  * - the tiny model's end-to-end `segment` command (process start to files written).
  * Set MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_/MALLOC_TOP_PAD_ as the README says.
  */
@@ -178,10 +179,16 @@ export async function main(args: string[]): Promise<void> {
     const e = await timeIt(() => runEncoder(m, img), 1, runs);
     rows.push([`${label} encoder fp32 (synthetic, full size)`, `${(median(e) / 1000).toFixed(2)} s`, `median of ${runs} after 1 warm-up; ${threads} threads; ${cpuNote()}; ViT-B above in the same run`]);
     const features = await runEncoder(m, img);
-    const d = await timeIt(() => m.decoderCore.run(sam2DecoderFeeds(features, click, img.width, img.height)), 10, 50);
-    rows.push([`${label} decoder proper, one click`, `${median(d).toFixed(1)} ms`, `median of 50 after 10 warm-up; ${cpuNote()}`]);
-    const a = await timeIt(() => runPredict(m, features, click, img.width, img.height), 10, 50);
-    rows.push([`${label} click to mask (the app's path)`, `${median(a).toFixed(1)} ms`, cpuNote()]);
+    const sam2Feeds = sam2DecoderFeeds(features, click, img.width, img.height);
+    const sam2Parts = await splitDecoderSessions(m);
+    const sam2Side = await sam2Parts.image.run(Object.fromEntries(sam2Parts.imageInputs.map((n) => [n, sam2Feeds[n]!])));
+    const sam2Prompt = { point_coords: sam2Feeds.point_coords!, point_labels: sam2Feeds.point_labels!, ...Object.fromEntries(sam2Parts.passedThrough.map((n) => [n, sam2Feeds[n]!])), ...sam2Side };
+    const d = await timePair(() => sam2Parts.prompt.run(sam2Prompt), () => m.decoderCore.run(sam2Feeds), 10, 40);
+    rows.push([`${label} decoder proper, one click`, `${d.now.toFixed(1)} ms`, `split decoder's prompt part; median of 40 after 10 warm-up; ${d.note}`]);
+    const a = await timePair(
+      () => runPredict(m, features, click, img.width, img.height),
+      () => runPredict(m, features, click, img.width, img.height, { decoder: 'whole', postprocess: 'exact' }), 5, 20);
+    rows.push([`${label} click to mask (the app's path)`, `${a.now.toFixed(1)} ms`, `4 candidates; ${a.note}`]);
     for (const sess of [m.encoder, m.decoder, m.decoderCore]) await sess.release();
   }
 
