@@ -184,8 +184,8 @@ export class SamService {
   }
 
   /**
-   * The full-resolution mask of a kept answer's candidate, made now from its logits by the
-   * postprocessing its view came from (the window only ever got views).
+   * The full-resolution mask of a kept answer's candidate, made now from its logits by the view
+   * postprocessing the window's views come from (the window only ever got views).
    */
   keptMask(imageId: number, resultId: number, candidate: number): { mask: MaskCrop; kept: KeptResult } {
     const kept = this.kept(imageId, resultId);
