@@ -4,10 +4,18 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { rleFromMask, type Rle } from '../../main/masks/index.ts';
+import { createProject, type Project } from '../../main/project/index.ts';
 
 export function tempDir(prefix = 'project-test-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A new project file in a new temporary folder; `close` closes the project and removes the folder. */
+export function openTempProject(): { dir: string; project: Project; close: () => void } {
+  const { dir, cleanup } = tempDir();
+  const project = createProject(join(dir, 'proj', 'p.db'));
+  return { dir, project, close: () => { project.close(); cleanup(); } };
 }
 
 /** Writes a small real PNG (or another format by extension) of the given size and shade. */

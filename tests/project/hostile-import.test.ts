@@ -4,20 +4,14 @@ import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { importers } from '../../main/formats/index.ts';
-import { createProject, importDataset, scanImage, type Project } from '../../main/project/index.ts';
-import { tempDir, writeImage } from './helpers.ts';
+import { importDataset, scanImage, type Project } from '../../main/project/index.ts';
+import { openTempProject, writeImage } from './helpers.ts';
 
 let dir: string;
-let cleanup: () => void;
+let close: () => void;
 let project: Project;
-beforeEach(() => {
-  ({ dir, cleanup } = tempDir());
-  project = createProject(join(dir, 'proj', 'p.db'));
-});
-afterEach(() => {
-  project.close();
-  cleanup();
-});
+beforeEach(() => ({ dir, project, close } = openTempProject()));
+afterEach(() => close());
 
 function writeCoco(path: string, images: { id: number; file_name: string; width: number; height: number }[]): string {
   const annotations = images.map((img, i) => ({ id: i + 1, image_id: img.id, category_id: 1, segmentation: [[1, 1, img.width - 1, 1, img.width - 1, img.height - 1, 1, img.height - 1]] }));

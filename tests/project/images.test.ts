@@ -2,20 +2,14 @@ import { cpSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { exporters } from '../../main/formats/index.ts';
-import { createProject, exportDataset, openProject, type AddImagesProgress, type Project } from '../../main/project/index.ts';
-import { rectRle, tempDir, writeImage } from './helpers.ts';
+import { exportDataset, openProject, type AddImagesProgress, type Project } from '../../main/project/index.ts';
+import { openTempProject, rectRle, writeImage } from './helpers.ts';
 
 let dir: string;
-let cleanup: () => void;
+let close: () => void;
 let project: Project;
-beforeEach(() => {
-  ({ dir, cleanup } = tempDir());
-  project = createProject(join(dir, 'proj', 'p.db'));
-});
-afterEach(() => {
-  project.close();
-  cleanup();
-});
+beforeEach(() => ({ dir, project, close } = openTempProject()));
+afterEach(() => close());
 
 describe('adding images', () => {
   it('adds a folder recursively in natural name order with oriented sizes, hashes and progress', async () => {
