@@ -247,26 +247,28 @@ export function viewMaskThinned(lowRes: Float32Array, width: number, height: num
   if (step === 1) return thinnedView(cropInBox(lowRes, box), maxPixels);
   const w = Math.ceil(crop.width / step), h = Math.ceil(crop.height / step), half = step >> 1;
   const data = new Uint8Array(w * h);
-  const columns = Int32Array.from({ length: w }, (_, c) => crop.x + Math.min(crop.width - 1, c * step + half));
+  // the sampled columns' taps and weights, gathered once for every sampled row
+  const base = new Int32Array(w), w0 = new Float64Array(w), w1 = new Float64Array(w), w2 = new Float64Array(w);
+  for (let c = 0; c < w; c++) {
+    const x = crop.x + Math.min(crop.width - 1, c * step + half);
+    base[c] = ax.base[x]!; w0[c] = ax.w0[x]!; w1[c] = ax.w1[x]!; w2[c] = ax.w2[x]!;
+  }
   // sampled columns sharing their three taps: a group is filled, skipped or computed at once
   const groupEnd = new Int32Array(w);
-  for (let c = w - 1; c >= 0; c--) groupEnd[c] = c + 1 < w && ax.base[columns[c + 1]!] === ax.base[columns[c]!] ? groupEnd[c + 1]! : c + 1;
+  for (let c = w - 1; c >= 0; c--) groupEnd[c] = c + 1 < w && base[c + 1] === base[c] ? groupEnd[c + 1]! : c + 1;
   for (let r = 0; r < h; r++) {
     rowTaps(lowRes, ay, crop.y + Math.min(crop.height - 1, r * step + half), cLo, cHi, v);
     const out = r * w;
     let fillFrom = -1;
     for (let c = 0; c < w;) {
-      const bx = ax.base[columns[c]!]!, end = groupEnd[c]!;
+      const bx = base[c]!, end = groupEnd[c]!;
       const p0 = v[bx]!, p1 = v[bx + 1]!, p2 = v[bx + 2]!;
       if (p0 > 0 && p1 > 0 && p2 > 0) {
         if (fillFrom < 0) fillFrom = c;
       } else {
         if (fillFrom >= 0) { data.fill(1, out + fillFrom, out + c); fillFrom = -1; }
         if (p0 > 0 || p1 > 0 || p2 > 0) {
-          for (let k = c; k < end; k++) {
-            const x = columns[k]!;
-            if (ax.w0[x]! * p0 + ax.w1[x]! * p1 + ax.w2[x]! * p2 > 0) data[out + k] = 1;
-          }
+          for (let k = c; k < end; k++) if (w0[k]! * p0 + w1[k]! * p1 + w2[k]! * p2 > 0) data[out + k] = 1;
         }
       }
       c = end;
