@@ -10,7 +10,8 @@
  * In the prompt part, the cross attentions between the few prompt tokens (T, about 7) and the
  * 4096 image tokens are then reassociated where their weights are plain float initializers, so
  * that no per-click product is 4096 x 256 x 128 (see `reassociateAttention`). Both computations
- * agree within float rounding (tested within 1e-4 of the official outputs).
+ * agree within float rounding (tested within 1e-4 of the official outputs). SAM 2.1's decoder
+ * (image input `image_embed`, plus two high-resolution maps its mask head adds) splits the same way.
  */
 import { DataType, type INodeProto, type ITensorProto, type ModelProto } from '../onnx/proto.ts';
 import { valueInfo } from '../onnx/builder.ts';
@@ -28,14 +29,17 @@ export interface SplitDecoder {
   /** its inputs: the image's embedding, and SAM 2.1's high-resolution maps when it reorders them */
   imageInputs: string[];
   /**
-   * point_coords, point_labels + the image-side tensors -> iou_predictions, low_res_masks; SAM
-   * 2.1's high-resolution maps are read by the mask head only, with prompt-dependent tensors, so
-   * they are inputs of this part as they come from the encoder
+   * point_coords, point_labels (+ any passed-through image inputs) + the image-side tensors ->
+   * iou_predictions, low_res_masks
    */
   prompt: ModelProto;
   /** names of the tensors passed from the image part to the prompt part */
   imageSide: string[];
-  /** image inputs the prompt part reads as they are (SAM 2.1's high-resolution maps) */
+  /**
+   * image inputs the prompt part reads as they come from the encoder: SAM 2.1's high-resolution
+   * maps, read only beside prompt-dependent tensors, unless the image part reorders them for the
+   * reassociated mask head (`hoistImageNodes`; then none)
+   */
   passedThrough: string[];
 }
 
