@@ -10,16 +10,16 @@ import { join } from 'node:path';
 import { DECODER_FILE, ENCODER_FILE, readModelInfo, writeModelInfo, type ModelInfo, type Preprocessing } from './model-dir.ts';
 import { convertModelFileToUnsignedWeights, signedWeightsSaturate } from './int8-kernel.ts';
 import { resizeBilinearPil, resizedSize, samEncoderInput, type RgbImage } from './image/index.ts';
-import { EMBEDDING_SHAPE, type MaskCrop, type PredictResult, type PredictViews, type SegmentPrompt, type SegmentResult } from './engine-api.ts';
+import { EMBEDDING_SHAPE, type PredictResult, type PredictViews, type SegmentPrompt, type SegmentResult } from './engine-api.ts';
 import { sam2EncoderInput } from './image/sam2-input.ts';
 import { concatSam2Features, SAM2_FEATURES_LENGTH, sam2BestMaskIndex, sam2DecoderFeeds } from './sam2-inference.ts';
 import { decodeModel, encodeModel, encodeSelfContained, loadModel, usesExternalData } from '../onnx/model-io.ts';
-import { maskCropOfCandidate, thinnedView, viewMaskThinned, type PredictPostprocess } from './view-masks.ts';
-
-export type { PredictPostprocess };
+import { EMPTY_CROP, maskCropOfCandidate, thinnedView, viewMaskThinned, type PredictPostprocess } from './view-masks.ts';
 import { MASK_VIEW_MAX_PIXELS } from '../../preload/contract/index.ts';
 import { POSTPROCESS_INPUT, postprocessDecoder, reassociateAttention, setInputShapes, splitDecoder } from './decoder-split.ts';
 import type { ModelProto } from '../onnx/proto.ts';
+
+export type { PredictPostprocess };
 
 export const LOW_RES = 256;
 
@@ -224,12 +224,21 @@ async function runDecoderProper(loaded: LoadedSam, embedding: Float32Array, feed
   if (!split) return loaded.decoderCore.run(feeds);
   const parts = await splitDecoderSessions(loaded);
   if (feeds.has_mask_input!.data[0] !== 0) return parts.refine.run(feeds);
-  if (loaded.imageSide?.embedding !== embedding) {
-    loaded.imageSide = undefined;
-    loaded.imageSide = { embedding, feeds: await parts.image.run(Object.fromEntries(parts.imageInputs.map((name) => [name, feeds[name]!]))) as Record<string, ort.Tensor> };
-  }
+  const side = await imageSideOf(loaded, 'imageSide', embedding, () => parts.image.run(Object.fromEntries(parts.imageInputs.map((name) => [name, feeds[name]!]))));
   const passed = Object.fromEntries(parts.passedThrough.map((name) => [name, feeds[name]!]));
-  return parts.prompt.run({ point_coords: feeds.point_coords!, point_labels: feeds.point_labels!, ...passed, ...loaded.imageSide.feeds });
+  return parts.prompt.run({ point_coords: feeds.point_coords!, point_labels: feeds.point_labels!, ...passed, ...side });
+}
+
+/**
+ * A split's image-part outputs for `embedding`: kept in `loaded[slot]` for the embedding used
+ * last, so the image part runs once per image (cleared first: a failed run keeps nothing stale).
+ */
+async function imageSideOf(loaded: LoadedSam, slot: 'imageSide' | 'boxSide', embedding: Float32Array, run: () => Promise<ort.InferenceSession.OnnxValueMapType>): Promise<Record<string, ort.Tensor>> {
+  if (loaded[slot]?.embedding !== embedding) {
+    loaded[slot] = undefined;
+    loaded[slot] = { embedding, feeds: await run() as Record<string, ort.Tensor> };
+  }
+  return loaded[slot].feeds;
 }
 
 /** One decoder call on a zero embedding: proves the provider can run the graph. */
@@ -391,11 +400,8 @@ export async function runBoxDecoder(loaded: LoadedSam, embedding: Float32Array, 
   }
   validatePrompt(prompt, width, height);
   const { feeds, numPoints } = decoderFeeds(embedding, prompt, width, height);
-  if (loaded.boxSide?.embedding !== embedding) {
-    loaded.boxSide = undefined;
-    loaded.boxSide = { embedding, feeds: await parts.image.run({ image_embeddings: feeds.image_embeddings! }) as Record<string, ort.Tensor> };
-  }
-  const out = await parts.prompt.run({ point_coords: feeds.point_coords!, point_labels: feeds.point_labels!, ...loaded.boxSide.feeds });
+  const side = await imageSideOf(loaded, 'boxSide', embedding, () => parts.image.run({ image_embeddings: feeds.image_embeddings! }));
+  const out = await parts.prompt.run({ point_coords: feeds.point_coords!, point_labels: feeds.point_labels!, ...side });
   const iou = out.iou_predictions!.data as Float32Array;
   const lowRes = out.low_res_masks!.data as Float32Array;
   const plane = LOW_RES * LOW_RES;
@@ -408,7 +414,6 @@ export async function runBoxDecoder(loaded: LoadedSam, embedding: Float32Array, 
   for (let p = 0; p < data.length; p++) mask[p] = data[p]! > 0 ? 1 : 0;
   return { mask, score: iou[best]! };
 }
-
 
 /** The decoder and postprocessing `runPredict` uses; `{ decoder: 'whole', postprocess: 'exact' }` is the path before the split. */
 export interface PredictPath { decoder: 'split' | 'whole'; postprocess: PredictPostprocess }
@@ -435,9 +440,8 @@ async function decodeCandidates(loaded: LoadedSam, embedding: Float32Array, prom
 export async function runPredict(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number, opts: { onlyBest?: boolean } & Partial<PredictPath> = {}): Promise<PredictResult> {
   const { lowResMasks, count, iouPredictions, best, t0 } = await decodeCandidates(loaded, embedding, prompt, width, height, opts.decoder);
   const plane = LOW_RES * LOW_RES;
-  const empty = { x: 0, y: 0, width: 0, height: 0, data: new Uint8Array(0) };
   const masks = Array.from({ length: count }, (_, i) => (opts.onlyBest && i !== best
-    ? empty
+    ? EMPTY_CROP
     : maskCropOfCandidate(loaded.info.family, lowResMasks.subarray(i * plane, (i + 1) * plane), width, height, opts.postprocess)));
   const decoderMs = performance.now() - t0;
   return { width, height, masks, iouPredictions, best, lowResMasks, decoderMs };
@@ -461,8 +465,6 @@ export async function runPredictViews(loaded: LoadedSam, embedding: Float32Array
   const decoderMs = performance.now() - t0;
   return { width, height, views, iouPredictions, best, lowResMasks, decoderMs };
 }
-
-const EMPTY_CROP: MaskCrop = { x: 0, y: 0, width: 0, height: 0, data: new Uint8Array(0) };
 
 /**
  * Full decoder for one prompt, the masks left as logits at the original size (no threshold):

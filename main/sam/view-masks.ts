@@ -23,7 +23,8 @@ export type PredictPostprocess = 'view' | 'exact';
 
 const LOW = 256;
 const FRAME = 1024;
-const EMPTY: MaskCrop = { x: 0, y: 0, width: 0, height: 0, data: new Uint8Array(0) };
+/** A candidate with no pixel inside. */
+export const EMPTY_CROP: MaskCrop = { x: 0, y: 0, width: 0, height: 0, data: new Uint8Array(0) };
 
 /**
  * Output index -> low-res taps `base`, `base + 1`, `base + 2` with weights w0..w2 (two adjacent
@@ -107,7 +108,7 @@ function firstWithBase(axis: { base: Int32Array }, b: number): number {
  */
 export function viewMaskCrop(lowRes: Float32Array, width: number, height: number, family: ModelFamily = 'sam'): MaskCrop {
   const box = candidateBox(lowRes, width, height, family);
-  return box ? cropInBox(lowRes, box) : EMPTY;
+  return box ? cropInBox(lowRes, box) : EMPTY_CROP;
 }
 
 /**
@@ -207,7 +208,7 @@ function cropInBox(lowRes: Float32Array, { ax, ay, xa, xb, ya, yb, cLo, cHi }: C
     if (first - xa < left) left = first - xa;
     if (last - xa > right) right = last - xa;
   }
-  if (bottom < 0) return EMPTY;
+  if (bottom < 0) return EMPTY_CROP;
   const cw = right - left + 1, ch = bottom - top + 1;
   if (cw === boxW && ch === boxH) return { x: xa, y: ya, width: cw, height: ch, data: mask };
   const data = new Uint8Array(cw * ch);
@@ -225,7 +226,7 @@ function cropInBox(lowRes: Float32Array, { ax, ay, xa, xb, ya, yb, cLo, cHi }: C
  */
 export function viewMaskThinned(lowRes: Float32Array, width: number, height: number, maxPixels: number, family: ModelFamily = 'sam'): MaskView {
   const box = candidateBox(lowRes, width, height, family);
-  if (!box) return thinnedView(EMPTY, maxPixels);
+  if (!box) return thinnedView(EMPTY_CROP, maxPixels);
   const { ax, ay, xa, xb, ya, yb, cLo, cHi } = box;
   if ((xb - xa) * (yb - ya) <= maxPixels) return thinnedView(cropInBox(lowRes, box), maxPixels);
   const v = new Float64Array(LOW + 2);
@@ -241,7 +242,7 @@ export function viewMaskThinned(lowRes: Float32Array, width: number, height: num
     if (top < 0) top = y;
     bottom = y;
   }
-  if (top < 0) return thinnedView(EMPTY, maxPixels);
+  if (top < 0) return thinnedView(EMPTY_CROP, maxPixels);
   const crop = { x: left, y: top, width: right - left + 1, height: bottom - top + 1 };
   const step = viewStep(crop.width, crop.height, maxPixels);
   if (step === 1) return thinnedView(cropInBox(lowRes, box), maxPixels);

@@ -177,10 +177,16 @@ export class SamService {
     return kept;
   }
 
+  /** A kept answer's candidate and its 256x256 logits (a view into the answer's). */
+  #candidate(imageId: number, resultId: number, candidate: number): { kept: KeptResult; logits: Float32Array } {
+    const kept = this.kept(imageId, resultId);
+    if (candidate >= kept.result.views.length) throw new Error(`answer ${resultId} has no candidate ${candidate}`);
+    return { kept, logits: kept.result.lowResMasks.subarray(candidate * LOW_RES, (candidate + 1) * LOW_RES) };
+  }
+
+  /** a copy: a fed-back mask is handed over to the engine's thread */
   #lowRes(imageId: number, resultId: number, candidate: number): Float32Array {
-    const { result } = this.kept(imageId, resultId);
-    if (candidate >= result.views.length) throw new Error(`answer ${resultId} has no candidate ${candidate}`);
-    return result.lowResMasks.slice(candidate * LOW_RES, (candidate + 1) * LOW_RES);
+    return this.#candidate(imageId, resultId, candidate).logits.slice();
   }
 
   /**
@@ -188,11 +194,8 @@ export class SamService {
    * postprocessing the window's views come from (the window only ever got views).
    */
   keptMask(imageId: number, resultId: number, candidate: number): { mask: MaskCrop; kept: KeptResult } {
-    const kept = this.kept(imageId, resultId);
-    const { result } = kept;
-    if (candidate >= result.views.length) throw new Error(`answer ${resultId} has no candidate ${candidate}`);
-    const logits = result.lowResMasks.subarray(candidate * LOW_RES, (candidate + 1) * LOW_RES);
-    return { mask: maskCropOfCandidate(kept.family, logits, result.width, result.height), kept };
+    const { kept, logits } = this.#candidate(imageId, resultId, candidate);
+    return { mask: maskCropOfCandidate(kept.family, logits, kept.result.width, kept.result.height), kept };
   }
 
   /** "segment everything" on one image: the proposals as views, the set kept for accepting */

@@ -3,18 +3,18 @@
  * background encoding progress, the hover preview and the prompts of the object being made.
  * Hover requests are coalesced: at most two in flight (one decoding, one waiting), only the
  * latest pending one is kept, and answers that arrive after the prompts changed are dropped; a
- * hover asks for the best mask only. Clicks never wait for a hover: they are serialized among themselves only, so each one
- * refines with the previous answer (kept in the main process, named by its id: the low-res
+ * hover asks for the best mask only. Clicks never wait for a hover: they are serialized among
+ * themselves only, so each one refines with the previous answer (kept in the main process, named by its id: the low-res
  * logits never cross to the window, and neither does a mask at more than display resolution).
  */
 import { api, errorMessage } from '../api.ts';
 import type { EngineStatus, MaskView, Prediction, SamPrompt } from '../../preload/contract/index.ts';
 
 type Point = { x: number; y: number };
+type PointPrompt = SamPrompt['points'][number];
 
 /** hover requests out at once: one decoding, the next waiting in the engine */
 const HOVERS_IN_FLIGHT = 2;
-type PointPrompt = SamPrompt['points'][number];
 
 export class EngineState {
   status = $state.raw<EngineStatus | null>(null);
