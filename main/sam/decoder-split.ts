@@ -192,6 +192,32 @@ function hoistImageNodes(split: SplitDecoder): SplitDecoder {
   return { ...split, imageInputs: [...split.imageInputs, ...imageReads], imageSide: [...split.imageSide, ...handed], passedThrough };
 }
 
+/**
+ * Makes `model` (the whole decoder proper, run for refinements) read the image part's outputs
+ * `imageSide` where it computes the same tensors from the image inputs alone, in place of those
+ * nodes: SAM 2.1's high-resolution maps in blocked order are then made once per image for every
+ * click, not per refinement. A tensor that depends on a prompt here (SAM's layer-0 projections,
+ * which read the mask's dense embedding) is not taken. Returns the names taken (new inputs).
+ */
+export function takeImageSide(model: ModelProto, imageInputs: string[], imageSide: string[]): string[] {
+  const g = model.graph!;
+  const constants = new Set((g.initializer ?? []).map((t) => t.name ?? ''));
+  const fromImage = new Set(imageInputs);
+  for (const n of g.node ?? []) {
+    const ins = (n.input ?? []).filter(Boolean);
+    if (ins.some((i) => fromImage.has(i)) && ins.every((i) => fromImage.has(i) || constants.has(i))) for (const o of n.output ?? []) fromImage.add(o);
+  }
+  const taken = imageSide.filter((name) => fromImage.has(name) && !imageInputs.includes(name));
+  if (taken.length === 0) return [];
+  const kept = (g.node ?? []).filter((n) => !(n.output ?? []).some((o) => taken.includes(o)));
+  const live = needed(kept, (g.output ?? []).map((o) => o.name ?? ''));
+  const float = (name: string) => { const v = valueInfo(name, 'float32', []); delete v.type!.tensorType!.shape; return v; };
+  g.node = live.nodes;
+  g.initializer = (g.initializer ?? []).filter((t) => live.reads.has(t.name ?? ''));
+  g.input = [...(g.input ?? []).filter((i) => live.reads.has(i.name ?? '')), ...taken.map(float)];
+  return taken;
+}
+
 const HEADS = 8;
 
 /**

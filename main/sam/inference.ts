@@ -16,7 +16,7 @@ import { concatSam2Features, SAM2_FEATURES_LENGTH, sam2BestMaskIndex, sam2Decode
 import { decodeModel, encodeModel, encodeSelfContained, loadModel, usesExternalData } from '../onnx/model-io.ts';
 import { EMPTY_CROP, maskCropOfCandidate, thinnedView, viewMaskThinned, type PredictPostprocess } from './view-masks.ts';
 import { MASK_VIEW_MAX_PIXELS } from '../../preload/contract/index.ts';
-import { POSTPROCESS_INPUT, postprocessDecoder, reassociateAttention, setInputShapes, splitDecoder } from './decoder-split.ts';
+import { POSTPROCESS_INPUT, postprocessDecoder, reassociateAttention, setInputShapes, splitDecoder, takeImageSide } from './decoder-split.ts';
 import type { ModelProto } from '../onnx/proto.ts';
 
 export type { PredictPostprocess };
@@ -63,11 +63,11 @@ export interface LoadedSam {
 export interface BoxDecoderSessions { image: ort.InferenceSession; prompt: ort.InferenceSession; postprocess: ort.InferenceSession }
 
 /**
- * `refine`: the whole decoder proper with the prompt part's reassociations, for fed-back masks;
- * `imageInputs`: the image part's inputs; `passedThrough`: the image inputs the prompt part reads
- * as they are.
+ * `refine`: the whole decoder proper with the prompt part's reassociations, for fed-back masks,
+ * reading the image part's outputs `refineSide` (`takeImageSide`); `imageInputs`: the image
+ * part's inputs; `passedThrough`: the image inputs the prompt part reads as they are.
  */
-export interface SplitDecoderSessions { image: ort.InferenceSession; prompt: ort.InferenceSession; refine: ort.InferenceSession; imageInputs: string[]; passedThrough: string[] }
+export interface SplitDecoderSessions { image: ort.InferenceSession; prompt: ort.InferenceSession; refine: ort.InferenceSession; imageInputs: string[]; passedThrough: string[]; refineSide: string[] }
 
 function sessionOptions(s: SessionSettings, provider: ExecutionProviderName, encoder = false): ort.InferenceSession.SessionOptions {
   return {
@@ -175,8 +175,9 @@ export function splitDecoderSessions(loaded: LoadedSam): Promise<SplitDecoderSes
     const prompt = await createSession(encodeModel(split.prompt), loaded.settings, loaded.provider);
     const whole = pruneToOutputs(model, ['iou_predictions', 'low_res_masks']);
     reassociateAttention(whole, LOW_RES);
+    const refineSide = takeImageSide(whole, split.imageInputs, split.imageSide);
     const refine = await createSession(encodeModel(whole), loaded.settings, loaded.provider);
-    return { image, prompt, refine, imageInputs: split.imageInputs, passedThrough: split.passedThrough };
+    return { image, prompt, refine, imageInputs: split.imageInputs, passedThrough: split.passedThrough, refineSide };
   })();
   return loaded.split;
 }
@@ -223,10 +224,15 @@ export async function releaseSam(loaded: LoadedSam): Promise<void> {
 async function runDecoderProper(loaded: LoadedSam, embedding: Float32Array, feeds: Record<string, ort.Tensor>, split: boolean): Promise<ort.InferenceSession.OnnxValueMapType> {
   if (!split) return loaded.decoderCore.run(feeds);
   const parts = await splitDecoderSessions(loaded);
-  if (feeds.has_mask_input!.data[0] !== 0) return parts.refine.run(feeds);
-  const side = await imageSideOf(loaded, 'imageSide', embedding, () => parts.image.run(Object.fromEntries(parts.imageInputs.map((name) => [name, feeds[name]!]))));
+  const side = () => imageSideOf(loaded, 'imageSide', embedding, () => parts.image.run(Object.fromEntries(parts.imageInputs.map((name) => [name, feeds[name]!]))));
+  if (feeds.has_mask_input!.data[0] !== 0) {
+    // a refinement reads the image part's outputs it can (SAM 2.1's reordered maps; SAM: none)
+    const imageSide = parts.refineSide.length > 0 ? await side() : {};
+    return parts.refine.run({ ...feeds, ...Object.fromEntries(parts.refineSide.map((name) => [name, imageSide[name]!])) });
+  }
+  const imageSide = await side();
   const passed = Object.fromEntries(parts.passedThrough.map((name) => [name, feeds[name]!]));
-  return parts.prompt.run({ point_coords: feeds.point_coords!, point_labels: feeds.point_labels!, ...passed, ...side });
+  return parts.prompt.run({ point_coords: feeds.point_coords!, point_labels: feeds.point_labels!, ...passed, ...imageSide });
 }
 
 /**

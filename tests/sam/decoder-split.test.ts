@@ -70,6 +70,8 @@ describe('the split decoder', () => {
     expect(side?.embedding).toBe(embedding);
     await runPredict(sam, embedding, { points: [...click.points, { x: 150, y: 60, label: 1 }] }, 320, 240);
     expect(sam.imageSide).toBe(side);
+    // SAM's layer-0 projections read the mask's dense embedding in a refinement: none is taken
+    expect((await splitDecoderSessions(sam)).refineSide).toEqual([]);
     expect(maxAbsDiff(first.lowResMasks, readNpyFloat32(fixture('landscape.case0.out.low_res_masks.npy')).data)).toBeLessThan(1e-4);
     // case4 feeds case0's best multimask output back: the dense embedding is no longer constant
     const k = 1 + first.iouPredictions.slice(1).indexOf(Math.max(...first.iouPredictions.slice(1)));
@@ -122,6 +124,15 @@ describe('the split decoder', () => {
         expect(splitAnswer.best).toBe(whole.best);
       }
       expect(loaded.imageSide?.embedding).toBe(features);
+      // a refinement (a fed-back mask) reads the reordered maps from the image part, and agrees too
+      const parts = await splitDecoderSessions(loaded);
+      expect([...parts.refineSide].sort()).toEqual(['high_res_feats_0/blocked', 'high_res_feats_1/blocked']);
+      const first = await runPredict(loaded, features, { points: [{ x: 100, y: 80, label: 1 }] }, 320, 240);
+      const refinement = { points: [{ x: 100, y: 80, label: 1 as const }, { x: 150, y: 60, label: 1 as const }], maskInput: first.lowResMasks.slice(65536, 2 * 65536) };
+      const refined = await runPredict(loaded, features, refinement, 320, 240);
+      const refinedWhole = await runPredict(loaded, features, refinement, 320, 240, { decoder: 'whole' });
+      expect(maxAbsDiff(refined.lowResMasks, refinedWhole.lowResMasks)).toBeLessThan(1e-4);
+      expect(maxAbsDiff(refined.iouPredictions, refinedWhole.iouPredictions)).toBeLessThan(1e-4);
       await releaseSam(loaded);
     } finally {
       sam2.cleanup();
