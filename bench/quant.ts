@@ -18,7 +18,7 @@
  * Set MALLOC_MMAP_THRESHOLD_=268435456 MALLOC_TRIM_THRESHOLD_=1073741824 MALLOC_TOP_PAD_=67108864.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { evaluate } from '../main/ptq4sam/eval.ts';
@@ -28,7 +28,8 @@ import { BIT_SETTINGS, QUANT_BITS } from '../preload/contract/enums.ts';
 import { automaticPrompts, type Prompt } from '../main/ptq4sam/prompts.ts';
 import { decodeImage } from '../main/sam/image/index.ts';
 import { loadSam, runDecoder, runEncoder } from '../main/sam/inference.ts';
-import { importCheckpoint, synthModel, synthSam2Model } from '../main/sam/model-dir.ts';
+import { importCheckpoint, synthModel } from '../main/sam/model-dir.ts';
+import { cachedSam2 } from './synth-cache.ts';
 import { median } from './stats.ts';
 
 const REPO = join(import.meta.dirname, '..');
@@ -148,21 +149,11 @@ async function vitB(root: string, calib: string, calibCount: number, depth: numb
 const SAM2_SIZES = { tiny: ['hiera_t', 'Hiera-T'], small: ['hiera_s', 'Hiera-S'] } as const;
 type Sam2Size = keyof typeof SAM2_SIZES;
 
-/**
- * A full-size synthetic SAM 2.1 model (random weights: the timing and size depend on the shapes
- * only), cached beside `bench -- sam`'s copy so the two benches build it once.
- */
+/** A full-size synthetic SAM 2.1 model (the one `bench -- sam` and `-- ui` use), quantized from a copy. */
 async function sam2(size: Sam2Size, root: string, calib: string, calibCount: number, settings: string[]): Promise<Measured> {
   const [arch, label] = SAM2_SIZES[size];
-  const cache = join(tmpdir(), 'ptq4sam-bench', `synth-sam2.1-${arch}`);
-  if (!existsSync(join(cache, 'model.json'))) {
-    process.stderr.write(`building a full-size synthetic SAM 2.1 ${label} (once; cached in ${cache})\n`);
-    rmSync(cache, { recursive: true, force: true });
-    mkdirSync(cache, { recursive: true });
-    await synthSam2Model(arch, cache, { seed: 0 });
-  }
   const fp32 = join(root, `sam2.1-${arch}`);
-  cpSync(cache, fp32, { recursive: true });
+  cpSync(await cachedSam2(arch), fp32, { recursive: true });
   return quantizeAll(`SAM 2.1 ${label} (synthetic, full size)`, fp32, root, calib, calibCount, settings);
 }
 

@@ -18,7 +18,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { importModel, synthModel, synthSam2Model } from '../main/sam/model-dir.ts';
+import { importModel, synthModel } from '../main/sam/model-dir.ts';
+import { BENCH_CACHE, cachedSam2 } from './synth-cache.ts';
 import { sam2DecoderFeeds } from '../main/sam/sam2-inference.ts';
 import { decoderFeeds, loadSam, runDecoder, runEncoder, runPredict, splitDecoderSessions, type LoadedSam } from '../main/sam/inference.ts';
 import { maskCropFromLowRes } from '../main/sam/postprocess.ts';
@@ -110,7 +111,7 @@ function ellipseLogits(cx: number, cy: number, rx: number, ry: number): Float32A
 export async function main(args: string[]): Promise<void> {
   const runs = arg(args, 'runs', 3);
   const threads = arg(args, 'threads', 2);
-  const cache = join(tmpdir(), 'ptq4sam-bench');
+  const cache = BENCH_CACHE;
   mkdirSync(cache, { recursive: true });
   const rows: [string, string, string][] = [];
   const img = testImage();
@@ -168,14 +169,7 @@ export async function main(args: string[]): Promise<void> {
   rows.push(['decoder + cropped postprocessing, 8000x6000 photo', `${huge.now.toFixed(1)} ms`, `4 candidates, random-weight masks; ${huge.note}`]);
 
   for (const [arch, label] of [['hiera_t', 'SAM 2.1 Hiera-T'], ['hiera_s', 'SAM 2.1 Hiera-S']] as const) {
-    const dir = join(cache, `synth-sam2.1-${arch}`);
-    if (!existsSync(join(dir, 'model.json'))) {
-      process.stderr.write(`building a full-size synthetic ${label} (once; cached in the temp folder)\n`);
-      rmSync(dir, { recursive: true, force: true });
-      mkdirSync(dir);
-      await synthSam2Model(arch, dir, { seed: 0 });
-    }
-    const m = await loadSam(dir, { threads });
+    const m = await loadSam(await cachedSam2(arch), { threads });
     const e = await timeIt(() => runEncoder(m, img), 1, runs);
     rows.push([`${label} encoder fp32 (synthetic, full size)`, `${(median(e) / 1000).toFixed(2)} s`, `median of ${runs} after 1 warm-up; ${threads} threads; ${cpuNote()}; ViT-B above in the same run`]);
     const features = await runEncoder(m, img);

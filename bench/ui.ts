@@ -28,7 +28,7 @@ import { activateTinyModel, buildRenderer, createStudio, FIXTURES, ROOT } from '
 import { median } from './stats.ts';
 import type { PredictPath } from '../main/sam/inference.ts';
 import { createEngine } from '../main/sam/engine.ts';
-import { synthSam2Model } from '../main/sam/model-dir.ts';
+import { BENCH_CACHE, cachedSam2 } from './synth-cache.ts';
 
 const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)]!;
 
@@ -287,19 +287,11 @@ export async function main(args: string[]): Promise<void> {
  * Time to the first mask on a newly opened 1024x768 image with the wizard's default model, SAM 2.1
  * Hiera-T (synthetic, full size; cached in the temp folder as `bench -- sam` caches it): the
  * image decoded and encoded, then one click's views, each image new to the engine. The w8a8 row
- * runs when `bench -- quant` left a quantized copy (`synth-sam2.1-hiera_t-w8a8` there).
+ * runs when a quantized copy is there (`cli quantize` into `synth-sam2.1-hiera_t-w8a8`).
  */
 async function firstMaskRows(threads: number): Promise<void> {
-  const cache = join(tmpdir(), 'ptq4sam-bench');
-  const fp32 = join(cache, 'synth-sam2.1-hiera_t');
-  if (!existsSync(join(fp32, 'model.json'))) {
-    process.stderr.write('building a full-size synthetic SAM 2.1 Hiera-T (once; cached in the temp folder)\n');
-    rmSync(fp32, { recursive: true, force: true });
-    mkdirSync(fp32, { recursive: true });
-    await synthSam2Model('hiera_t', fp32, { seed: 0 });
-  }
-  const models: [string, string][] = [['fp32', fp32]];
-  const w8a8 = join(cache, 'synth-sam2.1-hiera_t-w8a8');
+  const models: [string, string][] = [['fp32', await cachedSam2('hiera_t')]];
+  const w8a8 = join(BENCH_CACHE, 'synth-sam2.1-hiera_t-w8a8');
   if (existsSync(join(w8a8, 'model.json'))) models.push(['w8a8', w8a8]);
   const dir = mkdtempSync(join(tmpdir(), 'bench-first-mask-'));
   const engine = await createEngine({ threads });
