@@ -183,6 +183,12 @@ export async function main(args: string[]): Promise<void> {
       () => runPredict(m, features, click, img.width, img.height),
       () => runPredict(m, features, click, img.width, img.height, { decoder: 'whole', postprocess: 'exact' }), 5, 20);
     rows.push([`${label} click to mask (the app's path)`, `${a.now.toFixed(1)} ms`, `4 candidates; ${a.note}`]);
+    const clicked = await runPredict(m, features, click, img.width, img.height);
+    const again = { points: [...click.points, { x: 560, y: 300, label: 1 as const }], maskInput: clicked.lowResMasks.slice(65536, 2 * 65536) };
+    const r = await timePair(
+      () => runPredict(m, features, again, img.width, img.height),
+      () => runPredict(m, features, again, img.width, img.height, { decoder: 'whole', postprocess: 'exact' }), 5, 20);
+    rows.push([`${label} second click (a fed-back mask), the app's path`, `${r.now.toFixed(1)} ms`, `4 candidates; ${r.note}`]);
     for (const sess of [m.encoder, m.decoder, m.decoderCore]) await sess.release();
   }
 
