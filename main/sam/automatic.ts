@@ -48,6 +48,14 @@ export const AUTOMATIC_DEFAULTS: AutomaticOptions = {
   minMaskRegionArea: 0,
 };
 
+/**
+ * The defaults of the generator that comes with the model's family: SAM 2's
+ * SAM2AutomaticMaskGenerator keeps SAM's but for the predicted-IoU threshold, 0.8.
+ */
+export function automaticDefaults(family: 'sam' | 'sam2.1'): AutomaticOptions {
+  return family === 'sam2.1' ? { ...AUTOMATIC_DEFAULTS, predIouThresh: 0.8 } : AUTOMATIC_DEFAULTS;
+}
+
 /** [x0, y0, x1, y1]; for masks, x1/y1 are the last inside column/row (inclusive). */
 export type BoxXyxy = [number, number, number, number];
 

@@ -11,12 +11,12 @@ import { cropRgb, loadSam, releaseSam, runBoxDecoder, runDecoder, runDecoderLogi
 import type { BoxBatchResult, EverythingResult, SegmentPrompt } from './engine-api.ts';
 import { answer } from '../../preload/contract/rpc.ts';
 import { SAM2_FEATURES_LENGTH } from './sam2-inference.ts';
-import { generateMasks, type AutomaticOptions, type CropDecoder } from './automatic.ts';
+import { automaticDefaults, generateMasks, type AutomaticOptions, type CropDecoder } from './automatic.ts';
 import { rleFromMask } from '../masks/index.ts';
 
 interface EmbeddingEntry { data: Float32Array; width: number; height: number }
 
-/** Screening slack on predicted IoU between the pruned and the full decoder graph. */
+/** Screening slack on predicted IoU between the screening graph (the split's reassociated prompt part, no mask head) and the whole decoder. */
 const SCREEN_MARGIN = 1e-3;
 
 const settings = workerData as SessionSettings & { lruSize?: number };
@@ -160,7 +160,10 @@ const methods = {
     }
     return { width, height, masks, decoderMs: performance.now() - t0 };
   },
-  /** The automatic mask generator over one image; crops beyond the whole image are encoded here. */
+  /**
+   * The automatic mask generator over one image, with the generator defaults of the model's family
+   * under the options given; crops beyond the whole image are encoded here.
+   */
   async segmentEverything(modelKey: string, imagePath: string, options: Partial<AutomaticOptions>, opts: { imageHash?: string } = {}): Promise<EverythingResult> {
     const m = model(modelKey);
     const { entry, encoderMs } = await embeddingFor(modelKey, imagePath, opts.imageHash);
@@ -199,7 +202,7 @@ const methods = {
         return out;
       };
     };
-    const { masks, timings } = await generateMasks(width, height, decoderFor, options);
+    const { masks, timings } = await generateMasks(width, height, decoderFor, { ...automaticDefaults(m.info.family), ...options });
     return {
       width, height, encoderMs: encoderMs + cropEncoderMs, decodeMs: timings.decodeMs, filterMs: timings.filterMs,
       masks: masks.map((a) => ({

@@ -67,7 +67,12 @@ export interface BoxDecoderSessions { image: ort.InferenceSession; prompt: ort.I
  * reading the image part's outputs `refineSide` (`takeImageSide`); `imageInputs`: the image
  * part's inputs; `passedThrough`: the image inputs the prompt part reads as they are.
  */
-export interface SplitDecoderSessions { image: ort.InferenceSession; prompt: ort.InferenceSession; refine: ort.InferenceSession; imageInputs: string[]; passedThrough: string[]; refineSide: string[] }
+export interface SplitDecoderSessions {
+  image: ort.InferenceSession; prompt: ort.InferenceSession; refine: ort.InferenceSession; imageInputs: string[]; passedThrough: string[]; refineSide: string[];
+  /** the prompt part pruned to iou_predictions (screening): its graph, and its session once made (`scoresSession`) */
+  scoresGraph: Uint8Array;
+  scores?: Promise<ort.InferenceSession>;
+}
 
 function sessionOptions(s: SessionSettings, provider: ExecutionProviderName, encoder = false): ort.InferenceSession.SessionOptions {
   return {
@@ -177,7 +182,8 @@ export function splitDecoderSessions(loaded: LoadedSam): Promise<SplitDecoderSes
     reassociateAttention(whole, LOW_RES);
     const refineSide = takeImageSide(whole, split.imageInputs, split.imageSide);
     const refine = await createSession(encodeModel(whole), loaded.settings, loaded.provider);
-    return { image, prompt, refine, imageInputs: split.imageInputs, passedThrough: split.passedThrough, refineSide };
+    const scoresGraph = encodeModel(pruneToOutputs(split.prompt, ['iou_predictions']));
+    return { image, prompt, refine, imageInputs: split.imageInputs, passedThrough: split.passedThrough, refineSide, scoresGraph };
   })();
   return loaded.split;
 }
@@ -211,6 +217,7 @@ export async function releaseSam(loaded: LoadedSam): Promise<void> {
   const boxes = loaded.boxDecoder ? await loaded.boxDecoder : null;
   await Promise.all([
     loaded.encoder, loaded.decoder, loaded.decoderCore, ...split.flatMap((s) => [s.image, s.prompt, s.refine]),
+    ...await Promise.all(split.flatMap((s) => (s.scores ? [s.scores] : []))),
     ...(boxes ? [boxes.image, boxes.prompt, boxes.postprocess] : []),
   ].map((s) => s.release()));
 }
@@ -478,7 +485,7 @@ export async function runPredictViews(loaded: LoadedSam, embedding: Float32Array
  */
 export async function runDecoderLogits(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number): Promise<{ logits: Float32Array[]; iouPredictions: number[] }> {
   validatePrompt(prompt, width, height);
-  const { feeds } = decoderFeeds(embedding, prompt, width, height);
+  const { feeds } = familyFeeds(loaded, embedding, prompt, width, height);
   const out = await loaded.decoder.run(feeds);
   const all = out.masks!.data as Float32Array;
   const k = out.masks!.dims[1]!;
@@ -498,9 +505,19 @@ export function cropRgb(img: RgbImage, [x0, y0, x1, y1]: [number, number, number
   return { width, height, data, exifOrientation: img.exifOrientation };
 }
 
-/** The predicted IoU of each candidate alone, from the decoder proper (no upsampling): cheap screening. */
+/**
+ * The predicted IoU of each candidate, for screening (segment everything): the split's prompt
+ * part pruned to `iou_predictions` (no mask head), after its image part once per embedding. Its
+ * reassociated products round differently from the whole graph's (by about 1e-6 here), so a
+ * caller screens with a margin and takes the scores that decide from `runDecoderLogits`.
+ */
 export async function runDecoderScores(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number): Promise<number[]> {
   validatePrompt(prompt, width, height);
-  const out = await loaded.decoderCore.run(decoderFeeds(embedding, prompt, width, height).feeds);
+  const { feeds } = familyFeeds(loaded, embedding, prompt, width, height);
+  const parts = await splitDecoderSessions(loaded);
+  const imageSide = await imageSideOf(loaded, 'imageSide', embedding, () => parts.image.run(Object.fromEntries(parts.imageInputs.map((name) => [name, feeds[name]!]))));
+  const scores = await (parts.scores ??= createSession(parts.scoresGraph, loaded.settings, loaded.provider));
+  const available: Record<string, ort.Tensor> = { ...feeds, ...imageSide };
+  const out = await scores.run(Object.fromEntries(scores.inputNames.map((name) => [name, available[name]!])));
   return Array.from(out.iou_predictions!.data as Float32Array);
 }

@@ -9,7 +9,7 @@ import type { EmbeddingInfo, EverythingResult, MaskCrop, PredictViews, SegmentPr
 import { maskCropOfCandidate } from '../sam/view-masks.ts';
 import type { ModelFamily } from '../sam/model-dir.ts';
 import { maskFromRle } from '../masks/index.ts';
-import type { AutomaticOptions } from '../sam/automatic.ts';
+import { automaticDefaults, type AutomaticOptions } from '../sam/automatic.ts';
 import type { Engine, LoadedModel } from '../sam/engine.ts';
 import { warmEmbedding } from '../sam/embedding-cache.ts';
 import type { ApiEvent, Prediction, ProposalSet, SamPrompt } from '../../preload/contract/index.ts';
@@ -209,7 +209,7 @@ export class SamService {
     this.#proposals.set(proposalsId, { imageId, modelId: model.info.id, result });
     for (const id of this.#proposals.keys()) if (this.#proposals.size > KEPT_PROPOSAL_SETS) this.#proposals.delete(id);
     return {
-      proposalsId, imageId, seconds: (performance.now() - t0) / 1000,
+      proposalsId, imageId, seconds: (performance.now() - t0) / 1000, defaultMinScore: automaticDefaults(model.info.family).predIouThresh,
       proposals: result.masks.map((m, index) => ({ index, score: m.predictedIou, stability: m.stabilityScore, mask: maskView(cropMask(maskFromRle(m.rle))) })),
     };
   }

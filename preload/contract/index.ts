@@ -70,6 +70,8 @@ export interface ProposalSet {
   imageId: number;
   proposals: Proposal[];
   seconds: number;
+  /** the model's own generator threshold on the predicted IoU (SAM 0.88, SAM 2.1 0.8): where the slider starts */
+  defaultMinScore: number;
 }
 
 /** An annotation as the UI draws it: the mask cropped to its bounding box. */

@@ -11,15 +11,16 @@ type Point = { x: number; y: number };
 
 /**
  * The window asks for proposals down to this predicted IoU, so that the slider can go below the
- * generator's 0.88 default; lower would run the full decoder for most grid points.
+ * generator's default (SAM 0.88, SAM 2.1 0.8); lower would run the full decoder for most grid points.
  */
 const ASKED_MIN_SCORE = 0.7;
-const DEFAULT_MIN_SCORE = 0.88;
 
 export class ProposalsState {
   set = $state.raw<ProposalSet | null>(null);
-  /** proposals scoring below this are hidden; starts at the generator's own threshold */
-  minScore = $state(DEFAULT_MIN_SCORE);
+  /** proposals scoring below this are hidden; starts at the model's generator threshold and keeps where the user moved it */
+  minScore = $state(0.88);
+  /** the threshold of the model that gave the last set */
+  #defaultMinScore = 0.88;
   accepted = $state.raw<ReadonlySet<number>>(new Set());
   busy = $state(false);
   error = $state<string | null>(null);
@@ -34,6 +35,8 @@ export class ProposalsState {
     try {
       const set = await withErrorOn(this, () => api.samEverything({ imageId, predIouThresh: ASKED_MIN_SCORE }));
       if (seq !== this.#seq || !set) return;
+      if (this.minScore === this.#defaultMinScore) this.minScore = set.defaultMinScore;
+      this.#defaultMinScore = set.defaultMinScore;
       this.set = set;
       this.accepted = new Set();
     } finally {

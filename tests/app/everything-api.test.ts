@@ -48,6 +48,8 @@ describe('segment everything through the API', () => {
     const set = await handlers.samEverything({ imageId: 1, pointsPerSide: 3, predIouThresh: 0.05, stabilityThresh: 0.5 });
     const direct = await engine.segmentEverything(model.id, join(dir, 'landscape.png'), options);
     expect(set.proposals.length).toBeGreaterThan(0);
+    // the slider starts at SAM's own generator threshold
+    expect(set.defaultMinScore).toBe(0.88);
     expect(set.proposals.map((p) => [p.index, p.score, p.stability])).toEqual(direct.masks.map((m, i) => [i, m.predictedIou, m.stabilityScore]));
     await expect(handlers.annotationsAcceptProposals({ imageId: 1, labelId: label.id, proposalsId: set.proposalsId + 99, indices: [0] }))
       .rejects.toThrow(/no longer kept; find them again/);

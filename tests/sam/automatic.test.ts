@@ -1,7 +1,7 @@
 /** The automatic mask generator, stage by stage on hand-made data (no model). */
 import { describe, expect, it } from 'vitest';
 import {
-  boxIou, type CropDecoder, cropBoxes, generateMasks, layerPointGrids, maskBox, nearCropEdge, nms, pointGrid, removeSmallRegions,
+  AUTOMATIC_DEFAULTS, automaticDefaults, boxIou, type CropDecoder, cropBoxes, generateMasks, layerPointGrids, maskBox, nearCropEdge, nms, pointGrid, removeSmallRegions,
   stabilityScore, uncropMask,
 } from '../../main/sam/automatic.ts';
 
@@ -11,6 +11,13 @@ function maskOf(rows: string[]): Uint8Array {
 }
 
 describe('automatic mask generator stages', () => {
+  it('takes the defaults of the generator of the model\'s family', () => {
+    // SamAutomaticMaskGenerator and SAM2AutomaticMaskGenerator differ only in pred_iou_thresh
+    expect(automaticDefaults('sam')).toEqual({ ...AUTOMATIC_DEFAULTS, predIouThresh: 0.88 });
+    expect(automaticDefaults('sam2.1')).toEqual({ ...AUTOMATIC_DEFAULTS, predIouThresh: 0.8 });
+    expect(AUTOMATIC_DEFAULTS).toMatchObject({ pointsPerSide: 32, pointsPerBatch: 64, stabilityScoreThresh: 0.95, stabilityScoreOffset: 1, boxNmsThresh: 0.7, cropNLayers: 0, minMaskRegionArea: 0 });
+  });
+
   it('the point grid holds cell centres, x fastest', () => {
     expect(pointGrid(4)).toEqual([0.125, 0.375, 0.625, 0.875].flatMap((y) => [0.125, 0.375, 0.625, 0.875].map((x) => [x, y])));
     const grid = pointGrid(32);

@@ -50,6 +50,11 @@ function annotationCount(): number {
   }
 }
 
+/** The window's screen and the number of images in its list. */
+function screenAndImages(): Promise<{ screen: string | undefined; images: number }> {
+  return page().evaluate(() => ({ screen: (document.querySelector('.app') as HTMLElement | null)?.dataset.screen, images: document.querySelectorAll('.image-item').length }));
+}
+
 /** The app's job processes (its other children are tsx's compiler service). */
 function jobPids(): number[] {
   return childPids(app.child.pid!).filter((pid) => {
@@ -86,7 +91,8 @@ describe('the built app in its shell', () => {
 
   it('opens the sample project on "Skip for now", its images served through studio-image:', async () => {
     await page().locator('[data-testid=wizard-skip]').click();
-    await expect.poll(() => page().locator('.image-item').count(), { timeout: 60_000 }).toBe(SAMPLES.length);
+    // the screen with the count: a failure says where the window stayed (wizard, start, annotate)
+    await expect.poll(screenAndImages, { timeout: 60_000 }).toEqual({ screen: 'annotate', images: SAMPLES.length });
     await expect.poll(() => page().evaluate(() => [...document.images].filter((i) => i.src.startsWith('studio-image:') && i.complete && i.naturalWidth > 0).length)).toBe(SAMPLES.length);
     // another generation's URL (a project no longer open) is not served
     const stale = await page().evaluate(() => new Promise<string>((resolve) => {
@@ -105,7 +111,7 @@ describe('the built app in its shell', () => {
     copyFileSync(join(FIXTURES, 'landscape.png'), join(folder, 'landscape.png'));
     await app.answer('open', [folder]);
     await app.menu('File', 'Add Folder…');
-    await expect.poll(() => page().locator('.image-item').count(), { timeout: 30_000 }).toBe(SAMPLES.length + 1);
+    await expect.poll(screenAndImages, { timeout: 30_000 }).toEqual({ screen: 'annotate', images: SAMPLES.length + 1 });
     await app.answer('open', null);
     await app.menu('File', 'Add Images…');
     await expect.poll(() => app.events.filter((e) => e.type === 'dialog').length).toBe(2);
