@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { decodeImageBuffer, type RgbImage } from './image/index.ts';
-import { cropRgb, loadSam, releaseSam, runBoxDecoder, runDecoder, runDecoderLogits, runDecoderScores, runEncoder, runPredict, runPredictViews, splitDecoderSessions, validatePrompt, type LoadedSam, type PredictPath, type SessionSettings } from './inference.ts';
+import { cropRgb, loadSam, releaseSam, runBoxDecoder, runDecoder, runDecoderScores, runDecoderWantedLogits, runEncoder, runPredict, runPredictViews, splitDecoderSessions, validatePrompt, type LoadedSam, type PredictPath, type SessionSettings } from './inference.ts';
 import type { BoxBatchResult, EverythingResult, SegmentPrompt } from './engine-api.ts';
 import { answer } from '../../preload/contract/rpc.ts';
 import { SAM2_FEATURES_LENGTH } from './sam2-inference.ts';
@@ -194,10 +194,9 @@ const methods = {
             out.push({ logits: [null, null, null], iou: screen.slice(1) });
             continue;
           }
-          const r = await runDecoderLogits(m, embedding, prompt, cropW, cropH);
-          const iou = r.iouPredictions.slice(1);
-          // copies only of the planes kept: the others go with the decoder's output buffer
-          out.push({ logits: r.logits.slice(1).map((plane, k) => (wanted(iou[k]!) ? plane.slice() : null)), iou });
+          // only the candidates that pass the IoU threshold are made at full size
+          const r = await runDecoderWantedLogits(m, embedding, prompt, cropW, cropH, (k, iou) => k > 0 && wanted(iou));
+          out.push({ logits: r.logits.slice(1), iou: r.iouPredictions.slice(1) });
         }
         return out;
       };

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rleFromMask } from '../../main/masks/index.ts';
 import { decodeImage } from '../../main/sam/image/index.ts';
 import { createEngine, type Engine, type LoadedModel } from '../../main/sam/engine.ts';
-import { loadSam, releaseSam, runDecoderLogits, runDecoderScores, runEncoder } from '../../main/sam/inference.ts';
+import { loadSam, releaseSam, runDecoderLogits, runDecoderScores, runDecoderWantedLogits, runEncoder } from '../../main/sam/inference.ts';
 import { SAM_TINY, samTinyModelDir } from '../helpers/sam-tiny.ts';
 import { sam2TinyModelDir } from '../helpers/sam2-tiny.ts';
 
@@ -62,7 +62,8 @@ describe('engine batch decoding', () => {
 /**
  * "Segment everything" through the engine against the generator's definition recomputed here from
  * single whole-decoder runs of the same model (`runDecoderLogits`): grid, candidates 1..3, the
- * IoU and stability thresholds, greedy box NMS by predicted IoU.
+ * IoU and stability thresholds, greedy box NMS by predicted IoU. Each point's screening scores and
+ * the engine's cut decoding of the kept candidates are checked against the whole decoder too.
  */
 async function expectGeneratorDefinition(engine: Engine, model: LoadedModel, dir: string, options: { pointsPerSide: 4; predIouThresh: number; stabilityScoreThresh: number }): Promise<void> {
   const ours = await engine.segmentEverything(model, landscape, options);
@@ -80,6 +81,11 @@ async function expectGeneratorDefinition(engine: Engine, model: LoadedModel, dir
         // the screening scores (reassociated prompt part, no mask head) stay well inside the engine's 1e-3 margin
         const screened = await runDecoderScores(sam, embedding, point, width, height);
         for (const [k, s] of screened.entries()) expect(Math.abs(s - iouPredictions[k]!)).toBeLessThan(1e-4);
+        // the engine's path for the candidates it keeps gives the whole graph's logits bit for bit
+        const cut = await runDecoderWantedLogits(sam, embedding, point, width, height, (k) => k > 0);
+        expect(cut.iouPredictions).toEqual(iouPredictions);
+        for (let k = 1; k < 4; k++) expect(cut.logits[k]!.every((v, p) => Object.is(v, logits[k]![p]))).toBe(true);
+        expect(cut.logits[0]).toBeNull();
         for (let k = 1; k < 4; k++) {
           tested++;
           if (!(Math.fround(iouPredictions[k]!) > Math.fround(options.predIouThresh))) { candidatesBelowIou++; continue; }
