@@ -40,6 +40,26 @@ describe('COCO RLE', () => {
     }
   });
 
+  it('gives the counts of the plain walk down each column, for masks holding any non-zero value', () => {
+    const rand = seededRandom(11);
+    for (let i = 0; i < 100; i++) {
+      const w = 1 + Math.floor(rand() * 50), h = 1 + Math.floor(rand() * 50);
+      const density = rand();
+      const data = Uint8Array.from({ length: w * h }, () => (rand() < density ? 1 + Math.floor(rand() * 255) : 0));
+      const counts: number[] = [];
+      let previous = 0, run = 0;
+      for (let x = 0; x < w; x++) {
+        for (let y = 0; y < h; y++) {
+          const v = data[y * w + x] ? 1 : 0;
+          if (v !== previous) { counts.push(run); run = 0; previous = v; }
+          run++;
+        }
+      }
+      counts.push(run);
+      expect(rleFromMask({ width: w, height: h, data })).toEqual({ size: [h, w], counts: rleStringFromCounts(counts) });
+    }
+  });
+
   it('starts the runs with zeros and counts down columns first', () => {
     // 2x3 mask (h=2, w=3), inside: (x=0,y=0), (x=1,y=1), (x=2,y=0), (x=2,y=1); column-major 1 0 | 0 1 | 1 1
     const mask = maskOf(3, 2, (x, y) => (x === 0 && y === 0) || (x === 1 && y === 1) || x === 2);
