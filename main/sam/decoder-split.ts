@@ -93,7 +93,7 @@ function needed(nodes: INodeProto[], outputs: string[]): { nodes: INodeProto[]; 
  * give the whole decoder's values bit for bit: then give the prompt part's image-side inputs
  * their shapes (`setInputShapes`), or onnxruntime optimizes it otherwise than the whole graph.
  */
-export function splitDecoder(model: ModelProto, nameForErrors: string, opts: { reassociate?: boolean } = {}): SplitDecoder {
+export function splitDecoder(model: ModelProto, nameForErrors: string, opts: { reassociate?: boolean; extraOutputs?: string[] } = {}): SplitDecoder {
   const g = model.graph!;
   const inputNames = new Set((g.input ?? []).map((i) => i.name ?? ''));
   const imageInputs: readonly string[] = inputNames.has(IMAGE_INPUTS.sam2[0]) ? IMAGE_INPUTS.sam2 : IMAGE_INPUTS.sam;
@@ -151,7 +151,8 @@ export function splitDecoder(model: ModelProto, nameForErrors: string, opts: { r
   const imageGraphInputs = new Set((imageGraph.graph!.node ?? []).flatMap((n) => n.input ?? []));
   const stray = imageInputs.filter((i) => i !== imageInput && imageGraphInputs.has(i));
   if (stray.length > 0) throw new Error(`${nameForErrors}: decoder input ${stray.join(', ')} is read with the embedding alone; cannot split it`);
-  const promptGraph = graphOf('sam_decoder_prompt_part', promptNodes, [...PROMPT_INPUTS, ...passedThrough, ...imageSide], OUTPUTS);
+  const promptOutputs = [...OUTPUTS, ...(opts.extraOutputs ?? []).filter((o) => !OUTPUTS.includes(o))];
+  const promptGraph = graphOf('sam_decoder_prompt_part', promptNodes, [...PROMPT_INPUTS, ...passedThrough, ...imageSide], promptOutputs);
   if (!(opts.reassociate ?? true)) return { image: imageGraph, imageInputs: [imageInput], prompt: promptGraph, imageSide, passedThrough };
   reassociateAttention(promptGraph, lowRes[3]!);
   return hoistImageNodes({ image: imageGraph, imageInputs: [imageInput], prompt: promptGraph, imageSide, passedThrough });
@@ -411,17 +412,55 @@ export function setInputShapes(model: ModelProto, shapes: Record<string, readonl
   }
 }
 
+/** low_res_masks and the tensors it is an Identity of. */
+function lowResAliases(nodes: INodeProto[]): string[] {
+  const aliases = ['low_res_masks'];
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const n of nodes) {
+      if (n.opType === 'Identity' && aliases.includes(n.output?.[0] ?? '') && !aliases.includes(n.input?.[0] ?? '')) { aliases.push(n.input![0]!); grew = true; }
+    }
+  }
+  return aliases;
+}
+
+/** The logits low_res_masks is a Clip of (SAM 2.1's clamp to [-32, 32]), or null. */
+function preClampLogits(nodes: INodeProto[]): string | null {
+  const aliases = lowResAliases(nodes);
+  const clip = nodes.find((n) => n.opType === 'Clip' && aliases.includes(n.output?.[0] ?? ''));
+  return clip?.input?.[0] || null;
+}
+
+/**
+ * The tensor the decoder's `masks` output is a function of (with orig_im_size), one plane per
+ * candidate: low_res_masks for SAM, the logits before low_res_masks' clamp for SAM 2.1. Box
+ * decoding asks the prompt part for it (`extraOutputs`) and feeds one plane to the cut.
+ */
+export function postprocessSource(model: ModelProto): string {
+  const nodes = model.graph?.node ?? [];
+  const preClamp = preClampLogits(nodes);
+  if (!preClamp) return 'low_res_masks';
+  // what masks reads other than through low_res_masks (whose clamp reads the logits too)
+  const aliases = new Set(lowResAliases(nodes));
+  const want = new Set(['masks']);
+  for (const n of [...nodes].reverse()) {
+    if (!(n.output ?? []).some((o) => want.has(o) && !aliases.has(o))) continue;
+    for (const i of n.input ?? []) if (i) want.add(i);
+  }
+  return want.has(preClamp) ? preClamp : 'low_res_masks';
+}
+
 /** The postprocessing graph's input: one candidate's low-res logits, [1, 1, 256, 256]. */
 export const POSTPROCESS_INPUT = 'low_res_mask';
 
 /**
- * The decoder's own postprocessing (`low_res_masks` -> `masks` at `orig_im_size`) cut out of
- * decoder.onnx for one candidate at a time: box decoding keeps one mask of four, and upsampling
- * the other three to the image size was most of a box's cost. The nodes are the graph's own, so
- * the mask is `segment`'s bit for bit (each candidate's plane is resized on its own either way).
- * A Resize given output `sizes` takes its batch and channel sizes from its input instead, since
- * the graph's may say four candidates. Throws, naming the model, when `masks` depends on more
- * than `low_res_masks` and `orig_im_size`.
+ * The decoder's own postprocessing (`low_res_masks`, SAM 2.1: the logits before their clamp ->
+ * `masks` at `orig_im_size`; `postprocessSource`) cut out of decoder.onnx for one candidate at a
+ * time: box decoding keeps one mask of four, and upsampling the other three to the image size
+ * was most of a box's cost. The nodes are the graph's own, so the mask is `segment`'s bit for bit
+ * (each candidate's plane is resized on its own either way). A Resize given output `sizes` takes
+ * its batch and channel sizes from its input instead, since the graph's may say four candidates.
+ * Throws, naming the model, when `masks` depends on more than those logits and `orig_im_size`.
  */
 export function postprocessDecoder(model: ModelProto, nameForErrors: string): ModelProto {
   const g = model.graph!;
@@ -429,14 +468,10 @@ export function postprocessDecoder(model: ModelProto, nameForErrors: string): Mo
   if (!(g.output ?? []).some((o) => o.name === 'masks') || !(g.output ?? []).some((o) => o.name === 'low_res_masks')) {
     throw new Error(`${nameForErrors}: decoder has no outputs masks and low_res_masks; cannot cut its postprocessing`);
   }
-  // low_res_masks and the tensors it is an Identity of: the postprocessing may read any of them
-  const lowRes = new Set(['low_res_masks']);
-  for (let grew = true; grew;) {
-    grew = false;
-    for (const n of nodes) {
-      if (n.opType === 'Identity' && lowRes.has(n.output?.[0] ?? '') && !lowRes.has(n.input?.[0] ?? '')) { lowRes.add(n.input![0]!); grew = true; }
-    }
-  }
+  const lowRes = new Set(lowResAliases(nodes));
+  // SAM 2.1 resizes its logits before the clamp that gives low_res_masks: the cut reads them there
+  const source = postprocessSource(model);
+  lowRes.add(source);
   const want = new Set(['masks']);
   const keep: INodeProto[] = [];
   for (const n of [...nodes].reverse()) {

@@ -16,7 +16,7 @@ import { concatSam2Features, SAM2_FEATURES_LENGTH, sam2BestMaskIndex, sam2Decode
 import { decodeModel, encodeModel, encodeSelfContained, loadModel, usesExternalData } from '../onnx/model-io.ts';
 import { EMPTY_CROP, maskCropOfCandidate, thinnedView, viewMaskThinned, type PredictPostprocess } from './view-masks.ts';
 import { MASK_VIEW_MAX_PIXELS } from '../../preload/contract/index.ts';
-import { POSTPROCESS_INPUT, postprocessDecoder, reassociateAttention, setInputShapes, splitDecoder, takeImageSide } from './decoder-split.ts';
+import { POSTPROCESS_INPUT, postprocessDecoder, postprocessSource, reassociateAttention, setInputShapes, splitDecoder, takeImageSide } from './decoder-split.ts';
 import type { ModelProto } from '../onnx/proto.ts';
 
 export type { PredictPostprocess };
@@ -56,11 +56,16 @@ export interface LoadedSam {
 
 /**
  * Box decoding, `segment`'s values bit for bit: decoder.onnx split without reassociation (its
- * image part runs once per image) and its postprocessing for one candidate (decoder-split.ts).
- * Null where the graph cannot be cut so (SAM 2.1 resizes its masks before the clamp that gives
- * low_res_masks): its boxes run the whole decoder.
+ * image part runs once per image) and its postprocessing for one candidate (decoder-split.ts),
+ * for SAM and SAM 2.1. Null where a graph cannot be cut so: its boxes run the whole decoder.
  */
-export interface BoxDecoderSessions { image: ort.InferenceSession; prompt: ort.InferenceSession; postprocess: ort.InferenceSession }
+export interface BoxDecoderSessions {
+  image: ort.InferenceSession; prompt: ort.InferenceSession; postprocess: ort.InferenceSession;
+  /** the image part's input; the image inputs the prompt part reads as they are (SAM 2.1's high-resolution maps) */
+  imageInput: string; passedThrough: string[];
+  /** the prompt part's output the postprocessing reads a plane of (`postprocessSource`) */
+  source: string;
+}
 
 /**
  * `refine`: the whole decoder proper with the prompt part's reassociations, for fed-back masks,
@@ -191,24 +196,51 @@ export function splitDecoderSessions(loaded: LoadedSam): Promise<SplitDecoderSes
 /** Box decoding's sessions (see `BoxDecoderSessions`), made on first use and kept. */
 function boxDecoderSessions(loaded: LoadedSam): Promise<BoxDecoderSessions | null> {
   loaded.boxDecoder ??= (async () => {
-    if (loaded.info.family !== 'sam') return null;
     const path = join(loaded.dir, DECODER_FILE);
     const decoder = loadModel(path);
     let cut;
     try {
-      cut = { split: splitDecoder(decoder, path, { reassociate: false }), postprocess: postprocessDecoder(decoder, path) };
+      const source = postprocessSource(decoder);
+      cut = { source, split: splitDecoder(decoder, path, { reassociate: false, extraOutputs: [source] }), postprocess: postprocessDecoder(decoder, path) };
     } catch {
-      return null; // not the SAM decoder's graph, or masks that are not a function of low_res_masks
+      return null; // not the SAM decoder's graph, or masks that are not a function of its low-res logits
     }
+    const [imageInput] = cut.split.imageInputs;
     const image = await createSession(encodeModel(cut.split.image), loaded.settings, loaded.provider);
-    // the image-side tensors' shapes, from one run of the image part
-    const side = await image.run({ image_embeddings: new ort.Tensor('float32', new Float32Array(256 * 64 * 64), [...EMBEDDING_SHAPE]) });
+    // the image-side tensors' shapes, from one run of the image part on zeros
+    const inputShape = decoder.graph!.input!.find((i) => i.name === imageInput)!.type!.tensorType!.shape!.dim!.map((d) => Number(d.dimValue));
+    const zeros = new ort.Tensor('float32', new Float32Array(inputShape.reduce((a, b) => a * b, 1)), inputShape);
+    const side = await image.run({ [imageInput!]: zeros });
     setInputShapes(cut.split.prompt, Object.fromEntries(Object.entries(side).map(([name, t]) => [name, t.dims])));
     const prompt = await createSession(encodeModel(cut.split.prompt), loaded.settings, loaded.provider);
     const postprocess = await createSession(encodeModel(cut.postprocess), loaded.settings, loaded.provider);
-    return { image, prompt, postprocess };
+    return { image, prompt, postprocess, imageInput: imageInput!, passedThrough: cut.split.passedThrough, source: cut.source };
   })();
   return loaded.boxDecoder;
+}
+
+/**
+ * The box split's prompt part for one prompt (after its image part once per embedding): every
+ * candidate's predicted IoU, the single-mask choice, and each candidate's plane of the tensor
+ * the postprocessing reads. The graph's own nodes: the whole decoder's values bit for bit.
+ */
+async function runCutPromptPart(loaded: LoadedSam, parts: BoxDecoderSessions, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number): Promise<{ iou: number[]; best: number; planes: Float32Array; origImSize: ort.Tensor }> {
+  validatePrompt(prompt, width, height);
+  const { feeds, best } = familyFeeds(loaded, embedding, prompt, width, height);
+  const side = await imageSideOf(loaded, 'boxSide', embedding, () => parts.image.run({ [parts.imageInput]: feeds[parts.imageInput]! }));
+  const passed = Object.fromEntries(parts.passedThrough.map((name) => [name, feeds[name]!]));
+  const out = await parts.prompt.run({ point_coords: feeds.point_coords!, point_labels: feeds.point_labels!, ...passed, ...side });
+  const iou = Array.from(out.iou_predictions!.data as Float32Array);
+  return { iou, best: best(iou, out.low_res_masks!.data as Float32Array), planes: out[parts.source]!.data as Float32Array, origImSize: feeds.orig_im_size! };
+}
+
+/** The decoder's own postprocessing of candidate `k`'s plane: its logits at the original size. */
+async function postprocessPlane(loaded: LoadedSam, parts: BoxDecoderSessions, planes: Float32Array, k: number, origImSize: ort.Tensor, width: number, height: number): Promise<Float32Array> {
+  const plane = LOW_RES * LOW_RES;
+  const one = new ort.Tensor('float32', planes.slice(k * plane, (k + 1) * plane), [1, 1, LOW_RES, LOW_RES]);
+  const masks = (await parts.postprocess.run({ [POSTPROCESS_INPUT]: one, orig_im_size: origImSize })).masks!;
+  if (masks.data.length !== width * height) throw new Error(`${loaded.dir}: decoder postprocessing returned a mask of shape [${masks.dims.join(',')}], expected [1,1,${height},${width}]`);
+  return masks.data as Float32Array;
 }
 
 /** Releases every onnxruntime session of a loaded model. */
@@ -411,18 +443,8 @@ export async function runBoxDecoder(loaded: LoadedSam, embedding: Float32Array, 
     const r = await runDecoder(loaded, embedding, prompt, width, height);
     return { mask: r.masks[r.best]!, score: r.iouPredictions[r.best]! };
   }
-  validatePrompt(prompt, width, height);
-  const { feeds, numPoints } = decoderFeeds(embedding, prompt, width, height);
-  const side = await imageSideOf(loaded, 'boxSide', embedding, () => parts.image.run({ image_embeddings: feeds.image_embeddings! }));
-  const out = await parts.prompt.run({ point_coords: feeds.point_coords!, point_labels: feeds.point_labels!, ...side });
-  const iou = out.iou_predictions!.data as Float32Array;
-  const lowRes = out.low_res_masks!.data as Float32Array;
-  const plane = LOW_RES * LOW_RES;
-  const best = bestMaskIndex(iou, numPoints);
-  const one = new ort.Tensor('float32', lowRes.subarray(best * plane, (best + 1) * plane), [1, 1, LOW_RES, LOW_RES]);
-  const logits = (await parts.postprocess.run({ [POSTPROCESS_INPUT]: one, orig_im_size: feeds.orig_im_size! })).masks!;
-  if (logits.data.length !== width * height) throw new Error(`${loaded.dir}: decoder postprocessing returned a mask of shape [${logits.dims.join(',')}], expected [1,1,${height},${width}]`);
-  const data = logits.data as Float32Array;
+  const { iou, best, planes, origImSize } = await runCutPromptPart(loaded, parts, embedding, prompt, width, height);
+  const data = await postprocessPlane(loaded, parts, planes, best, origImSize, width, height);
   const mask = new Uint8Array(data.length);
   for (let p = 0; p < data.length; p++) mask[p] = data[p]! > 0 ? 1 : 0;
   return { mask, score: iou[best]! };
@@ -512,22 +534,10 @@ export async function runDecoderWantedLogits(
     const r = await runDecoderLogits(loaded, embedding, prompt, width, height);
     return { logits: r.logits.map((plane, k) => (wanted(k, r.iouPredictions[k]!) ? plane.slice() : null)), iouPredictions: r.iouPredictions };
   }
-  validatePrompt(prompt, width, height);
-  const { feeds } = decoderFeeds(embedding, prompt, width, height);
-  const side = await imageSideOf(loaded, 'boxSide', embedding, () => parts.image.run({ image_embeddings: feeds.image_embeddings! }));
-  const out = await parts.prompt.run({ point_coords: feeds.point_coords!, point_labels: feeds.point_labels!, ...side });
-  const iouPredictions = Array.from(out.iou_predictions!.data as Float32Array);
-  const lowRes = out.low_res_masks!.data as Float32Array;
-  const plane = LOW_RES * LOW_RES;
+  const { iou, planes, origImSize } = await runCutPromptPart(loaded, parts, embedding, prompt, width, height);
   const logits: (Float32Array | null)[] = [];
-  for (const [k, iou] of iouPredictions.entries()) {
-    if (!wanted(k, iou)) { logits.push(null); continue; }
-    const one = new ort.Tensor('float32', lowRes.slice(k * plane, (k + 1) * plane), [1, 1, LOW_RES, LOW_RES]);
-    const masks = (await parts.postprocess.run({ [POSTPROCESS_INPUT]: one, orig_im_size: feeds.orig_im_size! })).masks!;
-    if (masks.data.length !== width * height) throw new Error(`${loaded.dir}: decoder postprocessing returned a mask of shape [${masks.dims.join(',')}], expected [1,1,${height},${width}]`);
-    logits.push(masks.data as Float32Array);
-  }
-  return { logits, iouPredictions };
+  for (const [k, score] of iou.entries()) logits.push(wanted(k, score) ? await postprocessPlane(loaded, parts, planes, k, origImSize, width, height) : null);
+  return { logits, iouPredictions: iou };
 }
 
 /** The pixels of [x0, x1) x [y0, y1) of an image. */

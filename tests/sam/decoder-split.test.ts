@@ -12,7 +12,7 @@ import { DECODER_FILE } from '../../main/sam/model-dir.ts';
 import { readNpyFloat32 } from '../../main/sam/npy.ts';
 import { decoderFeeds, loadSam, releaseSam, runBoxDecoder, runDecoder, runEncoder, runPredict, splitDecoderSessions, type LoadedSam } from '../../main/sam/inference.ts';
 import { decodeImage } from '../../main/sam/image/index.ts';
-import { POSTPROCESS_INPUT, postprocessDecoder, splitDecoder } from '../../main/sam/decoder-split.ts';
+import { POSTPROCESS_INPUT, postprocessDecoder, postprocessSource, splitDecoder } from '../../main/sam/decoder-split.ts';
 import { encodeModel } from '../../main/onnx/model-io.ts';
 import { SAM2_TINY, sam2TinyModelDir } from '../helpers/sam2-tiny.ts';
 import { loadModel } from '../../main/onnx/model-io.ts';
@@ -181,17 +181,39 @@ describe('the decoder postprocessing cut for one candidate (box decoding)', () =
     expect(sam.boxSide).toBe(side);
   });
 
-  it('refuses a graph whose masks read more than low_res_masks (SAM 2.1 resizes before its clamp), naming the file; its boxes run whole', async () => {
+  it('cuts SAM 2.1\'s postprocessing at its logits before the clamp: box decoding gives segment\'s mask and score bit for bit', async () => {
     const sam2 = await sam2TinyModelDir();
     try {
       const path = join(sam2.dir, DECODER_FILE);
-      expect(() => postprocessDecoder(loadModel(path), '/models/y/decoder.onnx')).toThrow(/^\/models\/y\/decoder\.onnx: decoder output masks reads .* besides low_res_masks; cannot cut its postprocessing$/);
+      const decoder = loadModel(path);
+      // SAM 2.1 resizes its logits to the image size before the clamp to [-32, 32] that gives low_res_masks
+      const source = postprocessSource(decoder);
+      expect(source).not.toBe('low_res_masks');
+      expect(decoder.graph!.node!.some((n) => n.opType === 'Clip' && n.input![0] === source)).toBe(true);
       const loaded = await loadSam(sam2.dir, { threads: 2 });
-      const features = new Float32Array((await import('../../main/sam/sam2-inference.ts')).SAM2_FEATURES_LENGTH).map((_, i) => Math.sin(i));
-      const whole = await runDecoder(loaded, features, { points: [], box: [40, 30, 220, 200] }, 320, 240);
-      const ours = await runBoxDecoder(loaded, features, [40, 30, 220, 200], 320, 240);
-      expect(await loaded.boxDecoder).toBeNull();
-      expect(ours).toEqual({ mask: whole.masks[whole.best], score: whole.iouPredictions[whole.best] });
+      const { SAM2_FEATURES_LENGTH } = await import('../../main/sam/sam2-inference.ts');
+      // scale 30 drives logits past the clamp, where low_res_masks alone would give other masks
+      for (const scale of [3, 30]) {
+        const features = new Float32Array(SAM2_FEATURES_LENGTH).map((_, i) => scale * Math.sin(i * 0.37));
+        let clamped = false;
+        for (const [width, height] of [[320, 240], [180, 300]] as const) {
+          for (const box of [[40, 30, 120, 200], [0, 0, width, height], [15.5, 20.25, 170, 120]] as [number, number, number, number][]) {
+            const whole = await runDecoder(loaded, features, { points: [], box }, width, height);
+            const ours = await runBoxDecoder(loaded, features, box, width, height);
+            expect(ours.score).toBe(whole.iouPredictions[whole.best]);
+            expect(ours.mask).toEqual(whole.masks[whole.best]);
+            clamped ||= whole.lowResMasks.some((v) => Math.abs(v) === 32);
+          }
+        }
+        expect(clamped).toBe(scale === 30);
+      }
+      expect(await loaded.boxDecoder).not.toBeNull();
+      // a graph whose masks read more than those logits is refused, naming the file
+      const broken = loadModel(path);
+      const resize = broken.graph!.node!.find((n) => n.opType === 'Gather' && n.input![0] === source)!;
+      resize.input![0] = 'image_embed';
+      expect(() => postprocessDecoder(broken, '/models/y/decoder.onnx')).toThrow(/^\/models\/y\/decoder\.onnx: decoder output masks reads .* besides low_res_masks; cannot cut its postprocessing$/);
+      await releaseSam(loaded);
     } finally {
       sam2.cleanup();
     }
