@@ -1,6 +1,6 @@
 /**
  * Automatic labelling at dataset scale, fp32 against PTQ4SAM w8a8 in the same run:
- *   npm run bench -- autolabel [--images N] [--boxes N] [--depth N] [--threads N] [--points-per-side N] [--calib-count N]
+ *   npm run bench -- autolabel [--images N] [--boxes N] [--depth N] [--threads N] [--points-per-side N] [--calib-count N] [--skip-sam2]
  * 1. Boxes to masks: a project of N synthetic 1024x768 images (default 20) with --boxes boxes each
  *    (default 10) goes through `autolabelProject` (encode once per image, boxes decoded in one
  *    engine call, one transaction per image); images per minute and masks per second. The
@@ -11,18 +11,19 @@
  * 3. Segment everything on one image, once: encoder, decoding and filtering times
  *    (--points-per-side, default 32: 1024 points).
  * The models: a synthetic ViT-B (random weights of the official shapes; --depth fewer blocks for a
- * quick check) and its w8a8 PTQ4SAM quantization, both cached in the temp folder between runs.
+ * quick check) and SAM 2.1 Hiera-T, the wizard's default (--skip-sam2 leaves it out), each beside
+ * its w8a8 PTQ4SAM quantization, all cached in the temp folder between runs.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { quantizeModelDir } from '../main/ptq4sam/pipeline.ts';
 import { createProject, openProject } from '../main/project/index.ts';
 import { createEngine } from '../main/sam/engine.ts';
 import { synthModel } from '../main/sam/model-dir.ts';
 import { mulberry32 } from '../main/sam/synth.ts';
 import { autolabelProject } from '../main/services/autolabel.ts';
+import { BENCH_CACHE, cachedSam2, cachedW8a8 } from './synth-cache.ts';
 
 function arg(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(`--${name}`);
@@ -81,23 +82,26 @@ async function boxProject(db: string, files: string[], boxes: number): Promise<v
   }
 }
 
-async function models(cache: string, depth: number | undefined, calibDir: string, calibCount: number): Promise<Record<string, string>> {
+/**
+ * The models compared, fp32 beside its w8a8 copy: synthetic ViT-B, then (unless --skip-sam2)
+ * SAM 2.1 Hiera-T, the wizard's default; all built and quantized once into the bench cache.
+ */
+async function models(depth: number | undefined, calibDir: string, calibCount: number, withSam2: boolean): Promise<{ family: string; variant: string; dir: string }[]> {
   const name = depth === undefined ? 'synth-vit_b' : `synth-vit_b-depth${depth}`;
-  const fp32 = join(cache, name);
+  const fp32 = join(BENCH_CACHE, name);
   if (!existsSync(join(fp32, 'model.json'))) {
-    process.stderr.write(`building a synthetic ViT-B${depth === undefined ? '' : ` of depth ${depth}`} (once; cached in ${cache})\n`);
+    process.stderr.write(`building a synthetic ViT-B${depth === undefined ? '' : ` of depth ${depth}`} (once; cached in ${BENCH_CACHE})\n`);
     rmSync(fp32, { recursive: true, force: true });
     mkdirSync(fp32, { recursive: true });
     await synthModel('vit_b', fp32, { seed: 0, ...(depth === undefined ? {} : { depth }) });
   }
-  const w8a8 = join(cache, `${name}-w8a8`);
-  if (!existsSync(join(w8a8, 'model.json'))) {
-    process.stderr.write(`quantizing it to w8a8 with PTQ4SAM on ${calibCount} images (once; cached)\n`);
-    rmSync(w8a8, { recursive: true, force: true });
-    mkdirSync(w8a8, { recursive: true });
-    await quantizeModelDir({ modelDir: fp32, calibDir, outDir: w8a8, bits: { w: 8, a: 8 }, method: 'ptq4sam', calibCount, measureImages: 1 });
+  const vitB = `ViT-B${depth === undefined ? '' : ` depth ${depth}`}`;
+  const list = [{ family: vitB, variant: 'fp32', dir: fp32 }, { family: vitB, variant: 'w8a8', dir: await cachedW8a8(fp32, calibDir, calibCount) }];
+  if (withSam2) {
+    const hieraT = await cachedSam2('hiera_t');
+    list.push({ family: 'SAM 2.1 Hiera-T', variant: 'fp32', dir: hieraT }, { family: 'SAM 2.1 Hiera-T', variant: 'w8a8', dir: await cachedW8a8(hieraT, calibDir, calibCount) });
   }
-  return { fp32, w8a8 };
+  return list;
 }
 
 export async function main(args: string[]): Promise<void> {
@@ -108,17 +112,17 @@ export async function main(args: string[]): Promise<void> {
   const threads = arg(args, 'threads', 0);
   const pointsPerSide = arg(args, 'points-per-side', 32);
   const calibCount = arg(args, 'calib-count', 4);
-  const cache = join(tmpdir(), 'ptq4sam-bench');
-  mkdirSync(cache, { recursive: true });
+  mkdirSync(BENCH_CACHE, { recursive: true });
   const root = mkdtempSync(join(tmpdir(), 'bench-autolabel-'));
   try {
     const imagesDir = join(root, 'images');
     mkdirSync(imagesDir);
     const files = await writeImages(imagesDir, 0, imageCount);
-    const dirs = await models(cache, depth, imagesDir, Math.min(calibCount, imageCount));
+    const list = await models(depth, imagesDir, Math.min(calibCount, imageCount), !args.includes('--skip-sam2'));
     const rows: string[][] = [];
-    const summary: { variant: string; imagesPerMinute: number; decodeShare: number }[] = [];
-    for (const [variant, dir] of Object.entries(dirs)) {
+    const summary: { family: string; variant: string; imagesPerMinute: number; decodeShare: number }[] = [];
+    for (const { family, variant: precision, dir } of list) {
+      const variant = `${family} ${precision}`;
       const engine = await createEngine({ threads });
       try {
         const model = await engine.loadModel(dir);
@@ -163,22 +167,23 @@ export async function main(args: string[]): Promise<void> {
           `${(encoderMs / 1000).toFixed(2)} s / ${(everything.decodeMs / 1000).toFixed(2)} s / ${everything.filterMs.toFixed(0)} ms`,
           String(everything.masks.length),
         ]);
-        summary.push({ variant, imagesPerMinute: result.images / (result.seconds / 60), decodeShare: decodeMs / encoderMs });
+        summary.push({ family, variant, imagesPerMinute: result.images / (result.seconds / 60), decodeShare: decodeMs / encoderMs });
       } finally {
         await engine.dispose();
       }
     }
     const header = ['model', 'images/min (boxes to masks)', 'masks/s', 'encoder, one image (median of 3)', `decode ${boxes} boxes (median of 3; % of encoder)`,
       `the same ${boxes} boxes through segment (whole decoder)`, `everything, ${pointsPerSide}x${pointsPerSide} points: encoder / decoding / filtering`, 'everything: masks'];
-    process.stdout.write(`\nautolabel: ${imageCount} images of 1024x768, ${boxes} boxes each, synthetic ViT-B${depth === undefined ? '' : ` depth ${depth}`}, threads ${threads || 'default'}, w8a8 calibrated on ${Math.min(calibCount, imageCount)} images\n\n`);
+    process.stdout.write(`\nautolabel: ${imageCount} images of 1024x768, ${boxes} boxes each, synthetic models, threads ${threads || 'default'}, w8a8 calibrated on ${Math.min(calibCount, imageCount)} images\n\n`);
     process.stdout.write(`| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|\n`);
     for (const row of rows) process.stdout.write(`| ${row.join(' | ')} |\n`);
     process.stdout.write('\n');
     for (const s of summary) process.stdout.write(`${s.variant}: decoding ${boxes} boxes = ${(100 * s.decodeShare).toFixed(1)}% of the encoder (target < 10%: ${s.decodeShare < 0.1 ? 'met' : 'not met'})\n`);
-    const [fp32, w8a8] = summary;
-    if (fp32 && w8a8) {
+    for (const family of new Set(summary.map((s) => s.family))) {
+      const [fp32, w8a8] = summary.filter((s) => s.family === family);
+      if (!fp32 || !w8a8) continue;
       const ratio = w8a8.imagesPerMinute / fp32.imagesPerMinute;
-      process.stdout.write(`w8a8 / fp32 images per minute: ${ratio.toFixed(2)}x (target >= 2x: ${ratio >= 2 ? 'met' : 'not met'})\n`);
+      process.stdout.write(`${family}: w8a8 / fp32 images per minute: ${ratio.toFixed(2)}x (target >= 2x: ${ratio >= 2 ? 'met' : 'not met'})\n`);
     }
   } finally {
     rmSync(root, { recursive: true, force: true });

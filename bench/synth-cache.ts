@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { quantizeModelDir } from '../main/ptq4sam/pipeline.ts';
 import { synthSam2Model } from '../main/sam/model-dir.ts';
 
 /** Where the benchmarks keep the models they build (reused between runs and scripts). */
@@ -18,6 +19,21 @@ export async function cachedSam2(arch: Parameters<typeof synthSam2Model>[0]): Pr
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     await synthSam2Model(arch, dir, { seed: 0 });
+  }
+  return dir;
+}
+
+/**
+ * The PTQ4SAM w8a8 copy of a cached model, `<dir>-w8a8`, quantized on first use with `calibCount`
+ * images of `calibDir` and kept.
+ */
+export async function cachedW8a8(fp32: string, calibDir: string, calibCount: number): Promise<string> {
+  const dir = `${fp32}-w8a8`;
+  if (!existsSync(join(dir, 'model.json'))) {
+    process.stderr.write(`quantizing ${fp32} to w8a8 with PTQ4SAM on ${calibCount} images (once; cached in ${dir})\n`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    await quantizeModelDir({ modelDir: fp32, calibDir, outDir: dir, bits: { w: 8, a: 8 }, method: 'ptq4sam', calibCount, measureImages: 1 });
   }
   return dir;
 }
