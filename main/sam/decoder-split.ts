@@ -242,15 +242,26 @@ export function reassociateAttention(model: ModelProto, lowRes: number): void {
   const upscaling: [string, number][] = [[`${md}.output_upscaling.0`, lowRes / 4], [`${md}.output_upscaling.3`, lowRes / 2]];
   const inits = new Map((g.initializer ?? []).map((t) => [t.name ?? '', t]));
   const byName = new Map(nodes.map((n) => [n.name ?? '', n]));
+  const castOf = new Map(nodes.filter((n) => n.opType === 'Cast').map((n) => [n.output?.[0] ?? '', n]));
+  /**
+   * A float32 constant: an initializer, or a float16 initializer cast to float32 (the quantizer
+   * stores the float parts of a quantized decoder so; the cast is exact).
+   */
+  const constant = (name: string): { data: Float32Array; dims: number[] } | null => {
+    const t = inits.get(name);
+    if (t) return t.dataType === DataType.FLOAT ? { data: tensorToFloat32(t), dims: (t.dims ?? []).map(Number) } : null;
+    const cast = castOf.get(name);
+    const t16 = cast ? inits.get(cast.input?.[0] ?? '') : undefined;
+    const to = cast?.attribute?.find((a) => a.name === 'to')?.i;
+    if (!t16 || t16.dataType !== DataType.FLOAT16 || Number(to) !== DataType.FLOAT) return null;
+    return { data: tensorToFloat32(t16), dims: (t16.dims ?? []).map(Number) };
+  };
   const floatWeight = (node: INodeProto | undefined): { data: Float32Array; rows: number; cols: number } | null => {
-    const t = node ? inits.get(node.input?.[1] ?? '') : undefined;
-    if (!t || t.dataType !== DataType.FLOAT || t.dims?.length !== 2) return null;
-    return { data: tensorToFloat32(t), rows: Number(t.dims[0]), cols: Number(t.dims[1]) };
+    const t = node ? constant(node.input?.[1] ?? '') : null;
+    if (!t || t.dims.length !== 2) return null;
+    return { data: t.data, rows: t.dims[0]!, cols: t.dims[1]! };
   };
-  const bias = (module: string) => {
-    const t = inits.get(`${module}.bias`);
-    return t && t.dataType === DataType.FLOAT ? tensorToFloat32(t) : null;
-  };
+  const bias = (module: string) => constant(`${module}.bias`)?.data ?? null;
   const replacements = new Map<INodeProto, INodeProto[]>();
   let counter = 0;
   const fresh = (module: string, what: string) => `${module}/reassociated/${what}_${counter++}`;
@@ -334,10 +345,10 @@ export function reassociateAttention(model: ModelProto, lowRes: number): void {
   // blocked order (nodes that read the graph input alone: the split runs them once per image).
   const convs = upscaling.map(([module, size]) => {
     const conv = byName.get(`${module}/ConvTranspose`);
-    const t = conv ? inits.get(conv.input?.[1] ?? '') : undefined;
-    const b = conv ? inits.get(conv.input?.[2] ?? '') : undefined;
-    if (!conv || !t || !b || t.dataType !== DataType.FLOAT || b.dataType !== DataType.FLOAT || t.dims?.length !== 4 || Number(t.dims[2]) !== 2 || Number(t.dims[3]) !== 2) return null;
-    return { module, size, conv, w: tensorToFloat32(t), bias: tensorToFloat32(b), cin: Number(t.dims[0]), cout: Number(t.dims[1]) };
+    const t = conv ? constant(conv.input?.[1] ?? '') : null;
+    const b = conv ? constant(conv.input?.[2] ?? '') : null;
+    if (!conv || !t || !b || t.dims.length !== 4 || t.dims[2] !== 2 || t.dims[3] !== 2) return null;
+    return { module, size, conv, w: t.data, bias: b.data, cin: t.dims[0]!, cout: t.dims[1]! };
   });
   const hyper = byName.get(`${md}/hypernetwork/MatMul`);
   const graphInputs = new Set((g.input ?? []).map((i) => i.name ?? ''));

@@ -10,7 +10,10 @@ import { mergeBuilder } from '../../main/ptq4sam/emit/merge.ts';
 import { evaluate, fileSha256 } from '../../main/ptq4sam/eval.ts';
 import { listImageFiles } from '../../main/base/index.ts';
 import { quantizeModelDir } from '../../main/ptq4sam/pipeline.ts';
-import { calibrationPromptSet } from '../helpers/sam-tiny.ts';
+import { calibrationPromptSet, masksAgree, maxAbsDiff } from '../helpers/sam-tiny.ts';
+import { fullMaskFromCrop } from '../../main/sam/postprocess.ts';
+import { decodeImage } from '../../main/sam/image/index.ts';
+import { loadSam, releaseSam, runEncoder, runPredict } from '../../main/sam/inference.ts';
 import { planQuantization } from '../../main/ptq4sam/registry.ts';
 import type { QuantReport } from '../../main/ptq4sam/report.ts';
 import { importCheckpoint } from '../../main/sam/model-dir.ts';
@@ -118,6 +121,29 @@ describe('w8a8 ptq4sam model', () => {
     expect(all.keptFloat).toEqual([]);
     // the float linears, and QK^T and A.V of both self-attentions and both image-to-token attentions
     expect(all.targets.length).toBe(byDefault.targets.length + floatLinears.length + 8);
+  });
+
+  it('clicks through the split decoder as its whole decoder does: the same masks by the fixture rule', async () => {
+    // A quantized graph's QuantizeLinear rounds ties either way when the split's sessions order
+    // a float sum otherwise: a code one step off moves some logits by up to about 0.05 (measured
+    // 0.051 here with or without the mask head's products), so the masks are what is compared.
+    const sam = await loadSam(q8, { threads: 1 });
+    try {
+      const img = await decodeImage(join(calib, 'landscape.png'));
+      const embedding = await runEncoder(sam, img);
+      for (const prompt of [{ points: [{ x: 160, y: 120, label: 1 as const }] }, { points: [{ x: 40, y: 200, label: 1 as const }, { x: 250, y: 60, label: 0 as const }] }]) {
+        const split = await runPredict(sam, embedding, prompt, img.width, img.height, { decoder: 'split', postprocess: 'exact' });
+        const whole = await runPredict(sam, embedding, prompt, img.width, img.height, { decoder: 'whole', postprocess: 'exact' });
+        expect(maxAbsDiff(split.iouPredictions, whole.iouPredictions)).toBeLessThan(1e-2);
+        expect(maxAbsDiff(split.lowResMasks, whole.lowResMasks)).toBeLessThan(0.1);
+        for (let k = 0; k < 4; k++) {
+          const a = fullMaskFromCrop(split.masks[k]!, img.width, img.height), b = fullMaskFromCrop(whole.masks[k]!, img.width, img.height);
+          expect(masksAgree(a, b).agree, `candidate ${k}`).toBe(true);
+        }
+      }
+    } finally {
+      await releaseSam(sam);
+    }
   });
 
   it('runs through the segment command unchanged', () => {
