@@ -74,7 +74,7 @@ export interface BoxDecoderSessions {
  */
 export interface SplitDecoderSessions {
   image: ort.InferenceSession; prompt: ort.InferenceSession; refine: ort.InferenceSession; imageInputs: string[]; passedThrough: string[]; refineSide: string[];
-  /** the prompt part pruned to iou_predictions (screening): its graph, and its session once made (`scoresSession`) */
+  /** the prompt part pruned to iou_predictions (screening): its graph, and its session, made by the first `runDecoderScores` */
   scoresGraph: Uint8Array;
   scores?: Promise<ort.InferenceSession>;
 }
@@ -206,9 +206,10 @@ function boxDecoderSessions(loaded: LoadedSam): Promise<BoxDecoderSessions | nul
       return null; // not the SAM decoder's graph, or masks that are not a function of its low-res logits
     }
     const [imageInput] = cut.split.imageInputs;
+    const inputShape = (decoder.graph!.input!.find((i) => i.name === imageInput)?.type?.tensorType?.shape?.dim ?? []).map((d) => Number(d.dimValue ?? 0));
+    if (inputShape.length === 0 || inputShape.some((d) => !(d > 0))) return null; // its shapes could not be given to the prompt part
     const image = await createSession(encodeModel(cut.split.image), loaded.settings, loaded.provider);
     // the image-side tensors' shapes, from one run of the image part on zeros
-    const inputShape = decoder.graph!.input!.find((i) => i.name === imageInput)!.type!.tensorType!.shape!.dim!.map((d) => Number(d.dimValue));
     const zeros = new ort.Tensor('float32', new Float32Array(inputShape.reduce((a, b) => a * b, 1)), inputShape);
     const side = await image.run({ [imageInput!]: zeros });
     setInputShapes(cut.split.prompt, Object.fromEntries(Object.entries(side).map(([name, t]) => [name, t.dims])));

@@ -1,6 +1,6 @@
 /**
  * Box-only annotations through the real renderer: a detection box shows in the annotation list
- * as a box. (The Everything tool is not driven here: its 32x32 grid takes minutes on this CPU,
+ * as a box. (The Everything tool is not driven here: its 32x32 grid takes about 20 s on this CPU,
  * and sam-tiny's random weights pass none of its thresholds; accepting proposals is checked
  * through the API in tests/app/everything-api.test.ts.)
  */
