@@ -151,6 +151,7 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
         ...(stabilityThresh === undefined ? {} : { stabilityScoreThresh: stabilityThresh }),
       });
     },
+    async samEverythingCancel() { s.sam.cancelEverything(); },
     async samPredict({ imageId, prompt, preview }) {
       const { width, height } = imageSize(imageId);
       checkInsideImage('samPredict.prompt', prompt, width, height);

@@ -99,3 +99,9 @@ export interface EverythingResult {
   decodeMs: number;
   filterMs: number;
 }
+
+/** What a cancelled batch job (segment everything) rejects with. */
+export const JOB_CANCELLED = 'cancelled';
+
+/** A batch job's progress, posted by the worker beside the rpc.ts answers (the Engine routes it by `jobId`). */
+export interface JobProgress { kind: 'job-progress'; jobId: number; done: number; total: number }

@@ -8,10 +8,10 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { decodeImageBuffer, type RgbImage } from './image/index.ts';
 import { cropRgb, loadSam, releaseSam, runBoxDecoder, runDecoder, runDecoderScores, runDecoderWantedLogits, runEncoder, runPredict, runPredictViews, splitDecoderSessions, validatePrompt, type LoadedSam, type PredictPath, type SessionSettings } from './inference.ts';
-import type { BoxBatchResult, EverythingResult, SegmentPrompt } from './engine-api.ts';
+import { JOB_CANCELLED, type BoxBatchResult, type EverythingResult, type JobProgress, type SegmentPrompt } from './engine-api.ts';
 import { answer } from '../../preload/contract/rpc.ts';
 import { SAM2_FEATURES_LENGTH } from './sam2-inference.ts';
-import { automaticDefaults, generateMasks, type AutomaticOptions, type CropDecoder } from './automatic.ts';
+import { automaticDefaults, cropBoxes, generateMasks, layerPointGrids, type AutomaticOptions, type CropDecoder } from './automatic.ts';
 import { rleFromMask } from '../masks/index.ts';
 
 interface EmbeddingEntry { data: Float32Array; width: number; height: number }
@@ -51,6 +51,9 @@ let idle: (() => void) | null = null;
 function checkOpen(): void {
   if (closing) throw new Error('engine disposed');
 }
+
+/** Batch jobs (segment everything) the caller cancelled: they end between two decoder runs. */
+const cancelledJobs = new Set<number>();
 
 function model(key: string): LoadedSam {
   const m = models.get(key);
@@ -160,56 +163,86 @@ const methods = {
     }
     return { width, height, masks, decoderMs: performance.now() - t0 };
   },
-  /**
-   * The automatic mask generator over one image, with the generator defaults of the model's family
-   * under the options given; crops beyond the whole image are encoded here.
-   */
-  async segmentEverything(modelKey: string, imagePath: string, options: Partial<AutomaticOptions>, opts: { imageHash?: string } = {}): Promise<EverythingResult> {
-    const m = model(modelKey);
-    const { entry, encoderMs } = await embeddingFor(modelKey, imagePath, opts.imageHash);
-    const { width, height } = entry;
-    let image: RgbImage | null = null;
-    let cropEncoderMs = 0;
-    const decoderFor = async (crop: [number, number, number, number]): Promise<CropDecoder> => {
-      let embedding = entry.data;
-      const cropW = crop[2] - crop[0], cropH = crop[3] - crop[1];
-      if (cropW !== width || cropH !== height) {
-        image ??= (await readImage(imagePath)).img;
-        checkOpen();
-        const t0 = performance.now();
-        embedding = await runEncoder(m, cropRgb(image, crop));
-        cropEncoderMs += performance.now() - t0;
-      }
-      // multimask output: the decoder's candidates 1..3 (candidate 0 is the single-mask answer)
-      return async (points, wanted) => {
-        const out = [];
-        for (const [x, y] of points) {
-          checkOpen();
-          const prompt = { points: [{ x, y, label: 1 as const }] };
-          // Most points fail the IoU threshold: the pruned decoder's scores (no full-size upsampling)
-          // screen them first, with a margin so that a rounding difference between the two graphs
-          // never drops a candidate the full decoder would keep; the full decoder's scores decide.
-          const screen = await runDecoderScores(m, embedding, prompt, cropW, cropH);
-          if (!screen.slice(1).some((s) => wanted(s + SCREEN_MARGIN) || wanted(s - SCREEN_MARGIN))) {
-            out.push({ logits: [null, null, null], iou: screen.slice(1) });
-            continue;
-          }
-          // only the candidates that pass the IoU threshold are made at full size
-          const r = await runDecoderWantedLogits(m, embedding, prompt, cropW, cropH, (k, iou) => k > 0 && wanted(iou));
-          out.push({ logits: r.logits.slice(1), iou: r.iouPredictions.slice(1) });
-        }
-        return out;
-      };
-    };
-    const { masks, timings } = await generateMasks(width, height, decoderFor, { ...automaticDefaults(m.info.family), ...options });
-    return {
-      width, height, encoderMs: encoderMs + cropEncoderMs, decodeMs: timings.decodeMs, filterMs: timings.filterMs,
-      masks: masks.map((a) => ({
-        rle: rleFromMask({ width, height, data: a.mask }), box: a.box, predictedIou: a.predictedIou, stabilityScore: a.stabilityScore, point: a.point, cropBox: a.cropBox,
-      })),
-    };
+  /** The automatic mask generator over one image (`segmentEverything` below). */
+  async segmentEverything(modelKey: string, imagePath: string, options: Partial<AutomaticOptions>, opts: { imageHash?: string; jobId?: number } = {}): Promise<EverythingResult> {
+    try {
+      return await segmentEverything(modelKey, imagePath, options, opts);
+    } finally {
+      if (opts.jobId !== undefined) cancelledJobs.delete(opts.jobId);
+    }
+  },
+  /** Ends the batch job `jobId` (its call rejects with "cancelled"); one not started yet ends at its first point. */
+  async cancelJob(jobId: number) {
+    cancelledJobs.add(jobId);
   },
 };
+
+/**
+ * The automatic mask generator over one image, with the generator defaults of the model's family
+ * under the options given; crops beyond the whole image are encoded here. With a `jobId`, its
+ * progress (grid points decoded) is posted after each batch and `cancelJob` ends it.
+ */
+async function segmentEverything(modelKey: string, imagePath: string, options: Partial<AutomaticOptions>, opts: { imageHash?: string; jobId?: number }): Promise<EverythingResult> {
+  const m = model(modelKey);
+  const { jobId } = opts;
+  const checkJob = () => {
+    checkOpen();
+    if (jobId !== undefined && cancelledJobs.has(jobId)) throw new Error(JOB_CANCELLED);
+  };
+  checkJob();
+  const { entry, encoderMs } = await embeddingFor(modelKey, imagePath, opts.imageHash);
+  const { width, height } = entry;
+  const o = { ...automaticDefaults(m.info.family), ...options };
+  // the grid points of every crop (bad options are refused by generateMasks, with their names)
+  const valid = Number.isInteger(o.pointsPerSide) && o.pointsPerSide >= 1 && Number.isInteger(o.cropNLayers) && o.cropNLayers >= 0;
+  const grids = valid ? layerPointGrids(o.pointsPerSide, o.cropNLayers, o.cropNPointsDownscaleFactor) : [];
+  const total = valid ? cropBoxes(width, height, o.cropNLayers, o.cropOverlapRatio).reduce((n, c) => n + (grids[c.layer]?.length ?? 0), 0) : 0;
+  let done = 0;
+  const progress = () => { if (jobId !== undefined) parentPort!.postMessage({ kind: 'job-progress', jobId, done, total } satisfies JobProgress); };
+  progress();
+  let image: RgbImage | null = null;
+  let cropEncoderMs = 0;
+  const decoderFor = async (crop: [number, number, number, number]): Promise<CropDecoder> => {
+    let embedding = entry.data;
+    const cropW = crop[2] - crop[0], cropH = crop[3] - crop[1];
+    if (cropW !== width || cropH !== height) {
+      image ??= (await readImage(imagePath)).img;
+      checkJob();
+      const t0 = performance.now();
+      embedding = await runEncoder(m, cropRgb(image, crop));
+      cropEncoderMs += performance.now() - t0;
+    }
+    // multimask output: the decoder's candidates 1..3 (candidate 0 is the single-mask answer)
+    return async (points, wanted) => {
+      const out = [];
+      for (const [x, y] of points) {
+        checkJob();
+        const prompt = { points: [{ x, y, label: 1 as const }] };
+        // Most points fail the IoU threshold: the pruned decoder's scores (no full-size upsampling)
+        // screen them first, with a margin so that a rounding difference between the two graphs
+        // never drops a candidate the full decoder would keep; the full decoder's scores decide.
+        const screen = await runDecoderScores(m, embedding, prompt, cropW, cropH);
+        if (!screen.slice(1).some((s) => wanted(s + SCREEN_MARGIN) || wanted(s - SCREEN_MARGIN))) {
+          out.push({ logits: [null, null, null], iou: screen.slice(1) });
+          continue;
+        }
+        // only the candidates that pass the IoU threshold are made at full size
+        const r = await runDecoderWantedLogits(m, embedding, prompt, cropW, cropH, (k, iou) => k > 0 && wanted(iou));
+        out.push({ logits: r.logits.slice(1), iou: r.iouPredictions.slice(1) });
+      }
+      done += points.length;
+      progress();
+      return out;
+    };
+  };
+  const { masks, timings } = await generateMasks(width, height, decoderFor, o);
+  return {
+    width, height, encoderMs: encoderMs + cropEncoderMs, decodeMs: timings.decodeMs, filterMs: timings.filterMs,
+    masks: masks.map((a) => ({
+      rle: rleFromMask({ width, height, data: a.mask }), box: a.box, predictedIou: a.predictedIou, stabilityScore: a.stabilityScore, point: a.point, cropBox: a.cropBox,
+    })),
+  };
+}
 
 /** Refuses new work, waits for the requests in flight to end, then releases every session. */
 async function shutdown(): Promise<void> {

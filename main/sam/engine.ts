@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { RpcClient } from '../../preload/contract/rpc.ts';
-import type { BoxBatchResult, EmbeddingInfo, EverythingResult, PredictResult, PredictViews, SegmentPrompt, SegmentResult } from './engine-api.ts';
+import { JOB_CANCELLED, type BoxBatchResult, type EmbeddingInfo, type EverythingResult, type JobProgress, type PredictResult, type PredictViews, type SegmentPrompt, type SegmentResult } from './engine-api.ts';
 import type { EngineMethods } from './engine-worker.ts';
 import type { AutomaticOptions } from './automatic.ts';
 import type { ModelInfo } from './model-dir.ts';
@@ -50,11 +50,17 @@ export class Engine {
   private readonly worker: Worker;
   private readonly rpc: RpcClient<EngineMethods>;
   #disposed: Promise<void> | null = null;
+  #nextJob = 1;
+  readonly #jobProgress = new Map<number, (done: number, total: number) => void>();
 
   constructor(opts: EngineOptions = {}) {
     this.worker = spawnWorker(opts, { threads: opts.threads ?? 0, executionProvider: opts.executionProvider ?? 'cpu', lruSize: opts.lruSize ?? 16 });
     this.rpc = new RpcClient((request, transfer) => this.worker.postMessage(request, transfer));
-    this.worker.on('message', (msg: unknown) => this.rpc.receive(msg));
+    this.worker.on('message', (msg: unknown) => {
+      const progress = msg as JobProgress | null;
+      if (progress?.kind === 'job-progress') this.#jobProgress.get(progress.jobId)?.(progress.done, progress.total);
+      else this.rpc.receive(msg);
+    });
     this.worker.on('error', (err) => this.rpc.close(err));
     this.worker.on('exit', (code) => this.rpc.close(new Error(`engine worker exited (code ${code})`)));
   }
@@ -130,9 +136,27 @@ export class Engine {
     return this.rpc.call('decodeBoxes', keyOf(model), imagePath, boxes, opts);
   }
 
-  /** "Segment everything": the automatic mask generator's proposals for one image, best first. */
-  segmentEverything(model: LoadedModel | string, imagePath: string, options: Partial<AutomaticOptions> = {}, opts: { imageHash?: string } = {}): Promise<EverythingResult> {
-    return this.rpc.call('segmentEverything', keyOf(model), imagePath, options, opts);
+  /**
+   * "Segment everything": the automatic mask generator's proposals for one image, best first.
+   * `onProgress` hears the grid points decoded after each batch; aborting `signal` ends the run
+   * between two decoder runs, and the call rejects with "cancelled".
+   */
+  async segmentEverything(
+    model: LoadedModel | string, imagePath: string, options: Partial<AutomaticOptions> = {},
+    opts: { imageHash?: string; onProgress?: (done: number, total: number) => void; signal?: AbortSignal } = {},
+  ): Promise<EverythingResult> {
+    const { onProgress, signal, ...rest } = opts;
+    if (signal?.aborted) throw new Error(JOB_CANCELLED);
+    const jobId = this.#nextJob++;
+    if (onProgress) this.#jobProgress.set(jobId, onProgress);
+    const cancel = () => { void this.rpc.call('cancelJob', jobId).catch(() => undefined); };
+    signal?.addEventListener('abort', cancel, { once: true });
+    try {
+      return await this.rpc.call('segmentEverything', keyOf(model), imagePath, options, { ...rest, jobId });
+    } finally {
+      signal?.removeEventListener('abort', cancel);
+      this.#jobProgress.delete(jobId);
+    }
   }
 
   /**

@@ -51,6 +51,8 @@ export class SamService {
   #nextResult = 1;
   /** the latest "segment everything" sets (full masks as RLE), for accepting */
   #proposals = new Map<number, { imageId: number; modelId: string; result: EverythingResult }>();
+  /** the "segment everything" run in progress: a newer one or `cancelEverything` ends it */
+  #everything: AbortController | null = null;
 
   constructor(private readonly engine: Engine, private readonly emit: (e: ApiEvent) => void, readonly executionProvider: string) {}
 
@@ -198,13 +200,27 @@ export class SamService {
     return { mask: maskCropOfCandidate(kept.family, logits, kept.result.width, kept.result.height), kept };
   }
 
-  /** "segment everything" on one image: the proposals as views, the set kept for accepting */
+  /**
+   * "segment everything" on one image: the proposals as views, the set kept for accepting. Its
+   * progress goes out as `everything-progress` events; a newer run ends this one ("cancelled").
+   */
   async everything(project: Project, imageId: number, options: Partial<AutomaticOptions> = {}): Promise<ProposalSet> {
     const model = this.#need();
     const { file, hash } = this.#image(project, imageId);
+    this.#everything?.abort();
+    const run = new AbortController();
+    this.#everything = run;
     const t0 = performance.now();
-    await this.encode(project, imageId);
-    const result = await this.engine.segmentEverything(model, file, options, { imageHash: hash });
+    let result: EverythingResult;
+    try {
+      await this.encode(project, imageId);
+      result = await this.engine.segmentEverything(model, file, options, {
+        imageHash: hash, signal: run.signal,
+        onProgress: (done, total) => this.emit({ type: 'everything-progress', imageId, done, total }),
+      });
+    } finally {
+      if (this.#everything === run) this.#everything = null;
+    }
     const proposalsId = this.#nextResult++;
     this.#proposals.set(proposalsId, { imageId, modelId: model.info.id, result });
     for (const id of this.#proposals.keys()) if (this.#proposals.size > KEPT_PROPOSAL_SETS) this.#proposals.delete(id);
@@ -212,6 +228,11 @@ export class SamService {
       proposalsId, imageId, seconds: (performance.now() - t0) / 1000, defaultMinScore: automaticDefaults(model.info.family).predIouThresh,
       proposals: result.masks.map((m, index) => ({ index, score: m.predictedIou, stability: m.stabilityScore, mask: maskView(cropMask(maskFromRle(m.rle))) })),
     };
+  }
+
+  /** Ends the "segment everything" run in progress, if any (its call rejects with "cancelled"). */
+  cancelEverything(): void {
+    this.#everything?.abort();
   }
 
   keptProposals(imageId: number, proposalsId: number): { modelId: string; result: EverythingResult } {
@@ -232,5 +253,6 @@ export class SamService {
     this.#queue = [];
     this.#results.clear();
     this.#proposals.clear();
+    this.cancelEverything();
   }
 }

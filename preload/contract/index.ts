@@ -233,6 +233,8 @@ export interface CatalogEntrySpeed {
 export type ApiEvent =
   | { type: 'images-progress'; progress: AddImagesProgress }
   | { type: 'encode-progress'; imageId: number; queued: number; done: boolean; error: string | null }
+  /** "segment everything": grid points decoded of all (after each batch) */
+  | { type: 'everything-progress'; imageId: number; done: number; total: number }
   | { type: 'quantize-progress'; jobId: string; phase: string; fraction: number; done: boolean; error: string | null; modelId: string | null }
   | { type: 'setup-progress'; step: SetupStep; fraction: number; message: string; download: SetupDownload | null; skipped: boolean; done: boolean; error: string | null; modelId: string | null }
   | { type: 'setup-alternative'; offer: SetupAlternativeOffer }
@@ -315,6 +317,8 @@ export const API = {
    * overridden (32 points per side, predicted IoU above 0.88, stability score at least 0.95)
    */
   samEverything: method(obj({ imageId: ID, pointsPerSide: optional(int(1, 64)), predIouThresh: optional(num(0, 1)), stabilityThresh: optional(num(0, 1)) }), returns<ProposalSet>()),
+  /** ends the "segment everything" run in progress (its call rejects with "cancelled") */
+  samEverythingCancel: method(NONE, returns<void>()),
   /** stores the chosen proposals of a kept set as annotations of one label, one undo step */
   annotationsAcceptProposals: method(obj({ imageId: ID, labelId: ID, proposalsId: ID, indices: arr(int(0, 10_000), { max: 10_000 }) }), returns<AnnotationView[]>()),
 

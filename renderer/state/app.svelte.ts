@@ -65,6 +65,7 @@ export class AppState implements ToolHost {
   onEvent(e: ApiEvent): void {
     if (e.type === 'images-progress') this.project.onAddProgress(e.progress);
     else if (e.type === 'encode-progress') this.engine.onEncodeProgress(e);
+    else if (e.type === 'everything-progress') this.proposals.onProgress(e);
     else if (e.type === 'menu') void this.runAction(MENU_ACTIONS[e.command]);
   }
 
@@ -82,6 +83,8 @@ export class AppState implements ToolHost {
   }
 
   selectTool(id: ToolId): void {
+    // leaving the Everything tool ends its run: it would hold the decoder for half a minute
+    if (id !== 'everything') this.proposals.cancel();
     this.tool.reset();
     this.engine.clear();
     this.toolId = id;

@@ -7,6 +7,9 @@
 import { api, withErrorOn } from '../api.ts';
 import type { Proposal, ProposalSet } from '../../preload/contract/index.ts';
 
+/** What a run ended by the user rejects with (the engine's JOB_CANCELLED). */
+const JOB_CANCELLED = 'cancelled';
+
 type Point = { x: number; y: number };
 
 /**
@@ -23,25 +26,46 @@ export class ProposalsState {
   #defaultMinScore = 0.88;
   accepted = $state.raw<ReadonlySet<number>>(new Set());
   busy = $state(false);
+  /** grid points decoded of all, while a run is busy */
+  progress = $state.raw<{ done: number; total: number } | null>(null);
   error = $state<string | null>(null);
 
   shown = $derived<Proposal[]>(this.set ? this.set.proposals.filter((p) => p.score >= this.minScore && !this.accepted.has(p.index)) : []);
 
   #seq = 0;
+  /** the image of the run in progress */
+  #imageId: number | null = null;
 
   async find(imageId: number): Promise<void> {
     const seq = ++this.#seq;
     this.busy = true;
+    this.progress = null;
+    this.#imageId = imageId;
     try {
       const set = await withErrorOn(this, () => api.samEverything({ imageId, predIouThresh: ASKED_MIN_SCORE }));
+      // a run the user (or a newer run) ended is not an error
+      if (this.error?.endsWith(JOB_CANCELLED)) this.error = null;
       if (seq !== this.#seq || !set) return;
       if (this.minScore === this.#defaultMinScore) this.minScore = set.defaultMinScore;
       this.#defaultMinScore = set.defaultMinScore;
       this.set = set;
       this.accepted = new Set();
     } finally {
-      if (seq === this.#seq) this.busy = false;
+      if (seq === this.#seq) { this.busy = false; this.progress = null; }
     }
+  }
+
+  onProgress(e: { imageId: number; done: number; total: number }): void {
+    if (this.busy && e.imageId === this.#imageId) this.progress = { done: e.done, total: e.total };
+  }
+
+  /** Ends the run in progress, if any; the proposals already shown stay. */
+  cancel(): void {
+    if (!this.busy) return;
+    this.#seq++;
+    this.busy = false;
+    this.progress = null;
+    void api.samEverythingCancel().catch(() => undefined);
   }
 
   /** the smallest shown proposal covering a point (the one the user most likely means), or null */
@@ -63,9 +87,9 @@ export class ProposalsState {
   }
 
   clear(): void {
+    this.cancel();
     this.#seq++;
     this.set = null;
     this.accepted = new Set();
-    this.busy = false;
   }
 }
