@@ -38,7 +38,10 @@ export interface AutolabelOptions {
   /** the generator's settings (everything mode) */
   everything?: Partial<AutomaticOptions>;
   onProgress?: (progress: AutolabelProgress) => void;
-  /** checked between images: the image in progress is finished and committed first */
+  /**
+   * checked between images: the image in progress is finished and committed first, except in
+   * everything mode, where its run ends at once and the image is left for the next run
+   */
   signal?: AbortSignal;
 }
 
@@ -96,7 +99,11 @@ export async function autolabelProject(project: Project, engine: Engine, model: 
         project.replaceBoxesWithMasks(imageId, masks);
         result.created += masks.length;
       } else {
-        const found = await engine.segmentEverything(model, file, opts.everything ?? {}, { imageHash: target.hash });
+        // a stop ends the image's run at once (half a minute of decoding): nothing of it was written,
+        // and the next run does the image again
+        const found = await engine.segmentEverything(model, file, opts.everything ?? {}, { imageHash: target.hash, ...(opts.signal ? { signal: opts.signal } : {}) })
+          .catch((err: Error) => { if (opts.signal?.aborted) return null; throw err; });
+        if (!found) break;
         // no proposals, no edit: an empty undo step would undo nothing (a rerun looks at the image again)
         const ids = found.masks.length === 0 ? [] : project.addAnnotations(imageId, found.masks.map((m) => ({
           labelId: opts.labelId!, rle: m.rle, prompts: { points: [{ x: m.point[0], y: m.point[1], label: 1 }] }, modelId: model.info.id, score: m.predictedIou,

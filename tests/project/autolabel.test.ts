@@ -1,7 +1,7 @@
 /**
  * `project autolabel` as users run it (a child process): boxes become the masks `segment` gives
  * for them, one undo step per image; a run killed half-way is resumed without duplicates;
- * segment everything labels an image once.
+ * segment everything labels an image once, and a stop ends its run at once.
  */
 import { spawn } from 'node:child_process';
 import { copyFileSync, writeFileSync } from 'node:fs';
@@ -13,6 +13,7 @@ import { importers } from '../../main/formats/index.ts';
 import { rleFromMask } from '../../main/masks/index.ts';
 import { createProject, importDataset, openProject } from '../../main/project/index.ts';
 import { createEngine } from '../../main/sam/engine.ts';
+import { autolabelProject } from '../../main/services/autolabel.ts';
 import { runCli } from '../helpers/cli.ts';
 import { REPO, SAM_TINY, samTinyModelDir } from '../helpers/sam-tiny.ts';
 import { tempDir } from './helpers.ts';
@@ -186,6 +187,35 @@ describe('project autolabel', () => {
     const thing = p.findLabelByName('thing')!;
     expect(p.listAnnotations(1).filter((a) => a.labelId === thing.id)).toHaveLength(summary.created);
     p.close();
+  }, 300_000);
+
+  it('a stop in everything mode ends the image\'s run at once, writes nothing of it, and the next run does the image', async () => {
+    const db = await boxProject('everything-stop', 1);
+    const engine = await createEngine({ threads: 1 });
+    const p = openProject(db);
+    try {
+      const thing = p.addLabel({ name: 'thing' });
+      const loaded = await engine.loadModel(model);
+      const stop = new AbortController();
+      // 1024 grid points take seconds on any CPU: the stop lands inside the image's run
+      const timer = setTimeout(() => stop.abort(), 1000);
+      const stopped = await autolabelProject(p, engine, loaded, {
+        mode: 'everything', labelId: thing.id, imageIds: [1], signal: stop.signal,
+        everything: { pointsPerSide: 32, predIouThresh: 0.05, stabilityScoreThresh: 0.5 },
+      });
+      clearTimeout(timer);
+      expect(stopped).toMatchObject({ images: 0, created: 0 });
+      expect(p.listAnnotations(1).filter((a) => a.labelId === thing.id)).toEqual([]);
+      expect(p.imagesEditedBy('autolabel.everything')).toEqual([]);
+      const next = await autolabelProject(p, engine, loaded, {
+        mode: 'everything', labelId: thing.id, imageIds: [1], everything: { pointsPerSide: 2, predIouThresh: 0.05, stabilityScoreThresh: 0.5 },
+      });
+      expect(next).toMatchObject({ images: 1 });
+      expect(next.created).toBeGreaterThan(0);
+    } finally {
+      p.close();
+      await engine.dispose();
+    }
   }, 300_000);
 
   it('refuses unclear requests with one error line, changing nothing', async () => {
