@@ -79,6 +79,9 @@ function everythingOptions(args: ParsedArgs, mode: string) {
   return Object.fromEntries(given);
 }
 
+/** Everything mode: at most one grid-progress line per image this often. */
+const GRID_LINE_MS = 2000;
+
 const verbs: Record<string, (argv: string[]) => Promise<number | void>> = {
   async init(argv) {
     const { positional } = parseArgs(argv, []);
@@ -177,6 +180,7 @@ const verbs: Record<string, (argv: string[]) => Promise<number | void>> = {
       });
       // Ctrl-C finishes the image in progress (its masks are committed) and prints the summary.
       const stop = new AbortController();
+      let lastGridLine = 0;
       const onSignal = () => stop.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
@@ -185,9 +189,14 @@ const verbs: Record<string, (argv: string[]) => Promise<number | void>> = {
           const model = await engine.loadModel(modelDir);
           return autolabelProject(p, engine, model, {
             mode, ...(label ? { labelId: label.id } : {}), ...(imagePaths.length > 0 ? { imageIds } : {}), everything, signal: stop.signal,
-            onProgress: ({ done, total, created, masksPerSecond, etaSeconds }) => {
+            onProgress: ({ done, total, created, masksPerSecond, etaSeconds, points }) => {
+              // an image's grid takes up to a minute: its progress at its start, then every 2 s at most
+              const now = performance.now();
+              if (points && points.done > 0 && now - lastGridLine < GRID_LINE_MS) return;
+              lastGridLine = points ? now : 0;
               const eta = etaSeconds === undefined ? '' : `, ${formatDuration(etaSeconds)} left`;
-              process.stderr.write(`autolabel: ${done}/${total} images, ${created} masks, ${masksPerSecond.toFixed(1)} masks/s${eta}\n`);
+              const grid = points ? `, image ${done + 1}: ${points.done}/${points.total} grid points` : '';
+              process.stderr.write(`autolabel: ${done}/${total} images, ${created} masks, ${masksPerSecond.toFixed(1)} masks/s${eta}${grid}\n`);
             },
           });
         });

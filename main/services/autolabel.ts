@@ -27,6 +27,8 @@ export interface AutolabelProgress {
   masksPerSecond: number;
   /** estimated seconds left; undefined before the first image is done */
   etaSeconds: number | undefined;
+  /** everything mode: grid points decoded in the image in progress, after each batch */
+  points?: { done: number; total: number };
 }
 
 export interface AutolabelOptions {
@@ -68,11 +70,12 @@ export async function autolabelProject(project: Project, engine: Engine, model: 
     todo = wanted.filter((id) => !done.has(id));
     result.skipped += wanted.length - todo.length;
   }
-  const report = (done: number) => {
+  const report = (done: number, points?: { done: number; total: number }) => {
     const seconds = (performance.now() - t0) / 1000;
     opts.onProgress?.({
       done, total: todo.length, created: result.created, masksPerSecond: seconds > 0 ? result.created / seconds : 0,
       etaSeconds: done > 0 ? (seconds / done) * (todo.length - done) : undefined,
+      ...(points ? { points } : {}),
     });
   };
   report(0);
@@ -101,7 +104,9 @@ export async function autolabelProject(project: Project, engine: Engine, model: 
       } else {
         // a stop ends the image's run at once (half a minute of decoding): nothing of it was written,
         // and the next run does the image again
-        const found = await engine.segmentEverything(model, file, opts.everything ?? {}, { imageHash: target.hash, ...(opts.signal ? { signal: opts.signal } : {}) })
+        const found = await engine.segmentEverything(model, file, opts.everything ?? {}, {
+          imageHash: target.hash, ...(opts.signal ? { signal: opts.signal } : {}), onProgress: (done, total) => report(n, { done, total }),
+        })
           .catch((err: Error) => { if (opts.signal?.aborted) return null; throw err; });
         if (!found) break;
         // no proposals, no edit: an empty undo step would undo nothing (a rerun looks at the image again)

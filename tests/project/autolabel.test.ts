@@ -178,6 +178,8 @@ describe('project autolabel', () => {
       '--points-per-side', '2', '--pred-iou-thresh', '0.05', '--stability-thresh', '0.5'];
     const first = runCli(args, { env });
     expect(first.code).toBe(0);
+    // the image's grid progress on stderr, from its start
+    expect(first.stderr).toMatch(/^autolabel: 0\/1 images, 0 masks, 0\.0 masks\/s, image 1: 0\/4 grid points$/m);
     const summary = JSON.parse(first.stdout);
     expect(summary).toMatchObject({ images: 1, skipped: 0 });
     expect(summary.created).toBeGreaterThan(0);
