@@ -272,6 +272,7 @@ function passesIou(iou: number, o: AutomaticOptions): boolean {
 /** The masks one crop keeps, in NMS order, in image coordinates. */
 async function processCrop(
   decode: CropDecoder, crop: BoxXyxy, grid: [number, number][], width: number, height: number, o: AutomaticOptions, timings: AutomaticTimings,
+  decoded: (points: number) => void,
 ): Promise<AutomaticMask[]> {
   const cropW = crop[2] - crop[0], cropH = crop[3] - crop[1];
   const points = grid.map(([x, y]) => [x * cropW, y * cropH] as [number, number]);
@@ -282,6 +283,7 @@ async function processCrop(
     let t0 = performance.now();
     const predictions = await decode(batch, (iou) => passesIou(iou, o));
     timings.decodeMs += performance.now() - t0;
+    decoded(batch.length);
     t0 = performance.now();
     predictions.forEach((prediction, p) => {
       prediction.logits.forEach((logits, k) => {
@@ -316,6 +318,7 @@ async function processCrop(
  */
 export async function generateMasks(
   width: number, height: number, decoderFor: (crop: BoxXyxy) => Promise<CropDecoder>, options: Partial<AutomaticOptions> = {},
+  onProgress?: (done: number, total: number) => void,
 ): Promise<{ masks: AutomaticMask[]; timings: AutomaticTimings }> {
   const o = { ...AUTOMATIC_DEFAULTS, ...options };
   if (!Number.isInteger(o.pointsPerSide) || o.pointsPerSide < 1) throw new Error(`points per side ${o.pointsPerSide} is not a positive integer`);
@@ -323,10 +326,15 @@ export async function generateMasks(
   const timings: AutomaticTimings = { decodeMs: 0, filterMs: 0 };
   const grids = layerPointGrids(o.pointsPerSide, o.cropNLayers, o.cropNPointsDownscaleFactor);
   const crops = cropBoxes(width, height, o.cropNLayers, o.cropOverlapRatio);
+  // grid points decoded of all crops', after each batch
+  const total = crops.reduce((n, c) => n + grids[c.layer]!.length, 0);
+  let done = 0;
+  onProgress?.(0, total);
+  const decoded = (points: number) => { done += points; onProgress?.(done, total); };
   let masks: AutomaticMask[] = [];
   for (const { box, layer } of crops) {
     const decode = await decoderFor(box);
-    masks.push(...await processCrop(decode, box, grids[layer]!, width, height, o, timings));
+    masks.push(...await processCrop(decode, box, grids[layer]!, width, height, o, timings, decoded));
   }
   const t0 = performance.now();
   if (crops.length > 1) {

@@ -100,8 +100,8 @@ export interface EverythingResult {
   filterMs: number;
 }
 
-/** What a cancelled batch job (segment everything) rejects with. */
-export const JOB_CANCELLED = 'cancelled';
+/** What a cancelled batch job (segment everything) rejects with: the contract's. */
+export { JOB_CANCELLED } from '../../preload/contract/index.ts';
 
 /** A batch job's progress, posted by the worker beside the rpc.ts answers (the Engine routes it by `jobId`). */
 export interface JobProgress { kind: 'job-progress'; jobId: number; done: number; total: number }

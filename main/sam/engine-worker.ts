@@ -11,7 +11,7 @@ import { cropRgb, loadSam, releaseSam, runBoxDecoder, runDecoder, runDecoderScor
 import { JOB_CANCELLED, type BoxBatchResult, type EverythingResult, type JobProgress, type SegmentPrompt } from './engine-api.ts';
 import { answer } from '../../preload/contract/rpc.ts';
 import { SAM2_FEATURES_LENGTH } from './sam2-inference.ts';
-import { automaticDefaults, cropBoxes, generateMasks, layerPointGrids, type AutomaticOptions, type CropDecoder } from './automatic.ts';
+import { automaticDefaults, generateMasks, type AutomaticOptions, type CropDecoder } from './automatic.ts';
 import { rleFromMask } from '../masks/index.ts';
 
 interface EmbeddingEntry { data: Float32Array; width: number; height: number }
@@ -192,14 +192,8 @@ async function segmentEverything(modelKey: string, imagePath: string, options: P
   checkJob();
   const { entry, encoderMs } = await embeddingFor(modelKey, imagePath, opts.imageHash);
   const { width, height } = entry;
-  const o = { ...automaticDefaults(m.info.family), ...options };
-  // the grid points of every crop (bad options are refused by generateMasks, with their names)
-  const valid = Number.isInteger(o.pointsPerSide) && o.pointsPerSide >= 1 && Number.isInteger(o.cropNLayers) && o.cropNLayers >= 0;
-  const grids = valid ? layerPointGrids(o.pointsPerSide, o.cropNLayers, o.cropNPointsDownscaleFactor) : [];
-  const total = valid ? cropBoxes(width, height, o.cropNLayers, o.cropOverlapRatio).reduce((n, c) => n + (grids[c.layer]?.length ?? 0), 0) : 0;
-  let done = 0;
-  const progress = () => { if (jobId !== undefined) parentPort!.postMessage({ kind: 'job-progress', jobId, done, total } satisfies JobProgress); };
-  progress();
+  const progress = jobId === undefined ? undefined
+    : (done: number, total: number) => parentPort!.postMessage({ kind: 'job-progress', jobId, done, total } satisfies JobProgress);
   let image: RgbImage | null = null;
   let cropEncoderMs = 0;
   const decoderFor = async (crop: [number, number, number, number]): Promise<CropDecoder> => {
@@ -218,9 +212,9 @@ async function segmentEverything(modelKey: string, imagePath: string, options: P
       for (const [x, y] of points) {
         checkJob();
         const prompt = { points: [{ x, y, label: 1 as const }] };
-        // Most points fail the IoU threshold: the pruned decoder's scores (no full-size upsampling)
-        // screen them first, with a margin so that a rounding difference between the two graphs
-        // never drops a candidate the full decoder would keep; the full decoder's scores decide.
+        // Most points fail the IoU threshold: the screening graph's scores (runDecoderScores: no
+        // mask head) screen them first, with a margin so that a rounding difference between the
+        // two graphs never drops a candidate the full decoder would keep; the full decoder's scores decide.
         const screen = await runDecoderScores(m, embedding, prompt, cropW, cropH);
         if (!screen.slice(1).some((s) => wanted(s + SCREEN_MARGIN) || wanted(s - SCREEN_MARGIN))) {
           out.push({ logits: [null, null, null], iou: screen.slice(1) });
@@ -230,12 +224,10 @@ async function segmentEverything(modelKey: string, imagePath: string, options: P
         const r = await runDecoderWantedLogits(m, embedding, prompt, cropW, cropH, (k, iou) => k > 0 && wanted(iou));
         out.push({ logits: r.logits.slice(1), iou: r.iouPredictions.slice(1) });
       }
-      done += points.length;
-      progress();
       return out;
     };
   };
-  const { masks, timings } = await generateMasks(width, height, decoderFor, o);
+  const { masks, timings } = await generateMasks(width, height, decoderFor, { ...automaticDefaults(m.info.family), ...options }, progress);
   return {
     width, height, encoderMs: encoderMs + cropEncoderMs, decodeMs: timings.decodeMs, filterMs: timings.filterMs,
     masks: masks.map((a) => ({

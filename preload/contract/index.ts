@@ -65,6 +65,9 @@ export interface Proposal {
 }
 
 /** The automatic mask generator's proposals for one image, best first, kept under `proposalsId`. */
+/** What a cancelled "segment everything" run rejects with (engine, API and window alike). */
+export const JOB_CANCELLED = 'cancelled';
+
 export interface ProposalSet {
   proposalsId: number;
   imageId: number;

@@ -5,10 +5,7 @@
  * per acceptance.
  */
 import { api, withErrorOn } from '../api.ts';
-import type { Proposal, ProposalSet } from '../../preload/contract/index.ts';
-
-/** What a run ended by the user rejects with (the engine's JOB_CANCELLED). */
-const JOB_CANCELLED = 'cancelled';
+import { JOB_CANCELLED, type Proposal, type ProposalSet } from '../../preload/contract/index.ts';
 
 type Point = { x: number; y: number };
 

@@ -107,8 +107,11 @@ describe('automatic mask generator stages', () => {
       const answer = answers[crop.join(',')]!;
       return async (points) => points.map(() => ({ logits: [answer.plane(w, h), empty(w, h), empty(w, h)], iou: [answer.iou, 0.1, 0.1] }));
     };
-    const { masks } = await generateMasks(200, 200, decoderFor, { pointsPerSide: 1, cropNLayers: 1 });
+    const progress: string[] = [];
+    const { masks } = await generateMasks(200, 200, decoderFor, { pointsPerSide: 1, cropNLayers: 1 }, (done, total) => progress.push(`${done}/${total}`));
     expect(crops).toEqual(['0,0,200,200', '0,0,134,134', '0,66,134,200', '66,0,200,134', '66,66,200,200']);
+    // every crop's grid counts: 1 point for the image and 1 for each of the 4 crops of layer 1
+    expect(progress).toEqual(['0/5', '1/5', '2/5', '3/5', '4/5', '5/5']);
     expect(masks.map((m) => [m.predictedIou, m.box, m.point, m.cropBox])).toEqual([
       [0.95, [40, 40, 59, 59], [67, 67], [0, 0, 134, 134]],
       [0.91, [126, 60, 145, 79], [133, 67], [66, 0, 200, 134]],
@@ -150,8 +153,11 @@ describe('automatic mask generator stages', () => {
       const a = answers[`${x},${y}`]!;
       return { logits: a.logits.map((l, k) => (wanted(a.iou[k]!) ? l : null)), iou: a.iou };
     });
-    const { masks } = await generateMasks(8, 8, async () => decode, { pointsPerSide: 2, pointsPerBatch: 3 });
+    const progress: string[] = [];
+    const { masks } = await generateMasks(8, 8, async () => decode, { pointsPerSide: 2, pointsPerBatch: 3 }, (done, total) => progress.push(`${done}/${total}`));
     expect(asked).toEqual(['2,2', '6,2', '2,6', '6,6']);
+    // the grid points decoded, at the start and after each batch of 3
+    expect(progress).toEqual(['0/4', '3/4', '4/4']);
     // kept: square (0.97, from 6,6), corner (0.91), shifted (0.93) overlaps square with IoU 9/15 < 0.7 and stays;
     // square 0.9 duplicates square 0.97; blurry fails stability; 0.88 is not above the threshold
     expect(masks.map((m) => [m.predictedIou, m.box, m.point])).toEqual([
