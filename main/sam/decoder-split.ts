@@ -13,7 +13,7 @@
  * agree within float rounding (tested within 1e-4 of the official outputs). SAM 2.1's decoder
  * (image input `image_embed`, plus two high-resolution maps its mask head adds) splits the same way.
  */
-import { DataType, type INodeProto, type ITensorProto, type ModelProto } from '../onnx/proto.ts';
+import { DataType, type IGraphProto, type INodeProto, type ITensorProto, type ModelProto } from '../onnx/proto.ts';
 import { valueInfo } from '../onnx/builder.ts';
 import { makeTensor, tensorToFloat32 } from '../onnx/tensor.ts';
 
@@ -161,7 +161,7 @@ export function splitDecoder(model: ModelProto, nameForErrors: string, opts: { r
 /**
  * Moves the prompt part's nodes that read only passed-through image inputs (and constants) into
  * the image part, so they run once per image: SAM 2.1's high-resolution maps put in the mask
- * head's blocked pixel order (`reassociateAttention`). The image part then reads those inputs too.
+ * head's pixel rows (`reassociateAttention`). The image part then reads those inputs too.
  */
 function hoistImageNodes(split: SplitDecoder): SplitDecoder {
   const prompt = split.prompt.graph!, image = split.image.graph!;
@@ -196,7 +196,7 @@ function hoistImageNodes(split: SplitDecoder): SplitDecoder {
 /**
  * Makes `model` (the whole decoder proper, run for refinements) read the image part's outputs
  * `imageSide` where it computes the same tensors from the image inputs alone, in place of those
- * nodes: SAM 2.1's high-resolution maps in blocked order are then made once per image for every
+ * nodes: SAM 2.1's high-resolution maps in pixel rows are then made once per image for every
  * click, not per refinement. A tensor that depends on a prompt here (SAM's layer-0 projections,
  * which read the mask's dense embedding) is not taken. Returns the names taken (new inputs).
  */
@@ -239,7 +239,6 @@ export function reassociateAttention(model: ModelProto, lowRes: number): void {
   const nodes = g.node ?? [];
   // SAM's mask decoder module, or SAM 2.1's
   const md = nodes.some((n) => n.name === 'sam_mask_decoder/hypernetwork/MatMul') ? 'sam_mask_decoder' : 'mask_decoder';
-  const upscaling: [string, number][] = [[`${md}.output_upscaling.0`, lowRes / 4], [`${md}.output_upscaling.3`, lowRes / 2]];
   const inits = new Map((g.initializer ?? []).map((t) => [t.name ?? '', t]));
   const byName = new Map(nodes.map((n) => [n.name ?? '', n]));
   const castOf = new Map(nodes.filter((n) => n.opType === 'Cast').map((n) => [n.output?.[0] ?? '', n]));
@@ -263,6 +262,7 @@ export function reassociateAttention(model: ModelProto, lowRes: number): void {
   };
   const bias = (module: string) => constant(`${module}.bias`)?.data ?? null;
   const replacements = new Map<INodeProto, INodeProto[]>();
+  const imageTokens = (lowRes / 4) ** 2;
   let counter = 0;
   const fresh = (module: string, what: string) => `${module}/reassociated/${what}_${counter++}`;
   const init = (name: string, dims: number[], data: Float32Array | BigInt64Array) => { g.initializer!.push(makeTensor(name, dims, data)); return name; };
@@ -310,105 +310,195 @@ export function reassociateAttention(model: ModelProto, lowRes: number): void {
       ]);
     } else {
       const outProj = byName.get(`${module}.out_proj/MatMul`);
-      const wo = floatWeight(outProj);
-      if (!outProj || !wo) continue;
+      const wo = floatWeight(outProj), bo = bias(`${module}.out_proj`);
+      const biasAdd = nodes.find((n) => n.name === `${module}.out_proj/Add` && n.input?.[0] === outProj?.output?.[0]);
+      if (!outProj || !wo || !bo || !biasAdd) continue;
+      const outRows = init(fresh(module, 'shape'), [2], BigInt64Array.of(-1n, BigInt(wo.cols)));
+      // probabilities as one row of H*T per image token, heads outer
+      let pRows: INodeProto[];
+      const pr = fresh(module, 'p_rows');
       const qProj = byName.get(`${module}.q_proj/MatMul`);
       const wq = floatWeight(qProj), bq = bias(`${module}.q_proj`);
       if (qProj && wq && bq) {
+        // x (Wq k^T) + bq k^T for all heads as one 4096 x 256 x H*T product whose rows are already
+        // per image token: the softmax over the T tokens runs in that layout, no transposes
         const q3 = perHead(wq, false);
-        const bmat = fresh(module, 'wq_k'), c = fresh(module, 'bq_k'), x4 = fresh(module, 'x4'), xb = fresh(module, 'x_wq_k');
+        const bmat = fresh(module, 'wq_k'), bT = fresh(module, 'wq_k_t'), b2 = fresh(module, 'wq_k_cols'), c = fresh(module, 'bq_k'), c1 = fresh(module, 'bq_k_row');
+        const x2 = fresh(module, 'x_rows'), xb = fresh(module, 'x_wq_k');
         replacements.set(qk, [
           node('MatMul', [init(fresh(module, 'wq'), [HEADS, wq.rows, q3.d], q3.data), khT], bmat),
+          node('Transpose', [bmat], bT, { perm: [0, 2, 1, 3] }),
+          node('Reshape', [bT, init(fresh(module, 'shape'), [2], BigInt64Array.of(BigInt(wq.rows), -1n))], b2),
           node('MatMul', [init(fresh(module, 'bq'), [HEADS, 1, q3.d], bq), khT], c),
-          node('Unsqueeze', [qProj.input![0]!, init(fresh(module, 'axis'), [1], BigInt64Array.of(1n))], x4),
-          node('MatMul', [x4, bmat], xb),
-          node('Add', [xb, c], qk.output![0]!),
+          node('Reshape', [c, init(fresh(module, 'shape'), [1], BigInt64Array.of(-1n))], c1),
+          node('Reshape', [qProj.input![0]!, init(fresh(module, 'shape'), [2], BigInt64Array.of(-1n, BigInt(wq.rows)))], x2),
+          node('Gemm', [x2, b2, c1], xb),
+          node('Reshape', [xb, init(fresh(module, 'shape'), [4], BigInt64Array.of(1n, BigInt(imageTokens), BigInt(HEADS), -1n))], qk.output![0]!),
         ]);
+        pRows = [node('Reshape', [probs, init(fresh(module, 'shape'), [2], BigInt64Array.of(BigInt(imageTokens), -1n))], pr)];
+      } else {
+        const pt = fresh(module, 'p_t');
+        pRows = [
+          node('Transpose', [probs], pt, { perm: [0, 2, 1, 3] }),
+          node('Reshape', [pt, init(fresh(module, 'shape'), [2], BigInt64Array.of(BigInt(imageTokens), -1n))], pr),
+        ];
       }
-      // Wo [H*d, out] is already per head as [H, d, out]
+      // Wo [H*d, out] is already per head as [H, d, out]. The bias goes into v Wo: every head's
+      // probabilities sum to one, so P (v Wo + bo/H) = P v Wo + bo; the residual the block adds
+      // next is the product's C, where onnxruntime starts its sums
       const d = wo.rows / HEADS;
-      const u = fresh(module, 'v_wo'), ur = fresh(module, 'v_wo_rows'), pt = fresh(module, 'p_t'), pr = fresh(module, 'p_rows');
-      replacements.set(outProj, [
+      const u = fresh(module, 'v_wo'), ub = fresh(module, 'v_wo_b'), ur = fresh(module, 'v_wo_rows');
+      const boH = Float32Array.from(bo, (v) => v / HEADS);
+      const residualAdd = nodes.filter((n) => n.opType === 'Add' && n.input?.includes(biasAdd.output![0]!));
+      const consumers = nodes.filter((n) => n.input?.includes(biasAdd.output![0]!));
+      const product: INodeProto[] = [
         node('MatMul', [vh, init(fresh(module, 'wo'), [HEADS, d, wo.cols], wo.data)], u),
-        node('Reshape', [u, init(fresh(module, 'shape'), [3], BigInt64Array.of(1n, -1n, BigInt(wo.cols)))], ur),
-        node('Transpose', [probs], pt, { perm: [0, 2, 1, 3] }),
-        node('Reshape', [pt, init(fresh(module, 'shape'), [3], BigInt64Array.of(0n, 0n, -1n))], pr),
-        node('MatMul', [pr, ur], outProj.output![0]!),
-      ]);
-    }
-  }
-  // The mask head's two ConvTransposes (kernel = stride = 2: no overlapping taps) as MatMuls over
-  // the pixels, whose outputs stay in blocked order (each pixel's 2x2 outputs apart): the layer
-  // norm, GELU and the second upscaling work per pixel, and the hypernetwork product per pixel,
-  // so one permutation of the 4 low-res planes puts the pixels in place at the end. SAM 2.1 adds
-  // a high-resolution map (a graph input) to each upscaling's output: the map is put in the same
-  // blocked order (nodes that read the graph input alone: the split runs them once per image).
-  const convs = upscaling.map(([module, size]) => {
-    const conv = byName.get(`${module}/ConvTranspose`);
-    const t = conv ? constant(conv.input?.[1] ?? '') : null;
-    const b = conv ? constant(conv.input?.[2] ?? '') : null;
-    if (!conv || !t || !b || t.dims.length !== 4 || t.dims[2] !== 2 || t.dims[3] !== 2) return null;
-    return { module, size, conv, w: t.data, bias: b.data, cin: t.dims[0]!, cout: t.dims[1]! };
-  });
-  const hyper = byName.get(`${md}/hypernetwork/MatMul`);
-  const graphInputs = new Set((g.input ?? []).map((i) => i.name ?? ''));
-  // raster [1, C, n*s, n*s] -> the order the upscalings leave their pixels in
-  const blockedOrder = [
-    { split: (s: number) => [1, -1, s, 2, s, 2], perm: [0, 1, 3, 5, 2, 4] }, // (h, i1, w, j1) -> (i1, j1, h, w)
-    { split: (s: number) => [1, -1, s, 2, 2, s, 2, 2], perm: [0, 1, 4, 7, 3, 6, 2, 5] }, // (h, i1, i2, w, j1, j2) -> (i2, j2, i1, j1, h, w)
-  ];
-  const grid = lowRes / 4;
-  const mapAdds = (convs as ({ conv: INodeProto } | null)[]).map((c) => {
-    const add = c && nodes.find((n) => n.opType === 'Add' && n.input?.[0] === c.conv.output?.[0] && graphInputs.has(n.input?.[1] ?? ''));
-    return add ?? null;
-  });
-  if (hyper && convs.every((c) => c)) {
-    mapAdds.forEach((add, level) => {
-      if (!add) return;
-      const map = add.input![1]!, at = `${map}/blocked`;
-      const order = blockedOrder[level]!;
-      const [split, moved, blocked] = [`${at}/split`, `${at}/moved`, at];
-      replacements.set(add, [
-        node('Reshape', [map, init(fresh(at, 'shape'), [order.split(grid).length], BigInt64Array.from(order.split(grid), BigInt))], split),
-        node('Transpose', [split], moved, { perm: order.perm }),
-        node('Reshape', [moved, init(fresh(at, 'shape'), [4], BigInt64Array.of(1n, -1n, BigInt(grid * 2 ** (level + 1)), BigInt(grid * 2 ** (level + 1))))], blocked),
-        { ...add, input: [add.input![0]!, blocked] },
-      ]);
-    });
-    for (const c of convs as NonNullable<(typeof convs)[number]>[]) {
-      const { module, size, conv, w, bias, cin, cout } = c;
-      // W [cin, cout, 2, 2] -> [(cout, i, j), cin]
-      const wt = new Float32Array(cout * 4 * cin), b4 = new Float32Array(cout * 4);
-      for (let ci = 0; ci < cin; ci++) for (let r = 0; r < cout * 4; r++) wt[r * cin + ci] = w[ci * cout * 4 + r]!;
-      for (let r = 0; r < cout * 4; r++) b4[r] = bias[r >> 2]!;
-      const xr = fresh(module, 'x_rows'), y = fresh(module, 'y'), yb = fresh(module, 'y_bias');
-      replacements.set(conv, [
-        node('Reshape', [conv.input![0]!, init(fresh(module, 'shape'), [2], BigInt64Array.of(BigInt(cin), -1n))], xr),
-        node('MatMul', [init(fresh(module, 'w'), [cout * 4, cin], wt), xr], y),
-        node('Add', [y, init(fresh(module, 'b'), [cout * 4, 1], b4)], yb),
-        node('Reshape', [yb, init(fresh(module, 'shape'), [4], BigInt64Array.of(1n, BigInt(cout), BigInt(2 * size), BigInt(2 * size)))], conv.output![0]!),
-      ]);
-    }
-    // pixels come out as (i2, j2, i1, j1, h, w): row 4h + 2 i1 + i2, column 4w + 2 j1 + j2; one
-    // Gather along the pixel axis places them (a 7-d Transpose did the same at 6x its cost)
-    const order = new BigInt64Array(lowRes * lowRes);
-    for (let i2 = 0; i2 < 2; i2++) for (let j2 = 0; j2 < 2; j2++) for (let i1 = 0; i1 < 2; i1++) for (let j1 = 0; j1 < 2; j1++) {
-      for (let h = 0; h < grid; h++) for (let w = 0; w < grid; w++) {
-        const from = ((((i2 * 2 + j2) * 2 + i1) * 2 + j1) * grid + h) * grid + w;
-        order[(4 * h + 2 * i1 + i2) * lowRes + 4 * w + 2 * j1 + j2] = BigInt(from);
+        node('Add', [u, init(fresh(module, 'bo'), [wo.cols], boH)], ub),
+        node('Reshape', [ub, outRows], ur),
+        ...pRows,
+      ];
+      const out2 = fresh(module, 'out_rows');
+      if (residualAdd.length === 1 && consumers.length === 1) {
+        const add = residualAdd[0]!;
+        const residual = add.input![0] === biasAdd.output![0] ? add.input![1]! : add.input![0]!;
+        const r2 = fresh(module, 'residual_rows');
+        replacements.set(outProj, [
+          ...product,
+          node('Reshape', [residual, outRows], r2),
+          node('Gemm', [pr, ur, r2], out2),
+          node('Reshape', [out2, init(fresh(module, 'shape'), [3], BigInt64Array.of(1n, -1n, BigInt(wo.cols)))], add.output![0]!),
+        ]);
+        replacements.set(biasAdd, []);
+        replacements.set(add, []);
+      } else {
+        replacements.set(outProj, [
+          ...product,
+          node('MatMul', [pr, ur], out2),
+          node('Reshape', [out2, init(fresh(module, 'shape'), [3], BigInt64Array.of(1n, -1n, BigInt(wo.cols)))], biasAdd.output![0]!),
+        ]);
+        replacements.set(biasAdd, []);
       }
     }
-    const blocked = fresh(`${md}/hypernetwork`, 'blocked');
-    replacements.set(hyper, [
-      { ...hyper, output: [blocked] },
-      { ...node('Gather', [blocked, init(fresh(`${md}/hypernetwork`, 'order'), [lowRes * lowRes], order)], hyper.output![0]!), attribute: [{ name: 'axis', type: 2, i: -1 }] },
-    ]);
   }
+  rewriteMaskHead(g, md, lowRes, { nodes, byName, constant, replacements, init, node, fresh });
   if (replacements.size === 0) return;
   const rewritten = nodes.flatMap((n) => replacements.get(n) ?? [n]);
   const live = needed(rewritten, (g.output ?? []).map((o) => o.name ?? ''));
   g.node = live.nodes;
   g.initializer = (g.initializer ?? []).filter((t) => live.reads.has(t.name ?? ''));
+}
+
+interface Rewriter {
+  nodes: INodeProto[];
+  byName: Map<string, INodeProto>;
+  constant: (name: string) => { data: Float32Array; dims: number[] } | null;
+  replacements: Map<INodeProto, INodeProto[]>;
+  init: (name: string, dims: number[], data: Float32Array | BigInt64Array) => string;
+  node: (opType: string, input: string[], output: string, attrs?: Record<string, number[]>) => INodeProto;
+  fresh: (module: string, what: string) => string;
+}
+
+/**
+ * The mask head (two ConvTransposes with kernel = stride = 2, a LayerNorm2d and GELUs between,
+ * then the hypernetwork product) computed on pixel rows: each low-res pixel a row of channels.
+ * A kernel-2 stride-2 ConvTranspose has no overlapping taps, so it is a product of the pixel rows
+ * with the weights as [cin, (i, j, cout)]: a pixel's 2x2 outputs stay in its row, and reshaped to
+ * rows of cout they are the next level's pixels, in blocked order (h, w, i1, j1, i2, j2). The
+ * transformer's image tokens are already such rows (no transpose to NCHW), the LayerNorm2d over
+ * channels becomes onnxruntime's one-pass LayerNormalization over each row (in NCHW it took six
+ * passes over the map), and one Gather of the 4 masks' rows puts the pixels in raster order at
+ * the end. SAM 2.1 adds a high-resolution map (a graph input) after each upscaling: the map is
+ * put in the same rows (nodes that read the graph input alone: the split runs them once per
+ * image). Leaves the graph as it is unless every piece is there with float weights.
+ */
+function rewriteMaskHead(g: IGraphProto, md: string, lowRes: number, r: Rewriter): void {
+  const { nodes, byName, constant, replacements, init, node, fresh } = r;
+  const grid = lowRes / 4;
+  const ints = (...v: number[]) => BigInt64Array.from(v, BigInt);
+  const producer = (name: string) => nodes.find((n) => n.output?.includes(name));
+  const convs = [`${md}.output_upscaling.0`, `${md}.output_upscaling.3`].map((module) => {
+    const conv = byName.get(`${module}/ConvTranspose`);
+    const t = conv ? constant(conv.input?.[1] ?? '') : null;
+    const b = conv ? constant(conv.input?.[2] ?? '') : null;
+    if (!conv || !t || !b || t.dims.length !== 4 || t.dims[2] !== 2 || t.dims[3] !== 2) return null;
+    return { module, conv, w: t.data, bias: b.data, cin: t.dims[0]!, cout: t.dims[1]! };
+  });
+  const ln = `${md}.output_upscaling.1`;
+  const lnOut = byName.get(`${ln}/Reshape_1`), lnIn = byName.get(`${ln}/Reshape`), lnEps = byName.get(`${ln}/Add`);
+  const lnScale = constant(`${ln}.weight`), lnBias = constant(`${ln}.bias`), eps = lnEps ? constant(lnEps.input?.[1] ?? '') : null;
+  const hyper = byName.get(`${md}/hypernetwork/MatMul`);
+  const flatUp = hyper ? producer(hyper.input?.[1] ?? '') : undefined;
+  if (!convs[0] || !convs[1] || !lnOut || !lnIn || !lnScale || !lnBias || eps?.data.length !== 1 || !hyper || flatUp?.opType !== 'Reshape') return;
+  const [c1, c2] = [convs[0], convs[1]];
+  const graphInputs = new Set((g.input ?? []).map((i) => i.name ?? ''));
+  // SAM 2.1: the Add of a graph input to an upscaling's output, and the map's order in pixel rows
+  const mapAdd = (conv: INodeProto) => nodes.find((n) => n.opType === 'Add' && n.input?.[0] === conv.output?.[0] && graphInputs.has(n.input?.[1] ?? '')) ?? null;
+  const mapRows = [
+    // [1, C, 2g, 2g] as (c, h, i, w, j) -> rows (h, w) of (i, j, c)
+    { split: [-1, grid, 2, grid, 2], perm: [1, 3, 2, 4, 0], rows: [grid * grid, -1] },
+    // [1, C, 4g, 4g] as (c, h, i1, i2, w, j1, j2) -> rows (h, w, i1, j1) of (i2, j2, c)
+    { split: [-1, grid, 2, 2, grid, 2, 2], perm: [1, 4, 2, 5, 3, 6, 0], rows: [grid * grid * 4, -1] },
+  ];
+  [c1, c2].forEach(({ conv }, level) => {
+    const add = mapAdd(conv);
+    if (!add) return;
+    const map = add.input![1]!, at = `${map}/rows`, order = mapRows[level]!;
+    const [split, moved] = [`${at}/split`, `${at}/moved`];
+    replacements.set(add, [
+      node('Reshape', [map, init(fresh(at, 'shape'), [order.split.length], ints(...order.split))], split),
+      node('Transpose', [split], moved, { perm: order.perm }),
+      node('Reshape', [moved, init(fresh(at, 'shape'), [2], ints(...order.rows))], at),
+      { ...add, input: [add.input![0]!, at] },
+    ]);
+  });
+  // the first upscaling's input: SAM's image tokens [1, N, C] transposed to NCHW; read the tokens
+  const nchw = producer(c1.conv.input![0]!);
+  const tokens = nchw?.opType === 'Reshape' ? producer(nchw.input![0]!) : undefined;
+  const perm = tokens?.attribute?.find((a) => a.name === 'perm')?.ints?.map(Number);
+  const [x, xRows] = [fresh(c1.module, 'x'), fresh(c1.module, 'x_rows')];
+  const pixelRows = tokens?.opType === 'Transpose' && perm?.join() === '0,2,1'
+    ? [node('Reshape', [tokens.input![0]!, init(fresh(c1.module, 'shape'), [2], ints(-1, c1.cin))], xRows)]
+    : [
+      node('Reshape', [c1.conv.input![0]!, init(fresh(c1.module, 'shape'), [2], ints(c1.cin, -1))], x),
+      node('Transpose', [x], xRows, { perm: [1, 0] }),
+    ];
+  for (const [c, input] of [[c1, xRows], [c2, c2.conv.input![0]!]] as const) {
+    // W [cin, cout, 2, 2] -> [cin, (i, j, cout)]
+    const { module, conv, w, bias, cin, cout } = c;
+    const wt = new Float32Array(cin * 4 * cout), b4 = new Float32Array(4 * cout);
+    for (let ci = 0; ci < cin; ci++) for (let co = 0; co < cout; co++) for (let ij = 0; ij < 4; ij++) wt[ci * 4 * cout + ij * cout + co] = w[(ci * cout + co) * 4 + ij]!;
+    for (let ij = 0; ij < 4; ij++) for (let co = 0; co < cout; co++) b4[ij * cout + co] = bias[co]!;
+    const rows = fresh(module, 'rows');
+    replacements.set(conv, [
+      ...(c === c1 ? pixelRows : [node('Reshape', [input, init(fresh(module, 'shape'), [2], ints(-1, cin))], rows)]),
+      node('Gemm', [c === c1 ? input : rows, init(fresh(module, 'w'), [cin, 4 * cout], wt), init(fresh(module, 'b'), [4 * cout], b4)], conv.output![0]!),
+    ]);
+  }
+  // LayerNorm2d over each pixel's channels
+  const lnRows = fresh(ln, 'rows');
+  replacements.set(lnOut, [
+    node('Reshape', [lnIn.input![0]!, init(fresh(ln, 'shape'), [2], ints(-1, c1.cout))], lnRows),
+    { ...node('LayerNormalization', [lnRows, init(fresh(ln, 'scale'), [c1.cout], lnScale.data), init(fresh(ln, 'bias'), [c1.cout], lnBias.data)], lnOut.output![0]!), attribute: [{ name: 'axis', type: 2, i: -1 }, { name: 'epsilon', type: 1, f: eps.data[0]! }] },
+  ]);
+  // the masks: pixel rows of channels x the hypernetwork's [channels, masks], rows to raster
+  const order = new BigInt64Array(lowRes * lowRes);
+  for (let h = 0; h < grid; h++) for (let w = 0; w < grid; w++) for (let i1 = 0; i1 < 2; i1++) for (let j1 = 0; j1 < 2; j1++) {
+    for (let i2 = 0; i2 < 2; i2++) for (let j2 = 0; j2 < 2; j2++) {
+      const from = ((((h * grid + w) * 2 + i1) * 2 + j1) * 2 + i2) * 2 + j2;
+      order[(4 * h + 2 * i1 + i2) * lowRes + 4 * w + 2 * j1 + j2] = BigInt(from);
+    }
+  }
+  const at = `${md}/hypernetwork`;
+  const [up, hT, h2, m, placed, planes] = ['up_rows', 'hyper_t', 'hyper_cols', 'masks_rows', 'placed', 'planes'].map((what) => fresh(at, what)) as [string, string, string, string, string, string];
+  replacements.set(hyper, [
+    node('Reshape', [flatUp.input![0]!, init(fresh(at, 'shape'), [2], ints(-1, c2.cout))], up),
+    node('Transpose', [hyper.input![0]!], hT, { perm: [0, 2, 1] }),
+    node('Reshape', [hT, init(fresh(at, 'shape'), [2], ints(c2.cout, -1))], h2),
+    node('MatMul', [up, h2], m),
+    { ...node('Gather', [m, init(fresh(at, 'order'), [lowRes * lowRes], order)], placed), attribute: [{ name: 'axis', type: 2, i: 0 }] },
+    node('Transpose', [placed], planes, { perm: [1, 0] }),
+    node('Reshape', [planes, init(fresh(at, 'shape'), [3], ints(1, -1, lowRes * lowRes))], hyper.output![0]!),
+  ]);
 }
 
 /**

@@ -107,10 +107,10 @@ describe('the split decoder', () => {
       const loaded = await loadSam(sam2.dir, { threads: 2 });
       const path = join(sam2.dir, DECODER_FILE);
       const split = splitDecoder(loadModel(path), path);
-      // the high-resolution maps are put in the mask head's blocked order once per image
+      // the high-resolution maps are put in the mask head's pixel rows once per image
       expect(split.imageInputs).toEqual(['image_embed', 'high_res_feats_1', 'high_res_feats_0']);
       expect(split.passedThrough).toEqual([]);
-      expect(split.image.graph!.node!.filter((n) => n.opType === 'Transpose' && /high_res_feats_[01]\/blocked/.test(n.output![0]!))).toHaveLength(2);
+      expect(split.image.graph!.node!.filter((n) => n.opType === 'Transpose' && /high_res_feats_[01]\/rows\/moved/.test(n.output![0]!))).toHaveLength(2);
       expect(split.prompt.graph!.node!.filter((n) => n.opType === 'ConvTranspose')).toEqual([]);
       const promptNodes = split.prompt.graph!.node!.map((n) => n.name ?? '');
       expect(promptNodes.filter((n) => n.includes('/reassociated/')).length).toBeGreaterThan(10);
@@ -126,7 +126,7 @@ describe('the split decoder', () => {
       expect(loaded.imageSide?.embedding).toBe(features);
       // a refinement (a fed-back mask) reads the reordered maps from the image part, and agrees too
       const parts = await splitDecoderSessions(loaded);
-      expect([...parts.refineSide].sort()).toEqual(['high_res_feats_0/blocked', 'high_res_feats_1/blocked']);
+      expect([...parts.refineSide].sort()).toEqual(['high_res_feats_0/rows', 'high_res_feats_1/rows']);
       const first = await runPredict(loaded, features, { points: [{ x: 100, y: 80, label: 1 }] }, 320, 240);
       const refinement = { points: [{ x: 100, y: 80, label: 1 as const }, { x: 150, y: 60, label: 1 as const }], maskInput: first.lowResMasks.slice(65536, 2 * 65536) };
       const refined = await runPredict(loaded, features, refinement, 320, 240);
