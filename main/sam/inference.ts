@@ -16,7 +16,7 @@ import { concatSam2Features, SAM2_FEATURES_LENGTH, sam2BestMaskIndex, sam2Decode
 import { decodeModel, encodeModel, encodeSelfContained, loadModel, usesExternalData } from '../onnx/model-io.ts';
 import { EMPTY_CROP, maskCropOfCandidate, thinnedView, viewMaskThinned, type PredictPostprocess } from './view-masks.ts';
 import { MASK_VIEW_MAX_PIXELS } from '../../preload/contract/index.ts';
-import { POSTPROCESS_INPUT, postprocessDecoder, postprocessSource, reassociateAttention, setInputShapes, splitDecoder, takeImageSide } from './decoder-split.ts';
+import { POSTPROCESS_INPUT, columnGathersAsRows, postprocessDecoder, postprocessSource, reassociateAttention, setInputShapes, splitDecoder, takeImageSide } from './decoder-split.ts';
 import type { ModelProto } from '../onnx/proto.ts';
 
 export type { PredictPostprocess };
@@ -137,6 +137,9 @@ export async function loadSam(dir: string, settings: SessionSettings = {}): Prom
     decoderBytes = encodeSelfContained(decoderModel, decoderPath);
   }
   const coreBytes = encodeSelfContained(pruneToOutputs(decoderModel, ['iou_predictions', 'low_res_masks']), decoderPath);
+  // the same values, the resize to the original size's column gathers done on rows (2x faster)
+  const fastResize = decodeModel(decoderBytes, decoderPath);
+  if (columnGathersAsRows(fastResize)) decoderBytes = encodeSelfContained(fastResize, decoderPath);
   const open = async (p: ExecutionProviderName) => {
     const encoder = await createSession(join(dir, ENCODER_FILE), settings, p, true);
     const decoder = await createSession(decoderBytes, settings, p);
@@ -202,6 +205,7 @@ function boxDecoderSessions(loaded: LoadedSam): Promise<BoxDecoderSessions | nul
     try {
       const source = postprocessSource(decoder);
       cut = { source, split: splitDecoder(decoder, path, { reassociate: false, extraOutputs: [source] }), postprocess: postprocessDecoder(decoder, path) };
+      columnGathersAsRows(cut.postprocess);
     } catch {
       return null; // not the SAM decoder's graph, or masks that are not a function of its low-res logits
     }
