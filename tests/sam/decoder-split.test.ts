@@ -12,7 +12,7 @@ import { DECODER_FILE } from '../../main/sam/model-dir.ts';
 import { readNpyFloat32 } from '../../main/sam/npy.ts';
 import { decoderFeeds, loadSam, releaseSam, runBoxDecoder, runDecoder, runEncoder, runPredict, splitDecoderSessions, type LoadedSam } from '../../main/sam/inference.ts';
 import { decodeImage } from '../../main/sam/image/index.ts';
-import { POSTPROCESS_INPUT, postprocessDecoder, postprocessSource, splitDecoder } from '../../main/sam/decoder-split.ts';
+import { POSTPROCESS_INPUT, columnGathersAsRows, postprocessDecoder, postprocessSource, splitDecoder } from '../../main/sam/decoder-split.ts';
 import { encodeModel } from '../../main/onnx/model-io.ts';
 import { SAM2_TINY, sam2TinyModelDir } from '../helpers/sam2-tiny.ts';
 import { loadModel } from '../../main/onnx/model-io.ts';
@@ -149,8 +149,15 @@ describe('the split decoder', () => {
 describe('the decoder postprocessing cut for one candidate (box decoding)', () => {
   it('gives each candidate\'s plane of the whole decoder\'s masks bit for bit, at any image size', async () => {
     const path = join(model.dir, DECODER_FILE);
-    const post = await ort.InferenceSession.create(encodeModel(postprocessDecoder(loadModel(path), path)));
-    for (const [width, height] of [[320, 240], [180, 300], [1024, 768], [1400, 1000]] as const) {
+    // the graph's own nodes, and its resize's column gathers done as row gathers (segment's
+    // session has those: the whole decoder below): both every value of the original graph
+    const cut = postprocessDecoder(loadModel(path), path);
+    const rows = postprocessDecoder(loadModel(path), path);
+    expect(columnGathersAsRows(rows)).toBe(true);
+    expect(rows.graph!.node!.filter((n) => n.opType === 'Gather' && Number(n.attribute?.find((a) => a.name === 'axis')?.i ?? 0) === 3)).toEqual([]);
+    expect(cut.graph!.node!.filter((n) => n.opType === 'Gather' && Number(n.attribute?.find((a) => a.name === 'axis')?.i ?? 0) === 3)).toHaveLength(4);
+    const sessions = [await ort.InferenceSession.create(encodeModel(cut)), await ort.InferenceSession.create(encodeModel(rows))];
+    for (const post of sessions) for (const [width, height] of [[320, 240], [180, 300], [1024, 768], [1400, 1000]] as const) {
       const { feeds } = decoderFeeds(embedding, { points: [], box: [10, 20, width / 2, height / 2] }, width, height);
       const whole = await sam.decoder.run(feeds);
       const lowRes = whole.low_res_masks!.data as Float32Array;
@@ -165,7 +172,7 @@ describe('the decoder postprocessing cut for one candidate (box decoding)', () =
         expect(differing, `${width}x${height} candidate ${k}`).toBe(0);
       }
     }
-    await post.release();
+    await Promise.all(sessions.map((s) => s.release()));
   });
 
   it('box decoding gives segment\'s mask and score bit for bit, the image part run once per embedding', async () => {
