@@ -72,6 +72,16 @@ export function tensorToFloat32(t: ITensorProto): Float32Array {
   throw new Error(`tensor ${t.name}: data type ${t.dataType} is not a float type`);
 }
 
+/** Reads an int64 tensor (raw or int64_data). */
+export function tensorToBigInt64(t: ITensorProto): BigInt64Array {
+  if (t.dataType !== DataType.INT64) throw new Error(`tensor ${t.name}: data type ${t.dataType} is not int64`);
+  const n = tensorElementCount(t);
+  if (t.int64Data && t.int64Data.length > 0) return BigInt64Array.from(t.int64Data, (v) => BigInt(v.toString()));
+  const b = rawBytes(t);
+  if (b.length !== n * 8) throw new Error(`tensor ${t.name}: ${b.length} bytes for ${n} int64 values`);
+  return new BigInt64Array(b.buffer, 0, n);
+}
+
 export function float16BitsToFloat32(bits: Uint16Array): Float32Array {
   const out = new Float32Array(bits.length);
   for (let i = 0; i < bits.length; i++) {

@@ -15,7 +15,7 @@
  */
 import { DataType, type IGraphProto, type INodeProto, type ITensorProto, type ModelProto } from '../onnx/proto.ts';
 import { valueInfo } from '../onnx/builder.ts';
-import { makeTensor, tensorToFloat32 } from '../onnx/tensor.ts';
+import { makeTensor, tensorToBigInt64, tensorToFloat32 } from '../onnx/tensor.ts';
 
 /** The decoder inputs a click sets; `mask_input` / `has_mask_input` are fixed to "no mask". */
 const PROMPT_INPUTS = ['point_coords', 'point_labels'];
@@ -380,7 +380,13 @@ export function reassociateAttention(model: ModelProto, lowRes: number): void {
       }
     }
   }
-  rewriteMaskHead(g, md, lowRes, { nodes, byName, constant, replacements, init, node, fresh });
+  const intConstant = (name: string) => {
+    const t = inits.get(name);
+    return t?.dataType === DataType.INT64 ? Array.from(tensorToBigInt64(t), Number) : null;
+  };
+  const rewriter = { nodes, byName, constant, intConstant, replacements, init, node, fresh };
+  rewriteMaskHead(g, md, lowRes, rewriter);
+  finalAttentionForReadTokens(md, rewriter);
   if (replacements.size === 0) return;
   const rewritten = nodes.flatMap((n) => replacements.get(n) ?? [n]);
   const live = needed(rewritten, (g.output ?? []).map((o) => o.name ?? ''));
@@ -392,6 +398,8 @@ interface Rewriter {
   nodes: INodeProto[];
   byName: Map<string, INodeProto>;
   constant: (name: string) => { data: Float32Array; dims: number[] } | null;
+  /** an int64 initializer's values, or null */
+  intConstant: (name: string) => number[] | null;
   replacements: Map<INodeProto, INodeProto[]>;
   init: (name: string, dims: number[], data: Float32Array | BigInt64Array) => string;
   node: (opType: string, input: string[], output: string, attrs?: Record<string, number[]>) => INodeProto;
@@ -499,6 +507,36 @@ function rewriteMaskHead(g: IGraphProto, md: string, lowRes: number, r: Rewriter
     node('Transpose', [placed], planes, { perm: [1, 0] }),
     node('Reshape', [planes, init(fresh(at, 'shape'), [3], ints(1, -1, lowRes * lowRes))], hyper.output![0]!),
   ]);
+}
+
+/**
+ * The final token-to-image attention computed only for the tokens the heads read: the decoder's
+ * outputs take the IoU token and the mask tokens (SAM 2.1: also the object score token) from its
+ * output by Gather, never the prompt tokens behind them, and each query row of an attention is
+ * its own computation. With one click, 5 of the 7 rows.
+ */
+function finalAttentionForReadTokens(md: string, r: Rewriter): void {
+  const { nodes, byName, replacements, init, node, fresh } = r;
+  const module = `${md}.transformer.final_attn_token_to_image`;
+  const norm = byName.get(`${md}.transformer.norm_final_attn/LayerNorm`);
+  const qProj = byName.get(`${module}.q_proj/MatMul`);
+  const attnOut = byName.get(`${module}.out_proj/Add`)?.output?.[0];
+  const residual = norm ? nodes.find((n) => n.opType === 'Add' && n.output?.[0] === norm.input?.[0] && n.input?.includes(attnOut ?? '')) : undefined;
+  if (!norm || !qProj || !residual || replacements.has(qProj) || replacements.has(residual)) return;
+  const picked = nodes.filter((n) => n.input?.includes(norm.output![0]!)).map((n) => {
+    const axis = Number(n.attribute?.find((a) => a.name === 'axis')?.i ?? 0);
+    const index = n.opType === 'Gather' && axis === 1 ? r.intConstant(n.input?.[1] ?? '') : null;
+    return index?.length === 1 ? index[0]! : -1;
+  });
+  if (picked.length === 0 || picked.some((i) => i < 0)) return;
+  const rows = Math.max(...picked) + 1;
+  const starts = init(fresh(module, 'starts'), [1], BigInt64Array.of(0n)), ends = init(fresh(module, 'ends'), [1], BigInt64Array.of(BigInt(rows))), axes = init(fresh(module, 'axes'), [1], BigInt64Array.of(1n));
+  const sliced = (tensor: string) => { const out = fresh(module, 'read_tokens'); return { out, slice: node('Slice', [tensor, starts, ends, axes], out) }; };
+  const q = sliced(qProj.input![0]!);
+  replacements.set(qProj, [q.slice, { ...qProj, input: [q.out, ...qProj.input!.slice(1)] }]);
+  const at = residual.input!.findIndex((i) => i !== attnOut);
+  const res = sliced(residual.input![at]!);
+  replacements.set(residual, [res.slice, { ...residual, input: residual.input!.map((v, k) => (k === at ? res.out : v)) }]);
 }
 
 /**
