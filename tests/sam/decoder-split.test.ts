@@ -14,6 +14,7 @@ import { decoderFeeds, loadSam, releaseSam, runBoxDecoder, runDecoder, runEncode
 import { decodeImage } from '../../main/sam/image/index.ts';
 import { POSTPROCESS_INPUT, columnGathersAsRows, postprocessDecoder, postprocessSource, splitDecoder } from '../../main/sam/decoder-split.ts';
 import { encodeModel } from '../../main/onnx/model-io.ts';
+import { tensorToBigInt64 } from '../../main/onnx/tensor.ts';
 import { SAM2_TINY, sam2TinyModelDir } from '../helpers/sam2-tiny.ts';
 import { loadModel } from '../../main/onnx/model-io.ts';
 import { manifest, maxAbsDiff, SAM_TINY, samTinyModelDir } from '../helpers/sam-tiny.ts';
@@ -99,6 +100,13 @@ describe('the split decoder', () => {
     ];
     expect(perClickOverImage.filter((n) => prompt.has(n) || image.has(n))).toEqual([]);
     expect(split.prompt.graph!.node!.filter((n) => n.opType === 'ConvTranspose')).toEqual([]);
+    // the final attention's queries: the IoU token and the 4 mask tokens, not the prompt's
+    const nodes = split.prompt.graph!.node!;
+    const q = nodes.find((n) => n.name === `${t}.final_attn_token_to_image.q_proj/MatMul`)!;
+    const slice = nodes.find((n) => n.output![0] === q.input![0])!;
+    expect(slice.opType).toBe('Slice');
+    const ends = split.prompt.graph!.initializer!.find((i) => i.name === slice.input![2])!;
+    expect(Array.from(tensorToBigInt64(ends), Number)).toEqual([5]);
   });
 
   it('splits SAM 2.1\'s decoder too: its high-resolution maps reordered once per image, the answers those of the whole decoder', async () => {
