@@ -229,10 +229,13 @@ const HEADS = 8;
  * - token-to-image: q Wk^T x^T replaces q (x Wk)^T (the key bias adds a constant per row, which
  *   softmax ignores), and (P x) Wv + bv replaces P (x Wv + bv) (rows of P sum to one): each a
  *   T x 256 x N product per head instead of N x 256 x 128 once;
- * - image-to-token: x (Wq k^T) + bq k^T replaces (x Wq + bq) k^T, and the output projection is
- *   applied to v before P: P (v Wo) instead of (P v) Wo.
+ * - image-to-token: x (Wq k^T) + bq k^T replaces (x Wq + bq) k^T, one N x 256 x H*T product
+ *   whose rows are per image token (the softmax over T runs in that layout), and the output
+ *   projection is applied to v before P: P (v Wo + bo/H) + residual, one product with C, instead
+ *   of (P v) Wo + bo, then the block's residual add.
  * Modules whose weights are not plain float initializers (a quantized decoder) are left as
- * they are.
+ * they are. Then the mask head runs on pixel rows (`rewriteMaskHead`) and the final attention
+ * for the tokens the heads read (`finalAttentionForReadTokens`).
  */
 export function reassociateAttention(model: ModelProto, lowRes: number): void {
   const g = model.graph!;
