@@ -9,7 +9,7 @@ export {
   type BinaryMask, emptyMask, maskArea, maskBbox, maskIntersect, maskSubtract, maskUnion, paintBrushStroke,
 } from './binary.ts';
 export {
-  type Rle, canonicalRleCounts, checkRleCounts, forEachInsideRun, maskFromRle, rleArea, rleBbox, rleCountsFromString, rleFromMask,
+  type Rle, canonicalRleCounts, checkRleCounts, forEachInsideRun, maskFromRle, rleArea, rleBbox, rleCountsFromString, rleFromMask, rleFromPositive,
   rleMeasure, rleStringFromCounts,
 } from './rle.ts';
 export { type Polygon, maskFromPolygons, polygonsFromMask, polygonsFromRle } from './polygons.ts';

@@ -12,7 +12,7 @@ import { JOB_CANCELLED, type BoxBatchResult, type EverythingResult, type JobProg
 import { answer } from '../../preload/contract/rpc.ts';
 import { SAM2_FEATURES_LENGTH } from './sam2-inference.ts';
 import { automaticDefaults, generateMasks, type AutomaticOptions, type CropDecoder } from './automatic.ts';
-import { rleFromMask } from '../masks/index.ts';
+import { rleFromMask, rleFromPositive } from '../masks/index.ts';
 
 interface EmbeddingEntry { data: Float32Array; width: number; height: number }
 
@@ -158,8 +158,9 @@ const methods = {
     const masks = [];
     for (const box of boxes) {
       checkOpen();
-      const { mask, score } = await runBoxDecoder(model(modelKey), entry.data, box, width, height);
-      masks.push({ rle: rleFromMask({ width, height, data: mask }), score, empty: !mask.includes(1) });
+      const { logits, score } = await runBoxDecoder(model(modelKey), entry.data, box, width, height);
+      const { rle, area } = rleFromPositive(width, height, logits);
+      masks.push({ rle, score, empty: area === 0 });
     }
     return { width, height, masks, decoderMs: performance.now() - t0 };
   },

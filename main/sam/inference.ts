@@ -439,20 +439,18 @@ export async function runDecoder(loaded: LoadedSam, embedding: Float32Array, pro
  * cost: the box split's image part once per embedding, its prompt part per box (the graph's own
  * nodes: the same values bit for bit), the single-mask rule, then the decoder's own
  * postprocessing on the kept candidate alone, where the whole graph upsamples all four to the
- * image size. A model whose decoder cannot be cut so runs the whole decoder.
+ * image size. A model whose decoder cannot be cut so runs the whole decoder. The mask is where
+ * `logits` is above 0 (that decoder gives its mask itself: 0 and 1).
  */
-export async function runBoxDecoder(loaded: LoadedSam, embedding: Float32Array, box: [number, number, number, number], width: number, height: number): Promise<{ mask: Uint8Array; score: number }> {
+export async function runBoxDecoder(loaded: LoadedSam, embedding: Float32Array, box: [number, number, number, number], width: number, height: number): Promise<{ logits: ArrayLike<number>; score: number }> {
   const prompt = { points: [], box };
   const parts = await boxDecoderSessions(loaded);
   if (!parts) {
     const r = await runDecoder(loaded, embedding, prompt, width, height);
-    return { mask: r.masks[r.best]!, score: r.iouPredictions[r.best]! };
+    return { logits: r.masks[r.best]!, score: r.iouPredictions[r.best]! };
   }
   const { iou, best, planes, origImSize } = await runCutPromptPart(loaded, parts, embedding, prompt, width, height);
-  const data = await postprocessPlane(loaded, parts, planes, best, origImSize, width, height);
-  const mask = new Uint8Array(data.length);
-  for (let p = 0; p < data.length; p++) mask[p] = data[p]! > 0 ? 1 : 0;
-  return { mask, score: iou[best]! };
+  return { logits: await postprocessPlane(loaded, parts, planes, best, origImSize, width, height), score: iou[best]! };
 }
 
 /** The decoder and postprocessing `runPredict` uses; `{ decoder: 'whole', postprocess: 'exact' }` is the path before the split. */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   type BinaryMask, canonicalRleCounts, maskArea, maskBbox, maskFromRle, rleArea, rleBbox, rleCountsFromString,
-  rleFromMask, rleStringFromCounts,
+  rleFromMask, rleFromPositive, rleStringFromCounts,
 } from '../../main/masks/index.ts';
 import { maskOf, randomMask, sameMask, seededRandom } from './helpers.ts';
 
@@ -30,6 +30,20 @@ describe('COCO RLE', () => {
     const rle = rleFromMask(mask);
     expect(rle.size).toEqual([mask.height, mask.width]);
     expect(sameMask(maskFromRle(rle), mask)).toBe(true);
+  });
+
+  it.each(adversarial)('gives the %s mask\'s RLE and area from values above 0 (a logit map)', (_name, mask) => {
+    // inside: positive values; outside: zero, negatives, -0, NaN
+    const rand = seededRandom(mask.width * 31 + mask.height);
+    const outside = [0, -0, -1e-30, -5, Number.NaN];
+    const logits = Float32Array.from(mask.data, (v) => (v ? 1e-30 + rand() * 10 : outside[Math.floor(rand() * outside.length)]!));
+    const { rle, area } = rleFromPositive(mask.width, mask.height, logits);
+    expect(rle).toEqual(rleFromMask(mask));
+    expect(area).toBe(maskArea(mask));
+  });
+
+  it('refuses values that do not fill the size, naming the sizes', () => {
+    expect(() => rleFromPositive(4, 3, new Float32Array(11))).toThrow('rleFromPositive: 11 values for 4x3');
   });
 
   it('round-trips 200 random masks of odd sizes and densities exactly', () => {
