@@ -500,15 +500,14 @@ function rewriteMaskHead(g: IGraphProto, md: string, lowRes: number, r: Rewriter
     }
   }
   const at = `${md}/hypernetwork`;
-  const [up, hT, h2, m, placed, planes] = ['up_rows', 'hyper_t', 'hyper_cols', 'masks_rows', 'placed', 'planes'].map((what) => fresh(at, what)) as [string, string, string, string, string, string];
+  const [up, hT, h2, m, placed] = ['up_rows', 'hyper_t', 'hyper_cols', 'masks_rows', 'placed'].map((what) => fresh(at, what)) as [string, string, string, string, string];
   replacements.set(hyper, [
     node('Reshape', [flatUp.input![0]!, init(fresh(at, 'shape'), [2], ints(-1, c2.cout))], up),
     node('Transpose', [hyper.input![0]!], hT, { perm: [0, 2, 1] }),
     node('Reshape', [hT, init(fresh(at, 'shape'), [2], ints(c2.cout, -1))], h2),
     node('MatMul', [up, h2], m),
-    { ...node('Gather', [m, init(fresh(at, 'order'), [lowRes * lowRes], order)], placed), attribute: [{ name: 'axis', type: 2, i: 0 }] },
-    node('Transpose', [placed], planes, { perm: [1, 0] }),
-    node('Reshape', [planes, init(fresh(at, 'shape'), [3], ints(1, -1, lowRes * lowRes))], hyper.output![0]!),
+    { ...node('Gather', [m, init(fresh(at, 'order'), [1, lowRes * lowRes], order)], placed), attribute: [{ name: 'axis', type: 2, i: 0 }] },
+    node('Transpose', [placed], hyper.output![0]!, { perm: [0, 2, 1] }),
   ]);
 }
 
