@@ -525,20 +525,46 @@ function finalAttentionForReadTokens(md: string, r: Rewriter): void {
   const attnOut = byName.get(`${module}.out_proj/Add`)?.output?.[0];
   const residual = norm ? nodes.find((n) => n.opType === 'Add' && n.output?.[0] === norm.input?.[0] && n.input?.includes(attnOut ?? '')) : undefined;
   if (!norm || !qProj || !residual || replacements.has(qProj) || replacements.has(residual)) return;
-  const picked = nodes.filter((n) => n.input?.includes(norm.output![0]!)).map((n) => {
-    const axis = Number(n.attribute?.find((a) => a.name === 'axis')?.i ?? 0);
-    const index = n.opType === 'Gather' && axis === 1 ? r.intConstant(n.input?.[1] ?? '') : null;
-    return index?.length === 1 ? index[0]! : -1;
-  });
-  if (picked.length === 0 || picked.some((i) => i < 0)) return;
-  const rows = Math.max(...picked) + 1;
-  const starts = init(fresh(module, 'starts'), [1], BigInt64Array.of(0n)), ends = init(fresh(module, 'ends'), [1], BigInt64Array.of(BigInt(rows))), axes = init(fresh(module, 'axes'), [1], BigInt64Array.of(1n));
+  const rows = tokensRead(nodes, norm.output![0]!, r.intConstant);
+  if (rows === null) return;
+  const starts = init(fresh(module, 'starts'), [1], BigInt64Array.of(0n)), axes = init(fresh(module, 'axes'), [1], BigInt64Array.of(1n));
+  const ends = init(`${module}/read_tokens/ends`, [1], BigInt64Array.of(BigInt(rows)));
   const sliced = (tensor: string) => { const out = fresh(module, 'read_tokens'); return { out, slice: node('Slice', [tensor, starts, ends, axes], out) }; };
   const q = sliced(qProj.input![0]!);
   replacements.set(qProj, [q.slice, { ...qProj, input: [q.out, ...qProj.input!.slice(1)] }]);
   const at = residual.input!.findIndex((i) => i !== attnOut);
   const res = sliced(residual.input![at]!);
   replacements.set(residual, [res.slice, { ...residual, input: residual.input!.map((v, k) => (k === at ? res.out : v)) }]);
+}
+
+/** How many leading tokens of `hs` its readers take (all Gathers of constant indices on axis 1), or null. */
+function tokensRead(nodes: INodeProto[], hs: string, intConstant: (name: string) => number[] | null): number | null {
+  const picked = nodes.filter((n) => n.input?.includes(hs)).map((n) => {
+    const axis = Number(n.attribute?.find((a) => a.name === 'axis')?.i ?? 0);
+    const index = n.opType === 'Gather' && axis === 1 ? intConstant(n.input?.[1] ?? '') : null;
+    return index?.length === 1 ? index[0]! : -1;
+  });
+  return picked.length === 0 || picked.some((i) => i < 0) ? null : Math.max(...picked) + 1;
+}
+
+/**
+ * Narrows, in place, a reassociated prompt part's final attention to the tokens its remaining
+ * readers take, after it was pruned (the screening graph keeps only the IoU head: SAM's token 0,
+ * SAM 2.1's tokens 0-1, where the whole prompt part reads 5 or 6).
+ */
+export function narrowFinalAttention(model: ModelProto): void {
+  const g = model.graph!;
+  const nodes = g.node ?? [];
+  const ends = (g.initializer ?? []).find((t) => /final_attn_token_to_image\/read_tokens\/ends$/.test(t.name ?? ''));
+  const norm = nodes.find((n) => /transformer\.norm_final_attn\/LayerNorm$/.test(n.name ?? ''));
+  if (!ends || !norm) return;
+  const inits = new Map((g.initializer ?? []).map((t) => [t.name ?? '', t]));
+  const rows = tokensRead(nodes, norm.output![0]!, (name) => {
+    const t = inits.get(name);
+    return t?.dataType === DataType.INT64 ? Array.from(tensorToBigInt64(t), Number) : null;
+  });
+  if (rows === null) return;
+  g.initializer = (g.initializer ?? []).map((t) => (t === ends ? makeTensor(t.name!, [1], BigInt64Array.of(BigInt(rows))) : t));
 }
 
 /**

@@ -16,7 +16,7 @@ import { concatSam2Features, SAM2_FEATURES_LENGTH, sam2BestMaskIndex, sam2Decode
 import { decodeModel, encodeModel, encodeSelfContained, loadModel, usesExternalData } from '../onnx/model-io.ts';
 import { EMPTY_CROP, maskCropOfCandidate, thinnedView, viewMaskThinned, type PredictPostprocess } from './view-masks.ts';
 import { MASK_VIEW_MAX_PIXELS } from '../../preload/contract/index.ts';
-import { POSTPROCESS_INPUT, columnGathersAsRows, postprocessDecoder, postprocessSource, reassociateAttention, setInputShapes, splitDecoder, takeImageSide } from './decoder-split.ts';
+import { POSTPROCESS_INPUT, columnGathersAsRows, narrowFinalAttention, postprocessDecoder, postprocessSource, reassociateAttention, setInputShapes, splitDecoder, takeImageSide } from './decoder-split.ts';
 import type { ModelProto } from '../onnx/proto.ts';
 
 export type { PredictPostprocess };
@@ -190,7 +190,9 @@ export function splitDecoderSessions(loaded: LoadedSam): Promise<SplitDecoderSes
     reassociateAttention(whole, LOW_RES);
     const refineSide = takeImageSide(whole, split.imageInputs, split.imageSide);
     const refine = await createSession(encodeModel(whole), loaded.settings, loaded.provider);
-    const scoresGraph = encodeModel(pruneToOutputs(split.prompt, ['iou_predictions']));
+    const scoresModel = pruneToOutputs(split.prompt, ['iou_predictions']);
+    narrowFinalAttention(scoresModel);
+    const scoresGraph = encodeModel(scoresModel);
     return { image, prompt, refine, imageInputs: split.imageInputs, passedThrough: split.passedThrough, refineSide, scoresGraph };
   })();
   return loaded.split;

@@ -10,9 +10,9 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DECODER_FILE } from '../../main/sam/model-dir.ts';
 import { readNpyFloat32 } from '../../main/sam/npy.ts';
-import { decoderFeeds, loadSam, releaseSam, runBoxDecoder, runDecoder, runEncoder, runPredict, splitDecoderSessions, type LoadedSam } from '../../main/sam/inference.ts';
+import { decoderFeeds, loadSam, pruneToOutputs, releaseSam, runBoxDecoder, runDecoder, runEncoder, runPredict, splitDecoderSessions, type LoadedSam } from '../../main/sam/inference.ts';
 import { decodeImage } from '../../main/sam/image/index.ts';
-import { POSTPROCESS_INPUT, columnGathersAsRows, postprocessDecoder, postprocessSource, splitDecoder } from '../../main/sam/decoder-split.ts';
+import { POSTPROCESS_INPUT, columnGathersAsRows, narrowFinalAttention, postprocessDecoder, postprocessSource, splitDecoder } from '../../main/sam/decoder-split.ts';
 import { encodeModel } from '../../main/onnx/model-io.ts';
 import { tensorToBigInt64 } from '../../main/onnx/tensor.ts';
 import { SAM2_TINY, sam2TinyModelDir } from '../helpers/sam2-tiny.ts';
@@ -106,6 +106,12 @@ describe('the split decoder', () => {
     const slice = nodes.find((n) => n.output![0] === q.input![0])!;
     expect(slice.opType).toBe('Slice');
     const ends = split.prompt.graph!.initializer!.find((i) => i.name === slice.input![2])!;
+    expect(Array.from(tensorToBigInt64(ends), Number)).toEqual([5]);
+    // pruned to the scores (segment everything's screening), it reads the IoU token alone
+    const scores = pruneToOutputs(split.prompt, ['iou_predictions']);
+    narrowFinalAttention(scores);
+    const narrowed = scores.graph!.initializer!.find((i) => i.name === slice.input![2])!;
+    expect(Array.from(tensorToBigInt64(narrowed), Number)).toEqual([1]);
     expect(Array.from(tensorToBigInt64(ends), Number)).toEqual([5]);
   });
 
