@@ -113,23 +113,8 @@ export function rleFromPositive(width: number, height: number, values: ArrayLike
 }
 
 export function rleFromMask(m: BinaryMask): Rle {
-  const { width: w, height: h, data } = m;
-  const counts: number[] = [];
-  let previous = 0;
-  let run = 0;
-  for (let x = 0; x < w; x++) {
-    for (let i = x; i < h * w; i += w) {
-      const v = data[i] ? 1 : 0;
-      if (v !== previous) {
-        counts.push(run);
-        run = 0;
-        previous = v;
-      }
-      run++;
-    }
-  }
-  counts.push(run);
-  return { size: [h, w], counts: rleStringFromCounts(counts) };
+  // a Uint8Array's non-zero bytes are exactly its values above 0
+  return rleFromPositive(m.width, m.height, m.data).rle;
 }
 
 export function maskFromRle(r: Rle): BinaryMask {

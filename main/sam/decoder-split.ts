@@ -383,11 +383,7 @@ export function reassociateAttention(model: ModelProto, lowRes: number): void {
       }
     }
   }
-  const intConstant = (name: string) => {
-    const t = inits.get(name);
-    return t?.dataType === DataType.INT64 ? Array.from(tensorToBigInt64(t), Number) : null;
-  };
-  const rewriter = { nodes, byName, constant, intConstant, replacements, init, node, fresh };
+  const rewriter = { nodes, byName, constant, intConstant: int64Values(g), replacements, init, node, fresh };
   rewriteMaskHead(g, md, lowRes, rewriter);
   finalAttentionForReadTokens(md, rewriter);
   if (replacements.size === 0) return;
@@ -466,23 +462,27 @@ function rewriteMaskHead(g: IGraphProto, md: string, lowRes: number, r: Rewriter
   const nchw = producer(c1.conv.input![0]!);
   const tokens = nchw?.opType === 'Reshape' ? producer(nchw.input![0]!) : undefined;
   const perm = tokens?.attribute?.find((a) => a.name === 'perm')?.ints?.map(Number);
-  const [x, xRows] = [fresh(c1.module, 'x'), fresh(c1.module, 'x_rows')];
-  const pixelRows = tokens?.opType === 'Transpose' && perm?.join() === '0,2,1'
-    ? [node('Reshape', [tokens.input![0]!, init(fresh(c1.module, 'shape'), [2], ints(-1, c1.cin))], xRows)]
-    : [
-      node('Reshape', [c1.conv.input![0]!, init(fresh(c1.module, 'shape'), [2], ints(c1.cin, -1))], x),
-      node('Transpose', [x], xRows, { perm: [1, 0] }),
-    ];
-  for (const [c, input] of [[c1, xRows], [c2, c2.conv.input![0]!]] as const) {
+  const xRows = fresh(c1.module, 'x_rows'), x = fresh(c1.module, 'x'), yRows = fresh(c2.module, 'rows');
+  const rowsOf = new Map([
+    [c1, tokens?.opType === 'Transpose' && perm?.join() === '0,2,1'
+      ? [node('Reshape', [tokens.input![0]!, init(fresh(c1.module, 'shape'), [2], ints(-1, c1.cin))], xRows)]
+      : [
+        node('Reshape', [c1.conv.input![0]!, init(fresh(c1.module, 'shape'), [2], ints(c1.cin, -1))], x),
+        node('Transpose', [x], xRows, { perm: [1, 0] }),
+      ]],
+    // the second upscaling reads the first one's output (after LayerNorm2d and GELU), already rows
+    [c2, [node('Reshape', [c2.conv.input![0]!, init(fresh(c2.module, 'shape'), [2], ints(-1, c2.cin))], yRows)]],
+  ]);
+  for (const c of [c1, c2]) {
     // W [cin, cout, 2, 2] -> [cin, (i, j, cout)]
     const { module, conv, w, bias, cin, cout } = c;
     const wt = new Float32Array(cin * 4 * cout), b4 = new Float32Array(4 * cout);
     for (let ci = 0; ci < cin; ci++) for (let co = 0; co < cout; co++) for (let ij = 0; ij < 4; ij++) wt[ci * 4 * cout + ij * cout + co] = w[(ci * cout + co) * 4 + ij]!;
     for (let ij = 0; ij < 4; ij++) for (let co = 0; co < cout; co++) b4[ij * cout + co] = bias[co]!;
-    const rows = fresh(module, 'rows');
+    const rows = rowsOf.get(c)!;
     replacements.set(conv, [
-      ...(c === c1 ? pixelRows : [node('Reshape', [input, init(fresh(module, 'shape'), [2], ints(-1, cin))], rows)]),
-      node('Gemm', [c === c1 ? input : rows, init(fresh(module, 'w'), [cin, 4 * cout], wt), init(fresh(module, 'b'), [4 * cout], b4)], conv.output![0]!),
+      ...rows,
+      node('Gemm', [rows.at(-1)!.output![0]!, init(fresh(module, 'w'), [cin, 4 * cout], wt), init(fresh(module, 'b'), [4 * cout], b4)], conv.output![0]!),
     ]);
   }
   // LayerNorm2d over each pixel's channels
@@ -537,6 +537,15 @@ function finalAttentionForReadTokens(md: string, r: Rewriter): void {
   replacements.set(residual, [res.slice, { ...residual, input: residual.input!.map((v, k) => (k === at ? res.out : v)) }]);
 }
 
+/** A reader of the graph's int64 initializers' values (null for a name that is not one). */
+function int64Values(g: IGraphProto): (name: string) => number[] | null {
+  const inits = new Map((g.initializer ?? []).map((t) => [t.name ?? '', t]));
+  return (name) => {
+    const t = inits.get(name);
+    return t?.dataType === DataType.INT64 ? Array.from(tensorToBigInt64(t), Number) : null;
+  };
+}
+
 /** How many leading tokens of `hs` its readers take (all Gathers of constant indices on axis 1), or null. */
 function tokensRead(nodes: INodeProto[], hs: string, intConstant: (name: string) => number[] | null): number | null {
   const picked = nodes.filter((n) => n.input?.includes(hs)).map((n) => {
@@ -558,11 +567,7 @@ export function narrowFinalAttention(model: ModelProto): void {
   const ends = (g.initializer ?? []).find((t) => /final_attn_token_to_image\/read_tokens\/ends$/.test(t.name ?? ''));
   const norm = nodes.find((n) => /transformer\.norm_final_attn\/LayerNorm$/.test(n.name ?? ''));
   if (!ends || !norm) return;
-  const inits = new Map((g.initializer ?? []).map((t) => [t.name ?? '', t]));
-  const rows = tokensRead(nodes, norm.output![0]!, (name) => {
-    const t = inits.get(name);
-    return t?.dataType === DataType.INT64 ? Array.from(tensorToBigInt64(t), Number) : null;
-  });
+  const rows = tokensRead(nodes, norm.output![0]!, int64Values(g));
   if (rows === null) return;
   g.initializer = (g.initializer ?? []).map((t) => (t === ends ? makeTensor(t.name!, [1], BigInt64Array.of(BigInt(rows))) : t));
 }

@@ -137,9 +137,9 @@ export async function loadSam(dir: string, settings: SessionSettings = {}): Prom
     decoderBytes = encodeSelfContained(decoderModel, decoderPath);
   }
   const coreBytes = encodeSelfContained(pruneToOutputs(decoderModel, ['iou_predictions', 'low_res_masks']), decoderPath);
-  // the same values, the resize to the original size's column gathers done on rows (2x faster)
-  const fastResize = decodeModel(decoderBytes, decoderPath);
-  if (columnGathersAsRows(fastResize)) decoderBytes = encodeSelfContained(fastResize, decoderPath);
+  // the same values, the resize to the original size's column gathers done on rows (2x faster);
+  // the split, cut later from this graph, prunes the postprocessing away
+  if (columnGathersAsRows(decoderModel)) decoderBytes = encodeSelfContained(decoderModel, decoderPath);
   const open = async (p: ExecutionProviderName) => {
     const encoder = await createSession(join(dir, ENCODER_FILE), settings, p, true);
     const decoder = await createSession(decoderBytes, settings, p);
@@ -270,7 +270,7 @@ export async function releaseSam(loaded: LoadedSam): Promise<void> {
 async function runDecoderProper(loaded: LoadedSam, embedding: Float32Array, feeds: Record<string, ort.Tensor>, split: boolean): Promise<ort.InferenceSession.OnnxValueMapType> {
   if (!split) return loaded.decoderCore.run(feeds);
   const parts = await splitDecoderSessions(loaded);
-  const side = () => imageSideOf(loaded, 'imageSide', embedding, () => parts.image.run(Object.fromEntries(parts.imageInputs.map((name) => [name, feeds[name]!]))));
+  const side = () => splitImageSide(loaded, parts, embedding, feeds);
   if (feeds.has_mask_input!.data[0] !== 0) {
     // a refinement reads the image part's outputs it can (SAM 2.1's reordered maps; SAM: none)
     const imageSide = parts.refineSide.length > 0 ? await side() : {};
@@ -279,6 +279,11 @@ async function runDecoderProper(loaded: LoadedSam, embedding: Float32Array, feed
   const imageSide = await side();
   const passed = Object.fromEntries(parts.passedThrough.map((name) => [name, feeds[name]!]));
   return parts.prompt.run({ point_coords: feeds.point_coords!, point_labels: feeds.point_labels!, ...passed, ...imageSide });
+}
+
+/** The click split's image-part outputs for `embedding` (`imageSideOf`), from the decoder feeds. */
+function splitImageSide(loaded: LoadedSam, parts: SplitDecoderSessions, embedding: Float32Array, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
+  return imageSideOf(loaded, 'imageSide', embedding, () => parts.image.run(Object.fromEntries(parts.imageInputs.map((name) => [name, feeds[name]!]))));
 }
 
 /**
@@ -557,13 +562,14 @@ export function cropRgb(img: RgbImage, [x0, y0, x1, y1]: [number, number, number
  * The predicted IoU of each candidate, for screening (segment everything): the split's prompt
  * part pruned to `iou_predictions` (no mask head), after its image part once per embedding. Its
  * reassociated products round differently from the whole graph's (by about 1e-6 here), so a
- * caller screens with a margin and takes the scores that decide from `runDecoderLogits`.
+ * caller screens with a margin and takes the scores that decide from the whole graph's values
+ * (`runDecoderWantedLogits`).
  */
 export async function runDecoderScores(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number): Promise<number[]> {
   validatePrompt(prompt, width, height);
   const { feeds } = familyFeeds(loaded, embedding, prompt, width, height);
   const parts = await splitDecoderSessions(loaded);
-  const imageSide = await imageSideOf(loaded, 'imageSide', embedding, () => parts.image.run(Object.fromEntries(parts.imageInputs.map((name) => [name, feeds[name]!]))));
+  const imageSide = await splitImageSide(loaded, parts, embedding, feeds);
   const scores = await (parts.scores ??= createSession(parts.scoresGraph, loaded.settings, loaded.provider));
   const available: Record<string, ort.Tensor> = { ...feeds, ...imageSide };
   const out = await scores.run(Object.fromEntries(scores.inputNames.map((name) => [name, available[name]!])));

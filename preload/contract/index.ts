@@ -64,10 +64,10 @@ export interface Proposal {
   mask: MaskView;
 }
 
-/** The automatic mask generator's proposals for one image, best first, kept under `proposalsId`. */
 /** What a cancelled "segment everything" run rejects with (engine, API and window alike). */
 export const JOB_CANCELLED = 'cancelled';
 
+/** The automatic mask generator's proposals for one image, best first, kept under `proposalsId`. */
 export interface ProposalSet {
   proposalsId: number;
   imageId: number;

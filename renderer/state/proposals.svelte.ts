@@ -14,13 +14,15 @@ type Point = { x: number; y: number };
  * generator's default (SAM 0.88, SAM 2.1 0.8); lower would run the full decoder for most grid points.
  */
 const ASKED_MIN_SCORE = 0.7;
+/** SAM's generator threshold, where the slider starts before a set tells the model's own */
+const SAM_MIN_SCORE = 0.88;
 
 export class ProposalsState {
   set = $state.raw<ProposalSet | null>(null);
   /** proposals scoring below this are hidden; starts at the model's generator threshold and keeps where the user moved it */
-  minScore = $state(0.88);
+  minScore = $state(SAM_MIN_SCORE);
   /** the threshold of the model that gave the last set */
-  #defaultMinScore = 0.88;
+  #defaultMinScore = SAM_MIN_SCORE;
   accepted = $state.raw<ReadonlySet<number>>(new Set());
   busy = $state(false);
   /** grid points decoded of all, while a run is busy */
