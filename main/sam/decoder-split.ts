@@ -194,6 +194,182 @@ function hoistImageNodes(split: SplitDecoder): SplitDecoder {
 }
 
 /**
+ * The refinement graph (a click with a fed-back low-res mask) as the click split's prompt part
+ * plus the mask's share of each image-side tensor. The mask reaches the decoder only through its
+ * dense embedding, added to the image embedding: src = emb + has_mask (W m + b) + (1 - has_mask)
+ * no_mask, with m the mask features (16 channels) before the prompt encoder's last 1x1 conv. The
+ * image part's tensors are affine in src (positional adds, layer 0's projections, head reshapes),
+ * so each is its no-mask value (the image part's output, made once per image) plus a term
+ * linear in has_mask * m: for a projection, m (W^T Wk) instead of (src + pe) Wk, a 4096 x 16 x 128
+ * product in place of 4096 x 256 x 128, and src is never transposed per click. Returns null where
+ * the decoder is not of that form (a quantized decoder's integer projections): refinements then
+ * run the whole decoder (`takeImageSide`).
+ */
+export function refinementGraph(model: ModelProto, split: SplitDecoder): ModelProto | null {
+  const g = model.graph!;
+  const nodes = g.node ?? [];
+  const producer = new Map(nodes.flatMap((n) => (n.output ?? []).map((o) => [o, n] as const)));
+  const imageInput = split.imageInputs[0]!;
+  const image = split.image.graph!;
+  const inits = new Map([...(g.initializer ?? []), ...(image.initializer ?? [])].map((t) => [t.name ?? '', t]));
+  const floats = (name: string) => { const t = inits.get(name); return t?.dataType === DataType.FLOAT ? { data: tensorToFloat32(t), dims: (t.dims ?? []).map(Number) } : null; };
+  const ints = (name: string) => { const t = inits.get(name); return t?.dataType === DataType.INT64 ? Array.from(tensorToBigInt64(t), Number) : null; };
+  const attrInts = (n: INodeProto, name: string) => n.attribute?.find((a) => a.name === name)?.ints?.map(Number) ?? null;
+
+  // src = emb + dense, dense = has_mask * conv(m) + (1 - has_mask) * no_mask
+  const join = nodes.find((n) => n.opType === 'Add' && n.input?.length === 2 && n.input.includes(imageInput));
+  const dense = producer.get(join?.input?.find((i) => i !== imageInput) ?? '');
+  if (!join || dense?.opType !== 'Add') return null;
+  const terms = (dense.input ?? []).map((i) => producer.get(i));
+  const withMask = terms.find((p) => p?.opType === 'Mul' && p.input?.includes('has_mask_input'));
+  const without = terms.find((p) => p !== withMask && p?.opType === 'Mul');
+  const conv = producer.get(withMask?.input?.find((i) => i !== 'has_mask_input') ?? '');
+  const oneMinus = without?.input?.map((i) => producer.get(i)).find((p) => p?.opType === 'Sub');
+  const noMask = floats(without?.input?.find((i) => i !== oneMinus?.output?.[0]) ?? '');
+  const one = floats(oneMinus?.input?.[0] ?? '');
+  if (!conv || conv.opType !== 'Conv' || !noMask || !one || one.data.length !== 1 || one.data[0] !== 1 || oneMinus?.input?.[1] !== 'has_mask_input') return null;
+  const w = floats(conv.input?.[1] ?? ''), b = floats(conv.input?.[2] ?? '');
+  const unit = (name: string, value: number) => (attrInts(conv, name) ?? [value]).every((v) => v === value);
+  if (!w || !b || w.dims.length !== 4 || w.dims[2] !== 1 || w.dims[3] !== 1 || !unit('strides', 1) || !unit('dilations', 1) || !unit('pads', 0)) return null;
+  if (Number(conv.attribute?.find((a) => a.name === 'group')?.i ?? 1) !== 1) return null;
+  const [channels, maskChannels] = w.dims as [number, number];
+  if (noMask.data.length !== channels || b.data.length !== channels) return null;
+
+  // src in token rows: Reshape to [1, C, HW], Transpose [0, 2, 1], in the image part
+  const readers = (name: string) => (image.node ?? []).filter((n) => n.input?.includes(name));
+  const [flat] = readers(join.output![0]!);
+  const flatShape = ints(flat?.input?.[1] ?? '');
+  if (readers(join.output![0]!).length !== 1 || flat?.opType !== 'Reshape' || flatShape?.length !== 3 || flatShape[0] !== 1 || flatShape[1] !== channels) return null;
+  const [rows] = readers(flat.output![0]!);
+  const perm = rows ? attrInts(rows, 'perm') : null;
+  if (readers(flat.output![0]!).length !== 1 || rows?.opType !== 'Transpose' || perm?.join() !== '0,2,1') return null;
+  const pixels = flatShape[2]!;
+
+  let counter = 0;
+  const fresh = (what: string) => `refine/${what}_${counter++}`;
+  const added: INodeProto[] = [];
+  const newInits: ITensorProto[] = [];
+  const init = (dims: number[], data: Float32Array | BigInt64Array) => { const name = fresh('const'); newInits.push(makeTensor(name, dims, data)); return name; };
+  const node = (opType: string, input: string[], what: string, attribute: INodeProto['attribute'] = []): string => {
+    const out = fresh(what);
+    added.push({ opType, input, output: [out], name: out, attribute });
+    return out;
+  };
+  // has_mask * [m; 1] as channel rows [1, Cm + 1, HW] (the row of ones carries each term's
+  // bias) and, made when a term needs them, as token rows [1, HW, Cm + 1]
+  const m = conv.input![0]!;
+  const aug = maskChannels + 1;
+  const flatMask = node('Reshape', [m, init([3], BigInt64Array.of(1n, BigInt(maskChannels), BigInt(pixels)))], 'mask_flat');
+  const withOnes = node('Concat', [flatMask, init([1, 1, pixels], new Float32Array(pixels).fill(1))], 'mask_ones', [{ name: 'axis', type: 2, i: 1 }]);
+  const maskCols = node('Mul', [withOnes, 'has_mask_input'], 'mask_cols');
+  let maskRows: string | null = null;
+  const rowsOfMask = () => (maskRows ??= node('Transpose', [maskCols], 'mask_rows', [{ name: 'perm', type: 7, ints: [0, 2, 1] }]));
+
+  /**
+   * A tensor's mask term in token rows [1, HW, cols]: (has_mask [m; 1]) [right; bias], folded at
+   * load; `heads` once reshaped to [1, HW, H, d] (made per head by the Transpose that follows);
+   * or a tensor made in the graph.
+   */
+  type Term = { right: Float32Array; bias: Float32Array; cols: number; heads?: { h: number; d: number; shape: string } } | { name: string };
+  const augmented = (t: { right: Float32Array; bias: Float32Array; cols: number }) => { const a = new Float32Array(aug * t.cols); a.set(t.right); a.set(t.bias, maskChannels * t.cols); return a; };
+  const made = new Map<Term, string>();
+  const materialize = (t: Term): string => {
+    if ('name' in t) return t.name;
+    let name = made.get(t);
+    if (!name) {
+      name = node('MatMul', [rowsOfMask(), init([aug, t.cols], augmented(t))], 'mask_product');
+      if (t.heads) name = node('Reshape', [name, t.heads.shape], 'mask_heads');
+      made.set(t, name);
+    }
+    return name;
+  };
+  // the conv as rows: right = W^T [Cm, C], bias = b - no_mask
+  const right0 = new Float32Array(maskChannels * channels);
+  for (let c = 0; c < channels; c++) for (let j = 0; j < maskChannels; j++) right0[j * channels + c] = w.data[c * maskChannels + j]!;
+  const terms0 = new Map<string, Term>([[rows.output![0]!, { right: right0, cols: channels, bias: b.data.map((v, c) => v - noMask.data[c]!) }]]);
+  const copied = new Set<string>();
+  const after = (image.node ?? []).indexOf(rows);
+  for (const n of (image.node ?? []).slice(after + 1)) {
+    const carried = (n.input ?? []).map((i) => terms0.get(i));
+    if (!carried.some(Boolean)) continue;
+    const out = n.output?.[0] ?? '';
+    if ((n.output ?? []).length !== 1) return null;
+    const [x, y] = carried;
+    if (n.opType === 'Add') {
+      if (x && y) terms0.set(out, 'name' in x || 'name' in y || x.heads || y.heads ? { name: node('Add', [materialize(x), materialize(y)], 'mask_sum') } : { right: x.right.map((v, i) => v + y.right[i]!), cols: x.cols, bias: x.bias.map((v, i) => v + y.bias[i]!) });
+      else terms0.set(out, (x ?? y)!);
+    } else if (n.opType === 'MatMul') {
+      const weight = floats(n.input?.[1] ?? '');
+      if (!x || y || !weight || weight.dims.length !== 2) return null;
+      const [k, cols] = weight.dims as [number, number];
+      if ('name' in x || x.heads) { terms0.set(out, { name: node('MatMul', [materialize(x), n.input![1]!], 'mask_projection') }); copied.add(n.input![1]!); continue; }
+      if (k !== x.cols) return null;
+      const right = new Float32Array(maskChannels * cols), bias = new Float32Array(cols);
+      for (let i = 0; i < maskChannels; i++) for (let t = 0; t < k; t++) {
+        const a = x.right[i * k + t]!;
+        for (let c = 0; c < cols; c++) right[i * cols + c] = right[i * cols + c]! + a * weight.data[t * cols + c]!;
+      }
+      for (let t = 0; t < k; t++) for (let c = 0; c < cols; c++) bias[c] = bias[c]! + x.bias[t]! * weight.data[t * cols + c]!;
+      terms0.set(out, { right, cols, bias });
+    } else if (['Reshape', 'Transpose', 'Squeeze', 'Unsqueeze'].includes(n.opType ?? '') && x && !carried.slice(1).some(Boolean)) {
+      for (const i of (n.input ?? []).slice(1)) copied.add(i);
+      const shape = n.opType === 'Reshape' ? ints(n.input?.[1] ?? '') : null;
+      const perm = n.opType === 'Transpose' ? attrInts(n, 'perm')?.join() : null;
+      if (!('name' in x) && !x.heads && shape?.length === 4 && (shape[0] === 1 || shape[0] === 0) && (shape[1] === pixels || shape[1] === -1) && shape[2]! > 0 && shape[2]! * shape[3]! === x.cols) {
+        // heads split: made per head by the Transpose after it, without moving the rows
+        terms0.set(out, { ...x, heads: { h: shape[2]!, d: shape[3]!, shape: n.input![1]! } });
+      } else if (!('name' in x) && x.heads && (perm === '0,2,1,3' || perm === '0,2,3,1')) {
+        // [1, H, HW, d] = rows [1, HW, Cm + 1] x per head [1, H, Cm + 1, d]; [1, H, d, HW] = per head [1, H, d, Cm + 1] x channel rows
+        const { h, d } = x.heads, a = augmented(x);
+        const perHead = new Float32Array(a.length);
+        const byRows = perm === '0,2,1,3';
+        for (let head = 0; head < h; head++) for (let i = 0; i < aug; i++) for (let j = 0; j < d; j++) {
+          perHead[byRows ? (head * aug + i) * d + j : (head * d + j) * aug + i] = a[i * x.cols + head * d + j]!;
+        }
+        const weights = init(byRows ? [1, h, aug, d] : [1, h, d, aug], perHead);
+        terms0.set(out, { name: node('MatMul', byRows ? [rowsOfMask(), weights] : [weights, maskCols], 'mask_head_product') });
+      } else {
+        terms0.set(out, { name: node(n.opType!, [materialize(x), ...(n.input ?? []).slice(1)], 'mask_layout', n.attribute ?? []) });
+      }
+    } else {
+      return null;
+    }
+  }
+  const refined = new Map(split.imageSide.filter((x) => terms0.has(x)).map((x) => [x, `${x}/refined`]));
+  if (refined.size === 0) return null;
+  for (const [x, name] of refined) {
+    const t = terms0.get(x)!;
+    if ('name' in t || t.heads) { added.push({ opType: 'Add', input: [x, materialize(t)], output: [name], name }); continue; }
+    // token rows: one Gemm adds the term to the image part's tensor (its C)
+    const rows2 = init([2], BigInt64Array.of(BigInt(pixels), -1n));
+    const sum = node('Gemm', [node('Reshape', [rowsOfMask(), rows2], 'mask_rows_2d'), init([aug, t.cols], augmented(t)), node('Reshape', [x, rows2], 'image_rows_2d')], 'mask_added');
+    added.push({ opType: 'Reshape', input: [sum, init([3], BigInt64Array.of(1n, BigInt(pixels), BigInt(t.cols)))], output: [name], name });
+  }
+
+  // the mask features from mask_input, as the decoder computes them
+  const maskPart = needed(nodes, [m]);
+  const graphInputs = new Set((g.input ?? []).map((i) => i.name ?? ''));
+  if ([...maskPart.reads].some((r) => graphInputs.has(r) && r !== 'mask_input')) return null;
+  const prompt = split.prompt.graph!;
+  const promptNodes = (prompt.node ?? []).map((n) => (n.input?.some((i) => refined.has(i)) ? { ...n, input: n.input.map((i) => refined.get(i) ?? i) } : n));
+  const all = [...maskPart.nodes, ...added, ...promptNodes];
+  const reads = new Set(all.flatMap((n) => n.input ?? []));
+  const initializers = new Map<string, ITensorProto>();
+  for (const t of [...(prompt.initializer ?? []), ...newInits]) initializers.set(t.name ?? '', t);
+  for (const name of [...maskPart.reads, ...copied]) { const t = inits.get(name); if (t && !initializers.has(name)) initializers.set(name, t); }
+  for (const name of ['mask_input', 'has_mask_input']) initializers.delete(name);
+  const graph = {
+    ...prompt,
+    name: 'sam_decoder_refinement',
+    node: all,
+    initializer: [...initializers.values()].filter((t) => reads.has(t.name ?? '')),
+    input: [...(prompt.input ?? []), ...(g.input ?? []).filter((i) => i.name === 'mask_input' || i.name === 'has_mask_input')],
+    valueInfo: [],
+  };
+  return { ...split.prompt, graph } as unknown as ModelProto;
+}
+
+/**
  * Makes `model` (the whole decoder proper, run for refinements) read the image part's outputs
  * `imageSide` where it computes the same tensors from the image inputs alone, in place of those
  * nodes: SAM 2.1's high-resolution maps in pixel rows are then made once per image for every

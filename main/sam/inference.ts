@@ -16,7 +16,7 @@ import { concatSam2Features, SAM2_FEATURES_LENGTH, sam2BestMaskIndex, sam2Decode
 import { decodeModel, encodeModel, encodeSelfContained, loadModel, usesExternalData } from '../onnx/model-io.ts';
 import { EMPTY_CROP, maskCropOfCandidate, thinnedView, viewMaskThinned, type PredictPostprocess } from './view-masks.ts';
 import { MASK_VIEW_MAX_PIXELS } from '../../preload/contract/index.ts';
-import { POSTPROCESS_INPUT, columnGathersAsRows, narrowFinalAttention, postprocessDecoder, postprocessSource, reassociateAttention, setInputShapes, splitDecoder, takeImageSide } from './decoder-split.ts';
+import { POSTPROCESS_INPUT, columnGathersAsRows, narrowFinalAttention, postprocessDecoder, postprocessSource, reassociateAttention, refinementGraph, setInputShapes, splitDecoder, takeImageSide } from './decoder-split.ts';
 import type { ModelProto } from '../onnx/proto.ts';
 
 export type { PredictPostprocess };
@@ -68,8 +68,9 @@ export interface BoxDecoderSessions {
 }
 
 /**
- * `refine`: the whole decoder proper with the prompt part's reassociations, for fed-back masks,
- * reading the image part's outputs `refineSide` (`takeImageSide`); `imageInputs`: the image
+ * `refine`: for fed-back masks, the prompt part plus the mask's share of the image side
+ * (`refinementGraph`), else the whole decoder proper with the prompt part's reassociations;
+ * either reads the image part's outputs `refineSide`; `imageInputs`: the image
  * part's inputs; `passedThrough`: the image inputs the prompt part reads as they are.
  */
 export interface SplitDecoderSessions {
@@ -186,10 +187,16 @@ export function splitDecoderSessions(loaded: LoadedSam): Promise<SplitDecoderSes
     const split = splitDecoder(model, path);
     const image = await createSession(encodeModel(split.image), loaded.settings, loaded.provider);
     const prompt = await createSession(encodeModel(split.prompt), loaded.settings, loaded.provider);
-    const whole = pruneToOutputs(model, ['iou_predictions', 'low_res_masks']);
-    reassociateAttention(whole, LOW_RES);
-    const refineSide = takeImageSide(whole, split.imageInputs, split.imageSide);
-    const refine = await createSession(encodeModel(whole), loaded.settings, loaded.provider);
+    // refinements: the prompt part plus the fed-back mask's share of the image side, else the whole decoder
+    const refinement = refinementGraph(model, split);
+    let refineSide = split.imageSide;
+    let refineGraph = refinement;
+    if (!refineGraph) {
+      refineGraph = pruneToOutputs(model, ['iou_predictions', 'low_res_masks']);
+      reassociateAttention(refineGraph, LOW_RES);
+      refineSide = takeImageSide(refineGraph, split.imageInputs, split.imageSide);
+    }
+    const refine = await createSession(encodeModel(refineGraph), loaded.settings, loaded.provider);
     const scoresModel = pruneToOutputs(split.prompt, ['iou_predictions']);
     narrowFinalAttention(scoresModel);
     const scoresGraph = encodeModel(scoresModel);
@@ -272,7 +279,7 @@ async function runDecoderProper(loaded: LoadedSam, embedding: Float32Array, feed
   const parts = await splitDecoderSessions(loaded);
   const side = () => splitImageSide(loaded, parts, embedding, feeds);
   if (feeds.has_mask_input!.data[0] !== 0) {
-    // a refinement reads the image part's outputs it can (SAM 2.1's reordered maps; SAM: none)
+    // a refinement reads the image part's outputs (the whole decoder: those it can, SAM 2.1's reordered maps)
     const imageSide = parts.refineSide.length > 0 ? await side() : {};
     return parts.refine.run({ ...feeds, ...Object.fromEntries(parts.refineSide.map((name) => [name, imageSide[name]!])) });
   }

@@ -1,7 +1,7 @@
 /**
  * The decoder split into an image part (once per image) and a prompt part (per click), cut from
  * sam_tiny's decoder.onnx (and SAM 2.1's, against its whole decoder): the official outputs within 1e-4 on every fixture case, decoder.onnx
- * untouched, the image part run once per embedding, refinements through the whole decoder.
+ * untouched, the image part run once per embedding, refinements as the prompt part plus the mask's share.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { DECODER_FILE } from '../../main/sam/model-dir.ts';
 import { readNpyFloat32 } from '../../main/sam/npy.ts';
 import { decoderFeeds, loadSam, pruneToOutputs, releaseSam, runBoxDecoder, runDecoder, runEncoder, runPredict, splitDecoderSessions, type LoadedSam } from '../../main/sam/inference.ts';
 import { decodeImage } from '../../main/sam/image/index.ts';
-import { POSTPROCESS_INPUT, columnGathersAsRows, narrowFinalAttention, postprocessDecoder, postprocessSource, splitDecoder } from '../../main/sam/decoder-split.ts';
+import { POSTPROCESS_INPUT, columnGathersAsRows, narrowFinalAttention, postprocessDecoder, postprocessSource, refinementGraph, splitDecoder } from '../../main/sam/decoder-split.ts';
 import { encodeModel } from '../../main/onnx/model-io.ts';
 import { tensorToBigInt64 } from '../../main/onnx/tensor.ts';
 import { SAM2_TINY, sam2TinyModelDir } from '../helpers/sam2-tiny.ts';
@@ -52,11 +52,11 @@ describe('the split decoder', () => {
   }
 
   for (const c of cases.filter((x) => !x.decoder_inputs!.mask_input!.startsWith('zeros'))) {
-    it(`reproduces ${c.id} (a fed-back mask) within 1e-4 through the reassociated whole decoder`, async () => {
+    it(`reproduces ${c.id} (a fed-back mask) within 1e-4 through the image part and the refinement graph`, async () => {
       const parts = await splitDecoderSessions(sam);
-      const feeds: Record<string, ort.Tensor> = {};
-      for (const [name, file] of Object.entries(c.decoder_inputs!)) feeds[name] = name === 'image_embeddings' ? new ort.Tensor('float32', embedding, [1, 256, 64, 64]) : tensor(file);
-      delete feeds.orig_im_size;
+      const side = await parts.image.run({ image_embeddings: new ort.Tensor('float32', embedding, [1, 256, 64, 64]) });
+      const feeds: Record<string, ort.Tensor> = { ...side };
+      for (const [name, file] of Object.entries(c.decoder_inputs!)) if (name !== 'image_embeddings' && name !== 'orig_im_size') feeds[name] = tensor(file);
       const out = await parts.refine.run(feeds);
       for (const name of ['iou_predictions', 'low_res_masks']) {
         expect(maxAbsDiff(out[name]!.data as Float32Array, readNpyFloat32(fixture(c.decoder_outputs![name]!)).data), name).toBeLessThan(1e-4);
@@ -64,15 +64,16 @@ describe('the split decoder', () => {
     });
   }
 
-  it('runs the image part once per embedding and refines through the whole decoder', async () => {
+  it('runs the image part once per embedding, for clicks and refinements', async () => {
     const click = { points: [{ x: 100, y: 80, label: 1 as const }] };
     const first = await runPredict(sam, embedding, click, 320, 240);
     const side = sam.imageSide;
     expect(side?.embedding).toBe(embedding);
     await runPredict(sam, embedding, { points: [...click.points, { x: 150, y: 60, label: 1 }] }, 320, 240);
     expect(sam.imageSide).toBe(side);
-    // SAM's layer-0 projections read the mask's dense embedding in a refinement: none is taken
-    expect((await splitDecoderSessions(sam)).refineSide).toEqual([]);
+    // a refinement reads every image-side tensor and adds the fed-back mask's share to it
+    const parts = await splitDecoderSessions(sam);
+    expect(parts.refineSide).toEqual(splitDecoder(loadModel(join(model.dir, DECODER_FILE)), 'x').imageSide);
     expect(maxAbsDiff(first.lowResMasks, readNpyFloat32(fixture('landscape.case0.out.low_res_masks.npy')).data)).toBeLessThan(1e-4);
     // case4 feeds case0's best multimask output back: the dense embedding is no longer constant
     const k = 1 + first.iouPredictions.slice(1).indexOf(Math.max(...first.iouPredictions.slice(1)));
@@ -82,6 +83,31 @@ describe('the split decoder', () => {
     const whole = await runPredict(sam, embedding, click, 320, 240, { decoder: 'whole' });
     expect(maxAbsDiff(whole.lowResMasks, first.lowResMasks)).toBeLessThan(1e-4);
     expect(maxAbsDiff(whole.iouPredictions, first.iouPredictions)).toBeLessThan(1e-4);
+  });
+
+  it('refines with the fed-back mask as its share of the image side: no 4096 x 256 product of the image tokens per refinement', () => {
+    const path = join(model.dir, DECODER_FILE);
+    const decoder = loadModel(path);
+    const split = splitDecoder(decoder, path);
+    const graph = refinementGraph(decoder, split)!.graph!;
+    const inits = new Map(graph.initializer!.map((t) => [t.name ?? '', t]));
+    const t = 'mask_decoder.transformer.layers.0';
+    // layer 0's projections and the tokens' transpose stay in the image part; the mask's rows are not transposed to heads
+    for (const name of [`${t}.cross_attn_token_to_image.k_proj/MatMul`, `${t}.cross_attn_token_to_image.v_proj/MatMul`, `${t}.cross_attn_image_to_token.q_proj/MatMul`, 'Transpose']) {
+      expect(graph.node!.some((n) => n.name === name), name).toBe(false);
+    }
+    // the mask's share: per head for k, v and q (16 channels and the bias row, weights folded at load), one Gemm adding it to src
+    const weightDims = (n: { input?: string[] | null }) => n.input!.map((i) => inits.get(i)?.dims?.map(Number)).find(Boolean);
+    const heads = graph.node!.filter((n) => /^refine\/mask_head_product/.test(n.name ?? ''));
+    expect(heads.map(weightDims).map(String).sort()).toEqual(['1,8,16,17', '1,8,17,16', '1,8,17,16']);
+    const added = graph.node!.filter((n) => n.opType === 'Gemm' && /^refine\//.test(n.name ?? ''));
+    expect(added.map(weightDims)).toEqual([[17, 256]]);
+    expect(graph.input!.map((i) => i.name).sort()).toEqual([...split.imageSide, 'has_mask_input', 'mask_input', 'point_coords', 'point_labels'].sort());
+    // a graph whose dense embedding is not added as SAM's prompt encoder adds it keeps the whole decoder
+    const other = loadModel(path);
+    const embeddingAdd = other.graph!.node!.find((n) => n.opType === 'Add' && n.input!.includes('image_embeddings'))!;
+    embeddingAdd.opType = 'Sub';
+    expect(refinementGraph(other, splitDecoder(other, path))).toBeNull();
   });
 
   it('computes the 4096-token projections of layer 0 in the image part and none per click', () => {
@@ -138,9 +164,9 @@ describe('the split decoder', () => {
         expect(splitAnswer.best).toBe(whole.best);
       }
       expect(loaded.imageSide?.embedding).toBe(features);
-      // a refinement (a fed-back mask) reads the reordered maps from the image part, and agrees too
+      // a refinement (a fed-back mask) reads every image-side tensor from the image part (the reordered maps too), and agrees
       const parts = await splitDecoderSessions(loaded);
-      expect([...parts.refineSide].sort()).toEqual(['high_res_feats_0/rows', 'high_res_feats_1/rows']);
+      expect([...parts.refineSide].sort()).toEqual(['Transpose:out', 'high_res_feats_0/rows', 'high_res_feats_1/rows', ...['image_to_token/q', 'token_to_image/k', 'token_to_image/v'].map((t) => `sam_mask_decoder.transformer.layers.0.cross_attn_${t}/Transpose:out`)]);
       const first = await runPredict(loaded, features, { points: [{ x: 100, y: 80, label: 1 }] }, 320, 240);
       const refinement = { points: [{ x: 100, y: 80, label: 1 as const }, { x: 150, y: 60, label: 1 as const }], maskInput: first.lowResMasks.slice(65536, 2 * 65536) };
       const refined = await runPredict(loaded, features, refinement, 320, 240);
