@@ -12,6 +12,8 @@
  * that no per-click product is 4096 x 256 x 128 (see `reassociateAttention`). Both computations
  * agree within float rounding (tested within 1e-4 of the official outputs). SAM 2.1's decoder
  * (image input `image_embed`, plus two high-resolution maps its mask head adds) splits the same way.
+ * A click with a fed-back mask runs the same two parts, the mask's share added to the image-side
+ * tensors (`refinementGraph`).
  */
 import { DataType, type IGraphProto, type INodeProto, type ITensorProto, type ModelProto } from '../onnx/proto.ts';
 import { valueInfo } from '../onnx/builder.ts';
