@@ -60,6 +60,8 @@ export interface PredictViews {
   best: number;
   lowResMasks: Float32Array;
   decoderMs: number;
+  /** the candidates were a hover's at the same point (the pointer rested there): no decoder run */
+  fromHover: boolean;
 }
 
 /** One box's mask from a batch of boxes: the mask `segment` would pick for that box alone. */

@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { decodeImageBuffer, type RgbImage } from './image/index.ts';
-import { cropRgb, loadSam, releaseSam, runBoxDecoder, runDecoder, runDecoderScores, runDecoderWantedLogits, runEncoder, runPredict, runPredictViews, splitDecoderSessions, validatePrompt, type LoadedSam, type PredictPath, type SessionSettings } from './inference.ts';
+import { cropRgb, loadSam, releaseSam, runBoxDecoder, runDecoder, runDecoderScores, runDecoderWantedLogits, runEncoder, runPredict, runPredictViews, splitDecoderSessions, validatePrompt, type DecodedCandidates, type LoadedSam, type PredictPath, type SessionSettings } from './inference.ts';
 import { JOB_CANCELLED, type BoxBatchResult, type EverythingResult, type JobProgress, type SegmentPrompt } from './engine-api.ts';
 import { answer } from '../../preload/contract/rpc.ts';
 import { SAM2_FEATURES_LENGTH } from './sam2-inference.ts';
@@ -25,6 +25,24 @@ const embeddings = new Map<string, EmbeddingEntry>();
 const lruSize = settings.lruSize ?? 16;
 /** how `predict` runs: today's fast path unless a benchmark asks for the earlier one */
 let predictPath: PredictPath = { decoder: 'split', postprocess: 'view' };
+
+/**
+ * The last hover's candidates. A click usually lands where the pointer rested, so its prompt is
+ * often the last hover's (one positive point, same model, embedding and path): it takes these
+ * instead of running the decoder again on the same inputs. Taken once (the click's answer hands
+ * the logits over); a new hover, model load or path change replaces or clears it.
+ */
+let restingHover: { modelKey: string; entry: EmbeddingEntry; path: PredictPath; x: number; y: number; decoded: DecodedCandidates } | null = null;
+
+/** The resting hover's candidates if `prompt` is its point alone on the same image, model and path (then forgotten). */
+function takeRestingHover(modelKey: string, entry: EmbeddingEntry, prompt: SegmentPrompt): DecodedCandidates | undefined {
+  const h = restingHover;
+  const [p] = prompt.points;
+  if (!h || h.modelKey !== modelKey || h.entry !== entry || h.path !== predictPath || prompt.points.length !== 1 || prompt.box || prompt.maskInput) return undefined;
+  if (p!.label !== 1 || p!.x !== h.x || p!.y !== h.y) return undefined;
+  restingHover = null;
+  return h.decoded;
+}
 
 function remember(key: string, entry: EmbeddingEntry): void {
   embeddings.delete(key);
@@ -97,6 +115,7 @@ async function embeddingFor(modelKey: string, imagePath: string, imageHash?: str
 
 const methods = {
   async loadModel(dir: string) {
+    restingHover = null;
     const loaded = await loadSam(dir, settings);
     // the first click should not wait for the split decoder's sessions
     await splitDecoderSessions(loaded);
@@ -107,6 +126,7 @@ const methods = {
     return { key, info: loaded.info, provider: loaded.provider, warnings: loaded.warnings };
   },
   async unloadModel(key: string) {
+    restingHover = null;
     const m = models.get(key);
     if (m) await releaseSam(m);
     models.delete(key);
@@ -141,10 +161,19 @@ const methods = {
   },
   async predictViews(modelKey: string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string; onlyBest?: boolean } = {}) {
     const { entry } = await embeddingFor(modelKey, imagePath, opts.imageHash, (w, h) => validatePrompt(prompt, w, h));
-    return runPredictViews(model(modelKey), entry.data, prompt, entry.width, entry.height, { onlyBest: opts.onlyBest ?? false, ...predictPath });
+    const decoded = takeRestingHover(modelKey, entry, prompt);
+    return runPredictViews(model(modelKey), entry.data, prompt, entry.width, entry.height, { onlyBest: opts.onlyBest ?? false, decoded, ...predictPath });
   },
+  /** The best candidate's view; the candidates stay here for a click at the same point (`restingHover`). */
   async hover(modelKey: string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string } = {}) {
-    return methods.predictViews(modelKey, imagePath, prompt, { ...opts, onlyBest: true });
+    const { entry } = await embeddingFor(modelKey, imagePath, opts.imageHash, (w, h) => validatePrompt(prompt, w, h));
+    const r = await runPredictViews(model(modelKey), entry.data, prompt, entry.width, entry.height, { onlyBest: true, ...predictPath });
+    const [p] = prompt.points;
+    restingHover = prompt.points.length === 1 && !prompt.box && !prompt.maskInput && p!.label === 1
+      ? { modelKey, entry, path: predictPath, x: p!.x, y: p!.y, decoded: { lowResMasks: r.lowResMasks, iouPredictions: r.iouPredictions, best: r.best } }
+      : null;
+    // the window never refines from a hover: its logits stay here
+    return { ...r, lowResMasks: new Float32Array(0) };
   },
   /**
    * Each box decoded as `segment` decodes it (the decoder graph takes one prompt a run), all in

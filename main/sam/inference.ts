@@ -471,7 +471,9 @@ export async function runBoxDecoder(loaded: LoadedSam, embedding: Float32Array, 
 export interface PredictPath { decoder: 'split' | 'whole'; postprocess: PredictPostprocess }
 
 /** The decoder proper's answer to one prompt: every candidate's low-res logits and the single-mask choice. */
-interface Candidates { lowResMasks: Float32Array; count: number; iouPredictions: number[]; best: number; t0: number }
+/** A prompt's decoded candidates: their low-res logits, predicted IoUs and the pick */
+export interface DecodedCandidates { lowResMasks: Float32Array; iouPredictions: number[]; best: number }
+interface Candidates extends DecodedCandidates { count: number; t0: number }
 
 async function decodeCandidates(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number, decoder: PredictPath['decoder'] = 'split'): Promise<Candidates> {
   validatePrompt(prompt, width, height);
@@ -504,9 +506,12 @@ export async function runPredict(loaded: LoadedSam, embedding: Float32Array, pro
  * (`thinnedView` of its crop, MASK_VIEW_MAX_PIXELS at most), made straight from the logits on
  * the view path (`viewMaskThinned`: an 8000x6000 photo's candidates are never computed at full
  * size). The full crop of a candidate is made when it is accepted (`maskCropOfCandidate`).
+ * `decoded`: the prompt's candidates, already decoded (a hover at the same point): views only.
  */
-export async function runPredictViews(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number, opts: { onlyBest?: boolean } & Partial<PredictPath> = {}): Promise<PredictViews> {
-  const { lowResMasks, count, iouPredictions, best, t0 } = await decodeCandidates(loaded, embedding, prompt, width, height, opts.decoder);
+export async function runPredictViews(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number, opts: { onlyBest?: boolean; decoded?: DecodedCandidates } & Partial<PredictPath> = {}): Promise<PredictViews> {
+  const { lowResMasks, count, iouPredictions, best, t0 } = opts.decoded
+    ? (validatePrompt(prompt, width, height), { ...opts.decoded, count: opts.decoded.iouPredictions.length, t0: performance.now() })
+    : await decodeCandidates(loaded, embedding, prompt, width, height, opts.decoder);
   const plane = LOW_RES * LOW_RES;
   const views = Array.from({ length: count }, (_, i) => {
     if (opts.onlyBest && i !== best) return thinnedView(EMPTY_CROP, MASK_VIEW_MAX_PIXELS);
@@ -515,7 +520,7 @@ export async function runPredictViews(loaded: LoadedSam, embedding: Float32Array
     return thinnedView(maskCropOfCandidate(loaded.info.family, logits, width, height, opts.postprocess), MASK_VIEW_MAX_PIXELS);
   });
   const decoderMs = performance.now() - t0;
-  return { width, height, views, iouPredictions, best, lowResMasks, decoderMs };
+  return { width, height, views, iouPredictions, best, lowResMasks, decoderMs, fromHover: opts.decoded !== undefined };
 }
 
 /**

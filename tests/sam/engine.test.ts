@@ -134,6 +134,39 @@ describe('decoder priority in the worker', () => {
     expect(alone!.views.filter((m) => m.width > 0)).toHaveLength(1);
   });
 
+  it('answers a click where the pointer rested with the hover candidates: the decoder answer, taken once', async () => {
+    const reference = readNpyFloat32(join(SAM_TINY, 'landscape.embedding.npy')).data;
+    await engine.putEmbedding(loaded, 'resting-hash', reference.slice(), 320, 240);
+    const opts = { imageHash: 'resting-hash' };
+    const at = { points: [{ x: 150.25, y: 90.5, label: 1 as const }] };
+    const hover = await engine.hover(loaded, landscape, at, opts);
+    expect(hover!.fromHover).toBe(false);
+    expect(hover!.lowResMasks).toHaveLength(0); // kept in the engine, not sent
+    const click = await engine.predictViews(loaded, landscape, at, opts);
+    expect(click.fromHover).toBe(true);
+    // taken once: the same click again runs the decoder, and gives the same answer
+    const again = await engine.predictViews(loaded, landscape, at, opts);
+    expect(again.fromHover).toBe(false);
+    expect(click.lowResMasks).toEqual(again.lowResMasks);
+    expect(click.iouPredictions).toEqual(again.iouPredictions);
+    expect(click.best).toBe(again.best);
+    expect(click.views).toEqual(again.views);
+    expect(click.views[click.best]).toEqual(hover!.views[hover!.best]);
+    // another point, a second point or a negative point: the decoder runs
+    for (const prompt of [
+      { points: [{ x: 150, y: 90.5, label: 1 as const }] },
+      { points: [...at.points, { x: 60, y: 200, label: 1 as const }] },
+      { points: [{ ...at.points[0]!, label: 0 as const }] },
+    ]) {
+      await engine.hover(loaded, landscape, at, opts);
+      expect((await engine.predictViews(loaded, landscape, prompt, opts)).fromHover, JSON.stringify(prompt.points)).toBe(false);
+    }
+    // and so it does when the image's embedding was replaced after the hover
+    await engine.hover(loaded, landscape, at, opts);
+    await engine.putEmbedding(loaded, 'resting-hash', reference.slice(), 320, 240);
+    expect((await engine.predictViews(loaded, landscape, at, opts)).fromHover).toBe(false);
+  });
+
   it('answers the window with views equal to the full crops, thinned on a large photo', async () => {
     const reference = readNpyFloat32(join(SAM_TINY, 'landscape.embedding.npy')).data;
     const prompt = { points: [{ x: 60, y: 200, label: 1 as const }] };
