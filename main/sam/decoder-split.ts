@@ -236,6 +236,15 @@ export function refinementGraph(model: ModelProto, split: SplitDecoder): ModelPr
   if (Number(conv.attribute?.find((a) => a.name === 'group')?.i ?? 1) !== 1) return null;
   const [channels, maskChannels] = w.dims as [number, number];
   if (noMask.data.length !== channels || b.data.length !== channels) return null;
+  // the mask reaches nothing else: every reader of a mask-dependent tensor (before the join) is
+  // on the dense embedding's path, so the join is where the whole fed-back mask enters
+  const densePath = new Set(needed(nodes, [dense.output![0]!]).nodes);
+  const fromMask = new Set(['mask_input', 'has_mask_input']);
+  for (const n of nodes) {
+    if (n === join || !(n.input ?? []).some((i) => fromMask.has(i))) continue;
+    if (!densePath.has(n)) return null;
+    for (const o of n.output ?? []) fromMask.add(o);
+  }
 
   // src in token rows: Reshape to [1, C, HW], Transpose [0, 2, 1], in the image part
   const readers = (name: string) => (image.node ?? []).filter((n) => n.input?.includes(name));

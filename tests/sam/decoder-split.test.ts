@@ -108,6 +108,12 @@ describe('the split decoder', () => {
     const embeddingAdd = other.graph!.node!.find((n) => n.opType === 'Add' && n.input!.includes('image_embeddings'))!;
     embeddingAdd.opType = 'Sub';
     expect(refinementGraph(other, splitDecoder(other, path))).toBeNull();
+    // and so does one where the mask reaches another node than the dense embedding's
+    const elsewhere = loadModel(path);
+    const iou = elsewhere.graph!.node!.find((n) => n.output!.includes('iou_predictions'))!;
+    iou.output = ['iou_before_mask'];
+    elsewhere.graph!.node!.push({ opType: 'Mul', input: ['iou_before_mask', 'has_mask_input'], output: ['iou_predictions'], name: 'iou_times_has_mask' });
+    expect(refinementGraph(elsewhere, splitDecoder(elsewhere, path))).toBeNull();
   });
 
   it('computes the 4096-token projections of layer 0 in the image part and none per click', () => {
