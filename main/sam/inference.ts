@@ -188,9 +188,8 @@ export function splitDecoderSessions(loaded: LoadedSam): Promise<SplitDecoderSes
     const image = await createSession(encodeModel(split.image), loaded.settings, loaded.provider);
     const prompt = await createSession(encodeModel(split.prompt), loaded.settings, loaded.provider);
     // refinements: the prompt part plus the fed-back mask's share of the image side, else the whole decoder
-    const refinement = refinementGraph(model, split);
+    let refineGraph = refinementGraph(model, split);
     let refineSide = split.imageSide;
-    let refineGraph = refinement;
     if (!refineGraph) {
       refineGraph = pruneToOutputs(model, ['iou_predictions', 'low_res_masks']);
       reassociateAttention(refineGraph, LOW_RES);
@@ -470,8 +469,7 @@ export async function runBoxDecoder(loaded: LoadedSam, embedding: Float32Array, 
 /** The decoder and postprocessing `runPredict` uses; `{ decoder: 'whole', postprocess: 'exact' }` is the path before the split. */
 export interface PredictPath { decoder: 'split' | 'whole'; postprocess: PredictPostprocess }
 
-/** The decoder proper's answer to one prompt: every candidate's low-res logits and the single-mask choice. */
-/** A prompt's decoded candidates: their low-res logits, predicted IoUs and the pick */
+/** The decoder proper's answer to one prompt: every candidate's low-res logits, predicted IoUs and the single-mask choice. */
 export interface DecodedCandidates { lowResMasks: Float32Array; iouPredictions: number[]; best: number }
 interface Candidates extends DecodedCandidates { count: number; t0: number }
 
