@@ -142,7 +142,12 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
 
     // ---- SAM ----
     async engineStatus() { return models.engineStatus(); },
-    async samEncode({ imageId }) { return s.sam.encode(s.need(), imageId); },
+    async samEncode({ imageId }) {
+      // the window opens this image: its first hover or click should not wait for the decoder's image part
+      const info = await s.sam.encode(s.need(), imageId);
+      s.sam.prepareClicks(s.need(), imageId);
+      return info;
+    },
     async samPrefetch({ imageIds }) { s.sam.prefetch(s.need(), imageIds); },
     async samEverything({ imageId, pointsPerSide, predIouThresh, stabilityThresh }) {
       return s.sam.everything(s.need(), imageId, {

@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { decodeImageBuffer, type RgbImage } from './image/index.ts';
-import { cropRgb, loadSam, releaseSam, runBoxDecoder, runDecoder, runDecoderScores, runDecoderWantedLogits, runEncoder, runPredict, runPredictViews, splitDecoderSessions, validatePrompt, type DecodedCandidates, type LoadedSam, type PredictPath, type SessionSettings } from './inference.ts';
+import { cropRgb, loadSam, prepareClicks, releaseSam, runBoxDecoder, runDecoder, runDecoderScores, runDecoderWantedLogits, runEncoder, runPredict, runPredictViews, splitDecoderSessions, validatePrompt, type DecodedCandidates, type LoadedSam, type PredictPath, type SessionSettings } from './inference.ts';
 import { JOB_CANCELLED, type BoxBatchResult, type EverythingResult, type JobProgress, type SegmentPrompt } from './engine-api.ts';
 import { answer } from '../../preload/contract/rpc.ts';
 import { SAM2_FEATURES_LENGTH } from './sam2-inference.ts';
@@ -143,6 +143,17 @@ const methods = {
     const expected = m.info.family === 'sam2.1' ? SAM2_FEATURES_LENGTH : 256 * 64 * 64;
     if (data.length !== expected) throw new Error(`embedding has ${data.length} values, expected ${m.info.family === 'sam2.1' ? 'image_embed + high_res_feats_0 + high_res_feats_1' : '1x256x64x64'} (${expected})`);
     remember(`${model(modelKey).info.id}:${imageHash}`, { data, width, height });
+  },
+  /**
+   * The click split's image part for an image whose embedding is in memory, ahead of its first
+   * hover or click (`prepareClicks`); false when the embedding is not here (nothing is encoded).
+   */
+  async prepareClicks(modelKey: string, imageHash: string) {
+    const m = model(modelKey);
+    const entry = recall(`${m.info.id}:${imageHash}`);
+    if (!entry) return false;
+    await prepareClicks(m, entry.data, entry.width, entry.height);
+    return true;
   },
   async hasEmbedding(modelKey: string, imageHash: string) {
     return embeddings.has(`${model(modelKey).info.id}:${imageHash}`);

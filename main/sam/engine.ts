@@ -93,6 +93,11 @@ export class Engine {
     return this.rpc.callTransferring(ownBuffer(embedding), 'putEmbedding', keyOf(model), imageHash, embedding, width, height);
   }
 
+  /** Prepares the first click on an image whose embedding is in memory (false: it is not). */
+  prepareClicks(model: LoadedModel | string, imageHash: string): Promise<boolean> {
+    return this.rpc.call('prepareClicks', keyOf(model), imageHash);
+  }
+
   hasEmbedding(model: LoadedModel | string, imageHash: string): Promise<boolean> {
     return this.rpc.call('hasEmbedding', keyOf(model), imageHash);
   }

@@ -46,12 +46,12 @@ export interface LoadedSam {
   split?: Promise<SplitDecoderSessions>;
   /** decoder.onnx as parsed at load, kept until the split is cut from it (so the file is read once) */
   decoderGraph?: ModelProto;
-  /** the split's image-part outputs for the embedding clicked on last */
-  imageSide?: { embedding: Float32Array; feeds: Record<string, ort.Tensor> };
+  /** the split's image-part outputs for the embedding clicked on (or prepared, `prepareClicks`) last */
+  imageSide?: { embedding: Float32Array; feeds: Promise<Record<string, ort.Tensor>> };
   /** box decoding's sessions (`BoxDecoderSessions`), cut on the first box decoded; null: boxes run whole */
   boxDecoder?: Promise<BoxDecoderSessions | null>;
   /** the box split's image-part outputs for the embedding of the boxes decoded last */
-  boxSide?: { embedding: Float32Array; feeds: Record<string, ort.Tensor> };
+  boxSide?: { embedding: Float32Array; feeds: Promise<Record<string, ort.Tensor>> };
 }
 
 /**
@@ -294,14 +294,28 @@ function splitImageSide(loaded: LoadedSam, parts: SplitDecoderSessions, embeddin
 
 /**
  * A split's image-part outputs for `embedding`: kept in `loaded[slot]` for the embedding used
- * last, so the image part runs once per image (cleared first: a failed run keeps nothing stale).
+ * last, so the image part runs once per image; kept as the run in progress, so a click that
+ * comes while it runs (`prepareClicks`) waits for it instead of running it again, and a failed
+ * run is forgotten.
  */
-async function imageSideOf(loaded: LoadedSam, slot: 'imageSide' | 'boxSide', embedding: Float32Array, run: () => Promise<ort.InferenceSession.OnnxValueMapType>): Promise<Record<string, ort.Tensor>> {
+function imageSideOf(loaded: LoadedSam, slot: 'imageSide' | 'boxSide', embedding: Float32Array, run: () => Promise<ort.InferenceSession.OnnxValueMapType>): Promise<Record<string, ort.Tensor>> {
   if (loaded[slot]?.embedding !== embedding) {
-    loaded[slot] = undefined;
-    loaded[slot] = { embedding, feeds: await run() as Record<string, ort.Tensor> };
+    const feeds = run() as Promise<Record<string, ort.Tensor>>;
+    const kept = { embedding, feeds };
+    loaded[slot] = kept;
+    feeds.catch(() => { if (loaded[slot] === kept) loaded[slot] = undefined; });
   }
-  return loaded[slot].feeds;
+  return loaded[slot]!.feeds;
+}
+
+/**
+ * Runs the click split's image part for `embedding` ahead of the first hover or click on its
+ * image (the engine does it when the window opens an image): what a first click would pay.
+ */
+export async function prepareClicks(loaded: LoadedSam, embedding: Float32Array, width: number, height: number): Promise<void> {
+  const parts = await splitDecoderSessions(loaded);
+  const { feeds } = familyFeeds(loaded, embedding, { points: [{ x: 0, y: 0, label: 1 }] }, width, height);
+  await splitImageSide(loaded, parts, embedding, feeds);
 }
 
 /** One decoder call on a zero embedding: proves the provider can run the graph. */

@@ -115,6 +115,17 @@ export class SamService {
     return warmEmbedding(this.engine, model, project, image);
   }
 
+  /**
+   * Readies the engine for the first hover or click on the image the window opened (its
+   * embedding just made or found): the decoder's image part runs now, not at that first click.
+   * Best effort: the click would run it anyway.
+   */
+  prepareClicks(project: Project, imageId: number): void {
+    if (!this.model) return;
+    const { hash } = this.#image(project, imageId);
+    void this.engine.prepareClicks(this.model, hash).catch(() => undefined);
+  }
+
   /** queues images for background encoding (replacing the previous queue), after the current one */
   prefetch(project: Project, imageIds: number[]): void {
     if (!this.model) return;

@@ -10,7 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DECODER_FILE } from '../../main/sam/model-dir.ts';
 import { readNpyFloat32 } from '../../main/sam/npy.ts';
-import { decoderFeeds, loadSam, pruneToOutputs, releaseSam, runBoxDecoder, runDecoder, runEncoder, runPredict, splitDecoderSessions, type LoadedSam } from '../../main/sam/inference.ts';
+import { decoderFeeds, loadSam, prepareClicks, pruneToOutputs, releaseSam, runBoxDecoder, runDecoder, runEncoder, runPredict, splitDecoderSessions, type LoadedSam } from '../../main/sam/inference.ts';
 import { decodeImage } from '../../main/sam/image/index.ts';
 import { POSTPROCESS_INPUT, columnGathersAsRows, narrowFinalAttention, postprocessDecoder, postprocessSource, refinementGraph, splitDecoder } from '../../main/sam/decoder-split.ts';
 import { encodeModel } from '../../main/onnx/model-io.ts';
@@ -83,6 +83,26 @@ describe('the split decoder', () => {
     const whole = await runPredict(sam, embedding, click, 320, 240, { decoder: 'whole' });
     expect(maxAbsDiff(whole.lowResMasks, first.lowResMasks)).toBeLessThan(1e-4);
     expect(maxAbsDiff(whole.iouPredictions, first.iouPredictions)).toBeLessThan(1e-4);
+  });
+
+  it('prepares the first click: the image part runs ahead, once, and a click meanwhile waits for it', async () => {
+    const parts = await splitDecoderSessions(sam);
+    const run = parts.image.run.bind(parts.image);
+    let runs = 0;
+    parts.image.run = ((...args: Parameters<typeof run>) => { runs++; return run(...args); }) as typeof run;
+    try {
+      const other = embedding.slice(); // another image's embedding, as far as the cache can tell
+      const prepared = prepareClicks(sam, other, 320, 240);
+      const click = runPredict(sam, other, { points: [{ x: 100, y: 80, label: 1 }] }, 320, 240);
+      const [, answer] = await Promise.all([prepared, click]);
+      expect(runs).toBe(1);
+      expect(sam.imageSide?.embedding).toBe(other);
+      expect(maxAbsDiff(answer.lowResMasks, readNpyFloat32(fixture('landscape.case0.out.low_res_masks.npy')).data)).toBeLessThan(1e-4);
+      await runPredict(sam, other, { points: [{ x: 150, y: 60, label: 1 }] }, 320, 240);
+      expect(runs).toBe(1);
+    } finally {
+      parts.image.run = run;
+    }
   });
 
   it('refines with the fed-back mask as its share of the image side: no 4096 x 256 product of the image tokens per refinement', () => {

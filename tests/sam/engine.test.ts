@@ -167,6 +167,15 @@ describe('decoder priority in the worker', () => {
     expect((await engine.predictViews(loaded, landscape, at, opts)).fromHover).toBe(false);
   });
 
+  it('prepares the first click only for an embedding it holds', async () => {
+    expect(await engine.prepareClicks(loaded, 'never-encoded')).toBe(false);
+    const reference = readNpyFloat32(join(SAM_TINY, 'landscape.embedding.npy')).data;
+    await engine.putEmbedding(loaded, 'prepared-hash', reference.slice(), 320, 240);
+    expect(await engine.prepareClicks(loaded, 'prepared-hash')).toBe(true);
+    const r = await engine.predictViews(loaded, landscape, { points: [{ x: 100, y: 80, label: 1 }] }, { imageHash: 'prepared-hash' });
+    expect(r.iouPredictions).toHaveLength(4);
+  });
+
   it('answers the window with views equal to the full crops, thinned on a large photo', async () => {
     const reference = readNpyFloat32(join(SAM_TINY, 'landscape.embedding.npy')).data;
     const prompt = { points: [{ x: 60, y: 200, label: 1 as const }] };
