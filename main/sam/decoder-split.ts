@@ -213,9 +213,10 @@ export function refinementGraph(model: ModelProto, split: SplitDecoder): ModelPr
   const producer = new Map(nodes.flatMap((n) => (n.output ?? []).map((o) => [o, n] as const)));
   const imageInput = split.imageInputs[0]!;
   const image = split.image.graph!;
-  const inits = new Map([...(g.initializer ?? []), ...(image.initializer ?? [])].map((t) => [t.name ?? '', t]));
+  const allInits = [...(g.initializer ?? []), ...(image.initializer ?? [])];
+  const inits = new Map(allInits.map((t) => [t.name ?? '', t]));
   const floats = (name: string) => { const t = inits.get(name); return t?.dataType === DataType.FLOAT ? { data: tensorToFloat32(t), dims: (t.dims ?? []).map(Number) } : null; };
-  const ints = (name: string) => { const t = inits.get(name); return t?.dataType === DataType.INT64 ? Array.from(tensorToBigInt64(t), Number) : null; };
+  const ints = int64Values(allInits);
   const attrInts = (n: INodeProto, name: string) => n.attribute?.find((a) => a.name === name)?.ints?.map(Number) ?? null;
 
   // src = emb + dense, dense = has_mask * conv(m) + (1 - has_mask) * no_mask
@@ -275,6 +276,10 @@ export function refinementGraph(model: ModelProto, split: SplitDecoder): ModelPr
   const maskCols = node('Mul', [withOnes, 'has_mask_input'], 'mask_cols');
   let maskRows: string | null = null;
   const rowsOfMask = () => (maskRows ??= node('Transpose', [maskCols], 'mask_rows', [{ name: 'perm', type: 7, ints: [0, 2, 1] }]));
+  // token rows as a matrix [HW, Cm + 1], for a Gemm
+  let rowsShape: string | null = null, maskMatrix: string | null = null;
+  const asRows = () => (rowsShape ??= init([2], BigInt64Array.of(BigInt(pixels), -1n)));
+  const matrixOfMask = () => (maskMatrix ??= node('Reshape', [rowsOfMask(), asRows()], 'mask_rows_2d'));
 
   /**
    * A tensor's mask term in token rows [1, HW, cols]: (has_mask [m; 1]) [right; bias], folded at
@@ -352,8 +357,7 @@ export function refinementGraph(model: ModelProto, split: SplitDecoder): ModelPr
     const t = terms0.get(x)!;
     if ('name' in t || t.heads) { added.push({ opType: 'Add', input: [x, materialize(t)], output: [name], name }); continue; }
     // token rows: one Gemm adds the term to the image part's tensor (its C)
-    const rows2 = init([2], BigInt64Array.of(BigInt(pixels), -1n));
-    const sum = node('Gemm', [node('Reshape', [rowsOfMask(), rows2], 'mask_rows_2d'), init([aug, t.cols], augmented(t)), node('Reshape', [x, rows2], 'image_rows_2d')], 'mask_added');
+    const sum = node('Gemm', [matrixOfMask(), init([aug, t.cols], augmented(t)), node('Reshape', [x, asRows()], 'image_rows_2d')], 'mask_added');
     added.push({ opType: 'Reshape', input: [sum, init([3], BigInt64Array.of(1n, BigInt(pixels), BigInt(t.cols)))], output: [name], name });
   }
 
@@ -570,7 +574,7 @@ export function reassociateAttention(model: ModelProto, lowRes: number): void {
       }
     }
   }
-  const rewriter = { nodes, byName, constant, intConstant: int64Values(g), replacements, init, node, fresh };
+  const rewriter = { nodes, byName, constant, intConstant: int64Values(g.initializer ?? []), replacements, init, node, fresh };
   rewriteMaskHead(g, md, lowRes, rewriter);
   finalAttentionForReadTokens(md, rewriter);
   if (replacements.size === 0) return;
@@ -725,8 +729,8 @@ function finalAttentionForReadTokens(md: string, r: Rewriter): void {
 }
 
 /** A reader of the graph's int64 initializers' values (null for a name that is not one). */
-function int64Values(g: IGraphProto): (name: string) => number[] | null {
-  const inits = new Map((g.initializer ?? []).map((t) => [t.name ?? '', t]));
+function int64Values(initializers: ITensorProto[]): (name: string) => number[] | null {
+  const inits = new Map(initializers.map((t) => [t.name ?? '', t]));
   return (name) => {
     const t = inits.get(name);
     return t?.dataType === DataType.INT64 ? Array.from(tensorToBigInt64(t), Number) : null;
@@ -754,7 +758,7 @@ export function narrowFinalAttention(model: ModelProto): void {
   const ends = (g.initializer ?? []).find((t) => /final_attn_token_to_image\/read_tokens\/ends$/.test(t.name ?? ''));
   const norm = nodes.find((n) => /transformer\.norm_final_attn\/LayerNorm$/.test(n.name ?? ''));
   if (!ends || !norm) return;
-  const rows = tokensRead(nodes, norm.output![0]!, int64Values(g));
+  const rows = tokensRead(nodes, norm.output![0]!, int64Values(g.initializer ?? []));
   if (rows === null) return;
   g.initializer = (g.initializer ?? []).map((t) => (t === ends ? makeTensor(t.name!, [1], BigInt64Array.of(BigInt(rows))) : t));
 }

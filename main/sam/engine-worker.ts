@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { decodeImageBuffer, type RgbImage } from './image/index.ts';
 import { cropRgb, loadSam, prepareClicks, releaseSam, runBoxDecoder, runDecoder, runDecoderScores, runDecoderWantedLogits, runEncoder, runPredict, runPredictViews, splitDecoderSessions, validatePrompt, type DecodedCandidates, type LoadedSam, type PredictPath, type SessionSettings } from './inference.ts';
-import { JOB_CANCELLED, type BoxBatchResult, type EverythingResult, type JobProgress, type SegmentPrompt } from './engine-api.ts';
+import { JOB_CANCELLED, type BoxBatchResult, type EverythingResult, type JobProgress, type PredictViews, type SegmentPrompt } from './engine-api.ts';
 import { answer } from '../../preload/contract/rpc.ts';
 import { SAM2_FEATURES_LENGTH } from './sam2-inference.ts';
 import { automaticDefaults, generateMasks, type AutomaticOptions, type CropDecoder } from './automatic.ts';
@@ -34,12 +34,16 @@ let predictPath: PredictPath = { decoder: 'split', postprocess: 'view' };
  */
 let restingHover: { modelKey: string; entry: EmbeddingEntry; path: PredictPath; x: number; y: number; decoded: DecodedCandidates } | null = null;
 
+/** The point of a prompt that is one positive point alone (a hover's kind), else null. */
+function onePositivePoint(prompt: SegmentPrompt): { x: number; y: number } | null {
+  const [p] = prompt.points;
+  return prompt.points.length === 1 && !prompt.box && !prompt.maskInput && p!.label === 1 ? p! : null;
+}
+
 /** The resting hover's candidates if `prompt` is its point alone on the same image, model and path (then forgotten). */
 function takeRestingHover(modelKey: string, entry: EmbeddingEntry, prompt: SegmentPrompt): DecodedCandidates | undefined {
-  const h = restingHover;
-  const [p] = prompt.points;
-  if (!h || h.modelKey !== modelKey || h.entry !== entry || h.path !== predictPath || prompt.points.length !== 1 || prompt.box || prompt.maskInput) return undefined;
-  if (p!.label !== 1 || p!.x !== h.x || p!.y !== h.y) return undefined;
+  const h = restingHover, p = onePositivePoint(prompt);
+  if (!h || !p || h.modelKey !== modelKey || h.entry !== entry || h.path !== predictPath || p.x !== h.x || p.y !== h.y) return undefined;
   restingHover = null;
   return h.decoded;
 }
@@ -113,6 +117,13 @@ async function embeddingFor(modelKey: string, imagePath: string, imageHash?: str
   return { entry, hash, source: 'encoder', encoderMs: performance.now() - t0 };
 }
 
+/** `runPredictViews` on the image's embedding, from the resting hover's candidates when the prompt is its point. */
+async function predictViewsOn(modelKey: string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string; onlyBest?: boolean }): Promise<{ entry: EmbeddingEntry; views: PredictViews }> {
+  const { entry } = await embeddingFor(modelKey, imagePath, opts.imageHash, (w, h) => validatePrompt(prompt, w, h));
+  const decoded = takeRestingHover(modelKey, entry, prompt);
+  return { entry, views: await runPredictViews(model(modelKey), entry.data, prompt, entry.width, entry.height, { onlyBest: opts.onlyBest ?? false, decoded, ...predictPath }) };
+}
+
 const methods = {
   async loadModel(dir: string) {
     restingHover = null;
@@ -171,20 +182,15 @@ const methods = {
     predictPath = { decoder: path.decoder, postprocess: path.postprocess };
   },
   async predictViews(modelKey: string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string; onlyBest?: boolean } = {}) {
-    const { entry } = await embeddingFor(modelKey, imagePath, opts.imageHash, (w, h) => validatePrompt(prompt, w, h));
-    const decoded = takeRestingHover(modelKey, entry, prompt);
-    return runPredictViews(model(modelKey), entry.data, prompt, entry.width, entry.height, { onlyBest: opts.onlyBest ?? false, decoded, ...predictPath });
+    return (await predictViewsOn(modelKey, imagePath, prompt, opts)).views;
   },
   /** The best candidate's view; the candidates stay here for a click at the same point (`restingHover`). */
   async hover(modelKey: string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string } = {}) {
-    const { entry } = await embeddingFor(modelKey, imagePath, opts.imageHash, (w, h) => validatePrompt(prompt, w, h));
-    const r = await runPredictViews(model(modelKey), entry.data, prompt, entry.width, entry.height, { onlyBest: true, ...predictPath });
-    const [p] = prompt.points;
-    restingHover = prompt.points.length === 1 && !prompt.box && !prompt.maskInput && p!.label === 1
-      ? { modelKey, entry, path: predictPath, x: p!.x, y: p!.y, decoded: { lowResMasks: r.lowResMasks, iouPredictions: r.iouPredictions, best: r.best } }
-      : null;
+    const { entry, views } = await predictViewsOn(modelKey, imagePath, prompt, { ...opts, onlyBest: true });
+    const p = onePositivePoint(prompt);
+    restingHover = p ? { modelKey, entry, path: predictPath, x: p.x, y: p.y, decoded: { lowResMasks: views.lowResMasks, iouPredictions: views.iouPredictions, best: views.best } } : null;
     // the window never refines from a hover: its logits stay here
-    return { ...r, lowResMasks: new Float32Array(0) };
+    return { ...views, lowResMasks: new Float32Array(0) };
   },
   /**
    * Each box decoded as `segment` decodes it (the decoder graph takes one prompt a run), all in

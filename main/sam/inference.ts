@@ -521,9 +521,14 @@ export async function runPredict(loaded: LoadedSam, embedding: Float32Array, pro
  * `decoded`: the prompt's candidates, already decoded (a hover at the same point): views only.
  */
 export async function runPredictViews(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number, opts: { onlyBest?: boolean; decoded?: DecodedCandidates } & Partial<PredictPath> = {}): Promise<PredictViews> {
-  const { lowResMasks, count, iouPredictions, best, t0 } = opts.decoded
-    ? (validatePrompt(prompt, width, height), { ...opts.decoded, count: opts.decoded.iouPredictions.length, t0: performance.now() })
-    : await decodeCandidates(loaded, embedding, prompt, width, height, opts.decoder);
+  let candidates: Candidates;
+  if (opts.decoded) {
+    validatePrompt(prompt, width, height);
+    candidates = { ...opts.decoded, count: opts.decoded.iouPredictions.length, t0: performance.now() };
+  } else {
+    candidates = await decodeCandidates(loaded, embedding, prompt, width, height, opts.decoder);
+  }
+  const { lowResMasks, count, iouPredictions, best, t0 } = candidates;
   const plane = LOW_RES * LOW_RES;
   const views = Array.from({ length: count }, (_, i) => {
     if (opts.onlyBest && i !== best) return thinnedView(EMPTY_CROP, MASK_VIEW_MAX_PIXELS);
