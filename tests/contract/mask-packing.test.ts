@@ -26,6 +26,10 @@ describe('mask packing', () => {
     ['a disc', disc(320, 240)],
     ['noise', Uint8Array.from({ length: 77_777 }, () => (rnd() < 0.5 ? 1 : 0))],
     ['a long run (multi-byte lengths)', Uint8Array.from({ length: 3_000_000 }, (_, i) => (i > 2_500_000 ? 1 : 0))],
+    ['noise of a length that ends mid-word and mid-byte', Uint8Array.from({ length: 1_003 }, () => (rnd() < 0.5 ? 1 : 0))],
+    ['a disc read from the middle of a larger buffer (not word-aligned)', disc(101, 77).subarray(3, 3 + 7000)],
+    ['runs of 8 (as many run bytes as bit bytes)', Uint8Array.from({ length: 4096 }, (_, i) => (i >> 3) & 1)],
+    ['runs of 7 (one run byte more than the bits)', Uint8Array.from({ length: 4095 }, (_, i) => Math.floor(i / 7) & 1)],
   ];
   for (const [name, data] of cases) {
     it(`round-trips ${name}`, () => {
@@ -34,6 +38,19 @@ describe('mask packing', () => {
       expect(packed.length).toBeLessThanOrEqual(1 + Math.ceil(data.length / 8));
     });
   }
+  it('reads any nonzero sample as inside, in runs and in bits', () => {
+    const smooth = disc(320, 240).map((v) => v * 255);
+    const noisy = Uint8Array.from({ length: 9_999 }, () => (rnd() < 0.5 ? 1 + Math.floor(rnd() * 255) : 0));
+    for (const data of [smooth, noisy]) {
+      expect(Array.from(unpackMaskData(packMaskData(data), data.length))).toEqual(Array.from(data, (v) => (v ? 1 : 0)));
+    }
+    expect(packMaskData(smooth)).toEqual(packMaskData(disc(320, 240)));
+  });
+  it('chooses runs while they take no more bytes than the bits', () => {
+    expect(packMaskData(cases[9]![1])[0]).toBe(1);
+    expect(packMaskData(cases[9]![1]).length).toBe(1 + 4096 / 8);
+    expect(packMaskData(cases[10]![1])[0]).toBe(2);
+  });
   it('packs a smooth mask as runs, under a kilobyte for 76,800 samples', () => {
     const packed = packMaskData(disc(320, 240));
     expect(packed[0]).toBe(1);
