@@ -157,10 +157,14 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
       });
     },
     async samEverythingCancel() { s.sam.cancelEverything(); },
-    async samPredict({ imageId, prompt, preview }) {
+    async samPredict({ imageId, prompt, preview, candidates }) {
       const { width, height } = imageSize(imageId);
       checkInsideImage('samPredict.prompt', prompt, width, height);
-      return s.sam.predict(s.need(), imageId, prompt, preview ?? false);
+      return s.sam.predict(s.need(), imageId, prompt, preview ?? false, candidates ?? 'all');
+    },
+    async samCandidateViews({ imageId, resultId }) {
+      s.need();
+      return s.sam.candidateViews(imageId, resultId);
     },
 
     // ---- models ----

@@ -117,9 +117,10 @@ export class Engine {
 
   /**
    * The window's answer: each candidate as the view it draws (thinned for large masks), computed
-   * straight from the logits, never at full size (`runPredictViews`).
+   * straight from the logits, never at full size (`runPredictViews`); `onlyBest` leaves the other
+   * candidates' views empty (the caller makes them later from the low-res logits if asked).
    */
-  predictViews(model: LoadedModel | string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string } = {}): Promise<PredictViews> {
+  predictViews(model: LoadedModel | string, imagePath: string, prompt: SegmentPrompt, opts: { imageHash?: string; onlyBest?: boolean } = {}): Promise<PredictViews> {
     return this.rpc.callTransferring(maskBuffer(prompt), 'predictViews', keyOf(model), imagePath, prompt, opts);
   }
 

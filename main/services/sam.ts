@@ -6,13 +6,13 @@
  */
 import type { Project } from '../project/index.ts';
 import type { EmbeddingInfo, EverythingResult, MaskCrop, PredictViews, SegmentPrompt } from '../sam/engine-api.ts';
-import { maskCropOfCandidate } from '../sam/view-masks.ts';
+import { maskCropOfCandidate, viewMaskThinned } from '../sam/view-masks.ts';
 import type { ModelFamily } from '../sam/model-dir.ts';
 import { maskFromRle } from '../masks/index.ts';
 import { automaticDefaults, type AutomaticOptions } from '../sam/automatic.ts';
 import type { Engine, LoadedModel } from '../sam/engine.ts';
 import { warmEmbedding } from '../sam/embedding-cache.ts';
-import type { ApiEvent, Prediction, ProposalSet, SamPrompt } from '../../preload/contract/index.ts';
+import { MASK_VIEW_MAX_PIXELS, type ApiEvent, type MaskView, type Prediction, type ProposalSet, type SamPrompt } from '../../preload/contract/index.ts';
 import { cropMask, maskView } from './masks.ts';
 
 const LOW_RES = 256 * 256;
@@ -34,6 +34,8 @@ export interface KeptResult {
   family: ModelFamily;
   prompt: SegmentPrompt;
   result: PredictViews;
+  /** the candidates' views as the window got them; null until `candidateViews` makes one */
+  views: (MaskView | null)[];
 }
 
 export class SamService {
@@ -157,7 +159,7 @@ export class SamService {
    * kept under its id unless it is a hover preview. A refining prompt names the kept answer whose
    * candidate's low-res logits go back in.
    */
-  async predict(project: Project, imageId: number, prompt: SamPrompt, preview: boolean): Promise<Prediction> {
+  async predict(project: Project, imageId: number, prompt: SamPrompt, preview: boolean, candidates: 'all' | 'best' = 'all'): Promise<Prediction> {
     const model = this.#need();
     const { file, hash } = this.#image(project, imageId);
     const key = `${model.key}:${hash}`;
@@ -175,13 +177,31 @@ export class SamService {
       const { width, height, iouPredictions, best, decoderMs } = result;
       return { resultId: 0, width, height, masks: [result.views[best]!], iouPredictions: [iouPredictions[best]!], best: 0, decoderMs };
     }
-    const result = await this.engine.predictViews(model, file, segment, { imageHash: hash });
+    const onlyBest = candidates === 'best';
+    const result = await this.engine.predictViews(model, file, segment, { imageHash: hash, onlyBest });
     this.lastDecoderMs = result.decoderMs;
     const { width, height, iouPredictions, best, decoderMs } = result;
+    const views = result.views.map((v, i) => (onlyBest && i !== best ? null : v));
     const resultId = this.#nextResult++;
-    this.#results.set(resultId, { imageId, modelId: model.info.id, family: model.info.family, prompt: segment, result });
+    this.#results.set(resultId, { imageId, modelId: model.info.id, family: model.info.family, prompt: segment, result, views });
     for (const id of this.#results.keys()) if (this.#results.size > KEPT_RESULTS) this.#results.delete(id);
-    return { resultId, width, height, masks: result.views, iouPredictions, best, decoderMs };
+    return { resultId, width, height, masks: views, iouPredictions, best, decoderMs };
+  }
+
+  /**
+   * Every candidate's view of a kept answer, the missing ones made now from its logits (the
+   * window's view postprocessing), one per turn of the event loop so that a click's call is
+   * not held up behind all of them (a noisy candidate of a large photo takes tens of ms).
+   */
+  async candidateViews(imageId: number, resultId: number): Promise<MaskView[]> {
+    const kept = this.kept(imageId, resultId);
+    const { width, height } = kept.result;
+    for (let i = 0; i < kept.views.length; i++) {
+      if (kept.views[i]) continue;
+      await new Promise((resolve) => setImmediate(resolve));
+      kept.views[i] ??= viewMaskThinned(this.#candidate(imageId, resultId, i).logits, width, height, MASK_VIEW_MAX_PIXELS, kept.family);
+    }
+    return kept.views as MaskView[];
   }
 
   kept(imageId: number, resultId: number): KeptResult {
@@ -193,7 +213,7 @@ export class SamService {
   /** A kept answer's candidate and its 256x256 logits (a view into the answer's). */
   #candidate(imageId: number, resultId: number, candidate: number): { kept: KeptResult; logits: Float32Array } {
     const kept = this.kept(imageId, resultId);
-    if (candidate >= kept.result.views.length) throw new Error(`answer ${resultId} has no candidate ${candidate}`);
+    if (candidate >= kept.views.length) throw new Error(`answer ${resultId} has no candidate ${candidate}`);
     return { kept, logits: kept.result.lowResMasks.subarray(candidate * LOW_RES, (candidate + 1) * LOW_RES) };
   }
 

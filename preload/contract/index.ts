@@ -48,7 +48,11 @@ export interface Prediction {
   resultId: number;
   width: number;
   height: number;
-  masks: MaskView[];
+  /**
+   * every candidate's view, in the decoder's order; null for a candidate whose view was not asked
+   * for yet (`candidates: 'best'`: `samCandidateViews` gives them all)
+   */
+  masks: (MaskView | null)[];
   iouPredictions: number[];
   best: number;
   decoderMs: number;
@@ -312,9 +316,17 @@ export const API = {
   samPrefetch: method(obj({ imageIds: arr(ID, { max: 1000 }) }), returns<void>()),
   /**
    * preview: the hover preview, only the best mask comes back and nothing is kept for refining;
-   * no masks at all when a click reached the engine before the preview started (it was dropped)
+   * no masks at all when a click reached the engine before the preview started (it was dropped).
+   * candidates: 'best' makes only the best candidate's view now (the others null), 'all' (the
+   * default) every candidate's
    */
-  samPredict: method(obj({ imageId: ID, prompt: SAM_PROMPT, preview: optional(bool()) }), returns<Prediction>()),
+  samPredict: method(obj({ imageId: ID, prompt: SAM_PROMPT, preview: optional(bool()), candidates: optional(oneOf(['all', 'best'])) }), returns<Prediction>()),
+  /**
+   * every candidate's view of a kept answer (its id from `samPredict`), those it did not carry
+   * made now: a click asks for the best view alone (`candidates: 'best'`), draws it, then asks
+   * for the others, which only Tab shows
+   */
+  samCandidateViews: method(obj({ imageId: ID, resultId: ID }), returns<MaskView[]>()),
   /**
    * "segment everything": the automatic mask generator's proposals, with its defaults unless
    * overridden (32 points per side, predicted IoU above 0.88, stability score at least 0.95)

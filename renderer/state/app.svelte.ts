@@ -202,7 +202,7 @@ export class AppState implements ToolHost {
       if (!this.tool.key('Escape')) { this.engine.clear(); this.annotations.select(null); }
       this.draftVersion++;
     },
-    'cycle-candidate': () => this.engine.cycle(),
+    'cycle-candidate': () => void this.engine.cycle(),
     label: (key) => {
       const label = key ? this.project.labelByHotkey(key) : null;
       if (!label) return;

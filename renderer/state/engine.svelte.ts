@@ -3,7 +3,8 @@
  * background encoding progress, the hover preview and the prompts of the object being made.
  * Hover requests are coalesced: at most two in flight (one decoding, one waiting), only the
  * latest pending one is kept, and answers that arrive after the prompts changed are dropped; a
- * hover asks for the best mask only. Clicks never wait for a hover: they are serialized among
+ * hover asks for the best mask only, and so does a click, which asks for its other candidates'
+ * views (Tab) once the best one is drawn. Clicks never wait for a hover: they are serialized among
  * themselves only, so each one refines with the previous answer (kept in the main process, named by its id: the low-res
  * logits never cross to the window, and neither does a mask at more than display resolution).
  */
@@ -37,6 +38,8 @@ export class EngineState {
 
   available = $derived(this.status !== null && this.status.model !== null && this.status.problem === null);
   hasPrompt = $derived(this.points.length > 0 || this.box !== null);
+  /** every candidate's view of the answer is here (Tab shows them without waiting) */
+  candidatesReady = $derived(this.result !== null && this.result.masks.every((m) => m !== null));
   /** the mask on screen: the chosen candidate, else the hover preview */
   shown = $derived<MaskView | null>(
     this.result ? this.result.masks[this.candidate] ?? null : this.hasPrompt ? null : this.preview?.masks[this.preview.best] ?? null,
@@ -49,6 +52,8 @@ export class EngineState {
   #hoverShown = 0;
   #hoverNext: { imageId: number; at: Point } | null = null;
   #clicks: Promise<void> = Promise.resolve();
+  /** the other candidates' views of the latest click, asked for once its best one was drawn */
+  #views: Promise<void> = Promise.resolve();
 
   async refreshStatus(): Promise<void> {
     try {
@@ -141,11 +146,13 @@ export class EngineState {
       // refinement: the previous answer's low-res logits of the chosen candidate
       if (this.result) prompt.refine = { resultId: this.result.resultId, candidate: this.candidate };
       try {
-        const r = await api.samPredict({ imageId, prompt });
+        // the best candidate's view only: the others (Tab) come right after it is drawn
+        const r = await api.samPredict({ imageId, prompt, candidates: 'best' });
         if (generation !== this.#generation) return;
         this.result = r;
         this.candidate = r.best;
         this.#shown(r);
+        this.#views = this.#otherViews(imageId, r);
       } catch (err) {
         this.error = errorMessage(err);
       }
@@ -153,8 +160,19 @@ export class EngineState {
     return this.#clicks;
   }
 
-  /** Tab: the next candidate mask */
-  cycle(): void {
+  async #otherViews(imageId: number, r: Prediction): Promise<void> {
+    if (r.masks.every((m) => m !== null)) return;
+    try {
+      const masks = await api.samCandidateViews({ imageId, resultId: r.resultId });
+      if (this.result?.resultId === r.resultId) this.result = { ...this.result, masks };
+    } catch (err) {
+      this.error = errorMessage(err);
+    }
+  }
+
+  /** Tab: the next candidate mask (once the candidates' views are here) */
+  async cycle(): Promise<void> {
+    await this.#views;
     const n = this.result?.masks.length ?? 0;
     if (n > 0) this.candidate = (this.candidate + 1) % n;
   }
@@ -162,6 +180,7 @@ export class EngineState {
   /** waits for pending clicks, then hands out what Enter accepts: an answer kept in the main process and its candidate */
   async take(): Promise<{ resultId: number; candidate: number } | null> {
     await this.#clicks;
+    await this.#views;
     const r = this.result;
     const mask = r?.masks[this.candidate];
     if (!r || !mask || mask.width === 0) return null;

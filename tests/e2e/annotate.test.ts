@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { activateTinyModel, buildRenderer, createProject, createStudio, FIXTURES, layerPixels, pageXY, screenshot, type Studio } from './harness.ts';
+import { activateTinyModel, buildRenderer, createProject, createStudio, FIXTURES, layerPixels, pageXY, screenshot, tabToNonEmptyCandidate, type Studio } from './harness.ts';
 
 let studio: Studio;
 let db: Database.Database;
@@ -107,11 +107,27 @@ describe('annotating with SAM through the real renderer', () => {
     await screenshot(studio.page, 'annotate-click');
   });
 
-  it('cycles to another candidate mask with Tab', async () => {
-    const before = Number(await studio.page.locator('.canvas').getAttribute('data-candidate'));
+  it('cycles to another candidate mask with Tab: its view, asked for after the click, drawn', async () => {
+    const canvas = studio.page.locator('.canvas');
+    await expect.poll(() => canvas.getAttribute('data-candidates-ready')).toBe('true');
+    const imageId = studio.session.need().listImages({}).items.find((i) => i.path.endsWith('landscape.png'))!.id;
+    const expected = await studio.handlers.samPredict({ imageId, prompt: { points: [{ x: 100, y: 80, label: 1 }] } });
+    const before = Number(await canvas.getAttribute('data-candidate'));
+    for (let tab = 1; tab < expected.masks.length; tab++) {
+      await studio.page.keyboard.press('Tab');
+      const now = (before + tab) % expected.masks.length;
+      await expect.poll(async () => Number(await canvas.getAttribute('data-candidate'))).toBe(now);
+      const mask = expected.masks[now]!;
+      expect(Number(await canvas.getAttribute('data-shown-width'))).toBe(mask.width);
+      if (mask.width === 0) continue;
+      // the layer also draws the clicked point as a disc: compare away from it
+      const away = (bits: ArrayLike<number>) => Array.from(bits).filter((_, i) => Math.hypot(mask.x + (i % mask.width) + 0.5 - 100, mask.y + Math.floor(i / mask.width) + 0.5 - 80) > 9);
+      const onScreen = await layerPixels(studio.page, 'sam', mask.x, mask.y, mask.width, mask.height);
+      expect(away(onScreen)).toEqual(away(mask.data));
+    }
+    // round to the best one again, which Enter stores next
     await studio.page.keyboard.press('Tab');
-    const after = Number(await studio.page.locator('.canvas').getAttribute('data-candidate'));
-    expect(after).not.toBe(before);
+    await expect.poll(async () => Number(await canvas.getAttribute('data-candidate'))).toBe(before);
   });
 
   it('stores the mask as an annotation row on Enter', async () => {
@@ -161,7 +177,7 @@ describe('annotating with SAM through the real renderer', () => {
     await studio.page.mouse.click(neg.x, neg.y, { button: 'right' });
     await waitFor(async () => (await shownCount()) > refined, 'the refined mask');
     // random-weight model: a refined candidate can be empty; the user would Tab to another
-    for (let i = 0; i < 4 && (await studio.page.locator('.canvas').getAttribute('data-shown-width')) === '0'; i++) await studio.page.keyboard.press('Tab');
+    await tabToNonEmptyCandidate(studio.page);
     await studio.page.keyboard.press('Enter');
     await waitFor(() => rows().length === count + 1, 'the new row');
     const points = JSON.parse(rows().at(-1)!.prompts!).points as { label: number }[];

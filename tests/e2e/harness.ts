@@ -153,6 +153,23 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
 }
 
+/**
+ * After a click's answer: Tab to its first candidate with pixels (a random-weight model's
+ * candidate can be empty, and the user would Tab past it), each Tab waited for on screen.
+ * Returns how many Tabs it took.
+ */
+export async function tabToNonEmptyCandidate(page: Page): Promise<number> {
+  const canvas = page.locator('.canvas');
+  await page.waitForFunction(() => document.querySelector('.canvas')?.getAttribute('data-candidates-ready') === 'true', undefined, { timeout: 60_000 });
+  for (let i = 0; i < 4; i++) {
+    if ((await canvas.getAttribute('data-shown-width')) !== '0') return i;
+    const before = await canvas.getAttribute('data-candidate');
+    await page.keyboard.press('Tab');
+    await page.waitForFunction((b) => document.querySelector('.canvas')?.getAttribute('data-candidate') !== b, before);
+  }
+  throw new Error('every candidate of the answer is empty');
+}
+
 /** Where image pixel (x, y) is on the page, from the canvas's current view. */
 export async function pageXY(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
   const canvas = page.locator('.canvas');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { activateTinyModel, buildRenderer, createProject, createStudio, ROOT, screenshot, type Studio } from './harness.ts';
+import { activateTinyModel, buildRenderer, createProject, createStudio, ROOT, screenshot, tabToNonEmptyCandidate, type Studio } from './harness.ts';
 
 const WIDTH = 8000;
 const HEIGHT = 6000;
@@ -75,7 +75,7 @@ describe('an 8000x6000 image', () => {
     // the middle of the yellow rectangle
     await studio.page.mouse.click(box.x + vx + 2250 * scale, box.y + vy + 1900 * scale);
     await expect.poll(() => studio.page.locator('[data-testid=candidates]').count(), { timeout: 60_000 }).toBe(1);
-    for (let i = 0; i < 4 && (await canvas.getAttribute('data-shown-width')) === '0'; i++) await studio.page.keyboard.press('Tab');
+    await tabToNonEmptyCandidate(studio.page);
     expect(Number(await canvas.getAttribute('data-shown-width'))).toBeGreaterThan(0);
     await screenshot(studio.page, 'large-image-mask');
     await studio.page.keyboard.press('Enter');

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveBytes, startServer, type Handler, type TestServer } from '../download/fixture-server.ts';
 import { writeTinyCatalog } from '../setup/helpers.ts';
-import { buildRenderer, createStudio, FIXTURES, layerPixels, ROOT, screenshot, type Studio } from './harness.ts';
+import { buildRenderer, createStudio, FIXTURES, layerPixels, ROOT, screenshot, tabToNonEmptyCandidate, type Studio } from './harness.ts';
 
 const checkpoint = readFileSync(join(FIXTURES, 'sam_tiny.pth'));
 const md5 = createHash('md5').update(checkpoint).digest('hex');
@@ -106,7 +106,7 @@ describe('the first-run wizard', () => {
     await studio.page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
     await expect.poll(() => studio.page.locator('[data-testid=candidates]').count(), { timeout: 60_000 }).toBe(1);
     // random-weight model: a candidate can be empty; the user would Tab to another
-    for (let i = 0; i < 4 && (await canvas.getAttribute('data-shown-width')) === '0'; i++) await studio.page.keyboard.press('Tab');
+    await tabToNonEmptyCandidate(studio.page);
     // The layer also draws the clicked points as discs: compare pixel by pixel away from them.
     const mask = await studio.page.evaluate(() => {
       const { app } = (window as any).__studio;
