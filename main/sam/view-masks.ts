@@ -163,12 +163,19 @@ function insideAt(ax: ComposedAxis, x: number, v: Float64Array): boolean {
   return ax.w0[x]! * p0 + ax.w1[x]! * p1 + ax.w2[x]! * p2 > 0;
 }
 
+/** `data.fill(1, from, to)`, short spans by a loop: the builtin's call costs more than a few stores (noise has many short spans) */
+function fillOnes(data: Uint8Array, from: number, to: number): void {
+  if (to - from > 64) data.fill(1, from, to);
+  else for (let i = from; i < to; i++) data[i] = 1;
+}
+
 function cropInBox(lowRes: Float32Array, { ax, ay, xa, xb, ya, yb, cLo, cHi }: CandidateBox): MaskCrop {
   const boxW = xb - xa, boxH = yb - ya;
   const mask = new Uint8Array(boxW * boxH);
   // Per row: the vertical combination, then runs of output columns sharing their three taps;
   // all-positive runs are merged and filled once.
   const v = new Float64Array(LOW + 2);
+  const { base, runEnd, w0, w1, w2 } = ax;
   let top = boxH, bottom = -1, left = boxW, right = -1;
   for (let y = ya; y < yb; y++) {
     rowTaps(lowRes, ay, y, cLo, cHi, v);
@@ -176,23 +183,23 @@ function cropInBox(lowRes: Float32Array, { ax, ay, xa, xb, ya, yb, cLo, cHi }: C
     let first = -1, last = -1;
     let fillFrom = -1;
     for (let x = xa; x < xb;) {
-      const bx = ax.base[x]!;
-      const end = Math.min(ax.runEnd[x]!, xb);
+      const bx = base[x]!;
+      const end = Math.min(runEnd[x]!, xb);
       const p0 = v[bx]!, p1 = v[bx + 1]!, p2 = v[bx + 2]!;
       if (p0 > 0 && p1 > 0 && p2 > 0) {
         if (fillFrom < 0) fillFrom = x;
         if (first < 0) first = x;
         last = end - 1;
       } else {
-        if (fillFrom >= 0) { mask.fill(1, out + fillFrom, out + x); fillFrom = -1; }
+        if (fillFrom >= 0) { fillOnes(mask, out + fillFrom, out + x); fillFrom = -1; }
         if (p0 > 0 || p1 > 0 || p2 > 0) {
-          let lo = -1, hi = -1;
-          for (let k = x; k < end; k++) {
-            const inside = ax.w0[k]! * p0 + ax.w1[k]! * p1 + ax.w2[k]! * p2 > 0 ? 1 : 0;
-            mask[out + k] = inside;
-            if (inside) { if (lo < 0) lo = k; hi = k; }
-          }
-          if (lo >= 0) {
+          // stored whatever the answer (a branch per pixel mispredicts on noise), then the run's ends
+          for (let k = x; k < end; k++) mask[out + k] = w0[k]! * p0 + w1[k]! * p1 + w2[k]! * p2 > 0 ? 1 : 0;
+          let lo = x;
+          while (lo < end && mask[out + lo] === 0) lo++;
+          if (lo < end) {
+            let hi = end - 1;
+            while (mask[out + hi] === 0) hi--;
             if (first < 0) first = lo;
             last = hi;
           }
@@ -200,7 +207,7 @@ function cropInBox(lowRes: Float32Array, { ax, ay, xa, xb, ya, yb, cLo, cHi }: C
       }
       x = end;
     }
-    if (fillFrom >= 0) mask.fill(1, out + fillFrom, out + xb);
+    if (fillFrom >= 0) fillOnes(mask, out + fillFrom, out + xb);
     if (first < 0) continue;
     const row = y - ya;
     if (row < top) top = row;
@@ -241,6 +248,14 @@ export function viewMaskThinned(lowRes: Float32Array, width: number, height: num
     if (first < 0 && last < 0 && !(left <= right && firstInside(ax, left, right + 1, v) >= 0)) continue;
     if (top < 0) top = y;
     bottom = y;
+    if (left === xa && right === xb - 1) {
+      // the box spans every column it can: only its last row is left to find, from the bottom
+      for (let yl = yb - 1; yl > y; yl--) {
+        rowTaps(lowRes, ay, yl, cLo, cHi, v);
+        if (firstInside(ax, xa, xb, v) >= 0) { bottom = yl; break; }
+      }
+      break;
+    }
   }
   if (top < 0) return thinnedView(EMPTY_CROP, maxPixels);
   const crop = { x: left, y: top, width: right - left + 1, height: bottom - top + 1 };
@@ -267,14 +282,15 @@ export function viewMaskThinned(lowRes: Float32Array, width: number, height: num
       if (p0 > 0 && p1 > 0 && p2 > 0) {
         if (fillFrom < 0) fillFrom = c;
       } else {
-        if (fillFrom >= 0) { data.fill(1, out + fillFrom, out + c); fillFrom = -1; }
+        if (fillFrom >= 0) { fillOnes(data, out + fillFrom, out + c); fillFrom = -1; }
         if (p0 > 0 || p1 > 0 || p2 > 0) {
-          for (let k = c; k < end; k++) if (w0[k]! * p0 + w1[k]! * p1 + w2[k]! * p2 > 0) data[out + k] = 1;
+          // stored whatever the answer: a branch per sample mispredicts on noise
+          for (let k = c; k < end; k++) data[out + k] = w0[k]! * p0 + w1[k]! * p1 + w2[k]! * p2 > 0 ? 1 : 0;
         }
       }
       c = end;
     }
-    if (fillFrom >= 0) data.fill(1, out + fillFrom, out + w);
+    if (fillFrom >= 0) fillOnes(data, out + fillFrom, out + w);
   }
   return { ...crop, step, data };
 }
