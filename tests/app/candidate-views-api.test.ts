@@ -1,8 +1,8 @@
 /**
  * A click's answer with the best candidate's view alone (`candidates: 'best'`), and the other
  * candidates' views made afterwards from the kept logits (`samCandidateViews`): through the real
- * handlers and engine, on a photo and on a 6000x4500 image whose views are thinned, they are the
- * views a whole answer carries, byte for byte.
+ * handlers and engine, with SAM and SAM 2.1 models, on a photo and on a 6000x4500 image whose
+ * views are thinned, they are the views a whole answer carries, byte for byte.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,11 +14,13 @@ import { createEngine, type Engine } from '../../main/sam/engine.ts';
 import type { MaskView } from '../../preload/contract/index.ts';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/sam-tiny');
+const SAM2 = join(import.meta.dirname, '../fixtures/sam2.1-tiny-random');
 
 let dir: string;
 let engine: Engine;
 let handlers: Handlers;
 const images: { id: number; width: number; height: number }[] = [];
+const models: { name: string; id: string }[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'candidate-views-'));
@@ -27,7 +29,10 @@ beforeAll(async () => {
   copyFileSync(join(FIXTURES, 'landscape.png'), join(dir, 'landscape.png'));
   const large = `<svg xmlns="http://www.w3.org/2000/svg" width="6000" height="4500"><rect width="6000" height="4500" fill="#708090"/><rect x="900" y="700" width="2600" height="2000" fill="#e0c040"/><circle cx="4300" cy="3000" r="1100" fill="#40a0e0"/></svg>`;
   await sharp(Buffer.from(large)).png({ compressionLevel: 1 }).toFile(join(dir, 'large.png'));
-  const chosen = [[join(FIXTURES, 'sam_tiny.pth')], [join(FIXTURES, 'config.json')], [join(dir, 'landscape.png'), join(dir, 'large.png')]];
+  const chosen = [
+    [join(FIXTURES, 'sam_tiny.pth')], [join(FIXTURES, 'config.json')], [join(SAM2, 'sam2.1_tiny_random.pt')], [join(SAM2, 'config.json')],
+    [join(dir, 'landscape.png'), join(dir, 'large.png')],
+  ];
   ({ handlers } = createHandlers({
     appDataDir: join(dir, 'appdata'), resourcesDir: join(dir, 'resources'), engine, executionProvider: 'cpu',
     emit: () => undefined, imageUrlBase: () => 'test://',
@@ -35,8 +40,9 @@ beforeAll(async () => {
     dialogs: { openFiles: async () => chosen.shift() ?? [], openFolder: async () => null, saveFile: async () => join(dir, 'p.ptq4sam') },
   }));
   const pick = async () => (await handlers.dialogOpenFiles({ title: 'file', filters: [], multiple: true }));
-  const model = await handlers.modelImportCheckpoint({ checkpointPath: (await pick())[0]!, configPath: (await pick())[0]! });
-  await handlers.modelSetActive({ modelId: model.id });
+  for (const name of ['sam-tiny', 'sam2.1-tiny-random']) {
+    models.push({ name, id: (await handlers.modelImportCheckpoint({ checkpointPath: (await pick())[0]!, configPath: (await pick())[0]! })).id });
+  }
   await handlers.projectCreate({ path: (await handlers.dialogSaveFile({ title: 'project', filters: [], defaultName: 'p.ptq4sam' }))! });
   for (const id of (await handlers.imagesAdd({ paths: await pick() })).added) {
     const { width, height } = await handlers.imageGet({ imageId: id });
@@ -59,8 +65,9 @@ function expectSameView(got: MaskView | null | undefined, want: MaskView | null 
 }
 
 describe('candidate views after the click', () => {
-  it('answers a click with the best view alone, then gives every view as a whole answer has them', async () => {
+  it.each(['sam-tiny', 'sam2.1-tiny-random'])('answers a click with the best view alone, then gives every view as a whole answer has them (%s)', async (name) => {
     expect(images).toHaveLength(2);
+    await handlers.modelSetActive({ modelId: models.find((m) => m.name === name)!.id });
     let thinned = 0;
     for (const { id: imageId, width, height } of images) {
       for (const [fx, fy] of [[0.4, 0.45], [0.7, 0.65]] as const) {
@@ -89,6 +96,7 @@ describe('candidate views after the click', () => {
 
   it('refuses an answer it does not keep and a candidates value it does not know', async () => {
     const imageId = images[0]!.id;
+    await handlers.modelSetActive({ modelId: models[0]!.id });
     await expect(handlers.samCandidateViews({ imageId, resultId: 9999 })).rejects.toThrow(`answer 9999 for image ${imageId} is no longer kept; click again`);
     const { resultId } = await handlers.samPredict({ imageId, prompt: { points: [{ x: 10, y: 10, label: 1 }] }, candidates: 'best' });
     await expect(handlers.samCandidateViews({ imageId: images[1]!.id, resultId })).rejects.toThrow(`answer ${resultId} for image ${images[1]!.id} is no longer kept`);
