@@ -4,7 +4,9 @@
  * number[]}, as COCO writes crowd regions) or a list of polygons (each rasterised at pixel
  * centres, the list unioned, as pycocotools does). Every mask comes back as canonical compressed
  * RLE, so a pycocotools string is kept exactly. The whole file is checked before anything is
- * returned: any malformed element throws an error naming the file and the element.
+ * returned: any malformed element throws an error naming the file and the element. Annotation
+ * ids are optional (nothing refers to them), but an id given twice is refused as a repeated image
+ * id is: the same instance would otherwise be stored twice.
  * Annotations without a segmentation (or an empty list) are boxes: their `bbox` [x, y, w, h] must
  * lie inside the image with a positive size, and they become box-only annotations. Annotations
  * with an empty mask are skipped with a warning.
@@ -77,8 +79,14 @@ export const importCoco: Importer = async (from, ctx) => {
 
   const annotations: ImportedAnnotation[] = [];
   const boxes: ImportedBox[] = [];
+  const annotationIds = new Set<number>();
   list('annotations').forEach((ann, i) => {
     const where = `annotations[${i}]`;
+    if (isObject(ann) && ann.id !== undefined) {
+      const id = integerField(ann, 'id', where, fail);
+      if (annotationIds.has(id)) throw fail(where, `annotation id ${id} appears twice`);
+      annotationIds.add(id);
+    }
     const imageId = integerField(ann, 'image_id', where, fail);
     const image = images.get(imageId);
     if (!image) throw fail(where, `image_id ${imageId} is not the id of any image`);

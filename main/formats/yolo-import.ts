@@ -7,16 +7,22 @@
  * becomes a box-only annotation; its box must lie inside the image. Label files are matched to the
  * project's images by stem; the sizes come from the project (`ctx.imageSize(stem)`). Every file
  * is checked before anything is returned: a malformed line throws an error naming file and line.
+ * Values are plain decimals (an exponent allowed). A polygon that covers no pixel centre (no area,
+ * or too thin) is skipped with a warning naming file and line, as COCO import skips an empty mask.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { rleArea } from '../masks/index.ts';
 import { importedAnnotation, readText, rleOfPolygons } from './imported.ts';
 import type { ImportedAnnotation, ImportedBox, Importer } from './types.ts';
 
-interface ParsedLine { classIndex: number; coords: number[]; box: boolean }
+interface ParsedLine { line: number; classIndex: number; coords: number[]; box: boolean }
 
 /** A box may poke out of [0, 1] by rounding of the 6 written decimals, no more. */
 const BOX_SLACK = 1e-6;
+
+/** Number() also reads hex, binary and octal literals and "Infinity": a label file holds decimals only. */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 export const importYolo: Importer = async (from, ctx) => {
   if (!existsSync(from) || !statSync(from).isDirectory()) throw new Error(`${from}: not a folder (expected a YOLO export with classes.txt and labels/)`);
@@ -38,13 +44,14 @@ export const importYolo: Importer = async (from, ctx) => {
   const boxes: ImportedBox[] = [];
   for (const { file, lines } of parsed) {
     if (lines.length === 0) continue;
+    const path = join(labelsDir, file);
     const stem = file.slice(0, -'.txt'.length);
     const size = await ctx.imageSize(stem);
     if (!size) {
-      warnings.push(`${join(labelsDir, file)}: no project image has the stem "${stem}"; its ${lines.length} polygon(s) were not imported`);
+      warnings.push(`${path}: no project image has the stem "${stem}"; its ${lineCounts(lines)} were not imported`);
       continue;
     }
-    for (const { classIndex, coords, box } of lines) {
+    for (const { line, classIndex, coords, box } of lines) {
       if (box) {
         const [cx, cy, w, h] = coords as [number, number, number, number];
         // corners in pixels first, clamped to the image (the slack allowed for rounding)
@@ -55,11 +62,19 @@ export const importYolo: Importer = async (from, ctx) => {
       }
       const outer = coords.map((v, i) => v * (i % 2 === 0 ? size.width : size.height));
       const rle = rleOfPolygons([{ outer, holes: [] }], size.width, size.height);
-      annotations.push(importedAnnotation(stem, classes[classIndex]!, rle));
+      if (rleArea(rle) === 0) warnings.push(`${path}:${line}: the mask is empty; skipped`);
+      else annotations.push(importedAnnotation(stem, classes[classIndex]!, rle));
     }
   }
   return { labels: classes, annotations, boxes, warnings };
 };
+
+/** "2 polygon(s) and 1 box(es)": what a label file holds, each kind named only when present. */
+function lineCounts(lines: ParsedLine[]): string {
+  const boxCount = lines.filter((l) => l.box).length;
+  const counts: [number, string][] = [[lines.length - boxCount, 'polygon(s)'], [boxCount, 'box(es)']];
+  return counts.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`).join(' and ');
+}
 
 function parseLabelFile(path: string, classCount: number): ParsedLine[] {
   const out: ParsedLine[] = [];
@@ -76,7 +91,7 @@ function parseLabelFile(path: string, classCount: number): ParsedLine[] {
       throw new Error(`${where}: class ${JSON.stringify(classText)} is not an index into the ${classCount} classes of classes.txt`);
     }
     const coords = coordTexts.map((t, j) => {
-      const v = Number(t);
+      const v = DECIMAL.test(t) ? Number(t) : Number.NaN;
       if (!Number.isFinite(v) || v < 0 || v > 1) throw new Error(`${where}: value ${JSON.stringify(t)} in column ${j + 2} is not a number in [0, 1]`);
       return v;
     });
@@ -87,7 +102,7 @@ function parseLabelFile(path: string, classCount: number): ParsedLine[] {
         throw new Error(`${where}: box (centre ${cx}, ${cy}, size ${w} x ${h}) reaches outside the image`);
       }
     }
-    out.push({ classIndex: Number(classText), coords, box });
+    out.push({ line: i + 1, classIndex: Number(classText), coords, box });
   });
   return out;
 }

@@ -70,7 +70,8 @@ function cocoResolver(project: Project, from: string): KeyResolver {
   const roots = [dirname(from), project.dir].map((d) => realpathOrSelf(d));
   return {
     resolve(key) {
-      const places = isAbsolute(key) ? [key] : [resolve(dirname(from), key), resolve(project.dir, key)];
+      // one place when the annotations file sits in the project folder
+      const places = isAbsolute(key) ? [key] : [...new Set([resolve(dirname(from), key), resolve(project.dir, key)])];
       for (const place of places) {
         const image = project.findImageByPath(place);
         if (image) return { image };

@@ -292,10 +292,15 @@ export class Project {
    * One user edit: drops the redo tail, makes the change and records it in the edit log, all in
    * one transaction.
    */
-  private edit<T>(kind: string, imageId: number | null, change: () => { result: T; changes: RowChange[] }): T {
+  /**
+   * `recordEmpty` false: a change of no rows records no step (and keeps the redo history). Batch
+   * runs keep the default: their steps mark the images done, rows or not.
+   */
+  private edit<T>(kind: string, imageId: number | null, change: () => { result: T; changes: RowChange[] }, recordEmpty = true): T {
     return this.write(() => {
-      this.prepare('DELETE FROM edit_log WHERE undone = 1').run();
       const { result, changes } = change();
+      if (changes.length === 0 && !recordEmpty) return result;
+      this.prepare('DELETE FROM edit_log WHERE undone = 1').run();
       const { forward, backward } = toStates(changes);
       this.prepare('INSERT INTO edit_log (image_id, kind, forward, backward, created_at) VALUES (?, ?, ?, ?, ?)')
         .run(imageId, kind, JSON.stringify(forward), JSON.stringify(backward), this.tick());
@@ -722,7 +727,7 @@ export class Project {
         return change.id;
       });
       return { result: { addedImages, addedLabels: changes.filter((c) => c.table === 'labels').map((c) => c.id), annotationIds }, changes };
-    });
+    }, false);
   }
 
   // ---- history ----
