@@ -5,7 +5,7 @@
  * method and the field) before its handler runs; handlers add only the rules that need the open
  * project: a prompt lies inside its image, a path came through a dialog (paths.ts).
  */
-import { maskFromPolygons, paintBrushStroke } from '../masks/index.ts';
+import { maskFromPolygons, paintBrushStroke, rleArea } from '../masks/index.ts';
 import { API, API_METHODS, ApiInputError, type ApiInput, type ApiMethod, type ApiResult, type SamPrompt } from '../../preload/contract/index.ts';
 import { num } from '../../preload/contract/schema.ts';
 import type { ApiContext } from '../services/context.ts';
@@ -100,9 +100,11 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
     async annotationsAcceptProposals(o) {
       const { modelId, result } = s.sam.keptProposals(o.imageId, o.proposalsId);
       for (const i of o.indices) if (i >= result.masks.length) throw new ApiInputError(`annotationsAcceptProposals.indices: ${i} is not a proposal of set ${o.proposalsId} (it has ${result.masks.length})`);
-      if (o.indices.length === 0) return [];
+      // an empty mask is no annotation (the generator can keep one where its thresholds let it through)
+      const chosen = o.indices.filter((i) => rleArea(result.masks[i]!.rle) > 0);
+      if (chosen.length === 0) return [];
       const p = s.need();
-      const ids = p.addAnnotations(o.imageId, o.indices.map((i) => {
+      const ids = p.addAnnotations(o.imageId, chosen.map((i) => {
         const m = result.masks[i]!;
         return { labelId: o.labelId, rle: m.rle, prompts: { points: [{ x: m.point[0], y: m.point[1], label: 1 }] }, modelId, score: m.predictedIou };
       }), 'autolabel.everything');

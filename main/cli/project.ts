@@ -189,6 +189,7 @@ const verbs: Record<string, (argv: string[]) => Promise<number | void>> = {
           const model = await engine.loadModel(modelDir);
           return autolabelProject(p, engine, model, {
             mode, ...(label ? { labelId: label.id } : {}), ...(imagePaths.length > 0 ? { imageIds } : {}), everything, signal: stop.signal,
+            onSkipped: (path, why) => process.stderr.write(`autolabel: skipped ${path}: ${why}\n`),
             onProgress: ({ done, total, created, masksPerSecond, etaSeconds, points }) => {
               // an image's grid takes up to a minute: its progress at its start, then every 2 s at most
               const now = performance.now();

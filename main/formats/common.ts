@@ -26,6 +26,8 @@ export async function visitImages(
     await visit(image);
     opts.onProgress?.(++done, imageCount);
   }
+  // the images the dataset left out (unreadable files, reported as skipped) are done too
+  if (done < imageCount) opts.onProgress?.(imageCount, imageCount);
 }
 
 /** Maps label ids to their 0-based position in the label list (the order every format uses). */

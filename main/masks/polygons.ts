@@ -226,7 +226,23 @@ function simplifyRing(ring: number[], tolerancePx: number): number[] {
   }
   const out: number[] = [];
   for (let i = 0; i < n; i++) if (keep[i]) out.push(xs[i]!, ys[i]!);
-  return out.length >= 6 ? out : ring;
+  if (out.length >= 6) return out;
+  // Every point lies within the tolerance of the chord 0-far: keep each chain's farthest point
+  // from it (a quadrilateral, so even a one-pixel part keeps its area), not the exact ring: a
+  // larger tolerance must never give more points.
+  const farthest = (a: number, b: number) => {
+    let best = -1, bestD2 = 0;
+    for (let i = a + 1; i < b; i++) {
+      const d2 = segmentDistance2(xs[i]!, ys[i]!, xs[0]!, ys[0]!, xs[far]!, ys[far]!);
+      if (d2 > bestD2) {
+        best = i;
+        bestD2 = d2;
+      }
+    }
+    return best;
+  };
+  const corners = [0, farthest(0, far), far, farthest(far, n)].filter((i) => i >= 0);
+  return corners.length >= 3 ? corners.flatMap((i) => [xs[i]!, ys[i]!]) : ring;
 }
 
 /** Squared distance from (x, y) to the segment a-b. */

@@ -6,8 +6,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { decodeImageBuffer, type RgbImage } from './image/index.ts';
-import { cropRgb, loadSam, prepareClicks, releaseSam, runBoxDecoder, runDecoder, runDecoderScores, runDecoderWantedLogits, runEncoder, runPredict, runPredictViews, splitDecoderSessions, validatePrompt, type DecodedCandidates, type LoadedSam, type PredictPath, type SessionSettings } from './inference.ts';
+import { decodeImageBuffer, UNUSABLE_IMAGE, UnusableImageError, type RgbImage } from './image/index.ts';
+import { cropRgb, encoderSizeProblem, loadSam, prepareClicks, releaseSam, runBoxDecoder, runDecoder, runDecoderScores, runDecoderWantedLogits, runEncoder, runPredict, runPredictViews, splitDecoderSessions, validatePrompt, type DecodedCandidates, type LoadedSam, type PredictPath, type SessionSettings } from './inference.ts';
 import { JOB_CANCELLED, type BoxBatchResult, type EverythingResult, type JobProgress, type PredictViews, type SegmentPrompt } from './engine-api.ts';
 import { answer } from '../../preload/contract/rpc.ts';
 import { SAM2_FEATURES_LENGTH } from './sam2-inference.ts';
@@ -88,7 +88,7 @@ async function readImage(path: string): Promise<{ img: RgbImage; hash: string }>
   try {
     buf = await readFile(path);
   } catch (err) {
-    throw new Error(`${path}: cannot read image file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new UnusableImageError(`${path}: cannot read image file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
   const hash = createHash('sha256').update(buf).digest('hex');
   return { img: await decodeImageBuffer(buf, path), hash };
@@ -106,6 +106,8 @@ async function embeddingFor(modelKey: string, imagePath: string, imageHash?: str
   const { img, hash } = await readImage(imagePath);
   // Prompts are checked before the encoder runs: a bad click should fail in milliseconds.
   check?.(img.width, img.height);
+  const problem = encoderSizeProblem(m.info.preprocessing.kind, img.width, img.height);
+  if (problem) throw new UnusableImageError(`${imagePath}: ${problem}`);
   const key = `${m.info.id}:${hash}`;
   const hit = recall(key);
   if (hit) return { entry: hit, hash, source: 'memory', encoderMs: 0 };
@@ -321,7 +323,8 @@ async function reply(request: EngineRequest): Promise<void> {
   try {
     const response = closing
       ? { kind: 'response' as const, id: request.id, error: { message: 'engine disposed', code: null } }
-      : await answer(methods, request);
+      // an unusable image keeps its code across the boundary: a batch skips it and goes on
+      : await answer(methods, request, (err) => ((err as { code?: unknown }).code === UNUSABLE_IMAGE ? UNUSABLE_IMAGE : null));
     parentPort!.postMessage(response, 'result' in response ? transferables(response.result) : []);
   } finally {
     if (--active === 0 && idle) { idle(); idle = null; }

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DECODER_FILE, ENCODER_FILE, readModelInfo, writeModelInfo, type ModelInfo, type Preprocessing } from './model-dir.ts';
 import { convertModelFileToUnsignedWeights, signedWeightsSaturate } from './int8-kernel.ts';
-import { resizeBilinearPil, resizedSize, samEncoderInput, type RgbImage } from './image/index.ts';
+import { resizeBilinearPil, resizedSize, samEncoderInput, UnusableImageError, type RgbImage } from './image/index.ts';
 import { EMBEDDING_SHAPE, type PredictResult, type PredictViews, type SegmentPrompt, type SegmentResult } from './engine-api.ts';
 import { sam2EncoderInput } from './image/sam2-input.ts';
 import { concatSam2Features, SAM2_FEATURES_LENGTH, sam2BestMaskIndex, sam2DecoderFeeds } from './sam2-inference.ts';
@@ -329,8 +329,22 @@ async function selfTest(decoderCore: ort.InferenceSession, info: ModelInfo): Pro
   if (!iou || iou.some((v) => !Number.isFinite(v))) throw new Error('self-test produced non-finite scores');
 }
 
+/**
+ * Why a model cannot take a width x height image, or null. SAM resizes the long side to 1024 and
+ * rounds the short side, which is 0 pixels when the long side is more than 2048 times the short
+ * one (SAM 2.1 stretches to 1024 x 1024: any size).
+ */
+export function encoderSizeProblem(preprocessing: Preprocessing, width: number, height: number): string | null {
+  if (preprocessing === 'sam2-stretch') return null;
+  const size = resizedSize(width, height, 1024);
+  if (size.width >= 1 && size.height >= 1) return null;
+  return `a ${width}x${height} image is too thin for SAM: with its long side resized to 1024 pixels its short side rounds to 0 (the long side can be at most 2048 times the short one)`;
+}
+
 /** The encoder's input tensor for an image, per a model's preprocessing (model.json). */
 export function encoderTensor(preprocessing: Preprocessing, img: RgbImage): ort.Tensor {
+  const problem = encoderSizeProblem(preprocessing, img.width, img.height);
+  if (problem) throw new UnusableImageError(problem);
   if (preprocessing === 'sam2-stretch') return new ort.Tensor('float32', sam2EncoderInput(img), [1, 3, 1024, 1024]);
   if (preprocessing === 'sam-hwc-resized') {
     const size = resizedSize(img.width, img.height, 1024);

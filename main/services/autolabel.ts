@@ -13,6 +13,8 @@
 import type { BoxMask, Project } from '../project/index.ts';
 import type { AutomaticOptions } from '../sam/automatic.ts';
 import { warmEmbedding } from '../sam/embedding-cache.ts';
+import { UNUSABLE_IMAGE } from '../sam/image/index.ts';
+import { rleArea } from '../masks/index.ts';
 import type { Engine, LoadedModel } from '../sam/engine.ts';
 
 /** Boxes decoded per engine call. */
@@ -40,6 +42,8 @@ export interface AutolabelOptions {
   /** the generator's settings (everything mode) */
   everything?: Partial<AutomaticOptions>;
   onProgress?: (progress: AutolabelProgress) => void;
+  /** an image left out of the run: its project path and why (missing, undecodable, too thin for SAM) */
+  onSkipped?: (path: string, why: string) => void;
   /**
    * checked between images: the image in progress is finished and committed first, except in
    * everything mode, where its run ends at once and the image is left for the next run
@@ -52,7 +56,10 @@ export interface AutolabelResult {
   images: number;
   /** masks stored */
   created: number;
-  /** boxes mode: boxes left as they were (image unreadable or missing, empty mask); everything mode: images left out (unreadable, missing, already done) */
+  /**
+   * boxes mode: boxes left as they were (image unreadable, missing or unusable, empty mask);
+   * everything mode: images left out (unreadable, missing, unusable, already done) and empty masks
+   */
   skipped: number;
   seconds: number;
 }
@@ -74,7 +81,7 @@ export async function autolabelProject(project: Project, engine: Engine, model: 
     const seconds = (performance.now() - t0) / 1000;
     opts.onProgress?.({
       done, total: todo.length, created: result.created, masksPerSecond: seconds > 0 ? result.created / seconds : 0,
-      etaSeconds: done > 0 ? (seconds / done) * (todo.length - done) : undefined,
+      etaSeconds: done > 0 && done < todo.length ? (seconds / done) * (todo.length - done) : undefined,
       ...(points ? { points } : {}),
     });
   };
@@ -84,11 +91,23 @@ export async function autolabelProject(project: Project, engine: Engine, model: 
     const image = project.getImage(imageId);
     const file = image.error === null && image.width !== null && image.sha256 !== null ? project.resolveImagePath(image) : null;
     const boxes = opts.mode === 'boxes' ? project.listBoxAnnotations(imageId, opts.labelId) : [];
-    if (file === null) {
+    const skip = (why: string) => {
       result.skipped += opts.mode === 'boxes' ? boxes.length : 1;
+      opts.onSkipped?.(image.path, why);
+    };
+    if (file === null) {
+      skip(image.error ?? 'the file is missing');
     } else {
       const target = { file, hash: image.sha256!, width: image.width!, height: image.height! };
-      await warmEmbedding(engine, model, project, target);
+      try {
+        await warmEmbedding(engine, model, project, target);
+      } catch (err) {
+        // an image the model cannot take (undecodable pixels, too thin for SAM) is left out; the run goes on
+        if ((err as { code?: unknown }).code !== UNUSABLE_IMAGE) throw err;
+        skip((err as Error).message);
+        report(n + 1);
+        continue;
+      }
       if (opts.mode === 'boxes') {
         const masks: BoxMask[] = [];
         for (let start = 0; start < boxes.length; start += BOX_BATCH) {
@@ -109,8 +128,11 @@ export async function autolabelProject(project: Project, engine: Engine, model: 
         })
           .catch((err: Error) => { if (opts.signal?.aborted) return null; throw err; });
         if (!found) break;
+        // an empty mask is no annotation (the generator keeps one where its thresholds let it through);
         // no proposals, no edit: an empty undo step would undo nothing (a rerun looks at the image again)
-        const ids = found.masks.length === 0 ? [] : project.addAnnotations(imageId, found.masks.map((m) => ({
+        const kept = found.masks.filter((m) => rleArea(m.rle) > 0);
+        result.skipped += found.masks.length - kept.length;
+        const ids = kept.length === 0 ? [] : project.addAnnotations(imageId, kept.map((m) => ({
           labelId: opts.labelId!, rle: m.rle, prompts: { points: [{ x: m.point[0], y: m.point[1], label: 1 }] }, modelId: model.info.id, score: m.predictedIou,
         })), EVERYTHING_EDIT);
         result.created += ids.length;

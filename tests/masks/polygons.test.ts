@@ -142,6 +142,19 @@ describe('polygons from masks', () => {
     expect(simplified).toBeLessThan(exact / 4);
   });
 
+  it('gives no more vertices for a larger tolerance than for a smaller one, down to a quadrilateral a part', () => {
+    const rand = seededRandom(21);
+    const disc = maskOf(101, 101, (x, y) => (x - 50) ** 2 + (y - 50) ** 2 <= 40 ** 2);
+    for (const mask of [disc, blobMask(90, 70, rand), samSizedMask(rand)]) {
+      const parts = polygonsFromMask(mask, 0).length;
+      const counts = [0, 1, 3, 10, 50, 1e6, Infinity].map((t) => polygonsFromMask(mask, t).reduce((k, p) => k + p.outer.length / 2, 0));
+      // (a part Douglas-Peucker leaves a triangle may come back as the quadrilateral of the fallback)
+      for (let i = 1; i < counts.length; i++) expect(counts[i], `tolerances ${counts.join(', ')}`).toBeLessThanOrEqual(Math.max(counts[i - 1]!, 4 * parts));
+      expect(polygonsFromMask(mask, Infinity).every((p) => p.outer.length / 2 >= 3 && p.outer.length / 2 <= 4)).toBe(true);
+      expect(maskArea(roundTrip(mask, Infinity))).toBeGreaterThan(0);
+    }
+  });
+
   it('never drops a small part, however large the tolerance', () => {
     const mask = maskOf(8, 8, (x, y) => x === 3 && y === 3);
     expect(maskArea(roundTrip(mask, 10))).toBe(1);

@@ -75,7 +75,9 @@ describe('project autolabel', () => {
     expect(summary.created + summary.skipped).toBe(4);
     expect(summary.created).toBeGreaterThan(1);
     expect(r.stdout.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(new RegExp(`autolabel: 2/2 images, ${summary.created} masks, [\\d.]+ masks/s, .* left`));
+    expect(r.stderr).toMatch(/autolabel: 1\/2 images, \d+ masks, [\d.]+ masks\/s, .* left/);
+    // the last line: nothing left to estimate
+    expect(r.stderr).toMatch(new RegExp(`autolabel: 2/2 images, ${summary.created} masks, [\\d.]+ masks/s\n`));
     expect(editKinds(db)).toEqual(['autolabel.boxes', 'autolabel.boxes']);
 
     const p = openProject(db);
@@ -189,6 +191,33 @@ describe('project autolabel', () => {
     const thing = p.findLabelByName('thing')!;
     expect(p.listAnnotations(1).filter((a) => a.labelId === thing.id)).toHaveLength(summary.created);
     p.close();
+  }, 300_000);
+
+  it('leaves out an image it cannot use (pixels that do not decode, too thin for SAM), says why, goes on, and stores no empty mask', async () => {
+    const db = await boxProject('unusable', 1);
+    const folder = join(dir, 'unusable');
+    const jpeg = await sharp(join(SAM_TINY, 'landscape.png')).jpeg().toBuffer();
+    writeFileSync(join(folder, 'cut.jpg'), jpeg.subarray(0, jpeg.length >> 1));
+    await sharp({ create: { width: 3000, height: 1, channels: 3, background: '#808080' } }).png().toFile(join(folder, 'thin.png'));
+    const p = openProject(db);
+    await p.addImages([join(folder, 'cut.jpg'), join(folder, 'thin.png')]);
+    p.close();
+    runCli(['project', 'labels', db, 'add', 'thing']);
+    const r = runCli(['project', 'autolabel', db, '--model', model, '--mode', 'everything', '--label', 'thing',
+      '--points-per-side', '2', '--pred-iou-thresh', '0', '--stability-thresh', '0'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    // the landscape copy and the portrait are labelled; the cut JPEG and the 3000x1 image are left out
+    expect(summary.images).toBe(2);
+    expect(summary.skipped).toBeGreaterThanOrEqual(2);
+    expect(r.stderr).toMatch(/autolabel: skipped .*cut\.jpg: .*cut\.jpg: cannot decode image/);
+    expect(r.stderr).toMatch(/autolabel: skipped .*thin\.png: .*a 3000x1 image is too thin for SAM/);
+    const q = openProject(db);
+    const thing = q.findLabelByName('thing')!;
+    const made = [1, 2].flatMap((id) => q.listAnnotations(id).filter((a) => a.labelId === thing.id));
+    expect(made.length).toBe(summary.created);
+    expect(made.every((a) => a.area > 0)).toBe(true);
+    q.close();
   }, 300_000);
 
   it('a stop in everything mode ends the image\'s run at once, writes nothing of it, and the next run does the image', async () => {

@@ -5,6 +5,7 @@ import {
   decodeImage, resizeBilinearPil, resizedSize, samEncoderInput, SAM_PIXEL_MEAN, SAM_PIXEL_STD, type RgbImage,
 } from '../../main/sam/image/index.ts';
 import { readNpy } from '../../main/sam/npy.ts';
+import { encoderSizeProblem, encoderTensor } from '../../main/sam/inference.ts';
 
 const samTiny = join(import.meta.dirname, '..', 'fixtures', 'sam-tiny');
 
@@ -154,5 +155,16 @@ describe('SAM encoder input', () => {
       for (let i = 768 * 1024; i < 1024 * 1024; i++) if (tensor[c * 1024 * 1024 + i] !== 0) paddingNonZero++;
     }
     expect(paddingNonZero).toBe(0);
+  });
+});
+
+describe('images too thin for SAM', () => {
+  it('takes a long side up to 2048 times the short one, refuses a thinner one by its size, and leaves SAM 2.1 any size', () => {
+    expect(encoderSizeProblem('sam-nchw', 1, 2048)).toBeNull();
+    expect(encoderSizeProblem('sam-nchw', 2048, 1)).toBeNull();
+    expect(encoderSizeProblem('sam-nchw', 1, 2049)).toBe('a 1x2049 image is too thin for SAM: with its long side resized to 1024 pixels its short side rounds to 0 (the long side can be at most 2048 times the short one)');
+    expect(encoderSizeProblem('sam-hwc-resized', 5000, 2)).toMatch(/^a 5000x2 image is too thin for SAM/);
+    expect(encoderSizeProblem('sam2-stretch', 1, 5000)).toBeNull();
+    expect(() => encoderTensor('sam-nchw', { width: 3000, height: 1, data: new Uint8Array(9000), exifOrientation: 1 })).toThrow(/too thin for SAM/);
   });
 });

@@ -6,6 +6,8 @@
  * Output matches PIL's `Image.open(...).convert("RGB")`: palette looked up, alpha dropped, and
  * n-bit fields scaled to 8 bits as `v * 255 / max` truncated.
  */
+import { UnusableImageError } from './types.ts';
+
 const BI_RGB = 0;
 const BI_BITFIELDS = 3;
 const BI_ALPHABITFIELDS = 6;
@@ -32,7 +34,7 @@ function scaled(pixel: number, c: Channel): number {
 /** Decodes a BMP file into 8-bit RGB rows, top row first. Throws with `name` on bad input. */
 export function decodeBmp(buf: Uint8Array, name: string, maxPixels: number): { width: number; height: number; data: Uint8Array } {
   const fail = (why: string): never => {
-    throw new Error(`${name}: cannot decode image (BMP: ${why})`);
+    throw new UnusableImageError(`${name}: cannot decode image (BMP: ${why})`);
   };
   if (!isBmp(buf) || buf.length < 26) fail('not a BMP file');
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);

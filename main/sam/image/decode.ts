@@ -19,7 +19,7 @@ import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { MAX_IMAGE_PIXELS } from '../../base/image-limits.ts';
 import { decodeBmp, isBmp } from './bmp.ts';
-import type { RgbImage } from './types.ts';
+import { UnusableImageError, type RgbImage } from './types.ts';
 
 /** Largest image accepted, the same everywhere in the app (see main/base/image-limits.ts). */
 export const MAX_INPUT_PIXELS = MAX_IMAGE_PIXELS;
@@ -75,13 +75,13 @@ async function decodeWithSharp(buf: Uint8Array, name: string): Promise<RgbImage>
     return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), exifOrientation };
   } catch (err) {
     const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    throw new Error(`${name}: cannot decode image (${why})`, { cause: err });
+    throw new UnusableImageError(`${name}: cannot decode image (${why})`, { cause: err });
   }
 }
 
 /** Decodes image bytes (PNG, JPEG, WebP, TIFF, GIF, BMP, recognised by content) into RGB. */
 export async function decodeImageBuffer(buf: Uint8Array, nameForErrors: string): Promise<RgbImage> {
-  if (buf.length === 0) throw new Error(`${nameForErrors}: cannot decode image (the file is empty)`);
+  if (buf.length === 0) throw new UnusableImageError(`${nameForErrors}: cannot decode image (the file is empty)`);
   if (isBmp(buf)) return { ...decodeBmp(buf, nameForErrors, MAX_INPUT_PIXELS), exifOrientation: 1 };
   return decodeWithSharp(buf, nameForErrors);
 }
@@ -93,7 +93,7 @@ export async function decodeImage(path: string): Promise<RgbImage> {
     buf = await readFile(path);
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
-    throw new Error(`${path}: cannot read image file (${why})`, { cause: err });
+    throw new UnusableImageError(`${path}: cannot read image file (${why})`, { cause: err });
   }
   return decodeImageBuffer(buf, path);
 }
