@@ -63,13 +63,25 @@ export function all(args: ParsedArgs, name: string): string[] {
   return args.values.get(name) ?? [];
 }
 
-/** Parses a comma-separated list of finite numbers, e.g. "10,20.5,1". */
+/** Refuses positional arguments in a command that takes none (a second value after a flag lands there). */
+export function noPositional(args: ParsedArgs, command: string): void {
+  if (args.positional.length > 0) throw new CliError(`${command}: unexpected argument "${args.positional[0]}"`);
+}
+
+/** A decimal number, with optional sign, fraction and exponent ("-3", "20.5", ".5", "1e3"). */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+/**
+ * Parses a comma-separated list of finite decimal numbers, e.g. "10,20.5,1". Number() alone
+ * would also read "0x10" as 16 and "0b1", "0o7" as 1 and 7: coordinates are only ever written
+ * in decimal, so those are typing mistakes, refused.
+ */
 export function numberList(text: string, what: string, count: number): number[] {
   const parts = text.split(',');
   if (parts.length !== count) throw new CliError(`${what} "${text}" must have ${count} comma-separated numbers`);
   return parts.map((p) => {
     const v = Number(p.trim());
-    if (p.trim() === '' || !Number.isFinite(v)) throw new CliError(`${what} "${text}": "${p}" is not a number`);
+    if (!DECIMAL.test(p.trim()) || !Number.isFinite(v)) throw new CliError(`${what} "${text}": "${p}" is not a number`);
     return v;
   });
 }

@@ -1,8 +1,8 @@
 /** `embed` and `segment`: one image through the engine, results as .npy/.png/.json files. */
-import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import sharp from 'sharp';
-import { all, CliError, numberList, optional, parseArgs, required, type CommandGroup } from './args.ts';
+import { all, CliError, noPositional, numberList, optional, parseArgs, required, type CommandGroup } from './args.ts';
 import { withAtomicOutDir } from './output.ts';
 import { createEngine, type Engine } from '../sam/engine.ts';
 import { readNpy, writeNpy } from '../sam/npy.ts';
@@ -34,18 +34,42 @@ function checkImage(path: string): void {
   if (!existsSync(path)) throw new CliError(`${path}: image file not found`);
 }
 
+/**
+ * Refuses an `embed` output file the rename at the end would replace or fail on: an existing
+ * directory, or a file that is not empty (as every command's --out). `path` is --out itself or,
+ * for SAM 2.1, one of the files written beside it.
+ */
+function checkOutFile(out: string, path = out): void {
+  const what = path === out ? `--out ${out}` : `--out ${out}: ${path}`;
+  if (!existsSync(path)) return;
+  const stat = statSync(path);
+  if (stat.isDirectory()) throw new CliError(`${what} is a directory`);
+  if (stat.size > 0) throw new CliError(`${what} exists and is not empty`);
+}
+
+/** The folder `embed` writes into must exist: checked before the encoder runs, not after. */
+function checkOutFolder(out: string): void {
+  const folder = dirname(resolve(out));
+  if (!existsSync(folder)) throw new CliError(`--out ${out}: folder ${folder} does not exist`);
+  if (!statSync(folder).isDirectory()) throw new CliError(`--out ${out}: ${folder} is not a folder`);
+}
+
 export const embedCommand: CommandGroup = async (argv) => {
   const args = parseArgs(argv, ['model', 'image', 'out']);
+  noPositional(args, 'embed');
   const image = required(args, 'image');
   const out = required(args, 'out');
   checkImage(image);
+  checkOutFolder(out);
+  checkOutFile(out);
   await withEngine(async (engine) => {
     const model = await engine.loadModel(required(args, 'model'));
+    const targets = embedOutputs(out, model.info.family);
+    for (const t of targets) checkOutFile(out, t.path);
     const { embedding } = await engine.encodeWithEmbedding(model, image);
     const arrays = model.info.family === 'sam2.1'
       ? SAM2_FEATURES.map((f) => ({ shape: [...f.shape], data: splitSam2Features(embedding)[f.name] }))
       : [{ shape: [1, 256, 64, 64], data: embedding }];
-    const targets = embedOutputs(out, model.info.family);
     // every array goes to a temporary name first: a failure leaves no partial set behind
     const tmps = targets.map((t) => `${t.path}.tmp-${process.pid}`);
     try {
@@ -70,15 +94,26 @@ export function parsePrompt(points: string[], box: string | undefined): SegmentP
   return prompt;
 }
 
+/**
+ * Reads --mask-input: the decoder's `mask_input`, float32 [1,1,256,256] exactly (the shape README
+ * documents; another shape of the same size is not the same plane). A NaN or infinite logit
+ * would run through the decoder into every output, so those are refused here, naming the file.
+ */
 function readMaskInput(path: string): Float32Array {
+  if (!existsSync(path)) throw new CliError(`${path}: --mask-input file not found`);
+  if (!statSync(path).isFile()) throw new CliError(`${path}: --mask-input is not a file`);
   const a = readNpy(path);
-  const ok = a.dtype === 'float32' && a.data.length === 256 * 256 && a.shape.reduce((x, y) => x * y, 1) === 256 * 256;
+  const ok = a.dtype === 'float32' && a.shape.length === 4 && [1, 1, 256, 256].every((d, i) => a.shape[i] === d);
   if (!ok) throw new CliError(`${path}: --mask-input must be a float32 [1,1,256,256] array, got ${a.dtype} [${a.shape.join(',')}]`);
-  return a.data as Float32Array;
+  const data = a.data as Float32Array;
+  const bad = data.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new CliError(`${path}: --mask-input must hold finite numbers, found ${data[bad]} at [0,0,${Math.floor(bad / 256)},${bad % 256}]`);
+  return data;
 }
 
 export const segmentCommand: CommandGroup = async (argv) => {
   const args = parseArgs(argv, ['model', 'image', 'point', 'box', 'mask-input', 'out']);
+  noPositional(args, 'segment');
   const image = required(args, 'image');
   const modelDir = required(args, 'model');
   checkImage(image);

@@ -36,7 +36,10 @@ export function parseNpy(buf: Uint8Array, name = 'array'): NpyArray {
   if (fortran === 'True') throw new Error(`${name}: Fortran-ordered .npy arrays are not supported`);
   const dtype = descrToDtype[descr];
   if (!dtype) throw new Error(`${name}: unsupported .npy dtype ${descr}`);
-  const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map(Number);
+  const dims = shapeText.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  // numpy writes each dimension as a plain decimal integer: anything else would make a NaN or negative size
+  if (!dims.every((d) => /^\d+$/.test(d))) throw new Error(`${name}: malformed .npy shape (${shapeText})`);
+  const shape = dims.map(Number);
   const count = shape.reduce((a, b) => a * b, 1);
   const start = headerStart + headerLen;
   const byteLength = count * bytesPer[dtype];
