@@ -72,16 +72,22 @@ export function noPositional(args: ParsedArgs, command: string): void {
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
 /**
- * Parses a comma-separated list of finite decimal numbers, e.g. "10,20.5,1". Number() alone
- * would also read "0x10" as 16 and "0b1", "0o7" as 1 and 7: coordinates are only ever written
- * in decimal, so those are typing mistakes, refused.
+ * `text` as a decimal number, NaN for anything else. Number() alone would also read "0x10" as
+ * 16, "0b1" and "0o7" as 1 and 7, and "" as 0: numbers are only ever written in decimal on a
+ * command line, so those are typing mistakes.
  */
+export function decimal(text: string): number {
+  const t = text.trim();
+  return DECIMAL.test(t) ? Number(t) : Number.NaN;
+}
+
+/** Parses a comma-separated list of finite decimal numbers, e.g. "10,20.5,1". */
 export function numberList(text: string, what: string, count: number): number[] {
   const parts = text.split(',');
   if (parts.length !== count) throw new CliError(`${what} "${text}" must have ${count} comma-separated numbers`);
   return parts.map((p) => {
-    const v = Number(p.trim());
-    if (!DECIMAL.test(p.trim()) || !Number.isFinite(v)) throw new CliError(`${what} "${text}": "${p}" is not a number`);
+    const v = decimal(p);
+    if (!Number.isFinite(v)) throw new CliError(`${what} "${text}": "${p}" is not a number`);
     return v;
   });
 }
@@ -89,7 +95,7 @@ export function numberList(text: string, what: string, count: number): number[] 
 export function integerOption(args: ParsedArgs, name: string, min: number, max: number): number | undefined {
   const text = optional(args, name);
   if (text === undefined) return undefined;
-  const v = Number(text);
+  const v = decimal(text);
   if (!Number.isInteger(v) || v < min || v > max) throw new CliError(`--${name} must be an integer in [${min}, ${max}], got "${text}"`);
   return v;
 }

@@ -21,7 +21,7 @@ import { exporters, importers, type ExportFormat, type ImportFormat } from '../f
 import { rleArea, rleFromMask } from '../masks/index.ts';
 import { exportDataset, importDataset } from '../project/dataset.ts';
 import { createProject, openProject, type Project } from '../project/index.ts';
-import { all, CliError, type CommandGroup, integerOption, optional, parseArgs, type ParsedArgs, required } from './args.ts';
+import { all, CliError, type CommandGroup, decimal, integerOption, optional, parseArgs, type ParsedArgs, required } from './args.ts';
 import { withAtomicOutDir } from './output.ts';
 import { stderrProgress } from './progress.ts';
 
@@ -59,8 +59,8 @@ function progressPrinter(what: string): (done: number, total: number) => void {
 function numberOption(args: ParsedArgs, name: string, min: number, max: number): number | undefined {
   const text = optional(args, name);
   if (text === undefined) return undefined;
-  const v = Number(text);
-  if (text.trim() === '' || !(v >= min && v <= max)) throw new CliError(`--${name} must be a number in [${min}, ${max}], got "${text}"`);
+  const v = decimal(text);
+  if (!(v >= min && v <= max)) throw new CliError(`--${name} must be a number in [${min}, ${max}], got "${text}"`);
   return v;
 }
 
@@ -218,7 +218,7 @@ const verbs: Record<string, (argv: string[]) => Promise<number | void>> = {
     const exporter = Object.hasOwn(exporters, format) ? exporters[format as ExportFormat] : undefined;
     if (!exporter) throw new CliError(`project export: unknown --format "${format}" (expected one of: ${Object.keys(exporters).join(', ')})`);
     const toleranceText = optional(args, 'tolerance');
-    const tolerance = toleranceText === undefined ? undefined : Number(toleranceText);
+    const tolerance = toleranceText === undefined ? undefined : decimal(toleranceText);
     if (tolerance !== undefined && !(tolerance >= 0)) throw new CliError(`--tolerance must be a non-negative number of pixels, got "${toleranceText}"`);
     const out = required(args, 'out');
     const progress = progressPrinter('exporting images');

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePrompt } from '../../main/cli/segment.ts';
+import { decimal, integerOption, parseArgs } from '../../main/cli/args.ts';
 import { encodeNpy, readNpy, readNpyFloat32, writeNpy } from '../../main/sam/npy.ts';
 import { runCli } from '../helpers/cli.ts';
 import { SAM_TINY, samTinyModelDir } from '../helpers/sam-tiny.ts';
@@ -192,5 +193,19 @@ describe('embed --out', () => {
     } finally {
       sam2.cleanup();
     }
+  });
+});
+
+describe('every numeric option reads decimals only', () => {
+  it('reads signs, fractions and exponents, and nothing Number() would read besides', () => {
+    expect(['10', '-3', '20.5', '.5', '1e3', ' 7 '].map(decimal)).toEqual([10, -3, 20.5, 0.5, 1000, 7]);
+    for (const text of ['0x10', '0b1', '0o7', '', ' ', 'Infinity', '1_0', '10px']) expect(decimal(text), text).toBeNaN();
+  });
+  it('refuses a hexadecimal option value naming the flag', () => {
+    const args = parseArgs(['--depth', '0x4'], ['depth']);
+    expect(() => integerOption(args, 'depth', 1, 64)).toThrow('--depth must be an integer in [1, 64], got "0x4"');
+    const r = runCli(['project', 'export', join(dir, 'none.db'), '--format', 'coco-polygons', '--tolerance', '0x2', '--out', join(dir, 'never')]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('--tolerance must be a non-negative number of pixels, got "0x2"');
   });
 });
