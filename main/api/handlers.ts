@@ -101,7 +101,8 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
       const { modelId, result } = s.sam.keptProposals(o.imageId, o.proposalsId);
       for (const i of o.indices) if (i >= result.masks.length) throw new ApiInputError(`annotationsAcceptProposals.indices: ${i} is not a proposal of set ${o.proposalsId} (it has ${result.masks.length})`);
       // an empty mask is no annotation (the generator can keep one where its thresholds let it through)
-      const chosen = o.indices.filter((i) => rleArea(result.masks[i]!.rle) > 0);
+      // each proposal once, however often it is named
+      const chosen = [...new Set(o.indices)].filter((i) => rleArea(result.masks[i]!.rle) > 0);
       if (chosen.length === 0) return [];
       const p = s.need();
       const ids = p.addAnnotations(o.imageId, chosen.map((i) => {

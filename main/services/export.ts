@@ -21,7 +21,13 @@ export function exportFormats(): ExportFormatInfo[] {
 }
 
 export async function runExport(project: Project, format: ExportFormat, outDir: string, onProgress?: (done: number, total: number) => void): Promise<ExportReport> {
-  mkdirSync(outDir, { recursive: true });
+  try {
+    mkdirSync(outDir, { recursive: true });
+  } catch (err) {
+    // EEXIST / ENOTDIR: the folder or one above it is a file
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(`export: cannot make the folder ${outDir}: ${code === 'EEXIST' || code === 'ENOTDIR' ? 'it or a folder above it is a file' : (err as Error).message}`);
+  }
   if (readdirSync(outDir).length > 0) throw new Error(`export: ${outDir} is not empty; choose an empty folder`);
   const report = await exportDataset(project, exporters[format], { outDir, ...(onProgress ? { onProgress } : {}) });
   return { format, outDir, files: report.files, images: report.images, annotations: report.annotations, skipped: report.skipped, notes: report.notes };

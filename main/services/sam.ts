@@ -4,7 +4,9 @@
  * in SQLite, keyed by image hash + model id) in front of the engine's memory LRU. The engine
  * (main/sam/engine.ts) runs in a worker thread, so nothing here blocks the main process.
  */
-import type { Project } from '../project/index.ts';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { ImageRecord, Project } from '../project/index.ts';
 import type { EmbeddingInfo, EverythingResult, MaskCrop, PredictViews, SegmentPrompt } from '../sam/engine-api.ts';
 import { maskCropOfCandidate, viewMaskThinned } from '../sam/view-masks.ts';
 import type { ModelFamily } from '../sam/model-dir.ts';
@@ -50,6 +52,11 @@ export class SamService {
   #encoding = new Map<string, Promise<EmbeddingInfo>>();
   #known: string[] = [];
   #results = new Map<number, KeptResult>();
+  /**
+   * Counts model changes and project switches: an answer whose click started before one is
+   * never kept (its image id may name another project's image) and never reaches the window.
+   */
+  #epoch = 0;
   #nextResult = 1;
   /** the latest "segment everything" sets (full masks as RLE), for accepting */
   #proposals = new Map<number, { imageId: number; modelId: string; result: EverythingResult }>();
@@ -61,6 +68,7 @@ export class SamService {
   get queued(): number { return this.#queue.length; }
 
   async setModel(modelDir: string | null): Promise<void> {
+    this.#epoch++;
     this.#queue = [];
     if (this.model) await this.engine.unloadModel(this.model.key).catch(() => undefined);
     this.model = null;
@@ -84,7 +92,7 @@ export class SamService {
 
   #image(project: Project, imageId: number): { file: string; hash: string; width: number; height: number } {
     const image = project.getImage(imageId);
-    if (image.error) throw new Error(`image ${image.path} cannot be used: ${image.error}`);
+    if (image.error && !this.#fileIsBack(project, image)) throw new Error(`image ${image.path} cannot be used: ${image.error}`);
     const file = project.resolveImagePath(image);
     if (!file || !image.sha256) throw new Error(`image ${image.path}: file not found`);
     return { file, hash: image.sha256, width: image.width ?? 0, height: image.height ?? 0 };
@@ -160,6 +168,19 @@ export class SamService {
    * candidate's low-res logits go back in.
    */
   async predict(project: Project, imageId: number, prompt: SamPrompt, preview: boolean, candidates: 'all' | 'best' = 'all'): Promise<Prediction> {
+    const epoch = this.#epoch;
+    try {
+      const answer = await this.#predict(project, imageId, prompt, preview, candidates, epoch);
+      if (this.#epoch === epoch) return answer;
+    } catch (err) {
+      if (this.#epoch === epoch) throw err;
+    }
+    // the model changed or another project opened while it decoded (its session may be gone)
+    if (preview) return { resultId: 0, width: 0, height: 0, masks: [], iouPredictions: [], best: 0, decoderMs: 0 };
+    throw new Error('the model or the project changed while this click was decoding; click again');
+  }
+
+  async #predict(project: Project, imageId: number, prompt: SamPrompt, preview: boolean, candidates: 'all' | 'best', epoch: number): Promise<Prediction> {
     const model = this.#need();
     const { file, hash } = this.#image(project, imageId);
     const key = `${model.key}:${hash}`;
@@ -182,6 +203,7 @@ export class SamService {
     this.lastDecoderMs = result.decoderMs;
     const { width, height, iouPredictions, best, decoderMs } = result;
     const views = result.views.map((v, i) => (onlyBest && i !== best ? null : v));
+    if (this.#epoch !== epoch) throw new Error('stale'); // not kept: `predict` says why
     const resultId = this.#nextResult++;
     this.#results.set(resultId, { imageId, modelId: model.info.id, family: model.info.family, prompt: segment, result, views });
     for (const id of this.#results.keys()) if (this.#results.size > KEPT_RESULTS) this.#results.delete(id);
@@ -272,6 +294,23 @@ export class SamService {
     return kept;
   }
 
+  /**
+   * Whether an image that failed to decode after it was added (a file caught mid-write by a sync
+   * tool, say) has its file back: the bytes it had when added, whose header was read then. Its
+   * error badge is cleared, so one bad moment does not make the image unusable for good.
+   */
+  #fileIsBack(project: Project, image: ImageRecord): boolean {
+    const file = image.sha256 && image.width !== null ? project.resolveImagePath(image) : null;
+    if (!file) return false;
+    try {
+      if (createHash('sha256').update(readFileSync(file)).digest('hex') !== image.sha256) return false;
+    } catch {
+      return false;
+    }
+    project.setImageError(image.id, null);
+    return true;
+  }
+
   /** an image the engine cannot decode gets its error badge, so the list shows it */
   #recordDecodeError(project: Project, imageId: number, err: unknown): void {
     const message = (err as Error).message ?? String(err);
@@ -283,6 +322,7 @@ export class SamService {
   cancelAll(): void {
     this.#queue = [];
     this.#results.clear();
+    this.#epoch++;
     this.#proposals.clear();
     this.cancelEverything();
   }
