@@ -254,9 +254,40 @@ function segmentDistance2(x: number, y: number, ax: number, ay: number, bx: numb
   return ex * ex + ey * ey;
 }
 
+/**
+ * The most edge crossings a rasterisation may store and sort: each edge costs the pixel rows it
+ * spans. A hand-drawn or imported outline of thousands of points on an 8000x6000 image stores
+ * tens of thousands (even 1600 edges each across the full height, 9.6 million, pass: a few
+ * seconds), a crafted 100k-point zigzag across a 4500-row image (450 million: over a minute and
+ * gigabytes of a blocked main process) does not.
+ */
+export const MAX_POLYGON_CROSSINGS = 10_000_000;
+
+/** The crossings maskFromPolygons stores: over every edge, the rows whose centres it spans. */
+export function polygonCrossingsCost(polys: Polygon[], height: number): number {
+  let cost = 0;
+  for (const poly of polys) {
+    for (const ring of [poly.outer, ...poly.holes]) {
+      const n = Math.floor(ring.length / 2);
+      for (let i = 0; i < n; i++) {
+        const y1 = ring[2 * i + 1]!, y2 = ring[2 * ((i + 1) % n) + 1]!;
+        const rows = Math.min(height, Math.ceil(Math.max(y1, y2) - 0.5)) - Math.max(0, Math.ceil(Math.min(y1, y2) - 0.5));
+        // a non-finite coordinate gives NaN here: it costs nothing, the ring check refuses it
+        if (rows > 0) cost += rows;
+      }
+    }
+  }
+  return cost;
+}
+
 /** Rasterises polygons (even-odd within each Polygon, union across them) at pixel centres. */
 export function maskFromPolygons(polys: Polygon[], width: number, height: number): BinaryMask {
   checkSize(width, height, 'polygon mask');
+  const cost = polygonCrossingsCost(polys, height);
+  if (cost > MAX_POLYGON_CROSSINGS) {
+    const points = polys.reduce((sum, p) => sum + [p.outer, ...p.holes].reduce((n, ring) => n + Math.floor(ring.length / 2), 0), 0);
+    throw new Error(`polygon mask: ${polys.length} polygon(s) of ${points} points in total would store ${cost} edge crossings on a ${width}x${height} image (at most ${MAX_POLYGON_CROSSINGS}); simplify the polygons`);
+  }
   const mask = emptyMask(width, height);
   for (const [index, poly] of polys.entries()) {
     const rings = [poly.outer, ...poly.holes];

@@ -37,6 +37,17 @@ export interface RowChange {
 
 export type Prepare = (sql: string) => Database.Statement;
 
+/**
+ * Whether two snapshots hold the same values, `updated_at` aside: a write that only moves that
+ * clock changed nothing the user could undo.
+ */
+export function sameRow(a: Row | null, b: Row | null): boolean {
+  if (a === null || b === null) return a === b;
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const key of keys) if (key !== 'updated_at' && a[key] !== b[key]) return false;
+  return true;
+}
+
 export function readRow(prepare: Prepare, table: HistoryTable, id: number): Row | null {
   const row = prepare(`SELECT * FROM ${table} WHERE id = ?`).get(id) as Row | undefined;
   if (!row) return null;

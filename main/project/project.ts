@@ -18,7 +18,7 @@ import type Database from 'better-sqlite3';
 import { openDatabase } from '../base/sqlite.ts';
 import { checkRleCounts, rleArea, rleBbox, rleCountsFromString } from '../masks/index.ts';
 import { describeDbError } from './errors.ts';
-import { applyStates, readRow, type HistoryTable, type Prepare, type RowChange, type RowState, toStates, touchedIds } from './history.ts';
+import { applyStates, readRow, sameRow, type HistoryTable, type Prepare, type RowChange, type RowState, toStates, touchedIds } from './history.ts';
 import { candidateFiles, storedPathOf } from './paths.ts';
 import { findImageFiles, scanImages, type ScannedImage, throwIfAborted } from './scan.ts';
 import { APPLICATION_ID, migrate, SCHEMA_VERSION } from './schema.ts';
@@ -74,6 +74,12 @@ function checkColor(color: string): string {
 function checkLabelName(name: string): string {
   const trimmed = typeof name === 'string' ? name.trim() : '';
   if (trimmed === '') throw new Error('a label needs a non-empty name');
+  // a NUL or line break in a name would cut or split it in exports, the CLI's output and the UI
+  const control = /[\u0000-\u001f\u007f]/.exec(trimmed);
+  if (control) {
+    const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+    throw new Error(`label name ${JSON.stringify(trimmed)} contains the control character U+${code}; names may not contain control characters`);
+  }
   return trimmed;
 }
 
@@ -501,8 +507,10 @@ export class Project {
     this.edit('label.update', null, () => {
       const before = this.snapshot('labels', id);
       this.prepare('UPDATE labels SET name = ?, color = ?, hotkey = ? WHERE id = ?').run(name, color, hotkey, id);
-      return { result: undefined, changes: [{ table: 'labels', id, before, after: this.snapshot('labels', id) }] };
-    });
+      const after = this.snapshot('labels', id);
+      // setting the values a label already has is no edit: no undo step, the redo history kept
+      return { result: undefined, changes: sameRow(before, after) ? [] : [{ table: 'labels', id, before, after }] };
+    }, false);
     return this.getLabel(id);
   }
 
@@ -518,10 +526,11 @@ export class Project {
       ids.forEach((id, order) => {
         const before = this.snapshot('labels', id);
         this.prepare('UPDATE labels SET sort_order = ? WHERE id = ?').run(order, id);
-        changes.push({ table: 'labels', id, before, after: this.snapshot('labels', id) });
+        const after = this.snapshot('labels', id);
+        if (!sameRow(before, after)) changes.push({ table: 'labels', id, before, after });
       });
       return { result: undefined, changes };
-    });
+    }, false);
     return this.listLabels();
   }
 
@@ -675,15 +684,20 @@ export class Project {
       : this.prepareAnnotation(next, `annotation ${id}`);
     const kind = change.rle ? 'annotation.mask' : change.labelId !== undefined ? 'annotation.label' : change.hidden !== undefined ? 'annotation.visibility' : 'annotation.update';
     this.edit(kind, current.imageId, () => {
-      const before = this.snapshot('annotations', id);
+      const before = this.snapshot('annotations', id)!;
+      // written with the old updated_at first: a change that leaves every value as it was (the
+      // same visibility, no fields, a stroke that moved no pixel) is no edit, so it records no
+      // undo step and keeps the redo history
       this.prepare(`UPDATE annotations SET label_id = ?, rle_counts = ?, rle_h = ?, rle_w = ?, bbox_x = ?, bbox_y = ?, bbox_w = ?, bbox_h = ?,
         area = ?, prompts = ?, model_id = ?, score = ?, hidden = ?, updated_at = ? WHERE id = ?`).run(
         next.labelId, next.rle?.counts ?? null, next.rle?.size[0] ?? null, next.rle?.size[1] ?? null, bbox[0], bbox[1], bbox[2], bbox[3], area,
         next.prompts == null ? null : JSON.stringify(next.prompts), next.modelId, next.score,
-        next.hidden ? 1 : 0, this.tick(), id,
+        next.hidden ? 1 : 0, before.updated_at, id,
       );
+      if (sameRow(before, this.snapshot('annotations', id))) return { result: undefined, changes: [] };
+      this.prepare('UPDATE annotations SET updated_at = ? WHERE id = ?').run(this.tick(), id);
       return { result: undefined, changes: [{ table: 'annotations', id, before, after: this.snapshot('annotations', id) }] };
-    });
+    }, false);
     return this.getAnnotation(id);
   }
 

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, readdir, stat } from 'node:fs/promises';
+import { open, readdir, realpath, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { isImageFile } from '../base/index.ts';
@@ -35,8 +35,9 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
 
 /**
  * Expands files and folders (recursively, hidden entries skipped, names in natural order) into
- * absolute image paths. Files named explicitly that are not images are reported, not thrown;
- * a path that does not exist is an error, before anything is read.
+ * absolute image paths. Each real folder is walked once, so symlinked loops end. Files named
+ * explicitly that are not images are reported, not thrown; a path that does not exist is an
+ * error, before anything is read.
  */
 export async function findImageFiles(
   inputs: string[],
@@ -52,8 +53,15 @@ export async function findImageFiles(
       throw new Error(`cannot add ${input}: no such file or folder`);
     }
   }));
+  // Real paths of the folders already walked: a symlink back to a parent (or two links to one
+  // folder) would otherwise list the same files again under ever longer paths until the OS's
+  // symlink depth limit stops it.
+  const visited = new Set<string>();
   const walk = async (dir: string): Promise<void> => {
     throwIfAborted(signal);
+    const real = await realpath(dir);
+    if (visited.has(real)) return;
+    visited.add(real);
     const entries = (await readdir(dir, { withFileTypes: true })).filter((e) => !e.name.startsWith('.'));
     entries.sort((a, b) => byName(a.name, b.name));
     for (const entry of entries) {

@@ -73,7 +73,13 @@ export function arr<T>(item: Schema<T>, { min = 0, max = 100_000 }: { min?: numb
   return schema((where, v) => {
     if (!Array.isArray(v) || v.length > max) fail(where, `expected an array of at most ${max} items`);
     if (v.length < min) fail(where, `expected at least ${min} items, got ${v.length}`);
-    return v.map((x, i) => item.parse(`${where}[${i}]`, x));
+    // a loop, not map: map skips the holes of a sparse array and would pass them on unchecked
+    const out: T[] = [];
+    for (let i = 0; i < v.length; i++) {
+      if (!Object.hasOwn(v, i)) fail(`${where}[${i}]`, 'missing');
+      out.push(item.parse(`${where}[${i}]`, v[i]));
+    }
+    return out;
   });
 }
 
@@ -81,7 +87,7 @@ export function arr<T>(item: Schema<T>, { min = 0, max = 100_000 }: { min?: numb
 export function tuple<const S extends readonly Schema<unknown>[]>(...items: S): Schema<{ -readonly [K in keyof S]: Infer<S[K]> }> {
   return schema((where, v) => {
     if (!Array.isArray(v) || v.length !== items.length) fail(where, `expected an array of ${items.length} items`);
-    return items.map((s, i) => s.parse(`${where}[${i}]`, v[i])) as { -readonly [K in keyof S]: Infer<S[K]> };
+    return items.map((s, i) => (Object.hasOwn(v, i) ? s.parse(`${where}[${i}]`, v[i]) : fail(`${where}[${i}]`, 'missing'))) as { -readonly [K in keyof S]: Infer<S[K]> };
   });
 }
 
