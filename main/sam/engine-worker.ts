@@ -104,6 +104,8 @@ async function embeddingFor(modelKey: string, imagePath: string, imageHash?: str
     }
   }
   const { img, hash } = await readImage(imagePath);
+  // the caller named the image by the bytes it was added with: a file changed since is another image
+  if (imageHash && hash !== imageHash) throw new UnusableImageError(`${imagePath}: the file changed on disk since it was added (its contents differ); add it again to label it`);
   // Prompts are checked before the encoder runs: a bad click should fail in milliseconds.
   check?.(img.width, img.height);
   const problem = encoderSizeProblem(m.info.preprocessing.kind, img.width, img.height);

@@ -42,11 +42,11 @@ afterAll(async () => {
 });
 
 /** A new project holding a copy of the landscape fixture; returns the image's id and file. */
-async function newProject(name: string, fresh = false): Promise<{ imageId: number; file: string }> {
+async function newProject(name: string, fresh: 'flop' | 'flip' | null = null): Promise<{ imageId: number; file: string }> {
   mkdirSync(join(dir, name));
   const file = join(dir, name, 'landscape.png');
-  // fresh: pixels no embedding was made of yet, so the engine has to read the file
-  if (fresh) await sharp(join(FIXTURES, 'landscape.png')).flop().png().toFile(file);
+  // fresh: pixels no embedding was made of yet (each mirror once), so the engine has to read the file
+  if (fresh) await sharp(join(FIXTURES, 'landscape.png'))[fresh]().png().toFile(file);
   else copyFileSync(join(FIXTURES, 'landscape.png'), file);
   chosen.push([join(dir, name, 'p.ptq4sam')]);
   await handlers.projectCreate({ path: (await handlers.dialogSaveFile({ title: 'project', filters: [], defaultName: 'p.ptq4sam' }))! });
@@ -94,7 +94,7 @@ describe('answers that outlive their project or model', () => {
 
 describe('an image file that was unreadable for a moment', () => {
   it('is usable again once the file is back as it was added', async () => {
-    const { imageId, file } = await newProject('d', true);
+    const { imageId, file } = await newProject('d', 'flop');
     const original = readFileSync(file);
     writeFileSync(file, Buffer.from('not an image at all'));
     await expect(handlers.samEncode({ imageId })).rejects.toThrow(/cannot decode image/);
@@ -104,6 +104,16 @@ describe('an image file that was unreadable for a moment', () => {
     writeFileSync(file, original);
     const embedded = await handlers.samEncode({ imageId });
     expect(embedded.width).toBe(320);
+    expect((await handlers.imageGet({ imageId })).error).toBeNull();
+  }, 120_000);
+});
+
+describe('an image file replaced by another picture', () => {
+  it('is refused as changed on disk, not answered at the new picture\'s size', async () => {
+    const { imageId, file } = await newProject('g', 'flip');
+    await sharp({ create: { width: 384, height: 303, channels: 3, background: '#336699' } }).png().toFile(file);
+    await expect(handlers.samPredict({ imageId, prompt: click })).rejects.toThrow(`${file}: the file changed on disk since it was added (its contents differ); add it again to label it`);
+    // not a decoding failure: no error badge, the original file may come back
     expect((await handlers.imageGet({ imageId })).error).toBeNull();
   }, 120_000);
 });
