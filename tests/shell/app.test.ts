@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_METHODS } from '../../preload/contract/index.ts';
-import { pageXY } from '../e2e/harness.ts';
+import { pageXY, tabToNonEmptyCandidate } from '../e2e/harness.ts';
 import { LEFT_RUNNING } from './electron-standin/control.ts';
 import { buildApp, childPids, isAlive, launchApp, launchShellBrowser, ROOT, type ShellApp, type ShellBrowser } from './harness.ts';
 
@@ -145,7 +145,7 @@ describe('the built app in its shell', () => {
     await page().locator('[data-testid=candidates]').waitFor({ timeout: 60_000 });
     expect(annotationCount()).toBe(0);
     // sam-tiny's weights are random: its best candidate may be empty; Tab shows the next
-    for (let i = 0; i < 4 && (await page().locator('.canvas').getAttribute('data-shown-width')) === '0'; i++) await page().keyboard.press('Tab');
+    await tabToNonEmptyCandidate(page());
     await page().keyboard.press('Enter');
     await expect.poll(annotationCount).toBe(1);
     await page().keyboard.press('Control+z');
