@@ -7,7 +7,7 @@
 import * as ort from 'onnxruntime-node';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DECODER_FILE, ENCODER_FILE, readModelInfo, writeModelInfo, type ModelInfo, type Preprocessing } from './model-dir.ts';
+import { DECODER_FILE, ENCODER_FILE, readModelInfo, writeModelInfo, type ModelFamily, type ModelInfo, type Preprocessing } from './model-dir.ts';
 import { convertModelFileToUnsignedWeights, signedWeightsSaturate } from './int8-kernel.ts';
 import { resizeBilinearPil, resizedSize, samEncoderInput, UnusableImageError, type RgbImage } from './image/index.ts';
 import { EMBEDDING_SHAPE, type PredictResult, type PredictViews, type SegmentPrompt, type SegmentResult } from './engine-api.ts';
@@ -316,6 +316,29 @@ export async function prepareClicks(loaded: LoadedSam, embedding: Float32Array, 
   const parts = await splitDecoderSessions(loaded);
   const { feeds } = familyFeeds(loaded, embedding, { points: [{ x: 0, y: 0, label: 1 }] }, width, height);
   await splitImageSide(loaded, parts, embedding, feeds);
+}
+
+/**
+ * A freshly built decoder file run once on a zero embedding: a checkpoint whose decoder tensors
+ * do not fit together (a projection's input side, a transposed convolution's kernel) or hold NaN
+ * fails here, at import, naming the checkpoint, instead of at every click later.
+ */
+export async function checkBuiltDecoder(decoderPath: string, family: ModelFamily, source: string): Promise<void> {
+  let session: ort.InferenceSession | undefined;
+  try {
+    session = await ort.InferenceSession.create(decoderPath, { logSeverityLevel: 4, graphOptimizationLevel: 'disabled' });
+    const prompt: SegmentPrompt = { points: [{ x: 1, y: 1, label: 1 }] };
+    const feeds = family === 'sam2.1'
+      ? sam2DecoderFeeds(new Float32Array(SAM2_FEATURES_LENGTH), prompt, 64, 64)
+      : decoderFeeds(new Float32Array(256 * 64 * 64), prompt, 64, 64).feeds;
+    const out = await session.run(feeds);
+    const iou = out.iou_predictions?.data as Float32Array | undefined;
+    if (!iou || iou.some((v) => !Number.isFinite(v))) throw new Error('it gives non-finite scores (a tensor holds NaN or Infinity)');
+  } catch (err) {
+    throw new Error(`${source}: the mask decoder built from it does not run: ${(err as Error).message.split('\n')[0]}`);
+  } finally {
+    await session?.release();
+  }
 }
 
 /** One decoder call on a zero embedding: proves the provider can run the graph. */

@@ -157,6 +157,12 @@ function writeGraphs(outDir: string, onProgress: ImportOptions['onProgress'], en
   onProgress?.('build decoder', 2, 2);
 }
 
+/** The written decoder runs once (inference.ts, loaded here only when a checkpoint is imported). */
+async function checkDecoder(outDir: string, family: ModelFamily, source: string): Promise<void> {
+  const { checkBuiltDecoder } = await import('./inference.ts');
+  await checkBuiltDecoder(join(outDir, DECODER_FILE), family, source);
+}
+
 function readConfigJson(path: string): unknown {
   try {
     return JSON.parse(readFileSync(path, 'utf8'));
@@ -189,6 +195,7 @@ export async function importCheckpoint(file: string, outDir: string, opts: Impor
   }
   checkAborted(opts.signal);
   writeGraphs(outDir, opts.onProgress, () => buildEncoder(w, cfg), () => buildDecoder(w, cfg));
+  await checkDecoder(outDir, 'sam', basename(file));
   return finish(outDir, baseInfo({
     name: opts.name ?? basename(file).replace(/\.(pth|pt|safetensors)$/i, ''),
     architecture,
@@ -211,6 +218,7 @@ async function importSam2(w: Weights, file: string, sha256: string, rawConfig: u
   const { config, architecture } = detectSam2Config(w, given, opts.configPath);
   checkAborted(opts.signal);
   writeGraphs(outDir, opts.onProgress, () => buildSam2Encoder(w, config), () => buildSam2Decoder(w, config));
+  await checkDecoder(outDir, 'sam2.1', basename(file));
   return finish(outDir, baseInfo({
     name: opts.name ?? basename(file).replace(/\.(pth|pt|safetensors)$/i, ''),
     family: 'sam2.1',

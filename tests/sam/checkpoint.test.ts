@@ -1,8 +1,9 @@
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCheckpoint, sha256File, type StateDict } from '../../main/sam/checkpoint/index.ts';
+import { importCheckpoint } from '../../main/sam/model-dir.ts';
 import { dictPickle, float32Bytes, op, tensorPickle, tuple, writeSyntheticPth, type SyntheticTensor } from '../helpers/torch-save.ts';
 
 const fixtures = join(import.meta.dirname, '../fixtures/sam-tiny');
@@ -293,5 +294,39 @@ describe('readCheckpoint on safetensors files', () => {
 describe('sha256File', () => {
   it('returns the hex sha256 digest of the file', async () => {
     expect(await sha256File(fp32Path)).toBe('6d755e4522f49c27a884bb87c130d6b0e02e7657c4007d30e2f80f41e509e367');
+  });
+});
+
+describe('importCheckpoint on tensors that do not fit together', () => {
+  /** sam_tiny's tensors with some replaced, as a safetensors file */
+  const variant = (name: string, replace: Record<string, { shape: number[]; data: Float32Array }>) => {
+    const path = join(dir, `${name}.safetensors`);
+    writeSafetensors(path, new Map([...fp32].map(([key, t]) => {
+      const r = replace[key] ?? { shape: t.shape, data: t.data };
+      return [key, { dtype: 'F32', shape: r.shape, bytes: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength) }];
+    })));
+    return path;
+  };
+  const config = join(fixtures, 'config.json');
+
+  it('refuses a linear whose input side is not the config\'s, naming the tensor, before writing anything', async () => {
+    const qkv = fp32.get('image_encoder.blocks.0.attn.qkv.weight')!;
+    const path = variant('qkv-in', { 'image_encoder.blocks.0.attn.qkv.weight': { shape: [192, 63], data: qkv.data.slice(0, 192 * 63) } });
+    const out = join(dir, 'qkv-in-model');
+    await expect(importCheckpoint(path, out, { configPath: config })).rejects.toThrow('qkv-in.safetensors: image_encoder.blocks.0.attn.qkv.weight has shape [192, 63], expected [192, 64]');
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('refuses a decoder that does not run (a transposed convolution\'s kernel) or gives NaN, at import', async () => {
+    const up = fp32.get('mask_decoder.output_upscaling.0.weight')!;
+    const kernel = variant('kernel', { 'mask_decoder.output_upscaling.0.weight': { shape: [256, 64, 1, 1], data: up.data.slice(0, 256 * 64) } });
+    // (the command line writes into a temporary folder it removes on failure)
+    for (const out of ['kernel-model', 'nan-model']) mkdirSync(join(dir, out));
+    await expect(importCheckpoint(kernel, join(dir, 'kernel-model'), { configPath: config })).rejects.toThrow(/^kernel\.safetensors: the mask decoder built from it does not run: .*ConvTranspose/);
+    const bias = fp32.get('mask_decoder.iou_prediction_head.layers.0.bias')!;
+    const withNaN = bias.data.slice();
+    withNaN[3] = Number.NaN;
+    const nan = variant('nan', { 'mask_decoder.iou_prediction_head.layers.0.bias': { shape: bias.shape, data: withNaN } });
+    await expect(importCheckpoint(nan, join(dir, 'nan-model'), { configPath: config })).rejects.toThrow('nan.safetensors: the mask decoder built from it does not run: it gives non-finite scores (a tensor holds NaN or Infinity)');
   });
 });
