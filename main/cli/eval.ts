@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { CliError, optional, parseArgs, required, type CommandGroup } from './args.ts';
+import { checkOutFile, checkOutFolder } from './output.ts';
 import { importers } from '../formats/index.ts';
 import { evaluate, type GroundTruth } from '../ptq4sam/eval.ts';
 import { listImageFiles, writeFileAtomic } from '../base/index.ts';
@@ -25,9 +26,17 @@ function readPrompts(path: string): Record<string, Prompt[]> {
     for (const p of list as Prompt[]) {
       const ok = (p.box && p.box.length === 4) || (Array.isArray(p.points) && p.points.length > 0 && (!p.labels || p.labels.length === p.points.length));
       if (!ok) throw new CliError(`${path}: a prompt of ${file} needs "points" (with matching "labels") or a 4-number "box"`);
+      if (p.labels?.some((l) => l !== 0 && l !== 1)) throw new CliError(`${path}: a prompt of ${file} has labels ${JSON.stringify(p.labels)}: each is 1 (positive) or 0 (negative)`);
     }
   }
   return raw as Record<string, Prompt[]>;
+}
+
+/** The prompts given for the evaluated images: none at all would score as a perfect model. */
+function checkPromptsMeetImages(path: string, prompts: Record<string, Prompt[]>, images: string[]): void {
+  const names = new Set(images.map((p) => basename(p)));
+  const used = Object.entries(prompts).filter(([file, list]) => names.has(file) && list.length > 0);
+  if (used.length === 0) throw new CliError(`${path}: no prompt for any evaluated image (files: ${[...names].join(', ')}); nothing would be measured`);
 }
 
 /**
@@ -58,8 +67,12 @@ export const evalCommand: CommandGroup = async (argv) => {
   const reference = required(args, 'reference');
   const images = listImageFiles(required(args, 'images'));
   const out = required(args, 'out');
+  // checked before the models run, not when the result is written minutes later
+  checkOutFolder(out);
+  checkOutFile(out);
   const promptsPath = optional(args, 'prompts');
   const prompts = promptsPath ? readPrompts(promptsPath) : undefined;
+  if (promptsPath && prompts) checkPromptsMeetImages(promptsPath, prompts, images);
   const gtPath = optional(args, 'gt');
   const gt = gtPath ? await readGroundTruth(gtPath, images) : undefined;
   const result = await evaluate(model, reference, images, { ...(prompts ? { prompts } : {}), ...(gt ? { gt } : {}) });

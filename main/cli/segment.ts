@@ -1,9 +1,9 @@
 /** `embed` and `segment`: one image through the engine, results as .npy/.png/.json files. */
 import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { all, CliError, noPositional, numberList, optional, parseArgs, required, type CommandGroup } from './args.ts';
-import { withAtomicOutDir } from './output.ts';
+import { checkOutFile, checkOutFolder, withAtomicOutDir } from './output.ts';
 import { createEngine, type Engine } from '../sam/engine.ts';
 import { readNpy, writeNpy } from '../sam/npy.ts';
 import type { PointPrompt, SegmentPrompt } from '../sam/engine-api.ts';
@@ -32,26 +32,6 @@ export async function withEngine<T>(work: (engine: Engine) => Promise<T>): Promi
 
 function checkImage(path: string): void {
   if (!existsSync(path)) throw new CliError(`${path}: image file not found`);
-}
-
-/**
- * Refuses an `embed` output file the rename at the end would replace or fail on: an existing
- * directory, or a file that is not empty (as every command's --out). `path` is --out itself or,
- * for SAM 2.1, one of the files written beside it.
- */
-function checkOutFile(out: string, path = out): void {
-  const what = path === out ? `--out ${out}` : `--out ${out}: ${path}`;
-  if (!existsSync(path)) return;
-  const stat = statSync(path);
-  if (stat.isDirectory()) throw new CliError(`${what} is a directory`);
-  if (stat.size > 0) throw new CliError(`${what} exists and is not empty`);
-}
-
-/** The folder `embed` writes into must exist: checked before the encoder runs, not after. */
-function checkOutFolder(out: string): void {
-  const folder = dirname(resolve(out));
-  if (!existsSync(folder)) throw new CliError(`--out ${out}: folder ${folder} does not exist`);
-  if (!statSync(folder).isDirectory()) throw new CliError(`--out ${out}: ${folder} is not a folder`);
 }
 
 export const embedCommand: CommandGroup = async (argv) => {

@@ -151,3 +151,33 @@ describe('eval --gt with bad input', () => {
     expect(r.stderr).toMatch(new RegExp(`${bad}: not a COCO instances file`));
   });
 });
+
+describe('eval with prompts or an --out it cannot use', () => {
+  const run = (extra: string[], out = join(work, 'never.json')) => runCli(['eval', '--model', fp32, '--reference', fp32, '--images', images, '--out', out, ...extra]);
+
+  it('refuses prompts that meet no evaluated image (a perfect score of nothing) and labels other than 0 and 1', () => {
+    const none = join(work, 'prompts-none.json');
+    writeFileSync(none, JSON.stringify({ 'nothere.png': [{ points: [[5, 5]], labels: [1] }], 'landscape.png': [] }));
+    const r = run(['--prompts', none]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${none}: no prompt for any evaluated image (files: landscape.png, portrait.png); nothing would be measured`);
+    const seven = join(work, 'prompts-seven.json');
+    writeFileSync(seven, JSON.stringify({ 'landscape.png': [{ points: [[5, 5]], labels: [7] }] }));
+    const s = run(['--prompts', seven]);
+    expect(s.code).toBe(1);
+    expect(s.stderr).toContain(`${seven}: a prompt of landscape.png has labels [7]: each is 1 (positive) or 0 (negative)`);
+  });
+
+  it('refuses an --out that exists and is not empty, or whose folder does not exist, before it runs', () => {
+    const taken = join(work, 'taken.json');
+    writeFileSync(taken, '{}');
+    const r = run([], taken);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`--out ${taken} exists and is not empty`);
+    expect(readFileSync(taken, 'utf8')).toBe('{}');
+    const nowhere = join(work, 'no-such-folder', 'r.json');
+    const s = run([], nowhere);
+    expect(s.code).toBe(1);
+    expect(s.stderr).toContain(`--out ${nowhere}: folder ${join(work, 'no-such-folder')} does not exist`);
+  });
+});
