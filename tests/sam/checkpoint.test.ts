@@ -330,3 +330,15 @@ describe('importCheckpoint on tensors that do not fit together', () => {
     await expect(importCheckpoint(nan, join(dir, 'nan-model'), { configPath: config })).rejects.toThrow('nan.safetensors: the mask decoder built from it does not run: it gives non-finite scores (a tensor holds NaN or Infinity)');
   });
 });
+
+describe('a SAM config that cannot be', () => {
+  it('refuses a layer_norm_eps that is not a small positive number, naming the file', async () => {
+    const base = JSON.parse(readFileSync(join(fixtures, 'config.json'), 'utf8')) as Record<string, unknown>;
+    for (const eps of [-1, 0, 5]) {
+      const config = join(dir, `eps-${eps}.json`);
+      writeFileSync(config, JSON.stringify({ ...base, layer_norm_eps: eps }));
+      mkdirSync(join(dir, `eps-${eps}`));
+      await expect(importCheckpoint(fp32Path, join(dir, `eps-${eps}`), { configPath: config })).rejects.toThrow(`${config}: "layer_norm_eps" must be a small positive number, got ${eps}`);
+    }
+  });
+});

@@ -67,6 +67,9 @@ export function parseConfig(raw: unknown, file: string): Partial<SamConfig> {
     out[key] = value;
   }
   if (!obj.use_rel_pos) throw new Error(`${file}: use_rel_pos false is not supported (every SAM checkpoint uses relative positions)`);
+  // a LayerNorm's epsilon keeps its square root real: zero or less gives NaN for a flat row
+  const eps = obj.layer_norm_eps;
+  if (eps !== undefined && !((eps as number) > 0 && (eps as number) < 1)) throw new Error(`${file}: "layer_norm_eps" must be a small positive number, got ${String(eps)}`);
   return out as Partial<SamConfig>;
 }
 
