@@ -33,8 +33,8 @@ function temporarySibling(abs: string): string {
 /**
  * Runs `work` on a temporary folder that becomes `out` only if it succeeds. `out` must be absent
  * or an empty folder unless `replace` is set (then a finished result replaces it). On Ctrl-C
- * the temporary folder is removed and the process exits 130 (a SIGINT listener replaces Node's
- * default exit, so it must exit itself).
+ * or SIGTERM the temporary folder is removed and the process exits 130 / 143 (a listener
+ * replaces Node's default exit, so it must exit itself).
  */
 export async function withAtomicDir<T>(out: string, work: (tmpDir: string) => Promise<T>, options: { replace?: boolean } = {}): Promise<T> {
   const abs = options.replace ? resolve(out) : checkEmptyOutputDir(out);
@@ -43,11 +43,13 @@ export async function withAtomicDir<T>(out: string, work: (tmpDir: string) => Pr
   const tmp = temporarySibling(abs);
   mkdirSync(tmp, { recursive: true });
   const cleanup = () => rmSync(tmp, { recursive: true, force: true });
-  const interrupted = () => {
+  const interrupted = (signal: NodeJS.Signals) => {
     cleanup();
-    process.exit(130);
+    process.exit(signal === 'SIGTERM' ? 143 : 130);
   };
+  // SIGTERM too: `npm run` passes a Ctrl-C on to its child as SIGTERM, and so do `timeout` and kill
   process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     const result = await work(tmp);
     moveDir(tmp, abs, { replace: options.replace ?? false });
@@ -57,6 +59,7 @@ export async function withAtomicDir<T>(out: string, work: (tmpDir: string) => Pr
     throw err;
   } finally {
     process.removeListener('SIGINT', interrupted);
+    process.removeListener('SIGTERM', interrupted);
   }
 }
 
