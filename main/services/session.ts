@@ -98,6 +98,8 @@ export class Session {
   }
 
   setLastImage(imageId: number): void {
+    // an id of no image would come back as the image to open next time
+    this.need().getImage(imageId);
     // a convenience, not an edit: a read-only project simply does not remember it
     if (this.need().readOnly) return;
     this.need().setSetting(LAST_IMAGE_KEY, imageId);

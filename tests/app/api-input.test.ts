@@ -57,6 +57,11 @@ describe('input refused at the API boundary', () => {
     expect((await handlers.historyState(undefined)).undo?.kind).toBe('label.add');
   });
 
+  it('refuses to remember an image the project does not have as the last one opened', async () => {
+    await expect(handlers.projectSetLastImage({ imageId: 999_999 })).rejects.toThrow('no image with id 999999 in');
+    await handlers.projectSetLastImage({ imageId });
+  });
+
   it('checks a prompt against the size of its image', async () => {
     await expect(handlers.samPredict({ imageId, prompt: { points: [{ x: width + 1, y: 1, label: 1 }] } }))
       .rejects.toThrow(`samPredict.prompt.points[0].x: ${width + 1} is not a number in [0, ${width}]`);
