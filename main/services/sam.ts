@@ -307,7 +307,7 @@ export class SamService {
     } catch {
       return false;
     }
-    project.setImageError(image.id, null);
+    try { project.setImageError(image.id, null); } catch { /* a read-only project keeps its badge; the image works */ }
     return true;
   }
 

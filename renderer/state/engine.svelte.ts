@@ -166,7 +166,8 @@ export class EngineState {
       const masks = await api.samCandidateViews({ imageId, resultId: r.resultId });
       if (this.result?.resultId === r.resultId) this.result = { ...this.result, masks };
     } catch (err) {
-      this.error = errorMessage(err);
+      // an answer the window has moved on from (a new click, another image) is no error to show
+      if (this.result?.resultId === r.resultId) this.error = errorMessage(err);
     }
   }
 
