@@ -197,6 +197,9 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
   const files = listed.slice(0, o.calibCount ?? DEFAULT_CALIB_COUNT);
   const calibrationSha256 = files.map(fileSha256);
   const measured = measurementImages(o.measureFiles ?? listed.slice(files.length), files, o.measureImages ?? 4, calibrationSha256);
+  // the measured images are decoded now too: one that does not decode would end the run at its
+  // last step, after the whole calibration
+  for (const path of measured.images) await decodeImage(path);
   const boxes: Map<string, Prompt[]> = o.projectDb ? calibrationPrompts(o.projectDb) : new Map();
   const images = await Promise.all(files.map(async (path) => {
     const img = await decodeImage(path);
