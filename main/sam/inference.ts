@@ -327,13 +327,7 @@ export async function checkBuiltDecoder(decoderPath: string, family: ModelFamily
   let session: ort.InferenceSession | undefined;
   try {
     session = await ort.InferenceSession.create(decoderPath, { logSeverityLevel: 4, graphOptimizationLevel: 'disabled' });
-    const prompt: SegmentPrompt = { points: [{ x: 1, y: 1, label: 1 }] };
-    const feeds = family === 'sam2.1'
-      ? sam2DecoderFeeds(new Float32Array(SAM2_FEATURES_LENGTH), prompt, 64, 64)
-      : decoderFeeds(new Float32Array(256 * 64 * 64), prompt, 64, 64).feeds;
-    const out = await session.run(feeds);
-    const iou = out.iou_predictions?.data as Float32Array | undefined;
-    if (!iou || iou.some((v) => !Number.isFinite(v))) throw new Error('it gives non-finite scores (a tensor holds NaN or Infinity)');
+    if (!await scoresOnZeroEmbedding(session, family)) throw new Error('it gives non-finite scores (a tensor holds NaN or Infinity)');
   } catch (err) {
     throw new Error(`${source}: the mask decoder built from it does not run: ${(err as Error).message.split('\n')[0]}`);
   } finally {
@@ -343,13 +337,18 @@ export async function checkBuiltDecoder(decoderPath: string, family: ModelFamily
 
 /** One decoder call on a zero embedding: proves the provider can run the graph. */
 async function selfTest(decoderCore: ort.InferenceSession, info: ModelInfo): Promise<void> {
+  if (!await scoresOnZeroEmbedding(decoderCore, info.family)) throw new Error('self-test produced non-finite scores');
+}
+
+/** A decoder (whole or its core) run once on a zero embedding and one click: whether its scores are finite. */
+async function scoresOnZeroEmbedding(decoder: ort.InferenceSession, family: ModelFamily): Promise<boolean> {
   const prompt: SegmentPrompt = { points: [{ x: 1, y: 1, label: 1 }] };
-  const feeds = info.family === 'sam2.1'
+  const feeds = family === 'sam2.1'
     ? sam2DecoderFeeds(new Float32Array(SAM2_FEATURES_LENGTH), prompt, 64, 64)
     : decoderFeeds(new Float32Array(256 * 64 * 64), prompt, 64, 64).feeds;
-  const out = await decoderCore.run(feeds);
+  const out = await decoder.run(feeds);
   const iou = out.iou_predictions?.data as Float32Array | undefined;
-  if (!iou || iou.some((v) => !Number.isFinite(v))) throw new Error('self-test produced non-finite scores');
+  return iou !== undefined && iou.every((v) => Number.isFinite(v));
 }
 
 /**
