@@ -28,10 +28,7 @@ function attention(b: GraphBuilder, w: Weights, cfg: SamConfig, module: string, 
   const headDim = dim / heads;
   const tokens = size * size;
   return b.scope(module, () => {
-    // the input sides of the block's linears are the config's: a wrong one would only fail in onnxruntime
-    w.get(`${module}.qkv.weight`, [3 * dim, dim]);
-    w.get(`${module}.proj.weight`, [dim, dim]);
-    const qkv = linear(b, w, `${module}.qkv`, x, { bias: cfg.qkv_bias });
+    const qkv = linear(b, w, `${module}.qkv`, x, { bias: cfg.qkv_bias, shape: [3 * dim, dim] });
     // qkv.reshape(B, HW, 3, nh, hd).permute(2, 0, 3, 1, 4).reshape(3, B*nh, HW, hd)
     const r = b.op('Reshape', [qkv, b.constI64([batch, tokens, 3, heads, headDim])]);
     const t = b.op('Transpose', [r], { perm: [2, 0, 3, 1, 4] });
@@ -63,7 +60,7 @@ function attention(b: GraphBuilder, w: Weights, cfg: SamConfig, module: string, 
     // (attn @ v).view(B, nh, H, W, hd).permute(0, 2, 3, 1, 4).reshape(B, H, W, C)
     const o5 = b.op('Reshape', [out, b.constI64([batch, heads, size, size, headDim])]);
     const merged = b.op('Reshape', [b.op('Transpose', [o5], { perm: [0, 2, 3, 1, 4] }), b.constI64([batch, size, size, dim])]);
-    return linear(b, w, `${module}.proj`, merged);
+    return linear(b, w, `${module}.proj`, merged, { shape: [dim, dim] });
   });
 }
 
@@ -90,9 +87,7 @@ function block(b: GraphBuilder, w: Weights, cfg: SamConfig, index: number, x: st
     const x1 = b.op('Add', [x, h], {}, { name: `${module}/residual1` });
     const n2 = layerNorm(b, w, `${module}.norm2`, x1, cfg.layer_norm_eps);
     const hidden = w.shape(`${module}.mlp.lin1.weight`)[0]!;
-    w.get(`${module}.mlp.lin1.weight`, [hidden, cfg.encoder_embed_dim]);
-    w.get(`${module}.mlp.lin2.weight`, [cfg.encoder_embed_dim, hidden]);
-    const m = linear(b, w, `${module}.mlp.lin2`, gelu(b, linear(b, w, `${module}.mlp.lin1`, n2)));
+    const m = linear(b, w, `${module}.mlp.lin2`, gelu(b, linear(b, w, `${module}.mlp.lin1`, n2, { shape: [hidden, dim] })), { shape: [dim, hidden] });
     return b.op('Add', [x1, m], {}, { name: `${module}/residual2` });
   });
 }
@@ -102,9 +97,7 @@ export function buildEncoder(w: Weights, cfg: SamConfig): ModelProto {
   const grid = cfg.img_size / cfg.patch_size;
   const dim = cfg.encoder_embed_dim;
   const input = b.input('input_image', 'float32', [1, 3, cfg.img_size, cfg.img_size]);
-  w.get('image_encoder.patch_embed.proj.weight', [dim, 3, cfg.patch_size, cfg.patch_size]);
-  w.get('image_encoder.neck.2.weight', [cfg.out_chans, cfg.out_chans, 3, 3]);
-  let x = conv2d(b, w, 'image_encoder.patch_embed.proj', input, { kernel: cfg.patch_size, stride: cfg.patch_size });
+  let x = conv2d(b, w, 'image_encoder.patch_embed.proj', input, { kernel: cfg.patch_size, stride: cfg.patch_size, shape: [dim, 3, cfg.patch_size, cfg.patch_size] });
   x = b.op('Transpose', [x], { perm: [0, 2, 3, 1] }, { name: 'image_encoder.patch_embed/Transpose' });
   const pos = b.init('image_encoder.pos_embed', [1, grid, grid, dim], w.get('image_encoder.pos_embed', [1, grid, grid, dim]));
   x = b.op('Add', [x, pos], {}, { name: 'image_encoder/pos_embed/Add' });
@@ -117,7 +110,7 @@ export function buildEncoder(w: Weights, cfg: SamConfig): ModelProto {
   x = b.op('MatMul', [x, b.init('image_encoder.neck.0.weight', [dim, out], neck0T)], {}, { name: 'image_encoder.neck.0/MatMul' });
   x = b.op('Transpose', [x], { perm: [0, 3, 1, 2] }, { name: 'image_encoder.neck/Transpose' });
   x = layerNorm2d(b, w, 'image_encoder.neck.1', x);
-  x = conv2d(b, w, 'image_encoder.neck.2', x, { kernel: 3, pad: 1, bias: false });
+  x = conv2d(b, w, 'image_encoder.neck.2', x, { kernel: 3, pad: 1, bias: false, shape: [out, out, 3, 3] });
   x = layerNorm2d(b, w, 'image_encoder.neck.3', x);
   b.identity(x, 'image_embeddings');
   b.output('image_embeddings', 'float32', [1, out, grid, grid]);

@@ -6,9 +6,13 @@
 import { float, type GraphBuilder } from '../../onnx/builder.ts';
 import { transpose2d, type Weights } from './weights.ts';
 
-export function linear(b: GraphBuilder, w: Weights, module: string, x: string, opts: { bias?: boolean } = {}): string {
+/**
+ * `shape`: the weight's [out, in] where the caller knows it (the input's width comes from the
+ * config): a mismatch is named here instead of failing in onnxruntime.
+ */
+export function linear(b: GraphBuilder, w: Weights, module: string, x: string, opts: { bias?: boolean; shape?: [number, number] } = {}): string {
   const [out, inp] = w.shape(`${module}.weight`) as [number, number];
-  const weightT = b.init(`${module}.weight`, [inp, out], transpose2d(w.get(`${module}.weight`), out, inp));
+  const weightT = b.init(`${module}.weight`, [inp, out], transpose2d(w.get(`${module}.weight`, opts.shape), out, inp));
   let y = b.op('MatMul', [x, weightT], {}, { name: `${module}/MatMul` });
   if (opts.bias ?? true) {
     const bias = b.init(`${module}.bias`, [out], w.get(`${module}.bias`, [out]));
@@ -53,12 +57,13 @@ export function gelu(b: GraphBuilder, x: string): string {
   return b.op('Mul', [b.op('Mul', [x, b.op('Add', [e, b.constF([1])])]), b.constF([0.5])]);
 }
 
+/** `shape`: the weight's [out, in, kernel, kernel] where the caller knows it, checked as `linear`'s. */
 export function conv2d(
   b: GraphBuilder, w: Weights, module: string, x: string,
-  opts: { kernel: number; stride?: number; pad?: number; bias?: boolean },
+  opts: { kernel: number; stride?: number; pad?: number; bias?: boolean; shape?: number[] },
 ): string {
   const shape = w.shape(`${module}.weight`);
-  const weight = b.init(`${module}.weight`, shape, w.get(`${module}.weight`));
+  const weight = b.init(`${module}.weight`, shape, w.get(`${module}.weight`, opts.shape));
   const inputs = [x, weight];
   if (opts.bias ?? true) inputs.push(b.init(`${module}.bias`, [shape[0]!], w.get(`${module}.bias`, [shape[0]!])));
   const p = opts.pad ?? 0;
