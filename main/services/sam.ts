@@ -5,7 +5,7 @@
  * (main/sam/engine.ts) runs in a worker thread, so nothing here blocks the main process.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { ImageRecord, Project } from '../project/index.ts';
 import type { EmbeddingInfo, EverythingResult, MaskCrop, PredictViews, SegmentPrompt } from '../sam/engine-api.ts';
 import { maskCropOfCandidate, viewMaskThinned } from '../sam/view-masks.ts';
@@ -58,6 +58,8 @@ export class SamService {
    */
   #epoch = 0;
   #nextResult = 1;
+  /** per image with an error badge: the file (path, size, mtime) last found still not as it was added */
+  #stillBroken = new Map<number, string>();
   /** the latest "segment everything" sets (full masks as RLE), for accepting */
   #proposals = new Map<number, { imageId: number; modelId: string; result: EverythingResult }>();
   /** the "segment everything" run in progress: a newer one or `cancelEverything` ends it */
@@ -303,10 +305,19 @@ export class SamService {
     const file = image.sha256 && image.width !== null ? project.resolveImagePath(image) : null;
     if (!file) return false;
     try {
-      if (createHash('sha256').update(readFileSync(file)).digest('hex') !== image.sha256) return false;
+      // hashed again only when the file changed since the last look: hovers over a broken image
+      // ask many times a second
+      const { size, mtimeMs } = statSync(file);
+      const seen = `${file}:${size}:${mtimeMs}`;
+      if (this.#stillBroken.get(image.id) === seen) return false;
+      if (createHash('sha256').update(readFileSync(file)).digest('hex') !== image.sha256) {
+        this.#stillBroken.set(image.id, seen);
+        return false;
+      }
     } catch {
       return false;
     }
+    this.#stillBroken.delete(image.id);
     try { project.setImageError(image.id, null); } catch { /* a read-only project keeps its badge; the image works */ }
     return true;
   }
@@ -324,6 +335,7 @@ export class SamService {
     this.#results.clear();
     this.#epoch++;
     this.#proposals.clear();
+    this.#stillBroken.clear();
     this.cancelEverything();
   }
 }
