@@ -343,6 +343,8 @@ export async function importModel(source: string, outDir: string, opts: ImportOp
     const dec = join(source, DECODER_FILE);
     const missing = [enc, dec].filter((f) => !existsSync(f)).map((f) => basename(f));
     if (missing.length) throw new Error(`${source}: a model folder needs encoder.onnx and decoder.onnx (missing ${missing.join(' and ')})`);
+    // an ONNX pair carries its sizes in its graphs: a config would be silently ignored
+    if (opts.configPath) throw new Error(`${opts.configPath}: a config applies to a checkpoint (.pth) only; ${source} is an ONNX pair, whose graphs fix its sizes`);
     return importOnnxPair(enc, dec, outDir, opts);
   }
   return importCheckpoint(source, outDir, opts);

@@ -2,7 +2,7 @@
  * SAM ONNX pairs as other tools export them: an encoder with preprocessing baked in (HxWx3
  * input, as samexporter's --use-preprocess writes) and a single-mask decoder (K = 1).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,6 +42,9 @@ describe('importing SAM ONNX pairs from other exporters', () => {
     saveModel(loadModel(join(model.dir, 'decoder.onnx')), join(src, 'decoder.onnx'));
     const out = join(work, 'hwc-model');
     mkdirSync(out);
+    // a config names a checkpoint's sizes: with a pair it would be ignored, so it is refused
+    writeFileSync(join(work, 'config.json'), '{"encoder_embed_dim": 768}');
+    await expect(importModel(src, out, { configPath: join(work, 'config.json') })).rejects.toThrow(`${join(work, 'config.json')}: a config applies to a checkpoint (.pth) only; ${src} is an ONNX pair`);
     const info = await importModel(src, out);
     expect(info.preprocessing.kind).toBe('sam-hwc-resized');
     expect(info.preprocessing.encoderInput).toBe('image');
