@@ -11,9 +11,24 @@ import { removeStaleTemporaries, temporaryPrefix } from './stale-temporaries.ts'
 /** An output path that is a file, or a folder that is not empty: refused, never overwritten. */
 export class OutputExistsError extends Error {}
 
-/** `out` resolved, after checking it is absent or an empty folder. */
+/**
+ * Refuses a path whose nearest existing ancestor is a file: creating it would fail with a bare
+ * EEXIST or ENOTDIR naming only that ancestor.
+ */
+export function checkFolderAbove(path: string, shown: string = path): void {
+  for (let dir = dirname(resolve(path)); ; dir = dirname(dir)) {
+    if (existsSync(dir)) {
+      if (!statSync(dir).isDirectory()) throw new OutputExistsError(`${shown}: ${dir} is a file, not a folder`);
+      return;
+    }
+    if (dirname(dir) === dir) return;
+  }
+}
+
+/** `out` resolved, after checking it is absent or an empty folder (and can be made). */
 export function checkEmptyOutputDir(out: string): string {
   const abs = resolve(out);
+  checkFolderAbove(abs, out);
   if (existsSync(abs)) {
     if (!statSync(abs).isDirectory()) throw new OutputExistsError(`${out} exists and is not a directory`);
     if (readdirSync(abs).length > 0) throw new OutputExistsError(`${out} exists and is not empty`);

@@ -4,6 +4,6 @@
  * app reads. It imports nothing from the rest of main/ (the bottom of the layering; README
  * "Layout"); tests in tests/base/.
  */
-export { moveDir, withAtomicDir, writeFileAtomic, OutputExistsError, checkEmptyOutputDir } from './atomic.ts';
+export { moveDir, withAtomicDir, writeFileAtomic, OutputExistsError, checkEmptyOutputDir, checkFolderAbove } from './atomic.ts';
 export { dirBytes } from './sizes.ts';
 export { IMAGE_EXTENSIONS, isImageFile, listImageFiles } from './images.ts';

@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { openDatabase } from '../base/sqlite.ts';
+import { checkFolderAbove } from '../base/index.ts';
 import { checkRleCounts, rleArea, rleBbox, rleCountsFromString } from '../masks/index.ts';
 import { describeDbError } from './errors.ts';
 import { applyStates, readRow, sameRow, type HistoryTable, type Prepare, type RowChange, type RowState, toStates, touchedIds } from './history.ts';
@@ -142,6 +143,11 @@ function configure(db: Database.Database): void {
 export function createProject(dbPath: string): Project {
   const abs = resolve(dbPath);
   if (existsSync(abs) && statSync(abs).size > 0) throw new Error(`cannot create project ${abs}: the file already exists`);
+  try {
+    checkFolderAbove(abs);
+  } catch (err) {
+    throw new Error(`cannot create project ${(err as Error).message}`);
+  }
   mkdirSync(dirname(abs), { recursive: true });
   let db: Database.Database;
   try {

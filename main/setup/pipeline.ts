@@ -277,6 +277,7 @@ async function checkLocalFile(run: SetupRun, o: SetupOptions): Promise<void> {
   const file = o.model.files[0]!;
   if (o.model.format !== 'pth') throw new SetupError('download', `${o.model.id} is an ONNX pair: import its folder with "model import" instead of --file`);
   if (!existsSync(o.localFile!)) throw new SetupError('download', `${o.localFile}: no such file`);
+  if (!statSync(o.localFile!).isFile()) throw new SetupError('download', `${o.localFile}: not a file (the model's checkpoint file is expected)`);
   run.progress({ step: 'download', fraction: 0, message: `checking ${o.localFile}` });
   if (file.sizeOnly !== undefined) {
     const size = statSync(o.localFile!).size;

@@ -139,6 +139,19 @@ describe('--mask-input', () => {
   });
 });
 
+describe('an --out below a file', () => {
+  it('is refused before any work, naming the file in the way (segment, project init)', () => {
+    const file = join(dir, 'a-plain-file');
+    writeFileSync(file, 'kept');
+    const out = join(file, 'sub');
+    const seg = runCli(segmentArgs(out, '--point', '10,10,1'));
+    expect(seg.stderr).toBe(`error: --out ${out}: ${file} is a file, not a folder\n`);
+    const init = runCli(['project', 'init', join(out, 'p.db')]);
+    expect(init.stderr).toBe(`error: cannot create project ${join(out, 'p.db')}: ${file} is a file, not a folder\n`);
+    expect(readFileSync(file, 'utf8')).toBe('kept');
+  });
+});
+
 describe('embed --out', () => {
   it('refuses an existing file that is not empty, leaving it as it was', () => {
     const out = join(dir, 'kept.npy');

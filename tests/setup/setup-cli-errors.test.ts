@@ -117,6 +117,13 @@ describe('setup failures', () => {
     expect(lastLine(run.stderr)).toMatch(new RegExp(`^error: ${fake}: md5 [0-9a-f]{32} does not match the catalog's ${md5} for sam_tiny$`));
     expectNoModelDirectory();
   });
+
+  it('refuses a folder given as the local copy', async () => {
+    const catalog = writeTinyCatalog(dir, server.url('/sam_tiny.pth'), md5);
+    const run = await runCliAsync(setupArgs(catalog, '--file', dir));
+    expect(lastLine(run.stderr)).toBe(`error: ${dir}: not a file (the model's checkpoint file is expected)`);
+    expectNoModelDirectory();
+  });
 });
 
 describe('a hub entry on the command line when the hub gives no sha256', () => {
