@@ -100,6 +100,23 @@ describe('SAM 2.1 checkpoint import', () => {
     expect(() => parseSam2Config(raw, 'x.json', 512)).toThrow(/x\.json: model\.use_high_res_features_in_sam = false is not supported/);
   });
 
+  it('refuses values no Hiera can have, naming the key', () => {
+    const cases: [(m: any) => void, string][] = [
+      [(m) => { m.image_encoder.trunk.num_heads = -1; }, '"trunk.num_heads" is -1, outside 1..'],
+      [(m) => { m.image_encoder.trunk.window_spec = [8, 4, 100000, 7]; }, '"trunk.window_spec[2]" is 100000, outside 1..64'],
+      [(m) => { m.image_encoder.trunk.global_att_blocks = [99]; }, '"trunk.global_att_blocks[0]" is 99, outside 0..'],
+      [(m) => { m.image_encoder.neck.fpn_top_down_levels = [2, 7]; }, '"neck.fpn_top_down_levels[1]" is 7, outside 0..3'],
+      [(m) => { m.image_encoder.neck.d_model = 0; }, '"neck.d_model" is 0, outside 1..4096'],
+    ];
+    for (const [change, message] of cases) {
+      const raw = JSON.parse(readFileSync(SAM2_TINY_CONFIG, 'utf8'));
+      change(raw.model);
+      expect(() => parseSam2Config(raw, 'x.json', 512)).toThrow(`x.json: ${message}`);
+    }
+    // the fixture's own values pass
+    expect(parseSam2Config(JSON.parse(readFileSync(SAM2_TINY_CONFIG, 'utf8')), 'x.json', 512).num_heads).toBeGreaterThan(0);
+  });
+
   it('builds graphs that hold no video-only tensor', async () => {
     const w = new Weights(await readCheckpoint(SAM2_TINY_PT), 'sam2.1_tiny_random.pt');
     const cfg = parseSam2Config(JSON.parse(readFileSync(SAM2_TINY_CONFIG, 'utf8')), 'config.json', 512);

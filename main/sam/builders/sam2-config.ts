@@ -165,6 +165,27 @@ function checkBlocks(cfg: Sam2Config, w: Weights): void {
   }
 }
 
+/**
+ * Values no Hiera can have: they would build graphs that fail in onnxruntime at the first image
+ * (a negative head count) or pad a stage to a huge window. Stage s sees a 256 / 2^s grid.
+ */
+function checkRanges(cfg: Sam2Config, file: string): void {
+  const within = (v: number, min: number, max: number, path: string) => {
+    if (v < min || v > max) throw new Error(`${file}: "${path}" is ${v}, outside ${min}..${max}`);
+  };
+  within(cfg.embed_dim, 1, 4096, 'trunk.embed_dim');
+  within(cfg.num_heads, 1, cfg.embed_dim, 'trunk.num_heads');
+  cfg.stages.forEach((n, s) => within(n, 1, 128, `trunk.stages[${s}]`));
+  const blocks = cfg.stages.reduce((a, b) => a + b, 0);
+  cfg.global_att_blocks.forEach((b, i) => within(b, 0, blocks - 1, `trunk.global_att_blocks[${i}]`));
+  cfg.window_spec.forEach((n, s) => within(n, 1, 256 >> s, `trunk.window_spec[${s}]`));
+  cfg.window_pos_embed_bkg_spatial_size.forEach((n, i) => within(n, 1, 256, `trunk.window_pos_embed_bkg_spatial_size[${i}]`));
+  if (cfg.backbone_channel_list.length !== 4) throw new Error(`${file}: "neck.backbone_channel_list" must list 4 widths`);
+  cfg.backbone_channel_list.forEach((n, i) => within(n, 1, 16384, `neck.backbone_channel_list[${i}]`));
+  cfg.fpn_top_down_levels.forEach((n, i) => within(n, 0, 3, `neck.fpn_top_down_levels[${i}]`));
+  within(cfg.d_model, 1, 4096, 'neck.d_model');
+}
+
 type Json = Record<string, unknown>;
 
 function obj(v: unknown, file: string, path: string): Json {
@@ -223,5 +244,6 @@ export function parseSam2Config(raw: unknown, file: string, decoderMlpDim: numbe
     decoder_mlp_dim: decoderMlpDim,
   };
   if (cfg.window_spec.length !== 4) throw new Error(`${file}: trunk.window_spec must have 4 entries`);
+  checkRanges(cfg, file);
   return cfg;
 }
