@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { decodeImageBuffer, UNUSABLE_IMAGE, UnusableImageError, type RgbImage } from './image/index.ts';
-import { cropRgb, encoderSizeProblem, loadSam, prepareClicks, releaseSam, runBoxDecoder, runDecoder, runDecoderScores, runDecoderWantedLogits, runEncoder, runPredict, runPredictViews, splitDecoderSessions, validatePrompt, type DecodedCandidates, type LoadedSam, type PredictPath, type SessionSettings } from './inference.ts';
+import { cropRgb, encoderSizeProblem, loadSam, prepareClicks, releaseSam, runBestDecoder, runDecoder, runDecoderScores, runDecoderWantedLogits, runEncoder, runPredict, runPredictViews, splitDecoderSessions, validatePrompt, type DecodedCandidates, type LoadedSam, type PredictPath, type SessionSettings } from './inference.ts';
 import { JOB_CANCELLED, type BoxBatchResult, type EverythingResult, type JobProgress, type PredictViews, type SegmentPrompt } from './engine-api.ts';
 import { answer } from '../../preload/contract/rpc.ts';
 import { SAM2_FEATURES_LENGTH } from './sam2-inference.ts';
@@ -198,7 +198,7 @@ const methods = {
   },
   /**
    * Each box decoded as `segment` decodes it (the decoder graph takes one prompt a run), all in
-   * one call, only the kept candidate upsampled (runBoxDecoder); masks as RLE.
+   * one call, only the kept candidate upsampled (runBestDecoder); masks as RLE.
    */
   async decodeBoxes(modelKey: string, imagePath: string, boxes: [number, number, number, number][], opts: { imageHash?: string } = {}): Promise<BoxBatchResult> {
     const check = (w: number, h: number) => { for (const box of boxes) validatePrompt({ points: [], box }, w, h); };
@@ -208,7 +208,7 @@ const methods = {
     const masks = [];
     for (const box of boxes) {
       checkOpen();
-      const { logits, score } = await runBoxDecoder(model(modelKey), entry.data, box, width, height);
+      const { logits, score } = await runBestDecoder(model(modelKey), entry.data, { points: [], box }, width, height);
       const { rle, area } = rleFromPositive(width, height, logits);
       masks.push({ rle, score, empty: area === 0 });
     }

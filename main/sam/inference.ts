@@ -498,22 +498,23 @@ export async function runDecoder(loaded: LoadedSam, embedding: Float32Array, pro
 }
 
 /**
- * One box's mask and score exactly as `runDecoder` (`segment`) gives them, at a fraction of its
- * cost: the box split's image part once per embedding, its prompt part per box (the graph's own
- * nodes: the same values bit for bit), the single-mask rule, then the decoder's own
- * postprocessing on the kept candidate alone, where the whole graph upsamples all four to the
- * image size. A model whose decoder cannot be cut so runs the whole decoder. The mask is where
- * `logits` is above 0 (that decoder gives its mask itself: 0 and 1).
+ * The chosen candidate's mask and score exactly as `runDecoder` (`segment`) gives them, at a
+ * fraction of its cost: the box split's image part once per embedding, its prompt part per
+ * prompt (the graph's own nodes: the same values bit for bit), the single-mask rule, then the
+ * decoder's own postprocessing on the kept candidate alone, where the whole graph upsamples all
+ * four to the image size. A fed-back mask, or a model whose decoder cannot be cut so, runs the
+ * whole decoder. The mask is where `logits` is above 0 (that decoder gives its mask itself: 0
+ * and 1). Box decoding (autolabel) and the evaluation's masks take this path.
  */
-export async function runBoxDecoder(loaded: LoadedSam, embedding: Float32Array, box: [number, number, number, number], width: number, height: number): Promise<{ logits: ArrayLike<number>; score: number }> {
-  const prompt = { points: [], box };
-  const parts = await boxDecoderSessions(loaded);
+export async function runBestDecoder(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number): Promise<{ logits: ArrayLike<number>; score: number; best: number }> {
+  // the split's image part assumes no mask: its dense embedding is the no-mask one
+  const parts = prompt.maskInput ? null : await boxDecoderSessions(loaded);
   if (!parts) {
     const r = await runDecoder(loaded, embedding, prompt, width, height);
-    return { logits: r.masks[r.best]!, score: r.iouPredictions[r.best]! };
+    return { logits: r.masks[r.best]!, score: r.iouPredictions[r.best]!, best: r.best };
   }
   const { iou, best, planes, origImSize } = await runCutPromptPart(loaded, parts, embedding, prompt, width, height);
-  return { logits: await postprocessPlane(loaded, parts, planes, best, origImSize, width, height), score: iou[best]! };
+  return { logits: await postprocessPlane(loaded, parts, planes, best, origImSize, width, height), score: iou[best]!, best };
 }
 
 /** The decoder and postprocessing `runPredict` uses; `{ decoder: 'whole', postprocess: 'exact' }` is the path before the split. */
@@ -596,7 +597,7 @@ export async function runDecoderLogits(loaded: LoadedSam, embedding: Float32Arra
 
 /**
  * `runDecoderLogits` for the candidates `wanted` picks by their predicted IoU (the others null),
- * at a fraction of its cost where the decoder can be cut as for boxes (`runBoxDecoder`): the
+ * at a fraction of its cost where the decoder can be cut as for boxes (`runBestDecoder`): the
  * box split's prompt part (the graph's own nodes) after its image part once per embedding, then
  * the decoder's own postprocessing for each wanted candidate alone; the whole graph upsamples
  * all four. Values and scores are the whole graph's bit for bit (tested against it).

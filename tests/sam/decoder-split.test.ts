@@ -10,7 +10,8 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DECODER_FILE } from '../../main/sam/model-dir.ts';
 import { readNpyFloat32 } from '../../main/sam/npy.ts';
-import { decoderFeeds, loadSam, prepareClicks, pruneToOutputs, releaseSam, runBoxDecoder, runDecoder, runEncoder, runPredict, splitDecoderSessions, type LoadedSam } from '../../main/sam/inference.ts';
+import { decoderFeeds, loadSam, prepareClicks, pruneToOutputs, releaseSam, runBestDecoder, runDecoder, runEncoder, runPredict, splitDecoderSessions, type LoadedSam } from '../../main/sam/inference.ts';
+import type { SegmentPrompt } from '../../main/sam/engine-api.ts';
 import { decodeImage } from '../../main/sam/image/index.ts';
 import { POSTPROCESS_INPUT, columnGathersAsRows, narrowFinalAttention, postprocessDecoder, postprocessSource, refinementGraph, splitDecoder } from '../../main/sam/decoder-split.ts';
 import { encodeModel } from '../../main/onnx/model-io.ts';
@@ -241,17 +242,30 @@ describe('the decoder postprocessing cut for one candidate (box decoding)', () =
     await Promise.all(sessions.map((s) => s.release()));
   });
 
-  it('box decoding gives segment\'s mask and score bit for bit, the image part run once per embedding', async () => {
-    for (const box of [[40, 30, 220, 200], [0, 0, 320, 240], [150.5, 20.25, 300, 120], [10, 100, 60, 230]] as [number, number, number, number][]) {
-      const whole = await runDecoder(sam, embedding, { points: [], box }, 320, 240);
-      const ours = await runBoxDecoder(sam, embedding, box, 320, 240);
+  it('the best candidate alone (boxes, clicks) is segment\'s mask and score bit for bit, the image part run once per embedding', async () => {
+    const prompts: SegmentPrompt[] = [
+      ...([[40, 30, 220, 200], [0, 0, 320, 240], [150.5, 20.25, 300, 120], [10, 100, 60, 230]] as [number, number, number, number][]).map((box) => ({ points: [], box })),
+      { points: [{ x: 160, y: 120, label: 1 }] },
+      { points: [{ x: 40.5, y: 200, label: 1 }, { x: 300, y: 20, label: 0 }] },
+      { points: [{ x: 100, y: 100, label: 1 }], box: [50, 50, 200, 180] },
+    ];
+    for (const prompt of prompts) {
+      const whole = await runDecoder(sam, embedding, prompt, 320, 240);
+      const ours = await runBestDecoder(sam, embedding, prompt, 320, 240);
+      expect(ours.best).toBe(whole.best);
       expect(ours.score).toBe(whole.iouPredictions[whole.best]);
       expect(Uint8Array.from(ours.logits, (v) => (v > 0 ? 1 : 0))).toEqual(whole.masks[whole.best]);
       expect(sam.boxSide?.embedding).toBe(embedding);
     }
     const side = sam.boxSide;
-    await runBoxDecoder(sam, embedding, [1, 2, 3, 4], 320, 240);
+    await runBestDecoder(sam, embedding, { points: [], box: [1, 2, 3, 4] }, 320, 240);
     expect(sam.boxSide).toBe(side);
+    // a fed-back mask changes the image side: the whole decoder answers
+    const maskInput = new Float32Array(256 * 256).map((_, i) => Math.sin(i * 0.01) * 5);
+    const refined = { points: [{ x: 160, y: 120, label: 1 as const }], maskInput };
+    const whole = await runDecoder(sam, embedding, refined, 320, 240);
+    const ours = await runBestDecoder(sam, embedding, refined, 320, 240);
+    expect(Uint8Array.from(ours.logits, (v) => (v > 0 ? 1 : 0))).toEqual(whole.masks[whole.best]);
   });
 
   it('cuts SAM 2.1\'s postprocessing at its logits before the clamp: box decoding gives segment\'s mask and score bit for bit', async () => {
@@ -272,7 +286,7 @@ describe('the decoder postprocessing cut for one candidate (box decoding)', () =
         for (const [width, height] of [[320, 240], [180, 300]] as const) {
           for (const box of [[40, 30, 120, 200], [0, 0, width, height], [15.5, 20.25, 170, 120]] as [number, number, number, number][]) {
             const whole = await runDecoder(loaded, features, { points: [], box }, width, height);
-            const ours = await runBoxDecoder(loaded, features, box, width, height);
+            const ours = await runBestDecoder(loaded, features, { points: [], box }, width, height);
             expect(ours.score).toBe(whole.iouPredictions[whole.best]);
             expect(Uint8Array.from(ours.logits, (v) => (v > 0 ? 1 : 0))).toEqual(whole.masks[whole.best]);
             clamped ||= whole.lowResMasks.some((v) => Math.abs(v) === 32);
