@@ -7,6 +7,7 @@
  */
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { IMAGE_EXTENSIONS, isImageFile } from '../base/index.ts';
 import { imageStem } from '../formats/common.ts';
 import type { DatasetImage, DatasetLabel, Exporter, ExportOptions, ExportReport, Importer, ImportFormat } from '../formats/index.ts';
 import type { ImportAnnotation, Project } from './project.ts';
@@ -72,17 +73,22 @@ function cocoResolver(project: Project, from: string): KeyResolver {
     resolve(key) {
       // one place when the annotations file sits in the project folder
       const places = isAbsolute(key) ? [key] : [...new Set([resolve(dirname(from), key), resolve(project.dir, key)])];
+      // the first place that holds the image wins, a project image or a file: a project image
+      // further down the list must not take a file beside the annotations
       for (const place of places) {
         const image = project.findImageByPath(place);
         if (image) return { image };
+        if (!existsSync(place) || !statSync(place).isFile()) continue;
+        const real = realpathOrSelf(place);
+        if (!roots.some((root) => isInside(root, real))) {
+          return { refused: `image "${key}" named in ${from} is outside the annotation file's folder and the project's folder (${real}); it was not added and its annotations were not imported` };
+        }
+        if (!isImageFile(place)) {
+          return { refused: `image "${key}" named in ${from} is not an image the app reads (${[...IMAGE_EXTENSIONS].join(', ')}): ${place} was not added and its annotations were not imported` };
+        }
+        return { file: place };
       }
-      const file = places.find((p) => existsSync(p) && statSync(p).isFile());
-      if (!file) return { error: `image "${key}" named in ${from} is not in the project and was not found at ${places.join(' or ')}` };
-      const real = realpathOrSelf(file);
-      if (!roots.some((root) => isInside(root, real))) {
-        return { refused: `image "${key}" named in ${from} is outside the annotation file's folder and the project's folder (${real}); it was not added and its annotations were not imported` };
-      }
-      return { file };
+      return { error: `image "${key}" named in ${from} is not in the project and was not found at ${places.join(' or ')}` };
     },
   };
 }
@@ -181,6 +187,7 @@ export async function importDataset(project: Project, format: ImportFormat, impo
     if (image) annotations.push({ ...image, labelName: b.labelName, rle: null, bbox: b.bbox });
   }
   const images = await Promise.all([...newFiles].map(scan));
+  for (const image of images) if (image.error !== null) warnings.push(`${image.file} was added with an error badge: ${image.error}`);
   const before = new Set(project.listLabels().map((l) => l.name));
   const { addedImages, annotationIds } = project.importAnnotations({ images, labels: result.labels.map((name) => ({ name })), annotations });
   return {

@@ -38,6 +38,44 @@ describe('COCO import of files named by the annotation file', () => {
     expect(refusals[0]).toContain(`image "${outside}" named in ${from} is outside`);
   });
 
+  it('takes the file beside the annotations before a project image of the same relative name', async () => {
+    // the project folder holds a.png, the annotations' folder another a.png: the README's order
+    const projectImage = await writeImage(join(dir, 'proj', 'a.png'), 8, 6);
+    await project.addImages([projectImage]);
+    const beside = await writeImage(join(dir, 'data', 'a.png'), 8, 6, 255);
+    const from = writeCoco(join(dir, 'data', 'ann.json'), [{ id: 1, file_name: 'a.png', width: 8, height: 6 }]);
+    const report = await importDataset(project, 'coco', importers.coco, from);
+    expect(report.addedImages).toBe(1);
+    const images = project.listImages().items;
+    expect(images.map((i) => project.resolveImagePath(i)).sort()).toEqual([projectImage, beside].sort());
+    const annotated = images.filter((i) => project.listAnnotations(i.id).length > 0).map((i) => project.resolveImagePath(i));
+    expect(annotated).toEqual([beside]);
+  });
+
+  it('refuses a named file that is not an image (the project file itself, a JSON), as adding images does', async () => {
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    writeFileSync(join(dir, 'data', 'notes.json'), '{}');
+    const from = writeCoco(join(dir, 'data', 'ann.json'), [
+      { id: 1, file_name: 'notes.json', width: 8, height: 6 },
+      { id: 2, file_name: project.dbPath, width: 8, height: 6 },
+    ]);
+    const report = await importDataset(project, 'coco', importers.coco, from);
+    expect(report.addedImages).toBe(0);
+    expect(report.annotations).toBe(0);
+    expect(project.listImages().items).toEqual([]);
+    expect(report.warnings).toHaveLength(2);
+    expect(report.warnings[0]).toBe(`image "notes.json" named in ${from} is not an image the app reads (.png, .jpg, .jpeg, .webp, .tif, .tiff, .bmp): ${join(dir, 'data', 'notes.json')} was not added and its annotations were not imported`);
+  });
+
+  it('says so when an image it adds has a header it cannot read', async () => {
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    writeFileSync(join(dir, 'data', 'cut.png'), 'not a png');
+    const from = writeCoco(join(dir, 'data', 'ann.json'), [{ id: 1, file_name: 'cut.png', width: 8, height: 6 }]);
+    const report = await importDataset(project, 'coco', importers.coco, from);
+    expect(report.addedImages).toBe(1);
+    expect(report.warnings.some((w) => w.startsWith(`${join(dir, 'data', 'cut.png')} was added with an error badge: `))).toBe(true);
+  });
+
   it('checks a declared size against the real image header before drawing any mask, and stays fast', async () => {
     await writeImage(join(dir, 'coco', 'small.png'), 8, 6);
     const from = writeCoco(join(dir, 'coco', 'annotations.json'), [{ id: 1, file_name: 'small.png', width: 50000, height: 50000 }]);
