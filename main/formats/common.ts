@@ -87,7 +87,7 @@ export class StemNames {
   private readonly taken = new Set<string>();
   private readonly renamed: string[] = [];
 
-  nameFor(image: DatasetImage): string {
+  nameFor(image: Pick<DatasetImage, 'id' | 'path'>): string {
     const stem = imageStem(image.path);
     let name = stem;
     for (let n = 1; this.taken.has(name.toLowerCase()); n++) name = n === 1 ? `${stem}_${image.id}` : `${stem}_${image.id}_${n}`;

@@ -8,7 +8,7 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { IMAGE_EXTENSIONS, isImageFile } from '../base/index.ts';
-import { imageStem } from '../formats/common.ts';
+import { imageStem, StemNames } from '../formats/common.ts';
 import type { DatasetImage, DatasetLabel, Exporter, ExportOptions, ExportReport, Importer, ImportFormat } from '../formats/index.ts';
 import type { ImportAnnotation, Project } from './project.ts';
 import { scanImage, type ScannedImage } from './scan.ts';
@@ -106,19 +106,30 @@ function isInside(dir: string, path: string): boolean {
   return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
 }
 
-/** YOLO label file stem: the project image with that file stem (which must be unique). */
+/**
+ * YOLO label file stem: first the name the YOLO export gives an image of this project (so the
+ * project reads its own export back: a stem shared by several images names the first, later ones
+ * are `<stem>_<image id>`, compared without case; StemNames), else the project image with that
+ * file stem, which must then be unique.
+ */
 function yoloResolver(project: Project, from: string): KeyResolver {
   const byStem = new Map<string, ImageRecord[]>();
+  const byExportName = new Map<string, ImageRecord>();
+  const names = new StemNames();
   for (let offset = 0; ; offset += 1000) {
     const { items } = project.listImages({ offset, limit: 1000 });
     for (const image of items) {
       const stem = imageStem(image.path);
       byStem.set(stem, [...(byStem.get(stem) ?? []), image]);
+      // the export leaves out images of unknown size: they take no name
+      if (image.width !== null && image.height !== null) byExportName.set(names.nameFor(image), image);
     }
     if (items.length < 1000) break;
   }
   return {
     resolve(key) {
+      const exported = byExportName.get(key);
+      if (exported) return { image: exported };
       const matches = byStem.get(key) ?? [];
       if (matches.length === 1) return { image: matches[0]! };
       if (matches.length === 0) return { error: `labels/${key}.txt in ${from} matches no project image named ${key}.*` };

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { exporters, importers } from '../../main/formats/index.ts';
 import { exportDataset, importDataset, type Project } from '../../main/project/index.ts';
+import { rleFromMask } from '../../main/masks/index.ts';
 import { openTempProject, writeImage } from '../project/helpers.ts';
 
 let dir: string;
@@ -141,5 +142,35 @@ describe('YOLO label files whose stem matches no image', () => {
       `${join(from, 'labels', 'boxes.txt')}: no project image has the stem "boxes"; its 1 box(es) were not imported`,
     ]);
     expect(project.stats().annotations).toBe(0);
+  });
+});
+
+describe('YOLO import of the project\'s own export', () => {
+  it('reads back every image when stems repeat across folders or differ only in case', async () => {
+    // beside proj/a.png (from beforeEach): another a.png, and B.png / b.jpg (one name on a case-insensitive disk)
+    await project.addImages([
+      await writeImage(join(dir, 'proj', 'y', 'a.png'), 12, 10),
+      await writeImage(join(dir, 'proj', 'c', 'B.png'), 12, 10),
+      await writeImage(join(dir, 'proj', 'c', 'b.jpg'), 12, 10),
+    ]);
+    const label = project.addLabel({ name: 'cat' });
+    const images = project.listImages().items;
+    // image i gets a block of i + 1 rows: each image's own mask can be told apart
+    for (const [i, image] of images.entries()) {
+      const mask = new Uint8Array(12 * 10);
+      for (let y = 2; y < 3 + i; y++) for (let x = 2; x < 8; x++) mask[y * 12 + x] = 1;
+      project.addAnnotation({ imageId: image.id, labelId: label.id, rle: rleFromMask({ width: 12, height: 10, data: mask }) });
+    }
+    const out = join(dir, 'export');
+    const exported = await exportDataset(project, exporters.yolo, { outDir: out });
+    expect(exported.notes.join(' ')).toContain('written under another name');
+    const report = await importDataset(project, 'yolo', importers.yolo, out);
+    expect(report.warnings).toEqual([]);
+    expect(report.annotations).toBe(4);
+    for (const image of images) {
+      const [first, again] = project.listAnnotations(image.id);
+      expect(again, image.path).toBeDefined();
+      expect(again!.area, image.path).toBe(first!.area);
+    }
   });
 });
