@@ -15,7 +15,7 @@ import {
   type Rle, canonicalRleCounts, checkRleCounts, rleArea, rleCountsFromString, rleStringFromCounts,
 } from '../masks/index.ts';
 import { MAX_IMAGE_PIXELS } from '../base/image-limits.ts';
-import { importedAnnotation, readText, rleOfPolygons } from './imported.ts';
+import { importedAnnotation, labelNameProblem, readText, rleOfPolygons } from './imported.ts';
 import type { ImportedAnnotation, ImportedBox, Importer } from './types.ts';
 
 interface CocoImage { key: string; width: number; height: number }
@@ -45,6 +45,8 @@ export const importCoco: Importer = async (from, ctx) => {
     const where = `categories[${i}]`;
     const id = integerField(c, 'id', where, fail);
     const name = stringField(c, 'name', where, fail);
+    const problem = labelNameProblem(name);
+    if (problem) throw fail(where, problem);
     if (categoryName.has(id)) throw fail(where, `category id ${id} appears twice`);
     categoryName.set(id, name);
     if (labels.includes(name)) warnings.push(`${where}: a second category named "${name}"; its annotations join the first`);

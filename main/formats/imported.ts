@@ -19,6 +19,20 @@ export function rleOfPolygons(polygons: Polygon[], width: number, height: number
   return rleFromMask(maskFromPolygons(polygons, width, height));
 }
 
+/**
+ * Why a label name cannot be stored, or null: empty after trimming, or holding a control
+ * character (a NUL or line break would cut or split it in exports, the CLI's output and the UI).
+ * The store checks every name with it; importers check first, to name the file and element.
+ */
+export function labelNameProblem(name: string): string | null {
+  const trimmed = name.trim();
+  if (trimmed === '') return 'a label needs a non-empty name';
+  const control = /[\u0000-\u001f\u007f]/.exec(trimmed);
+  if (!control) return null;
+  const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+  return `label name ${JSON.stringify(trimmed)} contains the control character U+${code}; names may not contain control characters`;
+}
+
 export function readText(path: string, what: string): string {
   try {
     return readFileSync(path, 'utf8');

@@ -1,6 +1,7 @@
 /**
  * YOLO import from a folder laid out as the YOLO export writes it: `classes.txt` (names, one per
- * line) and `labels/<image stem>.txt`. A segmentation line `class x1 y1 x2 y2 ...` (normalised
+ * line) and `labels/<image stem>.txt`, or as Ultralytics datasets are: `data.yaml`'s names and
+ * `labels/<split>/<image stem>.txt`. A segmentation line `class x1 y1 x2 y2 ...` (normalised
  * coordinates, at least 3 pairs: 7 or more values, an odd count) becomes one mask annotation: a
  * line cannot say it belongs with another, so an instance exported in several parts comes back
  * as several. A detection line `class cx cy w h` (exactly 5 values: centre and size, normalised)
@@ -11,10 +12,56 @@
  * or too thin) is skipped with a warning naming file and line, as COCO import skips an empty mask.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { rleArea } from '../masks/index.ts';
-import { importedAnnotation, readText, rleOfPolygons } from './imported.ts';
+import { importedAnnotation, labelNameProblem, readText, rleOfPolygons } from './imported.ts';
+import { yamlClassNames } from './yolo-names.ts';
 import type { ImportedAnnotation, ImportedBox, Importer } from './types.ts';
+
+/**
+ * The class names: `classes.txt` (one per line, as the export writes it), else the `names` of
+ * the dataset yaml Ultralytics reads (`data.yaml`, else the folder's only `.yaml` file).
+ */
+function classNames(from: string): string[] {
+  const classesPath = join(from, 'classes.txt');
+  let classes: string[];
+  let lineOf = (i: number) => `${classesPath}:${i + 1}`;
+  if (existsSync(classesPath)) {
+    classes = readText(classesPath, 'the class names').replace(/^\uFEFF/, '').split(/\r?\n/);
+    while (classes.length > 0 && classes[classes.length - 1]!.trim() === '') classes.pop();
+  } else {
+    const yamls = readdirSync(from).filter((f) => /\.ya?ml$/i.test(f));
+    const yaml = yamls.find((f) => f.toLowerCase() === 'data.yaml') ?? (yamls.length === 1 ? yamls[0] : undefined);
+    if (!yaml) throw new Error(`${from}: no classes.txt${yamls.length > 1 ? ` and no data.yaml among ${yamls.join(', ')}` : ' or data.yaml'} (the class names)`);
+    const path = join(from, yaml);
+    classes = yamlClassNames(readText(path, 'the class names'), path);
+    lineOf = (i: number) => `${path}: names[${i}]`;
+  }
+  classes.forEach((name, i) => {
+    if (name.trim() === '') throw new Error(`${lineOf(i)}: empty class name`);
+    const problem = labelNameProblem(name);
+    if (problem) throw new Error(`${lineOf(i)}: ${problem}`);
+  });
+  if (classes.length === 0) throw new Error(`${classesPath}: no class names`);
+  return classes;
+}
+
+/**
+ * The label files under labels/, relative to it: `<stem>.txt` (any case of the extension), also
+ * in subfolders as Ultralytics lays out its splits (`labels/train/`, `labels/val/`).
+ */
+function labelFiles(labelsDir: string): string[] {
+  const found: string[] = [];
+  const walk = (rel: string, depth: number) => {
+    for (const entry of readdirSync(join(labelsDir, rel), { withFileTypes: true })) {
+      const path = rel ? join(rel, entry.name) : entry.name;
+      if (entry.isDirectory() && depth < 3) walk(path, depth + 1);
+      else if (entry.isFile() && entry.name.toLowerCase().endsWith('.txt')) found.push(path);
+    }
+  };
+  walk('', 0);
+  return found.sort();
+}
 
 interface ParsedLine { line: number; classIndex: number; coords: number[]; box: boolean }
 
@@ -26,17 +73,11 @@ const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 export const importYolo: Importer = async (from, ctx) => {
   if (!existsSync(from) || !statSync(from).isDirectory()) throw new Error(`${from}: not a folder (expected a YOLO export with classes.txt and labels/)`);
-  const classesPath = join(from, 'classes.txt');
-  const classes = readText(classesPath, 'the class names').split(/\r?\n/);
-  while (classes.length > 0 && classes[classes.length - 1]!.trim() === '') classes.pop();
-  classes.forEach((name, i) => {
-    if (name.trim() === '') throw new Error(`${classesPath}:${i + 1}: empty class name`);
-  });
-  if (classes.length === 0) throw new Error(`${classesPath}: no class names`);
+  const classes = classNames(from);
   const labelsDir = join(from, 'labels');
   if (!existsSync(labelsDir) || !statSync(labelsDir).isDirectory()) throw new Error(`${from}: no labels/ folder`);
 
-  const files = readdirSync(labelsDir).filter((f) => f.endsWith('.txt')).sort();
+  const files = labelFiles(labelsDir);
   const parsed = files.map((f) => ({ file: f, lines: parseLabelFile(join(labelsDir, f), classes.length) }));
 
   const warnings: string[] = [];
@@ -45,7 +86,7 @@ export const importYolo: Importer = async (from, ctx) => {
   for (const { file, lines } of parsed) {
     if (lines.length === 0) continue;
     const path = join(labelsDir, file);
-    const stem = file.slice(0, -'.txt'.length);
+    const stem = basename(file).slice(0, -'.txt'.length);
     const size = await ctx.imageSize(stem);
     if (!size) {
       warnings.push(`${path}: no project image has the stem "${stem}"; its ${lineCounts(lines)} were not imported`);

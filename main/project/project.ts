@@ -18,6 +18,7 @@ import type Database from 'better-sqlite3';
 import { openDatabase } from '../base/sqlite.ts';
 import { checkFolderAbove } from '../base/index.ts';
 import { checkRleCounts, rleArea, rleBbox, rleCountsFromString } from '../masks/index.ts';
+import { labelNameProblem } from '../formats/imported.ts';
 import { describeDbError } from './errors.ts';
 import { applyStates, readRow, sameRow, type HistoryTable, type Prepare, type RowChange, type RowState, toStates, touchedIds } from './history.ts';
 import { candidateFiles, storedPathOf } from './paths.ts';
@@ -73,15 +74,9 @@ function checkColor(color: string): string {
 }
 
 function checkLabelName(name: string): string {
-  const trimmed = typeof name === 'string' ? name.trim() : '';
-  if (trimmed === '') throw new Error('a label needs a non-empty name');
-  // a NUL or line break in a name would cut or split it in exports, the CLI's output and the UI
-  const control = /[\u0000-\u001f\u007f]/.exec(trimmed);
-  if (control) {
-    const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
-    throw new Error(`label name ${JSON.stringify(trimmed)} contains the control character U+${code}; names may not contain control characters`);
-  }
-  return trimmed;
+  const problem = labelNameProblem(typeof name === 'string' ? name : '');
+  if (problem) throw new Error(problem);
+  return name.trim();
 }
 
 function checkRle(rle: Rle, what: string): void {

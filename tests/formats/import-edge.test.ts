@@ -174,3 +174,10 @@ describe('YOLO import of the project\'s own export', () => {
     }
   });
 });
+
+describe('COCO category names the store cannot hold', () => {
+  it('are refused naming the file and the element, and nothing changes', async () => {
+    const from = writeCoco(join(dir, 'tab.json'), { categories: [{ id: 1, name: 'cat' }, { id: 2, name: 'a\tb' }], images: [], annotations: [] });
+    expect(await refusal(() => importDataset(project, 'coco', importers.coco, from))).toBe(`${from}: categories[1]: label name "a\\tb" contains the control character U+0009; names may not contain control characters`);
+  });
+});

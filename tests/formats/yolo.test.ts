@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { exporters, importers } from '../../main/formats/index.ts';
 import { maskUnion, rleFromMask } from '../../main/masks/index.ts';
 import { iou, sameMask } from '../masks/helpers.ts';
+import { yamlClassNames } from '../../main/formats/yolo-names.ts';
 import { annotation, disc, image, labels, lShapeMask, ringMask, tempDir, twoPartsMask } from './dataset.ts';
 
 const sizes = (byStem: Record<string, [number, number]>) => ({
@@ -168,10 +169,12 @@ describe('YOLO import of malformed folders', () => {
     await expect(importers.yolo(out, ctx)).rejects.toThrow(/b.txt:1: value "abc" in column 5/);
   });
 
-  it('rejects a folder without classes.txt', async () => {
+  it('rejects a folder without classes.txt or data.yaml, and reads data.yaml without classes.txt', async () => {
     const { out } = await exportSample();
     rmSync(join(out, 'classes.txt'));
-    await expect(importers.yolo(out, ctx)).rejects.toThrow(`${join(out, 'classes.txt')}: cannot read the class names (no such file)`);
+    expect((await importers.yolo(out, ctx)).labels).toEqual(['cat', 'dog', 'traffic light']);
+    rmSync(join(out, 'data.yaml'));
+    await expect(importers.yolo(out, ctx)).rejects.toThrow(`${out}: no classes.txt or data.yaml (the class names)`);
   });
 
   it('rejects a folder without labels/', async () => {
@@ -179,5 +182,45 @@ describe('YOLO import of malformed folders', () => {
     writeFileSync(join(out, 'classes.txt'), 'cat\n');
     mkdirSync(join(out, 'other'));
     await expect(importers.yolo(out, ctx)).rejects.toThrow(`${out}: no labels/ folder`);
+  });
+});
+
+describe('YOLO import of an Ultralytics dataset folder', () => {
+  it('reads the class names of data.yaml in each of its forms', () => {
+    const cases: [string, string[]][] = [
+      ['path: ../datasets/x\ntrain: images/train\nnames:\n  0: person\n  1: "traffic light" # a comment\n  2: \'it\'\'s\'\nnc: 3\n', ['person', 'traffic light', "it's"]],
+      ['names:\n  1: car\n  0: person\n', ['person', 'car']],
+      ['names:\n- person\n- car # two\n', ['person', 'car']],
+      ['nc: 2\nnames: [person, \'a, b\']\n', ['person', 'a, b']],
+      ['names: {0: person, 1: car}\n', ['person', 'car']],
+    ];
+    for (const [text, names] of cases) expect(yamlClassNames(text, 'data.yaml'), text).toEqual(names);
+    expect(() => yamlClassNames('names:\n  0: a\n  2: b\n', 'd.yaml')).toThrow('d.yaml:1: the names\' indices must be 0 to 1, each once (got 2)');
+    expect(() => yamlClassNames('nc: 1\n', 'd.yaml')).toThrow('d.yaml: no top-level "names" key');
+    expect(() => yamlClassNames('names:\n  zero: a\n', 'd.yaml')).toThrow('d.yaml:2: expected "index: name", got "zero: a"');
+  });
+
+  it('takes labels/<split>/ files and .TXT names, with the names from data.yaml', async () => {
+    const from = tempDir();
+    mkdirSync(join(from, 'labels', 'train'), { recursive: true });
+    mkdirSync(join(from, 'labels', 'val'), { recursive: true });
+    writeFileSync(join(from, 'data.yaml'), 'path: .\ntrain: images/train\nval: images/val\nnames:\n  0: cat\n  1: dog\n');
+    writeFileSync(join(from, 'labels', 'train', 'a.txt'), '1 0.5 0.5 0.5 0.5\n');
+    writeFileSync(join(from, 'labels', 'val', 'b.TXT'), '0 0.1 0.1 0.9 0.1 0.9 0.9 0.1 0.9\n');
+    const result = await importers.yolo(from, sizes({ a: [12, 10], b: [12, 10] }));
+    expect(result.labels).toEqual(['cat', 'dog']);
+    expect(result.boxes).toEqual([{ imageKey: 'a', labelName: 'dog', bbox: [3, 2.5, 6, 5] }]);
+    expect(result.annotations.map((a) => [a.imageKey, a.labelName])).toEqual([['b', 'cat']]);
+    expect(result.warnings).toEqual([]);
+  });
+
+  it('names the file and line of a class name it cannot store', async () => {
+    const from = tempDir();
+    mkdirSync(join(from, 'labels'), { recursive: true });
+    writeFileSync(join(from, 'classes.txt'), 'cat\nd\u0001og\n');
+    await expect(importers.yolo(from, sizes({}))).rejects.toThrow(`${join(from, 'classes.txt')}:2: label name "d\\u0001og" contains the control character U+0001`);
+    rmSync(join(from, 'classes.txt'));
+    writeFileSync(join(from, 'data.yaml'), 'names: [cat, "a\\tb"]\n');
+    await expect(importers.yolo(from, sizes({}))).rejects.toThrow(`${join(from, 'data.yaml')}: names[1]: label name "a\\tb" contains the control character U+0009`);
   });
 });
