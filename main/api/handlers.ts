@@ -31,6 +31,8 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
   const s = new Session(ctx);
   const models = new ModelService(s);
   const setup = new SetupService(s, models);
+  /** the running export's cancel switch */
+  let exporting: AbortController | null = null;
 
   const imageSize = (imageId: number) => {
     const im = s.need().getImage(imageId);
@@ -207,8 +209,16 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
     // ---- export ----
     async exportFormats() { return exportFormats(); },
     async exportRun({ format, outDir }) {
-      return runExport(s.need(), format, s.resolveChosen('outDir', outDir), (done, total) => ctx.emit({ type: 'export-progress', done, total }));
+      const controller = new AbortController();
+      exporting?.abort(); // one export at a time: a new one replaces one still running
+      exporting = controller;
+      try {
+        return await runExport(s.need(), format, s.resolveChosen('outDir', outDir), (done, total) => ctx.emit({ type: 'export-progress', done, total }), controller.signal);
+      } finally {
+        if (exporting === controller) exporting = null;
+      }
     },
+    async exportCancel() { exporting?.abort(); },
 
     // ---- preferences ----
     async prefsGet() { return s.prefs.get().ui; },

@@ -21,7 +21,15 @@ export async function visitImages(
   visit: (image: DatasetImage) => void | Promise<void>,
 ): Promise<void> {
   let done = 0;
+  let lastTurn = performance.now();
   for await (const image of images) {
+    // `for await` over a plain iterable never leaves the microtask queue: without a turn of the
+    // event loop now and then, the app's main process would answer nothing (a cancel included)
+    // until the whole export is written
+    if (performance.now() - lastTurn > 30) {
+      await new Promise((resolve) => setImmediate(resolve));
+      lastTurn = performance.now();
+    }
     if (opts.signal?.aborted) throw new Error(`export to ${opts.outDir} cancelled after ${done} of ${imageCount} images`);
     await visit(image);
     opts.onProgress?.(++done, imageCount);
@@ -78,25 +86,47 @@ export function imageStem(path: string): string {
   return name.slice(0, name.length - extname(name).length) || name;
 }
 
+/** The longest stem an output file takes: 255 bytes less room for an extension and a counter. */
+const MAX_STEM_BYTES = 240;
+
+/** The longest prefix of `text` (whole characters) that fits in `bytes` bytes of UTF-8. */
+function utf8Prefix(text: string, bytes: number): string {
+  let out = '';
+  let used = 0;
+  for (const ch of text) {
+    const size = Buffer.byteLength(ch);
+    if (used + size > bytes) break;
+    out += ch;
+    used += size;
+  }
+  return out;
+}
+
 /**
  * One output file name per image, from its stem. Two images with the same stem (compared
  * without case, for case-insensitive file systems) would overwrite each other: the first keeps
- * the stem, later ones get `<stem>_<image id>` (then a counter), and the report lists them.
+ * the stem, later ones get `<stem>_<image id>` (then a counter), and the report lists them. A
+ * stem too long for a file name once an extension is added is cut and given `_<image id>`.
  */
 export class StemNames {
   private readonly taken = new Set<string>();
   private readonly renamed: string[] = [];
+  private readonly shortened: string[] = [];
 
   nameFor(image: Pick<DatasetImage, 'id' | 'path'>): string {
-    const stem = imageStem(image.path);
+    let stem = imageStem(image.path);
+    // a file name may have 255 bytes: a stem near that leaves no room for ".json" or "_<id>"
+    if (Buffer.byteLength(stem) > MAX_STEM_BYTES) stem = `${utf8Prefix(stem, MAX_STEM_BYTES - 24)}_${image.id}`;
     let name = stem;
     for (let n = 1; this.taken.has(name.toLowerCase()); n++) name = n === 1 ? `${stem}_${image.id}` : `${stem}_${image.id}_${n}`;
     this.taken.add(name.toLowerCase());
     if (name !== stem) this.renamed.push(`${image.path} -> ${name}`);
+    else if (stem !== imageStem(image.path)) this.shortened.push(`${image.path} -> ${name}`);
     return name;
   }
 
   addNote(report: ExportReport): void {
+    if (this.shortened.length > 0) report.notes.push(`${this.shortened.length} image(s) have a file stem too long for a file name and were written under a shorter one: ${this.shortened.join(', ')}`);
     if (this.renamed.length === 0) return;
     report.notes.push(`${this.renamed.length} image(s) share a file stem with an earlier image and were written under another name: ${this.renamed.join(', ')}`);
   }

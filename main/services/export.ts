@@ -3,7 +3,8 @@
  * exporter of main/formats, so the dialog reports exactly what the command line reports: items
  * skipped with their reason, image files that could not be found, what each format changed.
  */
-import { mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { checkFolderAbove, withAtomicDir } from '../base/index.ts';
 import { exporters } from '../formats/index.ts';
 import { exportDataset, type Project } from '../project/index.ts';
 import type { ExportFormat, ExportFormatInfo, ExportReport } from '../../preload/contract/index.ts';
@@ -20,15 +21,28 @@ export function exportFormats(): ExportFormatInfo[] {
   return Object.values(FORMATS);
 }
 
-export async function runExport(project: Project, format: ExportFormat, outDir: string, onProgress?: (done: number, total: number) => void): Promise<ExportReport> {
-  try {
-    mkdirSync(outDir, { recursive: true });
-  } catch (err) {
-    // EEXIST / ENOTDIR: the folder or one above it is a file
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`export: cannot make the folder ${outDir}: ${code === 'EEXIST' || code === 'ENOTDIR' ? 'it or a folder above it is a file' : (err as Error).message}`);
+/**
+ * Exports into `outDir` (absent or an empty folder) whole or not at all: the files are written
+ * in a hidden sibling folder that takes the name only when the export is complete, so a failure
+ * or a cancel (`signal`) leaves the chosen folder as it was and a retry finds it empty.
+ */
+export async function runExport(project: Project, format: ExportFormat, outDir: string, onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<ExportReport> {
+  if (existsSync(outDir)) {
+    if (!statSync(outDir).isDirectory()) throw new Error(`export: ${outDir} is a file; choose an empty folder`);
+    if (readdirSync(outDir).length > 0) throw new Error(`export: ${outDir} is not empty; choose an empty folder`);
+  } else {
+    try {
+      checkFolderAbove(outDir);
+    } catch (err) {
+      throw new Error(`export: cannot make the folder ${(err as Error).message}`);
+    }
   }
-  if (readdirSync(outDir).length > 0) throw new Error(`export: ${outDir} is not empty; choose an empty folder`);
-  const report = await exportDataset(project, exporters[format], { outDir, ...(onProgress ? { onProgress } : {}) });
+  let report;
+  try {
+    report = await withAtomicDir(outDir, (tmp) => exportDataset(project, exporters[format], { outDir: tmp, ...(onProgress ? { onProgress } : {}), ...(signal ? { signal } : {}) }));
+  } catch (err) {
+    if (signal?.aborted) throw new Error(`export to ${outDir} cancelled; nothing was written`);
+    throw err;
+  }
   return { format, outDir, files: report.files, images: report.images, annotations: report.annotations, skipped: report.skipped, notes: report.notes };
 }

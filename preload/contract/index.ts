@@ -361,6 +361,8 @@ export const API = {
   // Export
   exportFormats: method(NONE, returns<ExportFormatInfo[]>()),
   exportRun: method(obj({ format: oneOf(EXPORT_FORMATS), outDir: str() }), returns<ExportReport>()),
+  /** stops the running export: its folder is left as it was (exportRun fails with "cancelled") */
+  exportCancel: method(NONE, returns<void>()),
 
   // UI preferences kept by the app (window-independent), e.g. overlay opacity
   prefsGet: method(NONE, returns<Record<string, string | number | boolean>>()),

@@ -4,7 +4,7 @@
  * id of the next project; an image whose file was briefly unreadable is usable again once the
  * file is back; a proposal named twice is stored once; an export into a file says so.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -129,14 +129,35 @@ describe('accepting proposals and exporting', () => {
     expect(await handlers.annotationsList({ imageId })).toHaveLength(1);
   }, 120_000);
 
+  it('cancels an export leaving its folder as it was, and a retry writes it whole', async () => {
+    const { file } = await newProject('cancel');
+    // three more images: the cancel lands between two of them
+    const more = ['b', 'c', 'd'].map((n) => join(dir, 'cancel', `${n}.png`));
+    for (const m of more) copyFileSync(file, m);
+    chosen.push(more);
+    await handlers.imagesAdd({ paths: await handlers.dialogOpenFiles({ title: 'images', filters: [], multiple: true }) });
+    const outDir = join(dir, 'cancel', 'export');
+    mkdirSync(outDir);
+    chosen.push([outDir], [outDir]);
+    const picked = (await handlers.dialogOpenFolder({ title: 'export' }))!;
+    const running = handlers.exportRun({ format: 'labelme', outDir: picked });
+    await handlers.exportCancel();
+    await expect(running).rejects.toThrow(`export to ${outDir} cancelled; nothing was written`);
+    expect(readdirSync(outDir)).toEqual([]);
+    expect(readdirSync(join(dir, 'cancel')).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    const again = await handlers.exportRun({ format: 'labelme', outDir: (await handlers.dialogOpenFolder({ title: 'export' }))! });
+    expect(again.images).toBe(4);
+    expect(readdirSync(outDir).sort()).toEqual(['b.json', 'c.json', 'd.json', 'landscape.json']);
+  });
+
   it('says that an export folder is a file', async () => {
     await newProject('f');
     const blocker = join(dir, 'f', 'blocker');
     writeFileSync(blocker, 'a file');
-    for (const outDir of [blocker, join(blocker, 'below')]) {
-      chosen.push([outDir]);
+    for (const [outDir, message] of [[blocker, `export: ${blocker} is a file; choose an empty folder`], [join(blocker, 'below'), `export: cannot make the folder ${join(blocker, 'below')}: ${blocker} is a file, not a folder`]]) {
+      chosen.push([outDir!]);
       const picked = await handlers.dialogOpenFolder({ title: 'export' });
-      await expect(handlers.exportRun({ format: 'coco', outDir: picked! })).rejects.toThrow(`export: cannot make the folder ${outDir}: it or a folder above it is a file`);
+      await expect(handlers.exportRun({ format: 'coco', outDir: picked! })).rejects.toThrow(message);
     }
   });
 });

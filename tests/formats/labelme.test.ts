@@ -51,3 +51,20 @@ describe('LabelMe export', () => {
     expect(report.notes).toContain('1 annotation(s) had holes, which LabelMe polygons cannot carry: the holes were filled: ids 13');
   });
 });
+
+describe('LabelMe export of an image whose name is as long as a file name may be', () => {
+  it('writes a shorter file name (whole characters, the image id) and says so', async () => {
+    const root = tempDir();
+    const out = join(root, 'export');
+    mkdirSync(out);
+    // 250 bytes of stem: 83 three-byte characters and one byte; the file itself is 254 bytes, legal
+    const stem = `${'数'.repeat(83)}x`;
+    const images = [{ id: 7, path: `${stem}.png`, absPath: join(root, `${stem}.png`), width: 12, height: 10, annotations: [annotation(11, 10, lShapeMask)] }];
+    const report = await exporters.labelme(labels, images, 1, { outDir: out, polygonTolerancePx: 0 });
+    const written = readdirSync(out);
+    expect(written).toEqual([`${'数'.repeat(72)}_7.json`]);
+    expect(Buffer.byteLength(written[0]!)).toBeLessThanOrEqual(255);
+    expect(report.notes).toContain(`1 image(s) have a file stem too long for a file name and were written under a shorter one: ${stem}.png -> ${'数'.repeat(72)}_7`);
+    expect(JSON.parse(readFileSync(join(out, written[0]!), 'utf8')).imagePath).toBe(`../${stem}.png`);
+  });
+});
