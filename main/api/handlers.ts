@@ -130,6 +130,8 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
       const current = annotationId === null ? null : p.getAnnotation(annotationId);
       if (current && current.imageId !== imageId) throw new ApiInputError(`annotationBrush: annotation ${annotationId} is not on image ${imageId}`);
       if (!current && value === 0) throw new ApiInputError('annotationBrush: the eraser needs an annotation to erase from');
+      // a box-only annotation has no pixels to erase: erasing would leave an empty mask and delete it
+      if (current && !current.rle && value === 0) return annotationView(current);
       // a box-only annotation has no mask yet: the brush paints its first one
       const before = current?.rle ? maskFromRle(current.rle) : { width, height, data: new Uint8Array(width * height) };
       const after = paintBrushStroke(before, points, radiusPx, value);

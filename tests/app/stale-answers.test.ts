@@ -17,6 +17,7 @@ const FIXTURES = join(import.meta.dirname, '../fixtures/sam-tiny');
 let dir: string;
 let engine: Engine;
 let handlers: Handlers;
+let session: ReturnType<typeof createHandlers>['session'];
 /** what the dialogs answer next, in order, as a user picking files would */
 const chosen: string[][] = [];
 let modelId: string;
@@ -25,7 +26,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'stale-answers-'));
   mkdirSync(join(dir, 'resources', 'samples'), { recursive: true });
   engine = await createEngine({ threads: 1 });
-  ({ handlers } = createHandlers({
+  ({ handlers, session } = createHandlers({
     appDataDir: join(dir, 'appdata'), resourcesDir: join(dir, 'resources'), engine, executionProvider: 'cpu',
     emit: () => undefined, imageUrlBase: () => 'test://',
     dialogs: { openFiles: async () => chosen.shift() ?? [], openFolder: async () => chosen.shift()?.[0] ?? null, saveFile: async () => chosen.shift()?.[0] ?? null },
@@ -141,13 +142,25 @@ describe('accepting proposals and exporting', () => {
     chosen.push([outDir], [outDir]);
     const picked = (await handlers.dialogOpenFolder({ title: 'export' }))!;
     const running = handlers.exportRun({ format: 'labelme', outDir: picked });
-    await handlers.exportCancel();
+    await handlers.exportCancel(undefined);
     await expect(running).rejects.toThrow(`export to ${outDir} cancelled; nothing was written`);
     expect(readdirSync(outDir)).toEqual([]);
     expect(readdirSync(join(dir, 'cancel')).filter((f) => f.includes('.tmp-'))).toEqual([]);
     const again = await handlers.exportRun({ format: 'labelme', outDir: (await handlers.dialogOpenFolder({ title: 'export' }))! });
     expect(again.images).toBe(4);
     expect(readdirSync(outDir).sort()).toEqual(['b.json', 'c.json', 'd.json', 'landscape.json']);
+  });
+
+  it('leaves a box-only annotation as it is under the eraser (it has no pixels to erase)', async () => {
+    const { imageId } = await newProject('eraser');
+    const label = await handlers.labelCreate({ name: 'thing', color: '#ff0000' });
+    const project = session.need();
+    const boxId = project.addAnnotation({ imageId, labelId: label.id, rle: null, bbox: [10, 10, 60, 40] });
+    const steps = await handlers.historyState(undefined);
+    const erased = await handlers.annotationBrush({ imageId, annotationId: boxId, labelId: label.id, points: [[30, 30], [40, 30]], radiusPx: 20, value: 0 });
+    expect(erased).toMatchObject({ id: boxId });
+    expect(project.getAnnotation(boxId)).toMatchObject({ rle: null, bbox: [10, 10, 60, 40] });
+    expect(await handlers.historyState(undefined)).toEqual(steps);
   });
 
   it('says that an export folder is a file', async () => {
