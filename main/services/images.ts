@@ -14,6 +14,8 @@ export interface ServedImage { status: number; mime: string; body: Uint8Array }
 const NATIVE_MIME: Record<string, string> = {
   '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp', '.bmp': 'image/bmp', '.gif': 'image/gif',
 };
+/** formats whose EXIF orientation Chromium applies when it draws them */
+const ORIENTED_BY_CHROMIUM = new Set(['.png', '.jpg', '.jpeg']);
 const THUMB_PX = 160;
 const THUMB_CACHE_ENTRIES = 2000;
 
@@ -39,8 +41,12 @@ export class ImageServer {
     if (!file) return text(404, `image ${id}: file not found`);
     try {
       if (m[1] === 'thumb') return { status: 200, mime: 'image/jpeg', body: await this.#thumb(file) };
-      const native = NATIVE_MIME[extname(file).toLowerCase()];
-      if (native) return { status: 200, mime: native, body: new Uint8Array(await readFile(file)) };
+      const ext = extname(file).toLowerCase();
+      const native = NATIVE_MIME[ext];
+      // Chromium turns JPEGs and PNGs by their EXIF orientation as the decoder does, but not WebP:
+      // a turned WebP goes out as an oriented PNG, or clicks would land in another frame
+      const turned = !ORIENTED_BY_CHROMIUM.has(ext) && project.getImage(id).exifOrientation > 1;
+      if (native && !turned) return { status: 200, mime: native, body: new Uint8Array(await readFile(file)) };
       // TIFF and friends: oriented PNG
       return { status: 200, mime: 'image/png', body: new Uint8Array(await sharp(file, { limitInputPixels: MAX_IMAGE_PIXELS }).rotate().png({ compressionLevel: 1 }).toBuffer()) };
     } catch (err) {
