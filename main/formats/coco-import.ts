@@ -26,7 +26,8 @@ export const importCoco: Importer = async (from, ctx) => {
   const fail = (where: string, problem: string) => new Error(`${from}: ${where}: ${problem}`);
   let doc: unknown;
   try {
-    doc = JSON.parse(readText(from, 'the COCO annotations file'));
+    // a byte order mark before the JSON is allowed (RFC 8259, 8.1) and some editors write one
+    doc = JSON.parse(readText(from, 'the COCO annotations file').replace(/^\uFEFF/, ''));
   } catch (err) {
     if (err instanceof SyntaxError) throw new Error(`${from}: not valid JSON (${err.message})`);
     throw err;
@@ -49,7 +50,7 @@ export const importCoco: Importer = async (from, ctx) => {
     if (problem) throw fail(where, problem);
     if (categoryName.has(id)) throw fail(where, `category id ${id} appears twice`);
     categoryName.set(id, name);
-    if (labels.includes(name)) warnings.push(`${where}: a second category named "${name}"; its annotations join the first`);
+    if (labels.includes(name)) warnings.push(`${from}: ${where}: a second category named "${name}"; its annotations join the first`);
     else labels.push(name);
   });
 
@@ -96,12 +97,18 @@ export const importCoco: Importer = async (from, ctx) => {
     const labelName = categoryName.get(categoryId);
     if (labelName === undefined) throw fail(where, `category_id ${categoryId} is not the id of any category`);
     if (skipped.has(imageId)) return;
+    // a crowd region marks people or things too many to outline, which COCO's evaluation ignores:
+    // stored as an instance it would come back out as one (iscrowd 0) and be trained on
+    if ((ann as Json).iscrowd === 1) {
+      warnings.push(`${from}: ${where}: iscrowd 1 (a crowd region) is not imported: a project holds instances only`);
+      return;
+    }
     const rle = segmentationRle((ann as Json).segmentation, image, `${where}.segmentation`, fail);
     if (rle === null) {
       const bbox = boxField((ann as Json).bbox, image, `${where}.bbox`, fail);
       boxes.push({ imageKey: image.key, labelName, bbox });
     } else if (rleArea(rle) === 0) {
-      warnings.push(`${where}: the mask is empty; skipped`);
+      warnings.push(`${from}: ${where}: the mask is empty; skipped`);
     } else {
       annotations.push(importedAnnotation(image.key, labelName, rle));
     }

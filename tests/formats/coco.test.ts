@@ -203,7 +203,7 @@ describe('COCO import', () => {
     const doc = {
       images: [{ id: 1, file_name: 'crowd.jpg', width: crowd.size[1], height: crowd.size[0] }],
       categories: [{ id: 1, name: 'person' }],
-      annotations: [{ id: 1, image_id: 1, category_id: 1, iscrowd: 1, segmentation: { size: crowd.size, counts: rleCountsFromString(crowd.counts) } }],
+      annotations: [{ id: 1, image_id: 1, category_id: 1, segmentation: { size: crowd.size, counts: rleCountsFromString(crowd.counts) } }],
     };
     const result = await importers.coco(writeCoco(doc), noProjectImages);
     expect(result.annotations[0]!.rle.counts).toBe(crowd.counts);

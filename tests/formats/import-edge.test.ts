@@ -181,3 +181,26 @@ describe('COCO category names the store cannot hold', () => {
     expect(await refusal(() => importDataset(project, 'coco', importers.coco, from))).toBe(`${from}: categories[1]: label name "a\\tb" contains the control character U+0009; names may not contain control characters`);
   });
 });
+
+describe('COCO crowd regions, a byte order mark, warnings', () => {
+  it('leaves crowd regions out with a warning naming the file, reads a file that starts with a BOM', async () => {
+    const doc = {
+      categories: [{ id: 1, name: 'person' }, { id: 2, name: 'person' }],
+      images: [{ id: 1, file_name: 'a.png', width: 12, height: 10 }],
+      annotations: [
+        { id: 1, image_id: 1, category_id: 1, iscrowd: 0, segmentation: [square] },
+        { id: 2, image_id: 1, category_id: 1, iscrowd: 1, segmentation: { size: [10, 12], counts: [20, 30, 70] } },
+        { id: 3, image_id: 1, category_id: 2, segmentation: [[1, 1, 1, 1, 1, 1]] },
+      ],
+    };
+    const from = join(dir, 'proj', 'bom.json');
+    writeFileSync(from, `\uFEFF${JSON.stringify(doc)}`);
+    const report = await importDataset(project, 'coco', importers.coco, from);
+    expect(report.annotations).toBe(1);
+    expect(report.warnings).toEqual([
+      `${from}: categories[1]: a second category named "person"; its annotations join the first`,
+      `${from}: annotations[1]: iscrowd 1 (a crowd region) is not imported: a project holds instances only`,
+      `${from}: annotations[2]: the mask is empty; skipped`,
+    ]);
+  });
+});
