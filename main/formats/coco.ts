@@ -122,7 +122,7 @@ export const exportCocoPolygons: Exporter = cocoExporter('coco-polygons', (repor
   const filled: number[] = [];
   return {
     segmentation: (ann) => {
-      const { rings, hadHoles } = outerRings(ann, tolerancePx);
+      const { rings, hadHoles } = outerRings(ann, tolerancePx, 'corners');
       if (hadHoles) filled.push(ann.id);
       return rings;
     },

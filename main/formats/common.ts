@@ -5,7 +5,7 @@
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import { polygonsFromRle, rleMeasure } from '../masks/index.ts';
+import { pixelIndexRing, polygonsFromRle, rleMeasure } from '../masks/index.ts';
 import type { DatasetAnnotation, DatasetImage, DatasetLabel, ExportOptions, ExportReport } from './types.ts';
 
 export const defaultPolygonTolerancePx = 1;
@@ -191,10 +191,16 @@ export interface OuterRings {
 }
 
 /** The outer ring of every part of a mask; holes are dropped (filled), and said so. */
-export function outerRings(ann: DatasetAnnotation, tolerancePx: number): OuterRings {
+/**
+ * Each part's outer ring, on pixel corners (COCO: pycocotools tests pixel centres against the
+ * ring) or in pixel-index coordinates (pixelIndexRing: LabelMe's and Ultralytics' readers fill
+ * every pixel inside the ring or on it).
+ */
+export function outerRings(ann: DatasetAnnotation, tolerancePx: number, coordinates: 'corners' | 'pixel-index'): OuterRings {
   if (ann.rle === null) throw new Error(`annotation ${ann.id} has no mask to trace`);
   const polygons = polygonsFromRle(ann.rle, tolerancePx);
-  return { rings: polygons.map((p) => p.outer), hadHoles: polygons.some((p) => p.holes.length > 0) };
+  const rings = polygons.map((p) => (coordinates === 'corners' ? p.outer : pixelIndexRing(p.outer)));
+  return { rings, hadHoles: polygons.some((p) => p.holes.length > 0) };
 }
 
 export function polygonTolerance(opts: ExportOptions): number {

@@ -23,7 +23,7 @@ export const exportLabelme: Exporter = async (labels, images, imageCount, opts) 
   const filled: number[] = [];
   await visitImages(images, imageCount, opts, (image) => {
     const shapes = writableAnnotations(image, labelIndex, report).flatMap(({ ann, labelIndex: index }) => {
-      const { rings, hadHoles } = outerRings(ann, tolerancePx);
+      const { rings, hadHoles } = outerRings(ann, tolerancePx, 'pixel-index');
       if (hadHoles) filled.push(ann.id);
       report.annotations++;
       return rings.map((ring) => ({
@@ -50,7 +50,7 @@ export const exportLabelme: Exporter = async (labels, images, imageCount, opts) 
     report.files.push(file);
     report.images++;
   });
-  report.notes.push(`polygons traced on pixel edges and simplified with a tolerance of ${tolerancePx} px; the parts of one instance share its group_id`);
+  report.notes.push(`polygons through the centres of each part's boundary pixels (pixel-index coordinates, which readers fill inside and on the outline) simplified with a tolerance of ${tolerancePx} px; the parts of one instance share its group_id`);
   noteIds(report, filled, 'had holes, which LabelMe polygons cannot carry: the holes were filled');
   names.addNote(report);
   return report;

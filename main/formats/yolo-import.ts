@@ -8,13 +8,15 @@
  * becomes a box-only annotation; its box must lie inside the image. Label files are matched to the
  * project's images by stem; the sizes come from the project (`ctx.imageSize(stem)`). Every file
  * is checked before anything is returned: a malformed line throws an error naming file and line.
- * Values are plain decimals (an exponent allowed). A polygon that covers no pixel centre (no area,
- * or too thin) is skipped with a warning naming file and line, as COCO import skips an empty mask.
+ * Values are plain decimals (an exponent allowed). Polygon points are pixel indices once scaled
+ * (pixel (x, y) at (x, y)) and a polygon covers the pixels inside it and on its outline, as
+ * Ultralytics (cv2.fillPoly) reads it, so one of no area is the pixels along it; one that covers no
+ * pixel (on the far edge of the image) is skipped with a warning naming file and line.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { rleArea } from '../masks/index.ts';
-import { importedAnnotation, labelNameProblem, readText, rleOfPolygons } from './imported.ts';
+import { importedAnnotation, labelNameProblem, readText, rleOfPixelIndexPolygons } from './imported.ts';
 import { yamlClassNames } from './yolo-names.ts';
 import type { ImportedAnnotation, ImportedBox, Importer } from './types.ts';
 
@@ -102,7 +104,7 @@ export const importYolo: Importer = async (from, ctx) => {
         continue;
       }
       const outer = coords.map((v, i) => v * (i % 2 === 0 ? size.width : size.height));
-      const rle = rleOfPolygons([{ outer, holes: [] }], size.width, size.height);
+      const rle = rleOfPixelIndexPolygons([{ outer, holes: [] }], size.width, size.height);
       if (rleArea(rle) === 0) warnings.push(`${path}:${line}: the mask is empty; skipped`);
       else annotations.push(importedAnnotation(stem, classes[classIndex]!, rle));
     }

@@ -27,7 +27,7 @@ export const exportYolo: Exporter = async (labels, images, imageCount, opts) => 
   await visitImages(images, imageCount, opts, (image) => {
     const lines: string[] = [];
     for (const { ann, labelIndex: index } of writableAnnotations(image, labelIndex, report)) {
-      const { rings, hadHoles } = outerRings(ann, tolerancePx);
+      const { rings, hadHoles } = outerRings(ann, tolerancePx, 'pixel-index');
       if (hadHoles) filled.push(ann.id);
       if (rings.length > 1) multiPart.push(ann.id);
       for (const ring of rings) {
@@ -41,7 +41,7 @@ export const exportYolo: Exporter = async (labels, images, imageCount, opts) => 
     report.files.push(file);
     report.images++;
   });
-  report.notes.push(`polygons traced on pixel edges and simplified with a tolerance of ${tolerancePx} px`);
+  report.notes.push(`polygons through the centres of each part's boundary pixels (pixel-index coordinates, which readers fill inside and on the outline) simplified with a tolerance of ${tolerancePx} px`);
   noteIds(report, multiPart, 'have several parts, written as one line per part (YOLO lines cannot group parts)');
   noteIds(report, filled, 'had holes, which YOLO lines cannot carry: the holes were filled');
   names.addNote(report);

@@ -12,5 +12,5 @@ export {
   type Rle, canonicalRleCounts, checkRleCounts, forEachInsideRun, maskFromRle, rleArea, rleBbox, rleCountsFromString, rleFromMask, rleFromPositive,
   rleMeasure, rleStringFromCounts,
 } from './rle.ts';
-export { type Polygon, maskFromPolygons, polygonsFromMask, polygonsFromRle } from './polygons.ts';
+export { type Polygon, maskFromPixelIndexPolygons, maskFromPolygons, pixelIndexRing, polygonsFromMask, polygonsFromRle } from './polygons.ts';
 export { distanceToEdge, mostInteriorPixel } from './distance.ts';

@@ -280,6 +280,82 @@ export function polygonCrossingsCost(polys: Polygon[], height: number): number {
   return cost;
 }
 
+/**
+ * A traced outer ring (pixel corners, the mask inside) moved onto its boundary pixels' centres, in
+ * pixel-index coordinates (pixel (x, y) is the point (x, y)): how LabelMe (PIL's polygon with its
+ * outline) and Ultralytics (cv2.fillPoly) read polygon points, filling every pixel inside the ring
+ * or on it. Read that way a corner ring grows by a pixel along its right and bottom edges (a
+ * 10x5 block comes back 11x6). Each vertex moves half a pixel inward along the mitre of its two
+ * edges (capped where a simplified ring turns sharply), then by -0.5 on both axes; a one pixel
+ * wide part becomes a line through its pixels' centres, a lone pixel a point.
+ */
+export function pixelIndexRing(ring: number[]): number[] {
+  const n = ring.length / 2;
+  // inside lies right of the direction of travel on screen for a clockwise ring (positive area)
+  const side = signedArea(ring) < 0 ? -1 : 1;
+  // a corner the ring passes twice joins two pixels that touch diagonally: its mitre would name
+  // the pixel between them, outside the part, so it gives those two pixels' centres instead
+  const visits = new Map<string, number>();
+  for (let i = 0; i < n; i++) visits.set(`${ring[2 * i]},${ring[2 * i + 1]}`, (visits.get(`${ring[2 * i]},${ring[2 * i + 1]}`) ?? 0) + 1);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = ring[2 * i]!, y = ring[2 * i + 1]!;
+    const [ax, ay] = unit(x - ring[2 * ((i + n - 1) % n)]!, y - ring[2 * ((i + n - 1) % n) + 1]!);
+    const [bx, by] = unit(ring[2 * ((i + 1) % n)]! - x, ring[2 * ((i + 1) % n) + 1]! - y);
+    const n1x = -ay * side, n1y = ax * side, n2x = -by * side, n2y = bx * side;
+    if (visits.get(`${x},${y}`)! > 1) {
+      out.push(x + 0.5 * (n1x - ax) - 0.5, y + 0.5 * (n1y - ay) - 0.5, x + 0.5 * (n2x + bx) - 0.5, y + 0.5 * (n2y + by) - 0.5);
+      continue;
+    }
+    const along = Math.max(1 + n1x * n2x + n1y * n2y, 0.25); // 0.25: a mitre at most twice the half-pixel's diagonal
+    out.push(x + (0.5 * (n1x + n2x)) / along - 0.5, y + (0.5 * (n1y + n2y)) / along - 0.5);
+  }
+  return out;
+}
+
+function unit(dx: number, dy: number): [number, number] {
+  const length = Math.hypot(dx, dy);
+  return length === 0 ? [0, 0] : [dx / length, dy / length];
+}
+
+/**
+ * Rasterises polygons in pixel-index coordinates as PIL and OpenCV do (pixelIndexRing): every
+ * pixel whose centre is inside a ring (even-odd, as maskFromPolygons) or on one of its edges
+ * (the pixel nearest each one-pixel step along it). YOLO label files are read so.
+ */
+export function maskFromPixelIndexPolygons(polys: Polygon[], width: number, height: number): BinaryMask {
+  let steps = 0;
+  for (const poly of polys) {
+    for (const ring of [poly.outer, ...poly.holes]) {
+      const n = Math.floor(ring.length / 2);
+      for (let i = 0; i < n; i++) {
+        const j = (i + 1) % n;
+        steps += Math.ceil(Math.max(Math.abs(ring[2 * j]! - ring[2 * i]!), Math.abs(ring[2 * j + 1]! - ring[2 * i + 1]!)));
+      }
+    }
+  }
+  if (steps > MAX_POLYGON_CROSSINGS) throw new Error(`polygon mask: edges of ${steps} pixel steps in total on a ${width}x${height} image (at most ${MAX_POLYGON_CROSSINGS}); simplify the polygons`);
+  const shift = (ring: number[]) => ring.map((v) => v + 0.5);
+  const mask = maskFromPolygons(polys.map((p) => ({ outer: shift(p.outer), holes: p.holes.map(shift) })), width, height);
+  for (const poly of polys) {
+    for (const ring of [poly.outer, ...poly.holes]) {
+      const n = ring.length / 2;
+      for (let i = 0; i < n; i++) {
+        const j = (i + 1) % n;
+        const x1 = ring[2 * i]!, y1 = ring[2 * i + 1]!, dx = ring[2 * j]! - x1, dy = ring[2 * j + 1]! - y1;
+        // one step a pixel along the longer axis, as Bresenham's line (half steps would round a
+        // diagonal's midpoints, x.5 and y.5, onto a pixel beside it)
+        const count = Math.max(1, Math.ceil(Math.max(Math.abs(dx), Math.abs(dy))));
+        for (let k = 0; k <= count; k++) {
+          const x = Math.round(x1 + (dx * k) / count), y = Math.round(y1 + (dy * k) / count);
+          if (x >= 0 && x < width && y >= 0 && y < height) mask.data[y * width + x] = 1;
+        }
+      }
+    }
+  }
+  return mask;
+}
+
 /** Rasterises polygons (even-odd within each Polygon, union across them) at pixel centres. */
 export function maskFromPolygons(polys: Polygon[], width: number, height: number): BinaryMask {
   checkSize(width, height, 'polygon mask');

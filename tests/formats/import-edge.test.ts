@@ -42,15 +42,18 @@ async function refusal(run: () => Promise<unknown>): Promise<string> {
 const square = [1, 1, 5, 1, 5, 5, 1, 5];
 
 describe('YOLO import of a polygon without area', () => {
-  it('skips it with a warning naming file and line, as COCO import does, and imports the rest', async () => {
-    const from = writeYolo({ 'a.txt': '0 0.1 0.1 0.1 0.1 0.1 0.1\n0 0.1 0.1 0.5 0.1 0.5 0.5\n0 0.01 0.01 0.05 0.01 0.05 0.02\n' });
+  it('reads it as the pixels along it (as Ultralytics fills it), skips one that covers no pixel with a warning naming file and line', async () => {
+    // a point, a triangle, a sliver, and a line on the image's far right edge (x = 1: pixel 12 of 0..11)
+    const from = writeYolo({ 'a.txt': '0 0.1 0.1 0.1 0.1 0.1 0.1\n0 0.1 0.1 0.5 0.1 0.5 0.5\n0 0.01 0.01 0.05 0.01 0.05 0.02\n0 1 0.1 1 0.5 1 0.9\n' });
     const report = await importDataset(project, 'yolo', importers.yolo, from);
     const file = join(from, 'labels', 'a.txt');
-    expect(report.warnings).toEqual([`${file}:1: the mask is empty; skipped`, `${file}:3: the mask is empty; skipped`]);
-    expect(report.annotations).toBe(1);
-    expect(project.stats().annotations).toBe(1);
+    expect(report.warnings).toEqual([`${file}:4: the mask is empty; skipped`]);
+    expect(report.annotations).toBe(3);
+    const [imageId] = project.listImages().items.map((i) => i.id);
+    // the point: pixel (1, 1) alone (0.1 x 12 = 1.2, 0.1 x 10 = 1); the sliver: pixels (0, 0) and (1, 0)
+    expect(project.listAnnotations(imageId!).map((a) => a.area)).toEqual([1, 18, 2]);
     const exported = await exportDataset(project, exporters.yolo, { outDir: join(dir, 'out') });
-    expect([exported.annotations, exported.skipped]).toEqual([1, []]);
+    expect([exported.annotations, exported.skipped]).toEqual([3, []]);
   });
 });
 

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exporters } from '../../main/formats/index.ts';
-import { maskFromPolygons } from '../../main/masks/index.ts';
+import { maskFromPixelIndexPolygons } from '../../main/masks/index.ts';
 import { sameMask } from '../masks/helpers.ts';
 import { annotation, labels, lShapeMask, ringMask, tempDir, twoPartsMask } from './dataset.ts';
 
@@ -36,14 +36,26 @@ describe('LabelMe export', () => {
     expect(doc.shapes.map((s: any) => [s.label, s.shape_type, s.group_id])).toEqual([
       ['cat', 'polygon', 11], ['traffic light', 'polygon', 12], ['traffic light', 'polygon', 12], ['dog', 'polygon', 13],
     ]);
-    expect(doc.shapes[0].points[0]).toEqual([4, 1]);
+    expect(doc.shapes[0].points[0]).toEqual([3, 1]);
     expect(Object.keys(doc.shapes[0])).toEqual(['label', 'points', 'group_id', 'description', 'shape_type', 'flags', 'mask']);
   });
 
-  it('draws back the exact mask of a part at tolerance 0', async () => {
+  it('draws back the exact mask of a part at tolerance 0, read as LabelMe reads points (inside and on the outline)', async () => {
     const { doc } = await exportSample();
     const outer = doc.shapes[0].points.flat();
-    expect(sameMask(maskFromPolygons([{ outer, holes: [] }], 12, 10), lShapeMask)).toBe(true);
+    expect(sameMask(maskFromPixelIndexPolygons([{ outer, holes: [] }], 12, 10), lShapeMask)).toBe(true);
+  });
+
+  it('puts a block\'s points on its boundary pixels, which PIL\'s polygon fills exactly (not one pixel more right and below)', async () => {
+    const root = tempDir();
+    const block = new Uint8Array(30 * 20);
+    for (let y = 10; y < 15; y++) block.fill(1, y * 30 + 10, y * 30 + 20);
+    const mask = { width: 30, height: 20, data: block };
+    const images = [{ id: 1, path: 'b.png', absPath: join(root, 'b.png'), width: 30, height: 20, annotations: [annotation(1, 10, mask)] }];
+    await exporters.labelme(labels, images, 1, { outDir: root, polygonTolerancePx: 0 });
+    const [shape] = JSON.parse(readFileSync(join(root, 'b.json'), 'utf8')).shapes;
+    expect(shape.points).toEqual([[19, 10], [19, 14], [10, 14], [10, 10]]);
+    expect(sameMask(maskFromPixelIndexPolygons([{ outer: shape.points.flat(), holes: [] }], 30, 20), mask)).toBe(true);
   });
 
   it('names the annotations whose holes it filled', async () => {

@@ -62,8 +62,8 @@ describe('YOLO segmentation export', () => {
   it('writes class index and coordinates normalised with 6 decimals', async () => {
     const { out } = await exportSample();
     const first = readFileSync(join(out, 'labels/a.txt'), 'utf8').split('\n')[0]!;
-    // the L shape's outline from its top-right corner, x / 12 and y / 10
-    expect(first).toBe('0 0.333333 0.100000 0.333333 0.400000 0.750000 0.400000 0.750000 0.600000 0.166667 0.600000 0.166667 0.100000');
+    // the L shape's boundary pixels' centres from its top-right pixel (pixel-index coordinates), x / 12 and y / 10
+    expect(first).toBe('0 0.250000 0.100000 0.250000 0.400000 0.666667 0.400000 0.666667 0.500000 0.166667 0.500000 0.166667 0.100000');
   });
 
   it('writes an empty label file for an image without annotations', async () => {

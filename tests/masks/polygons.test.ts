@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  type BinaryMask, maskArea, maskFromPolygons, polygonsFromMask, polygonsFromRle, rleFromMask,
+  type BinaryMask, maskArea, maskFromPixelIndexPolygons, maskFromPolygons, pixelIndexRing, polygonsFromMask, polygonsFromRle, rleFromMask,
 } from '../../main/masks/index.ts';
 import { blobMask, iou, maskFromArt, maskOf, randomMask, sameMask, seededRandom } from './helpers.ts';
 
@@ -184,5 +184,49 @@ describe('masks from polygons', () => {
 
   it('rejects a ring with an odd number of coordinates', () => {
     expect(() => maskFromPolygons([{ outer: [0, 0, 1, 0, 1], holes: [] }], 2, 2)).toThrow(/polygon 0: a ring must be an even-length list/);
+  });
+});
+
+describe('outer rings in pixel-index coordinates (what LabelMe and YOLO readers fill)', () => {
+  /** The parts with their holes filled: what a format without holes can carry. */
+  const filled = (mask: BinaryMask) => maskFromPolygons(polygonsFromMask(mask, 0).map((p) => ({ outer: p.outer, holes: [] })), mask.width, mask.height);
+  const readBack = (mask: BinaryMask, tolerancePx: number) => maskFromPixelIndexPolygons(
+    polygonsFromMask(mask, tolerancePx).map((p) => ({ outer: pixelIndexRing(p.outer), holes: [] })), mask.width, mask.height);
+
+  it('come back exactly at tolerance 0, filled inside and on the outline: noise, blobs, lines, diagonal contacts, lone pixels', () => {
+    const rand = seededRandom(21);
+    for (let i = 0; i < 300; i++) {
+      const mask = i % 3 === 0 ? blobMask(40, 30, rand) : randomMask(1 + Math.floor(rand() * 30), 1 + Math.floor(rand() * 30), rand(), rand);
+      expect(sameMask(readBack(mask, 0), filled(mask)), `mask ${i}`).toBe(true);
+    }
+    const shapes = maskFromArt(`
+      #.....#...
+      .#....#.##
+      ..#...#...
+      ..##......
+      ......#.#.
+      .......#..`);
+    expect(sameMask(readBack(shapes, 0), shapes)).toBe(true);
+  });
+
+  it('are what a reader that fills inside and on the outline needs: corner rings read so grow every part', () => {
+    const rand = seededRandom(22);
+    let corners = 0;
+    for (let i = 0; i < 50; i++) {
+      const mask = blobMask(40, 30, rand);
+      corners += iou(maskFromPixelIndexPolygons(polygonsFromMask(mask, 0).map((p) => ({ outer: p.outer, holes: [] })), mask.width, mask.height), filled(mask));
+    }
+    expect(corners / 50).toBeLessThan(0.95);
+  });
+
+  it('keep SAM-sized masks simplified at 1 px within IoU 0.98, with no growth to the right and below', () => {
+    const rand = seededRandom(9);
+    for (let i = 0; i < 10; i++) {
+      const mask = filled(samSizedMask(rand));
+      const back = readBack(mask, 1);
+      expect(iou(mask, back)).toBeGreaterThanOrEqual(0.98);
+      // a half-pixel bias would show as one more pixel than the mask along every right and bottom edge
+      expect(Math.abs(maskArea(back) - maskArea(mask)) / maskArea(mask)).toBeLessThan(0.01);
+    }
   });
 });
