@@ -188,9 +188,30 @@ function readOnlySnapshot(abs: string): { db: Database.Database; dir: string } {
   }
 }
 
+/** The tables that hold the user's work; the embedding cache can be made again and is not checked. */
+const CHECKED_TABLES = ['images', 'labels', 'annotations', 'edit_log', 'settings'];
+
+/**
+ * What SQLite's quick check finds wrong in the tables of the user's work (a page overwritten by a
+ * failing disk or a sync tool), or null. Some damage opens and reads fine, and writing into a
+ * damaged b-tree spreads it: checked at every open, at about the cost of reading those tables.
+ */
+function damageOf(db: Database.Database): string | null {
+  const problems: string[] = [];
+  const present = new Set(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[]);
+  for (const table of CHECKED_TABLES.filter((t) => present.has(t))) {
+    const rows = db.prepare(`PRAGMA quick_check(${table})`).pluck().all() as string[];
+    // a row reads "*** in database main ***\nPage 3: btreeInitPage() returns error code 11"
+    problems.push(...rows.filter((r) => r !== 'ok').map((r) => r.replace(/\*\*\* in database \w+ \*\*\*/g, '').replace(/\s+/g, ' ').trim()));
+  }
+  if (problems.length === 0) return null;
+  return `${problems.slice(0, 3).join('; ')}${problems.length > 3 ? `; and ${problems.length - 3} more` : ''}`;
+}
+
 /**
  * Opens a project file, upgrading its schema if it is older. A project that cannot be written
- * opens read-only (`project.readOnly`).
+ * opens read-only (`project.readOnly`), and so does a damaged one (`project.damage`): what it
+ * holds can still be listed and exported, and no edit makes the damage worse.
  */
 export function openProject(dbPath: string): Project {
   const abs = resolve(dbPath);
@@ -199,6 +220,7 @@ export function openProject(dbPath: string): Project {
   const readOnly = !canWrite(abs) || !canWrite(dirname(abs));
   let db: Database.Database;
   let snapshotDir: string | null = null;
+  let damage: string | null = null;
   try {
     if (readOnly) ({ db, dir: snapshotDir } = readOnlySnapshot(abs));
     else db = openDatabase(abs, { fileMustExist: true });
@@ -214,8 +236,14 @@ export function openProject(dbPath: string): Project {
     if (version > SCHEMA_VERSION) {
       throw new Error(`project ${abs} was written by a newer version of the app (schema ${version}; this version knows up to ${SCHEMA_VERSION})`);
     }
-    if (readOnly) {
-      if (version < SCHEMA_VERSION) throw new Error(`project ${abs} cannot be written and was made by an older version of the app (schema ${version}): copy it somewhere writable to open it`);
+    // before anything is written: a migration must not write into a damaged file
+    damage = damageOf(db);
+    if (readOnly || damage) {
+      if (version < SCHEMA_VERSION) throw new Error(`project ${abs} ${damage ? `is damaged (${damage})` : 'cannot be written'} and was made by an older version of the app (schema ${version}): ${damage ? 'open a backup' : 'copy it somewhere writable to open it'}`);
+      if (!readOnly) {
+        db.close();
+        ({ db, dir: snapshotDir } = readOnlySnapshot(abs));
+      }
     } else {
       configure(db);
       migrate(db, version);
@@ -227,7 +255,7 @@ export function openProject(dbPath: string): Project {
     if (code === 'SQLITE_NOTADB') throw new Error(`not a PTQ4SAM Studio project: ${abs} (the file is not a SQLite database)`);
     throw describeDbError(err, abs);
   }
-  return new Project(db, abs, snapshotDir);
+  return new Project(db, abs, snapshotDir, damage);
 }
 
 export class Project {
@@ -244,14 +272,17 @@ export class Project {
   readonly readOnly: boolean;
   /** the folder of that copy, removed on close */
   private readonly snapshotDir: string | null;
+  /** what the quick check found wrong at open (the project is then read-only), or null */
+  readonly damage: string | null;
 
   /** Use createProject / openProject. */
-  constructor(db: Database.Database, dbPath: string, snapshotDir: string | null = null) {
+  constructor(db: Database.Database, dbPath: string, snapshotDir: string | null = null, damage: string | null = null) {
     this.db = db;
     this.dbPath = dbPath;
     this.dir = dirname(dbPath);
     this.readOnly = snapshotDir !== null;
     this.snapshotDir = snapshotDir;
+    this.damage = damage;
   }
 
   close(): void {
@@ -280,6 +311,9 @@ export class Project {
     try {
       return fn();
     } catch (err) {
+      if (this.damage && (err as { code?: unknown }).code === 'SQLITE_READONLY') {
+        throw new Error(`project file is damaged: ${this.dbPath} (${this.damage}); it was opened read-only so that nothing makes it worse: export what it holds, or open a backup`, { cause: err });
+      }
       throw describeDbError(err, this.dbPath);
     }
   }

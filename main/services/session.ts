@@ -63,6 +63,7 @@ export class Session {
       lastImageId: p.getSetting<number>(LAST_IMAGE_KEY) ?? null,
       sample,
       readOnly: p.readOnly,
+      damage: p.damage,
       imageUrlBase: this.ctx.imageUrlBase(this.generation),
     };
   }

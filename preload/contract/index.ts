@@ -107,8 +107,10 @@ export interface ProjectInfo {
   lastImageId: number | null;
   /** true for the bundled sample project (opened when there is nothing else) */
   sample: boolean;
-  /** the project file cannot be written (a read-only medium): it is shown and exported, not edited */
+  /** the project file cannot be written (a read-only medium, or damage): it is shown and exported, not edited */
   readOnly: boolean;
+  /** what the check at open found damaged in the project file (it then opens read-only), or null */
+  damage: string | null;
   /** prefix of the URLs serving this project's images: `${imageUrlBase}full/<id>` and `thumb/<id>` */
   imageUrlBase: string;
 }
