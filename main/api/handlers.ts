@@ -27,6 +27,9 @@ function checkInsideImage(where: string, prompt: SamPrompt, width: number, heigh
   prompt.box?.forEach((n, i) => (i % 2 ? y : x).parse(`${where}.box[${i}]`, n));
 }
 
+/** how many window settings prefs.json keeps at most */
+const MAX_UI_PREFS = 200;
+
 export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: Session } {
   const s = new Session(ctx);
   const models = new ModelService(s);
@@ -224,7 +227,13 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
 
     // ---- preferences ----
     async prefsGet() { return s.prefs.get().ui; },
-    async prefsSet({ key, value }) { s.prefs.update((p) => { p.ui[key] = value; }); },
+    async prefsSet({ key, value }) {
+      // the window keeps a handful of settings: a window gone wrong must not grow prefs.json without end
+      if (!Object.hasOwn(s.prefs.get().ui, key) && Object.keys(s.prefs.get().ui).length >= MAX_UI_PREFS) {
+        throw new ApiInputError(`prefsSet: already ${MAX_UI_PREFS} settings; "${key}" is not one of them`);
+      }
+      s.prefs.update((p) => { p.ui[key] = value; });
+    },
   };
 
   // Every entry point parses its argument first: nothing unchecked reaches a service.

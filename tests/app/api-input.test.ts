@@ -62,6 +62,14 @@ describe('input refused at the API boundary', () => {
     await handlers.projectSetLastImage({ imageId });
   });
 
+  it('keeps at most 200 window settings, still updating the ones it has', async () => {
+    for (let i = 0; i < 200; i++) await handlers.prefsSet({ key: `k${i}`, value: i });
+    await expect(handlers.prefsSet({ key: 'one-more', value: 1 })).rejects.toThrow('prefsSet: already 200 settings; "one-more" is not one of them');
+    await handlers.prefsSet({ key: 'k7', value: 'seven' });
+    const prefs = await handlers.prefsGet(undefined);
+    expect([Object.keys(prefs).length, prefs.k7, prefs['one-more']]).toEqual([200, 'seven', undefined]);
+  });
+
   it('checks a prompt against the size of its image', async () => {
     await expect(handlers.samPredict({ imageId, prompt: { points: [{ x: width + 1, y: 1, label: 1 }] } }))
       .rejects.toThrow(`samPredict.prompt.points[0].x: ${width + 1} is not a number in [0, ${width}]`);
