@@ -84,7 +84,7 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
 
     // ---- labels ----
     async labelsList() { return s.need().listLabels(); },
-    async labelCreate({ hotkey, ...label }) { return s.need().addLabel({ ...label, hotkey: hotkey ?? null }); },
+    async labelCreate({ hotkey, forAnnotation, ...label }) { return s.need().addLabel({ ...label, hotkey: hotkey ?? null }, { forAnnotation: forAnnotation ?? false }); },
     async labelUpdate({ labelId, ...change }) { return s.need().updateLabel(labelId, change); },
     async labelDelete({ labelId, mode }) { s.need().deleteLabel(labelId, { mode }); },
 

@@ -188,6 +188,9 @@ function readOnlySnapshot(abs: string): { db: Database.Database; dir: string } {
   }
 }
 
+/** The edit-log kind of a label made for the next annotation (Project.addLabel's forAnnotation). */
+const IMPLIED_LABEL_KIND = 'label.add.implied';
+
 /** The tables that hold the user's work; the embedding cache can be made again and is not checked. */
 const CHECKED_TABLES = ['images', 'labels', 'annotations', 'edit_log', 'settings'];
 
@@ -343,6 +346,18 @@ export class Project {
       if (changes.length === 0 && !recordEmpty) return result;
       this.prepare('DELETE FROM edit_log WHERE undone = 1').run();
       const { forward, backward } = toStates(changes);
+      // a label made for this very annotation (the first one of a project without labels) goes
+      // into its step: one user intention, one undo (the annotation is removed before its label)
+      const last = this.prepare('SELECT id, kind, forward, backward FROM edit_log ORDER BY id DESC LIMIT 1').get() as DbRow | undefined;
+      if (last?.kind === IMPLIED_LABEL_KIND) {
+        const labelStates = JSON.parse(last.forward as string) as RowState[];
+        const labelIds = new Set(labelStates.map((st) => st.id));
+        if (changes.some((c) => c.table === 'annotations' && c.after && labelIds.has(c.after.label_id as number))) {
+          forward.unshift(...labelStates);
+          backward.push(...(JSON.parse(last.backward as string) as RowState[]));
+          this.prepare('DELETE FROM edit_log WHERE id = ?').run(last.id);
+        }
+      }
       this.prepare('INSERT INTO edit_log (image_id, kind, forward, backward, created_at) VALUES (?, ?, ?, ?, ?)')
         .run(imageId, kind, JSON.stringify(forward), JSON.stringify(backward), this.tick());
       return result;
@@ -524,8 +539,13 @@ export class Project {
     return { table: 'labels', id, before: null, after: this.snapshot('labels', id) };
   }
 
-  addLabel(input: LabelInput): Label {
-    const id = this.edit('label.add', null, () => {
+  /**
+   * `forAnnotation`: the label is made for the annotation about to be stored (a project without
+   * labels gets its first one on the first accept); that annotation's step then takes the label
+   * with it, so one undo removes both.
+   */
+  addLabel(input: LabelInput, opts: { forAnnotation?: boolean } = {}): Label {
+    const id = this.edit(opts.forAnnotation ? IMPLIED_LABEL_KIND : 'label.add', null, () => {
       const change = this.insertLabel(input);
       return { result: change.id, changes: [change] };
     });

@@ -288,7 +288,8 @@ export const API = {
 
   // Labels
   labelsList: method(NONE, returns<Label[]>()),
-  labelCreate: method(obj({ name: str(200), color: optional(COLOR), hotkey: optional(HOTKEY) }), returns<Label>()),
+  /** `forAnnotation`: made for the annotation stored next (a project's first), whose undo step then removes it too */
+  labelCreate: method(obj({ name: str(200), color: optional(COLOR), hotkey: optional(HOTKEY), forAnnotation: optional(bool()) }), returns<Label>()),
   labelUpdate: method(obj({ labelId: ID, name: optional(str(200)), color: optional(COLOR), hotkey: optional(HOTKEY) }), returns<Label>()),
   labelDelete: method(obj({ labelId: ID, mode: oneOf(LABEL_DELETE_MODES) }), returns<void>()),
 

@@ -16,6 +16,8 @@ export class AnnotationsState {
 
   visible = $derived(this.items.filter((a) => !a.hidden));
   selected = $derived(this.items.find((a) => a.id === this.selectedId) ?? null);
+  /** the ids stored on this image (an undo takes one away, a redo brings it back) */
+  ids = $derived<ReadonlySet<number>>(new Set(this.items.map((a) => a.id)));
 
   #loadSeq = 0;
 
@@ -28,8 +30,23 @@ export class AnnotationsState {
 
   #set(items: AnnotationView[]): void {
     this.items = items;
+    // an undo (or a label deleted with its annotations) can take the selected one away
+    if (this.selectedId !== null && !items.some((a) => a.id === this.selectedId)) this.selectedId = null;
     this.version++;
     if (this.imageId !== null) this.onCountChange(this.imageId, items.length);
+  }
+
+  /**
+   * Another project is open: its annotation ids name other annotations, so nothing listed or
+   * selected here may stay (Delete would delete that project's annotation of the same id), and
+   * a list still on its way is dropped.
+   */
+  forget(): void {
+    this.#loadSeq++;
+    this.imageId = null;
+    this.selectedId = null;
+    this.error = null;
+    this.#set([]);
   }
 
   async load(imageId: number | null): Promise<void> {

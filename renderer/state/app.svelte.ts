@@ -4,7 +4,7 @@
  * does) and runs the shortcut actions from renderer/shortcuts.ts.
  */
 import { api, errorMessage } from '../api.ts';
-import type { ApiEvent } from '../../preload/contract/index.ts';
+import type { ApiEvent, LabelDeleteMode } from '../../preload/contract/index.ts';
 import { type ActionId, type Shortcut } from '../shortcuts.ts';
 import { TOOL_FACTORIES } from '../tools/index.ts';
 import type { Point, Tool, ToolHost, ToolId } from '../tools/types.ts';
@@ -26,7 +26,7 @@ export class AppState implements ToolHost {
   readonly annotations = new AnnotationsState();
   readonly engine = new EngineState();
   readonly view = new ViewState();
-  readonly proposals = new ProposalsState();
+  readonly proposals = new ProposalsState(() => this.annotations.ids);
   readonly tools: Record<ToolId, Tool>;
 
   screen = $state<Screen>('start');
@@ -47,6 +47,16 @@ export class AppState implements ToolHost {
       Object.entries(TOOL_FACTORIES).map(([id, make]) => [id, make(this)]),
     ) as Record<ToolId, Tool>;
     this.annotations.onCountChange = (imageId, count) => this.project.setAnnotationCount(imageId, count);
+    this.project.onProjectChange = () => this.#forgetProject();
+  }
+
+  /** another project is open (any way: dialog, sample, restore): what named the last one's images and annotations goes */
+  #forgetProject(): void {
+    for (const t of Object.values(this.tools)) t.reset();
+    this.proposals.clear();
+    this.annotations.forget();
+    this.engine.forgetImages();
+    this.draftVersion++;
   }
 
   async start(): Promise<void> {
@@ -72,6 +82,8 @@ export class AppState implements ToolHost {
   /** after the current image changed: load its annotations and start encoding it */
   async imageChanged(): Promise<void> {
     for (const t of Object.values(this.tools)) t.reset();
+    // the reset tools' drafts (a polygon's vertices) must not stay drawn over the next image
+    this.draftVersion++;
     this.proposals.clear();
     const id = this.project.currentId;
     const image = this.project.current;
@@ -80,6 +92,8 @@ export class AppState implements ToolHost {
       this.annotations.load(id),
       this.engine.openImage(usable, usable === null ? [] : this.project.upcoming(PREFETCH_AHEAD)),
     ]);
+    // the Everything tool stays on: its proposals for this image, as choosing it (G) gives them
+    if (this.toolId === 'everything') this.findProposals();
   }
 
   selectTool(id: ToolId): void {
@@ -114,7 +128,7 @@ export class AppState implements ToolHost {
     const labelId = await this.#ensureLabel();
     if (labelId === null) return;
     const added = await this.annotations.acceptProposals(labelId, set.proposalsId, indices);
-    if (added.length > 0) this.proposals.markAccepted(indices);
+    if (added.length > 0) this.proposals.markAccepted(indices, added.map((a) => a.id));
   }
 
   noModelNotice(): string {
@@ -137,9 +151,16 @@ export class AppState implements ToolHost {
     if (id !== null && this.#inside(at)) this.engine.hover(id, at);
   }
 
-  click(at: Point, label: 0 | 1): void {
+  click(at: Point, label: 0 | 1): boolean {
     const id = this.#samImage();
-    if (id !== null && this.#inside(at)) void this.engine.click(id, at, label);
+    if (id === null || !this.#inside(at)) return false;
+    void this.engine.click(id, at, label);
+    return true;
+  }
+
+  removeLastPrompt(): boolean {
+    const id = this.project.currentId;
+    return id !== null && this.engine.removeLastPrompt(id);
   }
 
   setBox(box: [number, number, number, number]): void {
@@ -159,9 +180,10 @@ export class AppState implements ToolHost {
   accept(): void { void this.acceptMask(); }
 
   async acceptMask(): Promise<void> {
-    const labelId = await this.#ensureLabel();
+    // the mask first: a project without labels gets its first one only for something to accept
     const taken = await this.engine.take();
     if (!taken) { this.notice = 'Nothing to accept: the mask is empty (Tab shows the other candidates).'; return; }
+    const labelId = await this.#ensureLabel();
     if (labelId === null) return;
     const a = await this.annotations.addPrediction(labelId, taken.resultId, taken.candidate);
     if (a) this.annotations.select(a.id);
@@ -178,13 +200,29 @@ export class AppState implements ToolHost {
   }
 
   commitStroke(points: [number, number][], value: 0 | 1): void {
-    void this.#ensureLabel().then((labelId) => (labelId === null ? undefined : this.annotations.brush(labelId, points, this.brushRadiusPx, value)));
+    const target = this.annotations.selected;
+    // a hidden annotation is no canvas target, as in labelme and CVAT: a stroke would change pixels
+    // the user cannot see (it stays selected, so H shows it again)
+    if (target?.hidden) { this.notice = `#${target.id} is hidden: show it (H) to paint or erase in it.`; return; }
+    // the eraser changes the selected annotation only (none: nothing to erase), keeping its label
+    if (value === 0) { if (target) void this.annotations.brush(target.labelId, points, this.brushRadiusPx, 0); return; }
+    void this.#ensureLabel().then((labelId) => (labelId === null ? undefined : this.annotations.brush(labelId, points, this.brushRadiusPx, 1)));
+  }
+
+  /**
+   * Deletes a label, one undo step: 'delete-annotations' deletes its annotations with it. The
+   * current image's list is asked for again (it may have lost annotations; a selected one with them).
+   */
+  async deleteLabel(labelId: number, mode: LabelDeleteMode): Promise<void> {
+    if (!(await this.project.deleteLabel(labelId, mode))) return;
+    if (mode === 'delete-annotations') await this.annotations.load(this.annotations.imageId);
   }
 
   /** the current label; a project without labels gets a first one, so accepting never fails */
   async #ensureLabel(): Promise<number | null> {
     if (this.project.currentLabelId !== null) return this.project.currentLabelId;
-    const label = await this.project.createLabel('object');
+    // made for the annotation about to be stored: one undo takes both back
+    const label = await this.project.createLabel('object', undefined, true);
     return label?.id ?? null;
   }
 
@@ -214,9 +252,19 @@ export class AppState implements ToolHost {
     'prev-image': () => this.goTo(-1),
     'toggle-done': async () => {
       const im = this.project.current;
-      if (im) await this.project.setStatus(im.id, im.status === 'done' ? 'new' : 'done');
+      if (!im) return;
+      // the list may be filtered by status (To do, Done): then the image leaves it, and the next one is shown
+      const next = this.project.neighbour();
+      await this.project.setStatus(im.id, im.status === 'done' ? 'new' : 'done');
+      if (this.project.listed(im.id)) return;
+      this.project.select(next !== null && this.project.listed(next) ? next : this.project.images[0]?.id ?? null);
+      await this.imageChanged();
     },
-    undo: () => this.history('undo'),
+    undo: () => {
+      // a gesture in progress takes back its last vertex or point first, as Backspace does
+      if (this.tool.key('Backspace')) { this.draftVersion++; return; }
+      return this.history('undo');
+    },
     redo: () => this.history('redo'),
     'delete-selected': () => {
       if (this.tool.key('Backspace')) { this.draftVersion++; return; }
@@ -266,10 +314,14 @@ export class AppState implements ToolHost {
   async history(direction: 'undo' | 'redo'): Promise<void> {
     const step = await this.annotations.history(direction);
     if (step?.imageId != null && step.imageId !== this.project.currentId) {
-      // the step changed another image: show it, so nothing changes out of sight
+      // the step changed another image: show it, so nothing changes out of sight; the list
+      // filter may hide it (To do, a label), so the whole list comes back first
+      if (!this.project.listed(step.imageId)) await this.project.setFilter({ kind: 'all' });
       await this.openImage(step.imageId);
     }
     if (step?.labelIds.length) await this.project.refreshLabels();
+    // a project-wide step (a label deleted with its annotations) changed other images' counts
+    if (step && step.imageId === null) await this.project.refreshImages();
   }
 
   async openProjectDialog(): Promise<void> {

@@ -25,6 +25,8 @@ export class EngineState {
   ready = $state.raw<ReadonlySet<number>>(new Set());
   lastDecoderMs = $state<number | null>(null);
   error = $state<string | null>(null);
+  /** why the image opened last could not be encoded (its file gone, undecodable): the canvas says it */
+  openError = $state.raw<{ imageId: number; message: string } | null>(null);
 
   /** hover preview, shown only while no prompt is placed */
   preview = $state.raw<Prediction | null>(null);
@@ -64,18 +66,33 @@ export class EngineState {
     }
   }
 
+  /** another project is open: its image ids name other images, whose embeddings are not ready */
+  forgetImages(): void {
+    this.#imageId = null;
+    this.clear();
+    this.preview = null;
+    this.ready = new Set();
+    this.error = null;
+    this.openError = null;
+  }
+
   /** a new image: forget prompts, encode it first, then the ones after it */
   async openImage(imageId: number | null, upcoming: number[]): Promise<void> {
     this.#imageId = imageId;
     this.clear();
     this.preview = null;
+    this.error = null;
+    this.openError = null;
     if (imageId === null || !this.available) return;
     this.encoding = { imageId, queued: upcoming.length };
     try {
       await api.samEncode({ imageId });
       this.ready = new Set([...this.ready, imageId]);
     } catch (err) {
-      if (this.#imageId === imageId) this.error = errorMessage(err);
+      if (this.#imageId === imageId) {
+        this.error = errorMessage(err);
+        this.openError = { imageId, message: this.error };
+      }
     } finally {
       if (this.encoding?.imageId === imageId) this.encoding = null;
     }
@@ -136,9 +153,22 @@ export class EngineState {
     return this.#predict(imageId);
   }
 
+  /** Ctrl+Z or Backspace while prompting: takes back the last point, then the box; returns whether any prompt is left */
+  removeLastPrompt(imageId: number): boolean {
+    if (this.points.length > 0) this.points = this.points.slice(0, -1);
+    else this.box = null;
+    if (!this.hasPrompt) { this.clear(); return false; }
+    // the answers so far were refined with the prompt taken back: ask again without them
+    this.result = null;
+    this.candidate = 0;
+    void this.#predict(imageId);
+    return true;
+  }
+
   #predict(imageId: number): Promise<void> {
     const generation = ++this.#generation;
     this.preview = null;
+    this.error = null;
     this.#clicks = this.#clicks.then(async () => {
       if (generation !== this.#generation) return; // a later click will ask with all points
       const prompt: SamPrompt = { points: this.points };

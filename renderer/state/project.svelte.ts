@@ -4,7 +4,7 @@
  */
 import { api, withErrorOn } from '../api.ts';
 import {
-  LABEL_HOTKEYS, type AddImagesProgress, type AddImagesResult, type ApiInput, type ImageListItem, type ImageStatus, type Label, type ProjectInfo,
+  LABEL_HOTKEYS, type AddImagesProgress, type AddImagesResult, type ApiInput, type ImageListItem, type ImageStatus, type Label, type LabelDeleteMode, type ProjectInfo,
 } from '../../preload/contract/index.ts';
 
 export type ImageFilter = { kind: 'all' } | { kind: 'todo' } | { kind: 'done' } | { kind: 'label'; labelId: number };
@@ -34,13 +34,27 @@ export class ProjectState {
   current = $derived(this.images.find((i) => i.id === this.currentId) ?? null);
   currentLabel = $derived(this.labels.find((l) => l.id === this.currentLabelId) ?? null);
 
+  /** called as soon as another project is open, before its lists arrive: image and annotation ids are per project */
+  onProjectChange: () => void = () => undefined;
+
   #run<T>(what: () => Promise<T>): Promise<T | undefined> {
     return withErrorOn(this, what);
+  }
+
+  /**
+   * A change, then the list it changed. A refused change changed nothing, so nothing is asked
+   * again: the refresh would clear the message that says why.
+   */
+  async #change<T>(call: () => Promise<T>, refresh: () => Promise<void>): Promise<{ value: T } | undefined> {
+    const done = await this.#run(async () => ({ value: await call() }));
+    if (done) await refresh();
+    return done;
   }
 
   async #opened(info: ProjectInfo | undefined): Promise<void> {
     if (!info) return;
     this.info = info;
+    this.onProjectChange();
     this.filter = { kind: 'all' };
     await Promise.all([this.refreshImages(), this.refreshLabels()]);
     const start = info.lastImageId && this.images.some((i) => i.id === info.lastImageId)
@@ -72,10 +86,20 @@ export class ProjectState {
     await this.refreshImages();
   }
 
-  select(imageId: number): void {
+  select(imageId: number | null): void {
     if (this.currentId === imageId) return;
     this.currentId = imageId;
-    void api.projectSetLastImage({ imageId }).catch(() => undefined);
+    if (imageId !== null) void api.projectSetLastImage({ imageId }).catch(() => undefined);
+  }
+
+  listed(imageId: number): boolean {
+    return this.images.some((im) => im.id === imageId);
+  }
+
+  /** the image D goes to, else (the last one) the one A goes to: where to go when the current one leaves the list */
+  neighbour(): number | null {
+    const i = this.images.findIndex((im) => im.id === this.currentId);
+    return (this.images[i + 1] ?? this.images[i - 1])?.id ?? null;
   }
 
   /** D / A: the next or previous image of the filtered list */
@@ -109,8 +133,7 @@ export class ProjectState {
   }
 
   async setStatus(imageId: number, status: ImageStatus): Promise<void> {
-    await this.#run(() => api.imageSetStatus({ imageId, status }));
-    await this.refreshImages();
+    await this.#change(() => api.imageSetStatus({ imageId, status }), () => this.refreshImages());
   }
 
   /** the count shown in the list changes with every accepted or deleted annotation */
@@ -124,23 +147,34 @@ export class ProjectState {
     return this.labels.find((l) => l.hotkey === key) ?? null;
   }
 
-  async createLabel(name: string, color?: string): Promise<Label | undefined> {
+  /** `forAnnotation`: made for the annotation about to be stored, which takes it into its undo step */
+  async createLabel(name: string, color?: string, forAnnotation = false): Promise<Label | undefined> {
     const used = new Set(this.labels.map((l) => l.hotkey));
     const hotkey = LABEL_HOTKEYS.find((k) => !used.has(k)) ?? null;
-    const label = await this.#run(() => api.labelCreate({ name, hotkey, ...(color ? { color } : {}) }));
-    await this.refreshLabels();
-    if (label) this.currentLabelId = label.id;
-    return label;
+    const created = await this.#change(() => api.labelCreate({ name, hotkey, ...(color ? { color } : {}), ...(forAnnotation ? { forAnnotation } : {}) }), () => this.refreshLabels());
+    if (created) this.currentLabelId = created.value.id;
+    return created?.value;
   }
 
-  async updateLabel(labelId: number, change: Omit<ApiInput<'labelUpdate'>, 'labelId'>): Promise<void> {
-    await this.#run(() => api.labelUpdate({ labelId, ...change }));
-    await this.refreshLabels();
+  /** one undo step; false when the store refused it (the reason in `error`) */
+  async updateLabel(labelId: number, change: Omit<ApiInput<'labelUpdate'>, 'labelId'>): Promise<boolean> {
+    return !!(await this.#change(() => api.labelUpdate({ labelId, ...change }), () => this.refreshLabels()));
   }
 
-  async deleteLabel(labelId: number): Promise<void> {
-    await this.#run(() => api.labelDelete({ labelId, mode: 'refuse' }));
-    await this.refreshLabels();
+  /** how many images have annotations of a label (0: deleting it deletes nothing else) */
+  async imagesWithLabel(labelId: number): Promise<number | undefined> {
+    return (await this.#run(() => api.imagesList({ offset: 0, limit: 1, labelId })))?.total;
+  }
+
+  /**
+   * One undo step. 'refuse' fails when annotations use the label; 'delete-annotations' deletes
+   * them with it, so the image list (counts; a filter on that label, gone with it) is asked for again too.
+   */
+  async deleteLabel(labelId: number, mode: LabelDeleteMode): Promise<boolean> {
+    return !!(await this.#change(() => api.labelDelete({ labelId, mode }), async () => {
+      if (this.filter.kind === 'label' && this.filter.labelId === labelId) this.filter = { kind: 'all' };
+      await Promise.all([this.refreshLabels(), this.refreshImages()]);
+    }));
   }
 
   labelColor(labelId: number): string {

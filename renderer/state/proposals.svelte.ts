@@ -2,7 +2,8 @@
  * "Segment everything" in the window: the automatic mask generator's proposals for the current
  * image (views; the main process keeps the full masks), the minimum score the slider sets, and
  * which proposals were accepted already. Accepting goes through AnnotationsState, one undo step
- * per acceptance.
+ * per acceptance; a proposal is hidden while an annotation its acceptance made is stored, so
+ * undoing the acceptance shows it again.
  */
 import { api, withErrorOn } from '../api.ts';
 import { JOB_CANCELLED, type Proposal, type ProposalSet } from '../../preload/contract/index.ts';
@@ -23,7 +24,13 @@ export class ProposalsState {
   minScore = $state(SAM_MIN_SCORE);
   /** the threshold of the model that gave the last set */
   #defaultMinScore = SAM_MIN_SCORE;
-  accepted = $state.raw<ReadonlySet<number>>(new Set());
+  /** each acceptance: the proposals it named and the annotations it made (fewer where a proposal was empty) */
+  #acceptances = $state.raw<{ indices: number[]; annotationIds: number[] }[]>([]);
+  /** the proposals accepted and not undone */
+  accepted = $derived.by<ReadonlySet<number>>(() => {
+    const stored = this.storedIds();
+    return new Set(this.#acceptances.filter((a) => a.annotationIds.some((id) => stored.has(id))).flatMap((a) => a.indices));
+  });
   busy = $state(false);
   /** grid points decoded of all, while a run is busy */
   progress = $state.raw<{ done: number; total: number } | null>(null);
@@ -34,6 +41,9 @@ export class ProposalsState {
   #seq = 0;
   /** the image of the run in progress */
   #imageId: number | null = null;
+
+  /** `storedIds`: the annotations stored on the current image (read reactively) */
+  constructor(private readonly storedIds: () => ReadonlySet<number>) {}
 
   async find(imageId: number): Promise<void> {
     const seq = ++this.#seq;
@@ -48,7 +58,7 @@ export class ProposalsState {
       if (this.minScore === this.#defaultMinScore) this.minScore = set.defaultMinScore;
       this.#defaultMinScore = set.defaultMinScore;
       this.set = set;
-      this.accepted = new Set();
+      this.#acceptances = [];
     } finally {
       if (seq === this.#seq) { this.busy = false; this.progress = null; }
     }
@@ -81,14 +91,14 @@ export class ProposalsState {
     return best;
   }
 
-  markAccepted(indices: number[]): void {
-    this.accepted = new Set([...this.accepted, ...indices]);
+  markAccepted(indices: number[], annotationIds: number[]): void {
+    this.#acceptances = [...this.#acceptances, { indices, annotationIds }];
   }
 
   clear(): void {
     this.cancel();
     this.#seq++;
     this.set = null;
-    this.accepted = new Set();
+    this.#acceptances = [];
   }
 }

@@ -1,7 +1,8 @@
 /**
  * SAM box tool: idle -> pointing (button down) -> dragging (moved past a few screen pixels) ->
  * refining (box sent; clicks add positive / negative points that refine it). Enter accepts;
- * Escape goes back to idle from any state, dropping the box (the mark set when it started).
+ * Backspace (and Ctrl+Z) takes back the last point, then the box; Escape goes back to idle from
+ * any state, dropping the box (the mark set when it started).
  */
 import type { Draft, Point, Tool, ToolHost, ToolPointer } from './types.ts';
 
@@ -52,6 +53,7 @@ export class BoxTool implements Tool {
   key(key: string): boolean {
     if (key === 'Enter' && this.#state === 'refining') { this.host.accept(); this.#state = 'idle'; return true; }
     if (key === 'Escape' && this.#state !== 'idle') { this.host.clear(); this.#state = 'idle'; return true; }
+    if (key === 'Backspace' && this.#state === 'refining') { if (!this.host.removeLastPrompt()) this.#state = 'idle'; return true; }
     return false;
   }
 

@@ -1,6 +1,8 @@
 /**
  * SAM point tool: idle (hover previews) -> refining (points placed). Left click adds a positive
- * point, right or Shift-click a negative one; Enter accepts, Escape returns to idle.
+ * point, right or Shift-click a negative one (a click that places none, outside the image,
+ * changes nothing); Enter accepts, Backspace (and Ctrl+Z) takes back the last point, Escape
+ * returns to idle.
  */
 import type { Tool, ToolHost, ToolPointer } from './types.ts';
 
@@ -14,8 +16,7 @@ export class PointTool implements Tool {
   get path(): string { return `point.${this.#state}`; }
 
   pointerDown(e: ToolPointer): void {
-    this.host.click(e.imagePx, e.button === 2 || e.shift ? 0 : 1);
-    this.#state = 'refining';
+    if (this.host.click(e.imagePx, e.button === 2 || e.shift ? 0 : 1)) this.#state = 'refining';
   }
 
   pointerMove(e: ToolPointer): void {
@@ -27,6 +28,7 @@ export class PointTool implements Tool {
   key(key: string): boolean {
     if (key === 'Enter' && this.#state === 'refining') { this.host.accept(); this.#state = 'idle'; return true; }
     if (key === 'Escape' && this.#state === 'refining') { this.host.clear(); this.#state = 'idle'; return true; }
+    if (key === 'Backspace' && this.#state === 'refining') { if (!this.host.removeLastPrompt()) this.#state = 'idle'; return true; }
     return false;
   }
 

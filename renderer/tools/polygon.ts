@@ -1,7 +1,7 @@
 /**
  * Manual polygon tool: idle -> placing (each click adds a vertex) -> closing (the cursor is on
- * the first vertex; a click there closes it). Enter closes too, Backspace removes the last
- * vertex, Escape drops the polygon. Works without a model.
+ * the first vertex; a click there closes it). Enter closes too, Backspace (and Ctrl+Z) removes
+ * the last vertex, Escape drops the polygon. Works without a model.
  */
 import type { Draft, Point, Tool, ToolHost, ToolPointer } from './types.ts';
 
@@ -50,7 +50,8 @@ export class PolygonTool implements Tool {
     if (key === 'Escape') { this.reset(); return true; }
     if (key === 'Backspace') {
       this.#points = this.#points.slice(0, -1);
-      if (this.#points.length === 0) this.#state = 'idle';
+      // placing again: the next pointer move tells whether the cursor is on the first vertex (closing)
+      this.#state = this.#points.length === 0 ? 'idle' : 'placing';
       return true;
     }
     return false;

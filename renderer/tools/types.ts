@@ -16,8 +16,11 @@ export interface ToolHost {
   /** stage pixels per image pixel, for thresholds that should feel the same at any zoom */
   scale(): number;
   hover(at: Point): void;
-  click(at: Point, label: 0 | 1): void;
+  /** a SAM point; false when none was placed (outside the image, no model) */
+  click(at: Point, label: 0 | 1): boolean;
   setBox(box: [number, number, number, number]): void;
+  /** takes back the last SAM point, then the box; false when no prompt is left */
+  removeLastPrompt(): boolean;
   accept(): void;
   clear(): void;
   commitPolygon(points: [number, number][]): void;

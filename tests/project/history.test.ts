@@ -37,6 +37,24 @@ describe('undo and redo', () => {
     expect(project.listAnnotations(2).map((a) => a.id)).toEqual([onB]);
   });
 
+  it('a label made for the next annotation is one undo step with it, and only with an annotation of that label', () => {
+    const first = project.addLabel({ name: 'object' }, { forAnnotation: true });
+    const id = project.addAnnotation({ imageId: 1, labelId: first.id, rle: rectRle(10, 10, [0, 0, 2, 2]) });
+    expect(project.historyState().undo).toEqual({ kind: 'annotation.add', imageId: 1 });
+    expect(project.undo()).toMatchObject({ kind: 'annotation.add', annotationIds: [id], labelIds: [first.id] });
+    expect(project.listLabels().map((l) => l.name)).toEqual(['cat']);
+    expect(project.listAnnotations(1)).toEqual([]);
+    // the step before it is the earlier one (the label "cat"), not a leftover label step
+    expect(project.historyState().undo).toEqual({ kind: 'label.add', imageId: null });
+    expect(project.redo()).toMatchObject({ annotationIds: [id], labelIds: [first.id] });
+    expect(project.listLabels().map((l) => l.name)).toEqual(['cat', 'object']);
+    // an annotation of another label leaves such a label step alone
+    const other = project.addLabel({ name: 'dog' }, { forAnnotation: true });
+    add(2, 0);
+    expect(project.undo()).toMatchObject({ kind: 'annotation.add', labelIds: [] });
+    expect(project.undo()).toMatchObject({ kind: 'label.add.implied', labelIds: [other.id] });
+  });
+
   it('the history survives closing and reopening the project', () => {
     const id = add(1, 0);
     project.updateAnnotation(id, { rle: rectRle(10, 10, [5, 5, 3, 3]) });
