@@ -147,6 +147,21 @@ describe('keys reach the app, and only the app', () => {
     await studio.page.keyboard.press('Escape');
     expect(await appExpr<number | null>('app.annotations.selectedId')).toBeNull();
   });
+
+  it('gives the Models page only the app\'s keys: the annotation screen out of sight keeps its selection and image', async () => {
+    const [first] = rows();
+    await studio.page.locator(`[data-annotation-id="${first!.id}"] .ann-name`).click();
+    const before = await appExpr<number>('app.project.currentId');
+    await studio.page.keyboard.press('m');
+    expect(await appExpr<string>('app.screen')).toBe('models');
+    for (const key of ['Delete', 'd', '1', 'h', 'Control+z']) await studio.page.keyboard.press(key);
+    await sleep(800);
+    expect(rows()).toEqual([first]);
+    expect(await appExpr<number>('app.project.currentId')).toBe(before);
+    await studio.page.keyboard.press('m');
+    expect(await appExpr<string>('app.screen')).toBe('annotate');
+    await studio.page.keyboard.press('Escape');
+  });
 });
 
 describe('what goes wrong is said', () => {
