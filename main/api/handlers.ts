@@ -86,7 +86,11 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
     async labelsList() { return s.need().listLabels(); },
     async labelCreate({ hotkey, forAnnotation, ...label }) { return s.need().addLabel({ ...label, hotkey: hotkey ?? null }, { forAnnotation: forAnnotation ?? false }); },
     async labelUpdate({ labelId, ...change }) { return s.need().updateLabel(labelId, change); },
-    async labelDelete({ labelId, mode }) { s.need().deleteLabel(labelId, { mode }); },
+    async labelDelete({ labelId, mode, toLabelId }) {
+      if (mode !== 'reassign') { s.need().deleteLabel(labelId, { mode }); return; }
+      if (toLabelId === undefined) throw new ApiInputError('labelDelete.toLabelId: the label to move the annotations to is missing');
+      s.need().deleteLabel(labelId, { mode, toLabelId });
+    },
 
     // ---- annotations ----
     async annotationsList({ imageId }) { return s.need().listAnnotations(imageId).map(annotationView); },

@@ -33,7 +33,7 @@ export const LABEL_HOTKEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9'] as co
 export type LabelHotkey = (typeof LABEL_HOTKEYS)[number];
 
 /** What deleting a label still in use does: refuse, or delete its annotations with it. */
-export const LABEL_DELETE_MODES = ['refuse', 'delete-annotations'] as const;
+export const LABEL_DELETE_MODES = ['refuse', 'delete-annotations', 'reassign'] as const;
 export type LabelDeleteMode = (typeof LABEL_DELETE_MODES)[number];
 
 /** The application menu's commands, sent to the window as 'menu' events (main only sends them: no list to check against). */

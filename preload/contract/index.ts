@@ -291,7 +291,8 @@ export const API = {
   /** `forAnnotation`: made for the annotation stored next (a project's first), whose undo step then removes it too */
   labelCreate: method(obj({ name: str(200), color: optional(COLOR), hotkey: optional(HOTKEY), forAnnotation: optional(bool()) }), returns<Label>()),
   labelUpdate: method(obj({ labelId: ID, name: optional(str(200)), color: optional(COLOR), hotkey: optional(HOTKEY) }), returns<Label>()),
-  labelDelete: method(obj({ labelId: ID, mode: oneOf(LABEL_DELETE_MODES) }), returns<void>()),
+  /** 'reassign' moves the label's annotations to `toLabelId` (merging two labels); one undo step either way */
+  labelDelete: method(obj({ labelId: ID, mode: oneOf(LABEL_DELETE_MODES), toLabelId: optional(ID) }), returns<void>()),
 
   // Annotations (each call is one transaction and one undo step)
   annotationsList: method(obj({ imageId: ID }), returns<AnnotationView[]>()),

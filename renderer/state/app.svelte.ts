@@ -210,12 +210,13 @@ export class AppState implements ToolHost {
   }
 
   /**
-   * Deletes a label, one undo step: 'delete-annotations' deletes its annotations with it. The
-   * current image's list is asked for again (it may have lost annotations; a selected one with them).
+   * Deletes a label, one undo step: 'delete-annotations' deletes its annotations with it,
+   * 'reassign' moves them to `toLabelId`. The current image's list is asked for again (its
+   * annotations may have gone, a selected one with them, or changed label).
    */
-  async deleteLabel(labelId: number, mode: LabelDeleteMode): Promise<void> {
-    if (!(await this.project.deleteLabel(labelId, mode))) return;
-    if (mode === 'delete-annotations') await this.annotations.load(this.annotations.imageId);
+  async deleteLabel(labelId: number, mode: LabelDeleteMode, toLabelId?: number): Promise<void> {
+    if (!(await this.project.deleteLabel(labelId, mode, toLabelId))) return;
+    if (mode !== 'refuse') await this.annotations.load(this.annotations.imageId);
   }
 
   /** the current label; a project without labels gets a first one, so accepting never fails */

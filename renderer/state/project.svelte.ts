@@ -168,10 +168,11 @@ export class ProjectState {
 
   /**
    * One undo step. 'refuse' fails when annotations use the label; 'delete-annotations' deletes
-   * them with it, so the image list (counts; a filter on that label, gone with it) is asked for again too.
+   * them with it and 'reassign' moves them to `toLabelId`, so the image list (counts; a filter on
+   * that label, gone with it) is asked for again too.
    */
-  async deleteLabel(labelId: number, mode: LabelDeleteMode): Promise<boolean> {
-    return !!(await this.#change(() => api.labelDelete({ labelId, mode }), async () => {
+  async deleteLabel(labelId: number, mode: LabelDeleteMode, toLabelId?: number): Promise<boolean> {
+    return !!(await this.#change(() => api.labelDelete({ labelId, mode, ...(toLabelId === undefined ? {} : { toLabelId }) }), async () => {
       if (this.filter.kind === 'label' && this.filter.labelId === labelId) this.filter = { kind: 'all' };
       await Promise.all([this.refreshLabels(), this.refreshImages()]);
     }));

@@ -62,6 +62,12 @@ describe('input refused at the API boundary', () => {
     await handlers.projectSetLastImage({ imageId });
   });
 
+  it('moves a label\'s annotations only to a label it is told', async () => {
+    await expect(handlers.labelDelete({ labelId, mode: 'reassign' })).rejects.toThrow('labelDelete.toLabelId: the label to move the annotations to is missing');
+    await expect(handlers.labelDelete({ labelId, mode: 'reassign', toLabelId: labelId })).rejects.toThrow('cannot be reassigned to itself');
+    expect((await handlers.labelsList(undefined)).map((l) => l.id)).toContain(labelId);
+  });
+
   it('keeps at most 200 window settings, still updating the ones it has', async () => {
     for (let i = 0; i < 200; i++) await handlers.prefsSet({ key: `k${i}`, value: i });
     await expect(handlers.prefsSet({ key: 'one-more', value: 1 })).rejects.toThrow('prefsSet: already 200 settings; "one-more" is not one of them');

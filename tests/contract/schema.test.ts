@@ -102,7 +102,8 @@ describe('the API input schemas', () => {
     expect(refusal(() => parse('labelCreate', { name: 'cat', color: 'red' }))).toBe('labelCreate.color: "red" is not a colour like #12ab9f');
     expect(refusal(() => parse('labelCreate', { name: 'cat', hotkey: '0' }))).toBe('labelCreate.hotkey: "0" is not one of 1, 2, 3, 4, 5, 6, 7, 8, 9');
     expect(refusal(() => parse('labelCreate', { name: 'x'.repeat(201) }))).toBe('labelCreate.name: expected a string of at most 200 characters');
-    expect(refusal(() => parse('labelDelete', { labelId: 1, mode: 'reassign' }))).toBe('labelDelete.mode: "reassign" is not one of refuse, delete-annotations');
+    expect(refusal(() => parse('labelDelete', { labelId: 1, mode: 'merge' }))).toBe('labelDelete.mode: "merge" is not one of refuse, delete-annotations, reassign');
+    expect(refusal(() => parse('labelDelete', { labelId: 1, mode: 'reassign', toLabelId: 0 }))).toBe('labelDelete.toLabelId: 0 is not an integer in [1, 9007199254740991]');
   });
 
   it('keeps the prompt rules: a point or a box, x0 <= x1 and y0 <= y1, at most 64 points', () => {

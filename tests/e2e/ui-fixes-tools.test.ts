@@ -293,6 +293,14 @@ describe('labels renamed and deleted in the window', () => {
     await undo('both back in one step', () => labels().length === 2 && rows().length === used);
     await waitFor(async () => (await studio.page.locator('[data-annotation-id]').count()) > 0, 'the list filled again');
     await waitFor(async () => (await appExpr<number>('app.project.images.reduce((n, i) => n + i.annotationCount, 0)')) === used, 'the counts in the image list');
+    // merging: the used label's annotations move to the other one, one undo step
+    const tree = studio.session.need().listLabels().find((l) => l.name === 'tree')!.id;
+    await row('thing').locator('[data-testid=delete-label]').click();
+    await studio.page.locator('[data-testid=move-label-target]').selectOption(String(tree));
+    await studio.page.locator('[data-testid=move-label-annotations]').click();
+    await waitFor(() => labels().length === 1 && rows().length === used && rows().every((r) => r.labelId === tree), 'moved to tree, thing deleted');
+    await waitFor(async () => (await appExpr<number>('app.project.labels.length')) === 1, 'the panel');
+    await undo('thing back with its annotations', () => labels().length === 2 && rows().every((r) => r.labelId !== tree));
     expect(pageErrors).toEqual([]);
   });
 });
