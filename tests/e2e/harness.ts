@@ -200,3 +200,31 @@ export async function layerPixels(page: Page, layer: string, x0: number, y0: num
   }, { layer, x0, y0, w, h });
   return Uint8Array.from(bits);
 }
+
+/** Polls `cond` every 50 ms until it holds; fails naming `what` after `ms`. */
+export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The value of an expression over the page's AppState (window.__studio.app in test builds). */
+export function appExpr<T>(page: Page, expr: string): Promise<T> {
+  return page.evaluate((e) => new Function('app', `return ${e}`)((window as any).__studio.app), expr) as Promise<T>;
+}
+
+/** The id of the project image whose path ends with `name`. */
+export function imageIdNamed(studio: Pick<Studio, 'session'>, name: string): number {
+  return studio.session.need().listImages({}).items.find((i) => i.path.endsWith(name))!.id;
+}
+
+/** Opens the image whose list entry shows `name`, waiting until it is drawn and encoded. */
+export async function openImageNamed(studio: Pick<Studio, 'session' | 'page'>, name: string): Promise<void> {
+  await studio.page.locator('.image-item', { hasText: name }).click();
+  await waitFor(async () => (await studio.page.locator('.canvas').getAttribute('data-loaded-image')) === String(imageIdNamed(studio, name)), `${name} to load`);
+  await waitFor(async () => !(await studio.page.locator('[data-testid=encoding]').count()), 'encoding to finish', 120_000);
+}

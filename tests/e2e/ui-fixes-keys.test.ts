@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maskFromPolygons, rleFromMask } from '../../main/masks/index.ts';
 import { createProject as createStore } from '../../main/project/index.ts';
 import { activateTinyModel, buildRenderer, createProject, createStudio, FIXTURES, pageXY, type Studio } from './harness.ts';
+import { appExpr as appExprOn, imageIdNamed, openImageNamed as openImageOn, sleep, waitFor } from './harness.ts';
 
 let studio: Studio;
 let db: Database.Database;
@@ -24,26 +25,12 @@ const rowsOf = (d: Database.Database) => d.prepare('SELECT id, label_id AS label
 const rows = () => rowsOf(db);
 const statusOf = (id: number) => (db.prepare('SELECT status FROM images WHERE id = ?').get(id) as { status: string }).status;
 
-async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** an expression over the page's AppState (window.__studio.app in test builds) */
-const appExpr = <T>(expr: string): Promise<T> =>
-  studio.page.evaluate((e) => new Function('app', `return ${e}`)((window as any).__studio.app), expr) as Promise<T>;
-const imageId = (name: string) => studio.session.need().listImages({}).items.find((i) => i.path.endsWith(name))!.id;
+const appExpr = <T>(expr: string): Promise<T> => appExprOn<T>(studio.page, expr);
+const imageId = (name: string) => imageIdNamed(studio, name);
 const loadedImage = () => studio.page.locator('.canvas').getAttribute('data-loaded-image');
 const notice = async () => (await studio.page.locator('[data-testid=notice]').allTextContents()).join(' ');
 
-async function openImageNamed(name: string): Promise<void> {
-  await studio.page.locator('.image-item', { hasText: name }).click();
-  await waitFor(async () => (await loadedImage()) === String(imageId(name)), `${name} to load`);
-  await waitFor(async () => !(await studio.page.locator('[data-testid=encoding]').count()), 'encoding to finish', 120_000);
-}
+const openImageNamed = (name: string) => openImageOn(studio, name);
 /** a middle click on the canvas: takes the focus from a control, as a user's click would, and changes nothing */
 async function focusCanvas(): Promise<void> {
   await studio.page.locator('.canvas').click({ button: 'middle', position: { x: 3, y: 3 } });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activateTinyModel, buildRenderer, createProject, createStudio, FIXTURES, pageXY, type Studio } from './harness.ts';
+import { appExpr as appExprOn, imageIdNamed, openImageNamed as openImageOn, sleep, waitFor } from './harness.ts';
 
 let studio: Studio;
 let db: Database.Database;
@@ -21,26 +22,12 @@ const rows = () => db.prepare('SELECT id, label_id AS labelId, area, hidden, ima
 const log = () => db.prepare('SELECT kind, undone FROM edit_log ORDER BY id').all() as { kind: string; undone: number }[];
 const labels = () => studio.session.need().listLabels().map((l) => l.name);
 
-async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** an expression over the page's AppState (window.__studio.app in test builds) */
-const appExpr = <T>(expr: string): Promise<T> =>
-  studio.page.evaluate((e) => new Function('app', `return ${e}`)((window as any).__studio.app), expr) as Promise<T>;
-const imageId = (name: string) => studio.session.need().listImages({}).items.find((i) => i.path.endsWith(name))!.id;
+const appExpr = <T>(expr: string): Promise<T> => appExprOn<T>(studio.page, expr);
+const imageId = (name: string) => imageIdNamed(studio, name);
 const loadedImage = () => studio.page.locator('.canvas').getAttribute('data-loaded-image');
 const onImage = (name: string) => rows().filter((r) => r.imageId === imageId(name));
 
-async function openImageNamed(name: string): Promise<void> {
-  await studio.page.locator('.image-item', { hasText: name }).click();
-  await waitFor(async () => (await loadedImage()) === String(imageId(name)), `${name} to load`);
-  await waitFor(async () => !(await studio.page.locator('[data-testid=encoding]').count()), 'encoding to finish', 120_000);
-}
+const openImageNamed = (name: string) => openImageOn(studio, name);
 async function clickAt(points: readonly (readonly [number, number])[]): Promise<void> {
   for (const [x, y] of points) { const at = await pageXY(studio.page, x, y); await studio.page.mouse.click(at.x, at.y); }
 }
