@@ -5,7 +5,7 @@
  * method and the field) before its handler runs; handlers add only the rules that need the open
  * project: a prompt lies inside its image, a path came through a dialog (paths.ts).
  */
-import { maskFromPolygons, paintBrushStroke, rleArea } from '../masks/index.ts';
+import { paintBrushStroke, rleArea, rleOfPolygons } from '../masks/index.ts';
 import { API, API_METHODS, ApiInputError, type ApiInput, type ApiMethod, type ApiResult, type SamPrompt } from '../../preload/contract/index.ts';
 import { num } from '../../preload/contract/schema.ts';
 import type { ApiContext } from '../services/context.ts';
@@ -122,9 +122,8 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
     },
     async annotationAddPolygon(o) {
       const { width, height } = imageSize(o.imageId);
-      const mask = maskFromPolygons([{ outer: o.points.flat(), holes: [] }], width, height);
-      const rle = rleFromMask(mask);
-      if (rle.counts === rleFromMask({ width, height, data: new Uint8Array(width * height) }).counts) {
+      const rle = rleOfPolygons([{ outer: o.points.flat(), holes: [] }], width, height);
+      if (rleArea(rle) === 0) {
         throw new ApiInputError('annotationAddPolygon: the polygon covers no pixel of the image');
       }
       const p = s.need();

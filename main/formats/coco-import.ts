@@ -12,10 +12,10 @@
  * with an empty mask are skipped with a warning.
  */
 import {
-  type Rle, canonicalRleCounts, checkRleCounts, rleArea, rleCountsFromString, rleStringFromCounts,
+  type Rle, canonicalRleCounts, checkRleCounts, rleArea, rleCountsFromString, rleOfPolygons, rleStringFromCounts,
 } from '../masks/index.ts';
 import { MAX_IMAGE_PIXELS } from '../base/image-limits.ts';
-import { importedAnnotation, labelNameProblem, readText, rleOfPolygons } from './imported.ts';
+import { importedAnnotation, labelNameProblem, readText } from './imported.ts';
 import type { ImportedAnnotation, ImportedBox, Importer } from './types.ts';
 
 interface CocoImage { key: string; width: number; height: number }

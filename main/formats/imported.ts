@@ -1,6 +1,6 @@
 /** What the importers share: annotations that hold RLE and decode on demand, and file reading with clear errors. */
 import { readFileSync } from 'node:fs';
-import { type Polygon, type Rle, maskFromPixelIndexPolygons, maskFromPolygons, maskFromRle, rleFromMask } from '../masks/index.ts';
+import { type Rle, maskFromRle } from '../masks/index.ts';
 import type { ImportedAnnotation } from './types.ts';
 
 export function importedAnnotation(imageKey: string, labelName: string, rle: Rle): ImportedAnnotation {
@@ -12,16 +12,6 @@ export function importedAnnotation(imageKey: string, labelName: string, rle: Rle
       return maskFromRle(rle);
     },
   };
-}
-
-/** Rasterises polygons at a size straight to RLE, so only one full-size mask exists at a time. */
-export function rleOfPolygons(polygons: Polygon[], width: number, height: number): Rle {
-  return rleFromMask(maskFromPolygons(polygons, width, height));
-}
-
-/** The mask of polygons in pixel-index coordinates, filled inside and on the outline (YOLO's reading). */
-export function rleOfPixelIndexPolygons(polygons: Polygon[], width: number, height: number): Rle {
-  return rleFromMask(maskFromPixelIndexPolygons(polygons, width, height));
 }
 
 /**

@@ -15,8 +15,8 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { rleArea } from '../masks/index.ts';
-import { importedAnnotation, labelNameProblem, readText, rleOfPixelIndexPolygons } from './imported.ts';
+import { rleArea, rleOfPolygons } from '../masks/index.ts';
+import { importedAnnotation, labelNameProblem, readText } from './imported.ts';
 import { yamlClassNames } from './yolo-names.ts';
 import type { ImportedAnnotation, ImportedBox, Importer } from './types.ts';
 
@@ -104,7 +104,7 @@ export const importYolo: Importer = async (from, ctx) => {
         continue;
       }
       const outer = coords.map((v, i) => v * (i % 2 === 0 ? size.width : size.height));
-      const rle = rleOfPixelIndexPolygons([{ outer, holes: [] }], size.width, size.height);
+      const rle = rleOfPolygons([{ outer, holes: [] }], size.width, size.height, 'pixel-index');
       if (rleArea(rle) === 0) warnings.push(`${path}:${line}: the mask is empty; skipped`);
       else annotations.push(importedAnnotation(stem, classes[classIndex]!, rle));
     }

@@ -9,8 +9,8 @@ export {
   type BinaryMask, emptyMask, maskArea, maskBbox, maskIntersect, maskSubtract, maskUnion, paintBrushStroke,
 } from './binary.ts';
 export {
-  type Rle, canonicalRleCounts, checkRleCounts, forEachInsideRun, maskFromRle, rleArea, rleBbox, rleCountsFromString, rleFromMask, rleFromPositive,
+  type Rle, canonicalRleCounts, checkRleCounts, forEachInsideRun, maskFromRle, rleArea, rleBbox, rleCountsFromString, rleFromCrop, rleFromMask, rleFromPositive,
   rleMeasure, rleStringFromCounts,
 } from './rle.ts';
-export { type Polygon, maskFromPixelIndexPolygons, maskFromPolygons, pixelIndexRing, polygonsFromMask, polygonsFromRle } from './polygons.ts';
+export { type Polygon, maskFromPixelIndexPolygons, maskFromPolygons, pixelIndexRing, polygonsFromMask, polygonsFromRle, rleOfPolygons } from './polygons.ts';
 export { distanceToEdge, mostInteriorPixel } from './distance.ts';

@@ -18,7 +18,7 @@
  * Traced rings have their vertices on pixel corners, so they come back exactly either way.
  */
 import { type BinaryMask, checkSize, emptyMask, maskBbox } from './binary.ts';
-import { type Rle, forEachInsideRun, rleBbox } from './rle.ts';
+import { type Rle, forEachInsideRun, rleBbox, rleFromCrop } from './rle.ts';
 
 export interface Polygon {
   /** x0, y0, x1, y1, ... in pixel-corner coordinates; the ring closes back to the first point. */
@@ -354,6 +354,35 @@ export function maskFromPixelIndexPolygons(polys: Polygon[], width: number, heig
     }
   }
   return mask;
+}
+
+/**
+ * The RLE of polygons on a width x height image, read at pixel centres (maskFromPolygons, COCO)
+ * or as pixel indices filled inside and on the outline (maskFromPixelIndexPolygons, YOLO), made
+ * in the polygons' bounding box alone: a full-size mask per polygon cost the whole image for
+ * every one (a 160x120 polygon on a 12-megapixel photo: 116 ms).
+ */
+export function rleOfPolygons(polys: Polygon[], width: number, height: number, reading: 'centres' | 'pixel-index' = 'centres'): Rle {
+  checkSize(width, height, 'polygon mask');
+  let xMin = Infinity, yMin = Infinity, xMax = -Infinity, yMax = -Infinity;
+  for (const poly of polys) {
+    for (const ring of [poly.outer, ...poly.holes]) {
+      for (let i = 0; i + 1 < ring.length; i += 2) {
+        xMin = Math.min(xMin, ring[i]!); xMax = Math.max(xMax, ring[i]!);
+        yMin = Math.min(yMin, ring[i + 1]!); yMax = Math.max(yMax, ring[i + 1]!);
+      }
+    }
+  }
+  // a pixel beyond the extremes on every side covers both readings; NaN leaves the whole image, where the ring check refuses it
+  const x0 = Number.isFinite(xMin) ? Math.max(0, Math.min(width, Math.floor(xMin) - 1)) : 0;
+  const y0 = Number.isFinite(yMin) ? Math.max(0, Math.min(height, Math.floor(yMin) - 1)) : 0;
+  const x1 = Number.isFinite(xMax) ? Math.max(x0, Math.min(width, Math.ceil(xMax) + 2)) : width;
+  const y1 = Number.isFinite(yMax) ? Math.max(y0, Math.min(height, Math.ceil(yMax) + 2)) : height;
+  const shift = (ring: number[]) => ring.map((v, i) => v - (i % 2 === 0 ? x0 : y0));
+  const moved = polys.map((p) => ({ outer: shift(p.outer), holes: p.holes.map(shift) }));
+  if (x1 === x0 || y1 === y0) return rleFromCrop({ x: 0, y: 0, width: 0, height: 0, data: new Uint8Array(0) }, width, height);
+  const crop = reading === 'centres' ? maskFromPolygons(moved, x1 - x0, y1 - y0) : maskFromPixelIndexPolygons(moved, x1 - x0, y1 - y0);
+  return rleFromCrop({ x: x0, y: y0, width: crop.width, height: crop.height, data: crop.data }, width, height);
 }
 
 /** Rasterises polygons (even-odd within each Polygon, union across them) at pixel centres. */

@@ -112,6 +112,38 @@ export function rleFromPositive(width: number, height: number, values: ArrayLike
   return { rle: { size: [height, width], counts: rleStringFromCounts(counts) }, area };
 }
 
+/**
+ * The RLE of a width x height mask that is empty outside `crop` (a box of it at x, y): runs
+ * counted down the columns without making the full-size mask, so a small shape on a large image
+ * costs its box, not the image.
+ */
+export function rleFromCrop(crop: { x: number; y: number; width: number; height: number; data: ArrayLike<number> }, width: number, height: number): Rle {
+  if (crop.x < 0 || crop.y < 0 || crop.x + crop.width > width || crop.y + crop.height > height) {
+    throw new Error(`rleFromCrop: a ${crop.width}x${crop.height} crop at (${crop.x}, ${crop.y}) lies outside ${width}x${height}`);
+  }
+  const counts: number[] = [];
+  let inside = false;
+  let run = 0;
+  const add = (value: boolean, n: number) => {
+    if (n === 0) return;
+    if (value !== inside) {
+      counts.push(run);
+      run = 0;
+      inside = value;
+    }
+    run += n;
+  };
+  add(false, crop.x * height);
+  for (let c = 0; c < crop.width; c++) {
+    add(false, crop.y);
+    for (let r = 0; r < crop.height; r++) add(crop.data[r * crop.width + c]! > 0, 1);
+    add(false, height - crop.y - crop.height);
+  }
+  add(false, (width - crop.x - crop.width) * height);
+  counts.push(run);
+  return { size: [height, width], counts: rleStringFromCounts(counts) };
+}
+
 export function rleFromMask(m: BinaryMask): Rle {
   // a Uint8Array's non-zero bytes are exactly its values above 0
   return rleFromPositive(m.width, m.height, m.data).rle;

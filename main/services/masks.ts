@@ -1,13 +1,20 @@
 /** Conversions between the store's masks (COCO RLE at image size) and the UI's cropped masks. */
-import { type BinaryMask, emptyMask, maskBbox, maskFromRle, rleFromMask } from '../masks/index.ts';
+import { type BinaryMask, type Rle, emptyMask, forEachInsideRun, maskFromRle, rleFromMask, rleMeasure } from '../masks/index.ts';
 import type { Annotation } from '../project/index.ts';
 import { thinnedView } from '../sam/view-masks.ts';
 import { MASK_VIEW_MAX_PIXELS, type AnnotationView, type MaskCrop, type MaskView } from '../../preload/contract/index.ts';
 
-export function cropMask(m: BinaryMask): MaskCrop {
-  const [x, y, width, height] = maskBbox(m);
+/**
+ * The crop of a stored mask, made from its runs: only its bounding box is allocated and filled.
+ * Decoding the full-size mask and scanning it for the box cost the whole image per annotation
+ * (1,000 annotations on an 800x600 image: 1.9 s of the main process; one on 8000x6000: 0.1-0.3 s).
+ */
+export function cropFromRle(rle: Rle): MaskCrop {
+  const [x, y, width, height] = rleMeasure(rle).bbox;
   const data = new Uint8Array(width * height);
-  for (let r = 0; r < height; r++) data.set(m.data.subarray((y + r) * m.width + x, (y + r) * m.width + x + width), r * width);
+  forEachInsideRun(rle, (cx, cy, length) => {
+    for (let k = 0, i = (cy - y) * width + cx - x; k < length; k++, i += width) data[i] = 1;
+  });
   return { x, y, width, height, data };
 }
 
@@ -37,7 +44,7 @@ export function annotationView(a: Annotation): AnnotationView {
   if (a.rle === null) {
     return { ...common, imageWidth: 0, imageHeight: 0, boxOnly: true, mask: { x: 0, y: 0, width: 0, height: 0, step: 1, data: new Uint8Array(0) } };
   }
-  return { ...common, imageWidth: a.rle.size[1], imageHeight: a.rle.size[0], boxOnly: false, mask: maskView(cropMask(maskFromRle(a.rle))) };
+  return { ...common, imageWidth: a.rle.size[1], imageHeight: a.rle.size[0], boxOnly: false, mask: maskView(cropFromRle(a.rle)) };
 }
 
 export { rleFromMask, maskFromRle };

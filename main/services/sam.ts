@@ -10,12 +10,11 @@ import type { ImageRecord, Project } from '../project/index.ts';
 import type { EmbeddingInfo, EverythingResult, MaskCrop, PredictViews, SegmentPrompt } from '../sam/engine-api.ts';
 import { maskCropOfCandidate, viewMaskThinned } from '../sam/view-masks.ts';
 import type { ModelFamily } from '../sam/model-dir.ts';
-import { maskFromRle } from '../masks/index.ts';
 import { automaticDefaults, type AutomaticOptions } from '../sam/automatic.ts';
 import type { Engine, LoadedModel } from '../sam/engine.ts';
 import { warmEmbedding } from '../sam/embedding-cache.ts';
 import { MASK_VIEW_MAX_PIXELS, type ApiEvent, type MaskView, type Prediction, type ProposalSet, type SamPrompt } from '../../preload/contract/index.ts';
-import { cropMask, maskView } from './masks.ts';
+import { cropFromRle, maskView } from './masks.ts';
 
 const LOW_RES = 256 * 256;
 /** answers kept for refining and accepting (each holds its views and 4 x 256 KB of logits) */
@@ -281,7 +280,7 @@ export class SamService {
     for (const id of this.#proposals.keys()) if (this.#proposals.size > KEPT_PROPOSAL_SETS) this.#proposals.delete(id);
     return {
       proposalsId, imageId, seconds: (performance.now() - t0) / 1000, defaultMinScore: automaticDefaults(model.info.family).predIouThresh,
-      proposals: result.masks.map((m, index) => ({ index, score: m.predictedIou, stability: m.stabilityScore, mask: maskView(cropMask(maskFromRle(m.rle))) })),
+      proposals: result.masks.map((m, index) => ({ index, score: m.predictedIou, stability: m.stabilityScore, mask: maskView(cropFromRle(m.rle)) })),
     };
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  type BinaryMask, maskArea, maskFromPixelIndexPolygons, maskFromPolygons, pixelIndexRing, polygonsFromMask, polygonsFromRle, rleFromMask,
+  type BinaryMask, maskArea, maskBbox, maskFromPixelIndexPolygons, maskFromPolygons, pixelIndexRing, polygonsFromMask, polygonsFromRle, rleFromCrop, rleFromMask, rleOfPolygons,
 } from '../../main/masks/index.ts';
 import { blobMask, iou, maskFromArt, maskOf, randomMask, sameMask, seededRandom } from './helpers.ts';
 
@@ -227,6 +227,32 @@ describe('outer rings in pixel-index coordinates (what LabelMe and YOLO readers 
       expect(iou(mask, back)).toBeGreaterThanOrEqual(0.98);
       // a half-pixel bias would show as one more pixel than the mask along every right and bottom edge
       expect(Math.abs(maskArea(back) - maskArea(mask)) / maskArea(mask)).toBeLessThan(0.01);
+    }
+  });
+});
+
+describe('polygons to RLE in their bounding box', () => {
+  it('gives the RLE of the full-size rasterisation, both readings, polygons inside, across and outside the image', () => {
+    const rand = seededRandom(41);
+    for (let i = 0; i < 200; i++) {
+      const width = 5 + Math.floor(rand() * 60), height = 5 + Math.floor(rand() * 60);
+      const ring = Array.from({ length: 2 * (3 + Math.floor(rand() * 6)) }, (_, k) => (rand() * 1.4 - 0.2) * (k % 2 === 0 ? width : height));
+      const polys = [{ outer: ring, holes: [] }];
+      expect(rleOfPolygons(polys, width, height), `centres ${i}`).toEqual(rleFromMask(maskFromPolygons(polys, width, height)));
+      expect(rleOfPolygons(polys, width, height, 'pixel-index'), `pixel-index ${i}`).toEqual(rleFromMask(maskFromPixelIndexPolygons(polys, width, height)));
+    }
+    const outside = [{ outer: [-9, -9, -5, -9, -5, -5], holes: [] }];
+    expect(rleOfPolygons(outside, 10, 8)).toEqual(rleFromMask({ width: 10, height: 8, data: new Uint8Array(80) }));
+  });
+
+  it('makes the RLE of a crop as the full-size mask would (rleFromCrop)', () => {
+    const rand = seededRandom(43);
+    for (let i = 0; i < 100; i++) {
+      const mask = randomMask(1 + Math.floor(rand() * 30), 1 + Math.floor(rand() * 30), rand(), rand);
+      const [x, y, w, h] = maskBbox(mask);
+      const data = new Uint8Array(w * h);
+      for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) data[r * w + c] = mask.data[(y + r) * mask.width + x + c]!;
+      expect(rleFromCrop({ x, y, width: w, height: h, data }, mask.width, mask.height)).toEqual(rleFromMask(mask));
     }
   });
 });
