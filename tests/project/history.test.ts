@@ -55,6 +55,15 @@ describe('undo and redo', () => {
     expect(project.undo()).toMatchObject({ kind: 'label.add.implied', labelIds: [other.id] });
   });
 
+  it('gives a batch of annotations one time: the clock does not run ahead a millisecond a row', () => {
+    const before = Date.now();
+    const ids = project.addAnnotations(1, Array.from({ length: 3000 }, (_, i) => ({ labelId: label, rle: null, bbox: [i % 8, 0, 1, 1] as [number, number, number, number] })));
+    const times = new Set(ids.map((id) => project.getAnnotation(id).createdAt));
+    expect(times.size).toBe(1);
+    expect([...times][0]!).toBeLessThanOrEqual(Date.now() + 5);
+    expect([...times][0]!).toBeGreaterThanOrEqual(before);
+  });
+
   it('the history survives closing and reopening the project', () => {
     const id = add(1, 0);
     project.updateAnnotation(id, { rle: rectRle(10, 10, [5, 5, 3, 3]) });
