@@ -3,7 +3,7 @@
  * importing a checkpoint or an ONNX pair, choosing the active model, quantization jobs with
  * progress and cancel, and their reports.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { dirBytes } from '../base/index.ts';
 import { BIT_SETTINGS, DEFAULT_CALIB_COUNT } from '../ptq4sam/index.ts';
@@ -14,6 +14,24 @@ import { readModelInfo, type ModelInfo } from '../sam/model-dir.ts';
 import type { EngineStatus, ModelEntry, ModelReport, QuantBits, QuantizeJob } from '../../preload/contract/index.ts';
 import { readModelReport } from './report.ts';
 import type { Session } from './session.ts';
+
+/**
+ * Whether an installed model folder holds what a new build of the same id holds: a readable
+ * model.json and each model file at the same size (the id is a hash of the files' contents, so a
+ * complete folder of that id has these sizes; hashing gigabytes again would take long).
+ */
+function sameModelFiles(built: string, installed: string): boolean {
+  try {
+    readModelInfo(installed);
+  } catch {
+    return false;
+  }
+  for (const file of readdirSync(built)) {
+    const path = join(installed, file);
+    if (file !== 'model.json' && (!existsSync(path) || statSync(path).size !== statSync(join(built, file)).size)) return false;
+  }
+  return true;
+}
 
 /** Links the project's first usable images into `dir` (names kept: the quantizer matches the project's boxes by file name). */
 function linkCalibrationImages(project: Project, dir: string, count: number): number {
@@ -79,8 +97,18 @@ export class ModelService {
     try {
       const info = await build(tmp);
       const dest = join(this.s.modelsDir, info.id);
-      if (existsSync(dest)) rmSync(tmp, { recursive: true, force: true });
-      else renameSync(tmp, dest);
+      if (!existsSync(dest)) renameSync(tmp, dest);
+      else if (sameModelFiles(tmp, dest)) rmSync(tmp, { recursive: true, force: true });
+      else {
+        // the folder of this id is damaged or incomplete (a file cut short, one removed): the
+        // fresh build takes its place, the old one moved aside first so the swap is two renames
+        if (this.s.sam.modelDir === dest) await this.s.sam.setModel(null);
+        const aside = mkdtempSync(join(this.s.ctx.appDataDir, temporaryPrefix('.model-')));
+        rmSync(aside, { recursive: true, force: true });
+        renameSync(dest, aside);
+        renameSync(tmp, dest);
+        rmSync(aside, { recursive: true, force: true });
+      }
       return this.#entry(dest, readModelInfo(dest));
     } catch (err) {
       rmSync(tmp, { recursive: true, force: true });
@@ -106,7 +134,8 @@ export class ModelService {
   /** loads the remembered active model at start; a failure is shown in the status, not thrown */
   async restoreActive(): Promise<void> {
     const id = this.s.prefs.get().activeModelId;
-    if (!id || this.s.sam.model) return;
+    // a switch in progress has unloaded the model it replaces: restoring that one would race it
+    if (!id || this.s.sam.model || this.s.sam.switching) return;
     const m = this.list().find((x) => x.id === id);
     if (!m) { this.s.sam.problem = `The active model ${id} is missing from ${this.s.modelsDir}; choose one on the Models page.`; return; }
     await this.s.sam.setModel(m.dir).catch(() => undefined);
@@ -131,6 +160,8 @@ export class ModelService {
    */
   async quantize(modelId: string, bits: QuantBits, calibCount?: number): Promise<QuantizeJob> {
     const m = this.#find(modelId);
+    // its layers are integer kernels already: the job would fail after its start, finding none to quantize
+    if (m.precision !== 'fp32') throw new Error(`${m.name} is quantized already (${m.precision}): quantize its fp32 model`);
     const jobId = `q${this.#nextJob++}`;
     const abort = new AbortController();
     this.#jobs.set(jobId, abort);

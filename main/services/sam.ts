@@ -57,6 +57,9 @@ export class SamService {
    */
   #epoch = 0;
   #nextResult = 1;
+  /** the model switches asked for and not finished, and the last one's end */
+  #switches = 0;
+  #lastSwitch: Promise<void> = Promise.resolve();
   /** per image with an error badge: the file (path, size, mtime) last found still not as it was added */
   #stillBroken = new Map<number, string>();
   /** the latest "segment everything" sets (full masks as RLE), for accepting */
@@ -68,9 +71,27 @@ export class SamService {
 
   get queued(): number { return this.#queue.length; }
 
-  async setModel(modelDir: string | null): Promise<void> {
+  /** a model switch in progress (they run one after another): the active model is not to be restored meanwhile */
+  get switching(): boolean { return this.#switches > 0; }
+
+  /**
+   * Makes `modelDir` the engine's model (null: none). Switches run one after another: two at once
+   * left the one overtaken loaded in the worker for good. A switch that fails leaves the model
+   * that was in use: it is unloaded first (two large models never share the memory) and loaded
+   * again; only where that fails too is there no model, and `problem` says why.
+   */
+  setModel(modelDir: string | null): Promise<void> {
+    this.#switches++;
+    const run = this.#lastSwitch.then(() => this.#switchModel(modelDir)).finally(() => { this.#switches--; });
+    this.#lastSwitch = run.catch(() => undefined);
+    return run;
+  }
+
+  async #switchModel(modelDir: string | null): Promise<void> {
     this.#epoch++;
     this.#queue = [];
+    this.cancelEverything(); // its proposals would be kept under the model it started with
+    const previous = this.model ? this.modelDir : null;
     if (this.model) await this.engine.unloadModel(this.model.key).catch(() => undefined);
     this.model = null;
     this.#known = [];
@@ -81,7 +102,14 @@ export class SamService {
     try {
       this.model = await this.engine.loadModel(modelDir);
     } catch (err) {
-      this.problem = `The model in ${modelDir} could not be loaded: ${(err as Error).message}`;
+      const problem = `The model in ${modelDir} could not be loaded: ${(err as Error).message}`;
+      try {
+        if (!previous) throw err;
+        this.model = await this.engine.loadModel(previous);
+        this.modelDir = previous;
+      } catch {
+        this.problem = problem;
+      }
       throw err;
     }
   }
