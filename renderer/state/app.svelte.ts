@@ -257,8 +257,8 @@ export class AppState implements ToolHost {
       // the list may be filtered by status (To do, Done): then the image leaves it, and the next one is shown
       const next = this.project.neighbour();
       await this.project.setStatus(im.id, im.status === 'done' ? 'new' : 'done');
-      if (this.project.listed(im.id)) return;
-      this.project.select(next !== null && this.project.listed(next) ? next : this.project.images[0]?.id ?? null);
+      if (await this.project.listed(im.id)) return;
+      await this.project.select(next !== null && await this.project.listed(next) ? next : (await this.project.at(0))?.id ?? null);
       await this.imageChanged();
     },
     undo: () => {
@@ -303,12 +303,12 @@ export class AppState implements ToolHost {
   runShortcut(s: Shortcut): Promise<void> { return this.runAction(s.action, s.arg); }
 
   async goTo(delta: 1 | -1): Promise<void> {
-    this.project.step(delta);
+    await this.project.step(delta);
     await this.imageChanged();
   }
 
   async openImage(imageId: number): Promise<void> {
-    this.project.select(imageId);
+    await this.project.select(imageId);
     await this.imageChanged();
   }
 
@@ -317,7 +317,7 @@ export class AppState implements ToolHost {
     if (step?.imageId != null && step.imageId !== this.project.currentId) {
       // the step changed another image: show it, so nothing changes out of sight; the list
       // filter may hide it (To do, a label), so the whole list comes back first
-      if (!this.project.listed(step.imageId)) await this.project.setFilter({ kind: 'all' });
+      if (!(await this.project.listed(step.imageId))) await this.project.setFilter({ kind: 'all' });
       await this.openImage(step.imageId);
     }
     if (step?.labelIds.length) await this.project.refreshLabels();

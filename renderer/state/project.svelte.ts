@@ -1,15 +1,22 @@
 /**
- * The open project as the UI sees it: the image list (one page, filtered), the current image,
- * the labels and the current label. Changes only through these methods, which call window.api.
+ * The open project as the UI sees it: the image list (filtered, asked for a page at a time as it
+ * is wanted), the current image, the labels and the current label. Changes only through these
+ * methods, which call window.api.
  */
-import { api, withErrorOn } from '../api.ts';
+import { api, errorMessage, withErrorOn } from '../api.ts';
 import {
   LABEL_HOTKEYS, type AddImagesProgress, type AddImagesResult, type ApiInput, type ImageListItem, type ImageStatus, type Label, type LabelDeleteMode, type ProjectInfo,
 } from '../../preload/contract/index.ts';
 
 export type ImageFilter = { kind: 'all' } | { kind: 'todo' } | { kind: 'done' } | { kind: 'label'; labelId: number };
 
+/** images asked for at once: a page of 500 costs the store 8-35 ms at any offset */
 const PAGE = 500;
+/**
+ * images either side of the current one asked for as soon as it is shown, so D and A, Ctrl+D's
+ * neighbour and the encoder's next images find them here across a page boundary
+ */
+const AROUND = 8;
 
 /** What each filter asks the store for. */
 const FILTER_QUERY: Record<ImageFilter['kind'], (f: ImageFilter) => { status?: ImageStatus; labelId?: number }> = {
@@ -19,10 +26,22 @@ const FILTER_QUERY: Record<ImageFilter['kind'], (f: ImageFilter) => { status?: I
   label: (f) => ({ labelId: (f as { labelId: number }).labelId }),
 };
 
+/** the page numbers holding the images first..last (none when last < first) */
+function pagesOf(first: number, last: number): number[] {
+  const pages: number[] = [];
+  for (let p = Math.floor(Math.max(0, first) / PAGE); p * PAGE <= last; p++) pages.push(p);
+  return pages;
+}
+
 export class ProjectState {
   info = $state.raw<ProjectInfo | null>(null);
-  images = $state.raw<ImageListItem[]>([]);
-  total = $state(0);
+  /**
+   * The whole filtered list in its order, one entry per image: the pages asked for so far, holes
+   * between them (a project of 20,000 images is not read at once; the list view asks for the
+   * pages it shows, the current image for its own).
+   */
+  images = $state.raw<(ImageListItem | undefined)[]>([]);
+  total = $derived(this.images.length);
   filter = $state.raw<ImageFilter>({ kind: 'all' });
   currentId = $state<number | null>(null);
   labels = $state.raw<Label[]>([]);
@@ -31,14 +50,41 @@ export class ProjectState {
   lastAdd = $state.raw<AddImagesResult | null>(null);
   error = $state<string | null>(null);
 
-  current = $derived(this.images.find((i) => i.id === this.currentId) ?? null);
+  /** where the current image is in the list; -1 when the filter leaves it out */
+  currentIndex = $derived(this.currentId === null ? -1 : this.images.findIndex((im) => im?.id === this.currentId));
+  current = $derived(this.images[this.currentIndex] ?? null);
   currentLabel = $derived(this.labels.find((l) => l.id === this.currentLabelId) ?? null);
 
   /** called as soon as another project is open, before its lists arrive: image and annotation ids are per project */
   onProjectChange: () => void = () => undefined;
 
+  /** bumps when the list is asked for again (filter, edits): pages of the list before are dropped */
+  #listVersion = 0;
+  /** the pages of this version of the list on their way, by page number */
+  #loading = new Map<number, Promise<void>>();
+  /** the rows the list view shows (first, last), asked for again with the list */
+  #shown: [number, number] = [0, 0];
+  /** the latest select: an earlier one whose page came later does not take the screen back */
+  #selectSeq = 0;
+  /** the last D or A asked for, done when it is */
+  #steps = Promise.resolve();
+
   #run<T>(what: () => Promise<T>): Promise<T | undefined> {
     return withErrorOn(this, what);
+  }
+
+  /** a read of the list: a failure is shown, but a read (the list view scrolling) does not clear an earlier refusal's message */
+  async #read<T>(what: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await what();
+    } catch (err) {
+      this.error = errorMessage(err);
+      return undefined;
+    }
+  }
+
+  #query(): { status?: ImageStatus; labelId?: number } {
+    return FILTER_QUERY[this.filter.kind](this.filter);
   }
 
   /**
@@ -56,10 +102,18 @@ export class ProjectState {
     this.info = info;
     this.onProjectChange();
     this.filter = { kind: 'all' };
+    // the last project's ids name nothing here (nor does a select still on its way), and its list would place the first pages asked for
+    this.#selectSeq++;
+    this.currentId = null;
+    this.images = [];
     await Promise.all([this.refreshImages(), this.refreshLabels()]);
-    const start = info.lastImageId && this.images.some((i) => i.id === info.lastImageId)
-      ? info.lastImageId : this.images[0]?.id ?? null;
+    // where the user left off, however far down the list (not written back: it is the last image already)
+    const last = info.lastImageId;
+    const index = last ? await this.#locate(last) : -1;
+    const start = index >= 0 ? last : (await this.at(0))?.id ?? null;
+    if (this.info !== info) return;
     this.currentId = start;
+    await this.#around(Math.max(index, 0));
   }
 
   async create(path: string): Promise<void> { await this.#opened(await this.#run(() => api.projectCreate({ path }))); }
@@ -67,11 +121,87 @@ export class ProjectState {
   async openSample(): Promise<void> { await this.#opened(await this.#run(() => api.projectOpenSample())); }
   async restore(): Promise<void> { await this.#opened((await this.#run(() => api.projectCurrent())) ?? undefined); }
 
+  /**
+   * Asks for the list again (another filter, an edit that may move images in or out of it): the
+   * pages around the current image and those on screen, swapped in together so nothing on screen
+   * blanks; the others come again when they are wanted.
+   */
   async refreshImages(): Promise<void> {
-    const page = await this.#run(() => api.imagesList({ offset: 0, limit: PAGE, ...FILTER_QUERY[this.filter.kind](this.filter) }));
-    if (!page) return;
-    this.images = page.items;
-    this.total = page.total;
+    const version = ++this.#listVersion;
+    this.#loading = new Map();
+    const at = this.currentIndex;
+    const pages = new Set([...pagesOf(at - AROUND, at + AROUND), ...pagesOf(...this.#shown)]);
+    const query = this.#query();
+    const got = await Promise.all([...pages].map(async (p) => ({ p, page: await this.#read(() => api.imagesList({ offset: p * PAGE, limit: PAGE, ...query })) })));
+    if (version !== this.#listVersion || got.some(({ page }) => !page)) return;
+    const images = new Array<ImageListItem | undefined>(got[0]!.page!.total);
+    for (const { p, page } of got) images.splice(p * PAGE, page!.items.length, ...page!.items);
+    this.images = images;
+    // the current image keeps its neighbours at hand, also where the list moved it (another filter)
+    if (this.currentId !== null) await this.#around(await this.#locate(this.currentId));
+  }
+
+  /** loads the pages holding rows first..last (the list view's, kept for refreshImages) */
+  show(first: number, last: number): Promise<void> {
+    this.#shown = [first, last];
+    return this.want(first, last);
+  }
+
+  /** loads the pages holding the images first..last of the list that are not here yet */
+  async want(first: number, last: number): Promise<void> {
+    const missing = pagesOf(Math.max(0, first), Math.min(this.total - 1, last)).filter((p) => this.images[p * PAGE] === undefined);
+    await Promise.all(missing.map((p) => this.#loadPage(p)));
+  }
+
+  #loadPage(p: number): Promise<void> {
+    const known = this.#loading.get(p);
+    if (known) return known;
+    const [version, loading] = [this.#listVersion, this.#loading];
+    const load = (async () => {
+      const page = await this.#read(() => api.imagesList({ offset: p * PAGE, limit: PAGE, ...this.#query() }));
+      loading.delete(p);
+      if (!page || version !== this.#listVersion) return;
+      const images = this.images.slice();
+      images.splice(p * PAGE, page.items.length, ...page.items);
+      this.images = images;
+    })();
+    loading.set(p, load);
+    return load;
+  }
+
+  /** loads the images either side of `index`, which neighbour() and upcoming() read */
+  async #around(index: number): Promise<void> {
+    if (index >= 0) await this.want(index - AROUND, index + AROUND);
+  }
+
+  /** the image at `index` of the list, its page asked for if need be */
+  async at(index: number): Promise<ImageListItem | null> {
+    await this.want(index, index);
+    return this.images[index] ?? null;
+  }
+
+  /**
+   * Where an image is in the list, its page loaded; -1 when the filter leaves it out. The list is
+   * in `position` order, so pages are searched by their first image's position: a few
+   * one-image reads, not the list up to it.
+   */
+  async #locate(imageId: number): Promise<number> {
+    const known = this.images.findIndex((im) => im?.id === imageId);
+    if (known >= 0) return known;
+    const image = await this.#read(() => api.imageGet({ imageId }));
+    if (!image) return -1;
+    const query = this.#query();
+    let [lo, hi] = [0, Math.ceil(this.total / PAGE) - 1];
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      const start = this.images[mid * PAGE]?.position
+        ?? (await this.#read(() => api.imagesList({ offset: mid * PAGE, limit: 1, ...query })))?.items[0]?.position;
+      if (start === undefined) return -1;
+      if (start <= image.position) lo = mid;
+      else hi = mid - 1;
+    }
+    await this.want(lo * PAGE, lo * PAGE);
+    return this.images.findIndex((im) => im?.id === imageId);
   }
 
   async refreshLabels(): Promise<void> {
@@ -86,33 +216,47 @@ export class ProjectState {
     await this.refreshImages();
   }
 
-  select(imageId: number | null): void {
-    if (this.currentId === imageId) return;
+  /**
+   * Makes an image the current one: its page loaded first, so `current` comes with it, then its
+   * neighbours (D and A pressed meanwhile already go on from it).
+   */
+  async select(imageId: number | null): Promise<void> {
+    const seq = ++this.#selectSeq;
+    const index = imageId === null ? -1 : await this.#locate(imageId);
+    if (seq !== this.#selectSeq || this.currentId === imageId) return;
     this.currentId = imageId;
     if (imageId !== null) void api.projectSetLastImage({ imageId }).catch(() => undefined);
+    await this.#around(index);
   }
 
-  listed(imageId: number): boolean {
-    return this.images.some((im) => im.id === imageId);
+  async listed(imageId: number): Promise<boolean> {
+    return (await this.#locate(imageId)) >= 0;
   }
 
   /** the image D goes to, else (the last one) the one A goes to: where to go when the current one leaves the list */
   neighbour(): number | null {
-    const i = this.images.findIndex((im) => im.id === this.currentId);
-    return (this.images[i + 1] ?? this.images[i - 1])?.id ?? null;
+    const i = this.currentIndex;
+    return i < 0 ? null : (this.images[i + 1] ?? this.images[i - 1])?.id ?? null;
   }
 
-  /** D / A: the next or previous image of the filtered list */
-  step(delta: 1 | -1): void {
-    const i = this.images.findIndex((im) => im.id === this.currentId);
-    const next = this.images[Math.max(0, Math.min(this.images.length - 1, i + delta))];
-    if (next) this.select(next.id);
+  /**
+   * D / A: the next or previous image of the filtered list (the first one when the current one is
+   * not in it). Steps run one after another: D held down goes on from where the step before landed,
+   * also while that one waited for a page.
+   */
+  step(delta: 1 | -1): Promise<void> {
+    this.#steps = this.#steps.then(async () => {
+      const next = await this.at(Math.max(0, Math.min(this.total - 1, this.currentIndex + delta)));
+      if (next) await this.select(next.id);
+    });
+    return this.#steps;
   }
 
-  /** the images after the current one, for the background encoder */
+  /** the images after the current one (at most AROUND), for the background encoder */
   upcoming(count: number): number[] {
-    const i = this.images.findIndex((im) => im.id === this.currentId);
-    return this.images.slice(i + 1, i + 1 + count).filter((im) => !im.error).map((im) => im.id);
+    const i = this.currentIndex;
+    if (i < 0) return [];
+    return this.images.slice(i + 1, i + 1 + count).filter((im): im is ImageListItem => !!im && !im.error).map((im) => im.id);
   }
 
   async addImages(paths: string[]): Promise<void> { await this.#added(() => api.imagesAdd({ paths })); }
@@ -125,7 +269,7 @@ export class ProjectState {
     if (!result) return;
     this.lastAdd = result;
     await this.refreshImages();
-    if (this.currentId === null && this.images[0]) this.select(this.images[0].id);
+    if (this.currentId === null) await this.select((await this.at(0))?.id ?? null);
   }
 
   onAddProgress(progress: AddImagesProgress): void {
@@ -138,7 +282,12 @@ export class ProjectState {
 
   /** the count shown in the list changes with every accepted or deleted annotation */
   setAnnotationCount(imageId: number, count: number): void {
-    this.images = this.images.map((im) => (im.id === imageId && im.annotationCount !== count ? { ...im, annotationCount: count } : im));
+    const i = this.images.findIndex((im) => im?.id === imageId);
+    const im = this.images[i];
+    if (!im || im.annotationCount === count) return;
+    const images = this.images.slice();
+    images[i] = { ...im, annotationCount: count };
+    this.images = images;
   }
 
   selectLabel(labelId: number): void { this.currentLabelId = labelId; }
