@@ -32,9 +32,11 @@ export function readModelReport(dir: string, name: string): ModelReport {
     throw new Error(`${path}: not a readable report (${(err as Error).message})`);
   }
   const evalPath = join(dir, 'eval.json');
-  return {
-    report,
-    eval: existsSync(evalPath) ? JSON.parse(readFileSync(evalPath, 'utf8')) as EvalResult : null,
-    keyHistograms: keyHistograms(report),
-  };
+  let evaluation: EvalResult | null = null;
+  try {
+    if (existsSync(evalPath)) evaluation = JSON.parse(readFileSync(evalPath, 'utf8')) as EvalResult;
+  } catch (err) {
+    throw new Error(`${evalPath}: not a readable evaluation (${(err as Error).message})`);
+  }
+  return { report, eval: evaluation, keyHistograms: keyHistograms(report) };
 }

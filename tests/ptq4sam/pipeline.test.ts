@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -186,6 +186,13 @@ describe('w8a8 ptq4sam model', () => {
     const view = readModelReport(q8, 'q8');
     expect(view.keyHistograms.map((h) => h.module)).toEqual(examined.map((b) => b.module));
     expect(view.keyHistograms.every((h) => Math.max(...h.before.bars) === 1 && h.after !== null)).toBe(true);
+    // a damaged evaluation beside the report is named, not a bare JSON error
+    writeFileSync(join(q8, 'eval.json'), '{"prompts": 3,');
+    try {
+      expect(() => readModelReport(q8, 'q8')).toThrow(`${join(q8, 'eval.json')}: not a readable evaluation (`);
+    } finally {
+      rmSync(join(q8, 'eval.json'));
+    }
   });
 });
 
