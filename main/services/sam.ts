@@ -137,10 +137,13 @@ export class SamService {
       running = this.#encode(project, model, image).finally(() => this.#encoding.delete(key));
       this.#encoding.set(key, running);
     }
+    const epoch = this.#epoch;
     return running.then((info) => {
       this.#remember(key);
       return info;
     }, (err) => {
+      // the model was switched while this image was encoded (onnxruntime: "Session already disposed")
+      if (this.model !== model && this.#epoch !== epoch) throw new Error(`image ${project.getImage(imageId).path} was being encoded when the model changed; it is encoded with the new one when it is next opened`);
       this.#recordDecodeError(project, imageId, err);
       throw err;
     });

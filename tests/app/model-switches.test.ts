@@ -124,6 +124,22 @@ describe('model management', () => {
   });
 });
 
+describe('an encode when the model changes', () => {
+  it('ends in words, never with the runtime\'s "Session already disposed"', async () => {
+    const { handlers: h } = app();
+    await h.modelSetActive({ modelId: F });
+    copyFileSync(join(FIXTURES, 'portrait.png'), join(dir, 'portrait.png'));
+    chosen.push([join(dir, 'p2.ptq4sam')], [join(dir, 'portrait.png')]);
+    await h.projectCreate({ path: (await h.dialogSaveFile({ title: 'p', filters: [], defaultName: 'p' }))! });
+    const [imageId] = (await h.imagesAdd({ paths: [await pick(h)] })).added as [number];
+    const encoding = h.samEncode({ imageId }).then(() => 'encoded', (err: Error) => err.message);
+    await h.modelSetActive({ modelId: Q });
+    const outcome = await encoding;
+    expect(outcome === 'encoded' || /was being encoded when the model changed; it is encoded with the new one/.test(outcome), outcome).toBe(true);
+    expect((await h.imageGet({ imageId })).error).toBeNull();
+  });
+});
+
 describe('quantizing', () => {
   it('refuses a model that is quantized already, before any job starts', async () => {
     const { handlers: h } = app();
