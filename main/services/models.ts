@@ -55,6 +55,8 @@ function linkCalibrationImages(project: Project, dir: string, count: number): nu
 export class ModelService {
   #jobs = new Map<string, AbortController>();
   #nextJob = 1;
+  /** the active model's folder whose restore failed (not tried again until a Use or an import) */
+  #failedRestore: string | null = null;
 
   constructor(private readonly s: Session) {}
 
@@ -97,6 +99,7 @@ export class ModelService {
     try {
       const info = await build(tmp);
       const dest = join(this.s.modelsDir, info.id);
+      if (this.#failedRestore === dest) this.#failedRestore = null;
       if (!existsSync(dest)) renameSync(tmp, dest);
       else if (sameModelFiles(tmp, dest)) rmSync(tmp, { recursive: true, force: true });
       else {
@@ -127,6 +130,7 @@ export class ModelService {
   /** loads the model into the engine, then remembers it as active */
   async setActive(modelId: string): Promise<void> {
     const m = this.#find(modelId);
+    this.#failedRestore = null;
     await this.s.sam.setModel(m.dir);
     this.s.prefs.update((p) => { p.activeModelId = modelId; });
   }
@@ -138,18 +142,23 @@ export class ModelService {
     if (!id || this.s.sam.model || this.s.sam.switching) return;
     const m = this.list().find((x) => x.id === id);
     if (!m) { this.s.sam.problem = `The active model ${id} is missing from ${this.s.modelsDir}; choose one on the Models page.`; return; }
-    await this.s.sam.setModel(m.dir).catch(() => undefined);
+    // a model that failed to load is not loaded again at every status call (a large one takes
+    // seconds): a Use or an import of it tries again
+    if (this.#failedRestore === m.dir) return;
+    await this.s.sam.setModel(m.dir).catch(() => { this.#failedRestore = m.dir; });
   }
 
   async engineStatus(): Promise<EngineStatus> {
     await this.restoreActive();
     const active = this.s.sam.modelDir ? this.list().find((m) => m.dir === this.s.sam.modelDir) ?? null : null;
+    // the folder of the model in use went (removed by hand): it stays loaded, but say so
+    const gone = this.s.sam.model && !active ? `The model in use (${this.s.sam.modelDir}) is no longer in ${this.s.modelsDir}: it works until the app restarts; choose one on the Models page.` : null;
     return {
       model: this.s.sam.model ? active : null,
       executionProvider: this.s.sam.executionProvider,
       lastDecoderMs: this.s.sam.lastDecoderMs,
       queued: this.s.sam.queued,
-      problem: this.s.sam.problem,
+      problem: gone ?? this.s.sam.problem,
     };
   }
 

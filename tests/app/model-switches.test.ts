@@ -4,7 +4,7 @@
  * status call during one does not load the old model over the new, overlapping ones leave nothing
  * loaded behind), and importing a model again repairs its damaged or incomplete folder.
  */
-import { closeSync, copyFileSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -121,6 +121,47 @@ describe('model management', () => {
     await Promise.all([h.modelSetActive({ modelId: F }), h.modelSetActive({ modelId: Q })]);
     expect(prefsActive()).toBe(Q);
     await expect(engine.hasEmbedding(F, 'x'.repeat(64))).rejects.toThrow(/is not loaded/);
+  });
+});
+
+describe('the engine status', () => {
+  it('tries a broken active model once at start, not at every status call, and again after its import repairs it', async () => {
+    const { handlers: h } = app();
+    await h.modelSetActive({ modelId: F });
+    const dec = join(dir, 'appdata/models', F, 'decoder.onnx');
+    const size = statSync(dec).size;
+    truncate(dec, 1000);
+    await engine.unloadModel(F);
+    // a restart: new handlers on the same app folder restore F, which fails
+    const { handlers: again, session } = app();
+    const loads: string[] = [];
+    const load = engine.loadModel.bind(engine);
+    engine.loadModel = (d: string) => { loads.push(d); return load(d); };
+    try {
+      for (let i = 0; i < 3; i++) expect((await again.engineStatus(undefined)).problem).toMatch(/could not be loaded/);
+      expect(loads).toHaveLength(1);
+      await importTiny(again);
+      expect(statSync(dec).size).toBe(size);
+      expect((await again.engineStatus(undefined)).model?.id).toBe(F);
+      expect(session.sam.model?.info.id).toBe(F);
+    } finally {
+      engine.loadModel = load;
+    }
+  });
+
+  it('says so when the folder of the model in use was removed by hand', async () => {
+    const { handlers: h } = app();
+    await h.modelSetActive({ modelId: Q });
+    const folder = join(dir, 'appdata/models', Q);
+    const aside = join(dir, 'q-aside');
+    renameSync(folder, aside);
+    try {
+      const status = await h.engineStatus(undefined);
+      expect(status.model).toBeNull();
+      expect(status.problem).toMatch(/^The model in use \(.*\) is no longer in .*: it works until the app restarts/);
+    } finally {
+      renameSync(aside, folder);
+    }
   });
 });
 
