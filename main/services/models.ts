@@ -5,7 +5,7 @@
  */
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { dirBytes } from '../base/index.ts';
+import { checkFolderAbove, dirBytes } from '../base/index.ts';
 import { BIT_SETTINGS, DEFAULT_CALIB_COUNT } from '../ptq4sam/index.ts';
 import { removeStaleTemporaries, temporaryPrefix } from '../base/stale-temporaries.ts';
 import type { Project } from '../project/index.ts';
@@ -70,6 +70,7 @@ export class ModelService {
 
   list(): ModelEntry[] {
     if (!existsSync(this.s.modelsDir)) return [];
+    this.#checkModelsFolder();
     const out: ModelEntry[] = [];
     for (const name of readdirSync(this.s.modelsDir)) {
       const dir = join(this.s.modelsDir, name);
@@ -82,6 +83,17 @@ export class ModelService {
     return out;
   }
 
+  /** A file where the models folder should be (or above it) is named, not met with ENOTDIR or EEXIST. */
+  #checkModelsFolder(): void {
+    const dir = this.s.modelsDir;
+    if (existsSync(dir) && !statSync(dir).isDirectory()) throw new Error(`${dir} is a file, not the folder of the models: move it away`);
+    try {
+      checkFolderAbove(dir);
+    } catch (err) {
+      throw new Error(`the folder of the models cannot be made: ${(err as Error).message}`);
+    }
+  }
+
   #find(modelId: string): ModelEntry {
     const m = this.list().find((x) => x.id === modelId);
     if (!m) throw new Error(`no model with id ${modelId} in ${this.s.modelsDir}`);
@@ -90,6 +102,7 @@ export class ModelService {
 
   /** builds into a temporary folder, then moves it into place under its id (atomic) */
   async #install(build: (tmpDir: string) => Promise<ModelInfo>): Promise<ModelEntry> {
+    this.#checkModelsFolder();
     mkdirSync(this.s.modelsDir, { recursive: true });
     // inside modelsDir's parent folder, so the final rename stays on one file system; the
     // leading dot keeps it out of the model list

@@ -165,6 +165,21 @@ describe('the engine status', () => {
   });
 });
 
+describe('a models folder that is a file', () => {
+  it('is named in the list and the import, not met with ENOTDIR', async () => {
+    const other = join(dir, 'other-appdata');
+    mkdirSync(other);
+    writeFileSync(join(other, 'models'), 'not a folder');
+    const { handlers: h } = createHandlers({
+      appDataDir: other, resourcesDir: join(dir, 'resources'), engine, executionProvider: 'cpu',
+      emit: () => undefined, imageUrlBase: () => 'test://',
+      dialogs: { openFiles: async () => chosen.shift() ?? [], openFolder: async () => null, saveFile: async () => null },
+    });
+    await expect(h.modelsList(undefined)).rejects.toThrow(`${join(other, 'models')} is a file, not the folder of the models: move it away`);
+    await expect(importTiny(h)).rejects.toThrow(`${join(other, 'models')} is a file, not the folder of the models`);
+  });
+});
+
 describe('an encode when the model changes', () => {
   it('ends in words, never with the runtime\'s "Session already disposed"', async () => {
     const { handlers: h } = app();
