@@ -5,12 +5,12 @@
  * method and the field) before its handler runs; handlers add only the rules that need the open
  * project: a prompt lies inside its image, a path came through a dialog (paths.ts).
  */
-import { paintBrushStroke, rleArea, rleOfPolygons } from '../masks/index.ts';
+import { rleArea, rleOfPolygons } from '../masks/index.ts';
 import { API, API_METHODS, ApiInputError, type ApiInput, type ApiMethod, type ApiResult, type SamPrompt } from '../../preload/contract/index.ts';
 import { num } from '../../preload/contract/schema.ts';
 import type { ApiContext } from '../services/context.ts';
 import { exportFormats, runExport } from '../services/export.ts';
-import { annotationView, maskFromRle, rleFromMask, uncropMask } from '../services/masks.ts';
+import { annotationView, paintStrokeOnRle, rleFromMask, uncropMask } from '../services/masks.ts';
 import { ModelService } from '../services/models.ts';
 import { Session } from '../services/session.ts';
 import { SetupService } from '../services/setup.ts';
@@ -139,13 +139,12 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
       // a box-only annotation has no pixels to erase: erasing would leave an empty mask and delete it
       if (current && !current.rle && value === 0) return annotationView(current);
       // a box-only annotation has no mask yet: the brush paints its first one
-      const before = current?.rle ? maskFromRle(current.rle) : { width, height, data: new Uint8Array(width * height) };
-      const after = paintBrushStroke(before, points, radiusPx, value);
-      const empty = !after.data.some((x) => x);
+      const after = paintStrokeOnRle(current?.rle ?? null, width, height, points, radiusPx, value);
+      const empty = rleArea(after) === 0;
       if (current && empty) { p.deleteAnnotation(current.id); return null; }
       if (empty) return null;
-      if (current) return annotationView(p.updateAnnotation(current.id, { rle: rleFromMask(after) }));
-      return annotationView(p.getAnnotation(p.addAnnotation({ imageId, labelId, rle: rleFromMask(after), prompts: null })));
+      if (current) return annotationView(p.updateAnnotation(current.id, { rle: after }));
+      return annotationView(p.getAnnotation(p.addAnnotation({ imageId, labelId, rle: after, prompts: null })));
     },
     async annotationUpdate({ annotationId, ...change }) { return annotationView(s.need().updateAnnotation(annotationId, change)); },
     async annotationDelete({ annotationId }) { s.need().deleteAnnotation(annotationId); },

@@ -1,5 +1,5 @@
 /** Conversions between the store's masks (COCO RLE at image size) and the UI's cropped masks. */
-import { type BinaryMask, type Rle, emptyMask, forEachInsideRun, maskFromRle, rleFromMask, rleMeasure } from '../masks/index.ts';
+import { type BinaryMask, type Rle, emptyMask, forEachInsideRun, paintBrushStroke, rleFromCrop, rleFromMask, rleMeasure } from '../masks/index.ts';
 import type { Annotation } from '../project/index.ts';
 import { thinnedView } from '../sam/view-masks.ts';
 import { MASK_VIEW_MAX_PIXELS, type AnnotationView, type MaskCrop, type MaskView } from '../../preload/contract/index.ts';
@@ -16,6 +16,29 @@ export function cropFromRle(rle: Rle): MaskCrop {
     for (let k = 0, i = (cy - y) * width + cx - x; k < length; k++, i += width) data[i] = 1;
   });
   return { x, y, width, height, data };
+}
+
+/**
+ * A brush (1) or eraser (0) stroke on a stored mask (null: none yet), as `paintBrushStroke` on
+ * the full-size mask gives it, painted in the union of the mask's box and the stroke's box alone:
+ * on a 12-megapixel photo the full-size mask cost a decode, a copy and an encode of the whole
+ * image per stroke. The eraser has nothing to change outside the mask's box.
+ */
+export function paintStrokeOnRle(rle: Rle | null, width: number, height: number, points: [number, number][], radiusPx: number, value: 0 | 1): Rle {
+  const crop = rle ? cropFromRle(rle) : { x: 0, y: 0, width: 0, height: 0, data: new Uint8Array(0) };
+  let [x0, y0, x1, y1] = crop.width ? [crop.x, crop.y, crop.x + crop.width, crop.y + crop.height] : [width, height, 0, 0];
+  if (value === 1) {
+    for (const [px, py] of points) {
+      x0 = Math.min(x0, Math.floor(px - radiusPx - 1)); y0 = Math.min(y0, Math.floor(py - radiusPx - 1));
+      x1 = Math.max(x1, Math.ceil(px + radiusPx + 1)); y1 = Math.max(y1, Math.ceil(py + radiusPx + 1));
+    }
+  }
+  [x0, y0, x1, y1] = [Math.max(0, x0), Math.max(0, y0), Math.min(width, x1), Math.min(height, y1)];
+  if (x1 <= x0 || y1 <= y0) return rle ?? rleFromCrop(crop, width, height);
+  const region: BinaryMask = { width: x1 - x0, height: y1 - y0, data: new Uint8Array((x1 - x0) * (y1 - y0)) };
+  for (let r = 0; r < crop.height; r++) region.data.set(crop.data.subarray(r * crop.width, (r + 1) * crop.width), (crop.y - y0 + r) * region.width + crop.x - x0);
+  const painted = paintBrushStroke(region, points.map(([px, py]) => [px - x0, py - y0]), radiusPx, value);
+  return rleFromCrop({ x: x0, y: y0, width: region.width, height: region.height, data: painted.data }, width, height);
 }
 
 /** What the window draws of a crop: every pixel, or every step-th one (block centres) when the box is large. */
@@ -47,4 +70,4 @@ export function annotationView(a: Annotation): AnnotationView {
   return { ...common, imageWidth: a.rle.size[1], imageHeight: a.rle.size[0], boxOnly: false, mask: maskView(cropFromRle(a.rle)) };
 }
 
-export { rleFromMask, maskFromRle };
+export { rleFromMask };

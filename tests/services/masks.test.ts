@@ -4,8 +4,8 @@
  * is the one the full-size mask gives.
  */
 import { describe, expect, it } from 'vitest';
-import { type BinaryMask, maskBbox, rleFromMask } from '../../main/masks/index.ts';
-import { cropFromRle } from '../../main/services/masks.ts';
+import { type BinaryMask, maskArea, maskBbox, paintBrushStroke, rleFromMask } from '../../main/masks/index.ts';
+import { cropFromRle, paintStrokeOnRle } from '../../main/services/masks.ts';
 import { blobMask, randomMask, seededRandom } from '../masks/helpers.ts';
 
 /** The crop by definition: the mask's bounding box cut out of the full-size mask. */
@@ -33,5 +33,22 @@ describe('the crop of a stored mask', () => {
     const crop = cropFromRle(rleFromMask({ width, height, data }));
     expect([crop.x, crop.y, crop.width, crop.height, crop.data.length]).toEqual([7000, 100, 60, 40, 2400]);
     expect(crop.data.every((v) => v === 1)).toBe(true);
+  });
+});
+
+describe('a brush or eraser stroke on a stored mask', () => {
+  it('gives what painting the full-size mask gives, painting only the boxes it touches', () => {
+    const rand = seededRandom(37);
+    for (let i = 0; i < 150; i++) {
+      const width = 8 + Math.floor(rand() * 50), height = 8 + Math.floor(rand() * 50);
+      const mask = i % 5 === 0 ? { width, height, data: new Uint8Array(width * height) } : randomMask(width, height, rand() * 0.5, rand);
+      // strokes that reach past the image's edges, and single dabs
+      const points = Array.from({ length: 1 + Math.floor(rand() * 4) }, () => [rand() * width * 1.4 - width * 0.2, rand() * height * 1.4 - height * 0.2] as [number, number]);
+      const radius = 0.5 + rand() * 6;
+      for (const value of [1, 0] as const) {
+        const stored = maskArea(mask) === 0 ? null : rleFromMask(mask);
+        expect(paintStrokeOnRle(stored, width, height, points, radius, value), `stroke ${i}, value ${value}`).toEqual(rleFromMask(paintBrushStroke(mask, points, radius, value)));
+      }
+    }
   });
 });
