@@ -108,6 +108,8 @@ export interface ImportContext {
    * against this where it answers (for a file not yet in the project, the size in its header).
    */
   imageSize(imageKey: string): ImageSizeAnswer | Promise<ImageSizeAnswer>;
+  /** where `imageSize` has no answer although an image is named: why (its size is unknown) */
+  whyNoSize?(imageKey: string): string | undefined;
 }
 
 /** `from`: COCO, the annotations JSON file; YOLO, the folder an export wrote. Throws on malformed input. */

@@ -91,7 +91,8 @@ export const importYolo: Importer = async (from, ctx) => {
     const stem = basename(file).slice(0, -'.txt'.length);
     const size = await ctx.imageSize(stem);
     if (!size) {
-      warnings.push(`${path}: no project image has the stem "${stem}"; its ${lineCounts(lines)} were not imported`);
+      const why = ctx.whyNoSize?.(stem) ?? `no project image has the stem "${stem}"`;
+      warnings.push(`${path}: ${why}; its ${lineCounts(lines)} were not imported`);
       continue;
     }
     for (const { line, classIndex, coords, box } of lines) {

@@ -171,6 +171,11 @@ export async function importDataset(project: Project, format: ImportFormat, impo
       }
       return undefined;
     },
+    whyNoSize(key) {
+      const r = lookup(key);
+      if ('image' in r) return `project image ${r.image.path} has no known size (${r.image.error ?? 'its header could not be read'})`;
+      return undefined;
+    },
   });
   const warnings = [...result.warnings];
   const refusedKeys = new Set<string>();

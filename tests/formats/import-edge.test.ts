@@ -133,6 +133,18 @@ describe('YOLO values', () => {
   });
 });
 
+describe('YOLO label files of an image whose size is unknown', () => {
+  it('say why: the image is there, its header could not be read', async () => {
+    mkdirSync(join(dir, 'proj'), { recursive: true });
+    writeFileSync(join(dir, 'proj', 'cut.png'), 'not a png');
+    await project.addImages([join(dir, 'proj', 'cut.png')]);
+    const from = writeYolo({ 'cut.txt': '0 0.5 0.5 0.2 0.2\n' });
+    const report = await importDataset(project, 'yolo', importers.yolo, from);
+    expect(report.warnings).toHaveLength(1);
+    expect(report.warnings[0]).toMatch(new RegExp(`^${join(from, 'labels', 'cut.txt').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: project image .*cut\\.png has no known size \\(.+\\); its 1 box\\(es\\) were not imported$`));
+  });
+});
+
 describe('YOLO label files whose stem matches no image', () => {
   it('counts boxes as boxes and polygons as polygons in the warning', async () => {
     const from = writeYolo({
