@@ -21,7 +21,7 @@
 import { closeSync, openSync, readSync, rmSync } from 'node:fs';
 import { isAbsolute, relative, sep } from 'node:path';
 import {
-  ChunkedFile, labelIndexById, newReport, noteIds, outPath, outerRings, polygonTolerance, visitImages,
+  ChunkedFile, labelIndexById, newReport, noteIds, outPath, outerRings, polygonTolerance, takeTurn, visitImages,
   writableAnnotations,
 } from './common.ts';
 import type { DatasetAnnotation, Exporter, ExportReport } from './types.ts';
@@ -47,12 +47,13 @@ function cocoExporter(format: string, makeSegmentation: (report: ExportReport, t
       };
       const categories = labels.map((l, i) => ({ id: i + 1, name: l.name, supercategory: '' }));
       main.write(`{"info":${JSON.stringify(info)},"licenses":[],"categories":${JSON.stringify(categories)},"images":[`);
-      await visitImages(images, imageCount, opts, (image) => {
+      await visitImages(images, imageCount, opts, async (image) => {
         const fileName = cocoFileName(image.path, image.absPath, opts.outDir);
         fileNameBases[fileName.base]++;
         main.write(`${report.images ? ',' : ''}\n${JSON.stringify({ id: image.id, file_name: fileName.name, width: image.width, height: image.height })}`);
         report.images++;
         for (const { ann, labelIndex: index, area, bbox } of writableAnnotations(image, labelIndex, report, opts.boxesAsBboxes ?? false)) {
+          await takeTurn();
           if (ann.rle === null) boxes++;
           const entry = {
             id: ann.id, image_id: image.id, category_id: index + 1, segmentation: ann.rle === null ? [] : segmentation(ann), area, bbox, iscrowd: 0,

@@ -9,7 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import {
-  StemNames, labelIndexById, newReport, noteIds, outPath, outerRings, polygonTolerance, visitImages, writableAnnotations,
+  StemNames, labelIndexById, newReport, noteIds, outPath, outerRings, polygonTolerance, takeTurn, visitImages, writableAnnotations,
 } from './common.ts';
 import type { Exporter } from './types.ts';
 
@@ -21,12 +21,14 @@ export const exportLabelme: Exporter = async (labels, images, imageCount, opts) 
   const labelIndex = labelIndexById(labels);
   const names = new StemNames();
   const filled: number[] = [];
-  await visitImages(images, imageCount, opts, (image) => {
-    const shapes = writableAnnotations(image, labelIndex, report).flatMap(({ ann, labelIndex: index }) => {
+  await visitImages(images, imageCount, opts, async (image) => {
+    const shapes = [];
+    for (const { ann, labelIndex: index } of writableAnnotations(image, labelIndex, report)) {
+      await takeTurn();
       const { rings, hadHoles } = outerRings(ann, tolerancePx, 'pixel-index');
       if (hadHoles) filled.push(ann.id);
       report.annotations++;
-      return rings.map((ring) => ({
+      shapes.push(...rings.map((ring) => ({
         label: labels[index]!.name,
         points: Array.from({ length: ring.length / 2 }, (_, i) => [ring[2 * i]!, ring[2 * i + 1]!]),
         group_id: ann.id,
@@ -34,8 +36,8 @@ export const exportLabelme: Exporter = async (labels, images, imageCount, opts) 
         shape_type: 'polygon',
         flags: {},
         mask: null,
-      }));
-    });
+      })));
+    }
     const file = `${names.nameFor(image)}.json`;
     const doc = {
       version: labelmeVersion,

@@ -9,7 +9,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { forEachInsideRun } from '../masks/index.ts';
-import { StemNames, labelIndexById, newReport, outPath, visitImages, writableAnnotations } from './common.ts';
+import { StemNames, labelIndexById, newReport, outPath, takeTurn, visitImages, writableAnnotations } from './common.ts';
 import { encodePalettePng } from './png.ts';
 import type { Exporter } from './types.ts';
 
@@ -38,11 +38,12 @@ export const exportVoc: Exporter = async (labels, images, imageCount, opts) => {
   writeFileSync(outPath(opts, 'labels.txt'), ['background', ...labels.slice(0, maxIndex).map((l) => l.name.replace(/[\r\n]+/g, ' '))].map((n) => `${n}\n`).join(''));
   report.files.push('labels.txt');
   if (labels.length > maxIndex) report.notes.push(`only the first ${maxIndex} labels fit in 8-bit class PNGs; annotations of the other ${labels.length - maxIndex} were skipped`);
-  await visitImages(images, imageCount, opts, (image) => {
+  await visitImages(images, imageCount, opts, async (image) => {
     const classPx = new Uint8Array(image.width * image.height);
     const objectPx = new Uint8Array(image.width * image.height);
     let instance = 0;
     for (const { ann, labelIndex: index } of writableAnnotations(image, labelIndex, report)) {
+      await takeTurn();
       const classValue = index + 1;
       if (classValue > maxIndex) {
         report.skipped.push({ imageId: image.id, annotationId: ann.id, reason: `label index ${classValue} does not fit in a VOC class PNG (at most ${maxIndex} labels)` });

@@ -9,7 +9,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import {
-  StemNames, labelIndexById, newReport, noteIds, outPath, outerRings, polygonTolerance, visitImages, writableAnnotations,
+  StemNames, labelIndexById, newReport, noteIds, outPath, outerRings, polygonTolerance, takeTurn, visitImages, writableAnnotations,
 } from './common.ts';
 import type { DatasetLabel, Exporter } from './types.ts';
 
@@ -24,9 +24,10 @@ export const exportYolo: Exporter = async (labels, images, imageCount, opts) => 
   writeFileSync(outPath(opts, 'classes.txt'), labels.map((l) => `${oneLine(l.name)}\n`).join(''));
   writeFileSync(outPath(opts, 'data.yaml'), dataYaml(labels));
   report.files.push('classes.txt', 'data.yaml');
-  await visitImages(images, imageCount, opts, (image) => {
+  await visitImages(images, imageCount, opts, async (image) => {
     const lines: string[] = [];
     for (const { ann, labelIndex: index } of writableAnnotations(image, labelIndex, report)) {
+      await takeTurn();
       const { rings, hadHoles } = outerRings(ann, tolerancePx, 'pixel-index');
       if (hadHoles) filled.push(ann.id);
       if (rings.length > 1) multiPart.push(ann.id);

@@ -224,3 +224,21 @@ describe('YOLO import of an Ultralytics dataset folder', () => {
     await expect(importers.yolo(from, sizes({}))).rejects.toThrow(`${join(from, 'data.yaml')}: names[1]: label name "a\\tb" contains the control character U+0009`);
   });
 });
+
+describe('an export of an image with many annotations', () => {
+  it('lets the event loop run between its annotations, not only between images', async () => {
+    const out = tempDir();
+    // 800 polygons on one image: tracing them takes far longer than the 30 ms between turns
+    const anns = Array.from({ length: 800 }, (_, i) => annotation(i + 1, 10, disc(320, 240, 20 + (i % 280), 20 + (i % 200), 12)));
+    const order: string[] = [];
+    const turns = setInterval(() => order.push('turn'), 0);
+    try {
+      await exporters.yolo(labels, [image(1, 'p.jpg', 320, 240, anns)], 1, { outDir: out, onProgress: () => order.push('image done') });
+    } finally {
+      clearInterval(turns);
+    }
+    // timers ran while the one image was being written (one turn before an image is all that
+    // yielding between images alone would give)
+    expect(order.slice(0, order.indexOf('image done')).filter((e) => e === 'turn').length).toBeGreaterThanOrEqual(3);
+  });
+});
