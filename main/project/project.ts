@@ -10,13 +10,12 @@
  * VMs (NORMAL: 0.1 ms), invisible at the pace of human edits, and bulk work (adding a folder,
  * an import) is one transaction, so one sync.
  */
-import { createHash } from 'node:crypto';
-import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { openDatabase } from '../base/sqlite.ts';
-import { checkFolderAbove } from '../base/index.ts';
+import { checkFolderAbove, fileSha256 } from '../base/index.ts';
 import { checkRleCounts, rleCountsFromString, rleMeasure } from '../masks/index.ts';
 import { labelNameProblem } from '../formats/imported.ts';
 import { describeDbError } from './errors.ts';
@@ -121,7 +120,7 @@ function toAnnotation(r: DbRow): Annotation {
 
 function sha256OfFile(file: string): string | null {
   try {
-    return createHash('sha256').update(readFileSync(file)).digest('hex');
+    return fileSha256(file);
   } catch {
     return null;
   }

@@ -8,7 +8,7 @@
  * With ground-truth masks both models are also prompted per object, with its box and with one
  * click at its most interior pixel, and scored against the masks: mean IoU and COCO mask AP.
  */
-import { createHash } from 'node:crypto';
+import { fileSha256 } from '../base/index.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { mostInteriorPixel, maskBbox, type BinaryMask } from '../masks/index.ts';
@@ -44,11 +44,6 @@ export function evaluationPrompts(width: number, height: number): Prompt[] {
 export type PromptKind = 'points' | 'boxes';
 export function promptKind(p: Prompt): PromptKind {
   return p.box ? 'boxes' : 'points';
-}
-
-/** sha256 of a file's bytes, hex: how calibration images are recorded and recognised. */
-export function fileSha256(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
 /**

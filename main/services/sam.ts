@@ -4,8 +4,8 @@
  * in SQLite, keyed by image hash + model id) in front of the engine's memory LRU. The engine
  * (main/sam/engine.ts) runs in a worker thread, so nothing here blocks the main process.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { fileSha256 } from '../base/index.ts';
 import type { ImageRecord, Project } from '../project/index.ts';
 import type { EmbeddingInfo, EverythingResult, MaskCrop, PredictViews, SegmentPrompt } from '../sam/engine-api.ts';
 import { maskCropOfCandidate, viewMaskThinned } from '../sam/view-masks.ts';
@@ -340,7 +340,7 @@ export class SamService {
       const { size, mtimeMs } = statSync(file);
       const seen = `${file}:${size}:${mtimeMs}`;
       if (this.#stillBroken.get(image.id) === seen) return false;
-      if (createHash('sha256').update(readFileSync(file)).digest('hex') !== image.sha256) {
+      if (fileSha256(file) !== image.sha256) {
         this.#stillBroken.set(image.id, seen);
         return false;
       }

@@ -7,7 +7,8 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { evaluate, evaluationPrompts, fileSha256, gtPrompts, promptKind, type EvalResult } from '../../main/ptq4sam/eval.ts';
+import { fileSha256 } from '../../main/base/index.ts';
+import { evaluate, evaluationPrompts, gtPrompts, promptKind, type EvalResult } from '../../main/ptq4sam/eval.ts';
 import { importCheckpoint } from '../../main/sam/model-dir.ts';
 import { runCli } from '../helpers/cli.ts';
 import { imageFolder, SAM_SHAPES, shapesObjects, writeGroundTruthCoco } from '../helpers/sam-shapes.ts';
