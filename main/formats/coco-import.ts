@@ -26,8 +26,7 @@ export const importCoco: Importer = async (from, ctx) => {
   const fail = (where: string, problem: string) => new Error(`${from}: ${where}: ${problem}`);
   let doc: unknown;
   try {
-    // a byte order mark before the JSON is allowed (RFC 8259, 8.1) and some editors write one
-    doc = JSON.parse(readText(from, 'the COCO annotations file').replace(/^\uFEFF/, ''));
+    doc = JSON.parse(readText(from, 'the COCO annotations file'));
   } catch (err) {
     if (err instanceof SyntaxError) throw new Error(`${from}: not valid JSON (${err.message})`);
     throw err;

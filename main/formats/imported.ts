@@ -28,9 +28,13 @@ export function labelNameProblem(name: string): string | null {
   return `label name ${JSON.stringify(trimmed)} contains the control character U+${code}; names may not contain control characters`;
 }
 
+/**
+ * A text file an importer reads, without the byte order mark some editors write first (allowed
+ * before JSON by RFC 8259, 8.1; it would be part of a first class name or YAML key).
+ */
 export function readText(path: string, what: string): string {
   try {
-    return readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new Error(`${path}: cannot read ${what} (${code === 'ENOENT' ? 'no such file' : code ?? String(err)})`);

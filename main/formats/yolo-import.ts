@@ -27,24 +27,25 @@ import type { ImportedAnnotation, ImportedBox, Importer } from './types.ts';
 function classNames(from: string): string[] {
   const classesPath = join(from, 'classes.txt');
   let classes: string[];
+  let source = classesPath;
   let lineOf = (i: number) => `${classesPath}:${i + 1}`;
   if (existsSync(classesPath)) {
-    classes = readText(classesPath, 'the class names').replace(/^\uFEFF/, '').split(/\r?\n/);
+    classes = readText(classesPath, 'the class names').split(/\r?\n/);
     while (classes.length > 0 && classes[classes.length - 1]!.trim() === '') classes.pop();
   } else {
     const yamls = readdirSync(from).filter((f) => /\.ya?ml$/i.test(f));
     const yaml = yamls.find((f) => f.toLowerCase() === 'data.yaml') ?? (yamls.length === 1 ? yamls[0] : undefined);
     if (!yaml) throw new Error(`${from}: no classes.txt${yamls.length > 1 ? ` and no data.yaml among ${yamls.join(', ')}` : ' or data.yaml'} (the class names)`);
-    const path = join(from, yaml);
-    classes = yamlClassNames(readText(path, 'the class names'), path);
-    lineOf = (i: number) => `${path}: names[${i}]`;
+    source = join(from, yaml);
+    classes = yamlClassNames(readText(source, 'the class names'), source);
+    lineOf = (i: number) => `${source}: names[${i}]`;
   }
   classes.forEach((name, i) => {
     if (name.trim() === '') throw new Error(`${lineOf(i)}: empty class name`);
     const problem = labelNameProblem(name);
     if (problem) throw new Error(`${lineOf(i)}: ${problem}`);
   });
-  if (classes.length === 0) throw new Error(`${classesPath}: no class names`);
+  if (classes.length === 0) throw new Error(`${source}: no class names`);
   return classes;
 }
 

@@ -59,7 +59,7 @@ function fromMap(entries: [number, string][], where: string): string[] {
 }
 
 export function yamlClassNames(text: string, file: string): string[] {
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  const lines = text.split(/\r?\n/);
   const at = lines.findIndex((l) => /^names\s*:/.test(l));
   if (at < 0) throw new Error(`${file}: no top-level "names" key`);
   const where = `${file}:${at + 1}`;

@@ -220,6 +220,9 @@ describe('YOLO import of an Ultralytics dataset folder', () => {
     writeFileSync(join(from, 'classes.txt'), 'cat\nd\u0001og\n');
     await expect(importers.yolo(from, sizes({}))).rejects.toThrow(`${join(from, 'classes.txt')}:2: label name "d\\u0001og" contains the control character U+0001`);
     rmSync(join(from, 'classes.txt'));
+    // a byte order mark before the yaml is read past; an empty names list is named in its own file
+    writeFileSync(join(from, 'data.yaml'), '\uFEFFnames: []\n');
+    await expect(importers.yolo(from, sizes({}))).rejects.toThrow(`${join(from, 'data.yaml')}: no class names`);
     writeFileSync(join(from, 'data.yaml'), 'names: [cat, "a\\tb"]\n');
     await expect(importers.yolo(from, sizes({}))).rejects.toThrow(`${join(from, 'data.yaml')}: names[1]: label name "a\\tb" contains the control character U+0009`);
   });
