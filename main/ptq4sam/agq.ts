@@ -12,6 +12,7 @@
 import { minimizeScalarBounded } from './quantizers/brent.ts';
 import { AGQ_TAUS, agqZeroCode, type AgqVariant } from './quantizers/log2.ts';
 import { roundHalfEven } from './quantizers/round.ts';
+import { powAbs } from './quantizers/uniform.ts';
 
 export const AGQ_ERROR_POWER = 2.4;
 
@@ -83,7 +84,7 @@ function errorSum(p: Prepared, aq: Float64Array): { sum: number; count: number }
         for (let d = 0; d < headDim; d++) out[d] += a * v[vrow + d]!;
       }
       const ref = (g * rows + r) * headDim;
-      for (let d = 0; d < headDim; d++) sum += Math.abs(out[d]! - p.reference[ref + d]!) ** AGQ_ERROR_POWER;
+      for (let d = 0; d < headDim; d++) sum += powAbs(out[d]! - p.reference[ref + d]!, AGQ_ERROR_POWER);
     }
   }
   return { sum, count: groups * rows * headDim };

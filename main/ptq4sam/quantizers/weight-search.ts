@@ -16,7 +16,7 @@
  * tests/ptq4sam/weight-search.test.ts compares its objective with the exhaustive one.
  */
 import { roundHalfEven } from './round.ts';
-import { levels, paramsFromRange, type UniformParams } from './uniform.ts';
+import { levels, paramsFromRange, powAbs, type UniformParams } from './uniform.ts';
 
 export const WEIGHT_ERROR_POWER = 2.4;
 export const RANGE_STEPS = 100;
@@ -54,7 +54,7 @@ function bestZeroPoint(sorted: Float64Array, step: number, qmax: number, power: 
   for (let j = 0; j < n; j++) {
     const c = roundHalfEven(sorted[j]! / step);
     codes[j] = c;
-    prefix[j + 1] = prefix[j]! + Math.abs(sorted[j]! - step * c) ** power;
+    prefix[j + 1] = prefix[j]! + powAbs(sorted[j]! - step * c, power);
   }
   const noClipFrom = Math.max(0, -codes[0]!);
   if (noClipFrom <= qmax - codes[n - 1]!) return prefix[n]! <= bestSum ? { zp: noClipFrom, sum: prefix[n]! } : null;
@@ -66,9 +66,9 @@ function bestZeroPoint(sorted: Float64Array, step: number, qmax: number, power: 
     let sum = prefix[highStart]! - prefix[low]!;
     if (sum > bestSum) return sum;
     const loValue = -zp * step;
-    for (let j = 0; j < low && sum <= bestSum; j++) sum += Math.abs(sorted[j]! - loValue) ** power;
+    for (let j = 0; j < low && sum <= bestSum; j++) sum += powAbs(sorted[j]! - loValue, power);
     const hiValue = (qmax - zp) * step;
-    for (let j = n - 1; j >= highStart && sum <= bestSum; j--) sum += Math.abs(sorted[j]! - hiValue) ** power;
+    for (let j = n - 1; j >= highStart && sum <= bestSum; j--) sum += powAbs(sorted[j]! - hiValue, power);
     if (sum <= bestSum && (!found || sum < found.sum || (sum === found.sum && zp < found.zp))) {
       bestSum = sum;
       found = { zp, sum };
