@@ -3,8 +3,9 @@
  * annotations (ellipses and rectangles written as real COCO RLE strings, 10 per image, 5 labels),
  * then open time, a page of the image list with annotation counts, a single edit (one commit
  * with synchronous = FULL) and its undo, COCO export time and the memory the export adds, and
- * the database size. Medians after warm-up, all in one run:
- *   npm run bench -- project [--images N] [--per-image K]
+ * the database size; then one import of `--import-step` annotations (default 100,000) as a single
+ * undo step, and that step's undo and redo. Medians after warm-up, all in one run:
+ *   npm run bench -- project [--images N] [--per-image K] [--import-step M]
  */
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -131,9 +132,36 @@ export interface ProjectBenchResult {
   exportPeakLiveAddedMiB: number;
   cocoFileMiB: number;
   databaseMiB: number;
+  importStep: { annotations: number; importS: number; undoS: number; redoS: number; stateMiB: number };
 }
 
-export async function runProjectBench(options: { images?: number; perImage?: number } = {}): Promise<ProjectBenchResult> {
+/** One import of `count` annotations (10 per image) as one undo step, then its undo and redo. */
+function timeImportStep(dir: string, count: number): ProjectBenchResult['importStep'] {
+  const dbPath = join(dir, 'import-step.db');
+  const rand = random(11);
+  const project = createProject(dbPath);
+  const images: ScannedImage[] = [];
+  const annotations: ImportAnnotation[] = [];
+  for (let i = 0; annotations.length < count; i++) {
+    const file = join(dir, 'images', `step_${i}.jpg`);
+    images.push({ file, sha256: null, width: WIDTH, height: HEIGHT, exifOrientation: 1, error: null });
+    for (let k = 0; k < 10 && annotations.length < count; k++) annotations.push({ imagePath: file, labelName: LABELS[k % LABELS.length]!, rle: syntheticMask(rand) });
+  }
+  const stateMiB = annotations.reduce((n, a) => n + a.rle!.counts.length + 200, 0) / MiB;
+  let t = performance.now();
+  project.importAnnotations({ images, labels: LABELS.map((name) => ({ name })), annotations });
+  const importS = (performance.now() - t) / 1000;
+  t = performance.now();
+  project.undo();
+  const undoS = (performance.now() - t) / 1000;
+  t = performance.now();
+  project.redo();
+  const redoS = (performance.now() - t) / 1000;
+  project.close();
+  return { annotations: count, importS, undoS, redoS, stateMiB };
+}
+
+export async function runProjectBench(options: { images?: number; perImage?: number; importStep?: number } = {}): Promise<ProjectBenchResult> {
   const imageCount = options.images ?? 10_000;
   const perImage = options.perImage ?? 10;
   const dir = mkdtempSync(join(tmpdir(), 'bench-project-'));
@@ -199,11 +227,12 @@ export async function runProjectBench(options: { images?: number; perImage?: num
       rmSync(outDir, { recursive: true });
     }
     p.close();
+    const importStep = timeImportStep(dir, options.importStep ?? 100_000);
 
     return {
       images: imageCount, annotations: imageCount * perImage, buildS, openMs, listFirstPageMs, listMiddlePageMs, listByLabelMs,
       editCommitMs: median(commits), undoMs: median(undos), cocoExportS: median(exportTimes) / 1000,
-      exportPeakRssMiB: peakRss / MiB, exportPeakLiveAddedMiB: peakLiveAdded / MiB, cocoFileMiB, databaseMiB,
+      exportPeakRssMiB: peakRss / MiB, exportPeakLiveAddedMiB: peakLiveAdded / MiB, cocoFileMiB, databaseMiB, importStep,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -224,6 +253,9 @@ export function printProjectBench(r: ProjectBenchResult): void {
     ['COCO export: peak live memory above the start (after GC)', `${r.exportPeakLiveAddedMiB.toFixed(1)} MiB`, 'streamed'],
     ['annotations.json size', `${r.cocoFileMiB.toFixed(0)} MiB`, ''],
     ['database size', `${r.databaseMiB.toFixed(0)} MiB`, ''],
+    [`one import of ${r.importStep.annotations.toLocaleString('en')} annotations, one undo step (about ${r.importStep.stateMiB.toFixed(0)} MiB of row states)`, `${r.importStep.importS.toFixed(1)} s`, ''],
+    ['undo of that import', `${r.importStep.undoS.toFixed(2)} s`, ''],
+    ['redo of that import', `${r.importStep.redoS.toFixed(2)} s`, ''],
   ];
   process.stdout.write(`project store: ${r.images.toLocaleString('en')} images, ${r.annotations.toLocaleString('en')} annotations (medians after warm-up)\n\n`);
   process.stdout.write('| measure | value | target |\n|---|---:|---|\n');
@@ -239,7 +271,7 @@ function flag(args: string[], name: string): number | undefined {
 }
 
 export async function main(args: string[]): Promise<void> {
-  printProjectBench(await runProjectBench({ images: flag(args, 'images'), perImage: flag(args, 'per-image') }));
+  printProjectBench(await runProjectBench({ images: flag(args, 'images'), perImage: flag(args, 'per-image'), importStep: flag(args, 'import-step') }));
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main(process.argv.slice(2));

@@ -3,7 +3,8 @@
  * before and after, in the same transaction as the change. Undo writes the `backward` states,
  * redo the `forward` ones; both are plain "make this row look like this" steps, so replaying
  * works the same after an image switch or a restart. Ids are AUTOINCREMENT, so a row re-created
- * by undo or redo never collides with a row made later.
+ * by undo or redo never collides with a row made later. A step's states are rows of
+ * `edit_states`, one per changed row, read back a page at a time: a step may hold 200,000 masks.
  */
 import type Database from 'better-sqlite3';
 
@@ -55,11 +56,32 @@ export function readRow(prepare: Prepare, table: HistoryTable, id: number): Row 
   return rest;
 }
 
-/** Splits changes into the states redo must reach (in order) and undo must reach (reversed). */
-export function toStates(changes: RowChange[]): { forward: RowState[]; backward: RowState[] } {
+export const FORWARD = 0;
+export const BACKWARD = 1;
+export type Direction = typeof FORWARD | typeof BACKWARD;
+
+/**
+ * Records a step's states: redo reaches the `after` of each change in order, undo the `before`
+ * of each in reverse order. `around` are another step's states that this one takes in: its
+ * forward states go first and its backward ones last.
+ */
+export function writeStates(prepare: Prepare, entryId: number, changes: RowChange[], around?: { forward: RowState[]; backward: RowState[] }): void {
+  const insert = prepare('INSERT INTO edit_states (entry_id, direction, tbl, row_id, row) VALUES (?, ?, ?, ?, ?)');
+  const put = (direction: Direction, table: HistoryTable, id: number, row: Row | null) =>
+    insert.run(entryId, direction, table, id, row === null ? null : JSON.stringify(row));
+  for (const st of around?.forward ?? []) put(FORWARD, st.table, st.id, st.row);
+  for (const c of changes) put(FORWARD, c.table, c.id, c.after);
+  for (let i = changes.length - 1; i >= 0; i--) put(BACKWARD, changes[i]!.table, changes[i]!.id, changes[i]!.before);
+  for (const st of around?.backward ?? []) put(BACKWARD, st.table, st.id, st.row);
+}
+
+/** A page of a step's states in one direction, after the state row `afterId` (0: from the start). */
+export function readStates(prepare: Prepare, entryId: number, direction: Direction, afterId = 0, limit = -1): { states: RowState[]; lastId: number } {
+  const rows = prepare('SELECT id, tbl, row_id, row FROM edit_states WHERE entry_id = ? AND direction = ? AND id > ? ORDER BY id LIMIT ?')
+    .all(entryId, direction, afterId, limit) as { id: number; tbl: HistoryTable; row_id: number; row: string | null }[];
   return {
-    forward: changes.map((c) => ({ table: c.table, id: c.id, row: c.after })),
-    backward: changes.slice().reverse().map((c) => ({ table: c.table, id: c.id, row: c.before })),
+    states: rows.map((r) => ({ table: r.tbl, id: r.row_id, row: r.row === null ? null : JSON.parse(r.row) as Row })),
+    lastId: rows.length ? rows[rows.length - 1]!.id : afterId,
   };
 }
 
@@ -79,9 +101,4 @@ export function applyStates(prepare: Prepare, states: RowState[]): void {
       prepare(`INSERT INTO ${table} (id, ${columns.join(', ')}) VALUES (?, ${columns.map(() => '?').join(', ')})`).run(id, ...values);
     }
   }
-}
-
-/** The ids a list of states touches, per table, for telling the UI what to refresh. */
-export function touchedIds(states: RowState[], table: HistoryTable): number[] {
-  return [...new Set(states.filter((s) => s.table === table).map((s) => s.id))];
 }

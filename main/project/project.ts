@@ -19,7 +19,7 @@ import { checkFolderAbove, fileSha256 } from '../base/index.ts';
 import { checkRleCounts, rleCountsFromString, rleMeasure } from '../masks/index.ts';
 import { labelNameProblem } from '../formats/imported.ts';
 import { describeDbError } from './errors.ts';
-import { applyStates, readRow, sameRow, type HistoryTable, type Prepare, type RowChange, type RowState, toStates, touchedIds } from './history.ts';
+import { applyStates, BACKWARD, FORWARD, readRow, readStates, sameRow, writeStates, type HistoryTable, type Prepare, type RowChange } from './history.ts';
 import { candidateFiles, storedPathOf } from './paths.ts';
 import { findImageFiles, scanImages, type ScannedImage, throwIfAborted } from './scan.ts';
 import { APPLICATION_ID, migrate, SCHEMA_VERSION } from './schema.ts';
@@ -191,7 +191,10 @@ function readOnlySnapshot(abs: string): { db: Database.Database; dir: string } {
 const IMPLIED_LABEL_KIND = 'label.add.implied';
 
 /** The tables that hold the user's work; the embedding cache can be made again and is not checked. */
-const CHECKED_TABLES = ['images', 'labels', 'annotations', 'edit_log', 'settings'];
+const CHECKED_TABLES = ['images', 'labels', 'annotations', 'edit_log', 'edit_states', 'settings'];
+
+/** Row states undo and redo read and apply at a time. */
+const REPLAY_PAGE = 2000;
 
 /**
  * What SQLite's quick check finds wrong in the tables of the user's work (a page overwritten by a
@@ -347,21 +350,20 @@ export class Project {
       const { result, changes } = change();
       if (changes.length === 0 && !recordEmpty) return result;
       this.prepare('DELETE FROM edit_log WHERE undone = 1').run();
-      const { forward, backward } = toStates(changes);
       // a label made for this very annotation (the first one of a project without labels) goes
       // into its step: one user intention, one undo (the annotation is removed before its label)
-      const last = this.prepare('SELECT id, kind, forward, backward FROM edit_log ORDER BY id DESC LIMIT 1').get() as DbRow | undefined;
+      const last = this.prepare('SELECT id, kind FROM edit_log ORDER BY id DESC LIMIT 1').get() as DbRow | undefined;
+      let around;
       if (last?.kind === IMPLIED_LABEL_KIND) {
-        const labelStates = JSON.parse(last.forward as string) as RowState[];
-        const labelIds = new Set(labelStates.map((st) => st.id));
+        const forward = readStates(this.prepare, last.id, FORWARD).states;
+        const labelIds = new Set(forward.map((st) => st.id));
         if (changes.some((c) => c.table === 'annotations' && c.after && labelIds.has(c.after.label_id as number))) {
-          forward.unshift(...labelStates);
-          backward.push(...(JSON.parse(last.backward as string) as RowState[]));
+          around = { forward, backward: readStates(this.prepare, last.id, BACKWARD).states };
           this.prepare('DELETE FROM edit_log WHERE id = ?').run(last.id);
         }
       }
-      this.prepare('INSERT INTO edit_log (image_id, kind, forward, backward, created_at) VALUES (?, ?, ?, ?, ?)')
-        .run(imageId, kind, JSON.stringify(forward), JSON.stringify(backward), this.tick());
+      const entry = this.prepare('INSERT INTO edit_log (image_id, kind, created_at) VALUES (?, ?, ?)').run(imageId, kind, this.tick());
+      writeStates(this.prepare, Number(entry.lastInsertRowid), changes, around);
       return result;
     });
   }
@@ -654,8 +656,13 @@ export class Project {
       a.imageId, a.labelId, a.rle?.counts ?? null, a.rle?.size[0] ?? null, a.rle?.size[1] ?? null, bbox[0], bbox[1], bbox[2], bbox[3], area,
       a.prompts == null ? null : JSON.stringify(a.prompts), a.modelId ?? null, a.score ?? null, now, now,
     );
-    const id = Number(info.lastInsertRowid);
-    return { table: 'annotations', id, before: null, after: this.snapshot('annotations', id) };
+    // the row as inserted, without reading it back (a 100,000-mask import spent a second on that)
+    const after = {
+      image_id: a.imageId, label_id: a.labelId, rle_counts: a.rle?.counts ?? null, rle_h: a.rle?.size[0] ?? null, rle_w: a.rle?.size[1] ?? null,
+      bbox_x: bbox[0], bbox_y: bbox[1], bbox_w: bbox[2], bbox_h: bbox[3], area,
+      prompts: a.prompts == null ? null : JSON.stringify(a.prompts), model_id: a.modelId ?? null, score: a.score ?? null, hidden: 0, created_at: now, updated_at: now,
+    };
+    return { table: 'annotations', id: Number(info.lastInsertRowid), before: null, after };
   }
 
   /**
@@ -791,9 +798,14 @@ export class Project {
       }
       // one time for the import: a tick a row ran the clock minutes ahead for 200,000 annotations
       const now = this.tick();
+      const imageIds = new Map<string, number | undefined>();
+      const imageIdOf = (path: string) => {
+        if (!imageIds.has(path)) imageIds.set(path, this.findImageByPath(path)?.id);
+        return imageIds.get(path);
+      };
       const annotationIds = input.annotations.map((item, i) => {
         const what = `imported annotation ${i + 1}`;
-        const imageId = item.imageId ?? (item.imagePath !== undefined ? this.findImageByPath(item.imagePath)?.id : undefined);
+        const imageId = item.imageId ?? (item.imagePath !== undefined ? imageIdOf(item.imagePath) : undefined);
         if (imageId === undefined) throw new Error(`${what}: image ${item.imagePath ?? '(none given)'} is not in the project`);
         const labelId = item.labelId ?? (item.labelName !== undefined ? (labelIds.get(item.labelName) ?? this.findLabelByName(item.labelName)?.id) : undefined);
         if (labelId === undefined) throw new Error(`${what}: label ${item.labelName ?? '(none given)'} does not exist`);
@@ -823,16 +835,23 @@ export class Project {
     return this.write(() => {
       const entry = this.prepare(pick).get() as DbRow | undefined;
       if (!entry) return null;
-      const states = JSON.parse(entry[direction]) as RowState[];
-      try {
-        applyStates(this.prepare, states);
-      } catch (err) {
-        throw new Error(`cannot ${undone ? 'undo' : 'redo'} "${entry.kind}" in ${this.dbPath}: ${(err as Error).message}`, { cause: err });
+      const touched = { annotations: new Set<number>(), labels: new Set<number>() };
+      // a page at a time: an import's step may hold 200,000 masks
+      for (let afterId = 0; ;) {
+        const page = readStates(this.prepare, entry.id, direction === 'forward' ? FORWARD : BACKWARD, afterId, REPLAY_PAGE);
+        if (page.states.length === 0) break;
+        try {
+          applyStates(this.prepare, page.states);
+        } catch (err) {
+          throw new Error(`cannot ${undone ? 'undo' : 'redo'} "${entry.kind}" in ${this.dbPath}: ${(err as Error).message}`, { cause: err });
+        }
+        for (const st of page.states) touched[st.table].add(st.id);
+        afterId = page.lastId;
       }
       this.prepare('UPDATE edit_log SET undone = ? WHERE id = ?').run(undone, entry.id);
       return {
         entryId: entry.id, kind: entry.kind, imageId: entry.image_id,
-        annotationIds: touchedIds(states, 'annotations'), labelIds: touchedIds(states, 'labels'),
+        annotationIds: [...touched.annotations], labelIds: [...touched.labels],
       };
     });
   }

@@ -146,6 +146,37 @@ export const migrations: Migration[] = [
       else db.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('annotations', ?)").run(seq.seq);
     }
   },
+  // 3: the edit log's row states move into rows of their own, one per changed row, out of two
+  // JSON arrays per step. A step of 100,000 imported masks was one string longer than a
+  // JavaScript string can be (an import failed at its very end), and undo rewrote the whole step
+  // to flip `undone`. Existing steps are copied over state by state, in their order.
+  (db) => {
+    db.exec(`
+      CREATE TABLE edit_states (
+        id INTEGER PRIMARY KEY,
+        entry_id INTEGER NOT NULL REFERENCES edit_log (id) ON DELETE CASCADE,
+        -- 0: the states redo reaches, in id order; 1: the states undo reaches
+        direction INTEGER NOT NULL CHECK (direction IN (0, 1)),
+        tbl TEXT NOT NULL CHECK (tbl IN ('annotations', 'labels')),
+        row_id INTEGER NOT NULL,
+        -- the row's columns but its id, as JSON; null: the row does not exist in this state
+        row TEXT
+      );
+      CREATE INDEX edit_states_entry ON edit_states (entry_id, direction, id);
+    `);
+    const insert = db.prepare('INSERT INTO edit_states (entry_id, direction, tbl, row_id, row) VALUES (?, ?, ?, ?, ?)');
+    const read = db.prepare('SELECT forward, backward FROM edit_log WHERE id = ?');
+    // ids first: better-sqlite3 runs no other statement while an iteration is open
+    for (const id of db.prepare('SELECT id FROM edit_log ORDER BY id').pluck().all() as number[]) {
+      const entry = read.get(id) as { forward: string; backward: string };
+      for (const [direction, json] of [[0, entry.forward], [1, entry.backward]] as const) {
+        for (const s of JSON.parse(json) as { table: string; id: number; row: object | null }[]) {
+          insert.run(id, direction, s.table, s.id, s.row === null ? null : JSON.stringify(s.row));
+        }
+      }
+    }
+    db.exec('ALTER TABLE edit_log DROP COLUMN forward; ALTER TABLE edit_log DROP COLUMN backward;');
+  },
 ];
 
 export const SCHEMA_VERSION = migrations.length;

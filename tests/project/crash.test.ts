@@ -61,12 +61,12 @@ describe('crash safety', () => {
     for (const id of saved) expect(present.has(id) || undone.has(id), `annotation ${id} was reported saved`).toBe(true);
     // every annotation row is complete and has the edit-log entry written in its transaction
     const orphans = raw.prepare(`SELECT a.id FROM annotations a WHERE NOT EXISTS (
-      SELECT 1 FROM edit_log e, json_each(e.forward) j
-      WHERE e.undone = 0 AND json_extract(j.value, '$.table') = 'annotations' AND json_extract(j.value, '$.id') = a.id)`).all();
+      SELECT 1 FROM edit_log e JOIN edit_states s ON s.entry_id = e.id
+      WHERE e.undone = 0 AND s.direction = 0 AND s.tbl = 'annotations' AND s.row_id = a.id)`).all();
     expect(orphans).toEqual([]);
     // and every live log entry's annotation exists
-    const dangling = raw.prepare(`SELECT e.id FROM edit_log e, json_each(e.forward) j
-      WHERE e.undone = 0 AND e.kind = 'annotation.add' AND json_extract(j.value, '$.id') NOT IN (SELECT id FROM annotations)`).all();
+    const dangling = raw.prepare(`SELECT e.id FROM edit_log e JOIN edit_states s ON s.entry_id = e.id
+      WHERE e.undone = 0 AND e.kind = 'annotation.add' AND s.direction = 0 AND s.row_id NOT IN (SELECT id FROM annotations)`).all();
     expect(dangling).toEqual([]);
     raw.close();
 

@@ -18,7 +18,7 @@ describe('project schema', () => {
     expect(raw.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(raw.pragma('application_id', { simple: true })).toBe(0x50513453);
     const tables = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all().map((r: any) => r.name);
-    expect(tables).toEqual(['annotations', 'edit_log', 'embedding_cache', 'images', 'labels', 'settings']);
+    expect(tables).toEqual(['annotations', 'edit_log', 'edit_states', 'embedding_cache', 'images', 'labels', 'settings']);
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
     raw.close();
   });
