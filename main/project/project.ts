@@ -187,6 +187,20 @@ function readOnlySnapshot(abs: string): { db: Database.Database; dir: string } {
   }
 }
 
+/** Applies the missing migrations to a read-only snapshot's private copy and opens it read-only again. */
+function upgradedCopy(snapshot: Database.Database, version: number): Database.Database {
+  const copy = snapshot.name;
+  snapshot.close();
+  const writable = openDatabase(copy, { fileMustExist: true });
+  try {
+    configure(writable);
+    migrate(writable, version);
+  } finally {
+    writable.close();
+  }
+  return openDatabase(copy, { readonly: true, fileMustExist: true });
+}
+
 /** The edit-log kind of a label made for the next annotation (Project.addLabel's forAnnotation). */
 const IMPLIED_LABEL_KIND = 'label.add.implied';
 
@@ -244,11 +258,13 @@ export function openProject(dbPath: string): Project {
     // before anything is written: a migration must not write into a damaged file
     damage = damageOf(db);
     if (readOnly || damage) {
-      if (version < SCHEMA_VERSION) throw new Error(`project ${abs} ${damage ? `is damaged (${damage})` : 'cannot be written'} and was made by an older version of the app (schema ${version}): ${damage ? 'open a backup' : 'copy it somewhere writable to open it'}`);
+      if (version < SCHEMA_VERSION && damage) throw new Error(`project ${abs} is damaged (${damage}) and was made by an older version of the app (schema ${version}): open a backup`);
       if (!readOnly) {
         db.close();
         ({ db, dir: snapshotDir } = readOnlySnapshot(abs));
       }
+      // a project that cannot be written is upgraded in its private copy; the file stays as it is
+      if (version < SCHEMA_VERSION) db = upgradedCopy(db, version);
     } else {
       configure(db);
       migrate(db, version);

@@ -3,6 +3,8 @@
  * becomes one string, undo and redo read it a page at a time, and projects whose steps were
  * written as JSON arrays (schema 2) upgrade with their history intact.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -64,6 +66,32 @@ describe('the edit log in rows', () => {
     const columns = raw.prepare('SELECT name FROM pragma_table_info(?)').pluck().all('edit_log');
     expect(columns).toEqual(['id', 'image_id', 'kind', 'undone', 'created_at']);
     raw.close();
+  });
+
+  it.skipIf(spawnSync('unshare', ['--map-root-user', '--mount', 'true']).status !== 0)('a schema-2 project on a read-only medium opens, upgraded in its private copy, and stays as it was', () => {
+    const file = join(dir, 'old.db');
+    schema2Project(file);
+    const medium = join(dir, 'medium');
+    mkdirSync(medium);
+    const repo = join(import.meta.dirname, '../..');
+    const script = `
+      set -e
+      mount -t tmpfs none "${medium}"
+      cp "${file}" "${medium}/p.db"
+      sha256sum "${medium}/p.db" | cut -d' ' -f1
+      mount -o remount,ro "${medium}"
+      "${process.execPath}" --import tsx "${join(repo, 'main/cli/index.ts')}" project stats "${medium}/p.db"
+      sha256sum "${medium}/p.db" | cut -d' ' -f1
+      ls -a "${medium}" | tr '\\n' ' '
+    `;
+    const r = spawnSync('unshare', ['--map-root-user', '--mount', 'bash', '-c', script], { cwd: repo, encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    const [before, ...rest] = r.stdout.split('\n');
+    const files = rest.pop();
+    const after = rest.pop();
+    expect(JSON.parse(rest.join('\n'))).toMatchObject({ annotations: 1, labels: 1, historyEntries: 3, schemaVersion: SCHEMA_VERSION });
+    expect(after).toBe(before);
+    expect(files!.trim()).toBe('. .. p.db');
   });
 
   it('an import of 12,000 masks is one step of 24,002 state rows; undo and redo bring every mask back exactly', () => {
