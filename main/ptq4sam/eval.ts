@@ -65,6 +65,16 @@ export function calibrationImagesOf(modelDir: string): Set<string> | null {
   return new Set(recorded.filter((h): h is string => typeof h === 'string'));
 }
 
+/**
+ * Which of `images` a model was calibrated on (by content, whatever their names), and whether
+ * the images are held out: none of them, and the model's report says what it was calibrated on.
+ */
+export function calibrationOverlap(modelDir: string, images: string[]): { heldOut: boolean; overlap: string[] } {
+  const calibration = calibrationImagesOf(modelDir);
+  const overlap = calibration ? images.filter((p) => calibration.has(fileSha256(p))).map((p) => basename(p)) : [];
+  return { heldOut: calibration !== null && overlap.length === 0, overlap };
+}
+
 /** Ground-truth object masks per image file name (the evaluated image's base name). */
 export type GroundTruth = Map<string, BinaryMask[]>;
 
@@ -186,8 +196,7 @@ async function evaluateLoaded(model: LoadedSam, reference: LoadedSam, images: st
   const byKind = { points: { all: [] as number[], nonempty: [] as number[] }, boxes: { all: [] as number[], nonempty: [] as number[] } };
   const relErrors: number[] = [];
   const t = { me: [] as number[], md: [] as number[], re: [] as number[], rd: [] as number[] };
-  const calibration = calibrationImagesOf(model.dir);
-  const overlap = calibration ? images.filter((p) => calibration.has(fileSha256(p))).map((p) => basename(p)) : [];
+  const { heldOut, overlap } = calibrationOverlap(model.dir, images);
   const gtTally = { model: newTally(), reference: newTally() };
   let gtImages = 0;
   let gtObjects = 0;
@@ -228,7 +237,7 @@ async function evaluateLoaded(model: LoadedSam, reference: LoadedSam, images: st
     mean_iou: ious.length ? ious.reduce((a, b) => a + b, 0) / ious.length : 1,
     min_iou: ious.length ? Math.min(...ious) : 1,
     by_kind: { points: kindResult(byKind.points.all, byKind.points.nonempty), boxes: kindResult(byKind.boxes.all, byKind.boxes.nonempty) },
-    held_out: calibration !== null && overlap.length === 0,
+    held_out: heldOut,
     calibration_overlap: overlap,
     embedding_rel_error: relErrors.reduce((a, b) => a + b, 0) / Math.max(1, relErrors.length),
     latency_ms: { model: { encoder: median(t.me), decoder: median(t.md) }, reference: { encoder: median(t.re), decoder: median(t.rd) } },

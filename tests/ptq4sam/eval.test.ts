@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileSha256 } from '../../main/base/index.ts';
-import { evaluate, evaluationPrompts, gtPrompts, promptKind, type EvalResult } from '../../main/ptq4sam/eval.ts';
+import { calibrationOverlap, evaluate, evaluationPrompts, gtPrompts, promptKind, type EvalResult } from '../../main/ptq4sam/eval.ts';
 import { importCheckpoint } from '../../main/sam/model-dir.ts';
 import { runCli } from '../helpers/cli.ts';
 import { imageFolder, SAM_SHAPES, shapesObjects, writeGroundTruthCoco } from '../helpers/sam-shapes.ts';
@@ -115,24 +115,28 @@ describe('held_out against the calibration images in report.json', () => {
     writeReport({ images: 1, image_sha256: [fileSha256(join(SAM_SHAPES, 'landscape.png'))] });
     const renamed = imageFolder(join(work, 'renamed'), ['portrait.png']);
     cpSync(join(SAM_SHAPES, 'landscape.png'), join(renamed, 'a-copy.png'));
-    const r = await evaluate(calibrated, fp32, [join(renamed, 'a-copy.png'), join(renamed, 'portrait.png')], { prompts: { 'a-copy.png': one['landscape.png'], ...one } });
+    const r = await evaluate(calibrated, fp32, [join(renamed, 'a-copy.png')], { prompts: { 'a-copy.png': [...one['landscape.png'], ...one['portrait.png']] } });
     expect(r.held_out).toBe(false);
     expect(r.calibration_overlap).toEqual(['a-copy.png']);
     expect(r.by_kind.points.n).toBe(1);
     expect(r.by_kind.boxes.n).toBe(1);
+    expect(calibrationOverlap(calibrated, [join(renamed, 'a-copy.png'), join(renamed, 'portrait.png')])).toEqual({ heldOut: false, overlap: ['a-copy.png'] });
   });
 
-  it('is true when none is', async () => {
+  // the same rule eval applies above, without running the models again
+  it('is true when none is', () => {
     writeReport({ images: 1, image_sha256: [fileSha256(join(SAM_SHAPES, 'large.png'))] });
-    const r = await evaluate(calibrated, fp32, [join(images, 'landscape.png'), join(images, 'portrait.png')], { prompts: one });
-    expect(r.held_out).toBe(true);
-    expect(r.calibration_overlap).toEqual([]);
+    expect(calibrationOverlap(calibrated, [join(images, 'landscape.png'), join(images, 'portrait.png')])).toEqual({ heldOut: true, overlap: [] });
   });
 
-  it('is false when the report does not record its calibration images', async () => {
+  it('is false when the report does not record its calibration images', () => {
     writeReport({ images: 3 });
-    const r = await evaluate(calibrated, fp32, [join(images, 'portrait.png')], { prompts: one });
-    expect(r.held_out).toBe(false);
+    expect(calibrationOverlap(calibrated, [join(images, 'portrait.png')])).toEqual({ heldOut: false, overlap: [] });
+  });
+
+  it('names the report when it cannot be read', () => {
+    writeFileSync(join(calibrated, 'report.json'), '{"calibration": ');
+    expect(() => calibrationOverlap(calibrated, [join(images, 'portrait.png')])).toThrow(`${join(calibrated, 'report.json')}: cannot read the quantization report`);
   });
 });
 

@@ -1,4 +1,3 @@
-import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { evaluate } from '../../main/ptq4sam/eval.ts';
 import { listImageFiles } from '../../main/base/index.ts';
 import { quantizeModelDir } from '../../main/ptq4sam/pipeline.ts';
 import { calibrationPromptSet, masksAgree, maxAbsDiff } from '../helpers/sam-tiny.ts';
+import { runCli } from '../helpers/cli.ts';
 import { fullMaskFromCrop } from '../../main/sam/postprocess.ts';
 import { decodeImage } from '../../main/sam/image/index.ts';
 import { loadSam, releaseSam, runEncoder, runPredict } from '../../main/sam/inference.ts';
@@ -149,7 +149,7 @@ describe('w8a8 ptq4sam model', () => {
 
   it('runs through the segment command unchanged', () => {
     const out = join(work, 'seg');
-    execFileSync('npx', ['tsx', 'main/cli/index.ts', 'segment', '--model', q8, '--image', join(calib, 'landscape.png'), '--point', '160,120,1', '--out', out], { stdio: 'pipe' });
+    expect(runCli(['segment', '--model', q8, '--image', join(calib, 'landscape.png'), '--point', '160,120,1', '--out', out]).code).toBe(0);
     const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
     expect(result.width).toBe(320);
     expect(result.masks).toHaveLength(4);
@@ -198,7 +198,10 @@ describe('w8a8 ptq4sam model', () => {
 });
 
 describe('quantize command with bad input', () => {
-  const cli = (args: string[]) => spawnSync('npx', ['tsx', 'main/cli/index.ts', 'quantize', ...args], { encoding: 'utf8' });
+  const cli = (args: string[]) => {
+    const r = runCli(['quantize', ...args]);
+    return { status: r.code, stderr: r.stderr, stdout: r.stdout };
+  };
 
   it('refuses an empty calibration folder and leaves no output directory', () => {
     const empty = join(work, 'empty');
