@@ -13,7 +13,7 @@ export type ActionId =
   | 'fit' | 'one-to-one' | 'opacity-down' | 'opacity-up' | 'toggle-outlines' | 'brush-smaller' | 'brush-bigger'
   | 'export' | 'models' | 'shortcuts' | 'open-project' | 'new-project' | 'add-images'
   // menu and top bar only (no key)
-  | 'add-folder';
+  | 'add-folder' | 'import';
 
 export interface Shortcut {
   keys: string[];

@@ -10,6 +10,7 @@ import { API, API_METHODS, ApiInputError, type ApiInput, type ApiMethod, type Ap
 import { num } from '../../preload/contract/schema.ts';
 import type { ApiContext } from '../services/context.ts';
 import { exportFormats, runExport } from '../services/export.ts';
+import { importFormats, runImport } from '../services/import.ts';
 import { annotationView, paintStrokeOnRle, rleFromMask, uncropMask } from '../services/masks.ts';
 import { ModelService } from '../services/models.ts';
 import { Session } from '../services/session.ts';
@@ -36,6 +37,8 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
   const setup = new SetupService(s, models);
   /** the running export's cancel switch */
   let exporting: AbortController | null = null;
+  /** the running import's */
+  let importing: AbortController | null = null;
 
   const imageSize = (imageId: number) => {
     const im = s.need().getImage(imageId);
@@ -226,6 +229,22 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
       }
     },
     async exportCancel() { exporting?.abort(); },
+
+    // ---- import ----
+    async importFormats() { return importFormats(); },
+    async importRun({ format, path }) {
+      const project = s.need();
+      const file = s.resolveChosen('path', path);
+      if (importing) throw new Error('import: another import is running; wait for it or cancel it');
+      const controller = new AbortController();
+      importing = controller;
+      try {
+        return await runImport(project, format, file, (phase, done, total) => ctx.emit({ type: 'import-progress', phase, done, total }), controller.signal);
+      } finally {
+        importing = null;
+      }
+    },
+    async importCancel() { importing?.abort(); },
 
     // ---- preferences ----
     async prefsGet() { return s.prefs.get().ui; },

@@ -16,6 +16,7 @@ export function buildMenu(send: (command: MenuCommand) => void, options: { devTo
         item('Add Images…', 'images-add', 'CmdOrCtrl+I'),
         item('Add Folder…', 'folder-add'),
         { type: 'separator' },
+        item('Import Annotations…', 'import'),
         item('Export…', 'export', 'CmdOrCtrl+E'),
         { type: 'separator' },
         { role: 'quit' },

@@ -9,8 +9,9 @@
  *   export <db> --format coco|coco-polygons|yolo|voc|labelme --out <dir> [--tolerance <px>] [--boxes-as-bboxes]
  *                                               prints the export report as JSON; box-only annotations are
  *                                               skipped and reported, or (COCO) written as bbox-only ones
- *   import <db> --format coco|yolo --from <path>  prints the import report as JSON (COCO bbox-only annotations
- *                                               and YOLO detection lines become box-only annotations)
+ *   import <db> --format coco|yolo|labelme --from <path>  prints the import report as JSON (COCO bbox-only
+ *                                               annotations, YOLO detection lines and LabelMe rectangles
+ *                                               become box-only annotations)
  *   autolabel <db> --model <modelDir> --mode boxes|everything [--label <name>] [--images <path>...]
  *             [--points-per-side N] [--pred-iou-thresh x] [--stability-thresh x] [--min-area N]
  *                                               boxes to masks, or segment everything; progress on stderr,

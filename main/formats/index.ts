@@ -8,7 +8,8 @@
 import { exportCocoPolygons, exportCocoRle } from './coco.ts';
 import { importCoco } from './coco-import.ts';
 import { exportLabelme } from './labelme.ts';
-import type { ExportFormat } from '../../preload/contract/enums.ts';
+import { importLabelme } from './labelme-import.ts';
+import type { ExportFormat, ImportFormat } from '../../preload/contract/enums.ts';
 import type { Exporter, Importer } from './types.ts';
 import { exportVoc } from './voc.ts';
 import { exportYolo } from './yolo.ts';
@@ -25,10 +26,10 @@ export const exporters = {
 export const importers = {
   coco: importCoco,
   yolo: importYolo,
-} satisfies Record<string, Importer>;
+  labelme: importLabelme,
+} satisfies Record<ImportFormat, Importer>;
 
-export type { ExportFormat };
-export type ImportFormat = keyof typeof importers;
+export type { ExportFormat, ImportFormat };
 
 export { defaultPolygonTolerancePx, imageStem } from './common.ts';
 export { vocPalette } from './voc.ts';

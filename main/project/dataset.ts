@@ -11,7 +11,7 @@ import { IMAGE_EXTENSIONS, isImageFile } from '../base/index.ts';
 import { imageStem, StemNames } from '../formats/common.ts';
 import type { DatasetImage, DatasetLabel, Exporter, ExportOptions, ExportReport, Importer, ImportFormat } from '../formats/index.ts';
 import type { ImportAnnotation, Project } from './project.ts';
-import { scanImage, type ScannedImage } from './scan.ts';
+import { scanImage, scanImages, throwIfAborted, type ScannedImage } from './scan.ts';
 import type { ImageRecord } from './types.ts';
 
 /**
@@ -68,11 +68,25 @@ interface KeyResolver {
  * not pull a system file into the project. Anything else is refused and named in the report.
  */
 function cocoResolver(project: Project, from: string): KeyResolver {
-  const roots = [dirname(from), project.dir].map((d) => realpathOrSelf(d));
+  return fileResolver(project, from, dirname(from));
+}
+
+/**
+ * LabelMe imageKey: the image's absolute path (each JSON's imagePath resolved from its own
+ * folder), held to the same rule as COCO's: a file not yet in the project is added only from
+ * inside the chosen folder or the project's folder.
+ */
+function labelmeResolver(project: Project, from: string): KeyResolver {
+  return fileResolver(project, from, from);
+}
+
+/** Keys that are paths, relative to `base` or to the project (or absolute); new files only from inside `base` or the project. */
+function fileResolver(project: Project, from: string, base: string): KeyResolver {
+  const roots = [base, project.dir].map((d) => realpathOrSelf(d));
   return {
     resolve(key) {
       // one place when the annotations file sits in the project folder
-      const places = isAbsolute(key) ? [key] : [...new Set([resolve(dirname(from), key), resolve(project.dir, key)])];
+      const places = isAbsolute(key) ? [key] : [...new Set([resolve(base, key), resolve(project.dir, key)])];
       // the first place that holds the image wins, a project image or a file: a project image
       // further down the list must not take a file beside the annotations
       for (const place of places) {
@@ -81,7 +95,7 @@ function cocoResolver(project: Project, from: string): KeyResolver {
         if (!existsSync(place) || !statSync(place).isFile()) continue;
         const real = realpathOrSelf(place);
         if (!roots.some((root) => isInside(root, real))) {
-          return { refused: `image "${key}" named in ${from} is outside the annotation file's folder and the project's folder (${real}); it was not added and its annotations were not imported` };
+          return { refused: `image "${key}" named in ${from} is outside the annotation ${base === from ? 'folder' : "file's folder"} and the project's folder (${real}); it was not added and its annotations were not imported` };
         }
         if (!isImageFile(place)) {
           return { refused: `image "${key}" named in ${from} is not an image the app reads (${[...IMAGE_EXTENSIONS].join(', ')}): ${place} was not added and its annotations were not imported` };
@@ -139,14 +153,24 @@ function yoloResolver(project: Project, from: string): KeyResolver {
   };
 }
 
-const RESOLVERS: Record<ImportFormat, (project: Project, from: string) => KeyResolver> = { coco: cocoResolver, yolo: yoloResolver };
+const RESOLVERS: Record<ImportFormat, (project: Project, from: string) => KeyResolver> = { coco: cocoResolver, yolo: yoloResolver, labelme: labelmeResolver };
+
+export interface ImportOptions {
+  /** reading the dataset (done: new images read so far for their sizes); then the headers of the other images it adds, done of total; then storing */
+  onProgress?: (phase: 'reading' | 'images' | 'storing', done: number, total: number) => void;
+  /** stops the import before it stores anything */
+  signal?: AbortSignal;
+}
 
 /**
  * Imports a dataset file or folder into the project: all of it in one transaction (one undo
- * step), or nothing when anything is wrong (malformed file, unknown image, mask of the wrong size).
+ * step), or nothing when anything is wrong (malformed file, unknown image, mask of the wrong size)
+ * or the import is stopped (`signal`, up to the store's transaction).
  */
-export async function importDataset(project: Project, format: ImportFormat, importer: Importer, from: string): Promise<DatasetImportReport> {
+export async function importDataset(project: Project, format: ImportFormat, importer: Importer, from: string, options: ImportOptions = {}): Promise<DatasetImportReport> {
+  const { onProgress, signal } = options;
   const source = resolve(from);
+  onProgress?.('reading', 0, 0);
   const resolver = RESOLVERS[format](project, source);
   const resolved = new Map<string, ReturnType<KeyResolver['resolve']>>();
   const lookup = (key: string) => {
@@ -158,7 +182,12 @@ export async function importDataset(project: Project, format: ImportFormat, impo
   const scanned = new Map<string, ScannedImage>();
   const scan = async (file: string) => {
     let image = scanned.get(file);
-    if (!image) scanned.set(file, (image = await scanImage(file)));
+    if (!image) {
+      throwIfAborted(signal);
+      scanned.set(file, (image = await scanImage(file)));
+      // sizes asked while the dataset is read: how many new images were read so far
+      onProgress?.('reading', scanned.size, 0);
+    }
     return image;
   };
   const result = await importer(source, {
@@ -202,8 +231,16 @@ export async function importDataset(project: Project, format: ImportFormat, impo
     const image = imageOf(b.imageKey);
     if (image) annotations.push({ ...image, labelName: b.labelName, rle: null, bbox: b.bbox });
   }
-  const images = await Promise.all([...newFiles].map(scan));
+  throwIfAborted(signal);
+  // headers and hashes of the files to add, a few at a time (all at once opened thousands of
+  // files together); the ones a size was asked for are read already
+  const unread = [...newFiles].filter((f) => !scanned.has(f));
+  onProgress?.('images', 0, unread.length);
+  for (const image of await scanImages(unread, (done) => onProgress?.('images', done, unread.length), signal)) scanned.set(image.file, image);
+  const images = [...newFiles].map((f) => scanned.get(f)!);
   for (const image of images) if (image.error !== null) warnings.push(`${image.file} was added with an error badge: ${image.error}`);
+  throwIfAborted(signal);
+  onProgress?.('storing', 0, annotations.length);
   const before = new Set(project.listLabels().map((l) => l.name));
   const { addedImages, annotationIds } = project.importAnnotations({ images, labels: result.labels.map((name) => ({ name })), annotations });
   return {

@@ -10,7 +10,7 @@ export {
   createProject, DEFAULT_EMBEDDING_BUDGET_BYTES, type ImportAnnotation, type ImportInput, type ImportResult, type LabelInput,
   openProject, Project,
 } from './project.ts';
-export { type DatasetImportReport, exportDataset, importDataset } from './dataset.ts';
+export { type DatasetImportReport, exportDataset, importDataset, type ImportOptions } from './dataset.ts';
 export { type CalibrationBox, calibrationPrompts, projectImagePaths } from './readers.ts';
 export { findImageFiles, type ScannedImage, scanImage, scanImages } from './scan.ts';
 export { SCHEMA_VERSION } from './schema.ts';

@@ -17,6 +17,10 @@ export type QuantMethod = (typeof QUANT_METHODS)[number];
 export const EXPORT_FORMATS = ['coco', 'coco-polygons', 'yolo', 'voc', 'labelme'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
+/** The dataset formats `project import` and the Import dialog read. */
+export const IMPORT_FORMATS = ['coco', 'yolo', 'labelme'] as const;
+export type ImportFormat = (typeof IMPORT_FORMATS)[number];
+
 export const IMAGE_STATUSES = ['new', 'in_progress', 'done', 'skipped'] as const;
 export type ImageStatus = (typeof IMAGE_STATUSES)[number];
 
@@ -37,4 +41,4 @@ export const LABEL_DELETE_MODES = ['refuse', 'delete-annotations', 'reassign'] a
 export type LabelDeleteMode = (typeof LABEL_DELETE_MODES)[number];
 
 /** The application menu's commands, sent to the window as 'menu' events (main only sends them: no list to check against). */
-export type MenuCommand = 'project-new' | 'project-open' | 'images-add' | 'folder-add' | 'export' | 'undo' | 'redo' | 'models' | 'shortcuts';
+export type MenuCommand = 'project-new' | 'project-open' | 'images-add' | 'folder-add' | 'import' | 'export' | 'undo' | 'redo' | 'models' | 'shortcuts';

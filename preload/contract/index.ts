@@ -10,7 +10,7 @@
  * transport we use (Electron IPC and the test harness's page bindings). Coordinates are
  * original-image pixels of the EXIF-oriented image.
  */
-import { EXPORT_FORMATS, LABEL_DELETE_MODES, type CatalogFormat, type ExportFormat, type MenuCommand, type SetupStep } from './enums.ts';
+import { EXPORT_FORMATS, IMPORT_FORMATS, LABEL_DELETE_MODES, type CatalogFormat, type ExportFormat, type ImportFormat, type MenuCommand, type SetupStep } from './enums.ts';
 import {
   BITS, COLOR, DIALOG_FILTER, HOTKEY, ID, IMAGE_STATUS, POINT, SAM_PROMPT, SETUP_CHOICE, type SetupChoice,
 } from './inputs.ts';
@@ -157,6 +157,29 @@ export interface ExportReport {
   notes: string[];
 }
 
+export interface ImportFormatInfo {
+  id: ImportFormat;
+  name: string;
+  /** what the user picks: the annotations file (COCO) or the dataset's folder (YOLO, LabelMe) */
+  source: 'file' | 'folder';
+  /** what it reads and how, shown before importing */
+  note: string;
+}
+
+/** What an import added to the project, all of it one undo step. */
+export interface ImportReport {
+  format: ImportFormat;
+  from: string;
+  addedImages: number;
+  addedLabels: string[];
+  /** annotations stored, masks and boxes together */
+  annotations: number;
+  /** of those, box-only annotations (boxes waiting for a mask) */
+  boxes: number;
+  /** what was left out or changed, each naming the file */
+  warnings: string[];
+}
+
 export interface QuantizeJob { jobId: string }
 
 export interface SetupState {
@@ -248,6 +271,8 @@ export type ApiEvent =
   | { type: 'setup-progress'; step: SetupStep; fraction: number; message: string; download: SetupDownload | null; skipped: boolean; done: boolean; error: string | null; modelId: string | null }
   | { type: 'setup-alternative'; offer: SetupAlternativeOffer }
   | { type: 'export-progress'; done: number; total: number }
+  /** reading the dataset, then reading the headers of the images it adds (done of total), then storing */
+  | { type: 'import-progress'; phase: 'reading' | 'images' | 'storing'; done: number; total: number }
   | { type: 'menu'; command: MenuCommand };
 
 /** The type of a method's result (the value itself is never used). */
@@ -367,6 +392,13 @@ export const API = {
   exportRun: method(obj({ format: oneOf(EXPORT_FORMATS), outDir: str() }), returns<ExportReport>()),
   /** stops the running export: its folder is left as it was (exportRun fails with "cancelled") */
   exportCancel: method(NONE, returns<void>()),
+
+  // Import
+  importFormats: method(NONE, returns<ImportFormatInfo[]>()),
+  /** `path` came from a dialog: the COCO file, or the YOLO or LabelMe dataset's folder; one undo step */
+  importRun: method(obj({ format: oneOf(IMPORT_FORMATS), path: str() }), returns<ImportReport>()),
+  /** stops the running import before it stores anything (importRun fails with "cancelled") */
+  importCancel: method(NONE, returns<void>()),
 
   // UI preferences kept by the app (window-independent), e.g. overlay opacity
   prefsGet: method(NONE, returns<Record<string, string | number | boolean>>()),

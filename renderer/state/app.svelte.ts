@@ -15,7 +15,7 @@ import { ProposalsState } from './proposals.svelte.ts';
 import { ViewState } from './view.svelte.ts';
 
 export type Screen = 'start' | 'annotate' | 'models' | 'wizard';
-export type Dialog = 'export' | 'shortcuts' | null;
+export type Dialog = 'export' | 'import' | 'shortcuts' | null;
 
 const PREFETCH_AHEAD = 3;
 const PROJECT_FILTERS = [{ name: 'PTQ4SAM Studio project', extensions: ['ptq4sam'] }];
@@ -284,6 +284,7 @@ export class AppState implements ToolHost {
     'brush-smaller': () => { this.brushRadiusPx = Math.max(1, Math.round(this.brushRadiusPx / 1.25)); },
     'brush-bigger': () => { this.brushRadiusPx = Math.min(500, Math.round(this.brushRadiusPx * 1.25) + 1); },
     export: () => { if (this.project.info) this.dialog = 'export'; },
+    import: () => { if (this.project.info && !this.project.info.readOnly) this.dialog = 'import'; },
     models: () => { this.screen = this.screen === 'models' ? 'annotate' : 'models'; },
     shortcuts: () => { this.dialog = this.dialog === 'shortcuts' ? null : 'shortcuts'; },
     'open-project': () => this.openProjectDialog(),
@@ -350,6 +351,15 @@ export class AppState implements ToolHost {
     await this.imageChanged();
   }
 
+  /** After an import (one undo step): its images, labels and the current image's annotations. */
+  async imported(): Promise<void> {
+    await Promise.all([this.project.refreshImages(), this.project.refreshLabels()]);
+    if (this.project.currentId !== null) return this.annotations.load(this.project.currentId);
+    // a project without images until now: show the first one the import added
+    await this.project.select((await this.project.at(0))?.id ?? null);
+    await this.imageChanged();
+  }
+
   async addFolderDialog(): Promise<void> {
     const path = await api.dialogOpenFolder({ title: 'Add a folder of images' });
     if (path) await this.project.addFolder(path);
@@ -362,6 +372,7 @@ const MENU_ACTIONS: Record<Extract<ApiEvent, { type: 'menu' }>['command'], Actio
   'project-open': 'open-project',
   'images-add': 'add-images',
   'folder-add': 'add-folder',
+  import: 'import',
   export: 'export',
   undo: 'undo',
   redo: 'redo',
