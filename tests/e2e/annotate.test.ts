@@ -2,7 +2,7 @@
  * The annotation flow through the real renderer and the real back end (issue 5's checks): hover
  * preview, click -> the engine's mask on the canvas, Tab, Enter -> a row in SQLite, undo/redo,
  * switching images, box / negative point / polygon / brush / eraser / label hotkeys (each checked
- * on stored data), a bad image's badge, and a COCO export from the dialog.
+ * on stored data), a bad image's badge, a COCO export from the dialog and an import from its own.
  */
 import { copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -265,6 +265,36 @@ describe('annotating with SAM through the real renderer', () => {
     expect(await studio.page.locator('[data-testid=export-skipped] li').allTextContents()).toEqual([expect.stringMatching(/^image images\/broken\.png has no known size/)]);
     expect(await studio.page.locator('[data-testid=export-notes]').textContent()).toContain('1 image file(s) could not be found (their annotations were exported): images/portrait.png');
     await studio.page.keyboard.press('Escape');
+  });
+
+  it('imports a COCO file from the Import dialog: its label and masks show at once, and one Ctrl+Z takes them back', async () => {
+    await openImageNamed('landscape.png');
+    const before = rows().length;
+    const file = join(studio.dir, 'images', 'birds.json');
+    writeFileSync(file, JSON.stringify({
+      images: [{ id: 7, file_name: 'landscape.png', width: 320, height: 240 }],
+      categories: [{ id: 1, name: 'bird' }],
+      annotations: [
+        { id: 1, image_id: 7, category_id: 1, segmentation: [[20, 20, 80, 20, 80, 60, 20, 60]], bbox: [20, 20, 60, 40], area: 2400, iscrowd: 0 },
+        { id: 2, image_id: 7, category_id: 1, bbox: [150, 100, 40, 30], area: 1200, iscrowd: 0 },
+      ],
+    }));
+    studio.dialogs.files.push([file]);
+    await studio.page.locator('[data-testid=open-import]').click();
+    await studio.page.locator('[data-format=coco]').check();
+    await studio.page.locator('[data-testid=import-choose]').click();
+    await expect.poll(() => studio.page.locator('[data-testid=import-dialog] code').first().textContent()).toBe(file);
+    await studio.page.locator('[data-testid=import-run]').click();
+    await studio.page.locator('[data-testid=import-report]').waitFor();
+    await screenshot(studio.page, 'import-dialog');
+    expect(await studio.page.locator('[data-testid=import-report]').textContent()).toContain('Added 2 annotations (1 of them boxes waiting for masks), 0 images, labels bird.');
+    await studio.page.keyboard.press('Escape');
+    // the window shows them without a reload: the new label and the two rows of this image
+    await waitFor(async () => (await studio.page.locator('.ann-name', { hasText: 'bird' }).count()) === 2, 'the imported annotations in the list');
+    expect(rows().length).toBe(before + 2);
+    await studio.page.keyboard.press('Control+z');
+    await waitFor(async () => (await studio.page.locator('.ann-name', { hasText: 'bird' }).count()) === 0, 'the import to be undone');
+    expect(rows().length).toBe(before);
   });
 
   it('lists every shortcut on the sheet opened with ?', async () => {
