@@ -172,6 +172,12 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
       });
     },
     async samEverythingCancel() { s.sam.cancelEverything(); },
+    async boxesToMasks({ imageIds }) {
+      const project = s.need();
+      for (const id of imageIds ?? []) project.getImage(id); // an unknown id is named before anything runs
+      return s.sam.boxesToMasks(project, imageIds);
+    },
+    async boxesToMasksCancel() { s.sam.cancelBoxes(); },
     async samPredict({ imageId, prompt, preview, candidates }) {
       const { width, height } = imageSize(imageId);
       checkInsideImage('samPredict.prompt', prompt, width, height);

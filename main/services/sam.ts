@@ -15,6 +15,7 @@ import type { Engine, LoadedModel } from '../sam/engine.ts';
 import { warmEmbedding } from '../sam/embedding-cache.ts';
 import { MASK_VIEW_MAX_PIXELS, type ApiEvent, type MaskView, type Prediction, type ProposalSet, type SamPrompt } from '../../preload/contract/index.ts';
 import { cropFromRle, maskView } from './masks.ts';
+import { autolabelProject, type AutolabelResult } from './autolabel.ts';
 
 const LOW_RES = 256 * 256;
 /** answers kept for refining and accepting (each holds its views and 4 x 256 KB of logits) */
@@ -66,6 +67,8 @@ export class SamService {
   #proposals = new Map<number, { imageId: number; modelId: string; result: EverythingResult }>();
   /** the "segment everything" run in progress: a newer one or `cancelEverything` ends it */
   #everything: AbortController | null = null;
+  /** the boxes-to-masks run in progress: `cancelBoxes`, a model switch or another project ends it */
+  #boxes: AbortController | null = null;
 
   constructor(private readonly engine: Engine, private readonly emit: (e: ApiEvent) => void, readonly executionProvider: string) {}
 
@@ -91,6 +94,7 @@ export class SamService {
     this.#epoch++;
     this.#queue = [];
     this.cancelEverything(); // its proposals would be kept under the model it started with
+    this.cancelBoxes();
     const previous = this.model ? this.modelDir : null;
     if (this.model) await this.engine.unloadModel(this.model.key).catch(() => undefined);
     this.model = null;
@@ -315,6 +319,34 @@ export class SamService {
     };
   }
 
+  /**
+   * Masks for the project's box-only annotations (of `imageIds`, else every image's): the store's
+   * automatic labelling in boxes mode, the masks `segment` gives for the boxes, one undo step per
+   * image, progress as `autolabel-progress` events. A cancel ends it after the image in progress,
+   * which is kept: what is done stays done, and a rerun finds only the boxes left.
+   */
+  async boxesToMasks(project: Project, imageIds?: number[]): Promise<AutolabelResult & { cancelled: boolean; notes: string[] }> {
+    const model = this.#need();
+    if (this.#boxes) throw new Error('masks for boxes: a run is in progress; wait for it or cancel it');
+    const run = new AbortController();
+    this.#boxes = run;
+    const skipped: string[] = [];
+    try {
+      const result = await autolabelProject(project, this.engine, model, {
+        mode: 'boxes', ...(imageIds ? { imageIds } : {}), signal: run.signal,
+        onProgress: (p) => this.emit({ type: 'autolabel-progress', done: p.done, total: p.total, created: p.created, masksPerSecond: p.masksPerSecond, etaSeconds: p.etaSeconds ?? null }),
+        onSkipped: (path, why) => skipped.push(`${path}: ${why}`),
+      });
+      return { ...result, cancelled: run.signal.aborted, notes: skipped };
+    } finally {
+      this.#boxes = null;
+    }
+  }
+
+  cancelBoxes(): void {
+    this.#boxes?.abort();
+  }
+
   /** Ends the "segment everything" run in progress, if any (its call rejects with "cancelled"). */
   cancelEverything(): void {
     this.#everything?.abort();
@@ -367,5 +399,6 @@ export class SamService {
     this.#proposals.clear();
     this.#stillBroken.clear();
     this.cancelEverything();
+    this.cancelBoxes();
   }
 }

@@ -180,6 +180,21 @@ export interface ImportReport {
   warnings: string[];
 }
 
+/** A boxes-to-masks run: what it did (each image one undo step). */
+export interface BoxesToMasksResult {
+  /** images whose boxes it went through */
+  images: number;
+  /** masks stored in place of boxes */
+  created: number;
+  /** boxes left as boxes (their mask came out empty, or their image could not be used) */
+  skipped: number;
+  seconds: number;
+  /** stopped by a cancel after the image in progress (what was done stays) */
+  cancelled: boolean;
+  /** each image left out: its path and why */
+  notes: string[];
+}
+
 export interface QuantizeJob { jobId: string }
 
 export interface SetupState {
@@ -271,6 +286,8 @@ export type ApiEvent =
   | { type: 'setup-progress'; step: SetupStep; fraction: number; message: string; download: SetupDownload | null; skipped: boolean; done: boolean; error: string | null; modelId: string | null }
   | { type: 'setup-alternative'; offer: SetupAlternativeOffer }
   | { type: 'export-progress'; done: number; total: number }
+  /** boxes to masks: images done of total, masks made, and the time left once an image is done */
+  | { type: 'autolabel-progress'; done: number; total: number; created: number; masksPerSecond: number; etaSeconds: number | null }
   /** reading the dataset, then reading the headers of the images it adds (done of total), then storing */
   | { type: 'import-progress'; phase: 'reading' | 'images' | 'storing'; done: number; total: number }
   | { type: 'menu'; command: MenuCommand };
@@ -392,6 +409,11 @@ export const API = {
   exportRun: method(obj({ format: oneOf(EXPORT_FORMATS), outDir: str() }), returns<ExportReport>()),
   /** stops the running export: its folder is left as it was (exportRun fails with "cancelled") */
   exportCancel: method(NONE, returns<void>()),
+
+  /** SAM masks for the box-only annotations of these images (default: every image), one undo step per image */
+  boxesToMasks: method(obj({ imageIds: optional(arr(ID, { max: 1_000_000 })) }), returns<BoxesToMasksResult>()),
+  /** ends the boxes-to-masks run after the image in progress */
+  boxesToMasksCancel: method(NONE, returns<void>()),
 
   // Import
   importFormats: method(NONE, returns<ImportFormatInfo[]>()),

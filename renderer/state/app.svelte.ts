@@ -39,6 +39,8 @@ export class AppState implements ToolHost {
   toolPath = $state('point.idle');
   /** a one-line message for the user (SAM tools without a model, errors) */
   notice = $state<string | null>(null);
+  /** the boxes-to-masks run in progress (images done of total, masks made, seconds left), or null */
+  boxRun = $state.raw<{ done: number; total: number; created: number; etaSeconds: number | null } | null>(null);
 
   tool = $derived.by(() => this.tools[this.toolId]);
 
@@ -76,6 +78,7 @@ export class AppState implements ToolHost {
     if (e.type === 'images-progress') this.project.onAddProgress(e.progress);
     else if (e.type === 'encode-progress') this.engine.onEncodeProgress(e);
     else if (e.type === 'everything-progress') this.proposals.onProgress(e);
+    else if (e.type === 'autolabel-progress' && this.boxRun) this.boxRun = { done: e.done, total: e.total, created: e.created, etaSeconds: e.etaSeconds };
     else if (e.type === 'menu') void this.runAction(MENU_ACTIONS[e.command]);
   }
 
@@ -349,6 +352,26 @@ export class AppState implements ToolHost {
     const paths = await api.dialogOpenFiles({ title: 'Add images', filters: IMAGE_FILTERS, multiple: true });
     if (paths.length) await this.project.addImages(paths);
     await this.imageChanged();
+  }
+
+  /**
+   * SAM masks for box-only annotations (a detection import's boxes): of these images, else every
+   * image's; each image one undo step. The result is said in the notice line.
+   */
+  async masksForBoxes(imageIds?: number[]): Promise<void> {
+    if (this.boxRun) return;
+    if (!this.engine.available) { this.notice = this.noModelNotice(); return; }
+    this.boxRun = { done: 0, total: 0, created: 0, etaSeconds: null };
+    try {
+      const r = await api.boxesToMasks(imageIds ? { imageIds } : {});
+      const left = r.skipped ? `; ${r.skipped} box${r.skipped === 1 ? '' : 'es'} left as boxes (empty mask or unusable image)` : '';
+      this.notice = `Masks for boxes: ${r.created} mask${r.created === 1 ? '' : 's'} on ${r.images} image${r.images === 1 ? '' : 's'}${left}${r.cancelled ? '; cancelled, the rest are still boxes' : ''}.${r.notes.length ? ` ${r.notes.join('; ')}` : ''}`;
+    } catch (err) {
+      this.notice = errorMessage(err);
+    } finally {
+      this.boxRun = null;
+    }
+    await this.annotations.load(this.project.currentId);
   }
 
   /** After an import (one undo step): its images, labels and the current image's annotations. */

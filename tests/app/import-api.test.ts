@@ -3,7 +3,7 @@
  * a dialog goes into the open project as one undo step, with progress by phase; a path that did
  * not come from a dialog, the wrong kind of path, a malformed file or a cancel change nothing.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,8 @@ import { createHandlers, type Handlers } from '../../main/api/handlers.ts';
 import { createEngine, type Engine } from '../../main/sam/engine.ts';
 import type { ApiEvent } from '../../preload/contract/index.ts';
 
-const LANDSCAPE = join(import.meta.dirname, '../fixtures/sam-tiny/landscape.png');
+const FIXTURES = join(import.meta.dirname, '../fixtures/sam-tiny');
+const LANDSCAPE = join(FIXTURES, 'landscape.png');
 
 let dir: string;
 let engine: Engine;
@@ -161,4 +162,51 @@ describe('importing through the app', () => {
     const [image] = (await handlers.imagesList({ offset: 0, limit: 1 })).items;
     expect((await handlers.annotationsList({ imageId: image!.id })).map((a) => a.bbox)).toEqual([[128, 96, 64, 48]]);
   });
+});
+
+describe('masks for imported boxes', () => {
+  beforeAll(async () => {
+    chosen.push([join(FIXTURES, 'sam_tiny.pth')], [join(FIXTURES, 'config.json')]);
+    const pick = async () => (await handlers.dialogOpenFiles({ title: 'file', filters: [], multiple: false }))[0]!;
+    const { id } = await handlers.modelImportCheckpoint({ checkpointPath: await pick(), configPath: await pick() });
+    await handlers.modelSetActive({ modelId: id });
+  }, 120_000);
+
+  it('gives every box the mask a box prompt gives, one undo step per image, with progress; a cancel keeps what is done', async () => {
+    const folder = await newProject('boxes');
+    const file = cocoDataset(folder, 2);
+    // every image's annotation a box: the polygons dropped
+    const coco = JSON.parse(readFileSync(file, 'utf8'));
+    for (const a of coco.annotations) delete a.segmentation;
+    writeFileSync(file, JSON.stringify(coco));
+    expect(await handlers.importRun({ format: 'coco', path: await pickFile(file) })).toMatchObject({ annotations: 3, boxes: 3 });
+
+    // a cancel ends the run after the image in progress: that image is done, the other keeps its box
+    const early = handlers.boxesToMasks({});
+    await handlers.boxesToMasksCancel(undefined);
+    const first = await early;
+    expect(first).toMatchObject({ images: 1, cancelled: true });
+
+    events.length = 0;
+    const { items } = await handlers.imagesList({ offset: 0, limit: 10 });
+    // the rerun finds only the boxes left
+    const r = await handlers.boxesToMasks({});
+    expect(r).toMatchObject({ images: 1, cancelled: false, notes: [] });
+    expect(first.created + first.skipped + r.created + r.skipped).toBe(3);
+    expect(first.created + r.created).toBeGreaterThan(0);
+    const progress = events.flatMap((e) => (e.type === 'autolabel-progress' ? [`${e.done}/${e.total}`] : []));
+    expect(progress).toEqual(['0/1', '1/1']);
+    const stored = (await Promise.all(items.map((i) => handlers.annotationsList({ imageId: i.id })))).flat();
+    expect(stored.filter((a) => a.boxOnly)).toHaveLength(first.skipped + r.skipped);
+    // each mask is the best mask samPredict gives for its box (its predicted IoU), the box kept as its prompt
+    for (const a of stored.filter((x) => !x.boxOnly)) {
+      const box = a.prompts!.box!;
+      expect([[10, 10, 60, 40], [100, 50, 180, 110]]).toContainEqual(box);
+      const p = await handlers.samPredict({ imageId: a.imageId, prompt: { points: [], box } });
+      expect(a.score).toBeCloseTo(p.iouPredictions[p.best]!, 5);
+    }
+    // the last image's masks go back to boxes with one undo
+    expect(await handlers.undo(undefined)).toMatchObject({ kind: 'autolabel.boxes', imageId: items[1]!.id });
+    expect((await handlers.annotationsList({ imageId: items[1]!.id })).every((a) => a.boxOnly)).toBe(true);
+  }, 120_000);
 });

@@ -292,6 +292,18 @@ describe('annotating with SAM through the real renderer', () => {
     // the window shows them without a reload: the new label and the two rows of this image
     await waitFor(async () => (await studio.page.locator('.ann-name', { hasText: 'bird' }).count()) === 2, 'the imported annotations in the list');
     expect(rows().length).toBe(before + 2);
+    // the imported box gets SAM's mask for it from the list's button (one undo step of its own)
+    const { id: boxId } = db.prepare("SELECT a.id FROM annotations a JOIN labels l ON l.id = a.label_id WHERE l.name = 'bird' AND a.rle_counts IS NULL").get() as { id: number };
+    const birdBox = () => db.prepare('SELECT rle_counts AS rle, area FROM annotations WHERE id = ?').get(boxId) as { rle: string | null; area: number };
+    expect(birdBox().rle).toBeNull();
+    await studio.page.locator('[data-testid=boxes-to-masks]').click();
+    await waitFor(async () => /Masks for boxes: /.test((await studio.page.locator('[data-testid=notice]').textContent().catch(() => '')) ?? ''), 'the boxes run to end');
+    const said = (await studio.page.locator('[data-testid=notice]').textContent())!;
+    const made = Number(/Masks for boxes: (\d+) mask/.exec(said)![1]);
+    expect(made === 1 ? birdBox().area > 0 : birdBox().rle === null).toBe(true);
+    expect(await studio.page.locator('.box-only').count()).toBe(1 - made);
+    await studio.page.keyboard.press('Control+z');
+    await waitFor(async () => (await studio.page.locator('.box-only').count()) === 1, 'the masks to go back to a box');
     await studio.page.keyboard.press('Control+z');
     await waitFor(async () => (await studio.page.locator('.ann-name', { hasText: 'bird' }).count()) === 0, 'the import to be undone');
     expect(rows().length).toBe(before);
