@@ -9,7 +9,7 @@ import { copyFileSync, createReadStream, existsSync, readFileSync, statSync, wri
 import { basename, join, resolve } from 'node:path';
 import { allTensors, loadModel, saveModel } from '../onnx/model-io.ts';
 import { graphInputs, graphOutputs, type TensorSignature } from '../onnx/graph.ts';
-import { DataLocation, type ModelProto } from '../onnx/proto.ts';
+import { DataLocation, DataType, type ModelProto } from '../onnx/proto.ts';
 import { readCheckpoint, sha256File } from './checkpoint/index.ts';
 import { architectureOf, detectConfig, parseConfig, type Architecture, type SamConfig } from './builders/config.ts';
 import { buildDecoder } from './builders/decoder.ts';
@@ -305,6 +305,20 @@ function sam2PairKind(enc: ModelProto, dec: ModelProto, decoderPath: string): bo
   return true;
 }
 
+/**
+ * What an imported pair computes in, read from its graphs: integer kernels where it holds them
+ * (quantized elsewhere, e.g. onnxruntime's quantize_dynamic as samexporter and X-AnyLabeling ship
+ * their int8 SAMs), float16 weights, or null for float32. Only a label: no `bits`, which would
+ * make this app treat the graphs as its own quantizer's.
+ */
+export function importedPrecision(models: ModelProto[]): string | null {
+  const ops = new Set(models.flatMap((m) => (m.graph?.node ?? []).map((n) => n.opType)));
+  if (['QuantizeLinear', 'QLinearMatMul', 'QLinearConv', 'MatMulIntegerToFloat'].some((op) => ops.has(op))) return 'int8 (imported)';
+  if (['DynamicQuantizeLinear', 'MatMulInteger', 'ConvInteger'].some((op) => ops.has(op))) return 'int8 dynamic (imported)';
+  const float16 = models.some((m) => (m.graph?.initializer ?? []).some((t) => t.dataType === DataType.FLOAT16));
+  return float16 ? 'fp16 (imported)' : null;
+}
+
 /** Imports an existing SAM ONNX pair (a directory holding encoder.onnx and decoder.onnx). */
 export async function importOnnxPair(encoderPath: string, decoderPath: string, outDir: string, opts: ImportOptions = {}): Promise<ModelInfo> {
   const enc = loadModel(encoderPath, { loadExternalData: false });
@@ -321,7 +335,9 @@ export async function importOnnxPair(encoderPath: string, decoderPath: string, o
   const hash = createHash('sha256');
   hash.update(await sha256File(encoderPath));
   hash.update(await sha256File(decoderPath));
-  return finish(outDir, baseInfo({
+  const precision = importedPrecision([enc, dec]);
+  return finish(outDir, {
+    ...baseInfo({
     name: opts.name ?? basename(resolve(encoderPath, '..')),
     architecture: 'unknown',
     config: null,
@@ -332,7 +348,9 @@ export async function importOnnxPair(encoderPath: string, decoderPath: string, o
     masks,
     encoderInput: graphInputs(enc.graph!)[0]!.name,
     family: sam2 ? 'sam2.1' : 'sam',
-  }));
+    }),
+    ...(precision ? { quantization: { method: 'imported', precision } } : {}),
+  });
 }
 
 /** `model import`: a checkpoint file, or a directory with encoder.onnx and decoder.onnx. */

@@ -61,9 +61,11 @@ export class ModelService {
   constructor(private readonly s: Session) {}
 
   #entry(dir: string, info: ModelInfo): ModelEntry {
-    const bits = (info.quantization as { bits?: { w: number; a: number } } | undefined)?.bits;
+    const q = info.quantization as { bits?: { w: number; a: number }; precision?: unknown } | undefined;
+    // ours name their bits; an imported pair's graphs were read for theirs at import
+    const precision = q?.bits ? `w${q.bits.w}a${q.bits.a}` : typeof q?.precision === 'string' ? q.precision : 'fp32';
     return {
-      id: info.id, name: info.name, dir, precision: bits ? `w${bits.w}a${bits.a}` : 'fp32', bytes: dirBytes(dir),
+      id: info.id, name: info.name, dir, precision, bytes: dirBytes(dir),
       hasReport: existsSync(join(dir, 'report.json')), active: this.s.prefs.get().activeModelId === info.id,
     };
   }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../main/onnx/builder.ts';
 import { loadModel, saveModel } from '../../main/onnx/model-io.ts';
+import { makeTensor, tensorToFloat32 } from '../../main/onnx/tensor.ts';
 import type { ModelProto } from '../../main/onnx/proto.ts';
 import { readNpy, readNpyFloat32 } from '../../main/sam/npy.ts';
 import { importModel } from '../../main/sam/model-dir.ts';
@@ -34,7 +35,66 @@ function singleMask(decoder: ModelProto): ModelProto {
   return decoder;
 }
 
+/**
+ * The decoder as onnxruntime's quantize_dynamic leaves it (samexporter's and X-AnyLabeling's int8
+ * SAMs): each MatMul with a 2-D constant weight becomes DynamicQuantizeLinear on its input,
+ * MatMulInteger with the weight as uint8 codes, and a float rescale.
+ */
+function dynamicallyQuantized(decoder: ModelProto): { model: ModelProto; replaced: number } {
+  const g = decoder.graph!;
+  const weights = new Map(g.initializer!.map((t) => [t.name!, t]));
+  const b = new GraphBuilder({ constPrefix: 'dq_' });
+  const nodes = [];
+  let replaced = 0;
+  for (const node of g.node!) {
+    const w = node.opType === 'MatMul' ? weights.get(node.input![1]!) : undefined;
+    if (!w || w.dims!.length !== 2) { nodes.push(node); continue; }
+    const values = tensorToFloat32(w);
+    let lo = 0;
+    let hi = 0;
+    for (const v of values) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    const scale = (hi - lo) / 255 || 1;
+    const zero = Math.round(-lo / scale);
+    const codes = Uint8Array.from(values, (v) => Math.min(255, Math.max(0, Math.round(v / scale) + zero)));
+    const [xq, xs, xz] = b.opMulti('DynamicQuantizeLinear', [node.input![0]!], {}, { outputs: 3 }) as [string, string, string];
+    const wq = `${w.name}_quantized`;
+    b.initializers.push(makeTensor(wq, w.dims!.map(Number), codes));
+    const wz = `${w.name}_zero_point`;
+    b.initializers.push(makeTensor(wz, [], Uint8Array.of(zero)));
+    const product = b.op('MatMulInteger', [xq, wq, xz, wz]);
+    const rescale = b.op('Mul', [xs, b.constF([scale])]);
+    b.op('Mul', [b.op('Cast', [product], { to: 1 }), rescale], {}, { outputs: [node.output![0]!] });
+    nodes.push(...b.nodes.splice(0));
+    replaced++;
+  }
+  g.node = nodes;
+  g.initializer = [...g.initializer!, ...b.initializers];
+  return { model: decoder, replaced };
+}
+
 describe('importing SAM ONNX pairs from other exporters', () => {
+  it('labels a pair quantized elsewhere by what its graphs compute in, and segments with it', async () => {
+    const src = join(work, 'dynamic');
+    mkdirSync(src);
+    saveModel(loadModel(join(model.dir, 'encoder.onnx')), join(src, 'encoder.onnx'));
+    const { model: quantized, replaced } = dynamicallyQuantized(loadModel(join(model.dir, 'decoder.onnx')));
+    expect(replaced).toBeGreaterThan(10);
+    saveModel(quantized, join(src, 'decoder.onnx'));
+    const out = join(work, 'dynamic-model');
+    mkdirSync(out);
+    const info = await importModel(src, out);
+    expect(info.quantization).toEqual({ method: 'imported', precision: 'int8 dynamic (imported)' });
+    const r = runCli(['segment', '--model', out, '--image', join(SAM_TINY, 'landscape.png'), '--point', '160,120,1', '--out', join(work, 'dynamic-out')]);
+    expect(r.stderr).toBe('');
+    const result = JSON.parse(readFileSync(join(work, 'dynamic-out', 'result.json'), 'utf8'));
+    expect(result.iou_predictions).toHaveLength(4);
+    expect(result.iou_predictions.every(Number.isFinite)).toBe(true);
+    // a float pair carries no such record
+    mkdirSync(join(work, 'float-model'));
+    expect((await importModel(model.dir, join(work, 'float-model'))).quantization).toBeUndefined();
+  });
+
+
   it('runs an encoder with baked-in preprocessing and gives the same embedding', async () => {
     const src = join(work, 'hwc');
     mkdirSync(src);
