@@ -11,6 +11,7 @@ import { IMAGE_EXTENSIONS, isImageFile } from '../base/index.ts';
 import { imageStem, StemNames } from '../formats/common.ts';
 import type { DatasetImage, DatasetLabel, Exporter, ExportOptions, ExportReport, Importer, ImportFormat } from '../formats/index.ts';
 import type { ImportAnnotation, Project } from './project.ts';
+import type { ImportReport } from '../../preload/contract/index.ts';
 import { scanImage, scanImages, throwIfAborted, type ScannedImage } from './scan.ts';
 import type { ImageRecord } from './types.ts';
 
@@ -43,17 +44,8 @@ export async function exportDataset(project: Project, exporter: Exporter, opts: 
   return report;
 }
 
-export interface DatasetImportReport {
-  format: ImportFormat;
-  from: string;
-  addedImages: number;
-  addedLabels: string[];
-  /** annotations stored (masks and boxes together) */
-  annotations: number;
-  /** of those, box-only annotations (boxes without a mask yet) */
-  boxes: number;
-  warnings: string[];
-}
+/** What an import added: the contract's ImportReport, which the app's dialog shows as it is. */
+export type DatasetImportReport = ImportReport;
 
 /** How each format's image keys name images: what an importer's key resolves to. */
 interface KeyResolver {
