@@ -106,7 +106,15 @@ export interface CalibrationResult {
 
 // No planned memory pattern: it keeps every large activation of a pass allocated at once (as in
 // the encoder sessions, sam/inference.ts), which for ViT-B's calibration graph is gigabytes.
-const sessionOptions: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', interOpNumThreads: 1, enableMemPattern: false };
+/**
+ * The calibration graphs' sessions. Their idle threads do not spin: a spinning pool took the
+ * cores from whatever else ran (the app's window while a quantization ran in the background;
+ * a second quantization beside it), for no gain on these long kernels.
+ */
+const sessionOptions: ort.InferenceSession.SessionOptions = {
+  graphOptimizationLevel: 'all', interOpNumThreads: 1, enableMemPattern: false,
+  extra: { session: { intra_op: { allow_spinning: '0' } } },
+};
 
 function checkAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw new Error('quantization cancelled');
