@@ -88,6 +88,8 @@ export interface QuantizeOptions {
   unsignedWeights?: boolean;
   /** at most this many images measured for the report (default 4) */
   measureImages?: number;
+  /** the report's measurement in full (`eval`'s result) and the images it measured on */
+  onMeasured?: (result: EvalResult, images: string[]) => void;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
 }
@@ -270,6 +272,10 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
 
   o.onProgress?.({ phase: 'measure', done: 0, total: 1 });
   const fidelity: EvalResult = await evaluate(o.outDir, o.modelDir, measured.images, { encoderRepeats: 1 });
+  // eval reads the calibration images from report.json, which is written below: say it here
+  fidelity.held_out = measured.heldOut;
+  fidelity.calibration_overlap = measured.heldOut ? [] : measured.images.map((f) => basename(f));
+  o.onMeasured?.(fidelity, measured.images);
 
   const report: QuantReport = {
     method: method.name,

@@ -82,6 +82,10 @@ it('setup killed mid-download resumes with a Range request, then builds, quantiz
   expect(report.calibration.images).toBe(1);
   expect(report.fidelity).toMatchObject({ images: ['coins.png'], held_out: true });
   expect(evaluation.held_out).toBe(true);
+  expect(evaluation.calibration_overlap).toEqual([]);
+  // the comparison is the quantizer's own measurement of the same image, not a second run of both models
+  expect(evaluation.latency_ms).toEqual(report.latency_ms);
+  expect(evaluation.mean_iou).toBe(report.fidelity.mean_iou);
   expect(second.stderr).toMatch(/calibrating on 1 image of .*calib, holding out coins\.png for the comparison/);
   expect(second.stderr).toMatch(/comparing with fp32 on 1 held-out image \(coins\.png\)/);
   expect(JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')).quantization.bits).toEqual({ w: 8, a: 8 });
