@@ -16,6 +16,7 @@ import {
 } from '../masks/index.ts';
 import { MAX_IMAGE_PIXELS } from '../base/image-limits.ts';
 import { importedAnnotation, labelNameProblem, readText } from './imported.ts';
+import { takeTurn } from './common.ts';
 import type { ImportedAnnotation, ImportedBox, Importer } from './types.ts';
 
 interface CocoImage { key: string; width: number; height: number }
@@ -82,7 +83,11 @@ export const importCoco: Importer = async (from, ctx) => {
   const annotations: ImportedAnnotation[] = [];
   const boxes: ImportedBox[] = [];
   const annotationIds = new Set<number>();
-  list('annotations').forEach((ann, i) => {
+  for (const [i, ann] of list('annotations').entries()) {
+    // the app's main process answers between annotations (its window, a cancel): a large file's
+    // polygons take seconds to draw
+    await takeTurn();
+    if (ctx.signal?.aborted) throw new Error(`import of ${from} cancelled`);
     const where = `annotations[${i}]`;
     if (isObject(ann) && ann.id !== undefined) {
       const id = integerField(ann, 'id', where, fail);
@@ -95,12 +100,12 @@ export const importCoco: Importer = async (from, ctx) => {
     const categoryId = integerField(ann, 'category_id', where, fail);
     const labelName = categoryName.get(categoryId);
     if (labelName === undefined) throw fail(where, `category_id ${categoryId} is not the id of any category`);
-    if (skipped.has(imageId)) return;
+    if (skipped.has(imageId)) continue;
     // a crowd region marks people or things too many to outline, which COCO's evaluation ignores:
     // stored as an instance it would come back out as one (iscrowd 0) and be trained on
     if ((ann as Json).iscrowd === 1) {
       warnings.push(`${from}: ${where}: iscrowd 1 (a crowd region) is not imported: a project holds instances only`);
-      return;
+      continue;
     }
     const rle = segmentationRle((ann as Json).segmentation, image, `${where}.segmentation`, fail);
     if (rle === null) {
@@ -111,7 +116,7 @@ export const importCoco: Importer = async (from, ctx) => {
     } else {
       annotations.push(importedAnnotation(image.key, labelName, rle));
     }
-  });
+  }
   return { labels, annotations, boxes, warnings };
 };
 

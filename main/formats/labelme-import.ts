@@ -31,6 +31,7 @@ import sharp from 'sharp';
 import { MAX_IMAGE_PIXELS } from '../base/image-limits.ts';
 import { type Rle, forEachInsideRun, rleFromCrop, rleMeasure, rleOfPolygons } from '../masks/index.ts';
 import { importedAnnotation, labelNameProblem, readText } from './imported.ts';
+import { takeTurn } from './common.ts';
 import type { ImageSizeAnswer, ImportedAnnotation, ImportedBox, Importer } from './types.ts';
 
 type Json = Record<string, unknown>;
@@ -80,6 +81,9 @@ export const importLabelme: Importer = async (from, ctx) => {
   };
 
   for (const file of files) {
+    // the app's main process answers between files (its window, a cancel)
+    await takeTurn();
+    if (ctx.signal?.aborted) throw new Error(`import of ${from} cancelled`);
     const fail = (where: string, problem: string) => new Error(`${file}: ${where}${where ? ': ' : ''}${problem}`);
     const doc = readLabelmeFile(file);
     const imagePath = doc.imagePath;

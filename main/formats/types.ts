@@ -110,6 +110,8 @@ export interface ImportContext {
   imageSize(imageKey: string): ImageSizeAnswer | Promise<ImageSizeAnswer>;
   /** where `imageSize` has no answer although an image is named: why (its size is unknown) */
   whyNoSize?(imageKey: string): string | undefined;
+  /** a cancel: importers check it between items and stop */
+  signal?: AbortSignal;
 }
 
 /** `from`: COCO, the annotations JSON file; YOLO, the folder an export wrote. Throws on malformed input. */

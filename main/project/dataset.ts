@@ -183,6 +183,7 @@ export async function importDataset(project: Project, format: ImportFormat, impo
     return image;
   };
   const result = await importer(source, {
+    ...(signal ? { signal } : {}),
     async imageSize(key) {
       const r = lookup(key);
       if ('image' in r && r.image.width !== null && r.image.height !== null) return { width: r.image.width, height: r.image.height, of: 'project' };
