@@ -39,6 +39,26 @@ export function remainingSeconds(e: EstimateInput): number {
   return calibration + weights + measure;
 }
 
+/**
+ * Each phase's share of a quantization's time, in the order they run: about ViT-B's with the
+ * default 32 calibration images on the reference machine (the encoder's calibration passes most
+ * of it, then the weight search and the final measurement). Only for one bar that fills once;
+ * the time left comes from `remainingSeconds`.
+ */
+const PHASE_SHARES: [phase: string, share: number][] = [
+  ['encoder', 0.55], ['big', 0.03], ['decoder', 0.07], ['weights', 0.15], ['emit', 0.02], ['verify', 0.03], ['measure', 0.15],
+];
+
+/** How far the whole quantization is, 0..1, from its phase and the phase's done/total (a phase it does not know: 0). */
+export function overallFraction(phase: string, done: number, total: number): number {
+  let before = 0;
+  for (const [name, share] of PHASE_SHARES) {
+    if (name === phase) return before + share * (total > 0 ? Math.min(1, done / total) : 0);
+    before += share;
+  }
+  return 0;
+}
+
 /** "about 12 min" / "about 40 s" */
 export function formatDuration(seconds: number): string {
   if (seconds < 90) return `about ${Math.max(5, Math.round(seconds / 5) * 5)} s`;

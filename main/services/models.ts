@@ -7,6 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSy
 import { basename, join } from 'node:path';
 import { checkFolderAbove, dirBytes } from '../base/index.ts';
 import { BIT_SETTINGS, DEFAULT_CALIB_COUNT } from '../ptq4sam/index.ts';
+import { overallFraction } from '../ptq4sam/estimate.ts';
 import { removeStaleTemporaries, temporaryPrefix } from '../base/stale-temporaries.ts';
 import type { Project } from '../project/index.ts';
 import { importInProcess, quantizeInProcess } from './jobs.ts';
@@ -193,13 +194,19 @@ export class ModelService {
     const linked = join(this.s.ctx.appDataDir, 'cache', 'calibration', jobId);
     rmSync(linked, { recursive: true, force: true });
     const calibDir = project && linkCalibrationImages(project, linked, calibCount ?? DEFAULT_CALIB_COUNT) > 0 ? linked : join(this.s.ctx.resourcesDir, 'samples');
+    // the time left is estimated during the calibration passes (estimate.ts) and counted down after
+    let estimate: { seconds: number; at: number } | null = null;
+    const etaSeconds = () => (estimate ? Math.max(0, estimate.seconds - (performance.now() - estimate.at) / 1000) : null);
     const emit = (phase: string, fraction: number, done = false, error: string | null = null, newId: string | null = null) =>
-      this.s.ctx.emit({ type: 'quantize-progress', jobId, phase, fraction, done, error, modelId: newId });
+      this.s.ctx.emit({ type: 'quantize-progress', jobId, phase, fraction, etaSeconds: done ? null : etaSeconds(), done, error, modelId: newId });
     void this.#install((tmp) => quantizeInProcess({
       modelDir: m.dir, calibDir, outDir: tmp, bits: BIT_SETTINGS[bits], method: 'ptq4sam',
       ...(calibCount ? { calibCount } : {}),
       ...(project ? { projectDb: project.dbPath } : {}),
-    }, (p) => emit(p.phase, p.total ? p.done / p.total : 0), abort.signal).then(() => readModelInfo(tmp)))
+    }, (p) => {
+      if (p.etaSeconds !== undefined) estimate = { seconds: p.etaSeconds, at: performance.now() };
+      emit(p.phase, overallFraction(p.phase, p.done, p.total));
+    }, abort.signal).then(() => readModelInfo(tmp)))
       .then((entry) => emit('done', 1, true, null, entry.id))
       .catch((err: Error) => emit('failed', 0, true, abort.signal.aborted ? 'cancelled' : err.message))
       .finally(() => {

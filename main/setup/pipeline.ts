@@ -28,7 +28,7 @@ import { describeProgress, downloadFile, downloadsDir, type DownloadProgress } f
 import { hashFile } from './download/hash.ts';
 import { importModel, isModelDir } from '../sam/model-dir.ts';
 import { evaluate, quantizeModelDir, spread, type EvalResult, type QuantReport } from '../ptq4sam/index.ts';
-import { formatDuration } from '../ptq4sam/estimate.ts';
+import { formatDuration, overallFraction } from '../ptq4sam/estimate.ts';
 import { projectImagePaths } from '../project/index.ts';
 import { isImageFile, listImageFiles, moveDir, withAtomicDir, writeFileAtomic } from '../base/index.ts';
 import { BIT_SETTINGS, QUANT_BITS, SETUP_STEPS, type QuantBits, type SetupStep } from '../../preload/contract/enums.ts';
@@ -378,7 +378,7 @@ async function stepQuantize(run: SetupRun, o: SetupOptions, split: () => ImageSp
     method: 'ptq4sam',
     ...(o.projectDb ? { projectDb: o.projectDb } : {}),
     onMeasured: (result, images) => { run.measured = { result, images }; },
-    onProgress: (p) => run.progress({ step: 'quantize', fraction: p.total > 0 ? p.done / p.total : 0, message: `${p.phase} ${p.done}/${p.total}${p.etaSeconds !== undefined ? `, ${formatDuration(p.etaSeconds)} left` : ''}` }),
+    onProgress: (p) => run.progress({ step: 'quantize', fraction: overallFraction(p.phase, p.done, p.total), message: `${p.phase} ${p.done}/${p.total}${p.etaSeconds !== undefined ? `, ${formatDuration(p.etaSeconds)} left` : ''}` }),
     ...(o.signal ? { signal: o.signal } : {}),
   });
   run.markDone('quantize');

@@ -282,7 +282,8 @@ export type ApiEvent =
   | { type: 'encode-progress'; imageId: number; queued: number; done: boolean; error: string | null }
   /** "segment everything": grid points decoded of all (after each batch) */
   | { type: 'everything-progress'; imageId: number; done: number; total: number }
-  | { type: 'quantize-progress'; jobId: string; phase: string; fraction: number; done: boolean; error: string | null; modelId: string | null }
+  /** fraction: of the whole quantization (its phases weighted); etaSeconds: the time left, once estimated */
+  | { type: 'quantize-progress'; jobId: string; phase: string; fraction: number; etaSeconds: number | null; done: boolean; error: string | null; modelId: string | null }
   | { type: 'setup-progress'; step: SetupStep; fraction: number; message: string; download: SetupDownload | null; skipped: boolean; done: boolean; error: string | null; modelId: string | null }
   | { type: 'setup-alternative'; offer: SetupAlternativeOffer }
   | { type: 'export-progress'; done: number; total: number }
