@@ -67,6 +67,8 @@ export class SamService {
   #proposals = new Map<number, { imageId: number; modelId: string; result: EverythingResult }>();
   /** the "segment everything" run in progress: a newer one or `cancelEverything` ends it */
   #everything: AbortController | null = null;
+  /** the project whose images the background queue names */
+  #queueProject: Project | null = null;
   /** the boxes-to-masks run in progress: `cancelBoxes`, a model switch or another project ends it */
   #boxes: AbortController | null = null;
 
@@ -176,14 +178,18 @@ export class SamService {
   prefetch(project: Project, imageIds: number[]): void {
     if (!this.model) return;
     this.#queue = [...imageIds];
-    if (!this.#pumping) void this.#pump(project);
+    this.#queueProject = project;
+    if (!this.#pumping) void this.#pump();
   }
 
-  async #pump(project: Project): Promise<void> {
+  async #pump(): Promise<void> {
     this.#pumping = true;
     try {
-      while (this.#queue.length && this.model) {
+      while (this.#queue.length && this.model && this.#queueProject) {
         const imageId = this.#queue.shift()!;
+        // the queue's project at each image: the queue of a project opened meanwhile names its own images
+        const project = this.#queueProject;
+        const epoch = this.#epoch;
         this.emit({ type: 'encode-progress', imageId, queued: this.#queue.length, done: false, error: null });
         let error: string | null = null;
         try {
@@ -191,6 +197,8 @@ export class SamService {
         } catch (err) {
           error = (err as Error).message;
         }
+        // another project or model since: in the window this id names another image now
+        if (this.#epoch !== epoch) continue;
         this.emit({ type: 'encode-progress', imageId, queued: this.#queue.length, done: true, error });
       }
     } finally {
@@ -394,6 +402,7 @@ export class SamService {
 
   cancelAll(): void {
     this.#queue = [];
+    this.#queueProject = null;
     this.#results.clear();
     this.#epoch++;
     this.#proposals.clear();

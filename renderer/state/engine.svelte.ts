@@ -48,6 +48,8 @@ export class EngineState {
   );
 
   #imageId: number | null = null;
+  /** counts the projects opened: an answer that comes after another one opened is not this one's */
+  #project = 0;
   #generation = 0;
   #hoversInFlight = 0;
   #hoverSent = 0;
@@ -68,6 +70,7 @@ export class EngineState {
 
   /** another project is open: its image ids name other images, whose embeddings are not ready */
   forgetImages(): void {
+    this.#project++;
     this.#imageId = null;
     this.clear();
     this.preview = null;
@@ -85,9 +88,11 @@ export class EngineState {
     this.openError = null;
     if (imageId === null || !this.available) return;
     this.encoding = { imageId, queued: upcoming.length };
+    const project = this.#project;
     try {
       await api.samEncode({ imageId });
-      this.ready = new Set([...this.ready, imageId]);
+      // an answer for the last project's image: the id names another image here
+      if (project === this.#project) this.ready = new Set([...this.ready, imageId]);
     } catch (err) {
       if (this.#imageId === imageId) {
         this.error = errorMessage(err);

@@ -11,6 +11,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandlers, type Handlers } from '../../main/api/handlers.ts';
 import { createEngine, type Engine } from '../../main/sam/engine.ts';
+import type { ApiEvent } from '../../preload/contract/index.ts';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/sam-tiny');
 
@@ -18,6 +19,7 @@ let dir: string;
 let engine: Engine;
 let handlers: Handlers;
 let session: ReturnType<typeof createHandlers>['session'];
+const events: ApiEvent[] = [];
 /** what the dialogs answer next, in order, as a user picking files would */
 const chosen: string[][] = [];
 let modelId: string;
@@ -28,7 +30,7 @@ beforeAll(async () => {
   engine = await createEngine({ threads: 1 });
   ({ handlers, session } = createHandlers({
     appDataDir: join(dir, 'appdata'), resourcesDir: join(dir, 'resources'), engine, executionProvider: 'cpu',
-    emit: () => undefined, imageUrlBase: () => 'test://',
+    emit: (e) => events.push(e), imageUrlBase: () => 'test://',
     dialogs: { openFiles: async () => chosen.shift() ?? [], openFolder: async () => chosen.shift()?.[0] ?? null, saveFile: async () => chosen.shift()?.[0] ?? null },
   }));
   chosen.push([join(FIXTURES, 'sam_tiny.pth')], [join(FIXTURES, 'config.json')]);
@@ -59,6 +61,14 @@ async function newProject(name: string, fresh: 'flop' | 'flip' | null = null): P
 
 const click = { points: [{ x: 150, y: 110, label: 1 as const }] };
 
+async function waitForEvent(match: (e: ApiEvent) => boolean): Promise<void> {
+  const end = Date.now() + 30_000;
+  while (!events.some(match)) {
+    if (Date.now() > end) throw new Error('timed out waiting for an event');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 describe('answers that outlive their project or model', () => {
   it('refuses a click that was decoding when another project opened, and keeps nothing of it', async () => {
     const a = await newProject('a');
@@ -79,6 +89,32 @@ describe('answers that outlive their project or model', () => {
     const fresh = await handlers.samPredict({ imageId: b.imageId, prompt: click });
     expect(fresh.masks.length).toBeGreaterThan(0);
     await handlers.annotationAddPrediction({ imageId: b.imageId, labelId, resultId: fresh.resultId, candidate: fresh.best });
+  }, 120_000);
+
+  it('says nothing of a background encode of the last project: its image id names another image now', async () => {
+    await newProject('prefetch-b');
+    const a = await newProject('prefetch-a');
+    // two more images of pixels no embedding was made of, for the background queue
+    const more = await Promise.all(['flip', 'flop'].map(async (how) => {
+      const file = join(dir, 'prefetch-a', `${how}.png`);
+      await sharp(join(FIXTURES, 'landscape.png'))[how as 'flip' | 'flop']().modulate({ brightness: 1.1 }).png().toFile(file);
+      return file;
+    }));
+    chosen.push(more);
+    const added = (await handlers.imagesAdd({ paths: await handlers.dialogOpenFiles({ title: 'images', filters: [], multiple: true }) })).added;
+    await handlers.samEncode({ imageId: a.imageId });
+    events.length = 0;
+    await handlers.samPrefetch({ imageIds: added });
+    await waitForEvent((e) => e.type === 'encode-progress' && !e.done);
+    // the other project opens while the first image of the queue is encoding
+    chosen.push([join(dir, 'prefetch-b', 'p.ptq4sam')]);
+    const [other] = await handlers.dialogOpenFiles({ title: 'project', filters: [], multiple: false });
+    await handlers.projectOpen({ path: other! });
+    const switched = events.length;
+    expect(events.filter((e) => e.type === 'encode-progress' && e.done)).toEqual([]);
+    // the encode under way ends in the engine; the window hears nothing of it
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(events.slice(switched).filter((e) => e.type === 'encode-progress')).toEqual([]);
   }, 120_000);
 
   it('refuses a click that was decoding when the model changed, in words, and answers a stale hover with nothing', async () => {
