@@ -31,6 +31,8 @@ export class AppState implements ToolHost {
 
   screen = $state<Screen>('start');
   dialog = $state<Dialog>(null);
+  /** the open dialog runs an import or an export */
+  dialogBusy = $state(false);
   toolId = $state<ToolId>('point');
   brushRadiusPx = $state(12);
   /** bumps when a tool's draft changes, so the canvas redraws it */
@@ -240,7 +242,8 @@ export class AppState implements ToolHost {
     'tool-eraser': () => this.selectTool('eraser'),
     accept: () => { if (!this.tool.key('Enter')) return; this.draftVersion++; },
     clear: () => {
-      if (this.dialog) { this.dialog = null; return; }
+      // a dialog whose import or export runs stays open: its progress and report are there (its Cancel stops it)
+      if (this.dialog) { if (!this.dialogBusy) this.dialog = null; return; }
       if (!this.tool.key('Escape')) { this.engine.clear(); this.annotations.select(null); }
       this.draftVersion++;
     },
@@ -289,7 +292,7 @@ export class AppState implements ToolHost {
     export: () => { if (this.project.info) this.dialog = 'export'; },
     import: () => { if (this.project.info && !this.project.info.readOnly) this.dialog = 'import'; },
     models: () => { this.screen = this.screen === 'models' ? 'annotate' : 'models'; },
-    shortcuts: () => { this.dialog = this.dialog === 'shortcuts' ? null : 'shortcuts'; },
+    shortcuts: () => { if (!this.dialogBusy) this.dialog = this.dialog === 'shortcuts' ? null : 'shortcuts'; },
     'open-project': () => this.openProjectDialog(),
     'new-project': () => this.newProjectDialog(),
     'add-images': () => this.addImagesDialog(),

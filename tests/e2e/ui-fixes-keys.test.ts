@@ -127,6 +127,11 @@ describe('keys reach the app, and only the app', () => {
     expect(rows()).toEqual([first]);
     expect(await appExpr<number>('app.project.currentId')).toBe(before);
     expect(await appExpr<number | null>('app.annotations.selectedId')).toBe(first!.id);
+    // while it runs an export, neither Escape nor ? takes its progress and report away
+    await appExpr('app.dialogBusy = true');
+    for (const key of ['Escape', '?']) await studio.page.keyboard.press(key);
+    expect(await appExpr<string | null>('app.dialog'), 'a running export keeps its dialog').toBe('export');
+    await appExpr('app.dialogBusy = false');
     await studio.page.keyboard.press('?');
     expect(await appExpr<string | null>('app.dialog'), '? over the dialog').toBe('shortcuts');
     await studio.page.keyboard.press('Escape');
