@@ -15,7 +15,7 @@ import {
   type Rle, canonicalRleCounts, checkRleCounts, rleArea, rleCountsFromString, rleOfPolygons, rleStringFromCounts,
 } from '../masks/index.ts';
 import { MAX_IMAGE_PIXELS } from '../base/image-limits.ts';
-import { importedAnnotation, labelNameProblem, readText } from './imported.ts';
+import { importedAnnotation, labelNameProblem, readJson } from './imported.ts';
 import { takeTurn } from './common.ts';
 import type { ImportedAnnotation, ImportedBox, Importer } from './types.ts';
 
@@ -25,13 +25,7 @@ type Json = Record<string, unknown>;
 
 export const importCoco: Importer = async (from, ctx) => {
   const fail = (where: string, problem: string) => new Error(`${from}: ${where}: ${problem}`);
-  let doc: unknown;
-  try {
-    doc = JSON.parse(readText(from, 'the COCO annotations file'));
-  } catch (err) {
-    if (err instanceof SyntaxError) throw new Error(`${from}: not valid JSON (${err.message})`);
-    throw err;
-  }
+  const doc = readJson(from, 'the COCO annotations file');
   if (!isObject(doc)) throw new Error(`${from}: not a COCO file (the top level is not an object)`);
   const list = (key: string): unknown[] => {
     const value = doc[key];

@@ -40,3 +40,13 @@ export function readText(path: string, what: string): string {
     throw new Error(`${path}: cannot read ${what} (${code === 'ENOENT' ? 'no such file' : code ?? String(err)})`);
   }
 }
+
+/** `readText`, parsed as JSON: a syntax error names the file. */
+export function readJson(path: string, what: string): unknown {
+  const text = readText(path, what);
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${path}: not valid JSON (${(err as Error).message})`);
+  }
+}

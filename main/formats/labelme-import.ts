@@ -30,7 +30,7 @@ import { dirname, join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { MAX_IMAGE_PIXELS } from '../base/image-limits.ts';
 import { type Rle, forEachInsideRun, rleFromCrop, rleMeasure, rleOfPolygons } from '../masks/index.ts';
-import { importedAnnotation, labelNameProblem, readText } from './imported.ts';
+import { importedAnnotation, labelNameProblem, readJson } from './imported.ts';
 import { takeTurn } from './common.ts';
 import type { ImageSizeAnswer, ImportedAnnotation, ImportedBox, Importer } from './types.ts';
 
@@ -172,13 +172,7 @@ function isFile(path: string): boolean {
 }
 
 function readLabelmeFile(file: string): Json {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(readText(file, 'a LabelMe file'));
-  } catch (err) {
-    if (err instanceof SyntaxError) throw new Error(`${file}: not valid JSON (${err.message})`);
-    throw err;
-  }
+  const doc = readJson(file, 'a LabelMe file');
   if (!isObject(doc) || !Array.isArray(doc.shapes)) throw new Error(`${file}: not a LabelMe file (no "shapes" list)`);
   return doc;
 }

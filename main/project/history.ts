@@ -85,6 +85,16 @@ export function readStates(prepare: Prepare, entryId: number, direction: Directi
   };
 }
 
+/** Inserts a row in this state (a new id unless `id` is given); returns its id. */
+export function insertRow(prepare: Prepare, table: HistoryTable, row: Row, id?: number): number {
+  const columns = COLUMNS[table];
+  const values = columns.map((c) => row[c] ?? null);
+  const info = id === undefined
+    ? prepare(`INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`).run(...values)
+    : prepare(`INSERT INTO ${table} (id, ${columns.join(', ')}) VALUES (?, ${columns.map(() => '?').join(', ')})`).run(id, ...values);
+  return Number(info.lastInsertRowid);
+}
+
 /** Brings each row to its recorded state: delete, update in place, or re-insert with its id. */
 export function applyStates(prepare: Prepare, states: RowState[]): void {
   for (const { table, id, row } of states) {
@@ -93,12 +103,11 @@ export function applyStates(prepare: Prepare, states: RowState[]): void {
       prepare(`DELETE FROM ${table} WHERE id = ?`).run(id);
       continue;
     }
-    const values = columns.map((c) => row[c] ?? null);
     const exists = prepare(`SELECT 1 FROM ${table} WHERE id = ?`).get(id) !== undefined;
     if (exists) {
-      prepare(`UPDATE ${table} SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`).run(...values, id);
+      prepare(`UPDATE ${table} SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`).run(...columns.map((c) => row[c] ?? null), id);
     } else {
-      prepare(`INSERT INTO ${table} (id, ${columns.join(', ')}) VALUES (?, ${columns.map(() => '?').join(', ')})`).run(id, ...values);
+      insertRow(prepare, table, row, id);
     }
   }
 }

@@ -19,7 +19,7 @@ import { checkFolderAbove, fileSha256 } from '../base/index.ts';
 import { checkRleCounts, rleCountsFromString, rleMeasure } from '../masks/index.ts';
 import { labelNameProblem } from '../formats/imported.ts';
 import { describeDbError } from './errors.ts';
-import { applyStates, BACKWARD, FORWARD, readRow, readStates, sameRow, writeStates, type HistoryTable, type Prepare, type RowChange } from './history.ts';
+import { applyStates, BACKWARD, FORWARD, insertRow, readRow, readStates, sameRow, writeStates, type Direction, type HistoryTable, type Prepare, type RowChange } from './history.ts';
 import { candidateFiles, storedPathOf } from './paths.ts';
 import { findImageFiles, scanImages, type ScannedImage, throwIfAborted } from './scan.ts';
 import { APPLICATION_ID, migrate, SCHEMA_VERSION } from './schema.ts';
@@ -667,18 +667,13 @@ export class Project {
 
   /** Inside a transaction: inserts a checked annotation, returning its change. */
   private insertAnnotation(a: NewAnnotation, bbox: Bbox, area: number, now = this.tick()): RowChange {
-    const info = this.prepare(`INSERT INTO annotations (image_id, label_id, rle_counts, rle_h, rle_w, bbox_x, bbox_y, bbox_w, bbox_h,
-      area, prompts, model_id, score, hidden, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`).run(
-      a.imageId, a.labelId, a.rle?.counts ?? null, a.rle?.size[0] ?? null, a.rle?.size[1] ?? null, bbox[0], bbox[1], bbox[2], bbox[3], area,
-      a.prompts == null ? null : JSON.stringify(a.prompts), a.modelId ?? null, a.score ?? null, now, now,
-    );
-    // the row as inserted, without reading it back (a 100,000-mask import spent a second on that)
+    // the row written is the change's after-state as it is: not read back (a 100,000-mask import spent a second on that)
     const after = {
       image_id: a.imageId, label_id: a.labelId, rle_counts: a.rle?.counts ?? null, rle_h: a.rle?.size[0] ?? null, rle_w: a.rle?.size[1] ?? null,
       bbox_x: bbox[0], bbox_y: bbox[1], bbox_w: bbox[2], bbox_h: bbox[3], area,
       prompts: a.prompts == null ? null : JSON.stringify(a.prompts), model_id: a.modelId ?? null, score: a.score ?? null, hidden: 0, created_at: now, updated_at: now,
     };
-    return { table: 'annotations', id: Number(info.lastInsertRowid), before: null, after };
+    return { table: 'annotations', id: insertRow(this.prepare, 'annotations', after), before: null, after };
   }
 
   /**
@@ -839,22 +834,22 @@ export class Project {
 
   /** Reverts the latest edit that is not undone, on whatever image it was; null if none. */
   undo(): HistoryStep | null {
-    return this.replay('SELECT * FROM edit_log WHERE undone = 0 ORDER BY id DESC LIMIT 1', 'backward', 1);
+    return this.replay('SELECT * FROM edit_log WHERE undone = 0 ORDER BY id DESC LIMIT 1', BACKWARD, 1);
   }
 
   /** Reapplies the earliest undone edit; null if none (a new edit after undos drops them). */
   redo(): HistoryStep | null {
-    return this.replay('SELECT * FROM edit_log WHERE undone = 1 ORDER BY id ASC LIMIT 1', 'forward', 0);
+    return this.replay('SELECT * FROM edit_log WHERE undone = 1 ORDER BY id ASC LIMIT 1', FORWARD, 0);
   }
 
-  private replay(pick: string, direction: 'forward' | 'backward', undone: 0 | 1): HistoryStep | null {
+  private replay(pick: string, direction: Direction, undone: 0 | 1): HistoryStep | null {
     return this.write(() => {
       const entry = this.prepare(pick).get() as DbRow | undefined;
       if (!entry) return null;
       const touched = { annotations: new Set<number>(), labels: new Set<number>() };
       // a page at a time: an import's step may hold 200,000 masks
       for (let afterId = 0; ;) {
-        const page = readStates(this.prepare, entry.id, direction === 'forward' ? FORWARD : BACKWARD, afterId, REPLAY_PAGE);
+        const page = readStates(this.prepare, entry.id, direction, afterId, REPLAY_PAGE);
         if (page.states.length === 0) break;
         try {
           applyStates(this.prepare, page.states);
