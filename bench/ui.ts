@@ -48,8 +48,7 @@ export async function main(args: string[]): Promise<void> {
   const paths: Record<'now' | 'today', PredictPath> = { now: { decoder: 'split', postprocess: 'view' }, today: { decoder: 'whole', postprocess: 'exact' } };
   const runPaths = (pathArg === 'both' ? ['now', 'today'] : [pathArg]) as ('now' | 'today')[];
   if (!runPaths.every((p) => p in paths)) throw new Error(`--path ${pathArg}: expected now, today or both`);
-  const rendererDir = join(ROOT, 'out/bench/ui-renderer');
-  await buildRenderer(rendererDir);
+  const rendererDir = await buildRenderer();
   const pre = await createStudio({ rendererDir, engineThreads: threads });
   let current: 'now' | 'today' | null = null;
   const usePath = async (p: 'now' | 'today') => {

@@ -36,8 +36,7 @@ async function openImageNamed(name: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  const pre = await createStudio({ rendererDir: join(process.cwd(), 'out/e2e/annotate-renderer') });
-  await buildRenderer(join(process.cwd(), 'out/e2e/annotate-renderer'));
+  const pre = await createStudio({ rendererDir: await buildRenderer() });
   const images = join(pre.dir, 'images');
   mkdirSync(images);
   for (const f of ['landscape.png', 'portrait.png']) copyFileSync(join(FIXTURES, f), join(images, f));

@@ -20,8 +20,7 @@ async function waitFor(cond: () => Promise<boolean>, what: string, ms = 120_000)
 }
 
 beforeAll(async () => {
-  const pre = await createStudio({ rendererDir: join(process.cwd(), 'out/e2e/boxes-renderer') });
-  await buildRenderer(join(process.cwd(), 'out/e2e/boxes-renderer'));
+  const pre = await createStudio({ rendererDir: await buildRenderer() });
   const images = join(pre.dir, 'images');
   mkdirSync(images);
   copyFileSync(join(FIXTURES, 'landscape.png'), join(images, 'landscape.png'));

@@ -5,9 +5,10 @@
  * over real services (SQLite project, onnxruntime engine in its worker). Files are served with
  * `context.route()`, no port. Dialogs answer from a queue the test fills.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { extname, join, resolve } from 'node:path';
+import { extname, join, relative, resolve } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { build } from 'vite';
 import { rendererConfig } from '../../electron.vite.config.ts';
@@ -26,8 +27,44 @@ const ORIGIN = 'http://studio.test';
 
 const MIME: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png' };
 
-export async function buildRenderer(outDir: string): Promise<void> {
-  await build({ ...rendererConfig, logLevel: 'error', build: { ...rendererConfig.build, outDir, emptyOutDir: true } });
+/** What the renderer bundle is built from: its sources, the preload contract, the config, the dependencies. */
+function rendererSourceHash(): string {
+  const hash = createHash('sha256');
+  const add = (path: string) => {
+    if (statSync(path).isDirectory()) {
+      for (const name of readdirSync(path).sort()) add(join(path, name));
+    } else {
+      hash.update(relative(ROOT, path)).update('\0').update(readFileSync(path)).update('\0');
+    }
+  };
+  for (const p of ['renderer', 'preload', 'electron.vite.config.ts', 'package-lock.json']) add(join(ROOT, p));
+  return hash.digest('hex').slice(0, 16);
+}
+
+/**
+ * The renderer built with the app's own vite config, once per content of its sources: every
+ * end-to-end file of a run (and the next run, if nothing changed) shares one bundle. Built into a
+ * temporary folder and renamed into place, so files building at once in parallel workers never
+ * read a half-written bundle.
+ */
+export async function buildRenderer(): Promise<string> {
+  const outDir = join(ROOT, 'out/e2e', `renderer-${rendererSourceHash()}`);
+  if (existsSync(join(outDir, 'index.html'))) return outDir;
+  mkdirSync(join(ROOT, 'out/e2e'), { recursive: true });
+  const building = mkdtempSync(`${outDir}.building-`);
+  await build({ ...rendererConfig, logLevel: 'error', build: { ...rendererConfig.build, outDir: building, emptyOutDir: true } });
+  try {
+    renameSync(building, outDir);
+    // bundles of earlier sources are never read again
+    for (const name of readdirSync(join(ROOT, 'out/e2e'))) {
+      if (/^renderer-[0-9a-f]{16}$/.test(name) && join(ROOT, 'out/e2e', name) !== outDir) rmSync(join(ROOT, 'out/e2e', name), { recursive: true, force: true });
+    }
+  } catch (err) {
+    // another worker finished the same bundle first
+    rmSync(building, { recursive: true, force: true });
+    if (!existsSync(join(outDir, 'index.html'))) throw err;
+  }
+  return outDir;
 }
 
 /** Dialog answers, consumed in order; an empty queue answers "cancelled". */

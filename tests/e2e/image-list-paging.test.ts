@@ -49,8 +49,7 @@ async function currentRowInView(): Promise<boolean> {
 }
 
 beforeAll(async () => {
-  const pre = await createStudio({ rendererDir: join(process.cwd(), 'out/e2e/image-list-paging-renderer') });
-  await buildRenderer(join(process.cwd(), 'out/e2e/image-list-paging-renderer'));
+  const pre = await createStudio({ rendererDir: await buildRenderer() });
   const images = join(pre.dir, 'images');
   mkdirSync(images);
   const one = join(pre.dir, 'one.png');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { activateTinyModel, buildRenderer, createProject, createStudio, ROOT, screenshot, tabToNonEmptyCandidate, type Studio } from './harness.ts';
+import { activateTinyModel, buildRenderer, createProject, createStudio, screenshot, tabToNonEmptyCandidate, type Studio } from './harness.ts';
 
 const WIDTH = 8000;
 const HEIGHT = 6000;
@@ -42,8 +42,7 @@ async function drawnPixels(layer: string, x: number, y: number, w: number, h: nu
 }
 
 beforeAll(async () => {
-  const rendererDir = join(ROOT, 'out/e2e/large-renderer');
-  await buildRenderer(rendererDir);
+  const rendererDir = await buildRenderer();
   const pre = await createStudio({ rendererDir });
   const images = join(pre.dir, 'images');
   mkdirSync(images);

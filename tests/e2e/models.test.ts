@@ -8,7 +8,7 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildRenderer, createProject, createStudio, FIXTURES, ROOT, screenshot, type Studio } from './harness.ts';
+import { buildRenderer, createProject, createStudio, FIXTURES, screenshot, type Studio } from './harness.ts';
 
 let studio: Studio;
 let fp32Id: string;
@@ -17,8 +17,7 @@ const page = () => studio.page;
 const progress = () => page().locator('[data-testid=quantize-progress]');
 
 beforeAll(async () => {
-  const rendererDir = join(ROOT, 'out/e2e/models-renderer');
-  await buildRenderer(rendererDir);
+  const rendererDir = await buildRenderer();
   const pre = await createStudio({ rendererDir });
   // a project with two images: the quantizer calibrates on the open project's images
   const images = join(pre.dir, 'images');

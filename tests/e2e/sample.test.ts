@@ -3,7 +3,6 @@
  * it, and opens on the sample project where the manual tools work and the SAM tools say how to
  * get a model.
  */
-import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRenderer, createStudio, imageOnCanvas, screenshot, type Studio } from './harness.ts';
@@ -11,8 +10,7 @@ import { buildRenderer, createStudio, imageOnCanvas, screenshot, type Studio } f
 let studio: Studio;
 
 beforeAll(async () => {
-  const rendererDir = join(process.cwd(), 'out/e2e/sample-renderer');
-  await buildRenderer(rendererDir);
+  const rendererDir = await buildRenderer();
   const pre = await createStudio({ rendererDir });
   studio = await pre.open();
 });

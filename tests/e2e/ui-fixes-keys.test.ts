@@ -40,8 +40,7 @@ async function dismissNotice(): Promise<void> {
 }
 
 beforeAll(async () => {
-  const pre = await createStudio({ rendererDir: join(process.cwd(), 'out/e2e/ui-fixes-keys-renderer') });
-  await buildRenderer(join(process.cwd(), 'out/e2e/ui-fixes-keys-renderer'));
+  const pre = await createStudio({ rendererDir: await buildRenderer() });
   const images = join(pre.dir, 'images');
   mkdirSync(images);
   copyFileSync(join(FIXTURES, 'landscape.png'), join(images, 'a-landscape.png'));

@@ -54,8 +54,7 @@ async function redo(what: string, done: () => boolean): Promise<void> {
 }
 
 beforeAll(async () => {
-  const pre = await createStudio({ rendererDir: join(process.cwd(), 'out/e2e/ui-fixes-tools-renderer') });
-  await buildRenderer(join(process.cwd(), 'out/e2e/ui-fixes-tools-renderer'));
+  const pre = await createStudio({ rendererDir: await buildRenderer() });
   const images = join(pre.dir, 'images');
   mkdirSync(images);
   copyFileSync(join(FIXTURES, 'landscape.png'), join(images, 'a-landscape.png'));

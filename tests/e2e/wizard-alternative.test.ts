@@ -34,8 +34,7 @@ beforeAll(async () => {
   server.route(ALT_PATH, serveBytes(checkpoint, { etag: '"alt"' }));
   // the hub's own client reads HF_ENDPOINT, and so does the app (main/setup/hub.ts)
   process.env.HF_ENDPOINT = server.origin;
-  const rendererDir = join(ROOT, 'out/e2e/wizard-alternative-renderer');
-  await buildRenderer(rendererDir);
+  const rendererDir = await buildRenderer();
   resources = mkdtempSync(join(tmpdir(), 'wizard-alternative-'));
   mkdirSync(join(resources, 'samples'));
   copyFileSync(join(ROOT, 'resources/samples/coins.png'), join(resources, 'samples/coins.png'));

@@ -40,8 +40,7 @@ function slowLink(bytes: Buffer): Handler {
 
 beforeAll(async () => {
   server = await startServer();
-  const rendererDir = join(ROOT, 'out/e2e/wizard-renderer');
-  await buildRenderer(rendererDir);
+  const rendererDir = await buildRenderer();
   // the app's resources: a catalog with the test entry and two small sample photos
   resources = mkdtempSync(join(tmpdir(), 'wizard-resources-'));
   mkdirSync(join(resources, 'samples'));
