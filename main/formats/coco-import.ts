@@ -15,7 +15,8 @@ import {
   type Rle, canonicalRleCounts, checkRleCounts, rleArea, rleCountsFromString, rleOfPolygons, rleStringFromCounts,
 } from '../masks/index.ts';
 import { MAX_IMAGE_PIXELS } from '../base/image-limits.ts';
-import { importedAnnotation, labelNameProblem, readJson } from './imported.ts';
+import { importedAnnotation, labelNameProblem } from './imported.ts';
+import { readTopLevelLists } from './json-lists.ts';
 import { takeTurn } from './common.ts';
 import type { ImportedAnnotation, ImportedBox, Importer } from './types.ts';
 
@@ -25,18 +26,28 @@ type Json = Record<string, unknown>;
 
 export const importCoco: Importer = async (from, ctx) => {
   const fail = (where: string, problem: string) => new Error(`${from}: ${where}: ${problem}`);
-  const doc = readJson(from, 'the COCO annotations file');
-  if (!isObject(doc)) throw new Error(`${from}: not a COCO file (the top level is not an object)`);
-  const list = (key: string): unknown[] => {
-    const value = doc[key];
-    if (!Array.isArray(value)) throw new Error(`${from}: not a COCO instances file ("${key}" is ${value === undefined ? 'missing' : 'not a list'})`);
-    return value;
+  // Read in two passes over the file, its lists one element at a time (json-lists.ts): a COCO file
+  // may be larger than one string can be, and its categories usually come after its annotations.
+  // The app's main process answers between chunks and annotations (its window, a cancel).
+  const between = async () => {
+    await takeTurn();
+    if (ctx.signal?.aborted) throw new Error(`import of ${from} cancelled`);
   };
+  const lists: Record<'categories' | 'images', unknown[]> = { categories: [], images: [] };
+  const { kinds } = await readTopLevelLists(from, 'the COCO annotations file', ['categories', 'images'], (key, _, value) => {
+    lists[key as 'categories' | 'images'].push(value);
+  }, { between });
+  const list = (key: string): void => {
+    if (kinds.get(key) !== 'list') throw new Error(`${from}: not a COCO instances file ("${key}" is ${kinds.has(key) ? 'not a list' : 'missing'})`);
+  };
+  list('categories');
+  list('images');
+  list('annotations');
   const warnings: string[] = [];
 
   const labels: string[] = [];
   const categoryName = new Map<number, string>();
-  list('categories').forEach((c, i) => {
+  lists.categories.forEach((c, i) => {
     const where = `categories[${i}]`;
     const id = integerField(c, 'id', where, fail);
     const name = stringField(c, 'name', where, fail);
@@ -49,7 +60,7 @@ export const importCoco: Importer = async (from, ctx) => {
   });
 
   const images = new Map<number, CocoImage>();
-  list('images').forEach((img, i) => {
+  lists.images.forEach((img, i) => {
     const where = `images[${i}]`;
     const id = integerField(img, 'id', where, fail);
     if (images.has(id)) throw fail(where, `image id ${id} appears twice`);
@@ -77,11 +88,9 @@ export const importCoco: Importer = async (from, ctx) => {
   const annotations: ImportedAnnotation[] = [];
   const boxes: ImportedBox[] = [];
   const annotationIds = new Set<number>();
-  for (const [i, ann] of list('annotations').entries()) {
-    // the app's main process answers between annotations (its window, a cancel): a large file's
-    // polygons take seconds to draw
-    await takeTurn();
-    if (ctx.signal?.aborted) throw new Error(`import of ${from} cancelled`);
+  await readTopLevelLists(from, 'the COCO annotations file', ['annotations'], async (_, i, ann) => {
+    // a large file's polygons take seconds to draw
+    await between();
     const where = `annotations[${i}]`;
     if (isObject(ann) && ann.id !== undefined) {
       const id = integerField(ann, 'id', where, fail);
@@ -94,12 +103,12 @@ export const importCoco: Importer = async (from, ctx) => {
     const categoryId = integerField(ann, 'category_id', where, fail);
     const labelName = categoryName.get(categoryId);
     if (labelName === undefined) throw fail(where, `category_id ${categoryId} is not the id of any category`);
-    if (skipped.has(imageId)) continue;
+    if (skipped.has(imageId)) return;
     // a crowd region marks people or things too many to outline, which COCO's evaluation ignores:
     // stored as an instance it would come back out as one (iscrowd 0) and be trained on
     if ((ann as Json).iscrowd === 1) {
       warnings.push(`${from}: ${where}: iscrowd 1 (a crowd region) is not imported: a project holds instances only`);
-      continue;
+      return;
     }
     const rle = segmentationRle((ann as Json).segmentation, image, `${where}.segmentation`, fail);
     if (rle === null) {
@@ -110,7 +119,7 @@ export const importCoco: Importer = async (from, ctx) => {
     } else {
       annotations.push(importedAnnotation(image.key, labelName, rle));
     }
-  }
+  });
   return { labels, annotations, boxes, warnings };
 };
 

@@ -135,22 +135,34 @@ export function rleFromCrop(crop: { x: number; y: number; width: number; height:
   const counts: number[] = [];
   let inside = false;
   let run = 0;
-  const add = (value: boolean, n: number) => {
+  // the pixels outside the crop: whole runs at a time
+  const outside = (n: number) => {
     if (n === 0) return;
-    if (value !== inside) {
+    if (inside) {
       counts.push(run);
       run = 0;
-      inside = value;
+      inside = false;
     }
     run += n;
   };
-  add(false, crop.x * height);
-  for (let c = 0; c < crop.width; c++) {
-    add(false, crop.y);
-    for (let r = 0; r < crop.height; r++) add(crop.data[r * crop.width + c]! > 0, 1);
-    add(false, height - crop.y - crop.height);
+  const { width: w, height: h, data } = crop;
+  outside(crop.x * height);
+  for (let c = 0; c < w; c++) {
+    outside(crop.y);
+    // down the crop's column: one comparison a pixel (a call a pixel made a COCO polygon's
+    // import 0.19 ms, most of it here)
+    for (let i = c, end = c + h * w; i < end; i += w) {
+      const value = data[i]! > 0;
+      if (value !== inside) {
+        counts.push(run);
+        run = 0;
+        inside = value;
+      }
+      run++;
+    }
+    outside(height - crop.y - h);
   }
-  add(false, (width - crop.x - crop.width) * height);
+  outside((width - crop.x - w) * height);
   counts.push(run);
   return { size: [height, width], counts: rleStringFromCounts(counts) };
 }
