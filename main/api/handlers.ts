@@ -245,7 +245,7 @@ export function createHandlers(ctx: ApiContext): { handlers: Handlers; session: 
       const controller = new AbortController();
       importing = controller;
       try {
-        return await runImport(project, format, file, (phase, done, total) => ctx.emit({ type: 'import-progress', phase, done, total }), controller.signal);
+        return await runImport(project, format, file, (progress) => ctx.emit({ type: 'import-progress', ...progress }), controller.signal);
       } finally {
         importing = null;
       }

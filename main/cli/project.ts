@@ -235,7 +235,14 @@ const verbs: Record<string, (argv: string[]) => Promise<number | void>> = {
     const format = required(args, 'format');
     if (!Object.hasOwn(importers, format)) throw new CliError(`project import: unknown --format "${format}" (expected one of: ${Object.keys(importers).join(', ')})`);
     const from = required(args, 'from');
-    const report = await withProject(db, (p) => importDataset(p, format as ImportFormat, importers[format as ImportFormat], from));
+    const print = stderrProgress();
+    const report = await withProject(db, (p) => importDataset(p, format as ImportFormat, importers[format as ImportFormat], from, {
+      onProgress: ({ phase, done, total, read }) => {
+        if (phase === 'reading') print({ stage: 'reading the dataset', fraction: read ?? 0 });
+        else if (phase === 'images' && total > 0) print({ stage: 'reading new images', fraction: done / total, text: `reading new images ${done}/${total}` });
+        else if (phase === 'storing') print({ stage: 'storing', fraction: 1, text: `storing ${total} annotation${total === 1 ? '' : 's'}` });
+      },
+    }));
     printJson(report);
   },
 

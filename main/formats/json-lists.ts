@@ -8,7 +8,7 @@
  * byte where it went wrong; the values that are not handed over (other keys, other lists) are
  * checked for matching brackets and closed strings, not parsed.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
 export interface TopLevelKeys {
   /** every key of the top-level object, with what its value is */
@@ -248,15 +248,16 @@ class TopLevelScanner {
 /**
  * Hands `visit` each element of the top-level lists named in `lists`, parsed, in file order, and
  * returns what every top-level key held. Throws `<path>: not valid JSON (...)` or
- * `<path>: cannot read <what> (...)`. `between` runs after each chunk (the app's main process
- * takes its turns there, and a cancel is noticed); `chunkBytes` is for tests.
+ * `<path>: cannot read <what> (...)`. `between` runs after each chunk with the bytes read so far
+ * and the file's size (the app's main process takes its turns there, shows the progress and
+ * notices a cancel); `chunkBytes` is for tests.
  */
 export async function readTopLevelLists(
   path: string,
   what: string,
   lists: readonly string[],
   visit: (key: string, index: number, value: unknown) => void | Promise<void>,
-  opts: { between?: () => Promise<void>; chunkBytes?: number } = {},
+  opts: { between?: (read: number, size: number) => Promise<void>; chunkBytes?: number } = {},
 ): Promise<TopLevelKeys> {
   const cannotRead = (err: unknown) => {
     const code = (err as NodeJS.ErrnoException).code;
@@ -273,6 +274,7 @@ export async function readTopLevelLists(
   const chunk = Buffer.allocUnsafe(opts.chunkBytes ?? 8 << 20);
   let offset = 0;
   try {
+    const size = fstatSync(fd).size;
     // a byte order mark (RFC 8259, 8.1 lets a parser ignore it) is not part of the text
     const head = Buffer.alloc(3);
     if (readSync(fd, head, 0, 3, 0) === 3 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) offset = 3;
@@ -301,7 +303,7 @@ export async function readTopLevelLists(
         if (turn) await turn;
       }
       offset += n;
-      await opts.between?.();
+      await opts.between?.(offset, size);
     }
   } finally {
     closeSync(fd);

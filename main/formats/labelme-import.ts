@@ -80,8 +80,9 @@ export const importLabelme: Importer = async (from, ctx) => {
     if (!labels.includes(name)) labels.push(name);
   };
 
-  for (const file of files) {
+  for (const [done, file] of files.entries()) {
     // the app's main process answers between files (its window, a cancel)
+    ctx.onRead?.(done / files.length);
     await takeTurn();
     if (ctx.signal?.aborted) throw new Error(`import of ${from} cancelled`);
     const fail = (where: string, problem: string) => new Error(`${file}: ${where}${where ? ': ' : ''}${problem}`);

@@ -112,6 +112,8 @@ export interface ImportContext {
   whyNoSize?(imageKey: string): string | undefined;
   /** a cancel: importers check it between items and stop */
   signal?: AbortSignal;
+  /** how much of the dataset the importer has read, 0..1 (a large COCO file takes minutes) */
+  onRead?(fraction: number): void;
 }
 
 /** `from`: COCO, the annotations JSON file; YOLO, the folder an export wrote. Throws on malformed input. */

@@ -87,8 +87,9 @@ export const importYolo: Importer = async (from, ctx) => {
   const warnings: string[] = [];
   const annotations: ImportedAnnotation[] = [];
   const boxes: ImportedBox[] = [];
-  for (const { file, lines } of parsed) {
+  for (const [done, { file, lines }] of parsed.entries()) {
     // the app's main process answers between label files (its window, a cancel)
+    ctx.onRead?.(done / parsed.length);
     await takeTurn();
     if (ctx.signal?.aborted) throw new Error(`import of ${from} cancelled`);
     if (lines.length === 0) continue;

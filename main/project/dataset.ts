@@ -11,7 +11,7 @@ import { IMAGE_EXTENSIONS, isImageFile } from '../base/index.ts';
 import { imageStem, StemNames } from '../formats/common.ts';
 import type { DatasetImage, DatasetLabel, Exporter, ExportOptions, ExportReport, Importer, ImportFormat } from '../formats/index.ts';
 import type { ImportAnnotation, Project } from './project.ts';
-import type { ImportReport } from '../../preload/contract/index.ts';
+import type { ImportProgress, ImportReport } from '../../preload/contract/index.ts';
 import { scanImage, scanImages, throwIfAborted, type ScannedImage } from './scan.ts';
 import type { ImageRecord } from './types.ts';
 
@@ -148,8 +148,7 @@ function yoloResolver(project: Project, from: string): KeyResolver {
 const RESOLVERS: Record<ImportFormat, (project: Project, from: string) => KeyResolver> = { coco: cocoResolver, yolo: yoloResolver, labelme: labelmeResolver };
 
 export interface ImportOptions {
-  /** reading the dataset (done: new images read so far for their sizes); then the headers of the other images it adds, done of total; then storing */
-  onProgress?: (phase: 'reading' | 'images' | 'storing', done: number, total: number) => void;
+  onProgress?: (progress: ImportProgress) => void;
   /** stops the import before it stores anything */
   signal?: AbortSignal;
 }
@@ -162,7 +161,8 @@ export interface ImportOptions {
 export async function importDataset(project: Project, format: ImportFormat, importer: Importer, from: string, options: ImportOptions = {}): Promise<DatasetImportReport> {
   const { onProgress, signal } = options;
   const source = resolve(from);
-  onProgress?.('reading', 0, 0);
+  let read = 0;
+  onProgress?.({ phase: 'reading', done: 0, total: 0, read });
   const resolver = RESOLVERS[format](project, source);
   const resolved = new Map<string, ReturnType<KeyResolver['resolve']>>();
   const lookup = (key: string) => {
@@ -178,12 +178,20 @@ export async function importDataset(project: Project, format: ImportFormat, impo
       throwIfAborted(signal);
       scanned.set(file, (image = await scanImage(file)));
       // sizes asked while the dataset is read: how many new images were read so far
-      onProgress?.('reading', scanned.size, 0);
+      onProgress?.({ phase: 'reading', done: scanned.size, total: 0, read });
     }
     return image;
   };
+  let lastShown = -1;
   const result = await importer(source, {
     ...(signal ? { signal } : {}),
+    onRead(fraction) {
+      read = fraction;
+      // a percent at a time: a large file reports thousands of chunks and files
+      if (Math.floor(read * 100) === lastShown) return;
+      lastShown = Math.floor(read * 100);
+      onProgress?.({ phase: 'reading', done: scanned.size, total: 0, read });
+    },
     async imageSize(key) {
       const r = lookup(key);
       if ('image' in r && r.image.width !== null && r.image.height !== null) return { width: r.image.width, height: r.image.height, of: 'project' };
@@ -228,12 +236,12 @@ export async function importDataset(project: Project, format: ImportFormat, impo
   // headers and hashes of the files to add, a few at a time (all at once opened thousands of
   // files together); the ones a size was asked for are read already
   const unread = [...newFiles].filter((f) => !scanned.has(f));
-  onProgress?.('images', 0, unread.length);
-  for (const image of await scanImages(unread, (done) => onProgress?.('images', done, unread.length), signal)) scanned.set(image.file, image);
+  onProgress?.({ phase: 'images', done: 0, total: unread.length });
+  for (const image of await scanImages(unread, (done) => onProgress?.({ phase: 'images', done, total: unread.length }), signal)) scanned.set(image.file, image);
   const images = [...newFiles].map((f) => scanned.get(f)!);
   for (const image of images) if (image.error !== null) warnings.push(`${image.file} was added with an error badge: ${image.error}`);
   throwIfAborted(signal);
-  onProgress?.('storing', 0, annotations.length);
+  onProgress?.({ phase: 'storing', done: 0, total: annotations.length });
   const before = new Set(project.listLabels().map((l) => l.name));
   const { addedImages, annotationIds } = project.importAnnotations({ images, labels: result.labels.map((name) => ({ name })), annotations });
   return {

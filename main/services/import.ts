@@ -7,7 +7,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { importers } from '../formats/index.ts';
 import { importDataset, type Project } from '../project/index.ts';
-import type { ImportFormat, ImportFormatInfo, ImportReport } from '../../preload/contract/index.ts';
+import type { ImportFormat, ImportFormatInfo, ImportProgress, ImportReport } from '../../preload/contract/index.ts';
 
 const FORMATS: Record<ImportFormat, ImportFormatInfo> = {
   coco: {
@@ -30,7 +30,7 @@ export function importFormats(): ImportFormatInfo[] {
 
 export async function runImport(
   project: Project, format: ImportFormat, path: string,
-  onProgress?: (phase: 'reading' | 'images' | 'storing', done: number, total: number) => void, signal?: AbortSignal,
+  onProgress?: (progress: ImportProgress) => void, signal?: AbortSignal,
 ): Promise<ImportReport> {
   const wanted = FORMATS[format].source;
   if (!existsSync(path)) throw new Error(`import: ${path} does not exist`);

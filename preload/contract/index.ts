@@ -180,6 +180,18 @@ export interface ImportReport {
   warnings: string[];
 }
 
+/**
+ * Where an import is: reading the dataset (`read`: how much of it, 0..1; `done`: the new images
+ * read so far for their sizes), then the headers of the other new images it adds (done of
+ * total), then storing (total: the annotations).
+ */
+export interface ImportProgress {
+  phase: 'reading' | 'images' | 'storing';
+  done: number;
+  total: number;
+  read?: number;
+}
+
 /** A boxes-to-masks run: what it did (each image one undo step). */
 export interface BoxesToMasksResult {
   /** images whose boxes it went through */
@@ -290,7 +302,7 @@ export type ApiEvent =
   /** boxes to masks: images done of total, masks made, and the time left once an image is done */
   | { type: 'autolabel-progress'; done: number; total: number; created: number; masksPerSecond: number; etaSeconds: number | null }
   /** reading the dataset, then reading the headers of the images it adds (done of total), then storing */
-  | { type: 'import-progress'; phase: 'reading' | 'images' | 'storing'; done: number; total: number }
+  | ({ type: 'import-progress' } & ImportProgress)
   | { type: 'menu'; command: MenuCommand };
 
 /** The type of a method's result (the value itself is never used). */

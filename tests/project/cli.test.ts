@@ -97,8 +97,11 @@ describe('cli project', () => {
     // a second project next to the first one: COCO file_names resolve against the project
     const db2 = join(dir, 'proj', 'copy.db');
     ok(['init', db2]);
-    const imported = JSON.parse(ok(['import', db2, '--format', 'coco', '--from', join(out, 'annotations.json')]));
-    expect(imported).toMatchObject({ addedImages: 2, addedLabels: ['cat', 'dog'], annotations: 3 });
+    const run = cli(['import', db2, '--format', 'coco', '--from', join(out, 'annotations.json')]);
+    expect(run.status, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ addedImages: 2, addedLabels: ['cat', 'dog'], annotations: 3 });
+    // progress on stderr: the file read (its first pass a tenth), the new images' headers read while it is, storing
+    expect(run.stderr.split('\n').filter(Boolean)).toEqual(['reading the dataset: 0%', 'reading the dataset: 10%', 'reading the dataset: 100%', 'storing 3 annotations']);
     const a = openProject(db);
     const b = openProject(db2);
     const masksOf = (p: typeof a) => p.listImages().items.flatMap((image) =>
