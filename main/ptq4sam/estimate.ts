@@ -12,6 +12,13 @@
  * measured on a 768x768 weight beside the earlier code)
  */
 export const WEIGHT_SEARCH_SECONDS_PER_MILLION: Record<number, number> = { 8: 1.3, 6: 5.3, 4: 4.2 };
+/**
+ * seconds per megapixel of a measured image, beyond its encoders: its prompts decoded by both
+ * models, each chosen mask resized to the image and compared (sam-tiny's measurement of a
+ * 4000x3000 image took 4.4 s longer than of a 1024x768 one, on a machine about 1.4x slower
+ * than the reference)
+ */
+export const MEASURE_SECONDS_PER_MEGAPIXEL = 0.28;
 /** seconds of one augmented fp32 ViT-B encoder calibration pass on the reference machine */
 export const REFERENCE_VIT_B_PASS_SECONDS = 14;
 /** ViT-B's quantized weights, in millions, to relate a model's pass time to the reference */
@@ -27,15 +34,19 @@ export interface EstimateInput {
   weightBits: number;
   /** images the final fidelity measurement encodes (with both models) */
   measureImages: number;
+  /** their pixels, in millions: the masks are made and compared at their size */
+  measureMegapixels?: number;
 }
 
 export function remainingSeconds(e: EstimateInput): number {
   const calibration = (e.images - e.imagesDone) * e.secondsPerImage;
   // This machine's speed against the reference, from the pass time per weight.
   const speed = (e.secondsPerImage / e.millionWeights) / (REFERENCE_VIT_B_PASS_SECONDS / REFERENCE_VIT_B_MILLION_WEIGHTS);
-  const weights = e.millionWeights * (WEIGHT_SEARCH_SECONDS_PER_MILLION[e.weightBits] ?? WEIGHT_SEARCH_SECONDS_PER_MILLION[8]!) * Math.max(0.25, Math.min(4, speed));
-  // fp32 and quantized encoders per measured image, plus creating the optimized sessions
-  const measure = e.measureImages * 1.6 * e.secondsPerImage + e.secondsPerImage;
+  const scaled = Math.max(0.25, Math.min(4, speed));
+  const weights = e.millionWeights * (WEIGHT_SEARCH_SECONDS_PER_MILLION[e.weightBits] ?? WEIGHT_SEARCH_SECONDS_PER_MILLION[8]!) * scaled;
+  // fp32 and quantized encoders per measured image, plus creating the optimized sessions, plus
+  // the masks at the images' sizes
+  const measure = e.measureImages * 1.6 * e.secondsPerImage + e.secondsPerImage + (e.measureMegapixels ?? 0) * MEASURE_SECONDS_PER_MEGAPIXEL * scaled;
   return calibration + weights + measure;
 }
 

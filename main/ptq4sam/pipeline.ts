@@ -201,7 +201,11 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
   const measured = measurementImages(o.measureFiles ?? listed.slice(files.length), files, o.measureImages ?? 4, calibrationSha256);
   // the measured images are decoded now too: one that does not decode would end the run at its
   // last step, after the whole calibration
-  for (const path of measured.images) await decodeImage(path);
+  let measureMegapixels = 0;
+  for (const path of measured.images) {
+    const { width, height } = await decodeImage(path);
+    measureMegapixels += (width * height) / 1e6;
+  }
   const boxes: Map<string, Prompt[]> = o.projectDb ? calibrationPrompts(o.projectDb) : new Map();
   const images = await Promise.all(files.map(async (path) => {
     const img = await decodeImage(path);
@@ -216,7 +220,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
   const onCalibrationProgress = (p: Progress) => {
     if (p.phase !== 'encoder' || p.done === 0) return o.onProgress?.(p);
     const secondsPerImage = (performance.now() - calibrationStart) / 1000 / p.done;
-    o.onProgress?.({ ...p, etaSeconds: remainingSeconds({ images: p.total, imagesDone: p.done, secondsPerImage, millionWeights, weightBits: o.bits.w, measureImages }) });
+    o.onProgress?.({ ...p, etaSeconds: remainingSeconds({ images: p.total, imagesDone: p.done, secondsPerImage, millionWeights, weightBits: o.bits.w, measureImages, measureMegapixels }) });
   };
   const cal = await calibrate(encoder, decoder, plan, images, {
     method, preprocessing: info.preprocessing.kind, family: info.family, activationBits: o.bits.a, big: useBig, agq: useAgq,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, overallFraction, REFERENCE_VIT_B_PASS_SECONDS, remainingSeconds, WEIGHT_SEARCH_SECONDS_PER_MILLION } from '../../main/ptq4sam/estimate.ts';
+import { formatDuration, MEASURE_SECONDS_PER_MEGAPIXEL, overallFraction, REFERENCE_VIT_B_PASS_SECONDS, remainingSeconds, WEIGHT_SEARCH_SECONDS_PER_MILLION } from '../../main/ptq4sam/estimate.ts';
 
 describe('quantize time estimate', () => {
   const vitB = { images: 32, imagesDone: 1, secondsPerImage: REFERENCE_VIT_B_PASS_SECONDS, millionWeights: 85, weightBits: 8, measureImages: 4 };
@@ -17,6 +17,15 @@ describe('quantize time estimate', () => {
   it('scales the weight search by how fast this machine ran its passes', () => {
     const slow = remainingSeconds({ ...vitB, secondsPerImage: 28 }) - 31 * 28 - (4 * 1.6 + 1) * 28;
     expect(slow).toBeCloseTo(2 * 85 * WEIGHT_SEARCH_SECONDS_PER_MILLION[8]!, 6);
+  });
+
+  it('counts the measured images\' size: four 4000x3000 photos take longer than four 1024x768 ones', () => {
+    const small = remainingSeconds({ ...vitB, measureMegapixels: 4 * 1024 * 768 / 1e6 });
+    const large = remainingSeconds({ ...vitB, measureMegapixels: 4 * 12 });
+    expect(large - small).toBeCloseTo((48 - 4 * 1024 * 768 / 1e6) * MEASURE_SECONDS_PER_MEGAPIXEL, 6);
+    // on a machine twice as slow, twice that
+    const slow = (mp: number) => remainingSeconds({ ...vitB, secondsPerImage: 28, measureMegapixels: mp });
+    expect(slow(48) - slow(0)).toBeCloseTo(2 * 48 * MEASURE_SECONDS_PER_MEGAPIXEL, 6);
   });
 
   it('fills one bar over the phases in their order: never back to 0 when a phase starts', () => {
