@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileSha256 } from '../../main/base/index.ts';
+import { readGroundTruth } from '../../main/cli/eval.ts';
 import { calibrationOverlap, evaluate, evaluationPrompts, gtPrompts, promptKind, type EvalResult } from '../../main/ptq4sam/eval.ts';
 import { importCheckpoint } from '../../main/sam/model-dir.ts';
 import { runCli } from '../helpers/cli.ts';
@@ -137,6 +138,29 @@ describe('held_out against the calibration images in report.json', () => {
   it('names the report when it cannot be read', () => {
     writeFileSync(join(calibrated, 'report.json'), '{"calibration": ');
     expect(() => calibrationOverlap(calibrated, [join(images, 'portrait.png')])).toThrow(`${join(calibrated, 'report.json')}: cannot read the quantization report`);
+  });
+});
+
+describe('the ground truth read for eval --gt', () => {
+  it('holds the masks of the evaluated images only, matched by base name, in the file\'s order', async () => {
+    // a dataset's GT file names many more images than are measured: only theirs are decoded
+    const square = (x: number, y: number) => [[x, y, x + 3, y, x + 3, y + 2, x, y + 2]];
+    const annotations = [
+      { id: 1, image_id: 1, category_id: 1, segmentation: square(0, 0) },
+      { id: 2, image_id: 2, category_id: 1, segmentation: square(1, 1) },
+      { id: 3, image_id: 3, category_id: 1, segmentation: square(2, 2) },
+      { id: 4, image_id: 1, category_id: 1, segmentation: square(4, 3) },
+    ];
+    const images = ['a.png', 'sub/b.png', 'c.png'].map((file_name, i) => ({ id: i + 1, file_name, width: 8, height: 6 }));
+    const path = join(work, 'many.json');
+    writeFileSync(path, JSON.stringify({ images, categories: [{ id: 1, name: 'thing' }], annotations }));
+    const gt = await readGroundTruth(path, ['/elsewhere/a.png', '/elsewhere/b.png']);
+    expect([...gt.keys()].sort()).toEqual(['a.png', 'b.png']);
+    const pixels = (m: { data: Uint8Array }) => m.data.reduce((n, v) => n + v, 0);
+    // each square of 3x2 pixel centres
+    expect(gt.get('a.png')!.map(pixels)).toEqual([6, 6]);
+    expect(gt.get('a.png')![1]!.data[4 * 8 + 5]).toBe(1);
+    expect(gt.get('b.png')!.map(pixels)).toEqual([6]);
   });
 });
 
