@@ -8,6 +8,7 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
   autolabel: async (args) => (await import('./autolabel.ts')).main(args),
   fidelity: async (args) => (await import('./fidelity.ts')).main(args),
   image: async (args) => (await import('./image-preprocess.ts')).main(args),
+  import: async (args) => (await import('./import.ts')).main(args),
   project: async (args) => (await import('./project.ts')).main(args),
   quant: async (args) => (await import('./quant.ts')).main(args),
   sam: async (args) => (await import('./sam.ts')).main(args),

@@ -149,16 +149,21 @@ export function rleFromCrop(crop: { x: number; y: number; width: number; height:
   outside(crop.x * height);
   for (let c = 0; c < w; c++) {
     outside(crop.y);
-    // down the crop's column: one comparison a pixel (a call a pixel made a COCO polygon's
-    // import 0.19 ms, most of it here)
-    for (let i = c, end = c + h * w; i < end; i += w) {
-      const value = data[i]! > 0;
-      if (value !== inside) {
-        counts.push(run);
-        run = 0;
-        inside = value;
-      }
-      run++;
+    // down the crop's column, a run at a time: each inner loop only compares (a call a pixel
+    // made a COCO polygon's import 0.19 ms, most of it here; a counter and a test a pixel, twice
+    // what these loops take)
+    const end = c + h * w;
+    let i = c;
+    let from = c;
+    while (i < end) {
+      if (inside) while (i < end && data[i]! > 0) i += w;
+      else while (i < end && !(data[i]! > 0)) i += w;
+      run += (i - from) / w;
+      if (i === end) break;
+      counts.push(run);
+      run = 0;
+      inside = !inside;
+      from = i;
     }
     outside(height - crop.y - h);
   }

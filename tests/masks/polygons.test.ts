@@ -253,6 +253,16 @@ describe('polygons to RLE in their bounding box', () => {
       const data = new Uint8Array(w * h);
       for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) data[r * w + c] = mask.data[(y + r) * mask.width + x + c]!;
       expect(rleFromCrop({ x, y, width: w, height: h, data }, mask.width, mask.height)).toEqual(rleFromMask(mask));
+      // any crop holding the mask, with margins, up to the whole image; inside values other than 1
+      const x0 = Math.floor(rand() * (x + 1)), y0 = Math.floor(rand() * (y + 1));
+      const x1 = x + w + Math.floor(rand() * (mask.width - x - w + 1)), y1 = y + h + Math.floor(rand() * (mask.height - y - h + 1));
+      for (const [cx, cy, cw, ch] of [[x0, y0, x1 - x0, y1 - y0], [0, 0, mask.width, mask.height]] as const) {
+        const wide = new Uint8Array(cw * ch);
+        for (let r = 0; r < ch; r++) for (let c = 0; c < cw; c++) wide[r * cw + c] = 255 * mask.data[(cy + r) * mask.width + cx + c]!;
+        expect(rleFromCrop({ x: cx, y: cy, width: cw, height: ch, data: wide }, mask.width, mask.height)).toEqual(rleFromMask(mask));
+      }
     }
+    // an empty crop anywhere: the whole image outside
+    expect(rleFromCrop({ x: 3, y: 2, width: 0, height: 0, data: new Uint8Array(0) }, 7, 5)).toEqual(rleFromMask({ width: 7, height: 5, data: new Uint8Array(35) }));
   });
 });
