@@ -3,7 +3,8 @@
  * chosen through the tables below. Exporters stream images in, write into an existing empty
  * folder and return a report of what they wrote, skipped and changed; importers check a whole
  * file before returning masks as canonical COCO RLE (and boxes without masks, from detection data). No SQLite here: main/project wires these to
- * the store. Uses main/masks for all mask maths; tests in tests/formats/.
+ * the store. Uses main/masks for all mask maths; tests in tests/formats/. A COCO file is read a
+ * chunk and an element at a time (json-lists.ts): it may be longer than one string can be.
  */
 import { exportCocoPolygons, exportCocoRle } from './coco.ts';
 import { importCoco } from './coco-import.ts';
