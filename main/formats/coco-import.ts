@@ -15,9 +15,8 @@ import {
   type Rle, canonicalRleCounts, checkRleCounts, rleArea, rleCountsFromString, rleOfPolygons, rleStringFromCounts,
 } from '../masks/index.ts';
 import { MAX_IMAGE_PIXELS } from '../base/image-limits.ts';
-import { importedAnnotation, labelNameProblem } from './imported.ts';
+import { importedAnnotation, importTurn, labelNameProblem } from './imported.ts';
 import { readTopLevelLists } from './json-lists.ts';
-import { takeTurn } from './common.ts';
 import type { ImportedAnnotation, ImportedBox, Importer } from './types.ts';
 
 interface CocoImage { key: string; width: number; height: number }
@@ -30,24 +29,17 @@ export const importCoco: Importer = async (from, ctx) => {
   // may be larger than one string can be, and its categories usually come after its annotations.
   // The app's main process answers between chunks and annotations (its window, a cancel). The
   // first pass, a scan for the categories and images, is about a tenth of the time.
-  const between = async () => {
-    await takeTurn();
-    if (ctx.signal?.aborted) throw new Error(`import of ${from} cancelled`);
-  };
   const readFraction = (pass: 0 | 1) => async (read: number, size: number) => {
     ctx.onRead?.(pass === 0 ? 0.1 * (read / size) : 0.1 + 0.9 * (read / size));
-    await between();
+    await importTurn(from, ctx);
   };
   const lists: Record<'categories' | 'images', unknown[]> = { categories: [], images: [] };
   const { kinds } = await readTopLevelLists(from, 'the COCO annotations file', ['categories', 'images'], (key, _, value) => {
     lists[key as 'categories' | 'images'].push(value);
   }, { between: readFraction(0) });
-  const list = (key: string): void => {
+  for (const key of ['categories', 'images', 'annotations']) {
     if (kinds.get(key) !== 'list') throw new Error(`${from}: not a COCO instances file ("${key}" is ${kinds.has(key) ? 'not a list' : 'missing'})`);
-  };
-  list('categories');
-  list('images');
-  list('annotations');
+  }
   const warnings: string[] = [];
 
   const labels: string[] = [];
@@ -95,7 +87,7 @@ export const importCoco: Importer = async (from, ctx) => {
   const annotationIds = new Set<number>();
   await readTopLevelLists(from, 'the COCO annotations file', ['annotations'], async (_, i, ann) => {
     // a large file's polygons take seconds to draw
-    await between();
+    await importTurn(from, ctx);
     const where = `annotations[${i}]`;
     if (isObject(ann) && ann.id !== undefined) {
       const id = integerField(ann, 'id', where, fail);

@@ -1,7 +1,8 @@
 /** What the importers share: annotations that hold RLE and decode on demand, and file reading with clear errors. */
 import { readFileSync } from 'node:fs';
 import { type Rle, maskFromRle } from '../masks/index.ts';
-import type { ImportedAnnotation } from './types.ts';
+import { takeTurn } from './common.ts';
+import type { ImportContext, ImportedAnnotation } from './types.ts';
 
 export function importedAnnotation(imageKey: string, labelName: string, rle: Rle): ImportedAnnotation {
   return {
@@ -36,9 +37,23 @@ export function readText(path: string, what: string): string {
   try {
     return readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`${path}: cannot read ${what} (${code === 'ENOENT' ? 'no such file' : code ?? String(err)})`);
+    throw cannotRead(path, what, err);
   }
+}
+
+/** The error for a file an importer cannot open or read, naming it and why. */
+export function cannotRead(path: string, what: string, err: unknown): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  return new Error(`${path}: cannot read ${what} (${code === 'ENOENT' ? 'no such file' : code ?? String(err)})`);
+}
+
+/**
+ * Between two items of an import (annotations, files, chunks): the app's main process takes its
+ * turn (its window, a cancel), and a cancel stops the import.
+ */
+export async function importTurn(from: string, ctx: ImportContext): Promise<void> {
+  await takeTurn();
+  if (ctx.signal?.aborted) throw new Error(`import of ${from} cancelled`);
 }
 
 /** `readText`, parsed as JSON: a syntax error names the file. */

@@ -9,6 +9,7 @@
  * checked for matching brackets and closed strings, not parsed.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { cannotRead } from './imported.ts';
 
 export interface TopLevelKeys {
   /** every key of the top-level object, with what its value is */
@@ -85,7 +86,6 @@ class TopLevelScanner {
   /** Scans `buf` from `from`; returns where it stopped (the chunk's length when it ran out). */
   feed(buf: Buffer, from: number, offset: number): number {
     const n = buf.length;
-    const unexpected = (i: number, expected: string) => this.invalid(`${JSON.stringify(String.fromCharCode(buf[i]!))} at byte ${offset + i} where ${expected} should be`);
     let keyFrom = this.at === At.KeyText ? from : -1;
     let keptFrom = this.at === At.InValue && this.keep ? from : -1;
     for (let i = from; i < n; i++) {
@@ -99,7 +99,7 @@ class TopLevelScanner {
         case At.Key:
           if (isSpace(c)) continue;
           if (c === CLOSE_BRACE && this.kinds.size === 0) { this.at = At.End; continue; }
-          if (c !== QUOTE) throw unexpected(i, 'a key');
+          if (c !== QUOTE) throw this.unexpected(buf, i, offset, 'a key');
           this.at = At.KeyText;
           keyFrom = i + 1;
           this.escaped = false;
@@ -122,12 +122,12 @@ class TopLevelScanner {
         }
         case At.Colon:
           if (isSpace(c)) continue;
-          if (c !== COLON) throw unexpected(i, '":"');
+          if (c !== COLON) throw this.unexpected(buf, i, offset, '":"');
           this.at = At.Value;
           continue;
         case At.Value:
           if (isSpace(c)) continue;
-          if (c === COMMA || c === CLOSE_BRACE || c === CLOSE_BRACKET) throw unexpected(i, 'a value');
+          if (c === COMMA || c === CLOSE_BRACE || c === CLOSE_BRACKET) throw this.unexpected(buf, i, offset, 'a value');
           this.kinds.set(this.key, c === OPEN_BRACKET ? 'list' : 'other');
           if (c === OPEN_BRACKET && this.lists.includes(this.key)) {
             this.at = At.Element;
@@ -141,7 +141,7 @@ class TopLevelScanner {
         case At.Element:
           if (isSpace(c)) continue;
           if (c === CLOSE_BRACKET && this.index === 0) { this.at = At.ValueEnd; continue; }
-          if (c === COMMA || c === CLOSE_BRACE || c === CLOSE_BRACKET) throw unexpected(i, `"${this.key}" element ${this.index}`);
+          if (c === COMMA || c === CLOSE_BRACE || c === CLOSE_BRACKET) throw this.unexpected(buf, i, offset, `"${this.key}" element ${this.index}`);
           this.keep = true;
           keptFrom = i;
           this.elementStart = offset + i;
@@ -152,12 +152,12 @@ class TopLevelScanner {
           if (isSpace(c)) continue;
           if (c === COMMA) { this.at = At.Element; continue; }
           if (c === CLOSE_BRACKET) { this.at = At.ValueEnd; continue; }
-          throw unexpected(i, `"," or "]" after "${this.key}" element ${this.index - 1}`);
+          throw this.unexpected(buf, i, offset, `"," or "]" after "${this.key}" element ${this.index - 1}`);
         case At.ValueEnd:
           if (isSpace(c)) continue;
           if (c === COMMA) { this.at = At.Key; continue; }
           if (c === CLOSE_BRACE) { this.at = At.End; continue; }
-          throw unexpected(i, `"," or "}" after the value of "${this.key}"`);
+          throw this.unexpected(buf, i, offset, `"," or "}" after the value of "${this.key}"`);
         case At.End:
           if (isSpace(c)) continue;
           throw this.invalid(`${JSON.stringify(String.fromCharCode(c))} at byte ${offset + i} after the end of the top-level object`);
@@ -186,6 +186,10 @@ class TopLevelScanner {
     if (keptFrom >= 0) this.elementParts.push(Buffer.from(buf.subarray(keptFrom, n)));
     if (keyFrom >= 0) this.keyParts.push(Buffer.from(buf.subarray(keyFrom, n)));
     return n;
+  }
+
+  private unexpected(buf: Buffer, i: number, offset: number, expected: string): Error {
+    return this.invalid(`${JSON.stringify(String.fromCharCode(buf[i]!))} at byte ${offset + i} where ${expected} should be`);
   }
 
   /** The index of the quote closing the string scanned from `i` (inside it), or -1 if the chunk ends first. */
@@ -259,15 +263,11 @@ export async function readTopLevelLists(
   visit: (key: string, index: number, value: unknown) => void | Promise<void>,
   opts: { between?: (read: number, size: number) => Promise<void>; chunkBytes?: number } = {},
 ): Promise<TopLevelKeys> {
-  const cannotRead = (err: unknown) => {
-    const code = (err as NodeJS.ErrnoException).code;
-    return new Error(`${path}: cannot read ${what} (${code === 'ENOENT' ? 'no such file' : code ?? String(err)})`);
-  };
   let fd: number;
   try {
     fd = openSync(path, 'r');
   } catch (err) {
-    throw cannotRead(err);
+    throw cannotRead(path, what, err);
   }
   const invalid = (problem: string) => new Error(`${path}: not valid JSON (${problem})`);
   const scanner = new TopLevelScanner(lists, invalid);
@@ -283,7 +283,7 @@ export async function readTopLevelLists(
       try {
         n = readSync(fd, chunk, 0, chunk.length, offset);
       } catch (err) {
-        throw cannotRead(err);
+        throw cannotRead(path, what, err);
       }
       if (n === 0) break;
       const buf = chunk.subarray(0, n);

@@ -30,8 +30,7 @@ import { dirname, join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { MAX_IMAGE_PIXELS } from '../base/image-limits.ts';
 import { type Rle, forEachInsideRun, rleFromCrop, rleMeasure, rleOfPolygons } from '../masks/index.ts';
-import { importedAnnotation, labelNameProblem, readJson } from './imported.ts';
-import { takeTurn } from './common.ts';
+import { importedAnnotation, importTurn, labelNameProblem, readJson } from './imported.ts';
 import type { ImageSizeAnswer, ImportedAnnotation, ImportedBox, Importer } from './types.ts';
 
 type Json = Record<string, unknown>;
@@ -81,10 +80,8 @@ export const importLabelme: Importer = async (from, ctx) => {
   };
 
   for (const [done, file] of files.entries()) {
-    // the app's main process answers between files (its window, a cancel)
     ctx.onRead?.(done / files.length);
-    await takeTurn();
-    if (ctx.signal?.aborted) throw new Error(`import of ${from} cancelled`);
+    await importTurn(from, ctx);
     const fail = (where: string, problem: string) => new Error(`${file}: ${where}${where ? ': ' : ''}${problem}`);
     const doc = readLabelmeFile(file);
     const imagePath = doc.imagePath;

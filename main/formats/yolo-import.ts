@@ -16,8 +16,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { rleArea, rleOfPolygons } from '../masks/index.ts';
-import { importedAnnotation, labelNameProblem, readText } from './imported.ts';
-import { takeTurn } from './common.ts';
+import { importedAnnotation, importTurn, labelNameProblem, readText } from './imported.ts';
 import { yamlClassNames } from './yolo-names.ts';
 import type { ImportedAnnotation, ImportedBox, Importer } from './types.ts';
 
@@ -88,10 +87,8 @@ export const importYolo: Importer = async (from, ctx) => {
   const annotations: ImportedAnnotation[] = [];
   const boxes: ImportedBox[] = [];
   for (const [done, { file, lines }] of parsed.entries()) {
-    // the app's main process answers between label files (its window, a cancel)
     ctx.onRead?.(done / parsed.length);
-    await takeTurn();
-    if (ctx.signal?.aborted) throw new Error(`import of ${from} cancelled`);
+    await importTurn(from, ctx);
     if (lines.length === 0) continue;
     const path = join(labelsDir, file);
     const stem = basename(file).slice(0, -'.txt'.length);
