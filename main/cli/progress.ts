@@ -1,4 +1,4 @@
-import { formatDuration } from '../ptq4sam/estimate.ts';
+import { formatDuration } from '../../preload/contract/duration.ts';
 
 /** One step of long work, as every command reports it. */
 export interface ProgressUpdate {

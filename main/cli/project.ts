@@ -170,7 +170,7 @@ const verbs: Record<string, (argv: string[]) => Promise<number | void>> = {
     const everything = everythingOptions(args, mode);
     const { withEngine } = await import('./segment.ts');
     const { autolabelProject } = await import('../services/autolabel.ts');
-    const { formatDuration } = await import('../ptq4sam/estimate.ts');
+    const { formatDuration } = await import('../../preload/contract/duration.ts');
     const result = await withProject(db, async (p) => {
       const label = labelName === undefined ? undefined : p.findLabelByName(labelName);
       if (label === null) throw new CliError(`label "${labelName}" does not exist in project ${p.dbPath} (add it with: project labels add)`);

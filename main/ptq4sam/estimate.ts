@@ -69,10 +69,3 @@ export function overallFraction(phase: string, done: number, total: number): num
   }
   return 0;
 }
-
-/** "about 12 min" / "about 40 s" */
-export function formatDuration(seconds: number): string {
-  if (seconds < 90) return `about ${Math.max(5, Math.round(seconds / 5) * 5)} s`;
-  if (seconds < 5400) return `about ${Math.round(seconds / 60)} min`;
-  return `about ${(seconds / 3600).toFixed(1)} h`;
-}

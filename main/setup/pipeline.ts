@@ -28,7 +28,8 @@ import { describeProgress, downloadFile, downloadsDir, type DownloadProgress } f
 import { hashFile } from './download/hash.ts';
 import { importModel, isModelDir } from '../sam/model-dir.ts';
 import { evaluate, quantizeModelDir, spread, type EvalResult, type QuantReport } from '../ptq4sam/index.ts';
-import { formatDuration, overallFraction } from '../ptq4sam/estimate.ts';
+import { overallFraction } from '../ptq4sam/estimate.ts';
+import { formatDuration } from '../../preload/contract/duration.ts';
 import { projectImagePaths } from '../project/index.ts';
 import { isImageFile, listImageFiles, moveDir, withAtomicDir, writeFileAtomic } from '../base/index.ts';
 import { BIT_SETTINGS, QUANT_BITS, SETUP_STEPS, type QuantBits, type SetupStep } from '../../preload/contract/enums.ts';

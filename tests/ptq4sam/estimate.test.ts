@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, MEASURE_SECONDS_PER_MEGAPIXEL, overallFraction, REFERENCE_VIT_B_PASS_SECONDS, remainingSeconds, WEIGHT_SEARCH_SECONDS_PER_MILLION } from '../../main/ptq4sam/estimate.ts';
+import { formatDuration } from '../../preload/contract/duration.ts';
+import { MEASURE_SECONDS_PER_MEGAPIXEL, overallFraction, REFERENCE_VIT_B_PASS_SECONDS, remainingSeconds, WEIGHT_SEARCH_SECONDS_PER_MILLION } from '../../main/ptq4sam/estimate.ts';
 
 describe('quantize time estimate', () => {
   const vitB = { images: 32, imagesDone: 1, secondsPerImage: REFERENCE_VIT_B_PASS_SECONDS, millionWeights: 85, weightBits: 8, measureImages: 4 };
