@@ -12,20 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importCoco } from '../main/formats/coco-import.ts';
 import { readTopLevelLists } from '../main/formats/json-lists.ts';
+import { median, seededRandom } from './stats.ts';
 
 const IMAGES = 20_000;
 
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
 /** COCO's own key order (categories last), 640x480 images, star-shaped polygons of 8-40 points and 5-70 px radius. */
 function writeCocoFile(path: string, annotations: number): void {
-  const rand = random(7);
+  const rand = seededRandom(7);
   const fd = openSync(path, 'w');
   try {
     writeSync(fd, '{"info": {"description": "synthetic"}, "licenses": [], "images": [');
@@ -77,8 +70,6 @@ function inChild(variant: string, path: string): ChildResult {
   if (r.status !== 0) throw new Error(`bench import ${variant}: ${r.stderr.trim().split('\n').at(-1)}`);
   return JSON.parse(r.stdout) as ChildResult;
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 export async function main(args: string[]): Promise<void> {
   const flag = (name: string, fallback: number) => {

@@ -16,19 +16,12 @@ import { runInNewContext } from 'node:vm';
 import { exporters } from '../main/formats/index.ts';
 import { rleStringFromCounts, type Rle } from '../main/masks/index.ts';
 import { createProject, exportDataset, openProject, type ImportAnnotation, type ScannedImage } from '../main/project/index.ts';
+import { seededRandom } from './stats.ts';
 
 const WIDTH = 640;
 const HEIGHT = 480;
 const LABELS = ['person', 'car', 'tree', 'road', 'sky'];
 
-/** Deterministic pseudo-random numbers in [0, 1). */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 /**
  * The RLE of a shape given as one vertical run [y0, y1) per column, built straight from the
@@ -81,7 +74,7 @@ function syntheticMask(rand: () => number): Rle {
  */
 export function buildSyntheticProject(dbPath: string, imageCount: number, perImage: number): void {
   const dir = dirname(dbPath);
-  const rand = random(42);
+  const rand = seededRandom(42);
   const project = createProject(dbPath);
   for (const name of LABELS) project.addLabel({ name });
   for (let start = 0; start < imageCount; start += 1000) {
@@ -138,7 +131,7 @@ export interface ProjectBenchResult {
 /** One import of `count` annotations (10 per image) as one undo step, then its undo and redo. */
 function timeImportStep(dir: string, count: number): ProjectBenchResult['importStep'] {
   const dbPath = join(dir, 'import-step.db');
-  const rand = random(11);
+  const rand = seededRandom(11);
   const project = createProject(dbPath);
   const images: ScannedImage[] = [];
   const annotations: ImportAnnotation[] = [];
@@ -167,7 +160,7 @@ export async function runProjectBench(options: { images?: number; perImage?: num
   const dir = mkdtempSync(join(tmpdir(), 'bench-project-'));
   try {
     const dbPath = join(dir, 'bench.db');
-    const rand = random(7);
+    const rand = seededRandom(7);
 
     const built = performance.now();
     buildSyntheticProject(dbPath, imageCount, perImage);

@@ -1,4 +1,13 @@
-/** Statistics shared by the benchmark scripts. */
+/** Statistics and synthetic data shared by the benchmark scripts. */
+
+/** Deterministic pseudo-random numbers in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
 
 /** The median; the mean of the two middle values for an even count. */
 export function median(xs: number[]): number {
