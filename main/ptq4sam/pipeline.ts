@@ -84,7 +84,10 @@ export interface QuantizeOptions {
    * images themselves, which the report then marks `held_out: false`
    */
   measureFiles?: string[];
-  /** 8-bit weights as uint8 (default: where this machine's u8 x s8 kernel saturates, sam/int8-kernel.ts) */
+  /**
+   * 8-bit weights, and the second operands of activation products, as uint8 (default: where this
+   * machine's u8 x s8 kernel saturates, sam/int8-kernel.ts); false writes them as int8
+   */
   unsignedWeights?: boolean;
   /** at most this many images measured for the report (default 4) */
   measureImages?: number;
@@ -249,11 +252,14 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
 
   o.onProgress?.({ phase: 'emit', done: 0, total: 2 });
   const params: EmitParams = { activations, agq, weights };
-  // 8-bit weights as uint8 where this machine's u8 x s8 kernel saturates (sam/int8-kernel.ts)
-  const unsignedWeights = o.bits.w >= 8 && (o.unsignedWeights ?? await signedWeightsSaturate());
-  const weightCodes = unsignedWeights ? 'uint8' : 'int8';
-  const qEncoder = emitQuantizedGraph(encoder, byGraph('encoder'), params, o.bits.w, unsignedWeights);
-  const qDecoder = emitQuantizedGraph(cal.decoder, byGraph('decoder'), params, o.bits.w, unsignedWeights);
+  // uint8 where this machine's u8 x s8 kernel saturates, int8 where it is exact and the faster
+  // kernel (sam/int8-kernel.ts): 8-bit weights, and the second operands of activation products
+  const saturates = o.unsignedWeights ?? await signedWeightsSaturate();
+  const codes = { unsignedWeights: o.bits.w >= 8 && saturates, signedOperands: !saturates };
+  const weightCodes = codes.unsignedWeights ? 'uint8' : 'int8';
+  const operandCodes = codes.signedOperands ? 'int8' : 'uint8';
+  const qEncoder = emitQuantizedGraph(encoder, byGraph('encoder'), params, o.bits.w, codes);
+  const qDecoder = emitQuantizedGraph(cal.decoder, byGraph('decoder'), params, o.bits.w, codes);
   saveModel(qEncoder.model, join(o.outDir, ENCODER_FILE));
   saveModel(qDecoder.model, join(o.outDir, DECODER_FILE));
   const quantizeSeconds = (performance.now() - started) / 1000;
@@ -269,7 +275,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
     name: `${info.name} (${method.name} w${o.bits.w}a${o.bits.a}${softmaxBits.encoder > o.bits.a ? ', encoder A.V 8-bit' : ''})`,
     source: { kind: 'quantized', file: info.id, sha256: null },
     createdAt: new Date().toISOString(),
-    quantization: { method: method.name, bits: o.bits, big: useBig, agq: useAgq.encoder || useAgq.decoder, from: info.id, calibrationImages: files.length, weightCodes },
+    quantization: { method: method.name, bits: o.bits, big: useBig, agq: useAgq.encoder || useAgq.decoder, from: info.id, calibrationImages: files.length, weightCodes, operandCodes },
   };
   quantInfo.id = await computeModelId(o.outDir);
   writeModelInfo(o.outDir, quantInfo);
@@ -299,6 +305,7 @@ export async function quantizeModelDir(o: QuantizeOptions): Promise<QuantReport>
     softmax_by_graph: { encoder: useAgq.encoder ? 'agq' : 'uniform', decoder: useAgq.decoder ? 'agq' : 'uniform' },
     softmax_bits: softmaxBits,
     weight_codes: weightCodes,
+    operand_codes: operandCodes,
     size_bytes: { fp32: dirBytes(o.modelDir, MODEL_FILES), quantized: dirBytes(o.outDir, MODEL_FILES) },
     integer_ops: integerOps,
     float_modules: plan.keptFloat,

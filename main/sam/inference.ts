@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DECODER_FILE, ENCODER_FILE, readModelInfo, writeModelInfo, type ModelFamily, type ModelInfo, type Preprocessing } from './model-dir.ts';
-import { convertModelFileToUnsignedWeights, signedWeightsSaturate } from './int8-kernel.ts';
+import { convertModelFileToUnsignedCodes, signedWeightsSaturate } from './int8-kernel.ts';
 import { resizeBilinearPil, resizedSize, samEncoderInput, UnusableImageError, type RgbImage } from './image/index.ts';
 import { EMBEDDING_SHAPE, type PredictResult, type PredictViews, type SegmentPrompt, type SegmentResult } from './engine-api.ts';
 import { sam2EncoderInput } from './image/sam2-input.ts';
@@ -161,20 +161,22 @@ export async function loadSam(dir: string, settings: SessionSettings = {}): Prom
 }
 
 /**
- * A model quantized with int8 8-bit weights (on a CPU with VNNI), loaded where the u8 x s8 kernel
- * saturates, would compute wrong products: its files are converted once to uint8 weights
- * (int8-kernel.ts) and model.json records it, so later loads skip the check.
+ * A model quantized on a CPU with VNNI (int8 8-bit weights, int8 second operands of activation
+ * products), loaded where the u8 x s8 kernel saturates, would compute wrong products: its files
+ * are converted once to uint8 codes (int8-kernel.ts) and model.json records it, so later loads
+ * skip the check.
  */
 async function matchWeightCodesToThisCpu(dir: string, info: ModelInfo, warnings: string[]): Promise<void> {
-  const q = info.quantization as { bits?: { w?: number }; weightCodes?: string } | undefined;
-  if (!q || q.bits?.w !== 8 || q.weightCodes === 'uint8' || !(await signedWeightsSaturate())) return;
+  const q = info.quantization as { bits?: { w?: number }; weightCodes?: string; operandCodes?: string } | undefined;
+  const signedWeights = q?.bits?.w === 8 && q.weightCodes !== 'uint8';
+  if (!q || (!signedWeights && q.operandCodes !== 'int8') || !(await signedWeightsSaturate())) return;
   try {
     let changed = 0;
-    for (const file of [ENCODER_FILE, DECODER_FILE]) changed += convertModelFileToUnsignedWeights(join(dir, file), dir, file);
-    writeModelInfo(dir, { ...info, quantization: { ...info.quantization, weightCodes: 'uint8' } });
-    if (changed) warnings.push(`${dir}: ${changed} int8 weights stored as uint8 for this CPU (its int8 kernel adds products in saturating 16 bits)`);
+    for (const file of [ENCODER_FILE, DECODER_FILE]) changed += convertModelFileToUnsignedCodes(join(dir, file), dir, file);
+    writeModelInfo(dir, { ...info, quantization: { ...info.quantization, weightCodes: q.bits?.w === 8 ? 'uint8' : q.weightCodes, operandCodes: 'uint8' } });
+    if (changed) warnings.push(`${dir}: ${changed} int8 operands stored as uint8 for this CPU (its int8 kernel adds products in saturating 16 bits)`);
   } catch (err) {
-    warnings.push(`${dir}: this CPU's int8 kernel saturates and the model's int8 weights could not be converted (${(err as Error).message}); its masks may be less accurate`);
+    warnings.push(`${dir}: this CPU's int8 kernel saturates and the model's int8 operands could not be converted (${(err as Error).message}); its masks may be less accurate`);
   }
 }
 

@@ -152,6 +152,12 @@ export interface QuantReport {
    * VNNI); older reports lack it
    */
   weight_codes?: 'int8' | 'uint8';
+  /**
+   * how the products of two activations (QK^T, uniform A.V) store their second operand: int8
+   * where the quantizing machine's u8 x s8 kernel is exact (VNNI: faster than u8 x u8), else
+   * uint8; older reports lack it (uint8)
+   */
+  operand_codes?: 'int8' | 'uint8';
   size_bytes: { fp32: number; quantized: number };
   /** integer kernels in onnxruntime's optimized encoder + decoder graphs */
   integer_ops: Record<string, number>;

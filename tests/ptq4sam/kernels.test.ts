@@ -1,5 +1,5 @@
 /**
- * The integer linears compute exact integer products on this machine. onnxruntime's x86 u8 x s8
+ * The integer linears and products of two activations compute exact integer products on this machine. onnxruntime's x86 u8 x s8
  * kernel without VNNI adds product pairs in saturating 16 bits; the probe detects it, and the
  * uint8 weight storage chosen then gives the exact product on every CPU.
  */
@@ -14,8 +14,8 @@ import { loadSam, runEncoder } from '../../main/sam/inference.ts';
 import { importCheckpoint, readModelInfo, writeModelInfo } from '../../main/sam/model-dir.ts';
 import { SAM_TINY } from '../helpers/sam-tiny.ts';
 import { DataType, encodeModel, GraphBuilder, loadModel, makeTensor, MS_DOMAIN, saveModel, toNumber, type ITensorProto } from '../../main/onnx/index.ts';
-import { weightInitializers, type EmitContext } from '../../main/ptq4sam/emit/context.ts';
-import { convertModelFileToUnsignedWeights, signedWeightsSaturate } from '../../main/sam/int8-kernel.ts';
+import { integerMatMul, weightInitializers, type EmitContext } from '../../main/ptq4sam/emit/context.ts';
+import { convertModelFileToUnsignedCodes, signedWeightsSaturate } from '../../main/sam/int8-kernel.ts';
 import { mulberry32 } from '../../main/sam/synth.ts';
 
 const [M, K, N] = [32, 64, 24];
@@ -68,25 +68,92 @@ describe('8-bit integer linears', () => {
   });
 });
 
-/** The model files as a machine with VNNI writes them: every integer linear's 8-bit weight as int8. */
-function writeSignedWeights(dir: string): void {
+describe('products of two activations', () => {
+  // uint8 codes near both ends, the second operand's around a zero point of 130: as int8 codes
+  // (q - 128) many pairs of products pass 16 bits, which a saturating kernel clips
+  const rand = mulberry32(11);
+  const a = Uint8Array.from({ length: M * K }, () => 200 + Math.floor(rand() * 56));
+  const c = Uint8Array.from({ length: K * N }, () => (rand() < 0.5 ? Math.floor(rand() * 4) : 252 + Math.floor(rand() * 4)));
+  const [aZero, cZero] = [3, 130];
+  const exact = new Float32Array(M * N);
+  for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
+    let sum = 0;
+    for (let k = 0; k < K; k++) sum += (a[i * K + k]! - aZero) * (c[k * N + j]! - cZero);
+    exact[i * N + j] = sum;
+  }
+
+  /** QuantizeLinear of both float operands on unit grids, then the product integerMatMul writes */
+  async function product(signedOperands: boolean): Promise<{ y: Float32Array; operandType: number | undefined }> {
+    const b = new GraphBuilder();
+    b.input('x', 'float32', [M, K]);
+    b.input('z', 'float32', [K, N]);
+    const site = (id: string, tensor: string) => ({ id, tensor }) as never;
+    const ctx = {
+      b, weightBits: 8, unsignedWeights: false, signedOperands, replaced: new Map(), inits: new Map(), quantCache: new Map(),
+      p: { activations: new Map([['x', { scale: 1, zeroPoint: aZero, bits: 8 }], ['z', { scale: 1, zeroPoint: cZero, bits: 8 }]]), agq: new Map(), weights: new Map() },
+    } as unknown as EmitContext;
+    integerMatMul(ctx, site('x', 'x'), site('z', 'z'), 'y', 'product');
+    b.output('y', 'float32', [M, N]);
+    const model = b.build('product');
+    const zeroPoint = model.graph!.initializer!.find((t) => t.name === 'z/zero_point' || t.name === 'z/zero_point_s8');
+    const session = await ort.InferenceSession.create(encodeModel(model));
+    try {
+      // on unit grids the codes of v - z are v
+      const x = Float32Array.from(a, (v) => v - aZero), z = Float32Array.from(c, (v) => v - cZero);
+      const out = await session.run({ x: new ort.Tensor('float32', x, [M, K]), z: new ort.Tensor('float32', z, [K, N]) });
+      return { y: out.y!.data as Float32Array, operandType: zeroPoint?.dataType ?? undefined };
+    } finally {
+      await session.release();
+    }
+  }
+
+  it('with a uint8 second operand give the exact integer product', async () => {
+    const { y, operandType } = await product(false);
+    expect(operandType).toBe(DataType.UINT8);
+    expect(Array.from(y)).toEqual(Array.from(exact));
+  });
+
+  it('with an int8 second operand are exact exactly when the probe says this machine\'s kernel does not saturate', async () => {
+    const { y, operandType } = await product(true);
+    expect(operandType).toBe(DataType.INT8);
+    expect(y.every((v, i) => v === exact[i])).toBe(!(await signedWeightsSaturate()));
+  });
+});
+
+/**
+ * The model files as a machine with VNNI writes them: every integer linear's 8-bit weight, and
+ * the second operand of every product of two activations, as int8.
+ */
+function writeSignedCodes(dir: string): void {
   for (const file of ['encoder.onnx', 'decoder.onnx']) {
     const model = loadModel(join(dir, file));
     const g = model.graph!;
     const index = new Map((g.initializer ?? []).map((t, i) => [t.name ?? '', i]));
+    const producer = new Map((g.node ?? []).map((n) => [n.output![0]!, n]));
+    const toInt8 = (name: string) => {
+      const i = index.get(name);
+      const t = i === undefined ? undefined : g.initializer![i]!;
+      if (!t || t.dataType !== DataType.UINT8) return;
+      g.initializer![i!] = makeTensor(name, (t.dims ?? []).map(toNumber), Int8Array.from(t.rawData!, (v) => v - 128));
+    };
     for (const n of g.node ?? []) {
       if (n.opType !== 'MatMulIntegerToFloat') continue;
-      for (const name of [n.input![1]!, n.input![5]!]) {
-        const i = index.get(name);
-        const t = i === undefined ? undefined : g.initializer![i]!;
-        if (!t || t.dataType !== DataType.UINT8) continue;
-        g.initializer![i!] = makeTensor(name, (t.dims ?? []).map(toNumber), Int8Array.from(t.rawData!, (v) => v - 128));
-      }
+      for (const name of [n.input![1]!, n.input![5]!]) toInt8(name);
+      const clip = producer.get(n.input![1]!);
+      if (clip?.opType === 'Clip') for (const bound of clip.input!.slice(1)) toInt8(bound);
     }
     saveModel(model, join(dir, file));
   }
   const info = readModelInfo(dir);
-  writeModelInfo(dir, { ...info, quantization: { ...info.quantization, weightCodes: 'int8' } });
+  writeModelInfo(dir, { ...info, quantization: { ...info.quantization, weightCodes: 'int8', operandCodes: 'int8' } });
+}
+
+/** how many products of two activations take an int8 second operand, and how many in all */
+function signedOperandProducts(file: string): { int8: number; all: number } {
+  const g = loadModel(file).graph!;
+  const inits = new Map((g.initializer ?? []).map((t) => [t.name ?? '', t]));
+  const products = (g.node ?? []).filter((n) => n.opType === 'MatMulIntegerToFloat' && !inits.has(n.input![1]!));
+  return { int8: products.filter((n) => inits.get(n.input![5]!)?.dataType === DataType.INT8).length, all: products.length };
 }
 
 describe('a model quantized with int8 weights elsewhere', () => {
@@ -99,24 +166,29 @@ describe('a model quantized with int8 weights elsewhere', () => {
       await importCheckpoint(join(SAM_TINY, 'sam_tiny.pth'), fp32, { configPath: join(SAM_TINY, 'config.json') });
       await quantizeModelDir({ modelDir: fp32, calibDir: calib, outDir: quantized, bits: { w: 8, a: 8 }, method: 'ptq4sam', measureImages: 1 });
       const saturates = await signedWeightsSaturate();
-      expect(readModelInfo(quantized).quantization).toMatchObject({ weightCodes: saturates ? 'uint8' : 'int8' });
+      expect(readModelInfo(quantized).quantization).toMatchObject({ weightCodes: saturates ? 'uint8' : 'int8', operandCodes: saturates ? 'uint8' : 'int8' });
+      const written = signedOperandProducts(join(quantized, 'encoder.onnx'));
+      expect(written.all).toBeGreaterThan(0);
+      expect(written.int8).toBe(saturates ? 0 : written.all);
 
       cpSync(quantized, signed, { recursive: true });
-      writeSignedWeights(signed);
+      writeSignedCodes(signed);
       cpSync(signed, unsigned, { recursive: true });
-      expect(convertModelFileToUnsignedWeights(join(unsigned, 'encoder.onnx'), unsigned, 'encoder.onnx')).toBeGreaterThan(0);
-      expect(convertModelFileToUnsignedWeights(join(unsigned, 'decoder.onnx'), unsigned, 'decoder.onnx')).toBeGreaterThan(0);
-      expect(convertModelFileToUnsignedWeights(join(unsigned, 'encoder.onnx'), unsigned, 'encoder.onnx')).toBe(0);
+      expect(convertModelFileToUnsignedCodes(join(unsigned, 'encoder.onnx'), unsigned, 'encoder.onnx')).toBeGreaterThan(0);
+      expect(convertModelFileToUnsignedCodes(join(unsigned, 'decoder.onnx'), unsigned, 'decoder.onnx')).toBeGreaterThan(0);
+      expect(convertModelFileToUnsignedCodes(join(unsigned, 'encoder.onnx'), unsigned, 'encoder.onnx')).toBe(0);
+      expect(signedOperandProducts(join(unsigned, 'encoder.onnx'))).toMatchObject({ int8: 0 });
+      expect(signedOperandProducts(join(unsigned, 'decoder.onnx'))).toMatchObject({ int8: 0 });
       const info = readModelInfo(unsigned);
-      writeModelInfo(unsigned, { ...info, quantization: { ...info.quantization, weightCodes: 'uint8' } });
+      writeModelInfo(unsigned, { ...info, quantization: { ...info.quantization, weightCodes: 'uint8', operandCodes: 'uint8' } });
 
       const image = await decodeImage(join(SAM_TINY, 'landscape.png'));
       const a = await loadSam(signed);
       const b = await loadSam(unsigned);
       try {
-        expect(a.warnings.some((w) => /int8 weights stored as uint8 for this CPU/.test(w))).toBe(saturates);
+        expect(a.warnings.some((w) => /int8 operands stored as uint8 for this CPU/.test(w))).toBe(saturates);
         expect(b.warnings).toEqual([]);
-        expect(readModelInfo(signed).quantization).toMatchObject({ weightCodes: saturates ? 'uint8' : 'int8' });
+        expect(readModelInfo(signed).quantization).toMatchObject({ weightCodes: saturates ? 'uint8' : 'int8', operandCodes: saturates ? 'uint8' : 'int8' });
         expect(Array.from(await runEncoder(a, image))).toEqual(Array.from(await runEncoder(b, image)));
       } finally {
         for (const l of [a, b]) for (const s of [l.encoder, l.decoder, l.decoderCore]) await s.release();

@@ -27,6 +27,12 @@ export interface EmitContext {
   weightBits: number;
   /** 8-bit weights stored as uint8 codes with uint8 zero points (sam/int8-kernel.ts says why) */
   unsignedWeights: boolean;
+  /**
+   * The second operand of a product of two activations as int8 codes (q - 128, zero point
+   * z - 128): where this machine's u8 x s8 kernel is exact (VNNI), it is the fast one, and the
+   * u8 x u8 kernel is not (sam/int8-kernel.ts). The same products either way.
+   */
+  signedOperands: boolean;
   inits: Map<string, ITensorProto>;
   /** initializers replaced (undefined: dropped) when the builder is merged */
   replaced: Map<string, ITensorProto | undefined>;
@@ -42,23 +48,31 @@ function actParams(ctx: EmitContext, site: ActivationSite): UniformParams {
   return p;
 }
 
-/** QuantizeLinear [-> Clip] for one activation tensor, shared by consumers with the same grid. */
-export function quantize(ctx: EmitContext, site: ActivationSite): { q: string; scale: string; zero: string } {
+/**
+ * QuantizeLinear [-> Clip] for one activation tensor, shared by consumers with the same grid.
+ * `signed`: the codes as int8, q - 128 with zero point z - 128 (the same grid; QuantizeLinear
+ * saturates to [-128, 127] exactly where the uint8 one saturates to [0, 255]).
+ */
+export function quantize(ctx: EmitContext, site: ActivationSite, signed = false): { q: string; scale: string; zero: string } {
   const p = actParams(ctx, site);
-  const key = `${site.tensor}|${p.scale}|${p.zeroPoint}|${p.bits}`;
+  const key = `${site.tensor}|${p.scale}|${p.zeroPoint}|${p.bits}|${signed ? 's8' : 'u8'}`;
   const hit = ctx.quantCache.get(key);
   if (hit) return hit;
   const { b } = ctx;
-  const result = b.scope(`quant/${site.id}`, () => {
+  const shift = signed ? 128 : 0;
+  const codes = (v: number) => (signed ? new Int8Array([v - shift]) : new Uint8Array([v]));
+  const suffix = signed ? '_s8' : '';
+  const result = b.scope(`quant/${site.id}${suffix}`, () => {
     const scale = b.constF([p.scale]);
-    const zero = b.init(`${site.id}/zero_point`, [], new Uint8Array([p.zeroPoint]));
+    const zero = b.init(`${site.id}/zero_point${suffix}`, [], codes(p.zeroPoint));
     const q = b.op('QuantizeLinear', [site.tensor, scale, zero]);
     if (p.bits >= 8) return { q, scale, zero };
     // A b-bit grid is the 8-bit grid's codes 0..2^b-1: QuantizeLinear saturates at 0 (the grid's
-    // low end), and a Clip on the uint8 codes gives the top end, exactly what clipping the
-    // float input to [lo, hi] first gives, in a pass over 1-byte instead of 4-byte values.
-    const top = b.init(`${site.id}/code_max`, [], new Uint8Array([levels(p.bits) - 1]));
-    return { q: b.op('Clip', [q, b.init(`${site.id}/code_min`, [], new Uint8Array([0])), top]), scale, zero };
+    // low end), and a Clip on the codes gives the top end, exactly what clipping the float input
+    // to [lo, hi] first gives, in a pass over 1-byte instead of 4-byte values.
+    const bottom = b.init(`${site.id}/code_min${suffix}`, [], codes(0));
+    const top = b.init(`${site.id}/code_max${suffix}`, [], codes(levels(p.bits) - 1));
+    return { q: b.op('Clip', [q, bottom, top]), scale, zero };
   });
   ctx.quantCache.set(key, result);
   return result;
@@ -122,10 +136,10 @@ export function biasAddOf(ctx: EmitContext, matmulOutput: string, n: number): { 
  * MatMulIntegerToFloat, which takes non-constant batched operands and applies both scales in
  * its epilogue. MatMulInteger -> Cast -> Mul would write the int32 product and then pass twice
  * more over it in float: over a ViT-B global attention map (12 x 4096 x 4096) those two passes
- * cost more than the integer product saves.
+ * cost more than the integer product saves. The second operand is int8 with `signedOperands`.
  */
 export function integerMatMul(ctx: EmitContext, a: ActivationSite, c: ActivationSite, outputName: string, nodeName: string): void {
   const qa = quantize(ctx, a);
-  const qc = quantize(ctx, c);
+  const qc = quantize(ctx, c, ctx.signedOperands);
   ctx.b.op('MatMulIntegerToFloat', [qa.q, qc.q, qa.scale, qc.scale, qa.zero, qc.zero], {}, { name: `${nodeName}/Integer`, domain: MS_DOMAIN, outputs: [outputName] });
 }

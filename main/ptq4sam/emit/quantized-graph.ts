@@ -39,11 +39,16 @@ export interface EmitResult {
   integerProducts: number;
 }
 
-/** `unsignedWeights`: 8-bit weights as uint8 (sam/int8-kernel.ts: where u8 x s8 saturates) */
-export function emitQuantizedGraph(model: ModelProto, targets: Target[], p: EmitParams, weightBits: number, unsignedWeights = false): EmitResult {
+/** How integer operands are stored for this machine's kernels (EmitContext says each). */
+export interface OperandCodes {
+  unsignedWeights: boolean;
+  signedOperands: boolean;
+}
+
+export function emitQuantizedGraph(model: ModelProto, targets: Target[], p: EmitParams, weightBits: number, codes: OperandCodes): EmitResult {
   const g = model.graph!;
   const ctx: EmitContext = {
-    b: new GraphBuilder(), p, weightBits, unsignedWeights, inits: new Map((g.initializer ?? []).map((t) => [t.name ?? '', t])), replaced: new Map(), quantCache: new Map(),
+    b: new GraphBuilder(), p, weightBits, ...codes, inits: new Map((g.initializer ?? []).map((t) => [t.name ?? '', t])), replaced: new Map(), quantCache: new Map(),
     consumers: consumers(g), remove: new Set(),
   };
   const nodes = new Map((g.node ?? []).map((n) => [n.name ?? '', n]));
