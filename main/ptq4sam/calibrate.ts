@@ -5,6 +5,7 @@
  * Only the encoder embeddings (4 MB per image) are kept between phases.
  */
 import * as ort from 'onnxruntime-node';
+import { SESSION_CONFIG } from '../sam/session-config.ts';
 import { encodeSelfContained, GraphBuilder, type ModelProto } from '../onnx/index.ts';
 import { decoderFeeds, encoderTensor } from '../sam/inference.ts';
 import { concatSam2Features, sam2DecoderFeeds } from '../sam/sam2-inference.ts';
@@ -107,13 +108,12 @@ export interface CalibrationResult {
 // No planned memory pattern: it keeps every large activation of a pass allocated at once (as in
 // the encoder sessions, sam/inference.ts), which for ViT-B's calibration graph is gigabytes.
 /**
- * The calibration graphs' sessions. Their idle threads do not spin: a spinning pool took the
- * cores from whatever else ran (the app's window while a quantization ran in the background;
- * a second quantization beside it), for no gain on these long kernels.
+ * The calibration graphs' sessions, configured as the app's (sam/session-config.ts: their idle
+ * threads do not spin, which on these long kernels gains nothing and took the cores from the
+ * app's window or a second quantization beside them).
  */
 const sessionOptions: ort.InferenceSession.SessionOptions = {
-  graphOptimizationLevel: 'all', interOpNumThreads: 1, enableMemPattern: false,
-  extra: { session: { intra_op: { allow_spinning: '0' } } },
+  graphOptimizationLevel: 'all', interOpNumThreads: 1, enableMemPattern: false, extra: SESSION_CONFIG,
 };
 
 function checkAborted(signal?: AbortSignal): void {

@@ -4,6 +4,7 @@
  * fidelity against the float model in the same run, and write a model directory with its report.
  */
 import * as ort from 'onnxruntime-node';
+import { SESSION_CONFIG } from '../sam/session-config.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -142,7 +143,7 @@ async function optimizedOpCounts(bytesPath: string): Promise<Record<string, numb
   const dir = mkdtempSync(join(tmpdir(), 'ptq4sam-opt-'));
   try {
     const optimized = join(dir, 'optimized.onnx');
-    const s = await ort.InferenceSession.create(bytesPath, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized, logSeverityLevel: 3 });
+    const s = await ort.InferenceSession.create(bytesPath, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized, logSeverityLevel: 3, extra: SESSION_CONFIG });
     await s.release();
     return countOps(loadModel(optimized).graph!);
   } finally {

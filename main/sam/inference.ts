@@ -5,6 +5,7 @@
  * thread.
  */
 import * as ort from 'onnxruntime-node';
+import { SESSION_CONFIG } from './session-config.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DECODER_FILE, ENCODER_FILE, readModelInfo, writeModelInfo, type ModelFamily, type ModelInfo, type Preprocessing } from './model-dir.ts';
@@ -82,11 +83,10 @@ export interface SplitDecoderSessions {
 
 function sessionOptions(s: SessionSettings, provider: ExecutionProviderName, encoder = false): ort.InferenceSession.SessionOptions {
   return {
-    // No session spins its idle threads: the encoder's large kernels gain nothing from it and it
-    // would take the CPU from the clicks while a background encode runs; after a decoder run the
-    // spinning threads took the cores from the main process and the window just when the answer
-    // had to cross to them (a click's latency is the same either way).
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
+    // No session spins its idle threads (a click's latency is the same either way, and spinning
+    // took the cores from the main process and the window just when an answer had to reach them),
+    // and denormals are flushed to zero: session-config.ts.
+    extra: SESSION_CONFIG,
     // For the encoder, onnxruntime's planned memory pattern pre-allocates every global
     // attention map at once: ViT-B peaked at 6.9 GB RSS with it and 3.8 GB without, at the
     // same speed (bench notes in the README).

@@ -15,6 +15,7 @@
 import { mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { SESSION_CONFIG } from './session-config.ts';
 import { DataType, encodeModel, GraphBuilder, loadModel, makeTensor, MS_DOMAIN, saveModel, toNumber, type INodeProto, type ITensorProto, type ModelProto } from '../onnx/index.ts';
 
 let probed: Promise<boolean> | undefined;
@@ -33,7 +34,8 @@ async function probe(): Promise<boolean> {
   const y = b.op('MatMulIntegerToFloat', [a, w, b.constF([1]), b.constF([1]), b.init('a_zero', [], new Uint8Array([0])), b.init('w_zero', [], new Int8Array([0]))], {}, { domain: MS_DOMAIN });
   b.identity(y, 'y');
   b.output('y', 'float32', [m, n]);
-  const session = await ort.InferenceSession.create(encodeModel(b.build('saturation-probe')), { intraOpNumThreads: 1 });
+  // often the process's first session: it sets the calling thread's denormal mode (session-config.ts)
+  const session = await ort.InferenceSession.create(encodeModel(b.build('saturation-probe')), { intraOpNumThreads: 1, extra: SESSION_CONFIG });
   try {
     const out = await session.run({ a: new ort.Tensor('uint8', new Uint8Array(m * k).fill(255), [m, k]) });
     return (out.y!.data as Float32Array)[0] !== 255 * 127 * k;
