@@ -9,7 +9,7 @@ import { SESSION_CONFIG } from './session-config.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DECODER_FILE, ENCODER_FILE, readModelInfo, writeModelInfo, type ModelFamily, type ModelInfo, type Preprocessing } from './model-dir.ts';
-import { convertModelFileToUnsignedCodes, signedWeightsSaturate } from './int8-kernel.ts';
+import { convertModelFileCodes, signedWeightsSaturate, type OperandStorage } from './int8-kernel.ts';
 import { resizeBilinearPil, resizedSize, samEncoderInput, UnusableImageError, type RgbImage } from './image/index.ts';
 import { EMBEDDING_SHAPE, type PredictResult, type PredictViews, type SegmentPrompt, type SegmentResult } from './engine-api.ts';
 import { sam2EncoderInput } from './image/sam2-input.ts';
@@ -124,7 +124,7 @@ export async function loadSam(dir: string, settings: SessionSettings = {}): Prom
   const info = readModelInfo(dir);
   const warnings: string[] = [];
   let provider = settings.executionProvider ?? 'cpu';
-  await matchWeightCodesToThisCpu(dir, info, warnings);
+  await matchCodesToThisCpu(dir, info, warnings);
   // onnxruntime follows the encoder's external data itself: check where it points first
   loadModel(join(dir, ENCODER_FILE), { loadExternalData: false });
   // The decoder file is read once: its bytes make the full session and, parsed, the pruned one.
@@ -161,22 +161,29 @@ export async function loadSam(dir: string, settings: SessionSettings = {}): Prom
 }
 
 /**
- * A model quantized on a CPU with VNNI (int8 8-bit weights, int8 second operands of activation
- * products), loaded where the u8 x s8 kernel saturates, would compute wrong products: its files
- * are converted once to uint8 codes (int8-kernel.ts) and model.json records it, so later loads
- * skip the check.
+ * A quantized model's integer operands stored for this CPU's kernel, converted once when it is
+ * loaded (int8-kernel.ts), and model.json records it, so later loads skip the conversion:
+ * - where the u8 x s8 kernel saturates, int8 8-bit weights and int8 second operands of
+ *   activation products (a model quantized on a CPU with VNNI) would compute wrong products:
+ *   they become uint8, with a warning;
+ * - where it is exact, uint8 ones (quantized on a saturating CPU, or by an earlier version) run
+ *   on the slower u8 x u8 kernel: they become int8, the same products.
  */
-async function matchWeightCodesToThisCpu(dir: string, info: ModelInfo, warnings: string[]): Promise<void> {
+async function matchCodesToThisCpu(dir: string, info: ModelInfo, warnings: string[]): Promise<void> {
   const q = info.quantization as { bits?: { w?: number }; weightCodes?: string; operandCodes?: string } | undefined;
-  const signedWeights = q?.bits?.w === 8 && q.weightCodes !== 'uint8';
-  if (!q || (!signedWeights && q.operandCodes !== 'int8') || !(await signedWeightsSaturate())) return;
+  if (!q || info.source.kind !== 'quantized') return;
+  const eightBitWeights = q.bits?.w === 8;
+  const saturates = await signedWeightsSaturate();
+  const to: OperandStorage = saturates ? 'uint8' : 'int8';
+  // before these fields: 8-bit weights as int8, operands as uint8
+  if ((!eightBitWeights || (q.weightCodes ?? 'int8') === to) && (q.operandCodes ?? 'uint8') === to) return;
   try {
     let changed = 0;
-    for (const file of [ENCODER_FILE, DECODER_FILE]) changed += convertModelFileToUnsignedCodes(join(dir, file), dir, file);
-    writeModelInfo(dir, { ...info, quantization: { ...info.quantization, weightCodes: q.bits?.w === 8 ? 'uint8' : q.weightCodes, operandCodes: 'uint8' } });
-    if (changed) warnings.push(`${dir}: ${changed} int8 operands stored as uint8 for this CPU (its int8 kernel adds products in saturating 16 bits)`);
+    for (const file of [ENCODER_FILE, DECODER_FILE]) changed += convertModelFileCodes(join(dir, file), dir, file, to);
+    writeModelInfo(dir, { ...info, quantization: { ...info.quantization, ...(eightBitWeights ? { weightCodes: to } : {}), operandCodes: to } });
+    if (changed && saturates) warnings.push(`${dir}: ${changed} int8 operands stored as uint8 for this CPU (its int8 kernel adds products in saturating 16 bits)`);
   } catch (err) {
-    warnings.push(`${dir}: this CPU's int8 kernel saturates and the model's int8 operands could not be converted (${(err as Error).message}); its masks may be less accurate`);
+    if (saturates) warnings.push(`${dir}: this CPU's int8 kernel saturates and the model's int8 operands could not be converted (${(err as Error).message}); its masks may be less accurate`);
   }
 }
 

@@ -10,7 +10,9 @@
  * Where the probe is exact (VNNI), u8 x s8 is the fast kernel and u8 x u8 still the widening one:
  * there the second operands of activation products (QK^T, A.V) are int8 too (a full-depth ViT-B
  * w8a8 encoder on an AVX-512 VNNI CPU took 0.86-0.92 of its time with uint8 operands, alternating
- * runs), and a saturating CPU converts them with the weights.
+ * runs). A saturating CPU converts a model's int8 operands to uint8 when it loads it, and an exact
+ * one converts the uint8 operands of a model quantized on a saturating CPU (or by an earlier
+ * version) to int8, once each.
  */
 import { mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,52 +46,67 @@ async function probe(): Promise<boolean> {
   }
 }
 
-/** the int8 bytes of an initializer (codes or zero points as the quantizer writes them) */
-function int8Values(t: ITensorProto): Int8Array | null {
-  if (t.dataType !== DataType.INT8) return null;
-  if (t.rawData && t.rawData.length) return new Int8Array(t.rawData.buffer, t.rawData.byteOffset, t.rawData.length);
-  return Int8Array.from(t.int32Data ?? []);
+/** the bytes of an int8 or uint8 initializer, as its own type; null for other types */
+function byteValues(t: ITensorProto): Int8Array | Uint8Array | null {
+  const raw = t.rawData && t.rawData.length ? t.rawData : null;
+  if (t.dataType === DataType.INT8) return raw ? new Int8Array(raw.buffer, raw.byteOffset, raw.length) : Int8Array.from(t.int32Data ?? []);
+  if (t.dataType === DataType.UINT8) return raw ? new Uint8Array(raw.buffer, raw.byteOffset, raw.length) : Uint8Array.from(t.int32Data ?? []);
+  return null;
 }
 
+/** How the second operands of integer products are stored: for a saturating kernel, or for VNNI's. */
+export type OperandStorage = 'uint8' | 'int8';
+
 /**
- * Rewrites every int8 second operand of MatMulIntegerToFloat as uint8 plus 128: the same
- * products, on the kernel that does not saturate. A linear's weight codes and zero points are
- * constants (inputs 2 and 6); the second operand of a product of two activations is a
- * QuantizeLinear's output [-> Clip to a sub-8-bit range], whose zero point (and Clip bounds) are
- * constants, and a uint8 zero point makes QuantizeLinear write uint8. Returns how many operands
- * changed.
+ * Rewrites the second operand of every MatMulIntegerToFloat stored the other way as `to`: int8
+ * as uint8 plus 128, or uint8 as int8 minus 128. The same products, on the kernel that suits
+ * this CPU. A linear's weight codes and zero points are constants (inputs 2 and 6); the second
+ * operand of a product of two activations is a QuantizeLinear's output [-> Clip to a sub-8-bit
+ * range], whose zero point (and Clip bounds) are constants, and the zero point's type is the
+ * type QuantizeLinear writes. Such an operand becomes int8 only where every reader of it takes
+ * int8 (another product's second operand, a DequantizeLinear): onnxruntime has no int8 x uint8
+ * kernel. Returns how many operands changed.
  */
-export function storeCodesUnsigned(model: ModelProto): number {
+export function storeCodes(model: ModelProto, to: OperandStorage): number {
   const g = model.graph!;
   const inits = new Map((g.initializer ?? []).map((t, i) => [t.name ?? '', i]));
   const producer = new Map<string, INodeProto>();
-  for (const n of g.node ?? []) for (const o of n.output ?? []) producer.set(o, n);
-  const shifted = new Set<string>();
-  /** the constant as uint8 plus 128; false if it is not an int8 constant */
-  const shift = (name: string | undefined): boolean => {
-    if (!name) return false;
-    if (shifted.has(name)) return true;
-    const i = inits.get(name);
-    const values = i === undefined ? null : int8Values(g.initializer![i]!);
-    if (!values) return false;
-    g.initializer![i!] = makeTensor(name, (g.initializer![i!]!.dims ?? []).map(toNumber), Uint8Array.from(values, (x) => x + 128));
-    shifted.add(name);
-    return true;
+  const readers = new Map<string, { node: INodeProto; input: number }[]>();
+  for (const n of g.node ?? []) {
+    for (const o of n.output ?? []) producer.set(o, n);
+    (n.input ?? []).forEach((i, input) => { if (i) readers.set(i, [...(readers.get(i) ?? []), { node: n, input }]); });
+  }
+  const from = to === 'uint8' ? DataType.INT8 : DataType.UINT8;
+  const storedFrom = (name: string | undefined) => {
+    const i = name === undefined ? undefined : inits.get(name);
+    return i !== undefined && g.initializer![i]!.dataType === from;
   };
+  const shifted = new Set<string>();
+  const shift = (name: string) => {
+    if (shifted.has(name) || !storedFrom(name)) return;
+    const i = inits.get(name)!;
+    const values = byteValues(g.initializer![i]!)!;
+    const dims = (g.initializer![i]!.dims ?? []).map(toNumber);
+    g.initializer![i] = makeTensor(name, dims, to === 'uint8' ? Uint8Array.from(values, (x) => x + 128) : Int8Array.from(values, (x) => x - 128));
+    shifted.add(name);
+  };
+  const takesInt8 = (tensor: string) => (readers.get(tensor) ?? []).every(({ node, input }) =>
+    (node.opType === 'MatMulIntegerToFloat' && input === 1) || node.opType === 'DequantizeLinear' || (node.opType === 'Clip' && input === 0));
   const done = new Set<string>();
   let changed = 0;
   for (const n of g.node ?? []) {
     if (n.opType !== 'MatMulIntegerToFloat') continue;
     const [, operand, , , , zero] = n.input ?? [];
-    if (!operand || !zero || done.has(operand)) continue;
+    if (!operand || !zero || done.has(operand) || !storedFrom(zero)) continue;
+    const clip = producer.get(operand)?.opType === 'Clip' ? producer.get(operand)! : null;
     if (inits.has(operand)) {
-      if (!int8Values(g.initializer![inits.get(operand)!]!) || !shift(zero)) continue;
+      if (!storedFrom(operand)) continue;
       shift(operand);
-    } else {
-      if (!shift(zero)) continue;
-      const clip = producer.get(operand);
-      if (clip?.opType === 'Clip') for (const bound of (clip.input ?? []).slice(1)) shift(bound);
+    } else if (to === 'int8' && !(takesInt8(operand) && (!clip || takesInt8(clip.input![0]!)))) {
+      continue;
     }
+    shift(zero);
+    if (clip) for (const bound of (clip.input ?? []).slice(1)) if (bound) shift(bound);
     done.add(operand);
     changed += 1;
   }
@@ -97,14 +114,15 @@ export function storeCodesUnsigned(model: ModelProto): number {
 }
 
 /**
- * Converts a model file in place (with its external data, if any) when it holds int8 operands;
- * the new files replace the old ones only once completely written. Returns the operands changed.
+ * Converts a model file in place (with its external data, if any) when it holds operands stored
+ * the other way; the new files replace the old ones only once completely written. Returns the
+ * operands changed.
  */
-export function convertModelFileToUnsignedCodes(path: string, dir: string, file: string): number {
+export function convertModelFileCodes(path: string, dir: string, file: string, to: OperandStorage): number {
   const model = loadModel(path);
-  const changed = storeCodesUnsigned(model);
+  const changed = storeCodes(model, to);
   if (changed === 0) return 0;
-  const tmp = mkdtempSync(join(dir, '.unsigned-'));
+  const tmp = mkdtempSync(join(dir, `.${to}-`));
   try {
     saveModel(model, join(tmp, file));
     for (const f of readdirSync(tmp)) renameSync(join(tmp, f), join(dir, f));

@@ -15,7 +15,7 @@ import { importCheckpoint, readModelInfo, writeModelInfo } from '../../main/sam/
 import { SAM_TINY } from '../helpers/sam-tiny.ts';
 import { DataType, encodeModel, GraphBuilder, loadModel, makeTensor, MS_DOMAIN, saveModel, toNumber, type ITensorProto } from '../../main/onnx/index.ts';
 import { integerMatMul, weightInitializers, type EmitContext } from '../../main/ptq4sam/emit/context.ts';
-import { convertModelFileToUnsignedCodes, signedWeightsSaturate } from '../../main/sam/int8-kernel.ts';
+import { convertModelFileCodes, signedWeightsSaturate, storeCodes } from '../../main/sam/int8-kernel.ts';
 import { mulberry32 } from '../../main/sam/synth.ts';
 
 const [M, K, N] = [32, 64, 24];
@@ -156,8 +156,44 @@ function signedOperandProducts(file: string): { int8: number; all: number } {
   return { int8: products.filter((n) => inits.get(n.input![5]!)?.dataType === DataType.INT8).length, all: products.length };
 }
 
-describe('a model quantized with int8 weights elsewhere', () => {
-  it('is converted once on a CPU whose int8 kernel saturates, and computes what uint8 storage computes', async () => {
+describe('storing the operands the other way', () => {
+  it('leaves an operand that is also read as a first operand (no int8 x uint8 kernel) and converts the others, the same products', async () => {
+    const b = new GraphBuilder();
+    const [x, z, w] = ['x', 'z', 'w'].map((n) => b.input(n, 'float32', [K, K])) as [string, string, string];
+    const ql = (t: string, zero: number) => ({ q: b.op('QuantizeLinear', [t, b.constF([1]), b.init(`${t}/zero_point`, [], new Uint8Array([zero]))]), zero: `${t}/zero_point` });
+    const [qx, qz, qw] = [ql(x, 3), ql(z, 130), ql(w, 120)];
+    const product = (a: typeof qx, c: typeof qx, name: string) => b.identity(b.op('MatMulIntegerToFloat', [a.q, c.q, b.constF([1]), b.constF([1]), a.zero, c.zero], {}, { domain: MS_DOMAIN }), name);
+    product(qz, qx, 'zx'); // x a second operand, z a first one
+    product(qx, qz, 'xz'); // and the other way round
+    product(qx, qw, 'xw'); // w only ever a second operand
+    for (const name of ['zx', 'xz', 'xw']) b.output(name, 'float32', [K, K]);
+    const model = b.build('shared-operands');
+    const rand = mulberry32(5);
+    const feeds = Object.fromEntries(['x', 'z', 'w'].map((n) => [n, new ort.Tensor('float32', Float32Array.from({ length: K * K }, () => Math.round(rand() * 200 - 100)), [K, K])]));
+    const run = async (bytes: Uint8Array) => {
+      const session = await ort.InferenceSession.create(bytes);
+      try {
+        const out = await session.run(feeds);
+        return ['zx', 'xz', 'xw'].map((n) => Array.from(out[n]!.data as Float32Array));
+      } finally {
+        await session.release();
+      }
+    };
+    const reference = await run(encodeModel(model));
+    expect(storeCodes(model, 'int8')).toBe(1);
+    const zeroType = (t: string) => model.graph!.initializer!.find((i) => i.name === `${t}/zero_point`)!.dataType;
+    expect([zeroType('x'), zeroType('z'), zeroType('w')]).toEqual([DataType.UINT8, DataType.UINT8, DataType.INT8]);
+    expect(storeCodes(model, 'int8')).toBe(0);
+    const converted = await run(encodeModel(model));
+    // int8 second operands are exact where the kernel is; these small codes never saturate
+    expect(converted).toEqual(reference);
+    expect(storeCodes(model, 'uint8')).toBe(1);
+    expect(zeroType('w')).toBe(DataType.UINT8);
+  });
+});
+
+describe('a model whose operands are stored for another CPU\'s kernel', () => {
+  it('is converted once when loaded to what this CPU\'s kernel wants, and computes the same embedding', async () => {
     const work = mkdtempSync(join(tmpdir(), 'int8-model-'));
     try {
       const [fp32, calib, quantized, signed, unsigned] = ['fp32', 'calib', 'quantized', 'signed', 'unsigned'].map((d) => join(work, d)) as [string, string, string, string, string];
@@ -174,21 +210,32 @@ describe('a model quantized with int8 weights elsewhere', () => {
       cpSync(quantized, signed, { recursive: true });
       writeSignedCodes(signed);
       cpSync(signed, unsigned, { recursive: true });
-      expect(convertModelFileToUnsignedCodes(join(unsigned, 'encoder.onnx'), unsigned, 'encoder.onnx')).toBeGreaterThan(0);
-      expect(convertModelFileToUnsignedCodes(join(unsigned, 'decoder.onnx'), unsigned, 'decoder.onnx')).toBeGreaterThan(0);
-      expect(convertModelFileToUnsignedCodes(join(unsigned, 'encoder.onnx'), unsigned, 'encoder.onnx')).toBe(0);
+      expect(convertModelFileCodes(join(unsigned, 'encoder.onnx'), unsigned, 'encoder.onnx', 'uint8')).toBeGreaterThan(0);
+      expect(convertModelFileCodes(join(unsigned, 'decoder.onnx'), unsigned, 'decoder.onnx', 'uint8')).toBeGreaterThan(0);
+      expect(convertModelFileCodes(join(unsigned, 'encoder.onnx'), unsigned, 'encoder.onnx', 'uint8')).toBe(0);
       expect(signedOperandProducts(join(unsigned, 'encoder.onnx'))).toMatchObject({ int8: 0 });
       expect(signedOperandProducts(join(unsigned, 'decoder.onnx'))).toMatchObject({ int8: 0 });
       const info = readModelInfo(unsigned);
-      writeModelInfo(unsigned, { ...info, quantization: { ...info.quantization, weightCodes: 'uint8', operandCodes: 'uint8' } });
+      // as an earlier version wrote it: no operandCodes (its operands were always uint8)
+      const { operandCodes: _omitted, ...earlier } = info.quantization as Record<string, unknown>;
+      writeModelInfo(unsigned, { ...info, quantization: { ...earlier, weightCodes: 'uint8' } });
 
       const image = await decodeImage(join(SAM_TINY, 'landscape.png'));
+      const before = { signed: signedOperandProducts(join(signed, 'encoder.onnx')), unsigned: signedOperandProducts(join(unsigned, 'encoder.onnx')) };
+      expect(before.signed.int8).toBe(before.signed.all);
+      expect(before.unsigned.int8).toBe(0);
       const a = await loadSam(signed);
       const b = await loadSam(unsigned);
       try {
         expect(a.warnings.some((w) => /int8 operands stored as uint8 for this CPU/.test(w))).toBe(saturates);
         expect(b.warnings).toEqual([]);
-        expect(readModelInfo(signed).quantization).toMatchObject({ weightCodes: saturates ? 'uint8' : 'int8', operandCodes: saturates ? 'uint8' : 'int8' });
+        // each is converted, once, to what this CPU's kernel wants: a saturating one the signed
+        // copy, an exact one the unsigned copy (as written on a saturating CPU or by an earlier version)
+        for (const dir of [signed, unsigned]) {
+          expect(readModelInfo(dir).quantization).toMatchObject({ weightCodes: saturates ? 'uint8' : 'int8', operandCodes: saturates ? 'uint8' : 'int8' });
+          const products = signedOperandProducts(join(dir, 'encoder.onnx'));
+          expect(products.int8).toBe(saturates ? 0 : products.all);
+        }
         expect(Array.from(await runEncoder(a, image))).toEqual(Array.from(await runEncoder(b, image)));
       } finally {
         for (const l of [a, b]) for (const s of [l.encoder, l.decoder, l.decoderCore]) await s.release();
