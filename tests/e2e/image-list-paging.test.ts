@@ -78,7 +78,7 @@ describe('a list of more than one page', () => {
     await openNumber(500);
     await studio.page.keyboard.press('d');
     await waitForCurrent(501, 'D across the first page boundary');
-    expect(await currentRowInView(), 'the list follows the current image').toBe(true);
+    await waitFor(currentRowInView, 'the list following the current image', 10_000);
     await studio.page.keyboard.press('a');
     await waitForCurrent(500, 'A back across it');
     // as fast as the keyboard sends them, past a page boundary: no step is lost or doubled
@@ -91,7 +91,7 @@ describe('a list of more than one page', () => {
     await openNumber(1295);
     for (let k = 0; k < 10; k++) await studio.page.keyboard.press('d');
     await waitForCurrent(COUNT, 'D stops at the last image');
-    expect(await currentRowInView()).toBe(true);
+    await waitFor(currentRowInView, 'the last row in view', 10_000);
     for (let k = 0; k < 40; k++) await studio.page.keyboard.press('a');
     await waitForCurrent(1260, '40 A');
     await openNumber(1010);
@@ -158,7 +158,9 @@ describe('a list of more than one page', () => {
     await waitForCurrent(1200, 'the undo shows the image it changed');
     await waitFor(async () => (await row(1200).locator('.badge').count()) === 0, 'no count on image 1200');
     expect(studio.session.need().listAnnotations(ids[1200]!)).toEqual([]);
-    expect(await currentRowInView()).toBe(true);
+    // the list scrolls to the row once the page that holds it has come, which may be after the
+    // count has gone: failed here once in three full runs when asked at once
+    await waitFor(currentRowInView, 'the row of image 1200 in view', 10_000);
   });
 
   it('opens the project again at the last image opened, past 500, and so does a restart', async () => {
