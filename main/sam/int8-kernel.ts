@@ -18,7 +18,7 @@ import { mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { SESSION_CONFIG } from './session-config.ts';
-import { DataType, encodeModel, GraphBuilder, loadModel, makeTensor, MS_DOMAIN, saveModel, toNumber, type INodeProto, type ITensorProto, type ModelProto } from '../onnx/index.ts';
+import { consumers, DataType, encodeModel, GraphBuilder, loadModel, makeTensor, MS_DOMAIN, producers, saveModel, toNumber, type INodeProto, type ITensorProto, type ModelProto } from '../onnx/index.ts';
 
 let probed: Promise<boolean> | undefined;
 
@@ -70,12 +70,8 @@ export type OperandStorage = 'uint8' | 'int8';
 export function storeCodes(model: ModelProto, to: OperandStorage): number {
   const g = model.graph!;
   const inits = new Map((g.initializer ?? []).map((t, i) => [t.name ?? '', i]));
-  const producer = new Map<string, INodeProto>();
-  const readers = new Map<string, { node: INodeProto; input: number }[]>();
-  for (const n of g.node ?? []) {
-    for (const o of n.output ?? []) producer.set(o, n);
-    (n.input ?? []).forEach((i, input) => { if (i) readers.set(i, [...(readers.get(i) ?? []), { node: n, input }]); });
-  }
+  const producer = producers(g);
+  const readers = consumers(g);
   const from = to === 'uint8' ? DataType.INT8 : DataType.UINT8;
   const storedFrom = (name: string | undefined) => {
     const i = name === undefined ? undefined : inits.get(name);
@@ -90,8 +86,9 @@ export function storeCodes(model: ModelProto, to: OperandStorage): number {
     g.initializer![i] = makeTensor(name, dims, to === 'uint8' ? Uint8Array.from(values, (x) => x + 128) : Int8Array.from(values, (x) => x - 128));
     shifted.add(name);
   };
-  const takesInt8 = (tensor: string) => (readers.get(tensor) ?? []).every(({ node, input }) =>
-    (node.opType === 'MatMulIntegerToFloat' && input === 1) || node.opType === 'DequantizeLinear' || (node.opType === 'Clip' && input === 0));
+  const readsInt8 = (node: INodeProto, input: number) =>
+    (node.opType === 'MatMulIntegerToFloat' && input === 1) || node.opType === 'DequantizeLinear' || (node.opType === 'Clip' && input === 0);
+  const takesInt8 = (tensor: string) => (readers.get(tensor) ?? []).every((node) => (node.input ?? []).every((name, input) => name !== tensor || readsInt8(node, input)));
   const done = new Set<string>();
   let changed = 0;
   for (const n of g.node ?? []) {

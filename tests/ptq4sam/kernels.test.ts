@@ -13,7 +13,7 @@ import { decodeImage } from '../../main/sam/image/index.ts';
 import { loadSam, runEncoder } from '../../main/sam/inference.ts';
 import { importCheckpoint, readModelInfo, writeModelInfo } from '../../main/sam/model-dir.ts';
 import { SAM_TINY } from '../helpers/sam-tiny.ts';
-import { DataType, encodeModel, GraphBuilder, loadModel, makeTensor, MS_DOMAIN, saveModel, toNumber, type ITensorProto } from '../../main/onnx/index.ts';
+import { DataType, encodeModel, GraphBuilder, loadModel, MS_DOMAIN, type ITensorProto } from '../../main/onnx/index.ts';
 import { integerMatMul, weightInitializers, type EmitContext } from '../../main/ptq4sam/emit/context.ts';
 import { convertModelFileCodes, signedWeightsSaturate, storeCodes } from '../../main/sam/int8-kernel.ts';
 import { mulberry32 } from '../../main/sam/synth.ts';
@@ -125,25 +125,7 @@ describe('products of two activations', () => {
  * the second operand of every product of two activations, as int8.
  */
 function writeSignedCodes(dir: string): void {
-  for (const file of ['encoder.onnx', 'decoder.onnx']) {
-    const model = loadModel(join(dir, file));
-    const g = model.graph!;
-    const index = new Map((g.initializer ?? []).map((t, i) => [t.name ?? '', i]));
-    const producer = new Map((g.node ?? []).map((n) => [n.output![0]!, n]));
-    const toInt8 = (name: string) => {
-      const i = index.get(name);
-      const t = i === undefined ? undefined : g.initializer![i]!;
-      if (!t || t.dataType !== DataType.UINT8) return;
-      g.initializer![i!] = makeTensor(name, (t.dims ?? []).map(toNumber), Int8Array.from(t.rawData!, (v) => v - 128));
-    };
-    for (const n of g.node ?? []) {
-      if (n.opType !== 'MatMulIntegerToFloat') continue;
-      for (const name of [n.input![1]!, n.input![5]!]) toInt8(name);
-      const clip = producer.get(n.input![1]!);
-      if (clip?.opType === 'Clip') for (const bound of clip.input!.slice(1)) toInt8(bound);
-    }
-    saveModel(model, join(dir, file));
-  }
+  for (const file of ['encoder.onnx', 'decoder.onnx']) convertModelFileCodes(join(dir, file), dir, file, 'int8');
   const info = readModelInfo(dir);
   writeModelInfo(dir, { ...info, quantization: { ...info.quantization, weightCodes: 'int8', operandCodes: 'int8' } });
 }

@@ -59,8 +59,7 @@ export function quantize(ctx: EmitContext, site: ActivationSite, signed = false)
   const hit = ctx.quantCache.get(key);
   if (hit) return hit;
   const { b } = ctx;
-  const shift = signed ? 128 : 0;
-  const codes = (v: number) => (signed ? new Int8Array([v - shift]) : new Uint8Array([v]));
+  const codes = (v: number) => (signed ? new Int8Array([v - 128]) : new Uint8Array([v]));
   const suffix = signed ? '_s8' : '';
   const result = b.scope(`quant/${site.id}${suffix}`, () => {
     const scale = b.constF([p.scale]);
