@@ -17,6 +17,7 @@ import { concatSam2Features, SAM2_FEATURES_LENGTH, sam2BestMaskIndex, sam2Decode
 import { decodeModel, encodeModel, encodeSelfContained, loadModel, usesExternalData } from '../onnx/model-io.ts';
 import { EMPTY_CROP, maskCropOfCandidate, thinnedView, viewMaskThinned, type PredictPostprocess } from './view-masks.ts';
 import { MASK_VIEW_MAX_PIXELS } from '../../preload/contract/index.ts';
+import { scanGlobalAttention } from './attention-scan.ts';
 import { POSTPROCESS_INPUT, columnGathersAsRows, narrowFinalAttention, postprocessDecoder, postprocessSource, reassociateAttention, refinementGraph, setInputShapes, splitDecoder, takeImageSide } from './decoder-split.ts';
 import type { ModelProto } from '../onnx/proto.ts';
 
@@ -30,6 +31,11 @@ export interface SessionSettings {
   /** intra-op threads; 0 lets onnxruntime decide */
   threads?: number;
   executionProvider?: ExecutionProviderName;
+  /**
+   * on the CPU, the encoder's global attentions run a chunk of query rows at a time
+   * (attention-scan.ts: the same values, 0.8x the time); false runs encoder.onnx as it is
+   */
+  scanAttention?: boolean;
 }
 
 export interface LoadedSam {
@@ -126,7 +132,11 @@ export async function loadSam(dir: string, settings: SessionSettings = {}): Prom
   let provider = settings.executionProvider ?? 'cpu';
   await matchCodesToThisCpu(dir, info, warnings);
   // onnxruntime follows the encoder's external data itself: check where it points first
-  loadModel(join(dir, ENCODER_FILE), { loadExternalData: false });
+  const encoderPath = join(dir, ENCODER_FILE);
+  const encoderModel = loadModel(encoderPath, { loadExternalData: false });
+  // the scanned graph is passed as bytes, which cannot point to external data: such a model
+  // (fp32 ViT-H) runs as it is
+  const scannedEncoder = settings.scanAttention !== false && !usesExternalData(encoderModel) && scanGlobalAttention(encoderModel) > 0 ? encodeModel(encoderModel) : null;
   // The decoder file is read once: its bytes make the full session and, parsed, the pruned one.
   // Decoders are small (~16 MB for ViT-H) and never use external data; one that did is read
   // with its data inlined (checked where it points) and re-encoded self-contained.
@@ -141,8 +151,18 @@ export async function loadSam(dir: string, settings: SessionSettings = {}): Prom
   // the same values, the resize to the original size's column gathers done on rows (2x faster);
   // the split, cut later from this graph, prunes the postprocessing away
   if (columnGathersAsRows(decoderModel)) decoderBytes = encodeSelfContained(decoderModel, decoderPath);
+  const openEncoder = async (p: ExecutionProviderName) => {
+    // chunks that fit a core's cache pay on the CPU only
+    if (p !== 'cpu' || !scannedEncoder) return createSession(encoderPath, settings, p, true);
+    try {
+      return await createSession(scannedEncoder, settings, p, true);
+    } catch (err) {
+      warnings.push(`${encoderPath}: its attentions could not run in chunks (${(err as Error).message.split('\n')[0]}); running it as it is`);
+      return createSession(encoderPath, settings, p, true);
+    }
+  };
   const open = async (p: ExecutionProviderName) => {
-    const encoder = await createSession(join(dir, ENCODER_FILE), settings, p, true);
+    const encoder = await openEncoder(p);
     const decoder = await createSession(decoderBytes, settings, p);
     const decoderCore = await createSession(coreBytes, settings, p);
     return { encoder, decoder, decoderCore };
