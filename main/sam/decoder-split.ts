@@ -90,12 +90,10 @@ function needed(nodes: INodeProto[], outputs: string[]): { nodes: INodeProto[]; 
 
 /**
  * Cuts the decoder into its image part and prompt part (see the file comment). Throws, naming
- * the model, when the graph does not have the SAM decoder's inputs and outputs. With
- * `reassociate: false` the prompt part keeps the graph's own nodes, for box decoding, which must
- * give the whole decoder's values bit for bit: then give the prompt part's image-side inputs
- * their shapes (`setInputShapes`), or onnxruntime optimizes it otherwise than the whole graph.
+ * the model, when the graph does not have the SAM decoder's inputs and outputs. `extraOutputs`:
+ * tensors the prompt part gives besides iou_predictions and low_res_masks.
  */
-export function splitDecoder(model: ModelProto, nameForErrors: string, opts: { reassociate?: boolean; extraOutputs?: string[] } = {}): SplitDecoder {
+export function splitDecoder(model: ModelProto, nameForErrors: string, opts: { extraOutputs?: string[] } = {}): SplitDecoder {
   const g = model.graph!;
   const inputNames = new Set((g.input ?? []).map((i) => i.name ?? ''));
   const imageInputs: readonly string[] = inputNames.has(IMAGE_INPUTS.sam2[0]) ? IMAGE_INPUTS.sam2 : IMAGE_INPUTS.sam;
@@ -109,7 +107,7 @@ export function splitDecoder(model: ModelProto, nameForErrors: string, opts: { r
     makeTensor('has_mask_input', [1], Float32Array.of(0)),
   ];
   const initializers = [...(g.initializer ?? []), ...noMask];
-  const nodes = needed(g.node ?? [], OUTPUTS).nodes;
+  const nodes = needed(g.node ?? [], [...OUTPUTS, ...(opts.extraOutputs ?? [])]).nodes;
 
   // prompt-dependent, image-dependent (and not prompt-dependent), or constant
   const prompt = new Set(PROMPT_INPUTS);
@@ -155,7 +153,6 @@ export function splitDecoder(model: ModelProto, nameForErrors: string, opts: { r
   if (stray.length > 0) throw new Error(`${nameForErrors}: decoder input ${stray.join(', ')} is read with the embedding alone; cannot split it`);
   const promptOutputs = [...OUTPUTS, ...(opts.extraOutputs ?? []).filter((o) => !OUTPUTS.includes(o))];
   const promptGraph = graphOf('sam_decoder_prompt_part', promptNodes, [...PROMPT_INPUTS, ...passedThrough, ...imageSide], promptOutputs);
-  if (!(opts.reassociate ?? true)) return { image: imageGraph, imageInputs: [imageInput], prompt: promptGraph, imageSide, passedThrough };
   reassociateAttention(promptGraph, lowRes[3]!);
   return hoistImageNodes({ image: imageGraph, imageInputs: [imageInput], prompt: promptGraph, imageSide, passedThrough });
 }

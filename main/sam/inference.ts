@@ -23,6 +23,8 @@ import type { ModelProto } from '../onnx/proto.ts';
 
 export type { PredictPostprocess };
 
+/** SAM 2.1's decoder output: whether an object is there at all */
+const OBJECT_SCORE = 'object_score_logits';
 export const LOW_RES = 256;
 
 export type ExecutionProviderName = 'cpu' | 'cuda' | 'dml' | 'coreml';
@@ -55,21 +57,25 @@ export interface LoadedSam {
   decoderGraph?: ModelProto;
   /** the split's image-part outputs for the embedding clicked on (or prepared, `prepareClicks`) last */
   imageSide?: { embedding: Float32Array; feeds: Promise<Record<string, ort.Tensor>> };
-  /** box decoding's sessions (`BoxDecoderSessions`), cut on the first box decoded; null: boxes run whole */
+  /** `segment`'s and box decoding's sessions (`BoxDecoderSessions`), cut on first use; null: they run the whole decoder */
   boxDecoder?: Promise<BoxDecoderSessions | null>;
   /** the box split's image-part outputs for the embedding of the boxes decoded last */
   boxSide?: { embedding: Float32Array; feeds: Promise<Record<string, ort.Tensor>> };
 }
 
 /**
- * Box decoding, `segment`'s values bit for bit: decoder.onnx split without reassociation (its
- * image part runs once per image) and its postprocessing for one candidate (decoder-split.ts),
- * for SAM and SAM 2.1. Null where a graph cannot be cut so: its boxes run the whole decoder.
+ * The decoder as `segment`, box decoding, the evaluation and the automatic generator run it for
+ * prompts without a fed-back mask: decoder.onnx split (its image part runs once per image, its
+ * prompt part reassociated as the clicks' is) and its own postprocessing for one candidate at a
+ * time (decoder-split.ts), for SAM and SAM 2.1. All four take these same sessions, so a box gives
+ * the same mask and score in each; the reassociated prompt part took 27-33 ms per box on ViT-B's
+ * decoder where the unreassociated one took 86 ms. Null where a graph cannot be cut so: those
+ * run the whole decoder.
  */
 export interface BoxDecoderSessions {
   image: ort.InferenceSession; prompt: ort.InferenceSession; postprocess: ort.InferenceSession;
-  /** the image part's input; the image inputs the prompt part reads as they are (SAM 2.1's high-resolution maps) */
-  imageInput: string; passedThrough: string[];
+  /** the image part's inputs; the image inputs the prompt part reads as they are (SAM 2.1's high-resolution maps, unless the image part reorders them) */
+  imageInputs: string[]; passedThrough: string[];
   /** the prompt part's output the postprocessing reads a plane of (`postprocessSource`) */
   source: string;
 }
@@ -233,7 +239,7 @@ export function splitDecoderSessions(loaded: LoadedSam): Promise<SplitDecoderSes
   return loaded.split;
 }
 
-/** Box decoding's sessions (see `BoxDecoderSessions`), made on first use and kept. */
+/** The cut decoder's sessions (see `BoxDecoderSessions`), made on first use and kept. */
 function boxDecoderSessions(loaded: LoadedSam): Promise<BoxDecoderSessions | null> {
   loaded.boxDecoder ??= (async () => {
     const path = join(loaded.dir, DECODER_FILE);
@@ -241,39 +247,43 @@ function boxDecoderSessions(loaded: LoadedSam): Promise<BoxDecoderSessions | nul
     let cut;
     try {
       const source = postprocessSource(decoder);
-      cut = { source, split: splitDecoder(decoder, path, { reassociate: false, extraOutputs: [source] }), postprocess: postprocessDecoder(decoder, path) };
+      // SAM 2.1's object score is an output of `segment` too
+      const objectScore = (decoder.graph!.output ?? []).some((o) => o.name === OBJECT_SCORE) ? [OBJECT_SCORE] : [];
+      cut = { source, split: splitDecoder(decoder, path, { extraOutputs: [source, ...objectScore] }), postprocess: postprocessDecoder(decoder, path) };
       columnGathersAsRows(cut.postprocess);
     } catch {
       return null; // not the SAM decoder's graph, or masks that are not a function of its low-res logits
     }
-    const [imageInput] = cut.split.imageInputs;
-    const inputShape = (decoder.graph!.input!.find((i) => i.name === imageInput)?.type?.tensorType?.shape?.dim ?? []).map((d) => Number(d.dimValue ?? 0));
-    if (inputShape.length === 0 || inputShape.some((d) => !(d > 0))) return null; // its shapes could not be given to the prompt part
+    const { imageInputs } = cut.split;
+    const shapes = imageInputs.map((name) => (decoder.graph!.input!.find((i) => i.name === name)?.type?.tensorType?.shape?.dim ?? []).map((d) => Number(d.dimValue ?? 0)));
+    if (shapes.some((shape) => shape.length === 0 || shape.some((d) => !(d > 0)))) return null; // its shapes could not be given to the prompt part
     const image = await createSession(encodeModel(cut.split.image), loaded.settings, loaded.provider);
     // the image-side tensors' shapes, from one run of the image part on zeros
-    const zeros = new ort.Tensor('float32', new Float32Array(inputShape.reduce((a, b) => a * b, 1)), inputShape);
-    const side = await image.run({ [imageInput!]: zeros });
+    const zeros = Object.fromEntries(imageInputs.map((name, i) => [name, new ort.Tensor('float32', new Float32Array(shapes[i]!.reduce((a, b) => a * b, 1)), shapes[i]!)]));
+    const side = await image.run(zeros);
     setInputShapes(cut.split.prompt, Object.fromEntries(Object.entries(side).map(([name, t]) => [name, t.dims])));
     const prompt = await createSession(encodeModel(cut.split.prompt), loaded.settings, loaded.provider);
     const postprocess = await createSession(encodeModel(cut.postprocess), loaded.settings, loaded.provider);
-    return { image, prompt, postprocess, imageInput: imageInput!, passedThrough: cut.split.passedThrough, source: cut.source };
+    return { image, prompt, postprocess, imageInputs, passedThrough: cut.split.passedThrough, source: cut.source };
   })();
   return loaded.boxDecoder;
 }
 
 /**
- * The box split's prompt part for one prompt (after its image part once per embedding): every
- * candidate's predicted IoU, the single-mask choice, and each candidate's plane of the tensor
- * the postprocessing reads. The graph's own nodes: the whole decoder's values bit for bit.
+ * The cut decoder's prompt part for one prompt (after its image part once per embedding): every
+ * candidate's predicted IoU, the single-mask choice, low_res_masks, and each candidate's plane
+ * of the tensor the postprocessing reads.
  */
-async function runCutPromptPart(loaded: LoadedSam, parts: BoxDecoderSessions, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number): Promise<{ iou: number[]; best: number; planes: Float32Array; origImSize: ort.Tensor }> {
+async function runCutPromptPart(loaded: LoadedSam, parts: BoxDecoderSessions, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number): Promise<{ iou: number[]; best: number; planes: Float32Array; origImSize: ort.Tensor; lowResMasks: Float32Array; objectScore?: number }> {
   validatePrompt(prompt, width, height);
   const { feeds, best } = familyFeeds(loaded, embedding, prompt, width, height);
-  const side = await imageSideOf(loaded, 'boxSide', embedding, () => parts.image.run({ [parts.imageInput]: feeds[parts.imageInput]! }));
+  const side = await imageSideOf(loaded, 'boxSide', embedding, () => parts.image.run(Object.fromEntries(parts.imageInputs.map((name) => [name, feeds[name]!]))));
   const passed = Object.fromEntries(parts.passedThrough.map((name) => [name, feeds[name]!]));
   const out = await parts.prompt.run({ point_coords: feeds.point_coords!, point_labels: feeds.point_labels!, ...passed, ...side });
   const iou = Array.from(out.iou_predictions!.data as Float32Array);
-  return { iou, best: best(iou, out.low_res_masks!.data as Float32Array), planes: out[parts.source]!.data as Float32Array, origImSize: feeds.orig_im_size! };
+  const lowResMasks = out.low_res_masks!.data as Float32Array;
+  const objectScore = out[OBJECT_SCORE] ? (out[OBJECT_SCORE].data as Float32Array)[0]! : undefined;
+  return { iou, best: best(iou, lowResMasks), planes: out[parts.source]!.data as Float32Array, origImSize: feeds.orig_im_size!, lowResMasks, ...(objectScore !== undefined ? { objectScore } : {}) };
 }
 
 /** The decoder's own postprocessing of candidate `k`'s plane: its logits at the original size. */
@@ -487,7 +497,6 @@ export function bestMaskIndex(iou: ArrayLike<number>, numPoints: number): number
   return best;
 }
 
-/** Full decoder: every mask at the original size (the `segment` contract). */
 /** The family's decoder feeds and its single-mask rule. */
 function familyFeeds(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number): { feeds: Record<string, ort.Tensor>; best: (iou: number[], lowRes: Float32Array) => number } {
   if (loaded.info.family === 'sam2.1') {
@@ -497,8 +506,26 @@ function familyFeeds(loaded: LoadedSam, embedding: Float32Array, prompt: Segment
   return { feeds, best: (iou) => bestMaskIndex(iou, numPoints) };
 }
 
+function thresholdAtZero(logits: Float32Array): Uint8Array {
+  const m = new Uint8Array(logits.length);
+  for (let p = 0; p < logits.length; p++) m[p] = logits[p]! > 0 ? 1 : 0;
+  return m;
+}
+
+/**
+ * Every mask at the original size (the `segment` contract): the cut decoder (`BoxDecoderSessions`)
+ * for a prompt without a fed-back mask, else the whole decoder.
+ */
 export async function runDecoder(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number): Promise<SegmentResult> {
   validatePrompt(prompt, width, height);
+  const parts = prompt.maskInput ? null : await boxDecoderSessions(loaded);
+  if (parts) {
+    const t0 = performance.now();
+    const { iou, best, planes, origImSize, lowResMasks, objectScore } = await runCutPromptPart(loaded, parts, embedding, prompt, width, height);
+    const masks: Uint8Array[] = [];
+    for (let k = 0; k < iou.length; k++) masks.push(thresholdAtZero(await postprocessPlane(loaded, parts, planes, k, origImSize, width, height)));
+    return { width, height, masks, iouPredictions: iou, best, lowResMasks, decoderMs: performance.now() - t0, ...(objectScore !== undefined ? { objectScore } : {}) };
+  }
   const { feeds, best } = familyFeeds(loaded, embedding, prompt, width, height);
   const t0 = performance.now();
   const out = await loaded.decoder.run(feeds);
@@ -507,16 +534,10 @@ export async function runDecoder(loaded: LoadedSam, embedding: Float32Array, pro
   const k = out.masks!.dims[1]!;
   const plane = width * height;
   if (logits.length !== k * plane) throw new Error(`${loaded.dir}: decoder returned masks of shape [${out.masks!.dims.join(',')}], expected [1,${k},${height},${width}]`);
-  const masks: Uint8Array[] = [];
-  for (let i = 0; i < k; i++) {
-    const m = new Uint8Array(plane);
-    const base = i * plane;
-    for (let p = 0; p < plane; p++) m[p] = logits[base + p]! > 0 ? 1 : 0;
-    masks.push(m);
-  }
+  const masks = Array.from({ length: k }, (_, i) => thresholdAtZero(logits.subarray(i * plane, (i + 1) * plane)));
   const iouPredictions = Array.from(out.iou_predictions!.data as Float32Array);
   const lowResMasks = out.low_res_masks!.data as Float32Array;
-  const objectScore = out.object_score_logits ? (out.object_score_logits.data as Float32Array)[0]! : undefined;
+  const objectScore = out[OBJECT_SCORE] ? (out[OBJECT_SCORE].data as Float32Array)[0]! : undefined;
   return {
     width, height, masks, iouPredictions,
     best: best(iouPredictions, lowResMasks),
@@ -528,9 +549,8 @@ export async function runDecoder(loaded: LoadedSam, embedding: Float32Array, pro
 
 /**
  * The chosen candidate's mask and score exactly as `runDecoder` (`segment`) gives them, at a
- * fraction of its cost: the box split's image part once per embedding, its prompt part per
- * prompt (the graph's own nodes: the same values bit for bit), the single-mask rule, then the
- * decoder's own postprocessing on the kept candidate alone, where the whole graph upsamples all
+ * fraction of its cost: the same cut decoder (`BoxDecoderSessions`), the single-mask rule, then
+ * the decoder's own postprocessing on the kept candidate alone, where `segment` upsamples all
  * four to the image size. A fed-back mask, or a model whose decoder cannot be cut so, runs the
  * whole decoder. The mask is where `logits` is above 0 (that decoder gives its mask itself: 0
  * and 1). Box decoding (autolabel) and the evaluation's masks take this path.
@@ -607,11 +627,16 @@ export async function runPredictViews(loaded: LoadedSam, embedding: Float32Array
 }
 
 /**
- * Full decoder for one prompt, the masks left as logits at the original size (no threshold):
- * what the automatic generator needs for its stability score.
+ * Every candidate for one prompt, the masks left as logits at the original size (no threshold):
+ * what the automatic generator needs for its stability score. `segment`'s decoder: the cut one
+ * for a prompt without a fed-back mask, else the whole graph.
  */
 export async function runDecoderLogits(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number): Promise<{ logits: Float32Array[]; iouPredictions: number[] }> {
   validatePrompt(prompt, width, height);
+  if (!prompt.maskInput && await boxDecoderSessions(loaded)) {
+    const r = await runDecoderWantedLogits(loaded, embedding, prompt, width, height, () => true);
+    return { logits: r.logits.map((l) => l!), iouPredictions: r.iouPredictions };
+  }
   const { feeds } = familyFeeds(loaded, embedding, prompt, width, height);
   const out = await loaded.decoder.run(feeds);
   const all = out.masks!.data as Float32Array;
@@ -625,11 +650,9 @@ export async function runDecoderLogits(loaded: LoadedSam, embedding: Float32Arra
 }
 
 /**
- * `runDecoderLogits` for the candidates `wanted` picks by their predicted IoU (the others null),
- * at a fraction of its cost where the decoder can be cut as for boxes (`runBestDecoder`): the
- * box split's prompt part (the graph's own nodes) after its image part once per embedding, then
- * the decoder's own postprocessing for each wanted candidate alone; the whole graph upsamples
- * all four. Values and scores are the whole graph's bit for bit (tested against it).
+ * `runDecoderLogits` for the candidates `wanted` picks by their predicted IoU (the others null):
+ * the cut decoder (`BoxDecoderSessions`), then the decoder's own postprocessing for each wanted
+ * candidate alone. Values and scores are `runDecoderLogits`'s bit for bit (tested).
  */
 export async function runDecoderWantedLogits(
   loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number, wanted: (candidate: number, iou: number) => boolean,
@@ -656,9 +679,9 @@ export function cropRgb(img: RgbImage, [x0, y0, x1, y1]: [number, number, number
 /**
  * The predicted IoU of each candidate, for screening (segment everything): the split's prompt
  * part pruned to `iou_predictions` (no mask head), after its image part once per embedding. Its
- * reassociated products round differently from the whole graph's (by about 1e-6 here), so a
- * caller screens with a margin and takes the scores that decide from the whole graph's values
- * (`runDecoderWantedLogits`).
+ * final attention is narrowed to the tokens read, and its values round differently from the
+ * cut decoder's (by about 1e-6 here), so a caller screens with a margin and takes the scores
+ * that decide from `runDecoderWantedLogits`.
  */
 export async function runDecoderScores(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number): Promise<number[]> {
   validatePrompt(prompt, width, height);
