@@ -7,23 +7,23 @@
  *    embedding cache starts empty, so every image is encoded.
  * 2. Images alone: the encoder (median of three images) against decoding --boxes boxes of one
  *    (median of three after a warm-up; target: decoding < 10% of the encoder), and the same
- *    boxes through `segment` one by one (the whole decoder graph), the path before box decoding.
+ *    boxes through `segment` one by one (the same cut decoder, all four candidates upsampled to
+ *    the image size and sent back).
  * 3. Segment everything on one image, once: encoder, decoding and filtering times
  *    (--points-per-side, default 32: 1024 points).
  * The models: a synthetic ViT-B (random weights of the official shapes; --depth fewer blocks for a
  * quick check) and SAM 2.1 Hiera-T, the wizard's default (--skip-sam2 leaves it out), each beside
  * its w8a8 PTQ4SAM quantization, all cached in the temp folder between runs.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { createProject, openProject } from '../main/project/index.ts';
 import { createEngine } from '../main/sam/engine.ts';
-import { synthModel } from '../main/sam/model-dir.ts';
 import { mulberry32 } from '../main/sam/synth.ts';
 import { autolabelProject } from '../main/services/autolabel.ts';
-import { BENCH_CACHE, cachedSam2, cachedW8a8 } from './synth-cache.ts';
+import { BENCH_CACHE, cachedSam2, cachedVitB, cachedW8a8 } from './synth-cache.ts';
 
 function arg(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(`--${name}`);
@@ -87,14 +87,7 @@ async function boxProject(db: string, files: string[], boxes: number): Promise<v
  * SAM 2.1 Hiera-T, the wizard's default; all built and quantized once into the bench cache.
  */
 async function models(depth: number | undefined, calibDir: string, calibCount: number, withSam2: boolean): Promise<{ family: string; variant: string; dir: string }[]> {
-  const name = depth === undefined ? 'synth-vit_b' : `synth-vit_b-depth${depth}`;
-  const fp32 = join(BENCH_CACHE, name);
-  if (!existsSync(join(fp32, 'model.json'))) {
-    process.stderr.write(`building a synthetic ViT-B${depth === undefined ? '' : ` of depth ${depth}`} (once; cached in ${BENCH_CACHE})\n`);
-    rmSync(fp32, { recursive: true, force: true });
-    mkdirSync(fp32, { recursive: true });
-    await synthModel('vit_b', fp32, { seed: 0, ...(depth === undefined ? {} : { depth }) });
-  }
+  const fp32 = await cachedVitB(depth);
   const vitB = `ViT-B${depth === undefined ? '' : ` depth ${depth}`}`;
   const list = [{ family: vitB, variant: 'fp32', dir: fp32 }, { family: vitB, variant: 'w8a8', dir: await cachedW8a8(fp32, calibDir, calibCount) }];
   if (withSam2) {
@@ -140,8 +133,8 @@ export async function main(args: string[]): Promise<void> {
         }
         process.stderr.write('\n');
         // three more images alone: the encoder (median of the three), then on the first, decoding
-        // its boxes (one warm-up, median of three) against the same boxes through `segment`, the
-        // whole decoder graph with all four candidates upsampled (the path before box decoding)
+        // its boxes (one warm-up, median of three) against the same boxes through `segment`, with
+        // all four candidates upsampled to the image size
         const extras = await writeImages(root, imageCount, imageCount + 3);
         const encoded = [];
         for (const file of extras) encoded.push(await engine.encode(model, file));
@@ -173,7 +166,7 @@ export async function main(args: string[]): Promise<void> {
       }
     }
     const header = ['model', 'images/min (boxes to masks)', 'masks/s', 'encoder, one image (median of 3)', `decode ${boxes} boxes (median of 3; % of encoder)`,
-      `the same ${boxes} boxes through segment (whole decoder)`, `everything, ${pointsPerSide}x${pointsPerSide} points: encoder / decoding / filtering`, 'everything: masks'];
+      `the same ${boxes} boxes through segment (4 full-size masks each)`, `everything, ${pointsPerSide}x${pointsPerSide} points: encoder / decoding / filtering`, 'everything: masks'];
     process.stdout.write(`\nautolabel: ${imageCount} images of 1024x768, ${boxes} boxes each, synthetic models, threads ${threads || 'default'}, w8a8 calibrated on ${Math.min(calibCount, imageCount)} images\n\n`);
     process.stdout.write(`| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|\n`);
     for (const row of rows) process.stdout.write(`| ${row.join(' | ')} |\n`);

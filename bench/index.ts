@@ -6,6 +6,7 @@ export {};
 
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   autolabel: async (args) => (await import('./autolabel.ts')).main(args),
+  encoder: async (args) => (await import('./encoder.ts')).main(args),
   fidelity: async (args) => (await import('./fidelity.ts')).main(args),
   image: async (args) => (await import('./image-preprocess.ts')).main(args),
   import: async (args) => (await import('./import.ts')).main(args),

@@ -3,10 +3,22 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quantizeModelDir } from '../main/ptq4sam/pipeline.ts';
-import { synthSam2Model } from '../main/sam/model-dir.ts';
+import { synthModel, synthSam2Model } from '../main/sam/model-dir.ts';
 
 /** Where the benchmarks keep the models they build (reused between runs and scripts). */
 export const BENCH_CACHE = join(tmpdir(), 'ptq4sam-bench');
+
+/** The synthetic ViT-B (full depth, or `depth` blocks), built on first use and kept in BENCH_CACHE. */
+export async function cachedVitB(depth?: number): Promise<string> {
+  const dir = join(BENCH_CACHE, depth === undefined ? 'synth-vit_b' : `synth-vit_b-depth${depth}`);
+  if (!existsSync(join(dir, 'model.json'))) {
+    process.stderr.write(`building a synthetic ViT-B${depth === undefined ? '' : ` of depth ${depth}`} (once; cached in ${dir})\n`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    await synthModel('vit_b', dir, { seed: 0, ...(depth === undefined ? {} : { depth }) });
+  }
+  return dir;
+}
 
 /**
  * A full-size synthetic SAM 2.1 model of `arch` (random weights: timings and sizes depend on the
