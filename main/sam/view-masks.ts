@@ -13,6 +13,7 @@ import type { MaskView } from '../../preload/contract/index.ts';
 import type { MaskCrop } from './engine-api.ts';
 import { axisTable, maskCropFromLowRes, prepaddedSize, sam2MaskCropFromLowRes } from './postprocess.ts';
 import type { ModelFamily } from './model-dir.ts';
+import { viewKernels, type ViewKernels } from './view-kernels.ts';
 
 /**
  * How the UI's crops are postprocessed: `view` composes the two resizes and computes only near
@@ -169,51 +170,69 @@ function fillOnes(data: Uint8Array, from: number, to: number): void {
   else for (let i = from; i < to; i++) data[i] = 1;
 }
 
+/**
+ * The WebAssembly memory the view kernel (view-kernels.ts) works in: the low-res plane at 0, the
+ * row taps `v` after it, then the two axes (copied when the cached ones change), a band of rows'
+ * ends and their output bytes.
+ */
+const LOWRES_AT = 0;
+const V_AT = LOW * LOW * 4;
+const AXES_AT = V_AT + (LOW + 2) * 8;
+/** output bytes per band of rows: what the kernel writes before they are copied out */
+const BAND_BYTES = 1 << 20;
+let wasm: { memory: WebAssembly.Memory; rows: ViewKernels['rows']; axes: { x: ComposedAxis; y: ComposedAxis } | null } | null = null;
+
+/** Byte offsets of one axis's tables in the memory, from `at` on. */
+function axisLayout(at: number, n: number): { base: number; w0: number; w1: number; w2: number; end: number } {
+  const base = at, w0 = base + Math.ceil((n * 4) / 8) * 8;
+  return { base, w0, w1: w0 + n * 8, w2: w0 + 2 * n * 8, end: w0 + 3 * n * 8 };
+}
+
+function copyAxis(buffer: ArrayBuffer, axis: ComposedAxis, l: { base: number; w0: number; w1: number; w2: number }): void {
+  const n = axis.base.length;
+  new Int32Array(buffer, l.base, n).set(axis.base);
+  new Float64Array(buffer, l.w0, n).set(axis.w0);
+  new Float64Array(buffer, l.w1, n).set(axis.w1);
+  new Float64Array(buffer, l.w2, n).set(axis.w2);
+}
+
 function cropInBox(lowRes: Float32Array, { ax, ay, xa, xb, ya, yb, cLo, cHi }: CandidateBox): MaskCrop {
   const boxW = xb - xa, boxH = yb - ya;
   const mask = new Uint8Array(boxW * boxH);
-  // Per row: the vertical combination, then runs of output columns sharing their three taps;
-  // all-positive runs are merged and filled once.
-  const v = new Float64Array(LOW + 2);
-  const { base, runEnd, w0, w1, w2 } = ax;
+  const yl = axisLayout(AXES_AT, ay.base.length), xl = axisLayout(yl.end, ax.base.length);
+  const band = Math.max(1, Math.min(boxH, Math.floor(BAND_BYTES / boxW)));
+  const endsAt = xl.end, outAt = endsAt + band * 8;
+  const bytes = outAt + band * boxW;
+  if (!wasm) {
+    const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) });
+    wasm = { memory, rows: viewKernels(memory).rows, axes: null };
+  }
+  if (wasm.memory.buffer.byteLength < bytes) wasm.memory.grow(Math.ceil((bytes - wasm.memory.buffer.byteLength) / 65536));
+  const buffer = wasm.memory.buffer;
+  if (wasm.axes?.x !== ax || wasm.axes.y !== ay) {
+    copyAxis(buffer, ay, yl);
+    copyAxis(buffer, ax, xl);
+    wasm.axes = { x: ax, y: ay };
+  }
+  new Float32Array(buffer, LOWRES_AT, LOW * LOW).set(lowRes.subarray(0, LOW * LOW));
+  // a clamped third tap past the last column reads these with weight 0
+  new Float64Array(buffer, V_AT + LOW * 8, 2).fill(0);
+  const out = new Uint8Array(buffer, outAt, band * boxW);
+  const ends = new Int32Array(buffer, endsAt, band * 2);
   let top = boxH, bottom = -1, left = boxW, right = -1;
-  for (let y = ya; y < yb; y++) {
-    rowTaps(lowRes, ay, y, cLo, cHi, v);
-    const out = (y - ya) * boxW - xa;
-    let first = -1, last = -1;
-    let fillFrom = -1;
-    for (let x = xa; x < xb;) {
-      const bx = base[x]!;
-      const end = Math.min(runEnd[x]!, xb);
-      const p0 = v[bx]!, p1 = v[bx + 1]!, p2 = v[bx + 2]!;
-      if (p0 > 0 && p1 > 0 && p2 > 0) {
-        if (fillFrom < 0) fillFrom = x;
-        if (first < 0) first = x;
-        last = end - 1;
-      } else {
-        if (fillFrom >= 0) { fillOnes(mask, out + fillFrom, out + x); fillFrom = -1; }
-        if (p0 > 0 || p1 > 0 || p2 > 0) {
-          // stored whatever the answer (a branch per pixel mispredicts on noise), then the run's ends
-          for (let k = x; k < end; k++) mask[out + k] = w0[k]! * p0 + w1[k]! * p1 + w2[k]! * p2 > 0 ? 1 : 0;
-          let lo = x;
-          while (lo < end && mask[out + lo] === 0) lo++;
-          if (lo < end) {
-            let hi = end - 1;
-            while (mask[out + hi] === 0) hi--;
-            if (first < 0) first = lo;
-            last = hi;
-          }
-        }
-      }
-      x = end;
+  for (let y0 = ya; y0 < yb; y0 += band) {
+    const y1 = Math.min(yb, y0 + band);
+    wasm.rows(LOWRES_AT, yl.base, yl.w0, yl.w1, yl.w2, xl.base, xl.w0, xl.w1, xl.w2, V_AT, outAt, endsAt, xa, xb, y0, y1, cLo, cHi);
+    mask.set(out.subarray(0, (y1 - y0) * boxW), (y0 - ya) * boxW);
+    for (let r = 0; r < y1 - y0; r++) {
+      const first = ends[2 * r]!, last = ends[2 * r + 1]!;
+      if (first < 0) continue;
+      const row = y0 - ya + r;
+      if (row < top) top = row;
+      bottom = row;
+      if (first - xa < left) left = first - xa;
+      if (last - xa > right) right = last - xa;
     }
-    if (fillFrom >= 0) fillOnes(mask, out + fillFrom, out + xb);
-    if (first < 0) continue;
-    const row = y - ya;
-    if (row < top) top = row;
-    bottom = row;
-    if (first - xa < left) left = first - xa;
-    if (last - xa > right) right = last - xa;
   }
   if (bottom < 0) return EMPTY_CROP;
   const cw = right - left + 1, ch = bottom - top + 1;

@@ -113,6 +113,21 @@ describe('the thinned view straight from the logits', () => {
       }
     });
   }
+  it('computes noisy rows densely and smooth ones run by run, both agreeing with the exact path', () => {
+    // rows 0..127 noise (a sign change every few cells: dense), the rest two blobs (runs)
+    const noise = noisePlane(13, 0), blobs = blobsPlane();
+    const plane = Float32Array.from({ length: PLANE }, (_, i) => (i < PLANE / 2 ? noise[i]! : blobs[i]!));
+    for (const [w, h] of [[320, 240], [1024, 768], [601, 1999]] as const) {
+      const fast = viewMaskCrop(plane, w, h);
+      const exact = fullMaskFromCrop(maskCropFromLowRes(plane, w, h), w, h);
+      const a = masksAgree(fullMaskFromCrop(fast, w, h), exact);
+      expect(a.agree, `${w}x${h}: ${a.differing} pixels differ, IoU ${a.iou}`).toBe(true);
+      expect(a.differing, `${w}x${h}`).toBeLessThan(5);
+      // both halves hold mask pixels: the noise's top rows and the lower blob's
+      expect(fast.y).toBe(0);
+      expect(fast.y + fast.height).toBeGreaterThan(h * 0.8);
+    }
+  });
   it('thins an 8000x6000 answer to at most the view budget, equal to the full crop thinned', () => {
     for (const plane of [noisePlane(5, 1), blobsPlane()]) {
       const got = viewMaskThinned(plane, 8000, 6000, 1 << 22);

@@ -14,6 +14,7 @@
  * Both kernels may read up to 16 bytes past the input and write up to 16 bytes past the output
  * (the horizontal one up to 3 rows more): the caller leaves that slack.
  */
+import { name, section, sleb, uleb } from '../wasm-bytes.ts';
 
 // Binary-format opcodes used below (WebAssembly core and fixed-width SIMD specifications).
 const op = {
@@ -29,30 +30,6 @@ const simd = {
 const I32 = 0x7f;
 const V128 = 0x7b;
 const EMPTY_BLOCK = 0x40;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
 
 // Small instruction builders; `memarg` is alignment exponent then offset.
 const get = (i: number) => [op.localGet, i];
@@ -176,12 +153,6 @@ function verticalBody(): number[] {
   ];
   return [...locals, ...whileLessU(get(y), get(outHeight), row), op.end];
 }
-
-function section(id: number, content: number[]): number[] {
-  return [id, ...uleb(content.length), ...content];
-}
-
-const name = (s: string) => [...uleb(s.length), ...Buffer.from(s, 'latin1')];
 
 function assemble(): Uint8Array<ArrayBuffer> {
   const funcType = (params: number) => [0x60, ...uleb(params), ...Array<number>(params).fill(I32), 0];
