@@ -1,13 +1,15 @@
 /**
  * The view's postprocessing: the same geometry as SamOnnxModel.mask_postprocessing (bilinear x4
  * to the 1024 frame, crop the pre-padding size, bilinear to the original size, threshold at 0),
- * with the two resizes composed into one linear map per axis. Each output pixel is then a convex
- * combination of at most 3x3 low-res logits (both resizes have non-negative weights summing to
- * one), so a run of pixels whose logits are all positive (or all non-positive) is filled without
- * arithmetic; only pixels near the mask's edge are computed. The rounding differs from the exact
- * float32 path (postprocess.ts) only for logits within float error of 0: the masks agree by the
- * fixture's rule (tested). `segment` and the fidelity checks keep the exact path. SAM 2.1's one
- * resize (256 straight to the original size) takes the same form with two taps per axis.
+ * with the two resizes composed into one linear map per axis (float32 weights). Each output
+ * pixel is then a convex combination of at most 3x3 low-res logits (both resizes have
+ * non-negative weights summing to one): a row's vertical combination, then three taps per pixel.
+ * A mask's crop is computed pixel by pixel in WebAssembly SIMD (view-kernels.ts); the thinned view
+ * of a large box evaluates its sampled pixels here, with the same float32 roundings (Math.fround),
+ * and fills runs whose taps are all positive without arithmetic. The rounding differs from the
+ * exact float32 path (postprocess.ts) only for logits within float error of 0: the masks agree by
+ * the fixture's rule (tested). `segment` and the fidelity checks keep the exact path. SAM 2.1's
+ * one resize (256 straight to the original size) takes the same form with two taps per axis.
  */
 import type { MaskView } from '../../preload/contract/index.ts';
 import type { MaskCrop } from './engine-api.ts';
@@ -32,12 +34,12 @@ export const EMPTY_CROP: MaskCrop = { x: 0, y: 0, width: 0, height: 0, data: new
  * frame samples read low-res cells at most one apart, so three taps always suffice). `runEnd[o]`
  * is one past the last output index sharing `base[o]`, `runStart[o]` the first.
  */
-interface ComposedAxis { base: Int32Array; w0: Float64Array; w1: Float64Array; w2: Float64Array; runEnd: Int32Array; runStart: Int32Array }
+interface ComposedAxis { base: Int32Array; w0: Float32Array; w1: Float32Array; w2: Float32Array; runEnd: Int32Array; runStart: Int32Array }
 
 function composeAxis(pre: number, orig: number): ComposedAxis {
   const frame = axisTable(LOW, FRAME, 0, pre);
   const out = axisTable(pre, orig, 0, orig);
-  const axis: ComposedAxis = { base: new Int32Array(orig), w0: new Float64Array(orig), w1: new Float64Array(orig), w2: new Float64Array(orig), runEnd: new Int32Array(orig), runStart: new Int32Array(orig) };
+  const axis: ComposedAxis = { base: new Int32Array(orig), w0: new Float32Array(orig), w1: new Float32Array(orig), w2: new Float32Array(orig), runEnd: new Int32Array(orig), runStart: new Int32Array(orig) };
   const w = [0, 0, 0];
   for (let o = 0; o < orig; o++) {
     const fa = out.i0[o]!, fb = out.i1[o]!;
@@ -59,7 +61,7 @@ function composeAxis(pre: number, orig: number): ComposedAxis {
  */
 function directAxis(orig: number): ComposedAxis {
   const t = axisTable(LOW, orig, 0, orig);
-  const axis: ComposedAxis = { base: new Int32Array(orig), w0: new Float64Array(orig), w1: new Float64Array(orig), w2: new Float64Array(orig), runEnd: new Int32Array(orig), runStart: new Int32Array(orig) };
+  const axis: ComposedAxis = { base: new Int32Array(orig), w0: new Float32Array(orig), w1: new Float32Array(orig), w2: new Float32Array(orig), runEnd: new Int32Array(orig), runStart: new Int32Array(orig) };
   for (let o = 0; o < orig; o++) {
     axis.base[o] = t.i0[o]!;
     axis.w0[o] = t.w0[o]!;
@@ -144,24 +146,41 @@ function candidateBox(lowRes: Float32Array, width: number, height: number, famil
   return { ax, ay, xa, xb, ya, yb, cLo: Math.max(0, c0 - 2), cHi: Math.min(LOW - 1, c1 + 2) };
 }
 
+const f = Math.fround;
+
 /**
  * Output row y's vertical combination over the low-res columns [cLo, cHi], into `v` (2 cells of
- * zero padding at the end: a clamped third tap has weight 0 there).
+ * zero padding at the end: a clamped third tap has weight 0 there). Float32, each operation
+ * rounded as the view kernel's (view-kernels.ts).
  */
-function rowTaps(lowRes: Float32Array, ay: ComposedAxis, y: number, cLo: number, cHi: number, v: Float64Array): void {
+function rowTaps(lowRes: Float32Array, ay: ComposedAxis, y: number, cLo: number, cHi: number, v: Float32Array): void {
   const by = ay.base[y]!;
   const ra = by * LOW, rb = Math.min(by + 1, LOW - 1) * LOW, rc = Math.min(by + 2, LOW - 1) * LOW;
   const wa = ay.w0[y]!, wb = ay.w1[y]!, wc = ay.w2[y]!;
-  for (let c = cLo; c <= cHi; c++) v[c] = wa * lowRes[ra + c]! + wb * lowRes[rb + c]! + wc * lowRes[rc + c]!;
+  for (let c = cLo; c <= cHi; c++) v[c] = f(f(wa * lowRes[ra + c]!) + f(wb * lowRes[rb + c]!)) + f(wc * lowRes[rc + c]!);
 }
 
+/**
+ * Whether a pixel with weights w0..w2 on taps p0..p2 is inside: the kernel's float32 sum (its
+ * last rounding cannot change the sign).
+ */
+function insidePixel(w0: number, w1: number, w2: number, p0: number, p1: number, p2: number): boolean {
+  return f(f(w0 * p0) + f(w1 * p1)) + f(w2 * p2) > 0;
+}
+
+/**
+ * Taps all above this are inside whatever the weights: the largest weight is at least 1/3, so its
+ * product stays above float32's smallest step (a product of a positive tap could otherwise round
+ * to 0).
+ */
+const SURELY_POSITIVE = 1e-30;
+
 /** Whether output column x of a row with taps `v` is inside: the same decision `cropInBox` makes. */
-function insideAt(ax: ComposedAxis, x: number, v: Float64Array): boolean {
+function insideAt(ax: ComposedAxis, x: number, v: Float32Array): boolean {
   const bx = ax.base[x]!;
   const p0 = v[bx]!, p1 = v[bx + 1]!, p2 = v[bx + 2]!;
-  if (p0 > 0 && p1 > 0 && p2 > 0) return true;
   if (!(p0 > 0 || p1 > 0 || p2 > 0)) return false;
-  return ax.w0[x]! * p0 + ax.w1[x]! * p1 + ax.w2[x]! * p2 > 0;
+  return insidePixel(ax.w0[x]!, ax.w1[x]!, ax.w2[x]!, p0, p1, p2);
 }
 
 /** `data.fill(1, from, to)`, short spans by a loop: the builtin's call costs more than a few stores (noise has many short spans) */
@@ -172,28 +191,32 @@ function fillOnes(data: Uint8Array, from: number, to: number): void {
 
 /**
  * The WebAssembly memory the view kernel (view-kernels.ts) works in: the low-res plane at 0, the
- * row taps `v` after it, then the two axes (copied when the cached ones change), a band of rows'
- * ends and their output bytes.
+ * row taps `v` after it (4 cells of slack: the kernel writes four at a time), then the two axes
+ * (copied when the cached ones change) and a band of rows' output bytes. Every table ends 16
+ * bytes before the next: the kernel reads up to 3 weights past a table's end.
  */
 const LOWRES_AT = 0;
 const V_AT = LOW * LOW * 4;
-const AXES_AT = V_AT + (LOW + 2) * 8;
+const AXES_AT = V_AT + (LOW + 4) * 4;
 /** output bytes per band of rows: what the kernel writes before they are copied out */
 const BAND_BYTES = 1 << 20;
 let wasm: { memory: WebAssembly.Memory; rows: ViewKernels['rows']; axes: { x: ComposedAxis; y: ComposedAxis } | null } | null = null;
 
+interface AxisLayout { base: number; runEnd: number; w0: number; w1: number; w2: number; end: number }
+
 /** Byte offsets of one axis's tables in the memory, from `at` on. */
-function axisLayout(at: number, n: number): { base: number; w0: number; w1: number; w2: number; end: number } {
-  const base = at, w0 = base + Math.ceil((n * 4) / 8) * 8;
-  return { base, w0, w1: w0 + n * 8, w2: w0 + 2 * n * 8, end: w0 + 3 * n * 8 };
+function axisLayout(at: number, n: number): AxisLayout {
+  const table = Math.ceil(n / 4) * 16 + 16;
+  return { base: at, runEnd: at + table, w0: at + 2 * table, w1: at + 3 * table, w2: at + 4 * table, end: at + 5 * table };
 }
 
-function copyAxis(buffer: ArrayBuffer, axis: ComposedAxis, l: { base: number; w0: number; w1: number; w2: number }): void {
+function copyAxis(buffer: ArrayBuffer, axis: ComposedAxis, l: AxisLayout): void {
   const n = axis.base.length;
   new Int32Array(buffer, l.base, n).set(axis.base);
-  new Float64Array(buffer, l.w0, n).set(axis.w0);
-  new Float64Array(buffer, l.w1, n).set(axis.w1);
-  new Float64Array(buffer, l.w2, n).set(axis.w2);
+  new Int32Array(buffer, l.runEnd, n).set(axis.runEnd);
+  new Float32Array(buffer, l.w0, n).set(axis.w0);
+  new Float32Array(buffer, l.w1, n).set(axis.w1);
+  new Float32Array(buffer, l.w2, n).set(axis.w2);
 }
 
 function cropInBox(lowRes: Float32Array, { ax, ay, xa, xb, ya, yb, cLo, cHi }: CandidateBox): MaskCrop {
@@ -201,8 +224,9 @@ function cropInBox(lowRes: Float32Array, { ax, ay, xa, xb, ya, yb, cLo, cHi }: C
   const mask = new Uint8Array(boxW * boxH);
   const yl = axisLayout(AXES_AT, ay.base.length), xl = axisLayout(yl.end, ax.base.length);
   const band = Math.max(1, Math.min(boxH, Math.floor(BAND_BYTES / boxW)));
-  const endsAt = xl.end, outAt = endsAt + band * 8;
-  const bytes = outAt + band * boxW;
+  const outAt = xl.end;
+  // the last row's last run may write 3 bytes past the band
+  const bytes = outAt + band * boxW + 16;
   if (!wasm) {
     const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) });
     wasm = { memory, rows: viewKernels(memory).rows, axes: null };
@@ -215,23 +239,21 @@ function cropInBox(lowRes: Float32Array, { ax, ay, xa, xb, ya, yb, cLo, cHi }: C
     wasm.axes = { x: ax, y: ay };
   }
   new Float32Array(buffer, LOWRES_AT, LOW * LOW).set(lowRes.subarray(0, LOW * LOW));
-  // a clamped third tap past the last column reads these with weight 0
-  new Float64Array(buffer, V_AT + LOW * 8, 2).fill(0);
   const out = new Uint8Array(buffer, outAt, band * boxW);
-  const ends = new Int32Array(buffer, endsAt, band * 2);
   let top = boxH, bottom = -1, left = boxW, right = -1;
   for (let y0 = ya; y0 < yb; y0 += band) {
     const y1 = Math.min(yb, y0 + band);
-    wasm.rows(LOWRES_AT, yl.base, yl.w0, yl.w1, yl.w2, xl.base, xl.w0, xl.w1, xl.w2, V_AT, outAt, endsAt, xa, xb, y0, y1, cLo, cHi);
+    wasm.rows(LOWRES_AT, yl.base, yl.w0, yl.w1, yl.w2, xl.base, xl.runEnd, xl.w0, xl.w1, xl.w2, V_AT, outAt, xa, xb, y0, y1, cLo, cHi);
     mask.set(out.subarray(0, (y1 - y0) * boxW), (y0 - ya) * boxW);
-    for (let r = 0; r < y1 - y0; r++) {
-      const first = ends[2 * r]!, last = ends[2 * r + 1]!;
+    for (let row = y0 - ya; row < y1 - ya; row++) {
+      const line = mask.subarray(row * boxW, (row + 1) * boxW);
+      const first = line.indexOf(1);
       if (first < 0) continue;
-      const row = y0 - ya + r;
       if (row < top) top = row;
       bottom = row;
-      if (first - xa < left) left = first - xa;
-      if (last - xa > right) right = last - xa;
+      if (first < left) left = first;
+      const last = line.lastIndexOf(1);
+      if (last > right) right = last;
     }
   }
   if (bottom < 0) return EMPTY_CROP;
@@ -255,7 +277,7 @@ export function viewMaskThinned(lowRes: Float32Array, width: number, height: num
   if (!box) return thinnedView(EMPTY_CROP, maxPixels);
   const { ax, ay, xa, xb, ya, yb, cLo, cHi } = box;
   if ((xb - xa) * (yb - ya) <= maxPixels) return thinnedView(cropInBox(lowRes, box), maxPixels);
-  const v = new Float64Array(LOW + 2);
+  const v = new Float32Array(LOW + 2);
   let top = -1, bottom = -1, left = xb, right = xa - 1;
   for (let y = ya; y < yb; y++) {
     rowTaps(lowRes, ay, y, cLo, cHi, v);
@@ -283,7 +305,7 @@ export function viewMaskThinned(lowRes: Float32Array, width: number, height: num
   const w = Math.ceil(crop.width / step), h = Math.ceil(crop.height / step), half = step >> 1;
   const data = new Uint8Array(w * h);
   // the sampled columns' taps and weights, gathered once for every sampled row
-  const base = new Int32Array(w), w0 = new Float64Array(w), w1 = new Float64Array(w), w2 = new Float64Array(w);
+  const base = new Int32Array(w), w0 = new Float32Array(w), w1 = new Float32Array(w), w2 = new Float32Array(w);
   for (let c = 0; c < w; c++) {
     const x = crop.x + Math.min(crop.width - 1, c * step + half);
     base[c] = ax.base[x]!; w0[c] = ax.w0[x]!; w1[c] = ax.w1[x]!; w2[c] = ax.w2[x]!;
@@ -298,13 +320,13 @@ export function viewMaskThinned(lowRes: Float32Array, width: number, height: num
     for (let c = 0; c < w;) {
       const bx = base[c]!, end = groupEnd[c]!;
       const p0 = v[bx]!, p1 = v[bx + 1]!, p2 = v[bx + 2]!;
-      if (p0 > 0 && p1 > 0 && p2 > 0) {
+      if (p0 > SURELY_POSITIVE && p1 > SURELY_POSITIVE && p2 > SURELY_POSITIVE) {
         if (fillFrom < 0) fillFrom = c;
       } else {
         if (fillFrom >= 0) { fillOnes(data, out + fillFrom, out + c); fillFrom = -1; }
         if (p0 > 0 || p1 > 0 || p2 > 0) {
           // stored whatever the answer: a branch per sample mispredicts on noise
-          for (let k = c; k < end; k++) data[out + k] = w0[k]! * p0 + w1[k]! * p1 + w2[k]! * p2 > 0 ? 1 : 0;
+          for (let k = c; k < end; k++) data[out + k] = insidePixel(w0[k]!, w1[k]!, w2[k]!, p0, p1, p2) ? 1 : 0;
         }
       }
       c = end;
@@ -315,7 +337,7 @@ export function viewMaskThinned(lowRes: Float32Array, width: number, height: num
 }
 
 /** First inside column in [from, to), -1 if none; whole runs of taps that are all <= 0 are skipped. */
-function firstInside(ax: ComposedAxis, from: number, to: number, v: Float64Array): number {
+function firstInside(ax: ComposedAxis, from: number, to: number, v: Float32Array): number {
   for (let x = from; x < to;) {
     const bx = ax.base[x]!;
     const end = Math.min(ax.runEnd[x]!, to);
@@ -326,7 +348,7 @@ function firstInside(ax: ComposedAxis, from: number, to: number, v: Float64Array
 }
 
 /** Last inside column in [from, to), -1 if none. */
-function lastInside(ax: ComposedAxis, from: number, to: number, v: Float64Array): number {
+function lastInside(ax: ComposedAxis, from: number, to: number, v: Float32Array): number {
   for (let x = to - 1; x >= from;) {
     const bx = ax.base[x]!;
     const start = Math.max(ax.runStart[x]!, from);

@@ -100,6 +100,8 @@ describe('the thinned view straight from the logits', () => {
   const planes: [string, Float32Array][] = [
     ['noise', noisePlane(7, 0)], ['mostly inside noise', noisePlane(11, 4)], ['sparse noise', noisePlane(3, -4.5)],
     ['two blobs', blobsPlane()], ['all inside', new Float32Array(PLANE).fill(2)], ['nothing inside', new Float32Array(PLANE).fill(-2)],
+    // logits among float32's smallest (denormal) values: products with the weights round to 0
+    ['denormal-sized noise', noisePlane(17, 1).map((x) => x * 1e-44)],
     // the box spans every column from its first row on, and its last row is a lone spot far below
     ['a full-width band, a spot below it', Float32Array.from({ length: PLANE }, (_, i) => ((i >> 8) < 30 || ((i >> 8) === 150 && (i & 255) === 90) ? 3 : -3))],
     ...cases.slice(0, 2).map((c) => [c.id, npy(c.decoder_outputs!.low_res_masks!).subarray(0, PLANE)] as [string, Float32Array]),
