@@ -161,11 +161,13 @@ function rowTaps(lowRes: Float32Array, ay: ComposedAxis, y: number, cLo: number,
 }
 
 /**
- * Whether a pixel with weights w0..w2 on taps p0..p2 is inside: the kernel's float32 sum (its
- * last rounding cannot change the sign).
+ * Whether a pixel with weights w0..w2 on taps p0..p2 is inside: the kernel's float32 sum, every
+ * operation rounded as the kernel's, the last one too. On the engine's thread onnxruntime has
+ * set the CPU to flush float32 denormals to zero (session-config.ts), for this rounding and the
+ * kernel's alike: a sum that is a denormal float32 is then 0, not inside.
  */
 function insidePixel(w0: number, w1: number, w2: number, p0: number, p1: number, p2: number): boolean {
-  return f(f(w0 * p0) + f(w1 * p1)) + f(w2 * p2) > 0;
+  return f(f(f(w0 * p0) + f(w1 * p1)) + f(w2 * p2)) > 0;
 }
 
 /**

@@ -10,6 +10,9 @@ import { fullMaskFromCrop, maskCropFromLowRes, sam2MaskCropFromLowRes } from '..
 import { readF32 } from '../helpers/sam2-tiny.ts';
 import { thinnedView, viewMaskCrop, viewMaskThinned } from '../../main/sam/view-masks.ts';
 import { manifest, masksAgree, SAM_TINY } from '../helpers/sam-tiny.ts';
+import * as ort from 'onnxruntime-node';
+import { encodeModel, GraphBuilder } from '../../main/onnx/index.ts';
+import { SESSION_CONFIG } from '../../main/sam/session-config.ts';
 
 const npy = (file: string) => parseNpy(readFileSync(join(SAM_TINY, file)), file).data as Float32Array;
 const PLANE = 256 * 256;
@@ -142,3 +145,24 @@ describe('the thinned view straight from the logits', () => {
   });
 });
 
+describe('the thinned view under the engine thread\'s float mode', () => {
+  it('equals the full crop thinned with denormals flushed to zero, as onnxruntime sets them on the thread that makes its first session', async () => {
+    // this file's process makes no other session: this one sets the mode on this thread
+    const b = new GraphBuilder();
+    b.identity(b.op('Mul', [b.input('x', 'float32', [1]), b.constF([2])]), 'y');
+    b.output('y', 'float32', [1]);
+    const session = await ort.InferenceSession.create(encodeModel(b.build('flush')), { extra: SESSION_CONFIG });
+    await session.run({ x: new ort.Tensor('float32', Float32Array.of(1), [1]) });
+    await session.release();
+    expect(Math.fround(1e-40)).toBe(0); // float32 denormals now flush here, JavaScript's roundings included
+    // logits about float32's smallest normal: sums of their products cancel into denormals
+    const nearSmallestNormal = noisePlane(19, 0).map((x) => x * 1e-38);
+    for (const [name, plane] of [['denormal-sized noise', noisePlane(17, 1).map((x) => x * 1e-44)], ['noise about the smallest normal', nearSmallestNormal], ['noise', noisePlane(7, 0)], ['two blobs', blobsPlane()]] as const) {
+      for (const [w, h] of [[320, 240], [1500, 800]] as const) {
+        const expected = thinnedView(viewMaskCrop(plane, w, h), 1 << 16);
+        const got = viewMaskThinned(plane, w, h, 1 << 16);
+        expect({ ...got, data: [...got.data] }, `${name} ${w}x${h}`).toEqual({ ...expected, data: [...expected.data] });
+      }
+    }
+  });
+});
