@@ -16,37 +16,21 @@
  *     and then overwritten by the next run, so up to 3 bytes past a row's end are written, and up
  *     to 3 weights past a table's end read.
  */
-import { name, section, sleb, uleb } from './wasm-bytes.ts';
+import { addTo, get, I32, i32, name, section, set, uleb, V128, vop, whileLessU } from './wasm-bytes.ts';
 
 const op = {
-  block: 0x02, loop: 0x03, br: 0x0c, brIf: 0x0d, end: 0x0b, select: 0x1b,
-  localGet: 0x20, localSet: 0x21, localTee: 0x22,
-  i32Load: 0x28, f32Load: 0x2a, f32Store: 0x38,
-  i32Const: 0x41, f32Const: 0x43, i32GeU: 0x4f, i32GtU: 0x4b, i32LtU: 0x49,
-  i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32Shl: 0x74,
+  end: 0x0b, select: 0x1b, i32Load: 0x28, f32Load: 0x2a, f32Store: 0x38, f32Const: 0x43,
+  i32GtU: 0x4b, i32LtU: 0x49, i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32Shl: 0x74,
 } as const;
 const simd = {
   v128Load: 0x00, v128Store: 0x0b, i8x16Splat: 0x0f, f32x4Splat: 0x13, f32x4Gt: 0x44, v128And: 0x4e,
   v128Store32Lane: 0x5a, i8x16NarrowI16x8S: 0x65, i16x8NarrowI32x4S: 0x85, f32x4Add: 0xe4, f32x4Mul: 0xe6,
 } as const;
-const I32 = 0x7f;
-const V128 = 0x7b;
-const EMPTY_BLOCK = 0x40;
-
-const get = (i: number) => [op.localGet, i];
-const set = (i: number) => [op.localSet, i];
-const i32 = (v: number) => [op.i32Const, ...sleb(v)];
-const vop = (code: number, ...immediates: number[]) => [0xfd, ...uleb(code), ...immediates];
 /** memory access: alignment exponent, offset */
 const mem = (code: number, align: number, offset = 0) => [code, align, ...uleb(offset)];
 const vmem = (code: number, align: number, offset = 0) => [...vop(code), align, ...uleb(offset)];
-const addTo = (local: number, amount: number[]) => [...get(local), ...amount, op.i32Add, ...set(local)];
 /** base + index * 2^shift */
 const at = (base: number, index: number[], shift: number) => [...get(base), ...index, ...i32(shift), op.i32Shl, op.i32Add];
-/** `while (a < b) { body }`, unsigned */
-const whileLessU = (a: number[], b: number[], body: number[]) => [
-  op.block, EMPTY_BLOCK, op.loop, EMPTY_BLOCK, ...a, ...b, op.i32GeU, op.brIf, 1, ...body, op.br, 0, op.end, op.end,
-];
 
 const LOW = 256;
 

@@ -14,35 +14,20 @@
  * Both kernels may read up to 16 bytes past the input and write up to 16 bytes past the output
  * (the horizontal one up to 3 rows more): the caller leaves that slack.
  */
-import { name, section, sleb, uleb } from '../wasm-bytes.ts';
+import { addTo, EMPTY_BLOCK, get, I32, i32, name, section, set, tee, uleb, V128, vop as v, whileLessU } from '../wasm-bytes.ts';
 
 // Binary-format opcodes used below (WebAssembly core and fixed-width SIMD specifications).
 const op = {
   block: 0x02, loop: 0x03, br: 0x0c, brIf: 0x0d, end: 0x0b,
-  localGet: 0x20, localSet: 0x21, localTee: 0x22,
-  i32Load: 0x28, i32Const: 0x41, i32Eqz: 0x45, i32GeU: 0x4f, i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c,
+  i32Load: 0x28, i32Eqz: 0x45, i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c,
 } as const;
 const simd = {
   v128Load: 0, v128Store: 11, i32x4Splat: 17, v128Load32Zero: 92, v128Store8Lane: 88, v128Store16Lane: 89,
   i8x16NarrowI16x8U: 102, i16x8NarrowI32x4S: 133, i16x8ExtendLowI8x16U: 137, i16x8ExtendHighI8x16U: 138,
   i32x4ExtendLowI16x8U: 169, i32x4ExtendHighI16x8U: 170, i32x4ShrS: 172, i32x4Add: 174, i32x4Mul: 181,
 } as const;
-const I32 = 0x7f;
-const V128 = 0x7b;
-const EMPTY_BLOCK = 0x40;
-
-// Small instruction builders; `memarg` is alignment exponent then offset.
-const get = (i: number) => [op.localGet, i];
-const set = (i: number) => [op.localSet, i];
-const tee = (i: number) => [op.localTee, i];
-const i32 = (v: number) => [op.i32Const, ...sleb(v)];
+// Small instruction builders (the shared ones in wasm-bytes.ts); `memarg` is alignment exponent then offset.
 const load32 = (offset: number) => [op.i32Load, 2, ...uleb(offset)];
-const v = (code: number, ...immediates: number[]) => [0xfd, ...uleb(code), ...immediates];
-const addTo = (local: number, amount: number[]) => [...get(local), ...amount, op.i32Add, ...set(local)];
-/** `while (a < b) { body }` with unsigned compare; labels: 0 = loop, 1 = block inside the body. */
-const whileLessU = (a: number[], b: number[], body: number[]) => [
-  op.block, EMPTY_BLOCK, op.loop, EMPTY_BLOCK, ...a, ...b, op.i32GeU, op.brIf, 1, ...body, op.br, 0, op.end, op.end,
-];
 /** `while (local !== 0) { body }`. */
 const whileNonZero = (local: number, body: number[]) => [
   op.block, EMPTY_BLOCK, op.loop, EMPTY_BLOCK, ...get(local), op.i32Eqz, op.brIf, 1, ...body, op.br, 0, op.end, op.end,
