@@ -23,18 +23,8 @@ import { createProject, openProject } from '../main/project/index.ts';
 import { createEngine } from '../main/sam/engine.ts';
 import { mulberry32 } from '../main/sam/synth.ts';
 import { autolabelProject } from '../main/services/autolabel.ts';
+import { arg, median } from './stats.ts';
 import { BENCH_CACHE, cachedSam2, cachedVitB, cachedW8a8 } from './synth-cache.ts';
-
-function arg(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-}
-
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 /** One warm-up run, then the median of `n` runs of `f` (each returns its own milliseconds). */
 async function medianOf(n: number, f: () => Promise<number>): Promise<number> {

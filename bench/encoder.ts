@@ -14,14 +14,9 @@ import { pathToFileURL } from 'node:url';
 import { decodeImage } from '../main/sam/image/index.ts';
 import { loadSam, releaseSam, runEncoder, type LoadedSam } from '../main/sam/inference.ts';
 import { cachedVitB, cachedW8a8 } from './synth-cache.ts';
-import { median } from './stats.ts';
+import { arg, median } from './stats.ts';
 
 const REPO = join(import.meta.dirname, '..');
-
-function arg(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-}
 
 export async function main(args: string[]): Promise<void> {
   const runs = arg(args, 'runs', 5);

@@ -30,15 +30,10 @@ import { decodeImage } from '../main/sam/image/index.ts';
 import { loadSam, runDecoder, runEncoder } from '../main/sam/inference.ts';
 import { importCheckpoint, synthModel } from '../main/sam/model-dir.ts';
 import { cachedSam2 } from './synth-cache.ts';
-import { median } from './stats.ts';
+import { arg, median } from './stats.ts';
 
 const REPO = join(import.meta.dirname, '..');
 const FIXTURES = join(REPO, 'tests/fixtures/sam-tiny');
-
-function arg(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-}
 
 function dirSize(dir: string): number {
   let total = 0;

@@ -25,7 +25,7 @@ import { decoderFeeds, loadSam, runDecoder, runEncoder, runPredict, splitDecoder
 import { maskCropFromLowRes } from '../main/sam/postprocess.ts';
 import { viewMaskCrop } from '../main/sam/view-masks.ts';
 import type { RgbImage } from '../main/sam/image/index.ts';
-import { median } from './stats.ts';
+import { arg, median } from './stats.ts';
 
 const REPO = join(import.meta.dirname, '..');
 
@@ -80,11 +80,6 @@ async function cachedSynth(dir: string, depth?: number): Promise<string> {
     await synthModel('vit_b', dir, { seed: 0, ...(depth ? { depth } : {}) });
   }
   return dir;
-}
-
-function arg(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
 }
 
 /** A 1024x768 test image (smooth gradients and a disc) so the decoder sees a real size. */

@@ -1,4 +1,10 @@
-/** Statistics and synthetic data shared by the benchmark scripts. */
+/** Statistics, synthetic data and argument reading shared by the benchmark scripts. */
+
+/** The number after `--name` in a script's arguments, or `fallback`. */
+export function arg(args: string[], name: string, fallback: number): number {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+}
 
 /** Deterministic pseudo-random numbers in [0, 1). */
 export function seededRandom(seed: number): () => number {

@@ -29,17 +29,12 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { maskFromPolygons, rleFromMask } from '../main/masks/index.ts';
 import { activateTinyModel, buildRenderer, createStudio, FIXTURES, ROOT } from '../tests/e2e/harness.ts';
-import { median } from './stats.ts';
+import { arg, median } from './stats.ts';
 import type { PredictPath } from '../main/sam/inference.ts';
 import { createEngine } from '../main/sam/engine.ts';
 import { BENCH_CACHE, cachedSam2 } from './synth-cache.ts';
 
 const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)]!;
-
-function arg(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-}
 
 export async function main(args: string[]): Promise<void> {
   const clicks = arg(args, 'clicks', 30);

@@ -140,9 +140,13 @@ export async function loadSam(dir: string, settings: SessionSettings = {}): Prom
   // onnxruntime follows the encoder's external data itself: check where it points first
   const encoderPath = join(dir, ENCODER_FILE);
   const encoderModel = loadModel(encoderPath, { loadExternalData: false });
-  // the scanned graph is passed as bytes, which cannot point to external data: such a model
-  // (fp32 ViT-H) runs as it is
-  const scannedEncoder = settings.scanAttention !== false && !usesExternalData(encoderModel) && scanGlobalAttention(encoderModel) > 0 ? encodeModel(encoderModel) : null;
+  // the scanned graph, made when the CPU opens the encoder (once), is passed as bytes, which
+  // cannot point to external data: such a model (fp32 ViT-H) runs as it is
+  let scannedEncoder: Uint8Array | null | undefined;
+  const scanned = (): Uint8Array | null => {
+    if (scannedEncoder === undefined) scannedEncoder = settings.scanAttention !== false && !usesExternalData(encoderModel) && scanGlobalAttention(encoderModel) > 0 ? encodeModel(encoderModel) : null;
+    return scannedEncoder;
+  };
   // The decoder file is read once: its bytes make the full session and, parsed, the pruned one.
   // Decoders are small (~16 MB for ViT-H) and never use external data; one that did is read
   // with its data inlined (checked where it points) and re-encoded self-contained.
@@ -159,9 +163,10 @@ export async function loadSam(dir: string, settings: SessionSettings = {}): Prom
   if (columnGathersAsRows(decoderModel)) decoderBytes = encodeSelfContained(decoderModel, decoderPath);
   const openEncoder = async (p: ExecutionProviderName) => {
     // chunks that fit a core's cache pay on the CPU only
-    if (p !== 'cpu' || !scannedEncoder) return createSession(encoderPath, settings, p, true);
+    const bytes = p === 'cpu' ? scanned() : null;
+    if (!bytes) return createSession(encoderPath, settings, p, true);
     try {
-      return await createSession(scannedEncoder, settings, p, true);
+      return await createSession(bytes, settings, p, true);
     } catch (err) {
       warnings.push(`${encoderPath}: its attentions could not run in chunks (${(err as Error).message.split('\n')[0]}); running it as it is`);
       return createSession(encoderPath, settings, p, true);
@@ -633,10 +638,30 @@ export async function runPredictViews(loaded: LoadedSam, embedding: Float32Array
  */
 export async function runDecoderLogits(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number): Promise<{ logits: Float32Array[]; iouPredictions: number[] }> {
   validatePrompt(prompt, width, height);
-  if (!prompt.maskInput && await boxDecoderSessions(loaded)) {
-    const r = await runDecoderWantedLogits(loaded, embedding, prompt, width, height, () => true);
-    return { logits: r.logits.map((l) => l!), iouPredictions: r.iouPredictions };
-  }
+  const parts = prompt.maskInput ? null : await boxDecoderSessions(loaded);
+  if (!parts) return wholeDecoderLogits(loaded, embedding, prompt, width, height);
+  const r = await cutDecoderLogits(loaded, parts, embedding, prompt, width, height, () => true);
+  return { logits: r.logits.map((l) => l!), iouPredictions: r.iouPredictions };
+}
+
+/**
+ * `runDecoderLogits` for the candidates `wanted` picks by their predicted IoU (the others null),
+ * the decoder's own postprocessing run for those alone where the decoder is cut. Values and
+ * scores are `runDecoderLogits`'s bit for bit (tested).
+ */
+export async function runDecoderWantedLogits(
+  loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number, wanted: (candidate: number, iou: number) => boolean,
+): Promise<{ logits: (Float32Array | null)[]; iouPredictions: number[] }> {
+  validatePrompt(prompt, width, height);
+  const parts = prompt.maskInput ? null : await boxDecoderSessions(loaded);
+  if (parts) return cutDecoderLogits(loaded, parts, embedding, prompt, width, height, wanted);
+  const r = await wholeDecoderLogits(loaded, embedding, prompt, width, height);
+  // copies: the planes kept do not hold the whole graph's output alive
+  return { logits: r.logits.map((plane, k) => (wanted(k, r.iouPredictions[k]!) ? plane.slice() : null)), iouPredictions: r.iouPredictions };
+}
+
+/** The whole decoder graph's logits, one view per candidate into its output. */
+async function wholeDecoderLogits(loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number): Promise<{ logits: Float32Array[]; iouPredictions: number[] }> {
   const { feeds } = familyFeeds(loaded, embedding, prompt, width, height);
   const out = await loaded.decoder.run(feeds);
   const all = out.masks!.data as Float32Array;
@@ -649,19 +674,10 @@ export async function runDecoderLogits(loaded: LoadedSam, embedding: Float32Arra
   };
 }
 
-/**
- * `runDecoderLogits` for the candidates `wanted` picks by their predicted IoU (the others null):
- * the cut decoder (`BoxDecoderSessions`), then the decoder's own postprocessing for each wanted
- * candidate alone. Values and scores are `runDecoderLogits`'s bit for bit (tested).
- */
-export async function runDecoderWantedLogits(
-  loaded: LoadedSam, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number, wanted: (candidate: number, iou: number) => boolean,
+/** The cut decoder's prompt part, then its postprocessing for each candidate `wanted` picks. */
+async function cutDecoderLogits(
+  loaded: LoadedSam, parts: BoxDecoderSessions, embedding: Float32Array, prompt: SegmentPrompt, width: number, height: number, wanted: (candidate: number, iou: number) => boolean,
 ): Promise<{ logits: (Float32Array | null)[]; iouPredictions: number[] }> {
-  const parts = await boxDecoderSessions(loaded);
-  if (!parts) {
-    const r = await runDecoderLogits(loaded, embedding, prompt, width, height);
-    return { logits: r.logits.map((plane, k) => (wanted(k, r.iouPredictions[k]!) ? plane.slice() : null)), iouPredictions: r.iouPredictions };
-  }
   const { iou, planes, origImSize } = await runCutPromptPart(loaded, parts, embedding, prompt, width, height);
   const logits: (Float32Array | null)[] = [];
   for (const [k, score] of iou.entries()) logits.push(wanted(k, score) ? await postprocessPlane(loaded, parts, planes, k, origImSize, width, height) : null);

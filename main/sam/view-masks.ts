@@ -18,9 +18,9 @@ import type { ModelFamily } from './model-dir.ts';
 import { viewKernels, type ViewKernels } from './view-kernels.ts';
 
 /**
- * How the UI's crops are postprocessed: `view` composes the two resizes and computes only near
- * mask edges (this file); `exact` emulates the graph's float32 arithmetic (postprocess.ts), kept
- * selectable so benchmarks can measure one against the other.
+ * How the UI's crops are postprocessed: `view` composes the two resizes (this file); `exact`
+ * emulates the graph's float32 arithmetic (postprocess.ts), kept selectable so benchmarks can
+ * measure one against the other.
  */
 export type PredictPostprocess = 'view' | 'exact';
 
